@@ -1,0 +1,118 @@
+/*
+ * certs.h - keys and certificates: the development PKI, loading the TSA's
+ * signing key and certificate chain (PEM, optionally passphrase-protected, or
+ * PKCS#12), loading the log's Ed25519 key, and the start-up checks that
+ * refuse a certificate unfit for time-stamping.  Links util and OpenSSL only.
+ *
+ * Thread safety: a loaded certs_signer is immutable and may be shared by any
+ * number of signing threads (OpenSSL 3 EVP_PKEY and X509 are safe for
+ * concurrent read use).
+ */
+#ifndef CERTS_CERTS_H
+#define CERTS_CERTS_H
+
+#include "util/util.h"
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+typedef enum certs_key_type {
+    CERTS_KEY_EC_P256 = 0, /* default */
+    CERTS_KEY_EC_P384,
+    CERTS_KEY_RSA2048,
+    CERTS_KEY_RSA3072,
+    CERTS_KEY_RSA4096,
+    CERTS_KEY_ED25519, /* log keys only */
+} certs_key_type;
+
+/* "ec-p256" | "ec-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519" (also "p256", "rsa2048"...). */
+int certs_key_type_parse(certs_key_type *out, const char *name);
+const char *certs_key_type_name(certs_key_type type);
+
+/* Generate a fresh key. */
+int certs_key_generate(EVP_PKEY **out, certs_key_type type);
+
+typedef struct certs_pki_options {
+    const char *dir;           /* created (0700) if missing */
+    certs_key_type tsa_key;    /* TSA signing key type */
+    const char *org;           /* organisation name in subjects; NULL = "Notarium Demo" */
+    const char *log_origin;    /* log key name / checkpoint origin, required */
+    int days;                  /* TSA certificate validity; 0 = 825; the root gets 10 years */
+    int force;                 /* overwrite existing files */
+    int rsa_pss;               /* sign the TSA certificate with RSASSA-PSS when the root is RSA */
+} certs_pki_options;
+
+/*
+ * Create a development PKI in opts->dir (files written atomically, keys 0600):
+ *   ca.pem, ca.key        self-signed root CA (EC P-256, or P-384 for a P-384 TSA, or
+ *                         RSA 3072 for RSA TSAs), basicConstraints CA:TRUE critical,
+ *                         keyUsage keyCertSign+cRLSign critical
+ *   tsa.pem, tsa.key      TSA end-entity certificate issued by the root:
+ *                         basicConstraints CA:FALSE, keyUsage digitalSignature+nonRepudiation
+ *                         (critical), extendedKeyUsage timeStamping only (critical), SKI/AKI
+ *   chain.pem             tsa.pem followed by ca.pem
+ *   log.key               Ed25519 log key (PKCS#8 PEM)
+ *   log.vkey              its C2SP vkey line under opts->log_origin
+ * NT_EEXISTS if ca.pem or tsa.key already exists and !force.
+ */
+int certs_pki_init(const certs_pki_options *opts);
+
+/*
+ * Issue a TSA certificate for `key` from a CA (key + cert) with the profile
+ * above; `days` of validity starting `not_before` (0 = now).  For tests that
+ * need expired, not-yet-valid or odd certificates, `profile_flags` bends the
+ * profile.
+ */
+enum {
+    CERTS_PROFILE_NO_EKU = 1,            /* omit extendedKeyUsage */
+    CERTS_PROFILE_EKU_NOT_CRITICAL = 2,  /* timeStamping EKU, not critical */
+    CERTS_PROFILE_EKU_EXTRA = 4,         /* serverAuth next to timeStamping */
+    CERTS_PROFILE_KU_KEYCERTSIGN = 8,    /* keyUsage keyCertSign only (wrong) */
+};
+int certs_tsa_cert_issue(X509 **out, EVP_PKEY *key, EVP_PKEY *ca_key, X509 *ca_cert,
+                         const char *common_name, time_t not_before, int days, int profile_flags);
+
+/* The TSA's signing material. */
+typedef struct certs_signer {
+    EVP_PKEY *key;            /* private key */
+    X509 *cert;               /* the TSA certificate */
+    STACK_OF(X509) *chain;    /* issuers, nearest first, root last if known (may be empty) */
+} certs_signer;
+
+/*
+ * Load a PEM certificate (file may also hold the chain after it), a PEM
+ * private key (PKCS#8 or traditional, encrypted when passphrase != NULL) and
+ * an optional chain file.
+ */
+int certs_signer_load_pem(certs_signer **out, const char *cert_path, const char *key_path,
+                          const char *passphrase, const char *chain_path);
+/* Load key, certificate and chain from a PKCS#12 file. */
+int certs_signer_load_p12(certs_signer **out, const char *p12_path, const char *passphrase);
+void certs_signer_free(certs_signer *s);
+
+/*
+ * Start-up checks.  0, or NT_EINVAL with a one-line reason in nt_error_last():
+ * "certificate expired on 2026-01-01T00:00:00Z", "certificate not yet valid
+ * until ...", "extendedKeyUsage is missing", "extendedKeyUsage is not
+ * critical", "extendedKeyUsage must be timeStamping only", "keyUsage lacks
+ * digitalSignature", "keyUsage allows keyCertSign/cRLSign", "certificate is a
+ * CA", "private key does not match the certificate", "unsupported key type".
+ */
+int certs_signer_check(const certs_signer *s, time_t now);
+
+/* Load an Ed25519 private key from a PEM file (log key). */
+int certs_log_key_load(EVP_PKEY **out, const char *path);
+
+/* PEM-load every certificate in a file (trust anchors, chains). */
+int certs_load_pem_certs(STACK_OF(X509) **out, const char *path);
+
+/* Write a key (PKCS#8 PEM, 0600, optionally encrypted with AES-256) / a certificate (PEM). */
+int certs_key_write_pem(const char *path, EVP_PKEY *key, const char *passphrase);
+int certs_cert_write_pem(const char *path, X509 *cert);
+
+/* SHA-256 fingerprint as lowercase hex (appended). */
+int certs_cert_fingerprint(nt_buf *out, X509 *cert);
+/* notAfter as time_t. */
+int certs_cert_not_after(time_t *out, const X509 *cert);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * ledger.h - the append-only ledger: leaves in LMDB, appended by one
+ * sequencer thread that group-commits, signed checkpoints, proofs, lookups by
+ * digest, and receipts.  Builds on the pure nt_merkle library (merkle.h,
+ * record.h, note.h, receipt.h); store.c is the only file that includes <lmdb.h>.
+ *
+ * Durability: an append's callback runs only after the write transaction that
+ * holds its leaf, every completed subtree hash, the new tree head and the
+ * checkpoint signed for it has been committed with fsync.  A crash at any
+ * instant leaves the state of the last committed batch.
+ *
+ * Thread safety: every function may be called from any thread once
+ * ledger_open has returned; reads use their own LMDB read transactions and
+ * never wait for the sequencer.
+ */
+#ifndef LEDGER_LEDGER_H
+#define LEDGER_LEDGER_H
+
+#include "ledger/merkle.h"
+#include "ledger/note.h"
+#include "ledger/receipt.h"
+#include "ledger/record.h"
+#include "util/util.h"
+
+#include <openssl/evp.h>
+
+typedef struct ledger ledger;
+
+typedef struct ledger_options {
+    const char *path;          /* directory of the LMDB environment (created if missing) */
+    size_t map_size;           /* LMDB map size in bytes; 0 = 64 GiB */
+    const char *origin;        /* checkpoint origin line / log key name */
+    EVP_PKEY *log_key;         /* Ed25519 signing key; ledger_open takes its own reference */
+    unsigned batch_max;        /* leaves per write transaction at most; 0 = 512 */
+    unsigned batch_window_us;  /* how long the sequencer waits to fill a batch; 0 = 1000, see docs */
+    unsigned queue_max;        /* queued appends at most before NT_EBUSY; 0 = 8192 */
+    int no_sync;               /* 1 = MDB_NOSYNC: benchmarks only, never the default */
+} ledger_options;
+
+/*
+ * Open (creating if needed) the ledger at opts->path and start its sequencer.
+ * On open it checks the stored head: the root recomputed from the stored
+ * subtree hashes must equal the stored root (NT_ECORRUPT otherwise), and the
+ * origin must match the stored one (NT_EINVAL).  An empty ledger gets a signed
+ * checkpoint of size 0.
+ */
+int ledger_open(ledger **out, const ledger_options *opts);
+
+/* Stop accepting appends, finish queued ones, stop the sequencer, close.  NULL ok. */
+void ledger_close(ledger *l);
+
+/*
+ * Called once per append from the sequencer thread: error 0 and the leaf's
+ * index after the durable commit, or a negative code (NT_EFULL when the map is
+ * full, NT_EIO, NT_ESTATE when closing) and nothing written.  Must not block.
+ */
+typedef void (*ledger_done_fn)(void *ctx, int error, uint64_t index);
+
+/*
+ * Queue a leaf (and its metadata bytes, which may be empty) for appending.
+ * Both are copied.  NT_EBUSY (callback not called) when the queue is full;
+ * NT_ESTATE when the ledger is closing; NT_EFULL while the store is known to
+ * be full.  The leaf must decode with record_decode (NT_EINVAL otherwise).
+ */
+int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done_fn fn, void *ctx);
+
+/* Blocking form of ledger_append_async, for tools and tests. */
+int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metadata);
+
+typedef struct ledger_info {
+    uint64_t size;            /* committed leaves */
+    uint8_t root[32];         /* root of the committed tree */
+    uint64_t queue_depth;     /* appends waiting */
+    uint64_t batches;         /* write transactions committed since open */
+    uint64_t appends_failed;  /* appends that failed since open */
+    size_t map_size;          /* bytes */
+    size_t map_used;          /* bytes in use (last page number * page size) */
+    int full;                 /* 1 after a map-full failure, until space is freed */
+} ledger_info;
+
+int ledger_info_get(ledger_info *out, ledger *l);
+
+/* The origin string.  Borrowed, valid until ledger_close. */
+const char *ledger_origin(const ledger *l);
+
+/* The latest signed checkpoint note (replaces out's contents). */
+int ledger_checkpoint_latest(nt_buf *out, ledger *l);
+/* The signed checkpoint stored for exactly `size` (every committed batch stores one); NT_ENOTFOUND. */
+int ledger_checkpoint_at(nt_buf *out, ledger *l, uint64_t size);
+
+/* Leaf bytes and (if metadata_out is not NULL) metadata bytes of leaf `index`; NT_ENOTFOUND. */
+int ledger_leaf_get(nt_buf *leaf_out, nt_buf *metadata_out, ledger *l, uint64_t index);
+
+/* Hash of the complete subtree at `level` covering [index << level, (index+1) << level); NT_ENOTFOUND. */
+int ledger_hash_get(uint8_t out[32], ledger *l, unsigned level, uint64_t index);
+
+/* RFC 9162 proofs against committed sizes (replace out's contents); NT_EINVAL for bad sizes. */
+int ledger_proof_inclusion(nt_buf *out, ledger *l, uint64_t index, uint64_t size);
+int ledger_proof_consistency(nt_buf *out, ledger *l, uint64_t from, uint64_t to);
+
+/*
+ * Indexes of the leaves whose digest is (alg, digest), ascending, at most
+ * `max`.  *indexes_out is allocated (free with nt_free), NULL when none.
+ */
+int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, record_alg alg,
+                       nt_bytes digest, size_t max);
+
+/*
+ * Fill a receipt for leaf `index` proven against the latest checkpoint
+ * (everything but `certs`, which the caller adds).  `r` must be initialised.
+ */
+int ledger_receipt_fill(receipt *r, ledger *l, uint64_t index);
+
+#endif

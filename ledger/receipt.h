@@ -1,0 +1,60 @@
+/*
+ * receipt.h - the receipt: one self-contained JSON document per leaf, enough
+ * to verify offline with the document, the TSA root certificate and the log's
+ * vkey.  Part of the pure `nt_merkle` library (it links jansson), so that the
+ * server that writes receipts and the verifier that reads them share one codec.
+ *
+ *   { "version": 1,
+ *     "log":   { "origin": "<checkpoint origin>" },
+ *     "leaf":  { "index": <int>, "data": "<base64 leaf bytes>" },
+ *     "token": "<base64 DER TimeStampToken, the same bytes as inside the leaf>",
+ *     "proof": { "tree_size": <int>, "hashes": ["<base64 32 bytes>", ...] },
+ *     "checkpoint": "<signed note text the proof is against>",
+ *     "certificates": ["<base64 DER>", ...],      TSA certificate first, then its chain
+ *     "metadata": "<base64 of the exact metadata bytes>"   only when the leaf has metadata
+ *   }
+ *
+ * Integers are JSON numbers (exact up to 2^53).  Unknown members are ignored
+ * by the decoder, so later versions may add members.
+ */
+#ifndef LEDGER_RECEIPT_H
+#define LEDGER_RECEIPT_H
+
+#include "util/util.h"
+
+#define RECEIPT_VERSION 1
+#define RECEIPT_MAX_SIZE (32u * 1024u * 1024u)
+#define RECEIPT_MAX_PROOF 64
+#define RECEIPT_MAX_CERTS 16
+
+/* A receipt in memory.  Every buffer is owned; release with receipt_dispose. */
+typedef struct receipt {
+    int version;
+    nt_buf origin;        /* NUL-terminated text */
+    uint64_t leaf_index;
+    nt_buf leaf;          /* leaf bytes */
+    nt_buf token;         /* DER TimeStampToken */
+    uint64_t tree_size;
+    nt_buf proof;         /* n * 32 bytes */
+    nt_buf checkpoint;    /* signed note text, NUL-terminated */
+    nt_buf certs[RECEIPT_MAX_CERTS];
+    size_t cert_count;
+    int has_metadata;
+    nt_buf metadata;
+} receipt;
+
+void receipt_init(receipt *r);
+void receipt_dispose(receipt *r);
+
+/* Append the JSON text (pretty-printed, 2-space indent, members in the order above). */
+int receipt_encode(nt_buf *out, const receipt *r);
+
+/*
+ * Parse JSON text.  Strict about what it needs: NT_EINVAL with a message
+ * naming the member ("proof.hashes[2]: not 32 bytes of base64") for a
+ * missing, mistyped or malformed member.  Checks only syntax and shape, not
+ * the cryptography (that is the verifier's job).
+ */
+int receipt_decode(receipt *out, const char *json, size_t len);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * record.h - the canonical leaf encoding of the ledger (version 1).  Part of
+ * the pure `nt_merkle` library.  docs/FORMATS.md pins the bytes; this header
+ * is the programmer's view of the same layout:
+ *
+ *   offset size  field
+ *   0      1     version, 0x01
+ *   1      1     entry kind: 0x01 RFC 3161 time-stamp, 0x02 evidence record
+ *   2      1     digest algorithm id (record_alg)
+ *   3      1     digest length L, equal to the algorithm's output size
+ *   4      L     digest (the messageImprint's hashedMessage)
+ *   .      1     label length K (0..255); 0 for kind 0x01
+ *   .      K     label, UTF-8 (the evidence kind, e.g. "contract.signed")
+ *   .      4     token length T, big-endian, 1..16 MiB
+ *   .      T     the complete DER TimeStampToken (CMS ContentInfo) issued for it
+ *   .      1     metadata flag: 0x00 none, 0x01 present
+ *   .      32    SHA-256 of the metadata bytes (only when the flag is 0x01)
+ *
+ * Nothing may follow.  Decoding is strict: any other byte string is rejected,
+ * so every leaf has exactly one encoding.
+ */
+#ifndef LEDGER_RECORD_H
+#define LEDGER_RECORD_H
+
+#include "util/util.h"
+
+#define RECORD_VERSION 1
+#define RECORD_MAX_TOKEN (16u * 1024u * 1024u)
+#define RECORD_MAX_LABEL 255u
+#define RECORD_MAX_DIGEST 64u
+
+typedef enum record_kind {
+    RECORD_KIND_TIMESTAMP = 1, /* answer to an RFC 3161 TimeStampReq */
+    RECORD_KIND_EVIDENCE = 2,  /* evidence record from POST /v1/evidence */
+} record_kind;
+
+typedef enum record_alg {
+    RECORD_ALG_SHA256 = 1,
+    RECORD_ALG_SHA384 = 2,
+    RECORD_ALG_SHA512 = 3,
+    RECORD_ALG_SHA3_256 = 4,
+    RECORD_ALG_SHA3_384 = 5,
+    RECORD_ALG_SHA3_512 = 6,
+    RECORD_ALG_SHA1 = 7, /* accepted only if the operator allows it */
+    RECORD_ALG_MD5 = 8,  /* accepted only if the operator allows it */
+} record_alg;
+
+/* "sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512", "sha1", "md5"; NULL if unknown. */
+const char *record_alg_name(record_alg alg);
+/* Case-insensitive; also accepts "sha-256" style spellings. NT_EINVAL if unknown. */
+int record_alg_from_name(record_alg *out, const char *name);
+/* Output size in bytes, 0 if unknown. */
+size_t record_alg_size(record_alg alg);
+/* OpenSSL NID of the algorithm (NID_sha256, ...), NID_undef if unknown. */
+int record_alg_nid(record_alg alg);
+/* NT_EINVAL (NT_ENOTFOUND) if the NID is not one of ours. */
+int record_alg_from_nid(record_alg *out, int nid);
+
+/* A decoded leaf.  The byte views borrow from the decoded buffer (or the caller's data). */
+typedef struct record {
+    record_kind kind;
+    record_alg alg;
+    nt_bytes digest;
+    nt_bytes label;
+    nt_bytes token;
+    int has_metadata;
+    uint8_t metadata_hash[32];
+} record;
+
+/* Append the canonical encoding to out.  NT_EINVAL for out-of-range fields. */
+int record_encode(nt_buf *out, const record *r);
+/* Strict decode; views point into data.  NT_EINVAL with a message naming the field. */
+int record_decode(record *out, const uint8_t *data, size_t len);
+
+#endif

@@ -1,0 +1,114 @@
+/*
+ * tsa.h - the time-stamping authority: RFC 3161 request checks, token
+ * issuance (RFC 3161 + RFC 5816 ESSCertIDv2), serial numbers, clock policy,
+ * and the HTTP daemon that ties it to the ledger.  http.c is the only file
+ * that includes <microhttpd.h>.
+ *
+ * Core (this section) is pure request -> response logic, safe to call from
+ * many threads at once: signing takes no global lock (the only shared state is
+ * the atomic serial counter and the atomic last-genTime).
+ */
+#ifndef TSA_TSA_H
+#define TSA_TSA_H
+
+#include "certs/certs.h"
+#include "ledger/record.h"
+#include "util/util.h"
+
+/* RFC 3161 PKIFailureInfo bit numbers. */
+typedef enum tsa_fail {
+    TSA_FAIL_NONE = -1,
+    TSA_FAIL_BAD_ALG = 0,
+    TSA_FAIL_BAD_REQUEST = 2,
+    TSA_FAIL_BAD_DATA_FORMAT = 5,
+    TSA_FAIL_TIME_NOT_AVAILABLE = 14,
+    TSA_FAIL_UNACCEPTED_POLICY = 15,
+    TSA_FAIL_UNACCEPTED_EXTENSION = 16,
+    TSA_FAIL_ADD_INFO_NOT_AVAILABLE = 17,
+    TSA_FAIL_SYSTEM_FAILURE = 25,
+} tsa_fail;
+
+/* "badAlg", "badRequest", ... ; "none" for TSA_FAIL_NONE. */
+const char *tsa_fail_name(tsa_fail f);
+
+#define TSA_MAX_POLICIES 16
+#define TSA_MAX_EXTENSIONS 16
+
+typedef struct tsa_config {
+    const char *policy;                   /* default policy OID (dotted), required */
+    const char *accepted_policies[TSA_MAX_POLICIES]; /* also accepted in reqPolicy; policy always is */
+    size_t accepted_policy_count;
+    const char *accepted_extensions[TSA_MAX_EXTENSIONS]; /* OIDs accepted in requests; default none */
+    size_t accepted_extension_count;
+    unsigned accuracy_ms;                 /* accuracy in milliseconds; 0 = omit */
+    int precision_digits;                 /* genTime fraction digits 0..6; default 3 (ms) */
+    int ordering;                         /* TSTInfo.ordering */
+    int include_tsa_name;                 /* TSTInfo.tsa = directoryName of the signer's subject */
+    int allow_sha1;                       /* accept SHA-1 imprints */
+    int allow_md5;                        /* accept MD5 imprints */
+    int allow_unsynced_clock;             /* issue even while the kernel says unsynchronised */
+    const char *signing_digest;           /* "sha256" (default), "sha384", "sha512" */
+    int rsa_pss;                          /* RSASSA-PSS instead of PKCS#1 v1.5 for RSA keys */
+    uint16_t node_id;                     /* 0..32767, distinct per TSA node (serials) */
+    uint32_t boot_epoch;                  /* increases at every start (persisted by the caller) */
+} tsa_config;
+
+/* Fill with defaults (policy NULL: the caller must set one). */
+void tsa_config_init(tsa_config *cfg);
+
+typedef struct tsa tsa;
+
+/* The signer is borrowed and must outlive the tsa. NT_EINVAL for a bad configuration. */
+int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer);
+void tsa_free(tsa *t);
+
+/* Outcome of one request. */
+typedef struct tsa_result {
+    int granted;                 /* 1: status granted and `token` set */
+    tsa_fail fail;               /* failure bit when not granted */
+    char reason[160];            /* statusString / log text when not granted */
+    nt_buf response;             /* DER TimeStampResp (granted or rejection) */
+    nt_buf token;                /* DER TimeStampToken (ContentInfo) when granted */
+    record_alg alg;              /* imprint algorithm (when parsed) */
+    nt_buf digest;               /* imprint hashedMessage (when parsed) */
+    struct timespec gen_time;    /* genTime when granted */
+    nt_buf serial;               /* serialNumber, big-endian bytes, when granted */
+} tsa_result;
+
+void tsa_result_init(tsa_result *r);
+void tsa_result_dispose(tsa_result *r);
+
+/*
+ * Answer a DER TimeStampReq.  Returns 0 whenever a TimeStampResp was produced
+ * (granted or a rejection with the right PKIFailureInfo: badDataFormat for
+ * undecodable DER, badAlg, badRequest for a wrong imprint length, and so on);
+ * a negative code only if not even a rejection could be encoded.
+ */
+int tsa_respond(tsa_result *out, tsa *t, nt_bytes request_der);
+
+/*
+ * Time-stamp a digest directly (evidence records): as if a request with this
+ * imprint, certReq TRUE and no nonce had been received.  Same return rules.
+ */
+int tsa_issue_digest(tsa_result *out, tsa *t, record_alg alg, nt_bytes digest);
+
+/* Encode a rejection TimeStampResp (status rejection, failInfo, statusString) into out. */
+int tsa_response_rejection(nt_buf *out, tsa_fail fail, const char *text);
+
+/* Wrap an issued token into a granted TimeStampResp (status granted). */
+int tsa_response_granted(nt_buf *out, nt_bytes token);
+
+/* The signer's certificate followed by its chain, DER each (for receipts). */
+const certs_signer *tsa_signer(const tsa *t);
+
+/* Counters for /metrics. */
+typedef struct tsa_stats {
+    uint64_t granted;
+    uint64_t rejected[32];       /* by failure bit */
+} tsa_stats;
+void tsa_stats_get(tsa_stats *out, const tsa *t);
+
+/* Clock state as last observed by the tsa (for /healthz). */
+int tsa_clock_status(nt_clock_status *out, tsa *t);
+
+#endif
