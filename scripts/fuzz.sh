@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# fuzz.sh - run the libFuzzer targets (tests/fuzz/*_fuzz.c) with clang, ASan and UBSan.
+#   scripts/fuzz.sh                 every target, 60 s each
+#   scripts/fuzz.sh tsreq 600       one target for 10 minutes
+# New inputs that raise coverage are written to build-fuzz/corpus/<target>/; copy the
+# interesting ones (and every crash reproducer, once fixed) into tests/fuzz/corpus/<target>/
+# so that CI replays them.  Not part of CI: long runs are for people and nightly jobs.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+"$root/scripts/deps.sh"
+if ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "ok installed"; then
+  echo "fuzz: needs clang and libclang-rt-14-dev: apt-get install -y clang libclang-rt-14-dev" >&2
+  exit 1
+fi
+only="${1:-}"
+seconds="${2:-60}"
+dir="$root/build-fuzz"
+cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNT_FUZZ=ON \
+      -DNT_SANITIZE=ON >/dev/null
+cmake --build "$dir" -j "$(nproc)"
+for src in "$root"/tests/fuzz/*_fuzz.c; do
+  target="$(basename "$src" _fuzz.c)"
+  if [ -n "$only" ] && [ "$only" != "$target" ]; then
+    continue
+  fi
+  mkdir -p "$dir/corpus/$target"
+  echo "==> fuzzing $target for ${seconds}s" >&2
+  "$dir/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=65536 \
+      "$dir/corpus/$target" "$root/tests/fuzz/corpus/$target"
+done
