@@ -35,14 +35,18 @@ typedef struct ledger_options {
     unsigned batch_window_us;  /* how long the sequencer waits to fill a batch; 0 = 1000, see docs */
     unsigned queue_max;        /* queued appends at most before NT_EBUSY; 0 = 8192 */
     int no_sync;               /* 1 = MDB_NOSYNC: benchmarks only, never the default */
+    size_t queue_bytes_max;    /* queued leaf + metadata bytes at most before NT_EBUSY; 0 = 256 MiB */
 } ledger_options;
 
 /*
  * Open (creating if needed) the ledger at opts->path and start its sequencer.
  * On open it checks the stored head: the root recomputed from the stored
- * subtree hashes must equal the stored root (NT_ECORRUPT otherwise), and the
- * origin must match the stored one (NT_EINVAL).  An empty ledger gets a signed
- * checkpoint of size 0.
+ * subtree hashes must equal the stored root, and the leaves must end at the
+ * stored size (NT_ECORRUPT otherwise), and the origin must match the stored
+ * one (NT_EINVAL).  An empty ledger gets a signed checkpoint of size 0.
+ * Other codes: NT_EINVAL for bad options (no path, origin not a valid key
+ * name, key not Ed25519), NT_EUNSUPPORTED for an unknown store format
+ * version, NT_EIO / NT_ENOMEM.  The returned handle is freed by ledger_close.
  */
 int ledger_open(ledger **out, const ledger_options *opts);
 
@@ -60,11 +64,17 @@ typedef void (*ledger_done_fn)(void *ctx, int error, uint64_t index);
  * Queue a leaf (and its metadata bytes, which may be empty) for appending.
  * Both are copied.  NT_EBUSY (callback not called) when the queue is full;
  * NT_ESTATE when the ledger is closing; NT_EFULL while the store is known to
- * be full.  The leaf must decode with record_decode (NT_EINVAL otherwise).
+ * be full.  The leaf must decode with record_decode (NT_EINVAL otherwise),
+ * and the metadata must match it: when the record has metadata, SHA-256 of
+ * `metadata` must equal its metadata hash; when it has none, `metadata` must
+ * be empty (NT_EINVAL otherwise).  On any non-zero return the callback is
+ * never called; on 0 it is called exactly once.
  */
 int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done_fn fn, void *ctx);
 
-/* Blocking form of ledger_append_async, for tools and tests. */
+/* Blocking form of ledger_append_async, for tools and tests: returns once the leaf is
+ * durably committed (0 and *index_out set) or the append failed (its code).  Must not be
+ * called from a ledger_done_fn. */
 int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metadata);
 
 typedef struct ledger_info {
@@ -100,14 +110,17 @@ int ledger_proof_consistency(nt_buf *out, ledger *l, uint64_t from, uint64_t to)
 
 /*
  * Indexes of the leaves whose digest is (alg, digest), ascending, at most
- * `max`.  *indexes_out is allocated (free with nt_free), NULL when none.
+ * `max`.  *indexes_out is allocated (free with nt_free), NULL when none; no
+ * match is not an error (0 with *count_out 0).  NT_EINVAL for an empty or
+ * over-long digest.
  */
 int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, record_alg alg,
                        nt_bytes digest, size_t max);
 
 /*
  * Fill a receipt for leaf `index` proven against the latest checkpoint
- * (everything but `certs`, which the caller adds).  `r` must be initialised.
+ * (everything but `certs`, which the caller adds).  `r` must be initialised;
+ * its buffers are replaced.  NT_ENOTFOUND when the leaf is not committed.
  */
 int ledger_receipt_fill(receipt *r, ledger *l, uint64_t index);
 
