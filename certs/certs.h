@@ -68,6 +68,9 @@ enum {
     CERTS_PROFILE_EKU_NOT_CRITICAL = 2,  /* timeStamping EKU, not critical */
     CERTS_PROFILE_EKU_EXTRA = 4,         /* serverAuth next to timeStamping */
     CERTS_PROFILE_KU_KEYCERTSIGN = 8,    /* keyUsage keyCertSign only (wrong) */
+    CERTS_PROFILE_KU_NO_DIGITALSIGNATURE = 16, /* keyUsage nonRepudiation only (wrong) */
+    CERTS_PROFILE_CA = 32,               /* basicConstraints CA:TRUE (wrong) */
+    CERTS_PROFILE_RSA_PSS = 64,          /* sign with RSASSA-PSS (RSA CA keys only; valid) */
 };
 int certs_tsa_cert_issue(X509 **out, EVP_PKEY *key, EVP_PKEY *ca_key, X509 *ca_cert,
                          const char *common_name, time_t not_before, int days, int profile_flags);
@@ -100,8 +103,19 @@ void certs_signer_free(certs_signer *s);
  */
 int certs_signer_check(const certs_signer *s, time_t now);
 
-/* Load an Ed25519 private key from a PEM file (log key). */
+/*
+ * Load an Ed25519 private key from a PEM file (log key).  NT_ENOTFOUND if the
+ * file is missing, NT_EINVAL if it holds no key or a key of another type.
+ */
 int certs_log_key_load(EVP_PKEY **out, const char *path);
+
+/*
+ * Append the C2SP vkey line (no newline) of an Ed25519 key under `name`:
+ *   name+<8 lowercase hex key id>+base64(0x01 || 32-byte public key)
+ * with key id = SHA-256(name || 0x0A || 0x01 || public key)[:4].  NT_EINVAL if
+ * the name is empty or holds '+' or whitespace, or the key is not Ed25519.
+ */
+int certs_log_vkey_format(nt_buf *out, const char *name, EVP_PKEY *key);
 
 /* PEM-load every certificate in a file (trust anchors, chains). */
 int certs_load_pem_certs(STACK_OF(X509) **out, const char *path);

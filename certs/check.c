@@ -1,0 +1,148 @@
+/*
+ * check.c - the start-up checks of certs.h (certs_signer_check): refuse a TSA
+ * key and certificate that a relying party would reject, before the server
+ * issues a single token with them.  Each refusal is one line the operator
+ * reads at start-up; the wording is part of the contract in certs.h.
+ */
+#include "certs/certs.h"
+
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include <string.h>
+
+/* Render an ASN1_TIME as RFC 3339 UTC seconds ("2026-01-01T00:00:00Z"). */
+static void time_text(char *buf, size_t cap, const ASN1_TIME *t)
+{
+    struct tm tm;
+    if (t == NULL || !ASN1_TIME_to_tm(t, &tm) || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+        snprintf(buf, cap, "(unreadable time)");
+        ERR_clear_error();
+    }
+}
+
+static int check_validity(X509 *cert, time_t now)
+{
+    char when[64];
+    const ASN1_TIME *nb = X509_get0_notBefore(cert), *na = X509_get0_notAfter(cert);
+    /* X509_cmp_time: -1 if the time is before `now`, 1 if after, 0 on error. */
+    int cmp_after = X509_cmp_time(na, &now);
+    int cmp_before = X509_cmp_time(nb, &now);
+    if (cmp_after == 0 || cmp_before == 0) {
+        ERR_clear_error();
+        return nt_error_set(NT_EINVAL, "certificate validity dates are malformed");
+    }
+    if (cmp_after < 0) {
+        time_text(when, sizeof(when), na);
+        return nt_error_set(NT_EINVAL, "certificate expired on %s", when);
+    }
+    if (cmp_before > 0) {
+        time_text(when, sizeof(when), nb);
+        return nt_error_set(NT_EINVAL, "certificate not yet valid until %s", when);
+    }
+    return 0;
+}
+
+/*
+ * RFC 3161 §2.3: "The corresponding certificate MUST contain only one instance
+ * of the extended key usage field extension as defined in [RFC2459] Section
+ * 4.2.1.13 with KeyPurposeID having value: id-kp-timeStamping.  This extension
+ * MUST be critical."
+ */
+static int check_eku(X509 *cert)
+{
+    int pos = X509_get_ext_by_NID(cert, NID_ext_key_usage, -1);
+    X509_EXTENSION *ext;
+    EXTENDED_KEY_USAGE *eku = NULL;
+    int error = 0;
+
+    if (pos < 0) {
+        return nt_error_set(NT_EINVAL, "extendedKeyUsage is missing");
+    }
+    ext = X509_get_ext(cert, pos);
+    if (!X509_EXTENSION_get_critical(ext)) {
+        return nt_error_set(NT_EINVAL, "extendedKeyUsage is not critical");
+    }
+    /* "only one instance": a second extension, or a second purpose in it, is refused. */
+    if (X509_get_ext_by_NID(cert, NID_ext_key_usage, pos) >= 0) {
+        return nt_error_set(NT_EINVAL, "extendedKeyUsage must be timeStamping only");
+    }
+    eku = X509V3_EXT_d2i(ext);
+    if (eku == NULL || sk_ASN1_OBJECT_num(eku) != 1 ||
+        OBJ_obj2nid(sk_ASN1_OBJECT_value(eku, 0)) != NID_time_stamp) {
+        error = nt_error_set(NT_EINVAL, "extendedKeyUsage must be timeStamping only");
+    }
+    EXTENDED_KEY_USAGE_free(eku);
+    ERR_clear_error();
+    return error;
+}
+
+/*
+ * A TSA key signs tokens and nothing else (RFC 3161 §4: "a TSA MUST NOT use the
+ * same key for other purposes").  Key usage is checked for what would let the
+ * key sign certificates or CRLs before what is missing, so a CA-like profile is
+ * named as such.  An absent keyUsage extension permits everything, so it fails
+ * as lacking digitalSignature too.
+ */
+static int check_ku(X509 *cert)
+{
+    uint32_t flags = X509_get_extension_flags(cert);
+    uint32_t ku = X509_get_key_usage(cert);
+    if ((flags & EXFLAG_KUSAGE) == 0) {
+        return nt_error_set(NT_EINVAL, "keyUsage lacks digitalSignature");
+    }
+    if (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) {
+        return nt_error_set(NT_EINVAL, "keyUsage allows keyCertSign/cRLSign");
+    }
+    if ((ku & KU_DIGITAL_SIGNATURE) == 0) {
+        return nt_error_set(NT_EINVAL, "keyUsage lacks digitalSignature");
+    }
+    return 0;
+}
+
+/* RSA of at least 2048 bits, or ECDSA on P-256 / P-384: what RFC 3161 verifiers accept. */
+static int check_key_type(EVP_PKEY *key)
+{
+    char group[64] = "";
+    size_t glen = 0;
+
+    if (EVP_PKEY_is_a(key, "RSA")) {
+        if (EVP_PKEY_get_bits(key) >= 2048 && EVP_PKEY_get_bits(key) <= 16384) {
+            return 0;
+        }
+    } else if (EVP_PKEY_is_a(key, "EC")) {
+        if (EVP_PKEY_get_group_name(key, group, sizeof(group), &glen) &&
+            (strcmp(group, "prime256v1") == 0 || strcmp(group, "secp384r1") == 0 ||
+             strcmp(group, "P-256") == 0 || strcmp(group, "P-384") == 0)) {
+            return 0;
+        }
+    }
+    ERR_clear_error();
+    return nt_error_set(NT_EINVAL, "unsupported key type");
+}
+
+int certs_signer_check(const certs_signer *s, time_t now)
+{
+    X509 *cert;
+    int error = 0;
+
+    NT_ENSURE(s != NULL && s->cert != NULL && s->key != NULL, NT_EINVAL,
+              "no TSA certificate or key loaded");
+    cert = s->cert;
+    NT_TRY(check_validity(cert, now));
+    NT_TRY(check_eku(cert));
+    NT_TRY(check_ku(cert));
+    NT_ENSURE((X509_get_extension_flags(cert) & EXFLAG_CA) == 0, NT_EINVAL,
+              "certificate is a CA");
+    if (X509_check_private_key(cert, s->key) != 1) {
+        ERR_clear_error();
+        NT_ENSURE(0, NT_EINVAL, "private key does not match the certificate");
+    }
+    NT_TRY(check_key_type(s->key));
+    /* Last, so the specific reasons above win: a certificate whose extensions do not
+     * decode (or repeat) is refused rather than half-understood. */
+    NT_ENSURE((X509_get_extension_flags(cert) & EXFLAG_INVALID) == 0, NT_EINVAL,
+              "certificate extensions are malformed");
+done:
+    return error;
+}
