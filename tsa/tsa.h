@@ -33,6 +33,12 @@ const char *tsa_fail_name(tsa_fail f);
 
 #define TSA_MAX_POLICIES 16
 #define TSA_MAX_EXTENSIONS 16
+/* Larger TimeStampReqs are rejected (badDataFormat) without being parsed. */
+#define TSA_MAX_REQUEST_DER 16384u
+/* Longer nonces (magnitude bytes) are rejected (badRequest): 256 bits is plenty. */
+#define TSA_MAX_NONCE_BYTES 32u
+/* serialNumber: 0 | node_id(15) | boot_epoch(32) | counter(64) | random(32) = 144 bits. */
+#define TSA_SERIAL_BYTES 18u
 
 typedef struct tsa_config {
     const char *policy;                   /* default policy OID (dotted), required */
@@ -47,7 +53,8 @@ typedef struct tsa_config {
     int allow_sha1;                       /* accept SHA-1 imprints */
     int allow_md5;                        /* accept MD5 imprints */
     int allow_unsynced_clock;             /* issue even while the kernel says unsynchronised */
-    const char *signing_digest;           /* "sha256" (default), "sha384", "sha512" */
+    const char *signing_digest;           /* "sha256", "sha384", "sha512"; NULL (default) = by key:
+                                             P-256 sha256, P-384 sha384, RSA sha256 */
     int rsa_pss;                          /* RSASSA-PSS instead of PKCS#1 v1.5 for RSA keys */
     uint16_t node_id;                     /* 0..32767, distinct per TSA node (serials) */
     uint32_t boot_epoch;                  /* increases at every start (persisted by the caller) */
@@ -58,7 +65,13 @@ void tsa_config_init(tsa_config *cfg);
 
 typedef struct tsa tsa;
 
-/* The signer is borrowed and must outlive the tsa. NT_EINVAL for a bad configuration. */
+/*
+ * The signer is borrowed and must outlive the tsa; cfg's strings are copied
+ * (parsed) and need not outlive the call.  NT_EINVAL for a bad configuration
+ * (policy missing or not a dotted OID, precision outside 0..6, node_id above
+ * 32767, signer key not EC P-256/P-384 or RSA, key not matching the
+ * certificate, rsa_pss with a non-RSA key, unknown signing_digest).
+ */
 int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer);
 void tsa_free(tsa *t);
 
@@ -71,8 +84,9 @@ typedef struct tsa_result {
     nt_buf token;                /* DER TimeStampToken (ContentInfo) when granted */
     record_alg alg;              /* imprint algorithm (when parsed) */
     nt_buf digest;               /* imprint hashedMessage (when parsed) */
-    struct timespec gen_time;    /* genTime when granted */
-    nt_buf serial;               /* serialNumber, big-endian bytes, when granted */
+    struct timespec gen_time;    /* genTime when granted (truncated to the precision) */
+    nt_buf serial;               /* serialNumber when granted: big-endian magnitude, no
+                                    leading zero bytes (DER content minus any 0x00 pad) */
 } tsa_result;
 
 void tsa_result_init(tsa_result *r);
@@ -81,8 +95,12 @@ void tsa_result_dispose(tsa_result *r);
 /*
  * Answer a DER TimeStampReq.  Returns 0 whenever a TimeStampResp was produced
  * (granted or a rejection with the right PKIFailureInfo: badDataFormat for
- * undecodable DER, badAlg, badRequest for a wrong imprint length, and so on);
- * a negative code only if not even a rejection could be encoded.
+ * undecodable or non-DER input and for a wrong imprint length, badAlg,
+ * badRequest, unacceptedPolicy, unacceptedExtension, timeNotAvailable, and
+ * systemFailure when our own signing failed: the server may answer that one
+ * with HTTP 500); a negative code only if not even a rejection could be
+ * encoded.  docs/TOKEN-PROFILE.md lists every rejection.  `out` must have
+ * been initialised with tsa_result_init; it is reset first.  Thread-safe.
  */
 int tsa_respond(tsa_result *out, tsa *t, nt_bytes request_der);
 
@@ -110,5 +128,12 @@ void tsa_stats_get(tsa_stats *out, const tsa *t);
 
 /* Clock state as last observed by the tsa (for /healthz). */
 int tsa_clock_status(nt_clock_status *out, tsa *t);
+
+/*
+ * Raise the last issued genTime to at least `floor` (e.g. the genTime of the
+ * newest token in the ledger at start-up), so that time never runs backwards
+ * across a restart even if the clock did.  Thread-safe.
+ */
+void tsa_gen_time_floor(tsa *t, const struct timespec *floor);
 
 #endif
