@@ -15,7 +15,8 @@
 static void time_text(char *buf, size_t cap, const ASN1_TIME *t)
 {
     struct tm tm;
-    if (t == NULL || !ASN1_TIME_to_tm(t, &tm) || strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
+    if (t == NULL || !ASN1_TIME_to_tm(t, &tm) ||
+        strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0) {
         snprintf(buf, cap, "(unreadable time)");
         ERR_clear_error();
     }
@@ -132,8 +133,7 @@ int certs_signer_check(const certs_signer *s, time_t now)
     NT_TRY(check_validity(cert, now));
     NT_TRY(check_eku(cert));
     NT_TRY(check_ku(cert));
-    NT_ENSURE((X509_get_extension_flags(cert) & EXFLAG_CA) == 0, NT_EINVAL,
-              "certificate is a CA");
+    NT_ENSURE((X509_get_extension_flags(cert) & EXFLAG_CA) == 0, NT_EINVAL, "certificate is a CA");
     if (X509_check_private_key(cert, s->key) != 1) {
         ERR_clear_error();
         NT_ENSURE(0, NT_EINVAL, "private key does not match the certificate");

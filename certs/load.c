@@ -38,7 +38,7 @@ static int fail_ossl(int code, const char *what, const char *path)
 }
 
 /* sk_X509_pop_free with X509_free; OpenSSL 3.0 has no OSSL_STACK_OF_X509_free yet. */
-static void certs_stack_free(STACK_OF(X509) *stack)
+static void certs_stack_free(STACK_OF(X509) * stack)
 {
     sk_X509_pop_free(stack, X509_free);
 }
@@ -85,7 +85,7 @@ static int pass_cb(char *buf, int size, int rwflag, void *u)
 }
 
 /* Append every PEM certificate of bio to stack; `*count` gets how many. */
-static int read_certs(STACK_OF(X509) *stack, BIO *bio, const char *path, int *count)
+static int read_certs(STACK_OF(X509) * stack, BIO *bio, const char *path, int *count)
 {
     int error = 0;
     *count = 0;
@@ -111,7 +111,7 @@ done:
     return error;
 }
 
-int certs_load_pem_certs(STACK_OF(X509) **out, const char *path)
+int certs_load_pem_certs(STACK_OF(X509) * *out, const char *path)
 {
     STACK_OF(X509) *stack = NULL;
     nt_buf data = NT_BUF_INIT;
@@ -147,17 +147,20 @@ static int read_key(EVP_PKEY **out, const char *path, const char *passphrase)
         int encrypted = strstr((const char *)data.ptr, "ENCRYPTED") != NULL;
         if (encrypted && passphrase == NULL) {
             ERR_clear_error();
-            error = nt_error_set(NT_EINVAL, "%s: the private key is encrypted and no passphrase "
-                                            "was given", path);
+            error = nt_error_set(NT_EINVAL,
+                                 "%s: the private key is encrypted and no passphrase "
+                                 "was given",
+                                 path);
         } else if (encrypted) {
-            error = fail_ossl(NT_EINVAL, "cannot decrypt the private key: wrong passphrase?",
-                              path);
+            error =
+                fail_ossl(NT_EINVAL,
+                          "cannot decrypt the private key: wrong passphrase or damaged file", path);
         } else {
             error = fail_ossl(NT_EINVAL, "no readable PEM private key", path);
         }
     } else if (stat(path, &st) == 0 && (st.st_mode & 0077) != 0) {
-        nt_log_warn("private key %s is readable by group or others (mode %03o); chmod 600 it",
-                    path, (unsigned)(st.st_mode & 0777));
+        nt_log_warn("private key %s is readable by group or others (mode %03o); chmod 600 it", path,
+                    (unsigned)(st.st_mode & 0777));
     }
 done:
     BIO_free(bio);
@@ -166,7 +169,7 @@ done:
 }
 
 /* Push c unless the stack (or the leaf) already holds it; takes a reference on success. */
-static int chain_add_unique(STACK_OF(X509) *chain, X509 *leaf, X509 *c)
+static int chain_add_unique(STACK_OF(X509) * chain, X509 *leaf, X509 *c)
 {
     if (X509_cmp(leaf, c) == 0) {
         return 0;
@@ -191,7 +194,7 @@ static int chain_add_unique(STACK_OF(X509) *chain, X509 *leaf, X509 *c)
  * append whatever is left in its original order.  PKCS#12 files and operators'
  * PEM bundles do not agree on an order; the TSA embeds the chain as given here.
  */
-static int chain_build(STACK_OF(X509) **out, X509 *leaf, STACK_OF(X509) *in)
+static int chain_build(STACK_OF(X509) * *out, X509 *leaf, STACK_OF(X509) * in)
 {
     STACK_OF(X509) *chain = NULL;
     X509 *cur = leaf;

@@ -26,13 +26,13 @@ static const struct {
     const char *name;
     certs_key_type type;
 } key_type_names[] = {
-    {"ec-p256", CERTS_KEY_EC_P256},   {"p256", CERTS_KEY_EC_P256},
-    {"p-256", CERTS_KEY_EC_P256},     {"prime256v1", CERTS_KEY_EC_P256},
-    {"ec-p384", CERTS_KEY_EC_P384},   {"p384", CERTS_KEY_EC_P384},
-    {"p-384", CERTS_KEY_EC_P384},     {"secp384r1", CERTS_KEY_EC_P384},
-    {"rsa-2048", CERTS_KEY_RSA2048},  {"rsa2048", CERTS_KEY_RSA2048},
-    {"rsa-3072", CERTS_KEY_RSA3072},  {"rsa3072", CERTS_KEY_RSA3072},
-    {"rsa-4096", CERTS_KEY_RSA4096},  {"rsa4096", CERTS_KEY_RSA4096},
+    {"ec-p256", CERTS_KEY_EC_P256},  {"p256", CERTS_KEY_EC_P256},
+    {"p-256", CERTS_KEY_EC_P256},    {"prime256v1", CERTS_KEY_EC_P256},
+    {"ec-p384", CERTS_KEY_EC_P384},  {"p384", CERTS_KEY_EC_P384},
+    {"p-384", CERTS_KEY_EC_P384},    {"secp384r1", CERTS_KEY_EC_P384},
+    {"rsa-2048", CERTS_KEY_RSA2048}, {"rsa2048", CERTS_KEY_RSA2048},
+    {"rsa-3072", CERTS_KEY_RSA3072}, {"rsa3072", CERTS_KEY_RSA3072},
+    {"rsa-4096", CERTS_KEY_RSA4096}, {"rsa4096", CERTS_KEY_RSA4096},
     {"ed25519", CERTS_KEY_ED25519},
 };
 
@@ -55,12 +55,18 @@ int certs_key_type_parse(certs_key_type *out, const char *name)
 const char *certs_key_type_name(certs_key_type type)
 {
     switch (type) {
-    case CERTS_KEY_EC_P256: return "ec-p256";
-    case CERTS_KEY_EC_P384: return "ec-p384";
-    case CERTS_KEY_RSA2048: return "rsa-2048";
-    case CERTS_KEY_RSA3072: return "rsa-3072";
-    case CERTS_KEY_RSA4096: return "rsa-4096";
-    case CERTS_KEY_ED25519: return "ed25519";
+    case CERTS_KEY_EC_P256:
+        return "ec-p256";
+    case CERTS_KEY_EC_P384:
+        return "ec-p384";
+    case CERTS_KEY_RSA2048:
+        return "rsa-2048";
+    case CERTS_KEY_RSA3072:
+        return "rsa-3072";
+    case CERTS_KEY_RSA4096:
+        return "rsa-4096";
+    case CERTS_KEY_ED25519:
+        return "ed25519";
     }
     return "unknown";
 }
@@ -71,13 +77,26 @@ int certs_key_generate(EVP_PKEY **out, certs_key_type type)
 
     *out = NULL;
     switch (type) {
-    case CERTS_KEY_EC_P256: key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"); break;
-    case CERTS_KEY_EC_P384: key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384"); break;
-    case CERTS_KEY_RSA2048: key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048); break;
-    case CERTS_KEY_RSA3072: key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072); break;
-    case CERTS_KEY_RSA4096: key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096); break;
-    case CERTS_KEY_ED25519: key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"); break;
-    default: return nt_error_set(NT_EINVAL, "unknown key type %d", (int)type);
+    case CERTS_KEY_EC_P256:
+        key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        break;
+    case CERTS_KEY_EC_P384:
+        key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-384");
+        break;
+    case CERTS_KEY_RSA2048:
+        key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+        break;
+    case CERTS_KEY_RSA3072:
+        key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)3072);
+        break;
+    case CERTS_KEY_RSA4096:
+        key = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)4096);
+        break;
+    case CERTS_KEY_ED25519:
+        key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        break;
+    default:
+        return nt_error_set(NT_EINVAL, "unknown key type %d", (int)type);
     }
     if (key == NULL) {
         return nt_error_ossl("cannot generate a %s key", certs_key_type_name(type));
@@ -108,9 +127,9 @@ int certs_key_write_pem(const char *path, EVP_PKEY *key, const char *passphrase)
               "passphrase for %s is too long", path);
     NT_OSSL_PTR(bio = BIO_new(BIO_s_mem()), "cannot allocate a BIO");
     /* PKCS#8, and with a passphrase PBES2 + AES-256-CBC (an EncryptedPrivateKeyInfo). */
-    NT_OSSL(PEM_write_bio_PKCS8PrivateKey(bio, key, passphrase != NULL ? EVP_aes_256_cbc() : NULL,
-                                          passphrase, passphrase != NULL ? (int)strlen(passphrase) : 0,
-                                          NULL, NULL),
+    NT_OSSL(PEM_write_bio_PKCS8PrivateKey(
+                bio, key, passphrase != NULL ? EVP_aes_256_cbc() : NULL, passphrase,
+                passphrase != NULL ? (int)strlen(passphrase) : 0, NULL, NULL),
             "cannot encode the private key for %s", path);
     NT_TRY(write_bio_atomic(path, bio, 0600));
 done:
@@ -323,9 +342,10 @@ int certs_tsa_cert_issue(X509 **out, EVP_PKEY *key, EVP_PKEY *ca_key, X509 *ca_c
     int error = 0;
 
     *out = NULL;
-    NT_ENSURE(key != NULL && ca_key != NULL && ca_cert != NULL && common_name != NULL,
-              NT_EINVAL, "certs_tsa_cert_issue: missing key, CA or name");
-    NT_OSSL(X509_check_private_key(ca_cert, ca_key), "the CA key does not match the CA certificate");
+    NT_ENSURE(key != NULL && ca_key != NULL && ca_cert != NULL && common_name != NULL, NT_EINVAL,
+              "certs_tsa_cert_issue: missing key, CA or name");
+    NT_OSSL(X509_check_private_key(ca_cert, ca_key),
+            "the CA key does not match the CA certificate");
     NT_OSSL_PTR(cert = X509_new(), "cannot allocate a certificate");
     NT_OSSL(X509_set_version(cert, X509_VERSION_3), "cannot set the version");
     NT_TRY(serial_random(cert));
@@ -411,12 +431,19 @@ int certs_pki_init(const certs_pki_options *opts)
     org = opts->org != NULL && opts->org[0] != '\0' ? opts->org : "Notarium Demo";
 
     switch (opts->tsa_key) {
-    case CERTS_KEY_EC_P256: ca_type = CERTS_KEY_EC_P256; break;
-    case CERTS_KEY_EC_P384: ca_type = CERTS_KEY_EC_P384; break;
+    case CERTS_KEY_EC_P256:
+        ca_type = CERTS_KEY_EC_P256;
+        break;
+    case CERTS_KEY_EC_P384:
+        ca_type = CERTS_KEY_EC_P384;
+        break;
     case CERTS_KEY_RSA2048:
     case CERTS_KEY_RSA3072:
-    case CERTS_KEY_RSA4096: ca_type = CERTS_KEY_RSA3072; break;
-    default: NT_ENSURE(0, NT_EINVAL, "unknown TSA key type %d", (int)opts->tsa_key);
+    case CERTS_KEY_RSA4096:
+        ca_type = CERTS_KEY_RSA3072;
+        break;
+    default:
+        NT_ENSURE(0, NT_EINVAL, "unknown TSA key type %d", (int)opts->tsa_key);
     }
 
     existed = nt_path_exists(opts->dir);
@@ -440,10 +467,9 @@ int certs_pki_init(const certs_pki_options *opts)
     NT_TRY(certs_key_generate(&log_key, CERTS_KEY_ED25519));
     NT_TRY(root_issue(&ca, ca_key, org, 3650, opts->rsa_pss && EVP_PKEY_is_a(ca_key, "RSA")));
     NT_TRY(nt_buf_printf(&cn, "%s TSA", org));
-    NT_TRY(certs_tsa_cert_issue(&tsa, tsa_key, ca_key, ca, nt_buf_cstr(&cn), 0,
-                                opts->days != 0 ? opts->days : 825,
-                                opts->rsa_pss && EVP_PKEY_is_a(ca_key, "RSA") ? CERTS_PROFILE_RSA_PSS
-                                                                              : 0));
+    NT_TRY(certs_tsa_cert_issue(
+        &tsa, tsa_key, ca_key, ca, nt_buf_cstr(&cn), 0, opts->days != 0 ? opts->days : 825,
+        opts->rsa_pss && EVP_PKEY_is_a(ca_key, "RSA") ? CERTS_PROFILE_RSA_PSS : 0));
     NT_TRY(certs_log_vkey_format(&vkey, opts->log_origin, log_key));
     NT_TRY(nt_buf_putc(&vkey, '\n'));
 

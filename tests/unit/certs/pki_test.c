@@ -87,9 +87,9 @@ static void test_key_types(void)
     static const struct {
         const char *name;
         certs_key_type type;
-    } ok[] = {{"ec-p256", CERTS_KEY_EC_P256}, {"p256", CERTS_KEY_EC_P256},
-              {"EC-P384", CERTS_KEY_EC_P384}, {"rsa-2048", CERTS_KEY_RSA2048},
-              {"rsa2048", CERTS_KEY_RSA2048}, {"rsa-3072", CERTS_KEY_RSA3072},
+    } ok[] = {{"ec-p256", CERTS_KEY_EC_P256},  {"p256", CERTS_KEY_EC_P256},
+              {"EC-P384", CERTS_KEY_EC_P384},  {"rsa-2048", CERTS_KEY_RSA2048},
+              {"rsa2048", CERTS_KEY_RSA2048},  {"rsa-3072", CERTS_KEY_RSA3072},
               {"rsa-4096", CERTS_KEY_RSA4096}, {"ed25519", CERTS_KEY_ED25519}};
     for (size_t i = 0; i < NT_ARRAY_LEN(ok); i++) {
         CHECK_OK(certs_key_type_parse(&t, ok[i].name));
@@ -112,7 +112,8 @@ static void test_key_generate(void)
 
     CHECK_OK(certs_key_generate(&k, CERTS_KEY_EC_P256));
     CHECK(k != NULL && EVP_PKEY_is_a(k, "EC") && EVP_PKEY_get_bits(k) == 256);
-    CHECK(EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) && strcmp(group, "prime256v1") == 0);
+    CHECK(EVP_PKEY_get_group_name(k, group, sizeof(group), NULL) &&
+          strcmp(group, "prime256v1") == 0);
     EVP_PKEY_free(k);
     CHECK_OK(certs_key_generate(&k, CERTS_KEY_EC_P384));
     CHECK(k != NULL && EVP_PKEY_get_bits(k) == 384);
@@ -191,12 +192,23 @@ static void check_pki_dir(const char *dir, certs_key_type type, int pss)
     }
     pub = X509_get0_pubkey(tsa);
     switch (type) {
-    case CERTS_KEY_EC_P256: CHECK(EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_bits(pub) == 256); break;
-    case CERTS_KEY_EC_P384: CHECK(EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_bits(pub) == 384); break;
-    case CERTS_KEY_RSA2048: CHECK(EVP_PKEY_is_a(pub, "RSA") && EVP_PKEY_get_bits(pub) == 2048); break;
-    case CERTS_KEY_RSA3072: CHECK(EVP_PKEY_is_a(pub, "RSA") && EVP_PKEY_get_bits(pub) == 3072); break;
-    case CERTS_KEY_RSA4096: CHECK(EVP_PKEY_is_a(pub, "RSA") && EVP_PKEY_get_bits(pub) == 4096); break;
-    default: CHECK(0);
+    case CERTS_KEY_EC_P256:
+        CHECK(EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_bits(pub) == 256);
+        break;
+    case CERTS_KEY_EC_P384:
+        CHECK(EVP_PKEY_is_a(pub, "EC") && EVP_PKEY_get_bits(pub) == 384);
+        break;
+    case CERTS_KEY_RSA2048:
+        CHECK(EVP_PKEY_is_a(pub, "RSA") && EVP_PKEY_get_bits(pub) == 2048);
+        break;
+    case CERTS_KEY_RSA3072:
+        CHECK(EVP_PKEY_is_a(pub, "RSA") && EVP_PKEY_get_bits(pub) == 3072);
+        break;
+    case CERTS_KEY_RSA4096:
+        CHECK(EVP_PKEY_is_a(pub, "RSA") && EVP_PKEY_get_bits(pub) == 4096);
+        break;
+    default:
+        CHECK(0);
     }
 
     /* the TSA key and certificate load and pass the start-up checks; chain.pem = tsa + ca */
@@ -382,11 +394,13 @@ static void test_log_key_and_vkey(void)
     CHECK(vkey.len > 0 && strncmp(nt_buf_cstr(&vkey), nt_buf_cstr(&want), want.len) == 0);
     CHECK_OK(certs_log_vkey_format(&line, o.log_origin, key));
     CHECK_STR(nt_buf_cstr(&line), nt_buf_cstr(&want));
-    /* a known shape: name + 8 lowercase hex + base64 of 33 bytes starting with 0x01 ("AQ" / "Ae"...) */
+    /* a known shape: name + 8 lowercase hex + base64 of 33 bytes starting with 0x01 ("AQ" /
+     * "Ae"...) */
     size_t nl = strlen(o.log_origin);
     CHECK(line.len == nl + 1 + 8 + 1 + 44 && line.ptr[nl] == '+' && line.ptr[nl + 9] == '+');
     for (size_t i = nl + 1; i < nl + 9 && i < line.len; i++) {
-        CHECK((line.ptr[i] >= '0' && line.ptr[i] <= '9') || (line.ptr[i] >= 'a' && line.ptr[i] <= 'f'));
+        CHECK((line.ptr[i] >= '0' && line.ptr[i] <= '9') ||
+              (line.ptr[i] >= 'a' && line.ptr[i] <= 'f'));
     }
 
     /* negative twins: another name gives another key id; another key another vkey */
