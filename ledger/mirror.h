@@ -1,0 +1,169 @@
+/*
+ * mirror.h - the git mirror of the ledger and the auditor that replays it.
+ * Part of the `nt_mirror` library (ledger/mirror.c, the only file that
+ * includes <git2.h>, and ledger/audit.c); it builds on the ledger (ledger.h)
+ * and the pure nt_merkle library.  docs/MIRROR.md pins the exact layout.
+ *
+ * The mirror is a bare git repository in the C2SP tlog-tiles layout:
+ *
+ *   checkpoint                     the signed checkpoint of this commit
+ *   tile/<L>/<N>                   full hash tiles (256 hashes of 32 bytes)
+ *   tile/<L>/<N>.p/<W>             the partial tiles of this checkpoint's size
+ *   tile/entries/<N>[.p/<W>]       entry bundles (big-endian uint16 length + leaf)
+ *
+ * with <N> in the x-prefixed 3-digit path encoding (1234067 -> x001/x234/067).
+ * Every commit on refs/heads/main holds exactly the resources of one signed
+ * checkpoint and has the commit of the previous mirrored checkpoint as its only
+ * parent; a commit costs O(new tiles) because unchanged subtrees are reused.
+ *
+ * Limits: an entry bundle stores a leaf's length in 16 bits, so a leaf longer
+ * than 65535 bytes cannot be mirrored (NT_ERANGE naming the leaf).  Metadata
+ * bytes attached to evidence leaves stay in the ledger: the leaf commits to
+ * their SHA-256, and an off-site copy should not hold customers' metadata.
+ */
+#ifndef LEDGER_MIRROR_H
+#define LEDGER_MIRROR_H
+
+#include "ledger/ledger.h"
+#include "util/util.h"
+
+/* ------------------------------------------------------------ one-shot calls */
+
+/*
+ * Bring the bare repository at `path` (created, with HEAD -> refs/heads/main,
+ * if missing) up to the ledger's latest signed checkpoint: one new commit if
+ * that checkpoint is larger than the repository's HEAD (or the repository is
+ * empty), none otherwise.  *size_out (may be NULL) receives the size of HEAD
+ * afterwards.  NT_ECORRUPT when HEAD's checkpoint is not a prefix of the
+ * ledger (another log's mirror, a restored ledger): the mirror never rewrites
+ * history.  NT_ERANGE for a leaf longer than 65535 bytes.  Not thread-safe
+ * against another writer of the same repository.
+ */
+int mirror_update(uint64_t *size_out, const char *path, ledger *l);
+
+/*
+ * Push refs/heads/main of the repository at `path` to `url` (a local path,
+ * file://, ssh:// or https:// as libgit2 supports), never forced: a remote
+ * whose main is not an ancestor is refused (NT_EVERIFY).  NT_EIO when the
+ * remote cannot be reached or written.
+ */
+int mirror_push(const char *path, const char *url);
+
+/*
+ * The tree size and root of the checkpoint at HEAD of the repository at
+ * `path` (0 and the empty root when it has no commit).  NT_ENOTFOUND when
+ * there is no repository there.
+ */
+int mirror_head_get(uint64_t *size_out, uint8_t root_out[32], const char *path);
+
+/* ------------------------------------------------------------ the mirror thread */
+
+typedef struct mirror mirror;
+
+typedef struct mirror_options {
+    const char *path;             /* bare repository (created if missing), required */
+    unsigned interval_ms;         /* look at the ledger at most this often; 0 = 1000 */
+    const char *const *remotes;   /* remote URLs, copied; may be NULL when remote_count is 0 */
+    size_t remote_count;
+    unsigned retry_min_ms;        /* first back-off after a failed push; 0 = 1000 */
+    unsigned retry_max_ms;        /* back-off ceiling; 0 = 60000 */
+} mirror_options;
+
+/*
+ * Open (creating if needed) the repository and start the mirror thread: every
+ * interval it commits the ledger's latest checkpoint when it grew (catching up
+ * in one commit when it fell behind), then pushes to every remote that is
+ * behind and not backing off.  A failed push is retried with exponential
+ * back-off from retry_min_ms to retry_max_ms.  The thread reads the ledger
+ * with its own read transactions and never waits for the sequencer, so
+ * issuance is never blocked.  Errors of the first open (not a repository,
+ * NT_ECORRUPT as in mirror_update) are returned; later errors are reported in
+ * mirror_status_get and logged.  `l` must outlive the mirror.
+ */
+int mirror_start(mirror **out, ledger *l, const mirror_options *opts);
+
+/*
+ * Make one last commit of the ledger's latest checkpoint, try each remote
+ * that is behind once (ignoring back-off), stop the thread and free.  NULL ok.
+ * Call it before ledger_close.
+ */
+void mirror_stop(mirror *m);
+
+/*
+ * Wake the thread and wait until it has mirrored the ledger's checkpoint as it
+ * is at this call and tried every remote that is behind (back-off ignored).
+ * Returns the error of that cycle's commit (0 when it succeeded); push
+ * failures are in the status.  For tools and tests; thread-safe.
+ */
+int mirror_sync(mirror *m);
+
+typedef struct mirror_remote_status {
+    char url[512];
+    uint64_t pushed_size;      /* tree size last pushed successfully (0 before the first push) */
+    uint64_t entries_behind;   /* ledger size - pushed_size */
+    double seconds_behind;     /* age of the oldest ledger growth the remote lacks; 0 if none */
+    uint64_t pushes;           /* successful pushes since start */
+    uint64_t failures;         /* failed pushes since start */
+    unsigned consecutive_failures;
+    double retry_in_s;         /* seconds until the next attempt while backing off, else 0 */
+    char last_error[256];      /* "" when the last attempt succeeded */
+} mirror_remote_status;
+
+typedef struct mirror_status {
+    uint64_t ledger_size;      /* ledger size at the last look */
+    uint64_t mirrored_size;    /* tree size of HEAD */
+    uint64_t entries_behind;   /* ledger_size - mirrored_size */
+    double seconds_behind;     /* as for a remote, for the local repository */
+    uint64_t commits;          /* commits written since start */
+    char last_error[256];      /* last commit error, "" when the last commit succeeded */
+    size_t remote_count;
+    mirror_remote_status *remotes; /* remote_count entries, owned: mirror_status_dispose */
+} mirror_status;
+
+/* A snapshot of the mirror's state (thread-safe).  Release with mirror_status_dispose. */
+int mirror_status_get(mirror_status *out, mirror *m);
+void mirror_status_dispose(mirror_status *s);
+
+/* ------------------------------------------------------------ the audit */
+
+typedef struct audit_options {
+    const char *source;        /* git URL or path of the mirror, required */
+    const char *vkey;          /* the log's C2SP vkey text, required */
+    const char *trust_path;    /* PEM trust anchors (+ optional chain) to verify every token
+                                  signature with; NULL = token signatures not checked */
+    const char *state_path;    /* NULL = no state; else read (if present) and updated */
+    const char *cache_path;    /* where a non-local source is cloned/fetched; NULL = a temporary
+                                  directory, or "<state_path>.git" when state_path is set */
+    int progress;              /* 1 = progress line on stderr (cmd_audit: when it is a TTY) */
+} audit_options;
+
+typedef struct audit_result {
+    uint64_t size;             /* verified tree size of the head */
+    uint8_t root[32];          /* its root */
+    uint64_t resumed_size;     /* size the run resumed from (state), 0 for a full replay */
+    uint64_t checkpoints;      /* checkpoints (commits) verified in this run */
+    uint64_t leaves;           /* leaves replayed in this run */
+    uint64_t tokens;           /* token signatures verified in this run */
+    uint64_t tiles;            /* tiles and bundles checked in this run */
+    double seconds;            /* wall time of the replay */
+} audit_result;
+
+/*
+ * Audit the mirror at opts->source, as docs/MIRROR.md describes: walk the
+ * history of refs/heads/main from its first commit, verify every checkpoint's
+ * signature with opts->vkey, replay every entry, rebuild every tile and root,
+ * compare every tile, bundle and tree with what was rebuilt, check that the
+ * commits chain with no checkpoint dropped, and (with trust_path) verify each
+ * token's CMS signature and that its message imprint is the leaf's digest.
+ * With state_path, resume from the state when its commit is still in the
+ * history, and prove the new head extends what was verified before.
+ *
+ * Returns 0 when everything holds (the state, if any, is then advanced);
+ * NT_EVERIFY when a check failed, with a precise message in nt_error_last()
+ * (which commit / entry / tile / checkpoint, expected vs found); another
+ * negative code when the audit could not run (clone failed, bad vkey, I/O).
+ * Uses libgit2 and OpenSSL only from the calling thread.
+ */
+int audit_run(audit_result *out, const audit_options *opts);
+
+#endif
