@@ -1,0 +1,317 @@
+/*
+ * cmd_ledger.c - `notarium ledger ...`: read a data directory's ledger
+ * (info, a leaf's receipt, proofs) and check a consistency proof between two
+ * signed checkpoints offline (check-consistency needs no ledger at all, only
+ * the log's vkey, so an auditor or a test can use it on what the HTTP API
+ * returned).
+ */
+#include "certs/certs.h"
+#include "ledger/ledger.h"
+#include "ledger/merkle.h"
+#include "ledger/note.h"
+#include "tsa/server.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_ledger(int argc, char **argv);
+
+static void ledger_usage(void)
+{
+    fprintf(stderr,
+            "usage: notarium ledger info --data DIR [--config FILE]\n"
+            "       notarium ledger get INDEX --data DIR [--config FILE]\n"
+            "       notarium ledger proof inclusion INDEX SIZE --data DIR [--config FILE]\n"
+            "       notarium ledger proof consistency FROM TO --data DIR [--config FILE]\n"
+            "       notarium ledger check-consistency --log-key VKEY OLD_CHECKPOINT NEW_CHECKPOINT "
+            "PROOF.json\n");
+}
+
+/* Positional arguments and --data / --config / --log-key, in any order. */
+typedef struct ledger_args {
+    const char *data, *config, *log_key;
+    const char *pos[6];
+    int npos;
+} ledger_args;
+
+static int parse_args(ledger_args *a, int argc, char **argv)
+{
+    memset(a, 0, sizeof(*a));
+    for (int i = 1; i < argc; i++) {
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(argv[i], "--data") == 0 && v != NULL) {
+            a->data = v;
+            i++;
+        } else if (strcmp(argv[i], "--config") == 0 && v != NULL) {
+            a->config = v;
+            i++;
+        } else if (strcmp(argv[i], "--log-key") == 0 && v != NULL) {
+            a->log_key = v;
+            i++;
+        } else if (argv[i][0] == '-' || a->npos == (int)NT_ARRAY_LEN(a->pos)) {
+            return -1;
+        } else {
+            a->pos[a->npos++] = argv[i];
+        }
+    }
+    return 0;
+}
+
+static int open_ledger(ledger **out, EVP_PKEY **key, server_config **cfg, const ledger_args *a)
+{
+    nt_buf path = NT_BUF_INIT;
+    ledger_options lo;
+    int error = 0;
+
+    NT_ENSURE(a->data != NULL, NT_EINVAL, "--data DIR is required");
+    if (a->config == NULL) {
+        NT_TRY(nt_path_join(&path, a->data, "config.json"));
+    } else {
+        NT_TRY(nt_buf_puts(&path, a->config));
+    }
+    NT_TRY(server_config_load(cfg, nt_buf_cstr(&path), a->data));
+    NT_TRY(certs_log_key_load(key, (*cfg)->ledger_log_key));
+    memset(&lo, 0, sizeof(lo));
+    lo.path = (*cfg)->ledger_path;
+    lo.map_size = (size_t)(*cfg)->ledger_map_size_mb * 1024 * 1024;
+    lo.origin = (*cfg)->ledger_origin;
+    lo.log_key = *key;
+    NT_TRY(ledger_open(out, &lo));
+done:
+    nt_buf_dispose(&path);
+    return error;
+}
+
+static int parse_u64_arg(uint64_t *out, const char *s, const char *what)
+{
+    if (s == NULL || nt_parse_u64(out, s, strlen(s)) < 0) {
+        fprintf(stderr, "notarium ledger: %s must be a decimal integer\n", what);
+        return -1;
+    }
+    return 0;
+}
+
+static int print_proof(const nt_buf *proof, const char *k1, uint64_t v1, const char *k2,
+                       uint64_t v2)
+{
+    nt_buf b64 = NT_BUF_INIT;
+    printf("{\n  \"%s\": %llu,\n  \"%s\": %llu,\n  \"hashes\": [", k1, (unsigned long long)v1, k2,
+           (unsigned long long)v2);
+    for (size_t off = 0; off + 32 <= proof->len; off += 32) {
+        nt_buf_clear(&b64);
+        if (nt_base64_encode(&b64, proof->ptr + off, 32) < 0) {
+            nt_buf_dispose(&b64);
+            return -1;
+        }
+        printf("%s\n    \"%s\"", off == 0 ? "" : ",", nt_buf_cstr(&b64));
+    }
+    printf("%s]\n}\n", proof->len > 0 ? "\n  " : "");
+    nt_buf_dispose(&b64);
+    return 0;
+}
+
+static int cmd_read(const ledger_args *a, const char *sub)
+{
+    ledger *l = NULL;
+    EVP_PKEY *key = NULL;
+    server_config *cfg = NULL;
+    certs_signer *signer = NULL;
+    STACK_OF(X509) *certs = NULL;
+    nt_buf out = NT_BUF_INIT;
+    receipt rc;
+    int status = 1;
+
+    receipt_init(&rc);
+    if (open_ledger(&l, &key, &cfg, a) < 0) {
+        fprintf(stderr, "notarium ledger: %s\n", nt_error_last());
+        goto done;
+    }
+    if (strcmp(sub, "info") == 0) {
+        ledger_info info;
+        if (ledger_info_get(&info, l) < 0 || ledger_checkpoint_latest(&out, l) < 0) {
+            fprintf(stderr, "notarium ledger: %s\n", nt_error_last());
+            goto done;
+        }
+        {
+            nt_buf root = NT_BUF_INIT;
+            nt_hex_encode(&root, info.root, 32);
+            printf("origin: %s\nsize: %llu\nroot: %s\nmap: %zu of %zu bytes used\n"
+                   "checkpoint:\n%s",
+                   ledger_origin(l), (unsigned long long)info.size, nt_buf_cstr(&root),
+                   info.map_used, info.map_size, nt_buf_cstr(&out));
+            nt_buf_dispose(&root);
+        }
+    } else if (strcmp(sub, "get") == 0) {
+        uint64_t index;
+        if (a->npos != 2 || parse_u64_arg(&index, a->pos[1], "INDEX") < 0) {
+            ledger_usage();
+            status = 2;
+            goto done;
+        }
+        if (ledger_receipt_fill(&rc, l, index) < 0) {
+            fprintf(stderr, "notarium ledger: leaf %llu: %s\n", (unsigned long long)index,
+                    nt_error_last());
+            goto done;
+        }
+        /* Certificates for the receipt: the TSA certificate, then its chain file. */
+        if (cfg->tsa_cert != NULL && certs_load_pem_certs(&certs, cfg->tsa_cert) == 0) {
+            STACK_OF(X509) *chain = NULL;
+            if (cfg->tsa_chain != NULL && certs_load_pem_certs(&chain, cfg->tsa_chain) == 0) {
+                for (int i = 0; i < sk_X509_num(chain); i++) {
+                    X509 *x = sk_X509_value(chain, i);
+                    int dup = 0;
+                    for (int j = 0; j < sk_X509_num(certs); j++) {
+                        dup |= X509_cmp(x, sk_X509_value(certs, j)) == 0;
+                    }
+                    if (!dup && X509_up_ref(x) == 1 && sk_X509_push(certs, x) <= 0) {
+                        X509_free(x);
+                    }
+                }
+                sk_X509_pop_free(chain, X509_free);
+            }
+            for (int i = 0; i < sk_X509_num(certs) && rc.cert_count < RECEIPT_MAX_CERTS; i++) {
+                unsigned char *der = NULL;
+                int len = i2d_X509(sk_X509_value(certs, i), &der);
+                if (len > 0 && nt_buf_set(&rc.certs[rc.cert_count], der, (size_t)len) == 0) {
+                    rc.cert_count++;
+                }
+                OPENSSL_free(der);
+            }
+        }
+        if (receipt_encode(&out, &rc) < 0) {
+            fprintf(stderr, "notarium ledger: %s\n", nt_error_last());
+            goto done;
+        }
+        fputs(nt_buf_cstr(&out), stdout);
+    } else {
+        uint64_t x, y;
+        int inclusion;
+        if (a->npos != 4 || (strcmp(a->pos[1], "inclusion") != 0 &&
+                             strcmp(a->pos[1], "consistency") != 0)) {
+            ledger_usage();
+            status = 2;
+            goto done;
+        }
+        inclusion = strcmp(a->pos[1], "inclusion") == 0;
+        if (parse_u64_arg(&x, a->pos[2], inclusion ? "INDEX" : "FROM") < 0 ||
+            parse_u64_arg(&y, a->pos[3], inclusion ? "SIZE" : "TO") < 0) {
+            status = 2;
+            goto done;
+        }
+        if ((inclusion ? ledger_proof_inclusion(&out, l, x, y)
+                       : ledger_proof_consistency(&out, l, x, y)) < 0) {
+            fprintf(stderr, "notarium ledger: %s\n", nt_error_last());
+            goto done;
+        }
+        print_proof(&out, inclusion ? "index" : "from", x, inclusion ? "tree_size" : "to", y);
+    }
+    status = 0;
+done:
+    receipt_dispose(&rc);
+    sk_X509_pop_free(certs, X509_free);
+    certs_signer_free(signer);
+    nt_buf_dispose(&out);
+    ledger_close(l);
+    EVP_PKEY_free(key);
+    server_config_free(cfg);
+    return status;
+}
+
+static int read_checkpoint(checkpoint *cp, const char *path, const note_verifier *v)
+{
+    nt_buf text = NT_BUF_INIT;
+    int error = 0;
+    NT_TRY(nt_file_read(&text, path, NOTE_MAX_SIZE));
+    NT_TRY(checkpoint_open(cp, (const char *)text.ptr, text.len, v, 0));
+done:
+    nt_buf_dispose(&text);
+    return error;
+}
+
+/* {"hashes": ["<base64>", ...]} as returned by GET /v1/proof/consistency. */
+static int read_proof(nt_buf *proof, const char *path)
+{
+    nt_buf text = NT_BUF_INIT;
+    json_error_t jerr;
+    json_t *root = NULL, *hashes, *h;
+    size_t i;
+    int error = 0;
+
+    NT_TRY(nt_file_read(&text, path, 1u << 20));
+    root = json_loadb((const char *)text.ptr, text.len, 0, &jerr);
+    NT_ENSURE(root != NULL, NT_EINVAL, "%s: %s", path, jerr.text);
+    hashes = json_object_get(root, "hashes");
+    NT_ENSURE(json_is_array(hashes), NT_EINVAL, "%s: no \"hashes\" array", path);
+    json_array_foreach(hashes, i, h) {
+        NT_ENSURE(json_is_string(h), NT_EINVAL, "%s: hashes[%zu] is not a string", path, i);
+        NT_ENSURE(nt_base64_decode(proof, json_string_value(h), json_string_length(h)) == 0 &&
+                      proof->len == (i + 1) * 32,
+                  NT_EINVAL, "%s: hashes[%zu] is not 32 bytes of base64", path, i);
+    }
+done:
+    json_decref(root);
+    nt_buf_dispose(&text);
+    return error;
+}
+
+static int cmd_check_consistency(const ledger_args *a)
+{
+    note_verifier v;
+    checkpoint old_cp, new_cp;
+    nt_buf vkey = NT_BUF_INIT, proof = NT_BUF_INIT;
+    int status = 1, rc;
+
+    if (a->log_key == NULL || a->npos != 4) {
+        ledger_usage();
+        return 2;
+    }
+    if (nt_file_read(&vkey, a->log_key, 4096) < 0 ||
+        note_vkey_parse(&v, (const char *)vkey.ptr, vkey.len) < 0) {
+        fprintf(stderr, "notarium ledger: %s: %s\n", a->log_key, nt_error_last());
+        goto done;
+    }
+    if (read_checkpoint(&old_cp, a->pos[1], &v) < 0 || read_checkpoint(&new_cp, a->pos[2], &v) < 0) {
+        fprintf(stderr, "notarium ledger: checkpoint: %s\n", nt_error_last());
+        goto done;
+    }
+    if (read_proof(&proof, a->pos[3]) < 0) {
+        fprintf(stderr, "notarium ledger: proof: %s\n", nt_error_last());
+        goto done;
+    }
+    rc = merkle_verify_consistency(old_cp.size, new_cp.size, old_cp.root, new_cp.root, proof.ptr,
+                                   proof.len);
+    if (rc < 0) {
+        fprintf(stderr, "notarium ledger: NOT consistent: size %llu -> %llu: %s\n",
+                (unsigned long long)old_cp.size, (unsigned long long)new_cp.size,
+                nt_error_last());
+        goto done;
+    }
+    printf("consistent: %s size %llu -> %llu\n", old_cp.origin, (unsigned long long)old_cp.size,
+           (unsigned long long)new_cp.size);
+    status = 0;
+done:
+    nt_buf_dispose(&vkey);
+    nt_buf_dispose(&proof);
+    return status;
+}
+
+int cmd_ledger(int argc, char **argv)
+{
+    ledger_args a;
+
+    if (argc < 2 || parse_args(&a, argc, argv) < 0 || a.npos < 1) {
+        ledger_usage();
+        return 2;
+    }
+    if (strcmp(a.pos[0], "check-consistency") == 0) {
+        return cmd_check_consistency(&a);
+    }
+    if (strcmp(a.pos[0], "info") == 0 || strcmp(a.pos[0], "get") == 0 ||
+        strcmp(a.pos[0], "proof") == 0) {
+        return cmd_read(&a, a.pos[0]);
+    }
+    ledger_usage();
+    return 2;
+}

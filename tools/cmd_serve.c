@@ -1,0 +1,210 @@
+/*
+ * cmd_serve.c - `notarium serve`: parse the command line, prepare a demo data
+ * directory when asked, load the configuration and run the daemon
+ * (tsa/server.h) until SIGTERM or SIGINT.  Signals are blocked before any
+ * thread starts and taken with sigwait here, so no handler ever runs inside
+ * a worker thread.
+ */
+#include "tsa/server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int cmd_serve(int argc, char **argv);
+
+static void serve_usage(void)
+{
+    fprintf(stderr, "usage: notarium serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT]\n"
+                    "                      [--port-file FILE] [--threads N]\n"
+                    "                      [--log-level debug|info|warn|error]\n");
+}
+
+/*
+ * Test-only hook (docs/OPERATING.md): NOTARIUM_TEST_CLOCK_SYNC=synced|unsynced
+ * replaces the kernel's clock synchronisation state.
+ */
+static int fake_sync(nt_clock_status *out, void *ctx)
+{
+    out->sync = ctx != NULL ? NT_CLOCK_SYNCED : NT_CLOCK_UNSYNCED;
+    out->max_error_us = ctx != NULL ? 1000 : 16000000;
+    out->est_error_us = ctx != NULL ? 100 : 16000000;
+    return 0;
+}
+
+static int apply_test_clock_hook(void)
+{
+    static int synced_marker;
+    const char *v = getenv("NOTARIUM_TEST_CLOCK_SYNC");
+    if (v == NULL || v[0] == '\0') {
+        return 0;
+    }
+    if (strcmp(v, "synced") == 0) {
+        nt_clock_set_sync_source(fake_sync, &synced_marker);
+    } else if (strcmp(v, "unsynced") == 0) {
+        nt_clock_set_sync_source(fake_sync, NULL);
+    } else {
+        fprintf(stderr, "notarium serve: NOTARIUM_TEST_CLOCK_SYNC must be synced or unsynced\n");
+        return -1;
+    }
+    nt_log_warn("test hook: clock synchronisation forced to '%s' (NOTARIUM_TEST_CLOCK_SYNC)", v);
+    return 0;
+}
+
+static void print_demo_help(const char *data, const char *addr)
+{
+    printf("\nNotarium demo server listening on http://%s\n"
+           "Data directory: %s   (API key: %s/demo-api-key, trust anchor: %s/pki/ca.pem)\n\n"
+           "# Time-stamp a file with RFC 3161 and verify the token:\n"
+           "echo 'hello' > doc.txt\n"
+           "openssl ts -query -data doc.txt -sha256 -cert -out doc.tsq\n"
+           "curl -sS -H 'Content-Type: application/timestamp-query' --data-binary @doc.tsq "
+           "http://%s/tsa -o doc.tsr\n"
+           "openssl ts -verify -data doc.txt -in doc.tsr -CAfile %s/pki/ca.pem\n\n"
+           "# Record evidence (JSON API) and get its receipt:\n"
+           "curl -sS -H \"Authorization: Bearer $(cat %s/demo-api-key)\" "
+           "-H 'Content-Type: application/json' \\\n"
+           "  -d '{\"digest\":\"sha256:'\"$(sha256sum doc.txt | cut -d' ' -f1)\"'\","
+           "\"kind\":\"contract.signed\",\"metadata\":{\"signer\":\"alice\"}}' "
+           "http://%s/v1/evidence\n\n"
+           "# Find the receipt of the time-stamped file:\n"
+           "curl -sS \"http://%s/v1/receipts?digest=sha256:$(sha256sum doc.txt | cut -d' ' -f1)\"\n\n",
+           addr, data, data, data, addr, data, data, addr, addr);
+    fflush(stdout);
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    const char *data = NULL, *config_path = NULL, *level_name = NULL;
+    server_options opts = {NULL, -1, NULL};
+    server_config *cfg = NULL;
+    server *s = NULL;
+    nt_buf path = NT_BUF_INIT;
+    nt_log_level level;
+    sigset_t set;
+    int demo = 0, status = 1, sig = 0;
+    const char *remotes[SERVER_MAX_REMOTES];
+    size_t remote_count = 0;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--demo") == 0) {
+            demo = 1;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            serve_usage();
+            return 0;
+        }
+        if (v == NULL) {
+            fprintf(stderr, "notarium serve: unknown option or missing value: %s\n", a);
+            serve_usage();
+            return 2;
+        }
+        if (strcmp(a, "--data") == 0) {
+            data = v;
+        } else if (strcmp(a, "--config") == 0) {
+            config_path = v;
+        } else if (strcmp(a, "--listen") == 0) {
+            opts.listen = v;
+        } else if (strcmp(a, "--port-file") == 0) {
+            opts.port_file = v;
+        } else if (strcmp(a, "--threads") == 0) {
+            uint64_t n;
+            if (nt_parse_u64(&n, v, strlen(v)) < 0 || n > 1024) {
+                fprintf(stderr, "notarium serve: --threads must be 0..1024\n");
+                return 2;
+            }
+            opts.threads = (int)n;
+        } else if (strcmp(a, "--log-level") == 0) {
+            level_name = v;
+        } else if (strcmp(a, "--mirror-remote") == 0 && remote_count < SERVER_MAX_REMOTES) {
+            remotes[remote_count++] = v; /* reserved for the git mirror */
+        } else {
+            fprintf(stderr, "notarium serve: unknown option %s\n", a);
+            serve_usage();
+            return 2;
+        }
+        i++;
+    }
+    if (data == NULL) {
+        fprintf(stderr, "notarium serve: --data DIR is required\n");
+        serve_usage();
+        return 2;
+    }
+    if (level_name != NULL) {
+        if (nt_log_level_parse(&level, level_name) < 0) {
+            fprintf(stderr, "notarium serve: --log-level must be debug, info, warn or error\n");
+            return 2;
+        }
+        nt_log_set_level(level);
+    }
+    if (opts.listen != NULL) {
+        nt_buf host = NT_BUF_INIT;
+        uint16_t port;
+        int rc = server_listen_parse(&host, &port, opts.listen);
+        nt_buf_dispose(&host);
+        if (rc < 0) {
+            fprintf(stderr, "notarium serve: --%s\n", nt_error_last());
+            return 2;
+        }
+    }
+    if (apply_test_clock_hook() < 0) {
+        return 2;
+    }
+    if (demo && server_demo_prepare(data) < 0) {
+        fprintf(stderr, "notarium serve: demo set-up failed: %s\n", nt_error_last());
+        goto done;
+    }
+    if (config_path == NULL) {
+        if (nt_path_join(&path, data, "config.json") < 0) {
+            goto done;
+        }
+        config_path = nt_buf_cstr(&path);
+    }
+    if (!nt_path_exists(config_path)) {
+        fprintf(stderr, "notarium serve: no configuration file %s (write one, or use --demo)\n",
+                config_path);
+        goto done;
+    }
+    if (server_config_load(&cfg, config_path, data) < 0) {
+        fprintf(stderr, "notarium serve: %s\n", nt_error_last());
+        goto done;
+    }
+    for (size_t i = 0; i < remote_count && cfg->mirror_remote_count < SERVER_MAX_REMOTES; i++) {
+        if ((cfg->mirror_remotes[cfg->mirror_remote_count] = nt_strdup(remotes[i])) == NULL) {
+            goto done;
+        }
+        cfg->mirror_remote_count++;
+    }
+    if (level_name == NULL) {
+        nt_log_set_level(cfg->log_level);
+    }
+
+    /* Block before any thread exists so every thread inherits the mask. */
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (server_new(&s, cfg, &opts) < 0) {
+        fprintf(stderr, "notarium serve: %s\n", nt_error_last());
+        goto done;
+    }
+    if (demo) {
+        print_demo_help(data, server_address(s));
+    }
+    while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM)) {
+    }
+    nt_log_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    server_shutdown(s);
+    status = 0;
+done:
+    server_free(s);
+    server_config_free(cfg);
+    nt_buf_dispose(&path);
+    return status;
+}

@@ -1,0 +1,1050 @@
+/*
+ * server.c - the daemon's assembly and its HTTP-independent request handlers.
+ * server_new ties the signer (certs), the RFC 3161 core (tsa) and the ledger
+ * together and hands a listening socket to http.c; the handlers here build
+ * the JSON / text replies of /healthz, /metrics, /v1/... so that they can be
+ * read and tested without libmicrohttpd.
+ */
+#include "tsa/server_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/err.h>
+#include <openssl/pkcs7.h>
+#include <openssl/sha.h>
+#include <openssl/ts.h>
+#include <openssl/x509.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+const unsigned server_metric_codes[SERVER_CODE_SLOTS] = {200, 201, 400, 401, 404, 405, 411,
+                                                         413, 415, 500, 503, 408, 431, 414};
+const double server_latency_bounds[SERVER_LATENCY_BUCKETS] = {
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
+
+/* The PKIFailureInfo bits tsa.h names, for /metrics. */
+static const tsa_fail known_fails[] = {
+    TSA_FAIL_BAD_ALG,           TSA_FAIL_BAD_REQUEST,           TSA_FAIL_BAD_DATA_FORMAT,
+    TSA_FAIL_TIME_NOT_AVAILABLE, TSA_FAIL_UNACCEPTED_POLICY,    TSA_FAIL_UNACCEPTED_EXTENSION,
+    TSA_FAIL_ADD_INFO_NOT_AVAILABLE, TSA_FAIL_SYSTEM_FAILURE};
+
+/* Receipts returned by one /v1/receipts lookup at most (documented in HTTP-API.md). */
+#define SERVER_MAX_RECEIPTS 100
+
+/* ------------------------------------------------------------------ replies */
+
+void server_reply_init(server_reply *r)
+{
+    memset(r, 0, sizeof(*r));
+    r->status = 500;
+    r->content_type = "application/json";
+}
+
+void server_reply_dispose(server_reply *r)
+{
+    if (r != NULL) {
+        nt_buf_dispose(&r->body);
+    }
+}
+
+/* JSON text of a C string, appended (quotes included). */
+static int json_quote(nt_buf *out, const char *s)
+{
+    json_t *j = json_string(s != NULL ? s : "");
+    char *text;
+    int error;
+    if (j == NULL) {
+        /* not UTF-8: drop to a safe placeholder rather than emit invalid JSON */
+        return nt_buf_puts(out, "\"(invalid UTF-8)\"");
+    }
+    text = json_dumps(j, JSON_ENCODE_ANY);
+    json_decref(j);
+    if (text == NULL) {
+        return nt_error_set(NT_ENOMEM, "out of memory");
+    }
+    error = nt_buf_puts(out, text);
+    free(text);
+    return error;
+}
+
+void server_reply_error(server_reply *r, unsigned status, const char *code, const char *field,
+                        const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    r->status = status;
+    r->content_type = "application/json";
+    nt_buf_clear(&r->body);
+    if (nt_buf_puts(&r->body, "{\"error\":") < 0 || json_quote(&r->body, code) < 0 ||
+        nt_buf_puts(&r->body, ",\"message\":") < 0 || json_quote(&r->body, msg) < 0 ||
+        (field != NULL &&
+         (nt_buf_puts(&r->body, ",\"field\":") < 0 || json_quote(&r->body, field) < 0)) ||
+        nt_buf_puts(&r->body, "}\n") < 0) {
+        nt_buf_clear(&r->body);
+    }
+}
+
+static void reply_json(server_reply *r, unsigned status, json_t *j)
+{
+    char *text = j != NULL ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+    json_decref(j);
+    if (text == NULL) {
+        server_reply_error(r, 500, "internal_error", NULL, "out of memory");
+        return;
+    }
+    nt_buf_clear(&r->body);
+    if (nt_buf_puts(&r->body, text) < 0 || nt_buf_putc(&r->body, '\n') < 0) {
+        free(text);
+        server_reply_error(r, 500, "internal_error", NULL, "out of memory");
+        return;
+    }
+    free(text);
+    r->status = status;
+    r->content_type = "application/json";
+}
+
+/* ------------------------------------------------------------------ healthz / metrics */
+
+static const char *tsa_key_type_name(EVP_PKEY *key)
+{
+    char group[64];
+    size_t len = 0;
+    switch (EVP_PKEY_get_base_id(key)) {
+    case EVP_PKEY_EC:
+        if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &len) == 1) {
+            if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0) {
+                return "ec-p256";
+            }
+            if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0) {
+                return "ec-p384";
+            }
+        }
+        return "ec";
+    case EVP_PKEY_RSA:
+    case EVP_PKEY_RSA_PSS:
+        switch (EVP_PKEY_get_bits(key)) {
+        case 2048: return "rsa-2048";
+        case 3072: return "rsa-3072";
+        case 4096: return "rsa-4096";
+        default: return "rsa";
+        }
+    case EVP_PKEY_ED25519:
+        return "ed25519";
+    default:
+        return "unknown";
+    }
+}
+
+static json_t *cert_subject_json(X509 *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    json_t *j = NULL;
+    char *data = NULL;
+    long n;
+    if (bio == NULL) {
+        return NULL;
+    }
+    if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+        n = BIO_get_mem_data(bio, &data);
+        j = json_stringn(data, n > 0 ? (size_t)n : 0);
+    }
+    BIO_free(bio);
+    return j;
+}
+
+void server_get_healthz(server_reply *r, server *s)
+{
+    nt_clock_status clk = {NT_CLOCK_UNKNOWN, -1, -1};
+    ledger_info info;
+    nt_buf not_after = NT_BUF_INIT;
+    time_t na = 0, now = time(NULL);
+    int ready, clock_ok, cert_ok;
+    json_t *j;
+
+    memset(&info, 0, sizeof(info));
+    if (ledger_info_get(&info, s->ledger) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "ledger: %s", nt_error_last());
+        return;
+    }
+    if (tsa_clock_status(&clk, s->tsa) < 0) {
+        clk.sync = NT_CLOCK_UNKNOWN;
+    }
+    clock_ok = clk.sync == NT_CLOCK_SYNCED || s->cfg->tsa.allow_unsynced_clock;
+    if (certs_cert_not_after(&na, s->signer->cert) == 0) {
+        struct timespec ts = {na, 0};
+        nt_time_rfc3339(&not_after, &ts, 0);
+    }
+    cert_ok = na > now;
+    ready = clock_ok && cert_ok && !info.full && !atomic_load(&s->stopping);
+    j = json_pack("{s:b, s:{s:s, s:I, s:b}, s:{s:s}, s:{s:o, s:s, s:I}, s:{s:s, s:I, s:I, s:b},"
+                  " s:I}",
+                  "ready", ready,
+                  "clock", "state", nt_clock_sync_name(clk.sync), "max_error_us",
+                  (json_int_t)clk.max_error_us, "allow_unsynced", s->cfg->tsa.allow_unsynced_clock,
+                  "key", "type", s->key_type,
+                  "certificate", "subject", cert_subject_json(s->signer->cert), "not_after",
+                  nt_buf_cstr(&not_after), "days_left", (json_int_t)((na - now) / 86400),
+                  "ledger", "origin", ledger_origin(s->ledger), "size", (json_int_t)info.size,
+                  "queue_depth", (json_int_t)info.queue_depth, "full", info.full,
+                  "boot_epoch", (json_int_t)s->boot_epoch);
+    nt_buf_dispose(&not_after);
+    reply_json(r, ready ? 200 : 503, j);
+    if (!ready) {
+        r->retry_after = 5;
+    }
+}
+
+void server_metrics_request(server *s, unsigned status, uint64_t latency_ns)
+{
+    size_t slot = SERVER_CODE_SLOTS, b;
+    double sec = (double)latency_ns / 1e9;
+
+    for (size_t i = 0; i < SERVER_CODE_SLOTS; i++) {
+        if (server_metric_codes[i] == status) {
+            slot = i;
+            break;
+        }
+    }
+    atomic_fetch_add(&s->metrics.requests[slot], 1);
+    for (b = 0; b < SERVER_LATENCY_BUCKETS && sec > server_latency_bounds[b]; b++) {
+    }
+    atomic_fetch_add(&s->metrics.latency_buckets[b], 1);
+    atomic_fetch_add(&s->metrics.latency_count, 1);
+    atomic_fetch_add(&s->metrics.latency_sum_us, latency_ns / 1000);
+}
+
+void server_get_metrics(server_reply *r, server *s)
+{
+    server_metrics *m = &s->metrics;
+    nt_clock_status clk = {NT_CLOCK_UNKNOWN, -1, -1};
+    ledger_info info;
+    nt_buf *b = &r->body;
+    uint64_t cum = 0;
+    int e = 0;
+
+    memset(&info, 0, sizeof(info));
+    if (ledger_info_get(&info, s->ledger) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "ledger: %s", nt_error_last());
+        return;
+    }
+    tsa_clock_status(&clk, s->tsa);
+    nt_buf_clear(b);
+    e |= nt_buf_puts(b, "# HELP notarium_tokens_total RFC 3161 and evidence responses sent, by "
+                        "status (granted or PKIFailureInfo name).\n"
+                        "# TYPE notarium_tokens_total counter\n");
+    e |= nt_buf_printf(b, "notarium_tokens_total{status=\"granted\"} %llu\n",
+                       (unsigned long long)atomic_load(&m->tokens_granted));
+    for (size_t i = 0; i < NT_ARRAY_LEN(known_fails); i++) {
+        e |= nt_buf_printf(b, "notarium_tokens_total{status=\"%s\"} %llu\n",
+                           tsa_fail_name(known_fails[i]),
+                           (unsigned long long)atomic_load(&m->tokens_rejected[known_fails[i]]));
+    }
+    e |= nt_buf_puts(b, "# HELP notarium_evidence_created_total Evidence records committed.\n"
+                        "# TYPE notarium_evidence_created_total counter\n");
+    e |= nt_buf_printf(b, "notarium_evidence_created_total %llu\n",
+                       (unsigned long long)atomic_load(&m->evidence_created));
+    e |= nt_buf_puts(b, "# HELP notarium_http_requests_total HTTP requests answered, by status "
+                        "code.\n# TYPE notarium_http_requests_total counter\n");
+    for (size_t i = 0; i < SERVER_CODE_SLOTS; i++) {
+        e |= nt_buf_printf(b, "notarium_http_requests_total{code=\"%u\"} %llu\n",
+                           server_metric_codes[i],
+                           (unsigned long long)atomic_load(&m->requests[i]));
+    }
+    e |= nt_buf_printf(b, "notarium_http_requests_total{code=\"other\"} %llu\n",
+                       (unsigned long long)atomic_load(&m->requests[SERVER_CODE_SLOTS]));
+    e |= nt_buf_puts(b, "# HELP notarium_http_request_duration_seconds Time from the first byte "
+                        "of a request to its response being queued.\n"
+                        "# TYPE notarium_http_request_duration_seconds histogram\n");
+    for (size_t i = 0; i <= SERVER_LATENCY_BUCKETS; i++) {
+        cum += atomic_load(&m->latency_buckets[i]);
+        if (i < SERVER_LATENCY_BUCKETS) {
+            e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
+                               server_latency_bounds[i], (unsigned long long)cum);
+        } else {
+            e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_bucket{le=\"+Inf\"} "
+                                  "%llu\n", (unsigned long long)cum);
+        }
+    }
+    e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_sum %.6f\n",
+                       (double)atomic_load(&m->latency_sum_us) / 1e6);
+    e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_count %llu\n",
+                       (unsigned long long)atomic_load(&m->latency_count));
+    e |= nt_buf_puts(b, "# HELP notarium_overload_total Requests shed with 503 because the ledger "
+                        "queue was full.\n# TYPE notarium_overload_total counter\n");
+    e |= nt_buf_printf(b, "notarium_overload_total %llu\n",
+                       (unsigned long long)atomic_load(&m->overloaded));
+    e |= nt_buf_puts(b, "# HELP notarium_clock_synchronised 1 when the kernel reports the clock "
+                        "synchronised, 0 when not, -1 when unknown.\n"
+                        "# TYPE notarium_clock_synchronised gauge\n");
+    e |= nt_buf_printf(b, "notarium_clock_synchronised %d\n",
+                       clk.sync == NT_CLOCK_SYNCED ? 1 : clk.sync == NT_CLOCK_UNSYNCED ? 0 : -1);
+    e |= nt_buf_puts(b, "# HELP notarium_clock_max_error_seconds Kernel's maximum clock error "
+                        "estimate.\n# TYPE notarium_clock_max_error_seconds gauge\n");
+    e |= nt_buf_printf(b, "notarium_clock_max_error_seconds %.6f\n",
+                       clk.max_error_us < 0 ? -1.0 : (double)clk.max_error_us / 1e6);
+    e |= nt_buf_puts(b, "# HELP notarium_ledger_size Committed leaves.\n"
+                        "# TYPE notarium_ledger_size gauge\n");
+    e |= nt_buf_printf(b, "notarium_ledger_size %llu\n", (unsigned long long)info.size);
+    e |= nt_buf_puts(b, "# HELP notarium_ledger_queue_depth Appends waiting for the sequencer.\n"
+                        "# TYPE notarium_ledger_queue_depth gauge\n");
+    e |= nt_buf_printf(b, "notarium_ledger_queue_depth %llu\n",
+                       (unsigned long long)info.queue_depth);
+    e |= nt_buf_puts(b, "# HELP notarium_ledger_batches_total Write transactions committed since "
+                        "start.\n# TYPE notarium_ledger_batches_total counter\n");
+    e |= nt_buf_printf(b, "notarium_ledger_batches_total %llu\n", (unsigned long long)info.batches);
+    e |= nt_buf_puts(b, "# HELP notarium_ledger_appends_failed_total Appends that failed since "
+                        "start.\n# TYPE notarium_ledger_appends_failed_total counter\n");
+    e |= nt_buf_printf(b, "notarium_ledger_appends_failed_total %llu\n",
+                       (unsigned long long)info.appends_failed);
+    e |= nt_buf_puts(b, "# HELP notarium_ledger_full 1 after the ledger map filled up.\n"
+                        "# TYPE notarium_ledger_full gauge\n");
+    e |= nt_buf_printf(b, "notarium_ledger_full %d\n", info.full ? 1 : 0);
+    e |= nt_buf_puts(b, "# HELP notarium_ledger_map_bytes LMDB map size and bytes in use.\n"
+                        "# TYPE notarium_ledger_map_bytes gauge\n");
+    e |= nt_buf_printf(b, "notarium_ledger_map_bytes{kind=\"size\"} %zu\n", info.map_size);
+    e |= nt_buf_printf(b, "notarium_ledger_map_bytes{kind=\"used\"} %zu\n", info.map_used);
+    e |= nt_buf_puts(b, "# HELP notarium_boot_epoch Start counter (part of every serial number).\n"
+                        "# TYPE notarium_boot_epoch gauge\n");
+    e |= nt_buf_printf(b, "notarium_boot_epoch %u\n", s->boot_epoch);
+    if (e != 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "out of memory");
+        return;
+    }
+    r->status = 200;
+    r->content_type = "text/plain; version=0.0.4; charset=utf-8";
+}
+
+/* ------------------------------------------------------------------ /v1 reads */
+
+void server_get_checkpoint(server_reply *r, server *s)
+{
+    if (ledger_checkpoint_latest(&r->body, s->ledger) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "checkpoint: %s", nt_error_last());
+        return;
+    }
+    r->status = 200;
+    r->content_type = "text/plain; charset=utf-8";
+}
+
+int server_receipt_json(nt_buf *out, server *s, uint64_t index)
+{
+    receipt rc;
+    int error = 0;
+
+    receipt_init(&rc);
+    NT_TRY(ledger_receipt_fill(&rc, s->ledger, index));
+    for (size_t i = 0; i < s->cert_count && i < RECEIPT_MAX_CERTS; i++) {
+        NT_TRY(nt_buf_set(&rc.certs[i], s->cert_der[i].ptr, s->cert_der[i].len));
+        rc.cert_count = i + 1;
+    }
+    NT_TRY(receipt_encode(out, &rc));
+done:
+    receipt_dispose(&rc);
+    return error;
+}
+
+static int parse_index(uint64_t *out, const char *text)
+{
+    return text != NULL && nt_parse_u64(out, text, strlen(text)) == 0 ? 0 : -1;
+}
+
+static int ledger_size(uint64_t *out, server_reply *r, server *s)
+{
+    ledger_info info;
+    if (ledger_info_get(&info, s->ledger) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "ledger: %s", nt_error_last());
+        return -1;
+    }
+    *out = info.size;
+    return 0;
+}
+
+void server_get_receipt(server_reply *r, server *s, const char *index_text)
+{
+    uint64_t index, size;
+    int rc;
+
+    if (parse_index(&index, index_text) < 0) {
+        server_reply_error(r, 400, "invalid_index", "index",
+                           "the leaf index must be a decimal integer");
+        return;
+    }
+    if (ledger_size(&size, r, s) < 0) {
+        return;
+    }
+    if (index >= size) {
+        server_reply_error(r, 404, "not_found", "index", "no leaf %llu (the tree has %llu)",
+                           (unsigned long long)index, (unsigned long long)size);
+        return;
+    }
+    nt_buf_clear(&r->body);
+    rc = server_receipt_json(&r->body, s, index);
+    if (rc == NT_ENOTFOUND) {
+        server_reply_error(r, 404, "not_found", "index", "no leaf %llu",
+                           (unsigned long long)index);
+        return;
+    }
+    if (rc < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "receipt: %s", nt_error_last());
+        return;
+    }
+    r->status = 200;
+    r->content_type = "application/json";
+}
+
+/*
+ * "<alg>:<hex>" -> algorithm and digest bytes.  On failure fills a 400 reply
+ * naming `field` and returns -1.
+ */
+static int parse_digest(record_alg *alg, nt_buf *digest, server_reply *r, const char *text,
+                        const char *field)
+{
+    const char *colon;
+    char name[16];
+    size_t want;
+
+    if (text == NULL || text[0] == '\0') {
+        server_reply_error(r, 400, "missing_member", field, "a digest \"<alg>:<hex>\" is required");
+        return -1;
+    }
+    colon = strchr(text, ':');
+    if (colon == NULL || colon == text || (size_t)(colon - text) >= sizeof(name)) {
+        server_reply_error(r, 400, "invalid_digest", field,
+                           "the digest must be written \"<alg>:<hex>\", e.g. \"sha256:...\"");
+        return -1;
+    }
+    memcpy(name, text, (size_t)(colon - text));
+    name[colon - text] = '\0';
+    if (record_alg_from_name(alg, name) < 0) {
+        server_reply_error(r, 400, "unknown_algorithm", field, "unknown digest algorithm '%s'",
+                           name);
+        return -1;
+    }
+    nt_buf_clear(digest);
+    if (nt_hex_decode(digest, colon + 1, strlen(colon + 1)) < 0) {
+        server_reply_error(r, 400, "invalid_digest", field, "the digest value is not hex");
+        return -1;
+    }
+    want = record_alg_size(*alg);
+    if (digest->len != want) {
+        server_reply_error(r, 400, "invalid_digest_length", field,
+                           "a %s digest is %zu bytes, got %zu", record_alg_name(*alg), want,
+                           digest->len);
+        return -1;
+    }
+    return 0;
+}
+
+void server_get_receipts(server_reply *r, server *s, const char *digest_text)
+{
+    nt_buf digest = NT_BUF_INIT, body = NT_BUF_INIT;
+    uint64_t *indexes = NULL;
+    size_t count = 0;
+    record_alg alg;
+    int e = 0;
+
+    if (parse_digest(&alg, &digest, r, digest_text, "digest") < 0) {
+        goto done;
+    }
+    if (ledger_find_digest(&indexes, &count, s->ledger, alg, nt_buf_bytes(&digest),
+                           SERVER_MAX_RECEIPTS) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "lookup: %s", nt_error_last());
+        goto done;
+    }
+    /* receipt_encode's text is a JSON object: the list is their concatenation. */
+    e |= nt_buf_puts(&body, "{\"receipts\": [");
+    for (size_t i = 0; i < count && e == 0; i++) {
+        if (i > 0) {
+            e |= nt_buf_puts(&body, ",\n");
+        }
+        e |= server_receipt_json(&body, s, indexes[i]);
+    }
+    e |= nt_buf_puts(&body, "]}\n");
+    if (e != 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "receipt: %s", nt_error_last());
+        goto done;
+    }
+    nt_buf_dispose(&r->body);
+    r->body = body;
+    body = (nt_buf)NT_BUF_INIT;
+    r->status = 200;
+    r->content_type = "application/json";
+done:
+    nt_free(indexes);
+    nt_buf_dispose(&digest);
+    nt_buf_dispose(&body);
+}
+
+static json_t *hashes_json(const nt_buf *proof)
+{
+    json_t *arr = json_array();
+    nt_buf b64 = NT_BUF_INIT;
+    for (size_t off = 0; arr != NULL && off + 32 <= proof->len; off += 32) {
+        nt_buf_clear(&b64);
+        if (nt_base64_encode(&b64, proof->ptr + off, 32) < 0 ||
+            json_array_append_new(arr, json_string(nt_buf_cstr(&b64))) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    nt_buf_dispose(&b64);
+    return arr;
+}
+
+static int two_params(uint64_t *a, uint64_t *b, uint64_t *size, server_reply *r, server *s,
+                      const char *a_text, const char *a_name, const char *b_text,
+                      const char *b_name)
+{
+    if (a_text == NULL || b_text == NULL) {
+        const char *missing = a_text == NULL ? a_name : b_name;
+        server_reply_error(r, 400, "missing_parameter", missing, "parameter '%s' is required",
+                           missing);
+        return -1;
+    }
+    if (parse_index(a, a_text) < 0 || parse_index(b, b_text) < 0) {
+        const char *bad = parse_index(a, a_text) < 0 ? a_name : b_name;
+        server_reply_error(r, 400, "invalid_parameter", bad,
+                           "parameter '%s' must be a decimal integer", bad);
+        return -1;
+    }
+    return ledger_size(size, r, s);
+}
+
+void server_get_proof_inclusion(server_reply *r, server *s, const char *index_text,
+                                const char *size_text)
+{
+    uint64_t index, size, tree;
+    nt_buf proof = NT_BUF_INIT;
+
+    if (two_params(&index, &size, &tree, r, s, index_text, "index", size_text, "size") < 0) {
+        return;
+    }
+    if (size > tree) {
+        server_reply_error(r, 400, "size_beyond_tree", "size",
+                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)size,
+                           (unsigned long long)tree);
+    } else if (index >= size) {
+        server_reply_error(r, 400, "index_out_of_range", "index",
+                           "index %llu is not below size %llu", (unsigned long long)index,
+                           (unsigned long long)size);
+    } else if (ledger_proof_inclusion(&proof, s->ledger, index, size) < 0) {
+        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL,
+                           "%s", nt_error_last());
+    } else {
+        reply_json(r, 200, json_pack("{s:I, s:I, s:o}", "index", (json_int_t)index, "tree_size",
+                                     (json_int_t)size, "hashes", hashes_json(&proof)));
+    }
+    nt_buf_dispose(&proof);
+}
+
+void server_get_proof_consistency(server_reply *r, server *s, const char *from_text,
+                                  const char *to_text)
+{
+    uint64_t from, to, tree;
+    nt_buf proof = NT_BUF_INIT;
+
+    if (two_params(&from, &to, &tree, r, s, from_text, "from", to_text, "to") < 0) {
+        return;
+    }
+    if (to > tree) {
+        server_reply_error(r, 400, "size_beyond_tree", "to",
+                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)to,
+                           (unsigned long long)tree);
+    } else if (from > to) {
+        server_reply_error(r, 400, "invalid_range", "from", "from %llu is larger than to %llu",
+                           (unsigned long long)from, (unsigned long long)to);
+    } else if (ledger_proof_consistency(&proof, s->ledger, from, to) < 0) {
+        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL,
+                           "%s", nt_error_last());
+    } else {
+        reply_json(r, 200, json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "to",
+                                     (json_int_t)to, "hashes", hashes_json(&proof)));
+    }
+    nt_buf_dispose(&proof);
+}
+
+/* ------------------------------------------------------------------ evidence */
+
+void server_evidence_init(server_evidence *e)
+{
+    memset(e, 0, sizeof(*e));
+}
+
+void server_evidence_dispose(server_evidence *e)
+{
+    if (e != NULL) {
+        nt_buf_dispose(&e->digest);
+        nt_buf_dispose(&e->metadata);
+    }
+}
+
+static int valid_kind(const char *s, size_t n)
+{
+    if (n == 0 || n > 64) {
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_bytes body)
+{
+    json_error_t jerr;
+    json_t *root, *v;
+    const char *key;
+    char *meta = NULL;
+    int rc = -1;
+
+    root = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        server_reply_error(r, 400, "malformed_json", NULL, "line %d column %d: %s", jerr.line,
+                           jerr.column, jerr.text);
+        return -1;
+    }
+    if (!json_is_object(root)) {
+        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object");
+        goto done;
+    }
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "digest") != 0 && strcmp(key, "kind") != 0 &&
+            strcmp(key, "metadata") != 0) {
+            server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
+            goto done;
+        }
+    }
+    v = json_object_get(root, "digest");
+    if (v == NULL || !json_is_string(v)) {
+        server_reply_error(r, 400, v == NULL ? "missing_member" : "invalid_digest", "digest",
+                           "\"digest\" must be a string \"<alg>:<hex>\"");
+        goto done;
+    }
+    if (parse_digest(&e->alg, &e->digest, r, json_string_value(v), "digest") < 0) {
+        goto done;
+    }
+    if ((e->alg == RECORD_ALG_SHA1 && !s->cfg->tsa.allow_sha1) ||
+        (e->alg == RECORD_ALG_MD5 && !s->cfg->tsa.allow_md5)) {
+        server_reply_error(r, 400, "algorithm_not_accepted", "digest",
+                           "%s digests are not accepted by this server",
+                           record_alg_name(e->alg));
+        goto done;
+    }
+    v = json_object_get(root, "kind");
+    if (v == NULL || !json_is_string(v) ||
+        !valid_kind(json_string_value(v), json_string_length(v))) {
+        server_reply_error(r, 400, v == NULL ? "missing_member" : "invalid_kind", "kind",
+                           "\"kind\" must be 1..64 characters of [A-Za-z0-9._-]");
+        goto done;
+    }
+    memcpy(e->kind, json_string_value(v), json_string_length(v) + 1);
+    v = json_object_get(root, "metadata");
+    if (v != NULL) {
+        if (!json_is_object(v)) {
+            server_reply_error(r, 400, "invalid_metadata", "metadata",
+                               "\"metadata\" must be a JSON object");
+            goto done;
+        }
+        /* The leaf commits to SHA-256 of exactly these bytes (docs/HTTP-API.md). */
+        meta = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+        if (meta == NULL) {
+            server_reply_error(r, 500, "internal_error", NULL, "out of memory");
+            goto done;
+        }
+        if (strlen(meta) > s->cfg->evidence_max_metadata_bytes) {
+            server_reply_error(r, 400, "metadata_too_large", "metadata",
+                               "metadata is %zu bytes once serialised, at most %zu are accepted",
+                               strlen(meta), s->cfg->evidence_max_metadata_bytes);
+            goto done;
+        }
+        if (nt_buf_set(&e->metadata, meta, strlen(meta)) < 0) {
+            server_reply_error(r, 500, "internal_error", NULL, "out of memory");
+            goto done;
+        }
+        e->has_metadata = 1;
+    }
+    rc = 0;
+done:
+    free(meta);
+    json_decref(root);
+    return rc;
+}
+
+void server_evidence_created(server_reply *r, server *s, uint64_t index)
+{
+    nt_buf_clear(&r->body);
+    if (server_receipt_json(&r->body, s, index) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "receipt: %s", nt_error_last());
+        return;
+    }
+    r->status = 201;
+    r->content_type = "application/json";
+    snprintf(r->location, sizeof(r->location), "/v1/receipt/%llu", (unsigned long long)index);
+}
+
+/* ------------------------------------------------------------------ assembly */
+
+/*
+ * Serial numbers embed a boot epoch that must grow at every start (tsa.h):
+ * read, increment and durably rewrite it before the first token.
+ */
+static int boot_epoch_next(uint32_t *out, const char *data_dir)
+{
+    nt_buf dir = NT_BUF_INIT, path = NT_BUF_INIT, text = NT_BUF_INIT;
+    uint64_t epoch = 0;
+    int error = 0;
+
+    NT_TRY(nt_path_join(&dir, data_dir, "state"));
+    NT_TRY(nt_mkdir_p(nt_buf_cstr(&dir), 0700));
+    NT_TRY(nt_path_join(&path, nt_buf_cstr(&dir), "boot-epoch"));
+    error = nt_file_read(&text, nt_buf_cstr(&path), 64);
+    if (error == NT_ENOTFOUND) {
+        error = 0;
+    } else {
+        NT_TRY(error);
+        while (text.len > 0 && (text.ptr[text.len - 1] == '\n' || text.ptr[text.len - 1] == ' ')) {
+            text.len--;
+        }
+        NT_ENSURE(nt_parse_u64(&epoch, (const char *)text.ptr, text.len) == 0 &&
+                      epoch < UINT32_MAX,
+                  NT_ECORRUPT, "%s: not a decimal boot epoch", nt_buf_cstr(&path));
+    }
+    epoch++;
+    nt_buf_clear(&text);
+    NT_TRY(nt_buf_printf(&text, "%llu\n", (unsigned long long)epoch));
+    NT_TRY(nt_file_write_atomic(nt_buf_cstr(&path), text.ptr, text.len, 0600));
+    *out = (uint32_t)epoch;
+done:
+    nt_buf_dispose(&dir);
+    nt_buf_dispose(&path);
+    nt_buf_dispose(&text);
+    return error;
+}
+
+/* A passphrase file's first line (trailing newline dropped), for PEM / PKCS#12. */
+static int read_passphrase(nt_buf *out, const char *path)
+{
+    int error = nt_file_read(out, path, 4096);
+    if (error < 0) {
+        return error;
+    }
+    while (out->len > 0 && (out->ptr[out->len - 1] == '\n' || out->ptr[out->len - 1] == '\r')) {
+        out->ptr[--out->len] = '\0';
+    }
+    return 0;
+}
+
+static int load_signer(server *s)
+{
+    const server_config *c = s->cfg;
+    nt_buf pass = NT_BUF_INIT;
+    int error = 0;
+
+    if (c->tsa_pkcs12 != NULL) {
+        if (c->tsa_pkcs12_passphrase_file != NULL) {
+            NT_TRY(read_passphrase(&pass, c->tsa_pkcs12_passphrase_file));
+        }
+        NT_TRY(certs_signer_load_p12(&s->signer, c->tsa_pkcs12,
+                                     c->tsa_pkcs12_passphrase_file != NULL ? nt_buf_cstr(&pass)
+                                                                           : NULL));
+    } else {
+        if (c->tsa_key_passphrase_file != NULL) {
+            NT_TRY(read_passphrase(&pass, c->tsa_key_passphrase_file));
+        }
+        NT_TRY(certs_signer_load_pem(&s->signer, c->tsa_cert, c->tsa_key,
+                                     c->tsa_key_passphrase_file != NULL ? nt_buf_cstr(&pass)
+                                                                        : NULL,
+                                     c->tsa_chain));
+    }
+done:
+    nt_buf_dispose_secret(&pass);
+    return error;
+}
+
+static int cert_ders(server *s)
+{
+    int n = s->signer->chain != NULL ? sk_X509_num(s->signer->chain) : 0;
+    int error = 0;
+
+    for (int i = -1; i < n && s->cert_count < RECEIPT_MAX_CERTS; i++) {
+        X509 *x = i < 0 ? s->signer->cert : sk_X509_value(s->signer->chain, i);
+        unsigned char *der = NULL;
+        int len = i2d_X509(x, &der);
+        NT_ENSURE(len > 0, NT_ECRYPTO, "cannot encode a certificate");
+        error = nt_buf_set(&s->cert_der[s->cert_count], der, (size_t)len);
+        OPENSSL_free(der);
+        NT_TRY(error);
+        /* A chain file that repeats the TSA certificate must not list it twice. */
+        if (i >= 0 && X509_cmp(x, s->signer->cert) == 0) {
+            nt_buf_dispose(&s->cert_der[s->cert_count]);
+            continue;
+        }
+        s->cert_count++;
+    }
+done:
+    return error;
+}
+
+/*
+ * Time never runs backwards across a restart (BRIEF invariant 3): raise the
+ * tsa's last genTime to the genTime of the newest token in the ledger.
+ */
+static void gen_time_floor_from_ledger(server *s)
+{
+    ledger_info info;
+    nt_buf leaf = NT_BUF_INIT;
+    record rec;
+    PKCS7 *p7 = NULL;
+    TS_TST_INFO *tst = NULL;
+    const unsigned char *p;
+    struct tm tm;
+    struct timespec ts = {0, 0};
+
+    if (ledger_info_get(&info, s->ledger) < 0 || info.size == 0 ||
+        ledger_leaf_get(&leaf, NULL, s->ledger, info.size - 1) < 0 ||
+        record_decode(&rec, leaf.ptr, leaf.len) < 0) {
+        goto done;
+    }
+    p = rec.token.ptr;
+    if ((p7 = d2i_PKCS7(NULL, &p, (long)rec.token.len)) == NULL ||
+        (tst = PKCS7_to_TS_TST_INFO(p7)) == NULL) {
+        goto done;
+    }
+    {
+        const ASN1_GENERALIZEDTIME *gt = TS_TST_INFO_get_time(tst);
+        const char *text = (const char *)ASN1_STRING_get0_data(gt);
+        const char *dot = strchr(text, '.');
+        if (ASN1_TIME_to_tm(gt, &tm) != 1) {
+            goto done;
+        }
+        ts.tv_sec = timegm(&tm);
+        if (dot != NULL) {
+            long frac = 0, scale = 100000000;
+            for (const char *d = dot + 1; *d >= '0' && *d <= '9' && scale > 0; d++) {
+                frac += (*d - '0') * scale;
+                scale /= 10;
+            }
+            ts.tv_nsec = frac;
+        }
+    }
+    tsa_gen_time_floor(s->tsa, &ts);
+done:
+    ERR_clear_error();
+    TS_TST_INFO_free(tst);
+    PKCS7_free(p7);
+    nt_buf_dispose(&leaf);
+}
+
+/* Open, bind and listen; the address actually bound goes to s->address. */
+static int listen_socket(int *fd_out, server *s, const char *listen_spec)
+{
+    struct addrinfo hints, *res = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sl = sizeof(ss);
+    nt_buf host = NT_BUF_INIT;
+    char port_text[8], addr[INET6_ADDRSTRLEN];
+    uint16_t port;
+    int fd = -1, one = 1, rc, error = 0;
+
+    NT_TRY(server_listen_parse(&host, &port, listen_spec));
+    snprintf(port_text, sizeof(port_text), "%u", (unsigned)port);
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    rc = getaddrinfo(nt_buf_cstr(&host), port_text, &hints, &res);
+    NT_ENSURE(rc == 0 && res != NULL, NT_EINVAL, "listen: cannot resolve '%s': %s",
+              nt_buf_cstr(&host), gai_strerror(rc));
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    NT_ENSURE(fd >= 0, NT_EIO, "socket: %s", strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    NT_ENSURE(bind(fd, res->ai_addr, res->ai_addrlen) == 0, NT_EIO, "cannot listen on %s: %s",
+              listen_spec, strerror(errno));
+    NT_ENSURE(listen(fd, 4096) == 0, NT_EIO, "listen: %s", strerror(errno));
+    NT_ENSURE(getsockname(fd, (struct sockaddr *)&ss, &sl) == 0, NT_EIO, "getsockname: %s",
+              strerror(errno));
+    if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
+        snprintf(s->address, sizeof(s->address), "[%s]:%u", addr, (unsigned)ntohs(a->sin6_port));
+    } else {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
+        snprintf(s->address, sizeof(s->address), "%s:%u", addr, (unsigned)ntohs(a->sin_port));
+    }
+    *fd_out = fd;
+    fd = -1;
+done:
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    nt_buf_dispose(&host);
+    return error;
+}
+
+static unsigned cpu_count(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n < 1024 ? (unsigned)n : 1;
+}
+
+int server_new(server **out, const server_config *cfg, const server_options *opts)
+{
+    server *s = NULL;
+    tsa_config tc;
+    ledger_options lo;
+    nt_buf line = NT_BUF_INIT;
+    int fd = -1, error = 0;
+    unsigned threads;
+    char reason[512];
+
+    *out = NULL;
+    NT_ENSURE((s = nt_calloc(1, sizeof(*s))) != NULL, NT_ENOMEM, "out of memory");
+    s->cfg = cfg;
+
+    NT_TRY(load_signer(s));
+    if (certs_signer_check(s->signer, time(NULL)) < 0) {
+        snprintf(reason, sizeof(reason), "%s", nt_error_last());
+        error = nt_error_set(NT_EINVAL, "TSA certificate refused: %s", reason);
+        goto done;
+    }
+    snprintf(s->key_type, sizeof(s->key_type), "%s", tsa_key_type_name(s->signer->key));
+    NT_TRY(cert_ders(s));
+    NT_TRY(certs_log_key_load(&s->log_key, cfg->ledger_log_key));
+    NT_TRY(boot_epoch_next(&s->boot_epoch, cfg->data_dir));
+
+    tc = cfg->tsa;
+    tc.boot_epoch = s->boot_epoch;
+    NT_TRY(tsa_new(&s->tsa, &tc, s->signer));
+
+    memset(&lo, 0, sizeof(lo));
+    lo.path = cfg->ledger_path;
+    NT_ENSURE(cfg->ledger_map_size_mb <= SIZE_MAX / (1024 * 1024), NT_ERANGE,
+              "ledger.map_size_mb too large");
+    lo.map_size = (size_t)cfg->ledger_map_size_mb * 1024 * 1024;
+    lo.origin = cfg->ledger_origin;
+    lo.log_key = s->log_key;
+    lo.batch_max = cfg->ledger_batch_max;
+    lo.batch_window_us = cfg->ledger_batch_window_us;
+    lo.queue_max = cfg->ledger_queue_max;
+    lo.no_sync = cfg->ledger_no_sync;
+    NT_TRY(nt_mkdir_p(cfg->ledger_path, 0700));
+    NT_TRY(ledger_open(&s->ledger, &lo));
+    gen_time_floor_from_ledger(s);
+
+    /* MIRROR HOOK: start the git mirror here (mirror_start(&s->mirror, s->ledger, &o) with
+     * cfg->mirror_path / mirror_interval_ms / mirror_remotes) once ledger/mirror.h lands. */
+
+    NT_TRY(listen_socket(&fd, s, opts != NULL && opts->listen != NULL ? opts->listen
+                                                                       : cfg->listen));
+    threads = opts != NULL && opts->threads >= 0 ? (unsigned)opts->threads : cfg->threads;
+    if (threads == 0) {
+        threads = cpu_count();
+    }
+    NT_TRY(server_http_start(&s->http, s, fd, threads));
+    fd = -1; /* owned by the HTTP daemon now */
+
+    if (opts != NULL && opts->port_file != NULL) {
+        NT_TRY(nt_buf_printf(&line, "%s\n", s->address));
+        NT_TRY(nt_file_write_atomic(opts->port_file, line.ptr, line.len, 0644));
+    }
+    nt_log(NT_LOG_INFO, NULL,
+           "listening on %s (%u threads, key %s, boot epoch %u, ledger %s)", s->address, threads,
+           s->key_type, s->boot_epoch, cfg->ledger_path);
+    *out = s;
+    s = NULL;
+done:
+    if (fd >= 0) {
+        close(fd);
+    }
+    nt_buf_dispose(&line);
+    server_free(s);
+    return error;
+}
+
+const char *server_address(const server *s)
+{
+    return s->address;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+    }
+}
+
+void server_shutdown(server *s)
+{
+    if (s == NULL || s->shut_down) {
+        return;
+    }
+    s->shut_down = 1;
+    atomic_store(&s->stopping, 1);
+    if (s->http != NULL) {
+        uint64_t deadline;
+        server_http_quiesce(s->http);
+        /*
+         * Requests whose leaves are queued stay suspended until the sequencer
+         * commits them; MHD must not be stopped with suspended connections,
+         * and their clients deserve their tokens.  The sequencer keeps running,
+         * so this ends; the bound only protects against a stuck disk.
+         */
+        deadline = nt_mono_ns() + 60ull * 1000000000ull;
+        while (atomic_load(&s->pending) > 0 && nt_mono_ns() < deadline) {
+            sleep_ms(2);
+        }
+        /* Let resumed connections send their answers. */
+        deadline = nt_mono_ns() + 3ull * 1000000000ull;
+        while (atomic_load(&s->active) > 0 && nt_mono_ns() < deadline) {
+            sleep_ms(2);
+        }
+        if (atomic_load(&s->pending) > 0) {
+            nt_log_error("shutdown: %lld appends still pending after 60 s",
+                         (long long)atomic_load(&s->pending));
+        }
+        server_http_stop(s->http);
+        s->http = NULL;
+    }
+    /* MIRROR HOOK: mirror_stop(s->mirror) here, before the ledger closes. */
+    ledger_close(s->ledger);
+    s->ledger = NULL;
+    nt_log_info("stopped");
+}
+
+void server_free(server *s)
+{
+    if (s == NULL) {
+        return;
+    }
+    server_shutdown(s);
+    tsa_free(s->tsa);
+    certs_signer_free(s->signer);
+    EVP_PKEY_free(s->log_key);
+    for (size_t i = 0; i < RECEIPT_MAX_CERTS; i++) {
+        nt_buf_dispose(&s->cert_der[i]);
+    }
+    nt_free(s);
+}

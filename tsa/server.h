@@ -1,0 +1,154 @@
+/*
+ * server.h - the daemon: its configuration file (config.c), the assembly of
+ * signer + tsa + ledger (server.c) and the HTTP front end (http.c, the only
+ * file that includes <microhttpd.h>).  tools/cmd_serve.c is a thin wrapper
+ * around this header; tests and other tools may use it the same way.
+ *
+ * Life cycle:  server_config_load -> server_new (loads keys, runs the
+ * start-up checks, opens the ledger, starts listening) -> ... ->
+ * server_shutdown (stop accepting, finish queued appends) -> server_free.
+ *
+ * Thread safety: server_new / server_shutdown / server_free are called by
+ * one controlling thread; everything else runs on the HTTP worker threads and
+ * the ledger's sequencer thread and takes no global lock.
+ */
+#ifndef TSA_SERVER_H
+#define TSA_SERVER_H
+
+#include "tsa/tsa.h"
+#include "util/util.h"
+
+#define SERVER_DEFAULT_LISTEN "127.0.0.1:3161"
+#define SERVER_DEFAULT_MAX_BODY 65536
+#define SERVER_DEFAULT_POLICY "2.999.3161.1" /* ITU-T example arc: demo only, set your own */
+#define SERVER_MAX_API_KEYS 64
+#define SERVER_MAX_REMOTES 16
+
+/* One API key entry: the clear key is never stored, only SHA-256(salt || key). */
+typedef struct server_api_key {
+    char id[65];
+    uint8_t salt[64];
+    size_t salt_len;
+    uint8_t sha256[32];
+} server_api_key;
+
+/*
+ * The parsed configuration file (see docs/OPERATING.md for every member).
+ * Every string is owned by the struct and released by server_config_free;
+ * relative paths in the file have been resolved against data_dir.
+ */
+typedef struct server_config {
+    char *data_dir;              /* the --data directory */
+    char *listen;                /* "ADDR:PORT" ("[v6]:PORT" for IPv6) */
+    unsigned threads;            /* HTTP worker threads; 0 = number of CPUs */
+    size_t max_body;             /* largest request body accepted, bytes */
+    nt_log_level log_level;
+
+    tsa_config tsa;              /* its strings point into the members below */
+    char *tsa_policy;
+    char *tsa_accepted_policies[TSA_MAX_POLICIES];
+    char *tsa_accepted_extensions[TSA_MAX_EXTENSIONS];
+    char *tsa_signing_digest;
+    char *tsa_cert;              /* PEM certificate (may hold the chain too) */
+    char *tsa_key;               /* PEM private key */
+    char *tsa_key_passphrase_file; /* NULL = key not encrypted */
+    char *tsa_chain;             /* PEM issuers; NULL = none */
+    char *tsa_pkcs12;            /* when set, replaces cert/key/chain */
+    char *tsa_pkcs12_passphrase_file;
+
+    char *ledger_path;
+    char *ledger_origin;
+    char *ledger_log_key;
+    uint64_t ledger_map_size_mb;
+    unsigned ledger_batch_max;
+    unsigned ledger_batch_window_us;
+    unsigned ledger_queue_max;
+    int ledger_no_sync;
+
+    server_api_key api_keys[SERVER_MAX_API_KEYS];
+    size_t api_key_count;
+
+    size_t evidence_max_metadata_bytes;
+
+    /* Reserved for the git mirror (ledger/mirror.h); parsed, not yet used by the server. */
+    char *mirror_path;
+    unsigned mirror_interval_ms;
+    char *mirror_remotes[SERVER_MAX_REMOTES];
+    size_t mirror_remote_count;
+} server_config;
+
+/*
+ * Parse a configuration file / text.  data_dir is required (relative paths
+ * are resolved against it).  NT_EINVAL with a message naming the member
+ * ("tsa.accuracy_ms: not a non-negative integer") for anything malformed or
+ * unknown; NT_ENOTFOUND if the file does not exist.  *out is the caller's.
+ */
+int server_config_load(server_config **out, const char *path, const char *data_dir);
+int server_config_parse(server_config **out, const char *json, size_t len, const char *data_dir);
+void server_config_free(server_config *cfg);
+
+/*
+ * The default configuration file as JSON text (appended to out), with
+ * `origin`, one API key entry (`api_key_json`, a JSON object as printed by
+ * server_api_key_new; NULL = no key) and allow_unsynced_clock as given.
+ */
+int server_config_default_json(nt_buf *out, const char *origin, const char *api_key_json,
+                               int allow_unsynced_clock);
+
+/*
+ * A fresh API key: the clear key (appended to key_out, printable ASCII) and
+ * its configuration entry {"id":..,"salt":..,"sha256":..} (appended to
+ * entry_out).  id must be 1..64 characters of [A-Za-z0-9._-].
+ */
+int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id);
+
+/*
+ * Check a presented key against every configured key, in constant time per
+ * entry.  Returns the matching entry (borrowed) or NULL.
+ */
+const server_api_key *server_api_key_check(const server_config *cfg, const char *key, size_t len);
+
+/*
+ * Prepare a demo data directory (serve --demo): on first use create dir
+ * (0700), dir/pki (certs_pki_init, EC P-256), dir/config.json (the defaults,
+ * allow_unsynced_clock true, one API key "demo"), dir/demo-api-key (the clear
+ * key, 0600) and dir/ledger; later calls reuse what exists (a pki/ made
+ * beforehand with `notarium pki init` is kept, its log.vkey gives the origin).
+ */
+int server_demo_prepare(const char *dir);
+
+typedef struct server_options {
+    const char *listen;          /* overrides cfg->listen when not NULL */
+    int threads;                 /* overrides cfg->threads when >= 0 */
+    const char *port_file;       /* "ADDR:PORT\n" written atomically after listening; NULL = none */
+} server_options;
+
+typedef struct server server;
+
+/*
+ * Start the daemon: read and bump data_dir/state/boot-epoch, load the signer
+ * and run certs_signer_check (NT_EINVAL with its one-line reason on failure:
+ * the caller prints it and exits 1), open the ledger, create the tsa, listen
+ * and start the HTTP worker threads, then write the port file.  cfg must
+ * outlive the server.  Call with SIGTERM/SIGINT blocked so that the worker
+ * threads inherit the mask and the caller can sigwait for them.
+ */
+int server_new(server **out, const server_config *cfg, const server_options *opts);
+
+/* The address actually bound, "ADDR:PORT" (borrowed). */
+const char *server_address(const server *s);
+
+/*
+ * Stop accepting connections, answer requests whose appends are queued
+ * (their tokens are sent once committed), stop the HTTP threads and close
+ * the ledger.  Idempotent.
+ */
+void server_shutdown(server *s);
+
+/* Shut down if needed and release everything.  NULL ok. */
+void server_free(server *s);
+
+/* Parse "ADDR:PORT" / "[V6]:PORT" into host (appended) and port. */
+int server_listen_parse(nt_buf *host_out, uint16_t *port_out, const char *listen);
+
+#endif
