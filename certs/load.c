@@ -310,7 +310,16 @@ int certs_signer_load_p12(certs_signer **out, const char *p12_path, const char *
         goto done;
     }
     if (!PKCS12_parse(p12, pass, &key, &cert, &ca)) {
-        error = fail_ossl(NT_EINVAL, "cannot decrypt or parse the PKCS#12 contents", p12_path);
+        /* OpenSSL 3 without the legacy provider cannot decrypt RC2-40 or 3DES bags, which
+         * old exports still use; say how to fix it instead of just "unsupported". */
+        if (ERR_GET_REASON(ERR_peek_last_error()) == ERR_R_UNSUPPORTED) {
+            error = fail_ossl(NT_EINVAL,
+                              "the PKCS#12 file uses a legacy cipher (RC2/3DES); re-export it "
+                              "with AES (see docs/KEYS.md)",
+                              p12_path);
+        } else {
+            error = fail_ossl(NT_EINVAL, "cannot decrypt or parse the PKCS#12 contents", p12_path);
+        }
         goto done;
     }
     NT_ENSURE(key != NULL, NT_EINVAL, "%s: the PKCS#12 file holds no private key", p12_path);

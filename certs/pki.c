@@ -293,7 +293,8 @@ done:
     return error;
 }
 
-static int root_issue(X509 **out, EVP_PKEY *key, const char *org, int days, int pss)
+static int root_issue(X509 **out, EVP_PKEY *key, const char *org, time_t not_before, int days,
+                      int pss)
 {
     X509 *cert = NULL;
     X509_NAME *name = NULL;
@@ -311,7 +312,7 @@ static int root_issue(X509 **out, EVP_PKEY *key, const char *org, int days, int 
     NT_TRY(name_add(name, "CN", nt_buf_cstr(&cn)));
     NT_OSSL(X509_set_subject_name(cert, name), "cannot set the subject");
     NT_OSSL(X509_set_issuer_name(cert, name), "cannot set the issuer");
-    NT_TRY(set_validity(cert, time(NULL), days));
+    NT_TRY(set_validity(cert, not_before, days));
     NT_OSSL(X509_set_pubkey(cert, key), "cannot set the public key");
 
     X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
@@ -419,7 +420,8 @@ int certs_pki_init(const certs_pki_options *opts)
     nt_buf path = NT_BUF_INIT, vkey = NT_BUF_INIT, cn = NT_BUF_INIT;
     certs_key_type ca_type;
     const char *org;
-    int existed, error = 0;
+    time_t not_before;
+    int existed, pss, error = 0;
 
     NT_ENSURE(opts != NULL && opts->dir != NULL && opts->dir[0] != '\0', NT_EINVAL,
               "certs_pki_init: no directory given");
@@ -465,11 +467,15 @@ int certs_pki_init(const certs_pki_options *opts)
     NT_TRY(certs_key_generate(&ca_key, ca_type));
     NT_TRY(certs_key_generate(&tsa_key, opts->tsa_key));
     NT_TRY(certs_key_generate(&log_key, CERTS_KEY_ED25519));
-    NT_TRY(root_issue(&ca, ca_key, org, 3650, opts->rsa_pss && EVP_PKEY_is_a(ca_key, "RSA")));
+    /* Both certificates start five minutes in the past, so a relying party whose clock is
+     * slightly behind ours does not see a fresh PKI as "not yet valid". */
+    not_before = time(NULL) - 300;
+    pss = opts->rsa_pss && EVP_PKEY_is_a(ca_key, "RSA");
+    NT_TRY(root_issue(&ca, ca_key, org, not_before, 3650, pss));
     NT_TRY(nt_buf_printf(&cn, "%s TSA", org));
-    NT_TRY(certs_tsa_cert_issue(
-        &tsa, tsa_key, ca_key, ca, nt_buf_cstr(&cn), 0, opts->days != 0 ? opts->days : 825,
-        opts->rsa_pss && EVP_PKEY_is_a(ca_key, "RSA") ? CERTS_PROFILE_RSA_PSS : 0));
+    NT_TRY(certs_tsa_cert_issue(&tsa, tsa_key, ca_key, ca, nt_buf_cstr(&cn), not_before,
+                                opts->days != 0 ? opts->days : 825,
+                                pss ? CERTS_PROFILE_RSA_PSS : 0));
     NT_TRY(certs_log_vkey_format(&vkey, opts->log_origin, log_key));
     NT_TRY(nt_buf_putc(&vkey, '\n'));
 

@@ -183,6 +183,13 @@ static void test_p12(void)
     certs_signer_free(s);
     CHECK_ERR(certs_signer_load_p12(&s, P(0, "cli.p12"), "CLI"), NT_EINVAL);
 
+    /* a legacy (RC2/3DES) export: refused with a hint, not a bare "unsupported" */
+    REQUIRE(sh("openssl pkcs12 -export -legacy -inkey '%s' -in '%s' -passout pass:old -out '%s'",
+               P(0, "tsa.key"), P(1, "tsa.pem"), P(2, "legacy.p12")) == 0);
+    CHECK_ERR(certs_signer_load_p12(&s, P(0, "legacy.p12"), "old"), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "legacy cipher") != NULL);
+    CHECK(strstr(nt_error_last(), "legacy.p12") != NULL);
+
     /* no passphrase at all */
     write_p12(P(0, "nopass.p12"), NULL, NULL);
     CHECK_OK(certs_signer_load_p12(&s, P(0, "nopass.p12"), NULL));

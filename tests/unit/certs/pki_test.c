@@ -298,9 +298,11 @@ static void test_pki_reinit_and_options(void)
     REQUIRE(nt_file_read(&after, join(&p, o.dir, "tsa.key"), 1 << 20) == 0);
     CHECK(!(before.len == after.len && memcmp(before.ptr, after.ptr, before.len) == 0));
 
-    /* org and days reach the certificate */
+    /* org and days reach the certificate; notBefore is backdated a few minutes */
     X509 *tsa = read_cert(join(&p, o.dir, "tsa.pem"));
     REQUIRE(tsa != NULL);
+    CHECK(X509_cmp_time(X509_get0_notBefore(tsa), &(time_t){time(NULL) - 120}) < 0);
+    CHECK(X509_cmp_time(X509_get0_notBefore(tsa), &(time_t){time(NULL) - 600}) > 0);
     time_t na = 0;
     CHECK_OK(certs_cert_not_after(&na, tsa));
     CHECK(na > time(NULL) + 29 * 86400 && na <= time(NULL) + 30 * 86400 + 60);
