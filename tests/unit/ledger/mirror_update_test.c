@@ -1,0 +1,261 @@
+/*
+ * mirror_update_test.c - the git mirror (ledger/mirror.c): the exact
+ * tlog-tiles layout of each commit as plain git sees it, tile bytes against
+ * hashes computed here, one commit per checkpoint, refusal to mirror another
+ * log or an over-long leaf, pushes (and the refused non-fast-forward one),
+ * and the mirror thread with a remote that goes away and comes back.
+ */
+#include "tests/unit/ledger/mirror_fixture.h"
+
+#include <stdio.h>
+
+static void check_files(const char *repo, const char *want)
+{
+    nt_buf out = NT_BUF_INIT;
+    CHECK(fix_sh_out(&out, "git -C '%s' ls-tree -r --name-only main | tr '\\n' ' '", repo) == 0);
+    CHECK_STR(nt_buf_cstr(&out), want);
+    if (strcmp(nt_buf_cstr(&out), want) != 0) {
+        fprintf(stderr, "  got:  %s\n  want: %s\n", nt_buf_cstr(&out), want);
+    }
+    nt_buf_dispose(&out);
+}
+
+static void test_layout(void)
+{
+    fixture f;
+    fix_open(&f);
+    uint64_t size = 99;
+    CHECK_OK(mirror_update(&size, f.mirror_path, f.l));
+    CHECK(size == 0);
+    check_files(f.mirror_path, "checkpoint ");
+
+    fix_append(&f, 1, 300);
+    CHECK_OK(mirror_update(&size, f.mirror_path, f.l));
+    CHECK(size == 300);
+    check_files(f.mirror_path, "checkpoint tile/0/000 tile/0/001.p/44 tile/1/000.p/1 "
+                               "tile/entries/000 tile/entries/001.p/44 ");
+
+    /* The level-0 tile holds the leaf hashes, the bundle the uint16-prefixed leaves. */
+    nt_buf out = NT_BUF_INIT, leaf = NT_BUF_INIT, want = NT_BUF_INIT, bundle = NT_BUF_INIT;
+    for (uint64_t i = 256; i < 300; i++) {
+        uint8_t h[32];
+        fix_leaf(&leaf, 1, i, 40 + (size_t)(i % 7));
+        merkle_leaf_hash(h, leaf.ptr, leaf.len);
+        REQUIRE(nt_buf_put(&want, h, 32) == 0);
+        REQUIRE(nt_buf_put_u16be(&bundle, (uint16_t)leaf.len) == 0);
+        REQUIRE(nt_buf_put(&bundle, leaf.ptr, leaf.len) == 0);
+    }
+    CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/0/001.p/44", f.mirror_path) == 0);
+    CHECK(out.len == want.len && memcmp(out.ptr, want.ptr, want.len) == 0);
+    CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/entries/001.p/44", f.mirror_path) == 0);
+    CHECK(out.len == bundle.len && memcmp(out.ptr, bundle.ptr, bundle.len) == 0);
+    /* The level-1 partial tile holds the root of the first 256 leaves. */
+    uint8_t h8[32];
+    CHECK_OK(ledger_hash_get(h8, f.l, 8, 0));
+    CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/1/000.p/1", f.mirror_path) == 0);
+    CHECK(out.len == 32 && memcmp(out.ptr, h8, 32) == 0);
+    /* The checkpoint file is the ledger's signed note. */
+    nt_buf note = NT_BUF_INIT;
+    CHECK_OK(ledger_checkpoint_latest(&note, f.l));
+    CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:checkpoint", f.mirror_path) == 0);
+    CHECK(out.len == note.len && memcmp(out.ptr, note.ptr, note.len) == 0);
+
+    /* No growth, no commit. */
+    CHECK_OK(mirror_update(&size, f.mirror_path, f.l));
+    CHECK(fix_sh_out(&out, "git -C '%s' rev-list --count main", f.mirror_path) == 0);
+    CHECK_STR(nt_buf_cstr(&out), "2\n");
+
+    /* Partial tiles are replaced: 512 leaves = two full tiles, a level-1 partial of 2. */
+    fix_append(&f, 1, 212);
+    CHECK_OK(mirror_update(&size, f.mirror_path, f.l));
+    CHECK(size == 512);
+    check_files(f.mirror_path, "checkpoint tile/0/000 tile/0/001 tile/1/000.p/2 "
+                               "tile/entries/000 tile/entries/001 ");
+    CHECK(fix_sh_out(&out, "git -C '%s' rev-list --count main", f.mirror_path) == 0);
+    CHECK_STR(nt_buf_cstr(&out), "3\n");
+    /* Unchanged subtrees are reused: tile/0/000 is the same object in both commits. */
+    nt_buf a = NT_BUF_INIT;
+    CHECK(fix_sh_out(&out, "git -C '%s' rev-parse main:tile/0/000", f.mirror_path) == 0);
+    CHECK(fix_sh_out(&a, "git -C '%s' rev-parse main~1:tile/0/000", f.mirror_path) == 0);
+    CHECK_STR(nt_buf_cstr(&out), nt_buf_cstr(&a));
+    /* The commit message carries the chain trailers. */
+    CHECK(fix_sh_out(&out, "git -C '%s' log -1 --format=%%B main | grep -c "
+                           "'^Previous-Tree-Size: 300$'", f.mirror_path) == 0);
+    /* A plain git fsck finds a sound repository. */
+    CHECK(fix_sh("git -C '%s' fsck --strict -q", f.mirror_path) == 0);
+
+    uint64_t hs;
+    uint8_t root[32];
+    ledger_info info;
+    CHECK_OK(mirror_head_get(&hs, root, f.mirror_path));
+    CHECK_OK(ledger_info_get(&info, f.l));
+    CHECK(hs == 512 && memcmp(root, info.root, 32) == 0);
+    /* negative twin: no repository */
+    char nowhere[400];
+    snprintf(nowhere, sizeof(nowhere), "%s/nothing", f.dir);
+    CHECK_ERR(mirror_head_get(&hs, root, nowhere), NT_ENOTFOUND);
+
+    nt_buf_dispose(&out);
+    nt_buf_dispose(&a);
+    nt_buf_dispose(&leaf);
+    nt_buf_dispose(&want);
+    nt_buf_dispose(&bundle);
+    nt_buf_dispose(&note);
+    fix_close(&f);
+    fix_sh("rm -rf '%s'", f.dir);
+}
+
+/* The mirror refuses another log's repository and leaves it untouched. */
+static void test_refuse_other_log(void)
+{
+    fixture a, b;
+    fix_open(&a);
+    fix_open(&b);
+    fix_append(&a, 1, 10);
+    fix_append(&b, 2, 20);
+    CHECK_OK(mirror_update(NULL, a.mirror_path, a.l));
+    CHECK_ERR(mirror_update(NULL, a.mirror_path, b.l), NT_ECORRUPT);
+    CHECK(strstr(nt_error_last(), "not a prefix") != NULL);
+    uint64_t hs;
+    CHECK_OK(mirror_head_get(&hs, NULL, a.mirror_path));
+    CHECK(hs == 10);
+    /* a ledger behind the mirror is refused too */
+    fixture c;
+    fix_open(&c);
+    fix_append(&c, 1, 5);
+    CHECK_ERR(mirror_update(NULL, a.mirror_path, c.l), NT_ECORRUPT);
+    fix_close(&a);
+    fix_close(&b);
+    fix_close(&c);
+    fix_sh("rm -rf '%s' '%s' '%s'", a.dir, b.dir, c.dir);
+}
+
+static void test_long_leaf(void)
+{
+    fixture f;
+    fix_open(&f);
+    fix_append(&f, 1, 3);
+    CHECK_OK(mirror_update(NULL, f.mirror_path, f.l));
+    nt_buf leaf = NT_BUF_INIT;
+    fix_leaf(&leaf, 9, 0, 70000);
+    uint64_t index;
+    REQUIRE(ledger_append(&index, f.l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0)) == 0);
+    CHECK_ERR(mirror_update(NULL, f.mirror_path, f.l), NT_ERANGE);
+    CHECK(strstr(nt_error_last(), "leaf 3 ") != NULL);
+    uint64_t hs;
+    CHECK_OK(mirror_head_get(&hs, NULL, f.mirror_path));
+    CHECK(hs == 3);
+    nt_buf_dispose(&leaf);
+    fix_close(&f);
+    fix_sh("rm -rf '%s'", f.dir);
+}
+
+static void test_push(void)
+{
+    fixture f, g;
+    fix_open(&f);
+    fix_open(&g);
+    fix_append(&f, 1, 50);
+    fix_append(&g, 2, 50);
+    CHECK_OK(mirror_update(NULL, f.mirror_path, f.l));
+    CHECK_OK(mirror_update(NULL, g.mirror_path, g.l));
+    char remote[400], url[420];
+    snprintf(remote, sizeof(remote), "%s/remote.git", f.dir);
+    /* negative twin first: the remote does not exist */
+    CHECK_ERR(mirror_push(f.mirror_path, remote), NT_EIO);
+    REQUIRE(fix_sh("git init -q --bare '%s'", remote) == 0);
+    CHECK_OK(mirror_push(f.mirror_path, remote));
+    nt_buf a = NT_BUF_INIT, b = NT_BUF_INIT;
+    CHECK(fix_sh_out(&a, "git -C '%s' rev-parse main", f.mirror_path) == 0);
+    CHECK(fix_sh_out(&b, "git -C '%s' rev-parse main", remote) == 0);
+    CHECK_STR(nt_buf_cstr(&a), nt_buf_cstr(&b));
+    /* file:// works too, and an up-to-date push is a no-op */
+    snprintf(url, sizeof(url), "file://%s", remote);
+    fix_append(&f, 1, 10);
+    CHECK_OK(mirror_update(NULL, f.mirror_path, f.l));
+    CHECK_OK(mirror_push(f.mirror_path, url));
+    CHECK_OK(mirror_push(f.mirror_path, url));
+    uint64_t hs;
+    CHECK_OK(mirror_head_get(&hs, NULL, remote));
+    CHECK(hs == 60);
+    /* another history is never force-pushed over it */
+    CHECK_ERR(mirror_push(g.mirror_path, remote), NT_EVERIFY);
+    CHECK(fix_sh_out(&b, "git -C '%s' rev-parse main", remote) == 0);
+    CHECK(fix_sh_out(&a, "git -C '%s' rev-parse main", f.mirror_path) == 0);
+    CHECK_STR(nt_buf_cstr(&a), nt_buf_cstr(&b));
+    nt_buf_dispose(&a);
+    nt_buf_dispose(&b);
+    fix_close(&f);
+    fix_close(&g);
+    fix_sh("rm -rf '%s' '%s'", f.dir, g.dir);
+}
+
+static void test_thread_remote_down(void)
+{
+    fixture f;
+    fix_open(&f);
+    char remote[400], away[400];
+    snprintf(remote, sizeof(remote), "%s/remote.git", f.dir);
+    snprintf(away, sizeof(away), "%s/remote-away.git", f.dir);
+    REQUIRE(fix_sh("git init -q --bare '%s'", remote) == 0);
+    const char *remotes[1] = {remote};
+    mirror_options o = {0};
+    o.path = f.mirror_path;
+    o.interval_ms = 20;
+    o.remotes = remotes;
+    o.remote_count = 1;
+    o.retry_min_ms = 10;
+    o.retry_max_ms = 40;
+    mirror *m = NULL;
+    CHECK_OK(mirror_start(&m, f.l, &o));
+    REQUIRE(m != NULL);
+    fix_append(&f, 1, 100);
+    CHECK_OK(mirror_sync(m));
+    mirror_status st;
+    CHECK_OK(mirror_status_get(&st, m));
+    CHECK(st.ledger_size == 100 && st.mirrored_size == 100 && st.entries_behind == 0);
+    CHECK(st.remote_count == 1 && st.remotes[0].pushed_size == 100);
+    CHECK(st.remotes[0].entries_behind == 0 && st.remotes[0].last_error[0] == '\0');
+    mirror_status_dispose(&st);
+
+    /* The remote goes away: issuance goes on, the remote falls behind and says why. */
+    REQUIRE(rename(remote, away) == 0);
+    fix_append(&f, 1, 150);
+    CHECK_OK(mirror_sync(m));
+    CHECK_OK(mirror_status_get(&st, m));
+    CHECK(st.mirrored_size == 250 && st.entries_behind == 0);
+    CHECK(st.remotes[0].pushed_size == 100 && st.remotes[0].entries_behind == 150);
+    CHECK(st.remotes[0].failures >= 1 && st.remotes[0].last_error[0] != '\0');
+    CHECK(st.remotes[0].seconds_behind > 0.0);
+    mirror_status_dispose(&st);
+    fix_append(&f, 1, 10);
+
+    /* It comes back: the thread catches it up on its own, nothing lost. */
+    REQUIRE(rename(away, remote) == 0);
+    uint64_t deadline = nt_mono_ns() + 10000000000u;
+    uint64_t pushed = 0;
+    while (pushed < 260 && nt_mono_ns() < deadline) {
+        CHECK_OK(mirror_status_get(&st, m));
+        pushed = st.remotes[0].pushed_size;
+        mirror_status_dispose(&st);
+        struct timespec ts = {0, 10000000};
+        nanosleep(&ts, NULL);
+    }
+    CHECK(pushed == 260);
+    mirror_stop(m);
+    uint64_t hs;
+    CHECK_OK(mirror_head_get(&hs, NULL, remote));
+    CHECK(hs == 260);
+    fix_close(&f);
+    fix_sh("rm -rf '%s'", f.dir);
+}
+
+int main(void)
+{
+    test_layout();
+    test_refuse_other_log();
+    test_long_leaf();
+    test_push();
+    test_thread_remote_down();
+    return TEST_END();
+}
