@@ -1,0 +1,335 @@
+/*
+ * mirror.c - optional corroboration of a checkpoint against the ledger's git
+ * mirror (C2SP tlog-tiles layout, one commit per mirrored checkpoint).  Part
+ * of nt_verifier.
+ *
+ * Why the `git` command and not libgit2: the verifier must build and run
+ * where only OpenSSL and jansson are available; every expert's machine has
+ * git, and reading a few blobs through `git show` is all that is needed.  The
+ * program is started with posix_spawnp and an argument vector (never a
+ * shell), with GIT_TERMINAL_PROMPT=0.  A local path is read in place; only a
+ * URL (containing "://" or of the scp form host:path) is cloned, and the
+ * report says so, because that is the only network access the verifier makes.
+ */
+#define _XOPEN_SOURCE 700 /* nftw */
+
+#include "verifier/verifier_int.h"
+
+#include "ledger/merkle.h"
+#include "ledger/note.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define GIT_MAX_OUTPUT (8u * 1024u * 1024u)
+#define MIRROR_MAX_TILES 4096u
+
+/* Run git with argv (argv[0] ignored, replaced by `git`); stdout into out. Returns exit status or <0. */
+static int git_run(nt_buf *out, const char *git, const char *const *argv)
+{
+    int error = 0;
+    int pipefd[2] = {-1, -1};
+    posix_spawn_file_actions_t fa;
+    int fa_init = 0;
+    pid_t pid = -1;
+    char *args[24];
+    size_t n = 0;
+    uint8_t chunk[65536];
+    char **envp = NULL;
+
+    nt_buf_clear(out);
+    args[n++] = (char *)git;
+    for (size_t i = 1; argv[i] != NULL && n + 1 < NT_ARRAY_LEN(args); i++) {
+        args[n++] = (char *)argv[i];
+    }
+    args[n] = NULL;
+    NT_ENSURE(pipe(pipefd) == 0, NT_EIO, "pipe: %s", strerror(errno));
+    NT_ENSURE(posix_spawn_file_actions_init(&fa) == 0, NT_ENOMEM, "spawn actions");
+    fa_init = 1;
+    posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
+    posix_spawn_file_actions_addclose(&fa, pipefd[0]);
+    posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", 01 /* O_WRONLY */, 0);
+    /* The child's environment: ours plus GIT_TERMINAL_PROMPT=0 (never ask for a password). */
+    size_t nenv = 0;
+    while (environ[nenv] != NULL) {
+        nenv++;
+    }
+    NT_ENSURE((envp = nt_calloc(nenv + 2, sizeof(*envp))) != NULL, NT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < nenv; i++) {
+        envp[i] = environ[i];
+    }
+    envp[nenv] = (char *)"GIT_TERMINAL_PROMPT=0";
+    int rc = posix_spawnp(&pid, git, &fa, NULL, args, envp);
+    NT_ENSURE(rc == 0, NT_EIO, "cannot run %s: %s", git, strerror(rc));
+    close(pipefd[1]);
+    pipefd[1] = -1;
+    for (;;) {
+        ssize_t got = read(pipefd[0], chunk, sizeof(chunk));
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got <= 0) {
+            break;
+        }
+        if (out->len + (size_t)got <= GIT_MAX_OUTPUT) {
+            NT_TRY(nt_buf_put(out, chunk, (size_t)got));
+        }
+    }
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid = -1;
+    error = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+done:
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    if (fa_init) {
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    nt_free(envp);
+    for (int i = 0; i < 2; i++) {
+        if (pipefd[i] >= 0) {
+            close(pipefd[i]);
+        }
+    }
+    return error;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int is_remote(const char *m)
+{
+    if (strstr(m, "://") != NULL) {
+        return strncmp(m, "file://", 7) != 0;
+    }
+    const char *colon = strchr(m, ':');
+    const char *slash = strchr(m, '/');
+    /* scp-like "host:path" (a colon before any slash) */
+    return colon != NULL && (slash == NULL || colon < slash) && colon != m;
+}
+
+/* "tile/0/x001/234[.p/W]" per C2SP tlog-tiles. */
+static int tile_path(nt_buf *out, const char *commit, uint64_t n, unsigned width)
+{
+    int error = 0;
+    char groups[8][4];
+    int g = 0;
+    do {
+        snprintf(groups[g++], sizeof(groups[0]), "%03u", (unsigned)(n % 1000));
+        n /= 1000;
+    } while (n > 0 && g < 8);
+    nt_buf_clear(out);
+    NT_TRY(nt_buf_printf(out, "%s:tile/0/", commit));
+    for (int i = g - 1; i >= 0; i--) {
+        NT_TRY(nt_buf_printf(out, "%s%s%s", i > 0 ? "x" : "", groups[i], i > 0 ? "/" : ""));
+    }
+    if (width > 0) {
+        NT_TRY(nt_buf_printf(out, ".p/%u", width));
+    }
+done:
+    return error;
+}
+
+/*
+ * Prove a later checkpoint (size2, root2) consistent with (size1, root1)
+ * from the level-0 tiles of that commit: both roots are recomputed from the
+ * same leaf hashes.  1 proven, 0 not proven (reason in *why), <0 error.
+ */
+static int tiles_consistent(const char *git, const char *repo, const char *commit, uint64_t size1,
+                            const uint8_t root1[32], uint64_t size2, const uint8_t root2[32],
+                            const char **why)
+{
+    int error = 0;
+    nt_buf hashes = NT_BUF_INIT, path = NT_BUF_INIT, blob = NT_BUF_INIT;
+    uint8_t r1[32], r2[32];
+    uint64_t tiles = (size2 + 255) / 256;
+    if (tiles > MIRROR_MAX_TILES) {
+        *why = "the later checkpoint's tree is too large to recompute here";
+        goto done;
+    }
+    for (uint64_t t = 0; t < tiles; t++) {
+        unsigned width = (t + 1) * 256 <= size2 ? 0 : (unsigned)(size2 % 256);
+        NT_TRY(tile_path(&path, commit, t, width));
+        const char *argv[] = {"git", "-C", repo, "show", nt_buf_cstr(&path), NULL};
+        int rc = git_run(&blob, git, argv);
+        NT_TRY(rc < 0 ? rc : 0);
+        size_t want = (width == 0 ? 256u : width) * 32u;
+        if (rc != 0 || blob.len != want) {
+            *why = "the mirror lacks a level-0 tile needed to recompute the tree";
+            goto done;
+        }
+        NT_TRY(nt_buf_put(&hashes, blob.ptr, blob.len));
+    }
+    NT_TRY(merkle_root_naive(r1, hashes.ptr, size1));
+    NT_TRY(merkle_root_naive(r2, hashes.ptr, size2));
+    if (memcmp(r2, root2, 32) != 0) {
+        *why = "the mirror's tiles do not hash to its own checkpoint";
+        goto done;
+    }
+    if (memcmp(r1, root1, 32) != 0) {
+        *why = "the mirror's tree does not contain the receipt's tree as a prefix";
+        error = 0;
+        goto done;
+    }
+    error = 1;
+done:
+    nt_buf_dispose(&hashes);
+    nt_buf_dispose(&path);
+    nt_buf_dispose(&blob);
+    return error;
+}
+
+int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
+                           const struct note_verifier *v, uint64_t size, const uint8_t root[32])
+{
+    int error = 0;
+    const char *git = opts->git_command != NULL ? opts->git_command : "git";
+    char tmp[64] = "";
+    const char *repo = opts->mirror;
+    nt_buf out = NT_BUF_INIT, note = NT_BUF_INIT, spec = NT_BUF_INIT;
+    const verifier_step_id S = VERIFIER_STEP_MIRROR;
+    char later_commit[48] = "";
+    char when[32];
+
+    r->mirror_remote = is_remote(opts->mirror);
+    if (r->mirror_remote) {
+        const char *base = getenv("TMPDIR");
+        snprintf(tmp, sizeof(tmp), "%s/ntv-mirror-XXXXXX", base != NULL && strlen(base) < 40 ? base : "/tmp");
+        NT_ENSURE(mkdtemp(tmp) != NULL, NT_EIO, "mkdtemp: %s", strerror(errno));
+        const char *argv[] = {"git", "clone", "--bare", "--quiet", "--", opts->mirror, tmp, NULL};
+        int rc = git_run(&out, git, argv);
+        NT_TRY(rc < 0 ? rc : 0);
+        NT_TRY(verifier__detail(r, S, "network used: cloned %s", opts->mirror));
+        if (rc != 0) {
+            verifier__step_set(r, S, VERIFIER_STEP_INDETERMINATE, "MIRROR_UNAVAILABLE");
+            NT_TRY(verifier__detail(r, S, "git clone failed (exit %d)", rc));
+            goto done;
+        }
+        repo = tmp;
+    }
+    const char *argv[] = {"git", "-C", repo, "log", "--reverse", "--format=%H %ct", "HEAD", "--",
+                          "checkpoint", NULL};
+    int rc = git_run(&out, git, argv);
+    NT_TRY(rc < 0 ? rc : 0);
+    if (rc != 0) {
+        verifier__step_set(r, S, VERIFIER_STEP_INDETERMINATE, "MIRROR_UNAVAILABLE");
+        NT_TRY(verifier__detail(r, S, "%s is not a readable git repository (git exit %d)", repo,
+                                rc));
+        goto done;
+    }
+    nt_buf list = NT_BUF_INIT;
+    NT_TRY(nt_buf_set(&list, out.ptr, out.len));
+    size_t pos = 0, seen = 0;
+    const char *line;
+    size_t len;
+    int found = 0;
+    while (!found && verifier__next_line(&list, &pos, &line, &len)) {
+        char commit[48];
+        long long ctime = 0;
+        if (len < 42 || len > 80 || sscanf(line, "%47s %lld", commit, &ctime) != 2) {
+            continue;
+        }
+        seen++;
+        nt_buf_clear(&spec);
+        error = nt_buf_printf(&spec, "%s:checkpoint", commit);
+        if (error < 0) {
+            break;
+        }
+        const char *sargv[] = {"git", "-C", repo, "show", nt_buf_cstr(&spec), NULL};
+        rc = git_run(&note, git, sargv);
+        if (rc < 0) {
+            error = rc;
+            break;
+        }
+        size_t body = 0;
+        checkpoint cp;
+        if (rc != 0 || note_verify(&body, (const char *)note.ptr, note.len, v) < 0 ||
+            checkpoint_parse(&cp, (const char *)note.ptr, body) < 0 ||
+            strcmp(cp.origin, v->name) != 0) {
+            continue; /* not signed by the pinned key: not evidence either way */
+        }
+        if (cp.size == size && memcmp(cp.root, root, 32) != 0) {
+            verifier__step_set(r, S, VERIFIER_STEP_FAILED, "SPLIT_VIEW");
+            error = verifier__detail(r, S,
+                                     "commit %s holds a different checkpoint signed by the log "
+                                     "key for the same tree size %llu: the log equivocated",
+                                     commit, (unsigned long long)size);
+            found = 1;
+            break;
+        }
+        if (cp.size == size || (cp.size > size && later_commit[0] == '\0')) {
+            int proven = cp.size == size;
+            const char *why = NULL;
+            if (!proven) {
+                snprintf(later_commit, sizeof(later_commit), "%s", commit);
+                int t = tiles_consistent(git, repo, commit, size, root, cp.size, cp.root, &why);
+                if (t < 0) {
+                    error = t;
+                    break;
+                }
+                proven = t == 1;
+                if (!proven) {
+                    error = verifier__detail(r, S, "later checkpoint (size %llu) in commit %s: %s",
+                                             (unsigned long long)cp.size, commit, why);
+                    if (error < 0) {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            verifier__time_text(when, (int64_t)ctime);
+            error = nt_buf_puts(&r->mirror_commit, commit);
+            error = error < 0 ? error : nt_buf_puts(&r->mirror_commit_time, when);
+            r->mirror_checkpoint_size = cp.size;
+            verifier__step_set(r, S, VERIFIER_STEP_PASSED, NULL);
+            if (error == 0) {
+                error = cp.size == size
+                            ? verifier__detail(r, S,
+                                               "the checkpoint is in the mirror's history: first "
+                                               "in commit %s, committed %s",
+                                               commit, when)
+                            : verifier__detail(r, S,
+                                               "a later checkpoint (size %llu, commit %s, "
+                                               "committed %s) is proven consistent with it by "
+                                               "recomputing both roots from the mirror's tiles",
+                                               (unsigned long long)cp.size, commit, when);
+            }
+            found = 1;
+        }
+    }
+    nt_buf_dispose(&list);
+    NT_TRY(error);
+    if (!found) {
+        verifier__step_set(r, S, VERIFIER_STEP_INDETERMINATE, "CHECKPOINT_NOT_IN_MIRROR");
+        NT_TRY(verifier__detail(r, S,
+                                "none of the %zu checkpoint commit(s) in the mirror holds this "
+                                "checkpoint or a later one proven consistent with it",
+                                seen));
+        NT_TRY(verifier__limit(r, "the checkpoint was not corroborated by the mirror"));
+    }
+done:
+    if (tmp[0] != '\0') {
+        nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    nt_buf_dispose(&out);
+    nt_buf_dispose(&note);
+    nt_buf_dispose(&spec);
+    return error;
+}

@@ -1,0 +1,154 @@
+/*
+ * verifier.h - the one public header of the offline verifier (`nt_verifier`):
+ * a document (or its digest) plus a Notarium receipt, checked against pinned
+ * trust anchors (TSA root certificates, the log's vkey) into a certification
+ * report, rendered as deterministic JSON and, when built with cairo + pango,
+ * as a PDF for people.  It links util, the pure nt_merkle library, OpenSSL and
+ * jansson only (plus pangocairo for the PDF), so that a court's expert can
+ * build it without the server's storage, HTTP or git libraries.  Mirror
+ * corroboration runs the `git` command-line tool, never libgit2.
+ * docs/REPORT.md documents every report field, step and sub-indication.
+ *
+ * Thread safety: verifier_run and the report functions are reentrant (no
+ * global state beyond OpenSSL's and util's thread-local error message).
+ */
+#ifndef VERIFIER_VERIFIER_H
+#define VERIFIER_VERIFIER_H
+
+#include "util/util.h"
+
+#include <time.h>
+
+/* Overall indication (ETSI EN 319 102-1 vocabulary) and process exit codes. */
+typedef enum verifier_indication {
+    VERIFIER_PASSED = 0,
+    VERIFIER_FAILED = 1,
+    VERIFIER_INDETERMINATE = 2,
+} verifier_indication;
+
+/* Exit codes of `notarium verify` / `notarium-verify` beyond the three indications. */
+#define VERIFIER_EXIT_USAGE 3 /* bad command line */
+#define VERIFIER_EXIT_ERROR 4 /* an input could not be read, or an internal error */
+
+/* Result of one step. */
+typedef enum verifier_status {
+    VERIFIER_STEP_PASSED = 0,
+    VERIFIER_STEP_FAILED = 1,
+    VERIFIER_STEP_INDETERMINATE = 2,
+    VERIFIER_STEP_NOT_RUN = 3,
+} verifier_status;
+
+/* The steps, in the order they are reported. */
+typedef enum verifier_step_id {
+    VERIFIER_STEP_INPUTS = 0,     /* hashes of everything examined */
+    VERIFIER_STEP_DIGEST = 1,     /* document digest == token messageImprint */
+    VERIFIER_STEP_TOKEN = 2,      /* well-formed TimeStampToken, TSTInfo extracted */
+    VERIFIER_STEP_SIGNATURE = 3,  /* CMS signature, ESSCertID, chain as of genTime, EKU, KU */
+    VERIFIER_STEP_REVOCATION = 4, /* CRL status of the chain (optional: NOT_RUN without --crl) */
+    VERIFIER_STEP_LEDGER = 5,     /* leaf, inclusion proof, checkpoint signature */
+    VERIFIER_STEP_MIRROR = 6,     /* checkpoint found in the git mirror (optional) */
+    VERIFIER_STEP_COUNT = 7,
+} verifier_step_id;
+
+/* "inputs", "digest", "token", "signature", "revocation", "ledger", "mirror". */
+const char *verifier_step_name(verifier_step_id id);
+/* "PASSED", "FAILED", "INDETERMINATE", "NOT_RUN". */
+const char *verifier_status_name(verifier_status s);
+/* "PASSED", "FAILED", "INDETERMINATE". */
+const char *verifier_indication_name(verifier_indication i);
+
+#define VERIFIER_MAX_CRLS 16
+
+/*
+ * What to verify.  Each input is given either as a file path or as bytes
+ * (bytes win when both are set); the bytes are borrowed for the duration of
+ * verifier_run only.  `document_path` and `digest` are alternatives: exactly
+ * one must be set.
+ */
+typedef struct verifier_options {
+    const char *document_path;   /* the document, hashed streamed */
+    const char *digest;          /* "ALG:HEX" (e.g. "sha256:ab12..") instead of a document */
+    const char *receipt_path;
+    nt_bytes receipt;            /* receipt JSON text */
+    const char *trust_path;      /* PEM file with one or more TSA root certificates */
+    nt_bytes trust;              /* PEM text */
+    const char *log_key_path;    /* file holding the log's vkey line */
+    nt_bytes log_key;            /* vkey text */
+    const char *crl_paths[VERIFIER_MAX_CRLS]; /* PEM or DER CRLs */
+    size_t crl_count;
+    const char *mirror;          /* git URL or path of the ledger mirror; NULL = no corroboration */
+    const char *git_command;     /* git executable for the mirror; NULL = "git" from PATH */
+    time_t now;                  /* verification time; 0 = the clock (nt_clock_now) */
+    const char *command_line;    /* shown in "verify it yourself"; NULL = rebuilt from these options */
+} verifier_options;
+
+/* The result of a verification: an immutable report. */
+typedef struct verifier_report verifier_report;
+
+/*
+ * Run every step.  Returns 0 and a report whenever the inputs could be read,
+ * whatever the indication (a forged receipt is a FAILED report, not an
+ * error).  NT_EINVAL for unusable options (no document and no digest, both,
+ * malformed ALG:HEX, missing trust or log key), NT_EIO when a file cannot be
+ * read, NT_ENOMEM.  *out belongs to the caller (verifier_report_free).
+ */
+int verifier_run(verifier_report **out, const verifier_options *opts);
+
+void verifier_report_free(verifier_report *r);
+
+verifier_indication verifier_report_indication(const verifier_report *r);
+/* The sub-indication ("HASH_FAILURE", ...), or NULL when PASSED. Borrowed. */
+const char *verifier_report_subindication(const verifier_report *r);
+/* Result of one step. */
+verifier_status verifier_report_step(const verifier_report *r, verifier_step_id id);
+/* Sub-indication of one step, NULL if none.  Borrowed. */
+const char *verifier_report_step_subindication(const verifier_report *r, verifier_step_id id);
+/* 0 / 1 / 2 for PASSED / FAILED / INDETERMINATE. */
+int verifier_report_exit_code(const verifier_report *r);
+
+/*
+ * The JSON report (docs/REPORT.md), appended to out: UTF-8, 2-space indent,
+ * members in a fixed order, ending in '\n'.  Deterministic: the same inputs
+ * and verification time give the same bytes.
+ */
+int verifier_report_json(nt_buf *out, const verifier_report *r);
+
+/* 1 if this build can render PDF reports (cairo + pango found at build time). */
+int verifier_pdf_supported(void);
+
+/*
+ * Render the report as PDF to `path` in `lang` ("en" or "zh"; NULL = "en").
+ * NT_EUNSUPPORTED when built without cairo/pango, NT_EINVAL for another
+ * language, NT_EIO when the file cannot be written.
+ */
+int verifier_report_pdf(const verifier_report *r, const char *path, const char *lang);
+
+/*
+ * Sign `report_json` (the exact bytes written) with a detached CMS
+ * SignedData (DER, binary content, signer certificate included) using the
+ * PEM key and certificate files; optional `chain_path` adds certificates.
+ * Appends the DER to out.
+ */
+int verifier_report_sign(nt_buf *out, nt_bytes report_json, const char *key_path,
+                         const char *cert_path, const char *chain_path);
+
+/*
+ * Check a detached signature made by verifier_report_sign over `report_json`
+ * against the PEM roots in `trust_path`.  0 when the signature verifies and
+ * the signer chains to a root; NT_EVERIFY otherwise (reason in
+ * nt_error_last()); NT_EIO / NT_EINVAL for unreadable inputs.  When
+ * `signer_out` is not NULL the signer's subject is appended to it.
+ */
+int verifier_report_signature_check(nt_buf *signer_out, nt_bytes report_json, nt_bytes signature_der,
+                                    const char *trust_path);
+
+/*
+ * The command lines, shared by `notarium verify` / `notarium verify-report`
+ * and the standalone `notarium-verify` (whose first argument may be
+ * "report" for the second form).  `prog` names the program in messages.
+ * Return the process exit status (0/1/2 indications, 3 usage, 4 error).
+ */
+int verifier_cli_verify(int argc, char **argv, const char *prog);
+int verifier_cli_verify_report(int argc, char **argv, const char *prog);
+
+#endif

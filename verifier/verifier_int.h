@@ -1,0 +1,126 @@
+/*
+ * verifier_int.h - private to nt_verifier: the report structure that
+ * verify.c fills and report_json.c / report_pdf.c render, and the helpers the
+ * verifier's files share (verifier__ prefix).  Not installed, not included
+ * outside verifier/.
+ */
+#ifndef VERIFIER_VERIFIER_INT_H
+#define VERIFIER_VERIFIER_INT_H
+
+#include "verifier/verifier.h"
+
+#include <stdint.h>
+
+#define VERIFIER_NAME "notarium-verify"
+#define VERIFIER_MAX_CHAIN 16
+#define VERIFIER_MAX_ANCHORS 32
+
+typedef struct verifier_step_result {
+    verifier_status status;
+    const char *sub;   /* static string or NULL */
+    nt_buf details;    /* lines, each ending in '\n' */
+} verifier_step_result;
+
+/* A file (or byte string) that was examined. */
+typedef struct verifier_input {
+    int present;
+    nt_buf name;       /* file name as given, or "(inline)" */
+    uint64_t size;
+    char sha256[65];
+} verifier_input;
+
+typedef struct verifier_cert_info {
+    nt_buf subject;    /* RFC 2253, UTF-8 */
+    nt_buf issuer;
+    nt_buf serial;     /* lowercase hex */
+    char sha256[65];
+    char not_before[32]; /* RFC 3339 */
+    char not_after[32];
+    int is_anchor;     /* one of the --trust certificates */
+} verifier_cert_info;
+
+struct verifier_report {
+    time_t now;
+    char now_text[32];
+    char report_id[40];
+    verifier_indication indication;
+    const char *sub;
+    verifier_step_result steps[VERIFIER_STEP_COUNT];
+
+    /* inputs */
+    verifier_input document;
+    verifier_input receipt;
+    verifier_input trust;
+    verifier_input log_key;
+    verifier_input crls[VERIFIER_MAX_CRLS];
+    size_t crl_count;
+    int digest_supplied;          /* --digest instead of --document */
+    nt_buf evidence_alg;          /* "sha256" */
+    nt_buf evidence_digest;       /* hex: the document's digest (or the one supplied) */
+    verifier_cert_info anchors[VERIFIER_MAX_ANCHORS];
+    size_t anchor_count;
+    nt_buf log_vkey;              /* the vkey line */
+    nt_buf log_name;
+    uint32_t log_key_id;
+
+    /* token */
+    int have_token;
+    nt_buf gen_time;              /* RFC 3339 as in the token (fraction kept) */
+    int64_t gen_time_unix;
+    int have_accuracy;
+    long acc_seconds, acc_millis, acc_micros;
+    nt_buf policy;                /* dotted OID */
+    nt_buf serial;                /* hex */
+    nt_buf nonce;                 /* hex, empty when absent */
+    int ordering;
+    nt_buf tsa_name;              /* empty when absent */
+    nt_buf imprint_alg;
+    nt_buf imprint;               /* hex */
+    nt_buf ess_version;           /* "ESSCertIDv2 (sha256)" / "ESSCertID (sha1)" */
+    verifier_cert_info chain[VERIFIER_MAX_CHAIN];
+    size_t chain_count;
+    int chain_verified;           /* chain[] is the built, verified path to an anchor */
+
+    /* ledger */
+    int have_ledger;
+    nt_buf origin;
+    uint64_t leaf_index;
+    uint64_t tree_size;
+    nt_buf root;                  /* hex, from the checkpoint */
+    nt_buf leaf_hash;             /* hex */
+    nt_buf checkpoint;            /* the signed note text */
+
+    /* mirror */
+    int mirror_requested;
+    nt_buf mirror_source;
+    int mirror_remote;
+    nt_buf mirror_commit;
+    nt_buf mirror_commit_time;    /* RFC 3339 */
+    uint64_t mirror_checkpoint_size;
+
+    nt_buf limits;                /* lines */
+    nt_buf command_line;
+};
+
+/* Append a detail line (printf) to a step. */
+int verifier__detail(verifier_report *r, verifier_step_id id, const char *fmt, ...) NT_PRINTF(3, 4);
+/* Set a step's status and sub-indication (keeps the worse status already set). */
+void verifier__step_set(verifier_report *r, verifier_step_id id, verifier_status s, const char *sub);
+/* Append a line to the report's limits, once. */
+int verifier__limit(verifier_report *r, const char *text);
+/* Iterate the lines of a buffer filled by verifier__detail / verifier__limit. */
+int verifier__next_line(const nt_buf *lines, size_t *pos, const char **line, size_t *len);
+
+/* Format a time_t as RFC 3339 UTC ("2026-01-02T03:04:05Z"). */
+void verifier__time_text(char out[32], int64_t t);
+
+/*
+ * Mirror corroboration (mirror.c): look for the checkpoint of `size`/`root`
+ * in the git history of opts->mirror, filling the mirror fields and the
+ * mirror step.
+ */
+struct note_verifier;
+int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
+                           const struct note_verifier *v, uint64_t size, const uint8_t root[32]);
+
+#endif
