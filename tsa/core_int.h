@@ -28,6 +28,8 @@ struct tsa {
     GENERAL_NAME *tsa_name;      /* TSTInfo.tsa, NULL when not included */
     TS_ACCURACY *accuracy;       /* NULL when omitted */
     nt_buf ess_v2;               /* DER SigningCertificateV2 of the signer (constant) */
+    STACK_OF(X509) *embed;       /* certReq TRUE: signer, then its chain (no duplicates) */
+    nt_buf embed_der;            /* their DER, concatenated in that order */
     uint64_t unit_ns;            /* one unit of genTime precision */
 
     /* the only mutable shared state: atomics */

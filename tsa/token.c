@@ -50,6 +50,8 @@ void tsa_free(tsa *t)
     GENERAL_NAME_free(t->tsa_name);
     TS_ACCURACY_free(t->accuracy);
     nt_buf_dispose(&t->ess_v2);
+    sk_X509_pop_free(t->embed, X509_free);
+    nt_buf_dispose(&t->embed_der);
     nt_free(t);
 }
 
@@ -170,6 +172,40 @@ done:
     return error;
 }
 
+/* The certificates a certReq TRUE token carries, and their DER in that order. */
+static int build_embed(tsa *t, const certs_signer *signer)
+{
+    int error = 0;
+
+    NT_OSSL_PTR(t->embed = sk_X509_new_null(), "out of memory");
+    for (int i = -1; i < sk_X509_num(signer->chain); i++) {
+        X509 *c = i < 0 ? signer->cert : sk_X509_value(signer->chain, i);
+        unsigned char *der = NULL;
+        int len, dup = 0;
+        for (int j = 0; j < sk_X509_num(t->embed); j++) {
+            dup |= X509_cmp(sk_X509_value(t->embed, j), c) == 0;
+        }
+        if (dup) {
+            continue;
+        }
+        /* Fill OpenSSL's per-certificate caches (hash, extensions, encoding)
+         * now, under its own lock, not on the first concurrent requests. */
+        X509_check_purpose(c, -1, 0);
+        len = i2d_X509(c, &der);
+        NT_OSSL(len, "cannot encode a certificate");
+        error = nt_buf_put(&t->embed_der, der, (size_t)len);
+        OPENSSL_free(der);
+        NT_TRY(error);
+        NT_OSSL(X509_up_ref(c), "X509_up_ref");
+        if (!sk_X509_push(t->embed, c)) {
+            X509_free(c);
+            NT_OSSL(0, "out of memory");
+        }
+    }
+done:
+    return error;
+}
+
 int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer)
 {
     int error = 0;
@@ -217,12 +253,7 @@ int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer)
     if (cfg->include_tsa_name) {
         NT_TRY(build_tsa_name(t, signer->cert));
     }
-    /* Fill OpenSSL's per-certificate caches (hash, extensions) now, under
-     * its own lock, rather than on the first concurrent requests. */
-    X509_check_purpose(signer->cert, -1, 0);
-    for (int i = 0; i < sk_X509_num(signer->chain); i++) {
-        X509_check_purpose(sk_X509_value(signer->chain, i), -1, 0);
-    }
+    NT_TRY(build_embed(t, signer));
 
     t->unit_ns = 1;
     for (int i = cfg->precision_digits; i < 9; i++) {
@@ -347,6 +378,76 @@ done:
     return error;
 }
 
+/* Enter one DER TLV at *p (bounded by end): content start and length. */
+static int der_enter(const unsigned char **p, const unsigned char *end, long *len, int *tag)
+{
+    int xclass = 0;
+    const unsigned char *q = *p;
+    if (end <= q || (ASN1_get_object(&q, len, tag, &xclass, end - q) & 0x80) != 0 ||
+        *len > end - q) {
+        ERR_clear_error();
+        return nt_error_set(NT_ECRYPTO, "unexpected token encoding");
+    }
+    *p = q;
+    return 0;
+}
+
+/*
+ * The certificates field is a SET OF, so OpenSSL's DER encoder sorts it, and
+ * the TSA certificate may land after its issuer.  RFC 3161 only requires the
+ * certificate to be present, but verifiers exist that take the first
+ * certificate as the signer's, and OpenSSL's own TSA (PKCS7, SEQUENCE OF
+ * semantics) writes signer first.  So we put the same certificates back in
+ * our order: the field's length does not change, nothing signed is touched
+ * (certificates are outside signedAttrs), and we check that the field holds
+ * exactly our certificates before overwriting it.
+ */
+static int certs_signer_first(nt_buf *token, const tsa *t)
+{
+    int error = 0;
+    const unsigned char *p = token->ptr, *end = token->ptr + token->len;
+    long len = 0;
+    int tag = 0;
+    size_t off = 0, count = 0;
+
+    NT_TRY(der_enter(&p, end, &len, &tag));           /* ContentInfo */
+    NT_TRY(der_enter(&p, end, &len, &tag));           /* contentType */
+    p += len;
+    NT_TRY(der_enter(&p, end, &len, &tag));           /* [0] EXPLICIT */
+    NT_TRY(der_enter(&p, end, &len, &tag));           /* SignedData */
+    for (int i = 0; i < 3; i++) {                     /* version, digestAlgorithms, encap */
+        NT_TRY(der_enter(&p, end, &len, &tag));
+        p += len;
+    }
+    NT_ENSURE(p < end && *p == 0xa0, NT_ECRYPTO, "token has no certificates field");
+    NT_TRY(der_enter(&p, end, &len, &tag));           /* [0] IMPLICIT CertificateSet */
+    NT_ENSURE((size_t)len == t->embed_der.len, NT_ECRYPTO, "unexpected certificates field");
+    /* every element must be one of ours (the lengths already add up) */
+    for (const unsigned char *e = p; e < p + len; count++) {
+        const unsigned char *c = e;
+        long clen = 0;
+        int found = 0;
+        NT_TRY(der_enter(&c, p + len, &clen, &tag));
+        size_t elen = (size_t)(c + clen - e);
+        off = 0;
+        for (int i = 0; i < sk_X509_num(t->embed); i++) {
+            const unsigned char *mine = t->embed_der.ptr + off;
+            const unsigned char *m = mine;
+            long mlen = 0;
+            NT_TRY(der_enter(&m, t->embed_der.ptr + t->embed_der.len, &mlen, &tag));
+            size_t mtotal = (size_t)(m + mlen - mine);
+            found |= mtotal == elen && memcmp(mine, e, elen) == 0;
+            off += mtotal;
+        }
+        NT_ENSURE(found, NT_ECRYPTO, "unexpected certificate in the token");
+        e += elen;
+    }
+    NT_ENSURE(count == (size_t)sk_X509_num(t->embed), NT_ECRYPTO, "unexpected certificates");
+    memcpy(token->ptr + (p - token->ptr), t->embed_der.ptr, t->embed_der.len);
+done:
+    return error;
+}
+
 /*
  * SignedData over the TSTInfo.  Signed attributes: contentType and
  * messageDigest (added by CMS_final), signingTime (= genTime to the second:
@@ -399,9 +500,8 @@ static int sign_tstinfo(nt_buf *out, const tsa *t, nt_bytes tst, int cert_req,
      * then the certificates field from the SignedData structure MUST not be
      * present in the response." */
     if (cert_req) {
-        NT_OSSL(CMS_add1_cert(cms, t->signer->cert), "adding the TSA certificate");
-        for (int i = 0; i < sk_X509_num(t->signer->chain); i++) {
-            NT_OSSL(CMS_add1_cert(cms, sk_X509_value(t->signer->chain, i)), "adding the chain");
+        for (int i = 0; i < sk_X509_num(t->embed); i++) {
+            NT_OSSL(CMS_add1_cert(cms, sk_X509_value(t->embed, i)), "adding a certificate");
         }
     }
     NT_OSSL_PTR(in = BIO_new_mem_buf(tst.ptr, (int)tst.len), "BIO_new_mem_buf");
@@ -409,6 +509,9 @@ static int sign_tstinfo(nt_buf *out, const tsa *t, nt_bytes tst, int cert_req,
     len = i2d_CMS_ContentInfo(cms, &der);
     NT_OSSL(len, "cannot encode the token");
     NT_TRY(nt_buf_set(out, der, (size_t)len));
+    if (cert_req) {
+        NT_TRY(certs_signer_first(out, t));
+    }
 done:
     OPENSSL_free(der);
     BIO_free(in);
