@@ -11,6 +11,7 @@
 #include "ledger/mirror_int.h"
 
 #include <inttypes.h>
+#include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>

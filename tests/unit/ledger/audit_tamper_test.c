@@ -55,7 +55,7 @@ static void rewrite_head(const fixture *f, const char *repo, const char *path, c
     REQUIRE(nt_file_write_atomic(file, data->ptr, data->len, 0600) == 0);
     REQUIRE(fix_sh("cd '%s' && export GIT_INDEX_FILE='%s/idx' && rm -f \"$GIT_INDEX_FILE\" && "
                    "git read-tree main && h=$(git hash-object -w '%s') && "
-                   "git update-index --cacheinfo 100644,$h,'%s' && t=$(git write-tree) && "
+                   "git update-index --add --cacheinfo 100644,$h,'%s' && t=$(git write-tree) && "
                    "git log -1 --format=%%B main > '%s/msg' && "
                    "c=$(git commit-tree $t -p main~1 -F '%s/msg') && "
                    "git update-ref refs/heads/main $c",
