@@ -100,6 +100,11 @@ void certs_signer_free(certs_signer *s);
  * critical", "extendedKeyUsage must be timeStamping only", "keyUsage lacks
  * digitalSignature", "keyUsage allows keyCertSign/cRLSign", "certificate is a
  * CA", "private key does not match the certificate", "unsupported key type".
+ * Also (additions): "keyUsage must be digitalSignature/nonRepudiation only"
+ * (e.g. keyEncipherment, which `openssl ts -verify` rejects), "certificate
+ * validity dates are malformed", "certificate extensions are malformed".
+ * Checked in that order, keyCertSign/cRLSign before digitalSignature.
+ * Thread-safe; reads the certificate only.
  */
 int certs_signer_check(const certs_signer *s, time_t now);
 

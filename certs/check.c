@@ -79,8 +79,10 @@ static int check_eku(X509 *cert)
 }
 
 /*
- * A TSA key signs tokens and nothing else (RFC 3161 §4: "a TSA MUST NOT use the
- * same key for other purposes").  Key usage is checked for what would let the
+ * A TSA key signs tokens and nothing else: RFC 3161 §2.1 (7), the TSA is
+ * required to "sign each time-stamp token using a key generated exclusively for
+ * this purpose and have this property of the key indicated on the corresponding
+ * certificate".  Key usage is checked for what would let the
  * key sign certificates or CRLs before what is missing, so a CA-like profile is
  * named as such.  An absent keyUsage extension permits everything, so it fails
  * as lacking digitalSignature too.
@@ -97,6 +99,11 @@ static int check_ku(X509 *cert)
     }
     if ((ku & KU_DIGITAL_SIGNATURE) == 0) {
         return nt_error_set(NT_EINVAL, "keyUsage lacks digitalSignature");
+    }
+    /* keyEncipherment, keyAgreement...: OpenSSL's timestampsign purpose (and so `openssl ts
+     * -verify`) rejects any bit beyond these two, so relying parties would reject our tokens. */
+    if (ku & ~(uint32_t)(KU_DIGITAL_SIGNATURE | KU_NON_REPUDIATION)) {
+        return nt_error_set(NT_EINVAL, "keyUsage must be digitalSignature/nonRepudiation only");
     }
     return 0;
 }

@@ -194,6 +194,19 @@ static void test_key_usage_and_ca(void)
     EXPECT_REFUSED(s, now, "keyUsage allows keyCertSign/cRLSign");
     certs_signer_free(s);
 
+    /* keyEncipherment next to digitalSignature: refused, and by the openssl oracle too */
+    s = signer_make(tsa_key, now, 30, 0);
+    X509_EXTENSION_free(X509_delete_ext(s->cert, X509_get_ext_by_NID(s->cert, NID_key_usage, -1)));
+    add_ext_text(s->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment");
+    resign(s->cert);
+    EXPECT_REFUSED(s, now, "keyUsage must be digitalSignature/nonRepudiation only");
+    CHECK(openssl_purpose(s) != 0);
+    certs_signer_free(s);
+
+    s = signer_make(tsa_key, now, 30, CERTS_PROFILE_KU_KEYCERTSIGN);
+    CHECK(openssl_purpose(s) != 0);
+    certs_signer_free(s);
+
     s = signer_make(tsa_key, now, 30, CERTS_PROFILE_KU_NO_DIGITALSIGNATURE);
     EXPECT_REFUSED(s, now, "keyUsage lacks digitalSignature");
     certs_signer_free(s);
