@@ -1,0 +1,147 @@
+#!/usr/bin/env bash
+# lib.sh - shared helpers of the end-to-end tests (source it; it is not a test
+# itself).  It starts the real `notarium serve` on 127.0.0.1 port 0, learns
+# the port from the --port-file the server writes atomically (bounded poll,
+# no fixed sleep), always stops every server it started (EXIT trap), and
+# wraps the real clients the tests use: openssl ts, curl, jq.
+#
+# Environment (set by ctest, see tests/e2e/CMakeLists.txt): NOTARIUM,
+# NT_E2E_TMP (scratch directory, recreated by nt_setup), NT_BIN_DIR, ...
+#
+#   nt_setup                    fresh $NT_E2E_TMP; sets T (= NT_E2E_TMP)
+#   nt_start DIR [serve args]   start `serve --demo --data DIR`; sets NT_URL, NT_PID, NT_LOG
+#   nt_start_nodemo DIR [args]  the same without --demo (DIR/config.json must exist)
+#   nt_stop                     SIGTERM the last started server, expect exit status 0
+#   nt_fail MSG                 print MSG and the server log tail, exit 1
+#   nt_check COND MSG           [[ COND ]] or nt_fail MSG (COND is a bash expression string)
+#   nt_tsq OUT [openssl ts -query args]   write a TimeStampReq
+#   nt_post_tsq IN OUT [url]    POST a query, body to OUT, echo the HTTP status
+#   nt_http METHOD URL OUT [curl args]    echo the HTTP status, body to OUT
+#   nt_reply_status FILE        "Granted" | "Rejected" ... of a TimeStampResp
+#   nt_reply_failinfo FILE      OpenSSL's failure-info text of a rejection
+#   nt_config_set DIR JQ_FILTER edit DIR/config.json with jq
+set -euo pipefail
+
+: "${NOTARIUM:?NOTARIUM must name the notarium binary}"
+: "${NT_E2E_TMP:?NT_E2E_TMP must name a scratch directory}"
+
+NT_PIDS=()
+NT_PID=""
+NT_URL=""
+NT_LOG=""
+# Servers in tests never depend on the machine's NTP state unless a test says so.
+export NOTARIUM_TEST_CLOCK_SYNC="${NOTARIUM_TEST_CLOCK_SYNC:-synced}"
+
+nt_cleanup() {
+    local p
+    for p in "${NT_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${NT_PIDS[@]}"; do
+        # bounded: give each a moment, then SIGKILL
+        for _ in $(seq 1 100); do
+            kill -0 "$p" 2>/dev/null || break
+            sleep 0.05
+        done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+}
+trap nt_cleanup EXIT
+
+nt_setup() {
+    rm -rf "$NT_E2E_TMP"
+    mkdir -p "$NT_E2E_TMP"
+    T="$NT_E2E_TMP"
+}
+
+nt_fail() {
+    echo "FAIL: $*" >&2
+    if [[ -n "$NT_LOG" && -f "$NT_LOG" ]]; then
+        echo "--- server log (tail) ---" >&2
+        tail -n 20 "$NT_LOG" >&2 || true
+    fi
+    exit 1
+}
+
+nt_check() {
+    if ! eval "[[ $1 ]]"; then
+        nt_fail "$2"
+    fi
+}
+
+nt__start() {
+    local dir="$1"
+    shift
+    local portfile="$dir.port"
+    NT_LOG="$dir.log"
+    rm -f "$portfile"
+    "$NOTARIUM" serve --data "$dir" --listen 127.0.0.1:0 --port-file "$portfile" "$@" \
+        >>"$NT_LOG" 2>&1 &
+    NT_PID=$!
+    NT_PIDS+=("$NT_PID")
+    for _ in $(seq 1 1200); do
+        if [[ -s "$portfile" ]]; then
+            NT_URL="http://$(tr -d '\n' <"$portfile")"
+            return 0
+        fi
+        kill -0 "$NT_PID" 2>/dev/null || nt_fail "server exited during start-up"
+        sleep 0.025
+    done
+    nt_fail "server did not write its port file within 30 s"
+}
+
+nt_start() {
+    local dir="$1"
+    shift
+    nt__start "$dir" --demo "$@"
+}
+
+nt_start_nodemo() {
+    nt__start "$@"
+}
+
+nt_stop() {
+    local rc=0
+    kill -TERM "$NT_PID" 2>/dev/null || nt_fail "server $NT_PID is not running"
+    wait "$NT_PID" || rc=$?
+    [[ $rc -eq 0 ]] || nt_fail "server exited with status $rc after SIGTERM"
+    NT_PID=""
+}
+
+nt_tsq() {
+    local out="$1"
+    shift
+    openssl ts -query "$@" -out "$out" 2>/dev/null || nt_fail "openssl ts -query $* failed"
+}
+
+nt_post_tsq() {
+    local in="$1" out="$2" url="${3:-$NT_URL/tsa}"
+    curl -sS -o "$out" -w '%{http_code}' -H 'Content-Type: application/timestamp-query' \
+        --data-binary @"$in" "$url"
+}
+
+nt_http() {
+    local method="$1" url="$2" out="$3"
+    shift 3
+    curl -sS -o "$out" -w '%{http_code}' -X "$method" "$@" "$url"
+}
+
+nt_reply_status() {
+    openssl ts -reply -in "$1" -text 2>/dev/null | sed -n 's/^Status: \(.*\)\.$/\1/p' | head -n1
+}
+
+nt_reply_failinfo() {
+    openssl ts -reply -in "$1" -text 2>/dev/null | sed -n 's/^Failure info: //p' | head -n1
+}
+
+nt_config_set() {
+    local dir="$1" filter="$2"
+    jq "$filter" "$dir/config.json" >"$dir/config.json.new" || nt_fail "jq $filter failed"
+    mv "$dir/config.json.new" "$dir/config.json"
+}
+
+# The SHA-256 of a file as lowercase hex.
+nt_sha256() {
+    sha256sum "$1" | cut -d' ' -f1
+}
