@@ -25,11 +25,19 @@ typedef enum certs_key_type {
     CERTS_KEY_ED25519, /* log keys only */
 } certs_key_type;
 
-/* "ec-p256" | "ec-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519" (also "p256", "rsa2048"...). */
+/*
+ * "ec-p256" | "ec-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519", case-insensitive
+ * (also "p256", "p-256", "prime256v1", "secp384r1", "rsa2048"...).  NT_EINVAL otherwise.
+ */
 int certs_key_type_parse(certs_key_type *out, const char *name);
+/* The canonical name ("ec-p256"...), "unknown" for other values.  Static storage. */
 const char *certs_key_type_name(certs_key_type type);
 
-/* Generate a fresh key. */
+/*
+ * Generate a fresh key (EVP_PKEY_Q_keygen).  *out belongs to the caller
+ * (EVP_PKEY_free); NULL on error.  NT_EINVAL for an unknown type, NT_ECRYPTO if
+ * OpenSSL fails.  RSA-4096 takes seconds.
+ */
 int certs_key_generate(EVP_PKEY **out, certs_key_type type);
 
 typedef struct certs_pki_options {
@@ -39,7 +47,7 @@ typedef struct certs_pki_options {
     const char *log_origin;    /* log key name / checkpoint origin, required */
     int days;                  /* TSA certificate validity; 0 = 825; the root gets 10 years */
     int force;                 /* overwrite existing files */
-    int rsa_pss;               /* sign the TSA certificate with RSASSA-PSS when the root is RSA */
+    int rsa_pss;               /* sign both certificates with RSASSA-PSS when the root is RSA */
 } certs_pki_options;
 
 /*
@@ -53,15 +61,22 @@ typedef struct certs_pki_options {
  *   chain.pem             tsa.pem followed by ca.pem
  *   log.key               Ed25519 log key (PKCS#8 PEM)
  *   log.vkey              its C2SP vkey line under opts->log_origin
- * NT_EEXISTS if ca.pem or tsa.key already exists and !force.
+ * Serial numbers are random (127 bits, positive); signatures use SHA-256 (SHA-384
+ * with a P-384 root); both certificates start 5 minutes in the past.  Keys are
+ * written before certificates.  See docs/KEYS.md.
+ * Returns 0; NT_EEXISTS if ca.pem or tsa.key already exists and !force;
+ * NT_EINVAL for missing dir/log_origin, an Ed25519 TSA key or a bad origin;
+ * NT_EIO for file-system errors; NT_ECRYPTO if OpenSSL fails.
  */
 int certs_pki_init(const certs_pki_options *opts);
 
 /*
- * Issue a TSA certificate for `key` from a CA (key + cert) with the profile
- * above; `days` of validity starting `not_before` (0 = now).  For tests that
- * need expired, not-yet-valid or odd certificates, `profile_flags` bends the
- * profile.
+ * Issue a TSA certificate for `key` (only its public half is used) from a CA
+ * (key + cert, which must match) with the profile above; `days` (1..36500) of
+ * validity starting `not_before` (0 = now).  The subject is O=<the CA's O>,
+ * CN=common_name.  For tests that need expired, not-yet-valid or odd
+ * certificates, `profile_flags` bends the profile.  *out belongs to the caller
+ * (X509_free).  NT_EINVAL for bad arguments, NT_ECRYPTO if OpenSSL fails.
  */
 enum {
     CERTS_PROFILE_NO_EKU = 1,            /* omit extendedKeyUsage */
@@ -85,11 +100,21 @@ typedef struct certs_signer {
 /*
  * Load a PEM certificate (file may also hold the chain after it), a PEM
  * private key (PKCS#8 or traditional, encrypted when passphrase != NULL) and
- * an optional chain file.
+ * an optional chain file (NULL or "" = none).  The chain is de-duplicated and
+ * ordered issuer-first by following issuer links.  Never prompts.  *out
+ * belongs to the caller (certs_signer_free); NULL on error.  Returns
+ * NT_ENOTFOUND for a missing file, NT_EINVAL for a file that does not parse,
+ * a wrong or missing passphrase (the message names the file and the
+ * problem), NT_ERANGE for a file over 1 MiB.  Does not run certs_signer_check.
  */
 int certs_signer_load_pem(certs_signer **out, const char *cert_path, const char *key_path,
                           const char *passphrase, const char *chain_path);
-/* Load key, certificate and chain from a PKCS#12 file. */
+/*
+ * Load key, certificate and chain (the CA certificates, ordered as above) from
+ * a DER PKCS#12 file; passphrase NULL tries the empty and the absent password.
+ * Same ownership and codes as certs_signer_load_pem; a wrong passphrase (MAC
+ * mismatch) and legacy RC2/3DES encryption are named as such.
+ */
 int certs_signer_load_p12(certs_signer **out, const char *p12_path, const char *passphrase);
 void certs_signer_free(certs_signer *s);
 
@@ -122,10 +147,18 @@ int certs_log_key_load(EVP_PKEY **out, const char *path);
  */
 int certs_log_vkey_format(nt_buf *out, const char *name, EVP_PKEY *key);
 
-/* PEM-load every certificate in a file (trust anchors, chains). */
+/*
+ * PEM-load every certificate in a file (trust anchors, chains), in file
+ * order.  *out belongs to the caller (sk_X509_pop_free(.., X509_free)).
+ * NT_ENOTFOUND, or NT_EINVAL if the file holds no or a malformed certificate.
+ */
 int certs_load_pem_certs(STACK_OF(X509) **out, const char *path);
 
-/* Write a key (PKCS#8 PEM, 0600, optionally encrypted with AES-256) / a certificate (PEM). */
+/*
+ * Write a key (PKCS#8 PEM, 0600; with a passphrase an EncryptedPrivateKeyInfo,
+ * PBES2 + AES-256-CBC) / a certificate (PEM, 0644), atomically.  NT_EIO,
+ * NT_ECRYPTO, NT_EINVAL for a passphrase over 1023 bytes.
+ */
 int certs_key_write_pem(const char *path, EVP_PKEY *key, const char *passphrase);
 int certs_cert_write_pem(const char *path, X509 *cert);
 

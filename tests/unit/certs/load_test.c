@@ -89,6 +89,22 @@ static void test_pem_plain(void)
     CHECK(s != NULL && sk_X509_num(s->chain) == 0);
     certs_signer_free(s);
 
+    /* one file holding key, certificate and chain, given as both cert and key */
+    {
+        nt_buf all = NT_BUF_INIT, part = NT_BUF_INIT;
+        REQUIRE(nt_file_read(&part, P(0, "tsa.key"), 1 << 20) == 0);
+        REQUIRE(nt_buf_put(&all, part.ptr, part.len) == 0);
+        REQUIRE(nt_file_read(&part, P(0, "chain.pem"), 1 << 20) == 0);
+        REQUIRE(nt_buf_put(&all, part.ptr, part.len) == 0);
+        REQUIRE(nt_file_write_atomic(P(0, "bundle.pem"), all.ptr, all.len, 0600) == 0);
+        CHECK_OK(certs_signer_load_pem(&s, P(0, "bundle.pem"), P(1, "bundle.pem"), NULL, NULL));
+        CHECK(s != NULL && X509_cmp(s->cert, tsa) == 0 && sk_X509_num(s->chain) == 1 &&
+              EVP_PKEY_eq(s->key, tsa_key) == 1);
+        certs_signer_free(s);
+        nt_buf_dispose_secret(&all);
+        nt_buf_dispose_secret(&part);
+    }
+
     /* a traditional (SEC1) key written by the openssl command */
     REQUIRE(sh("openssl ec -in '%s' -out '%s'", P(0, "tsa.key"), P(1, "trad.key")) == 0);
     CHECK(contains(P(0, "trad.key"), "BEGIN EC PRIVATE KEY"));
