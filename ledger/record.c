@@ -1,0 +1,275 @@
+/*
+ * record.c - the canonical leaf encoding (version 1) described byte for byte
+ * in record.h and docs/FORMATS.md, and the digest algorithm table.  Part of
+ * the pure `nt_merkle` library; the ledger writes leaves with record_encode,
+ * the verifier and the auditor read them with record_decode.
+ *
+ * The decoder is deliberately strict: a leaf hash commits to bytes, so a
+ * second accepted spelling of the same record would let two different leaves
+ * claim the same evidence.  Every rejection names the field.
+ */
+#include "ledger/record.h"
+
+#include <openssl/obj_mac.h>
+#include <string.h>
+#include <strings.h>
+
+static const struct {
+    record_alg alg;
+    const char *name;
+    const char *alt; /* the "sha-256" style spelling, NULL when there is none */
+    size_t size;
+    int nid;
+} alg_table[] = {
+    {RECORD_ALG_SHA256, "sha256", "sha-256", 32, NID_sha256},
+    {RECORD_ALG_SHA384, "sha384", "sha-384", 48, NID_sha384},
+    {RECORD_ALG_SHA512, "sha512", "sha-512", 64, NID_sha512},
+    {RECORD_ALG_SHA3_256, "sha3-256", "sha3_256", 32, NID_sha3_256},
+    {RECORD_ALG_SHA3_384, "sha3-384", "sha3_384", 48, NID_sha3_384},
+    {RECORD_ALG_SHA3_512, "sha3-512", "sha3_512", 64, NID_sha3_512},
+    {RECORD_ALG_SHA1, "sha1", "sha-1", 20, NID_sha1},
+    {RECORD_ALG_MD5, "md5", NULL, 16, NID_md5},
+};
+
+const char *record_alg_name(record_alg alg)
+{
+    for (size_t i = 0; i < NT_ARRAY_LEN(alg_table); i++) {
+        if (alg_table[i].alg == alg) {
+            return alg_table[i].name;
+        }
+    }
+    return NULL;
+}
+
+int record_alg_from_name(record_alg *out, const char *name)
+{
+    if (name == NULL) {
+        return nt_error_set(NT_EINVAL, "digest algorithm: missing name");
+    }
+    for (size_t i = 0; i < NT_ARRAY_LEN(alg_table); i++) {
+        if (strcasecmp(name, alg_table[i].name) == 0 ||
+            (alg_table[i].alt != NULL && strcasecmp(name, alg_table[i].alt) == 0)) {
+            *out = alg_table[i].alg;
+            return 0;
+        }
+    }
+    return nt_error_set(NT_EINVAL, "digest algorithm: unknown name \"%.64s\"", name);
+}
+
+size_t record_alg_size(record_alg alg)
+{
+    for (size_t i = 0; i < NT_ARRAY_LEN(alg_table); i++) {
+        if (alg_table[i].alg == alg) {
+            return alg_table[i].size;
+        }
+    }
+    return 0;
+}
+
+int record_alg_nid(record_alg alg)
+{
+    for (size_t i = 0; i < NT_ARRAY_LEN(alg_table); i++) {
+        if (alg_table[i].alg == alg) {
+            return alg_table[i].nid;
+        }
+    }
+    return NID_undef;
+}
+
+int record_alg_from_nid(record_alg *out, int nid)
+{
+    for (size_t i = 0; i < NT_ARRAY_LEN(alg_table); i++) {
+        if (alg_table[i].nid == nid) {
+            *out = alg_table[i].alg;
+            return 0;
+        }
+    }
+    return nt_error_set(NT_EINVAL, "digest algorithm: NID %d is not supported", nid);
+}
+
+/* Strict UTF-8 (RFC 3629): shortest form, no surrogates, nothing above U+10FFFF. */
+static int utf8_valid(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t n;
+        uint32_t cp, min;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            n = 1, cp = c & 0x1fu, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            n = 2, cp = c & 0x0fu, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            n = 3, cp = c & 0x07u, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (len - i - 1 < n) {
+            return 0;
+        }
+        for (size_t j = 1; j <= n; j++) {
+            if ((s[i + j] & 0xc0) != 0x80) {
+                return 0;
+            }
+            cp = (cp << 6) | (s[i + j] & 0x3fu);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+            return 0;
+        }
+        i += n + 1;
+    }
+    return 1;
+}
+
+/* The checks shared by encode and decode, so that both accept exactly the same records. */
+static int check_fields(record_kind kind, record_alg alg, size_t digest_len, nt_bytes label,
+                        size_t token_len)
+{
+    size_t want;
+    if (kind != RECORD_KIND_TIMESTAMP && kind != RECORD_KIND_EVIDENCE) {
+        return nt_error_set(NT_EINVAL, "record kind: unknown kind %d", (int)kind);
+    }
+    want = record_alg_size(alg);
+    if (want == 0) {
+        return nt_error_set(NT_EINVAL, "record digest algorithm: unknown id %d", (int)alg);
+    }
+    if (digest_len != want) {
+        return nt_error_set(NT_EINVAL, "record digest length: %zu bytes, %s needs %zu", digest_len,
+                            record_alg_name(alg), want);
+    }
+    if (kind == RECORD_KIND_TIMESTAMP && label.len != 0) {
+        return nt_error_set(NT_EINVAL, "record label: must be empty for a time-stamp record");
+    }
+    if (label.len > RECORD_MAX_LABEL) {
+        return nt_error_set(NT_EINVAL, "record label: %zu bytes, at most %u", label.len,
+                            RECORD_MAX_LABEL);
+    }
+    if (label.len > 0 && (label.ptr == NULL || !utf8_valid(label.ptr, label.len))) {
+        return nt_error_set(NT_EINVAL, "record label: not valid UTF-8");
+    }
+    if (token_len == 0 || token_len > RECORD_MAX_TOKEN) {
+        return nt_error_set(NT_EINVAL, "record token length: %zu bytes, must be 1..%u", token_len,
+                            RECORD_MAX_TOKEN);
+    }
+    return 0;
+}
+
+int record_encode(nt_buf *out, const record *r)
+{
+    int error = 0;
+    size_t start = out->len;
+
+    NT_TRY(check_fields(r->kind, r->alg, r->digest.len, r->label, r->token.len));
+    NT_ENSURE(r->digest.ptr != NULL && r->token.ptr != NULL, NT_EINVAL,
+              "record: digest or token without bytes");
+    NT_ENSURE(r->has_metadata == 0 || r->has_metadata == 1, NT_EINVAL,
+              "record metadata flag: must be 0 or 1");
+    NT_TRY(nt_buf_putc(out, RECORD_VERSION));
+    NT_TRY(nt_buf_putc(out, (uint8_t)r->kind));
+    NT_TRY(nt_buf_putc(out, (uint8_t)r->alg));
+    NT_TRY(nt_buf_putc(out, (uint8_t)r->digest.len));
+    NT_TRY(nt_buf_put(out, r->digest.ptr, r->digest.len));
+    NT_TRY(nt_buf_putc(out, (uint8_t)r->label.len));
+    if (r->label.len > 0) {
+        NT_TRY(nt_buf_put(out, r->label.ptr, r->label.len));
+    }
+    NT_TRY(nt_buf_put_u32be(out, (uint32_t)r->token.len));
+    NT_TRY(nt_buf_put(out, r->token.ptr, r->token.len));
+    NT_TRY(nt_buf_putc(out, r->has_metadata ? 0x01 : 0x00));
+    if (r->has_metadata) {
+        NT_TRY(nt_buf_put(out, r->metadata_hash, sizeof(r->metadata_hash)));
+    }
+
+done:
+    if (error < 0 && out->ptr != NULL) {
+        out->len = start;
+        out->ptr[start] = '\0';
+    }
+    return error;
+}
+
+/* A cursor over the input; every take names the field it reads for the error message. */
+typedef struct reader {
+    const uint8_t *p;
+    size_t left;
+} reader;
+
+static int take(const uint8_t **out, reader *rd, size_t n, const char *field)
+{
+    if (rd->left < n) {
+        return nt_error_set(NT_EINVAL, "record %s: truncated (%zu of %zu bytes)", field, rd->left,
+                            n);
+    }
+    *out = rd->p;
+    rd->p += n;
+    rd->left -= n;
+    return 0;
+}
+
+static int take_u8(uint8_t *out, reader *rd, const char *field)
+{
+    const uint8_t *p = NULL;
+    int error = take(&p, rd, 1, field);
+    if (error == 0) {
+        *out = p[0];
+    }
+    return error;
+}
+
+int record_decode(record *out, const uint8_t *data, size_t len)
+{
+    int error = 0;
+    reader rd = {data, len};
+    record r;
+    uint8_t version = 0, kind = 0, alg = 0, dlen = 0, llen = 0, flag = 0;
+    const uint8_t *p = NULL;
+    uint32_t tlen;
+
+    memset(&r, 0, sizeof(r));
+    NT_ENSURE(data != NULL || len == 0, NT_EINVAL, "record: NULL data");
+    NT_TRY(take_u8(&version, &rd, "version"));
+    NT_ENSURE(version == RECORD_VERSION, NT_EINVAL, "record version: %u, expected %u", version,
+              RECORD_VERSION);
+    NT_TRY(take_u8(&kind, &rd, "kind"));
+    NT_ENSURE(kind == RECORD_KIND_TIMESTAMP || kind == RECORD_KIND_EVIDENCE, NT_EINVAL,
+              "record kind: unknown kind %u", kind);
+    NT_TRY(take_u8(&alg, &rd, "digest algorithm"));
+    NT_ENSURE(record_alg_size((record_alg)alg) != 0, NT_EINVAL,
+              "record digest algorithm: unknown id %u", alg);
+    NT_TRY(take_u8(&dlen, &rd, "digest length"));
+    NT_ENSURE(dlen == record_alg_size((record_alg)alg), NT_EINVAL,
+              "record digest length: %u bytes, %s needs %zu", dlen,
+              record_alg_name((record_alg)alg), record_alg_size((record_alg)alg));
+    NT_TRY(take(&p, &rd, dlen, "digest"));
+    r.digest = NT_BYTES(p, dlen);
+    NT_TRY(take_u8(&llen, &rd, "label length"));
+    NT_ENSURE(kind != RECORD_KIND_TIMESTAMP || llen == 0, NT_EINVAL,
+              "record label: must be empty for a time-stamp record");
+    NT_TRY(take(&p, &rd, llen, "label"));
+    r.label = NT_BYTES(llen > 0 ? p : NULL, llen);
+    NT_ENSURE(utf8_valid(p, llen), NT_EINVAL, "record label: not valid UTF-8");
+    NT_TRY(take(&p, &rd, 4, "token length"));
+    tlen = nt_load_u32be(p);
+    NT_ENSURE(tlen >= 1 && tlen <= RECORD_MAX_TOKEN, NT_EINVAL,
+              "record token length: %u bytes, must be 1..%u", tlen, RECORD_MAX_TOKEN);
+    NT_TRY(take(&p, &rd, tlen, "token"));
+    r.token = NT_BYTES(p, tlen);
+    NT_TRY(take_u8(&flag, &rd, "metadata flag"));
+    NT_ENSURE(flag <= 1, NT_EINVAL, "record metadata flag: 0x%02x, must be 0x00 or 0x01", flag);
+    if (flag == 1) {
+        NT_TRY(take(&p, &rd, 32, "metadata hash"));
+        memcpy(r.metadata_hash, p, 32);
+        r.has_metadata = 1;
+    }
+    NT_ENSURE(rd.left == 0, NT_EINVAL, "record: %zu trailing bytes after the metadata field",
+              rd.left);
+    r.kind = (record_kind)kind;
+    r.alg = (record_alg)alg;
+    *out = r;
+
+done:
+    return error;
+}

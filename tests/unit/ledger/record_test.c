@@ -1,0 +1,257 @@
+/*
+ * record_test.c - the canonical leaf encoding of ledger/record.c: a byte-exact
+ * known answer for each kind, round trips, the algorithm table, and a negative
+ * twin for every field the strict decoder checks (each rejection must name
+ * its field).
+ */
+#include "tests/unit/test.h"
+
+#include "ledger/record.h"
+
+#include <openssl/obj_mac.h>
+
+static const uint8_t digest32[32] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
+                                     0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00,
+                                     1,    2,    3,    4,    5,    6,    7,    8,
+                                     9,    10,   11,   12,   13,   14,   15,   16};
+static const uint8_t token[5] = {0x30, 0x03, 0x02, 0x01, 0x07};
+
+static record sample_evidence(void)
+{
+    record r;
+    memset(&r, 0, sizeof(r));
+    r.kind = RECORD_KIND_EVIDENCE;
+    r.alg = RECORD_ALG_SHA256;
+    r.digest = NT_BYTES(digest32, 32);
+    r.label = NT_BYTES("contract.signed", 15);
+    r.token = NT_BYTES(token, sizeof(token));
+    r.has_metadata = 1;
+    memset(r.metadata_hash, 0xab, 32);
+    return r;
+}
+
+/* Decode must fail with NT_EINVAL and a message containing `field`. */
+static int rejects(const uint8_t *data, size_t len, const char *field)
+{
+    record r;
+    nt_error_clear();
+    int rc = record_decode(&r, data, len);
+    if (rc != NT_EINVAL || strstr(nt_error_last(), field) == NULL) {
+        fprintf(stderr, "  expected rejection naming \"%s\", got %s: %s\n", field,
+                nt_error_name(rc), nt_error_last());
+        return 0;
+    }
+    return 1;
+}
+
+static void test_known_answer(void)
+{
+    /* byte for byte as record.h / docs/FORMATS.md lay it out */
+    nt_buf want = NT_BUF_INIT, got = NT_BUF_INIT;
+    record r = sample_evidence(), d;
+
+    REQUIRE(nt_buf_put(&want, "\x01\x02\x01\x20", 4) == 0);
+    REQUIRE(nt_buf_put(&want, digest32, 32) == 0);
+    REQUIRE(nt_buf_put(&want, "\x0f" "contract.signed", 16) == 0);
+    REQUIRE(nt_buf_put(&want, "\x00\x00\x00\x05", 4) == 0);
+    REQUIRE(nt_buf_put(&want, token, 5) == 0);
+    REQUIRE(nt_buf_putc(&want, 0x01) == 0);
+    for (int i = 0; i < 32; i++) {
+        REQUIRE(nt_buf_putc(&want, 0xab) == 0);
+    }
+    CHECK_OK(record_encode(&got, &r));
+    CHECK(got.len == want.len && got.len == 4 + 32 + 16 + 4 + 5 + 1 + 32);
+    CHECK(got.len == want.len && memcmp(got.ptr, want.ptr, got.len) == 0);
+
+    CHECK_OK(record_decode(&d, got.ptr, got.len));
+    CHECK(d.kind == RECORD_KIND_EVIDENCE && d.alg == RECORD_ALG_SHA256);
+    CHECK(d.digest.len == 32 && memcmp(d.digest.ptr, digest32, 32) == 0);
+    CHECK(d.digest.ptr == got.ptr + 4); /* views borrow from the input */
+    CHECK(d.label.len == 15 && memcmp(d.label.ptr, "contract.signed", 15) == 0);
+    CHECK(d.token.len == 5 && memcmp(d.token.ptr, token, 5) == 0);
+    CHECK(d.has_metadata == 1 && d.metadata_hash[31] == 0xab);
+
+    /* a time-stamp record: no label, no metadata */
+    nt_buf_clear(&got);
+    r.kind = RECORD_KIND_TIMESTAMP;
+    r.label = NT_BYTES(NULL, 0);
+    r.has_metadata = 0;
+    CHECK_OK(record_encode(&got, &r));
+    CHECK(got.len == 4 + 32 + 1 + 4 + 5 + 1);
+    CHECK(got.len > 4 && memcmp(got.ptr, "\x01\x01\x01\x20", 4) == 0);
+    CHECK(got.len == 47 && got.ptr[36] == 0x00 && got.ptr[46] == 0x00);
+    CHECK_OK(record_decode(&d, got.ptr, got.len));
+    CHECK(d.kind == RECORD_KIND_TIMESTAMP && d.label.len == 0 && d.has_metadata == 0);
+
+    /* encode appends */
+    nt_buf_clear(&got);
+    REQUIRE(nt_buf_puts(&got, "xy") == 0);
+    CHECK_OK(record_encode(&got, &r));
+    CHECK(got.len == 49 && got.ptr[0] == 'x' && got.ptr[2] == 0x01);
+    nt_buf_dispose(&want);
+    nt_buf_dispose(&got);
+}
+
+static void test_round_trip_all_algs(void)
+{
+    static const uint8_t big[64] = {0};
+    nt_buf enc = NT_BUF_INIT, again = NT_BUF_INIT;
+    record r = sample_evidence(), d;
+    int ok = 1;
+    for (int alg = RECORD_ALG_SHA256; alg <= RECORD_ALG_MD5; alg++) {
+        size_t n = record_alg_size((record_alg)alg);
+        r.alg = (record_alg)alg;
+        r.digest = NT_BYTES(big, n);
+        nt_buf_clear(&enc);
+        nt_buf_clear(&again);
+        ok &= n > 0 && record_encode(&enc, &r) == 0 && record_decode(&d, enc.ptr, enc.len) == 0 &&
+              d.alg == r.alg && d.digest.len == n && record_encode(&again, &d) == 0 &&
+              again.len == enc.len && memcmp(again.ptr, enc.ptr, enc.len) == 0;
+        /* wrong digest length for this algorithm: encode refuses */
+        r.digest = NT_BYTES(big, n - 1);
+        nt_buf_clear(&again);
+        ok &= record_encode(&again, &r) == NT_EINVAL && again.len == 0;
+    }
+    CHECK(ok);
+    /* a maximal label */
+    {
+        char label[RECORD_MAX_LABEL + 1];
+        memset(label, 'a', sizeof(label));
+        r = sample_evidence();
+        r.label = NT_BYTES(label, RECORD_MAX_LABEL);
+        nt_buf_clear(&enc);
+        CHECK_OK(record_encode(&enc, &r));
+        CHECK_OK(record_decode(&d, enc.ptr, enc.len));
+        CHECK(d.label.len == RECORD_MAX_LABEL);
+        r.label = NT_BYTES(label, RECORD_MAX_LABEL + 1);
+        CHECK_ERR(record_encode(&enc, &r), NT_EINVAL);
+    }
+    nt_buf_dispose(&enc);
+    nt_buf_dispose(&again);
+}
+
+static void test_encode_rejects(void)
+{
+    nt_buf out = NT_BUF_INIT;
+    record r;
+    static const uint8_t bad_utf8[] = {'a', 0xc0, 0x80};
+
+    r = sample_evidence();
+    r.kind = (record_kind)3;
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    r = sample_evidence();
+    r.alg = (record_alg)9;
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    r = sample_evidence();
+    r.kind = RECORD_KIND_TIMESTAMP; /* with a label */
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    r = sample_evidence();
+    r.token = NT_BYTES(token, 0);
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    r.token = NT_BYTES(token, RECORD_MAX_TOKEN + 1u);
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    r = sample_evidence();
+    r.has_metadata = 2;
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    r = sample_evidence();
+    r.label = NT_BYTES(bad_utf8, sizeof(bad_utf8)); /* overlong NUL */
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    CHECK(out.len == 0);
+    nt_buf_dispose(&out);
+}
+
+static void test_decode_rejects(void)
+{
+    nt_buf good = NT_BUF_INIT, b = NT_BUF_INIT;
+    record r = sample_evidence(), d;
+    REQUIRE(record_encode(&good, &r) == 0);
+    /* offsets in the sample: version 0, kind 1, alg 2, dlen 3, digest 4..35, llen 36,
+     * label 37..51, tlen 52..55, token 56..60, flag 61, metadata hash 62..93 */
+    REQUIRE(good.len == 94);
+#define MUTATE(off, val, field)                                                                    \
+    do {                                                                                           \
+        REQUIRE(nt_buf_set(&b, good.ptr, good.len) == 0);                                          \
+        b.ptr[off] = (val);                                                                        \
+        CHECK(rejects(b.ptr, b.len, field));                                                       \
+    } while (0)
+
+    CHECK_OK(record_decode(&d, good.ptr, good.len));
+    MUTATE(0, 0x02, "version");
+    MUTATE(0, 0x00, "version");
+    MUTATE(1, 0x00, "kind");
+    MUTATE(1, 0x03, "kind");
+    MUTATE(2, 0x00, "algorithm");
+    MUTATE(2, 0x09, "algorithm");
+    MUTATE(3, 0x1f, "digest length");
+    MUTATE(3, 0x40, "digest length");
+    MUTATE(2, RECORD_ALG_SHA384, "digest length"); /* 32 bytes claimed for SHA-384 */
+    MUTATE(1, RECORD_KIND_TIMESTAMP, "label");     /* a label on kind 1 */
+    MUTATE(37, 0xff, "label");                     /* invalid UTF-8 */
+    MUTATE(52, 0x01, "token");                     /* 16 MiB + 5: beyond max (and data) */
+    MUTATE(61, 0x02, "metadata flag");
+    MUTATE(61, 0x00, "trailing"); /* flag says none, the hash follows */
+
+    /* token length 0 */
+    REQUIRE(nt_buf_set(&b, good.ptr, good.len) == 0);
+    memset(b.ptr + 52, 0, 4);
+    CHECK(rejects(b.ptr, b.len, "token length"));
+    /* token length > max, even though the bytes are not there */
+    REQUIRE(nt_buf_set(&b, good.ptr, good.len) == 0);
+    b.ptr[52] = 0x01, b.ptr[53] = 0x00, b.ptr[54] = 0x00, b.ptr[55] = 0x01;
+    CHECK(rejects(b.ptr, b.len, "token length"));
+    /* token length larger than what follows */
+    REQUIRE(nt_buf_set(&b, good.ptr, good.len) == 0);
+    b.ptr[55] = 0xff;
+    CHECK(rejects(b.ptr, b.len, "token"));
+
+    /* truncation at every length, and one trailing byte */
+    int ok = 1;
+    for (size_t n = 0; n < good.len; n++) {
+        ok &= record_decode(&d, good.ptr, n) == NT_EINVAL &&
+              strstr(nt_error_last(), "truncated") != NULL;
+    }
+    CHECK(ok);
+    REQUIRE(nt_buf_set(&b, good.ptr, good.len) == 0);
+    REQUIRE(nt_buf_putc(&b, 0x00) == 0);
+    CHECK(rejects(b.ptr, b.len, "trailing"));
+    CHECK(rejects(NULL, 0, "version"));
+#undef MUTATE
+    nt_buf_dispose(&good);
+    nt_buf_dispose(&b);
+}
+
+static void test_alg_table(void)
+{
+    record_alg a;
+    CHECK_STR(record_alg_name(RECORD_ALG_SHA256), "sha256");
+    CHECK_STR(record_alg_name(RECORD_ALG_SHA3_512), "sha3-512");
+    CHECK(record_alg_name((record_alg)0) == NULL);
+    CHECK(record_alg_name((record_alg)99) == NULL);
+    CHECK_OK(record_alg_from_name(&a, "SHA-384"));
+    CHECK(a == RECORD_ALG_SHA384);
+    CHECK_OK(record_alg_from_name(&a, "sha3-256"));
+    CHECK(a == RECORD_ALG_SHA3_256);
+    CHECK_OK(record_alg_from_name(&a, "MD5"));
+    CHECK(a == RECORD_ALG_MD5);
+    CHECK_ERR(record_alg_from_name(&a, "sha-3"), NT_EINVAL);
+    CHECK_ERR(record_alg_from_name(&a, ""), NT_EINVAL);
+    CHECK_ERR(record_alg_from_name(&a, NULL), NT_EINVAL);
+    CHECK(record_alg_size(RECORD_ALG_SHA512) == 64 && record_alg_size(RECORD_ALG_SHA1) == 20);
+    CHECK(record_alg_size((record_alg)0) == 0);
+    CHECK(record_alg_nid(RECORD_ALG_SHA256) == NID_sha256);
+    CHECK(record_alg_nid((record_alg)42) == NID_undef);
+    CHECK_OK(record_alg_from_nid(&a, NID_sha3_384));
+    CHECK(a == RECORD_ALG_SHA3_384);
+    CHECK_ERR(record_alg_from_nid(&a, NID_sha224), NT_EINVAL);
+    CHECK_ERR(record_alg_from_nid(&a, NID_undef), NT_EINVAL);
+}
+
+int main(void)
+{
+    test_known_answer();
+    test_round_trip_all_algs();
+    test_encode_rejects();
+    test_decode_rejects();
+    test_alg_table();
+    return TEST_END();
+}
