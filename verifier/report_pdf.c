@@ -320,7 +320,9 @@ static void render(pdf *p)
         snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->tree_size);
         kv(p, "tree_size", buf, 0);
         kv(p, "root", nt_buf_cstr(&r->root), 1);
-        kv(p, "checkpoint", "", 0);
+        char *label = g_strdup_printf("%s:", T(lang, "checkpoint"));
+        text(p, ST_BODY, label, 0);
+        g_free(label);
         text(p, ST_MONO, nt_buf_cstr(&r->checkpoint), 10);
         if (r->mirror_requested) {
             kv(p, "mirror", nt_buf_cstr(&r->mirror_source), 0);

@@ -879,10 +879,18 @@ static int step_signature(vctx *v)
                                     "receipt certificate %zu is not DER X.509; ignored", i));
             continue;
         }
-        int added = X509_add_cert(v->pool, x, X509_ADD_FLAG_NO_DUP);
-        if (added <= 0) {
+        /* X509_ADD_FLAG_NO_DUP would keep neither the duplicate nor free it: check here. */
+        int dup = 0;
+        for (int j = 0; j < sk_X509_num(v->pool) && !dup; j++) {
+            dup = X509_cmp(sk_X509_value(v->pool, j), x) == 0;
+        }
+        if (dup) {
             X509_free(x);
-            NT_OSSL(added, "certificate");
+            continue;
+        }
+        if (sk_X509_push(v->pool, x) <= 0) {
+            X509_free(x);
+            NT_TRY(nt_error_ossl("certificate"));
         }
     }
     if (sinfos == NULL || sk_PKCS7_SIGNER_INFO_num(sinfos) != 1) {
