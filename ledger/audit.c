@@ -261,7 +261,8 @@ static int token_check(replay *r, const record *rec, uint64_t index)
         char buf[256];
         ERR_error_string_n(e, buf, sizeof(buf));
         ERR_clear_error();
-        error = fail(r, "entry %" PRIu64 ": the token's signature does not verify against --trust: %s",
+        error = fail(r,
+                     "entry %" PRIu64 ": the token's signature does not verify against --trust: %s",
                      index, buf);
         goto done;
     }
@@ -449,7 +450,8 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
             NT_TRY(leaf_add(r, leaf, len, h));
         }
         if (p != end) {
-            error = fail(r, "%s: %zu bytes after its %u entries", bundle_path, (size_t)(end - p), n);
+            error = fail(r, "%s: %zu bytes after its %u entries", bundle_path, (size_t)(end - p),
+                         n);
             goto done;
         }
         r->res->tiles += 2;
@@ -590,7 +592,8 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
         char a[65], b[65];
         hex32(a, cp.root);
         hex32(b, root);
-        error = fail(r, "checkpoint of size %" PRIu64 ": signed root %s, but the entries rebuild %s",
+        error = fail(r,
+                     "checkpoint of size %" PRIu64 ": signed root %s, but the entries rebuild %s",
                      cp.size, a, b);
         goto done;
     }

@@ -135,7 +135,8 @@ static int git_fail(int gerr, const char *fmt, ...)
     va_end(ap);
     const git_error *e = git_error_last();
     int code = gerr == GIT_ENOTFOUND ? NT_ENOTFOUND : NT_EIO;
-    return nt_error_set(code, "%s: %s", what, e != NULL && e->message != NULL ? e->message : "libgit2 error");
+    return nt_error_set(code, "%s: %s", what,
+                        e != NULL && e->message != NULL ? e->message : "libgit2 error");
 }
 
 #define GIT_TRY(expr, ...)                                                                      \
@@ -888,7 +889,8 @@ int mirror_status_get(mirror_status *out, mirror *m)
         const remote_state *r = &m->remotes[i];
         mirror_remote_status *s = &out->remotes[i];
         *s = r->st;
-        s->entries_behind = m->ledger_size > r->st.pushed_size ? m->ledger_size - r->st.pushed_size : 0;
+        s->entries_behind =
+            m->ledger_size > r->st.pushed_size ? m->ledger_size - r->st.pushed_size : 0;
         s->seconds_behind = obs_lag(m, r->st.pushed_size, now);
         s->retry_in_s = r->next_try_ns > now ? (double)(r->next_try_ns - now) / 1e9 : 0.0;
     }

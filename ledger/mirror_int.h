@@ -37,7 +37,8 @@ int ledger__tile_path(nt_buf *out, int level, uint64_t index, unsigned width);
 typedef int (*ledger__tile_fn)(void *ctx, int upsert, int level, uint64_t index, unsigned width);
 int ledger__tile_changes(uint64_t from, uint64_t to, ledger__tile_fn fn, void *ctx);
 
-/* Length of a signed note's body: up to and including the newline before the blank line; 0 if none. */
+/* Length of a signed note's body: up to and including the newline before the blank
+ * line; 0 if there is none. */
 size_t ledger__note_body_len(const char *note, size_t len);
 
 /* Tiles at `level` in a tree of `size` leaves: how many are full, and the partial width. */
@@ -83,7 +84,8 @@ int ledger__git_blob_read(nt_buf *out, ledger__git *g, const uint8_t tree[MIRROR
  * naming the first path that differs ("unexpected file X", "missing X",
  * "X differs") otherwise.  Paths are NUL-separated in the buffers.
  */
-int ledger__git_tree_expect(ledger__git *g, const uint8_t *base, const uint8_t actual[MIRROR_OID_SIZE],
+int ledger__git_tree_expect(ledger__git *g, const uint8_t *base,
+                            const uint8_t actual[MIRROR_OID_SIZE],
                             const nt_buf *keep, const nt_buf *drop);
 
 /* Lowercase hex of an object id into a 41-byte buffer. */

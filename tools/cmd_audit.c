@@ -16,7 +16,8 @@ int cmd_audit(int argc, char **argv);
 static void audit_usage(FILE *f)
 {
     fprintf(f, "usage: notarium audit --log-key VKEY|FILE [--trust CA.pem] [--state FILE]\n"
-               "                      [--cache DIR] [--progress|--no-progress] <git url or path>\n");
+               "                      [--cache DIR] [--progress|--no-progress]\n"
+               "                      <git url or path>\n");
 }
 
 int cmd_audit(int argc, char **argv)

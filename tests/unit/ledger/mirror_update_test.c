@@ -47,7 +47,8 @@ static void test_layout(void)
     }
     CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/0/001.p/44", f.mirror_path) == 0);
     CHECK(out.len == want.len && memcmp(out.ptr, want.ptr, want.len) == 0);
-    CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/entries/001.p/44", f.mirror_path) == 0);
+    CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/entries/001.p/44",
+                     f.mirror_path) == 0);
     CHECK(out.len == bundle.len && memcmp(out.ptr, bundle.ptr, bundle.len) == 0);
     /* The level-1 partial tile holds the root of the first 256 leaves. */
     uint8_t h8[32];
