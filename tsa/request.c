@@ -198,7 +198,7 @@ static tsa_fail request_decode(TS_REQ **out, nt_bytes der, char *reason, size_t 
         goto done;
     }
     if (p != der.ptr + der.len) {
-        snprintf(reason, cap, "%zu trailing bytes after the TimeStampReq",
+        snprintf(reason, cap, "trailing bytes after the TimeStampReq (%zu)",
                  (size_t)(der.ptr + der.len - p));
         fail = TSA_FAIL_BAD_DATA_FORMAT;
         goto done;
