@@ -223,6 +223,8 @@ int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
             goto done;
         }
         repo = tmp;
+    } else if (strncmp(repo, "file://", 7) == 0) {
+        repo += 7;
     }
     const char *argv[] = {"git", "-C", repo, "log", "--reverse", "--format=%H %ct", "HEAD", "--",
                           "checkpoint", NULL};

@@ -111,6 +111,31 @@ cp "$T/rev/checkpoint" "$T/mirror2/checkpoint"
 run "$V" --document "$T/contract.txt" "${args[@]}" --mirror "$T/mirror2" --report-json "$T/m2.json" --quiet
 [[ $(jget "$T/m2.json" '.steps[6].result') == INDETERMINATE ]] || fail "mirror2: step"
 
+# the same mirror named by a file:// URL is still read in place (no network)
+run "$V" --document "$T/contract.txt" "${args[@]}" --mirror "file://$T/mirror" --report-json "$T/m3.json" --quiet
+[[ $RC -eq 0 && $(jget "$T/m3.json" '.mirror.commit') == "$commit" ]] || fail "file:// mirror"
+
+# a mirror holding only a later checkpoint: proven consistent from its level-0 tiles
+"$F" --out "$T/lat" --document "$T/contract.txt" --gen-time "$gen" --later 300 \
+    --origin "notarium.test/e2e" >/dev/null
+cp -r "$T/lat/later" "$T/mirror3"
+"${g[@]}" init -q "$T/mirror3"
+"${g[@]}" -C "$T/mirror3" add -A
+"${g[@]}" -C "$T/mirror3" commit -q -m "checkpoint 307"
+lat=(--receipt "$T/lat/receipt.json" --trust "$T/lat/ca.pem" --log-key "$T/lat/log.vkey")
+run "$V" --document "$T/contract.txt" "${lat[@]}" --mirror "$T/mirror3" --report-json "$T/m4.json" --quiet
+[[ $RC -eq 0 ]] || fail "later mirror: exit $RC"
+[[ $(jget "$T/m4.json" '.mirror.checkpoint_size') == 307 ]] || fail "later mirror: not proven"
+# twin: the same mirror with one tile byte changed proves nothing
+cp -r "$T/lat/later" "$T/mirror4"
+printf 'x' | dd of="$T/mirror4/tile/0/000" bs=1 seek=100 conv=notrunc status=none
+"${g[@]}" init -q "$T/mirror4"
+"${g[@]}" -C "$T/mirror4" add -A
+"${g[@]}" -C "$T/mirror4" commit -q -m "checkpoint 307, tampered tile"
+run "$V" --document "$T/contract.txt" "${lat[@]}" --mirror "$T/mirror4" --report-json "$T/m5.json" --quiet
+[[ $RC -eq 0 ]] || fail "tampered mirror: exit $RC (an uncorroborated checkpoint is not a failure)"
+[[ $(jget "$T/m5.json" '.steps[6].result') == INDETERMINATE ]] || fail "tampered mirror: step"
+
 # 7. a signed report, and its tampered twin
 run "$V" --document "$T/contract.txt" "${args[@]}" --report-json "$T/signed.json" \
     --sign-key "$C/tsa.key" --sign-cert "$C/tsa.pem" --quiet
@@ -127,7 +152,12 @@ run "$V" "${args[@]}" 2>/dev/null
 run "$V" --document "$T/contract.txt" "${args[@]}" --lang fr 2>/dev/null
 [[ $RC -eq 3 ]] || fail "bad --lang: exit $RC"
 
-# 9. the same through `notarium verify`, when the tool is built
+# 9. the standalone verifier links nothing of the server
+if ldd "$V" | grep -Eq 'liblmdb|libmicrohttpd|libgit2'; then
+    fail "notarium-verify links a server library"
+fi
+
+# 10. the same through `notarium verify`, when the tool is built
 if [[ -n "${NOTARIUM:-}" && -x "${NOTARIUM:-}" ]]; then
     run "$NOTARIUM" verify --document "$T/changed.txt" "${args[@]}" --quiet
     [[ $RC -eq 1 ]] || fail "notarium verify changed: exit $RC"
