@@ -50,9 +50,12 @@ const tsa__alg *tsa__alg_by_id(record_alg alg)
 int tsa__alg_allowed(const tsa *t, const tsa__alg *a)
 {
     switch (a->alg) {
-    case RECORD_ALG_SHA1: return t->cfg.allow_sha1 != 0;
-    case RECORD_ALG_MD5: return t->cfg.allow_md5 != 0;
-    default: return 1;
+    case RECORD_ALG_SHA1:
+        return t->cfg.allow_sha1 != 0;
+    case RECORD_ALG_MD5:
+        return t->cfg.allow_md5 != 0;
+    default:
+        return 1;
     }
 }
 
@@ -144,8 +147,7 @@ static tsa_fail request_check(const tsa__alg **alg_out, const ASN1_OBJECT **poli
      * server, the server SHALL not issue a token and SHALL return a failure
      * (unacceptedExtension)." */
     for (int i = 0; i < sk_X509_EXTENSION_num(exts); i++) {
-        const ASN1_OBJECT *ext_obj =
-            X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
+        const ASN1_OBJECT *ext_obj = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
         int ok = 0;
         for (size_t j = 0; !ok && j < t->accepted_extension_count; j++) {
             ok = OBJ_cmp(ext_obj, t->accepted_extensions[j]) == 0;
@@ -254,8 +256,8 @@ int tsa_respond(tsa_result *out, tsa *t, nt_bytes request_der)
         error = tsa__reject(out, t, fail, "%s", reason);
         goto done;
     }
-    error = tsa__issue(out, t, imprint, alg, policy, TS_REQ_get_nonce(req),
-                       TS_REQ_get_cert_req(req));
+    error =
+        tsa__issue(out, t, imprint, alg, policy, TS_REQ_get_nonce(req), TS_REQ_get_cert_req(req));
 done:
     TS_REQ_free(req);
     return error;

@@ -16,15 +16,24 @@
 const char *tsa_fail_name(tsa_fail f)
 {
     switch (f) {
-    case TSA_FAIL_NONE: return "none";
-    case TSA_FAIL_BAD_ALG: return "badAlg";
-    case TSA_FAIL_BAD_REQUEST: return "badRequest";
-    case TSA_FAIL_BAD_DATA_FORMAT: return "badDataFormat";
-    case TSA_FAIL_TIME_NOT_AVAILABLE: return "timeNotAvailable";
-    case TSA_FAIL_UNACCEPTED_POLICY: return "unacceptedPolicy";
-    case TSA_FAIL_UNACCEPTED_EXTENSION: return "unacceptedExtension";
-    case TSA_FAIL_ADD_INFO_NOT_AVAILABLE: return "addInfoNotAvailable";
-    case TSA_FAIL_SYSTEM_FAILURE: return "systemFailure";
+    case TSA_FAIL_NONE:
+        return "none";
+    case TSA_FAIL_BAD_ALG:
+        return "badAlg";
+    case TSA_FAIL_BAD_REQUEST:
+        return "badRequest";
+    case TSA_FAIL_BAD_DATA_FORMAT:
+        return "badDataFormat";
+    case TSA_FAIL_TIME_NOT_AVAILABLE:
+        return "timeNotAvailable";
+    case TSA_FAIL_UNACCEPTED_POLICY:
+        return "unacceptedPolicy";
+    case TSA_FAIL_UNACCEPTED_EXTENSION:
+        return "unacceptedExtension";
+    case TSA_FAIL_ADD_INFO_NOT_AVAILABLE:
+        return "addInfoNotAvailable";
+    case TSA_FAIL_SYSTEM_FAILURE:
+        return "systemFailure";
     }
     return "unknown";
 }
@@ -172,7 +181,7 @@ int tsa__reject(tsa_result *out, tsa *t, tsa_fail fail, const char *fmt, ...)
         atomic_fetch_add(&t->stat_rejected[fail], 1);
     }
     /* our own failures are not the client's business: a generic statusString */
-    error = tsa_response_rejection(&out->response, fail,
-                                   fail == TSA_FAIL_SYSTEM_FAILURE ? "internal error" : out->reason);
+    error = tsa_response_rejection(
+        &out->response, fail, fail == TSA_FAIL_SYSTEM_FAILURE ? "internal error" : out->reason);
     return error;
 }

@@ -95,8 +95,8 @@ tsa_fail tsa__gen_time_next(struct timespec *out, tsa *t, char *reason, size_t r
     struct timespec now;
     uint64_t now_ns, cand, last, next, lead;
 
-    if (nt_clock_now(&now) < 0 || now.tv_sec < 0 || now.tv_nsec < 0 ||
-        now.tv_nsec >= 1000000000L || (uint64_t)now.tv_sec > UINT64_MAX / 1000000000u - 1) {
+    if (nt_clock_now(&now) < 0 || now.tv_sec < 0 || now.tv_nsec < 0 || now.tv_nsec >= 1000000000L ||
+        (uint64_t)now.tv_sec > UINT64_MAX / 1000000000u - 1) {
         snprintf(reason, reason_cap, "clock cannot be read");
         return TSA_FAIL_SYSTEM_FAILURE;
     }
@@ -120,8 +120,7 @@ tsa_fail tsa__gen_time_next(struct timespec *out, tsa *t, char *reason, size_t r
                      "clock is behind the last issued genTime; ordering requires a later time");
             return TSA_FAIL_TIME_NOT_AVAILABLE;
         }
-        if (next == last ||
-            atomic_compare_exchange_weak(&t->last_gen_ns, &last, next)) {
+        if (next == last || atomic_compare_exchange_weak(&t->last_gen_ns, &last, next)) {
             break;
         }
     }

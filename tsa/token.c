@@ -410,17 +410,17 @@ static int certs_signer_first(nt_buf *token, const tsa *t)
     int tag = 0;
     size_t off = 0, count = 0;
 
-    NT_TRY(der_enter(&p, end, &len, &tag));           /* ContentInfo */
-    NT_TRY(der_enter(&p, end, &len, &tag));           /* contentType */
+    NT_TRY(der_enter(&p, end, &len, &tag)); /* ContentInfo */
+    NT_TRY(der_enter(&p, end, &len, &tag)); /* contentType */
     p += len;
-    NT_TRY(der_enter(&p, end, &len, &tag));           /* [0] EXPLICIT */
-    NT_TRY(der_enter(&p, end, &len, &tag));           /* SignedData */
-    for (int i = 0; i < 3; i++) {                     /* version, digestAlgorithms, encap */
+    NT_TRY(der_enter(&p, end, &len, &tag)); /* [0] EXPLICIT */
+    NT_TRY(der_enter(&p, end, &len, &tag)); /* SignedData */
+    for (int i = 0; i < 3; i++) {           /* version, digestAlgorithms, encap */
         NT_TRY(der_enter(&p, end, &len, &tag));
         p += len;
     }
     NT_ENSURE(p < end && *p == 0xa0, NT_ECRYPTO, "token has no certificates field");
-    NT_TRY(der_enter(&p, end, &len, &tag));           /* [0] IMPLICIT CertificateSet */
+    NT_TRY(der_enter(&p, end, &len, &tag)); /* [0] IMPLICIT CertificateSet */
     NT_ENSURE((size_t)len == t->embed_der.len, NT_ECRYPTO, "unexpected certificates field");
     /* every element must be one of ours (the lengths already add up) */
     for (const unsigned char *e = p; e < p + len; count++) {
@@ -582,8 +582,8 @@ int tsa_issue_digest(tsa_result *out, tsa *t, record_alg alg, nt_bytes digest)
     }
     if (digest.len != a->size) {
         return tsa__reject(out, t, TSA_FAIL_BAD_DATA_FORMAT,
-                           "imprint length %zu does not match %s (%zu bytes)", digest.len,
-                           a->name, a->size);
+                           "imprint length %zu does not match %s (%zu bytes)", digest.len, a->name,
+                           a->size);
     }
     NT_OSSL_PTR(imprint = TS_MSG_IMPRINT_new(), "TS_MSG_IMPRINT_new");
     NT_OSSL_PTR(algor = X509_ALGOR_new(), "X509_ALGOR_new");

@@ -228,8 +228,8 @@ static void test_result_fields(tsa *t)
 /* Requests made by the real `openssl ts -query` command. */
 static void test_openssl_queries(tsa *t, const char *dir)
 {
-    static const char *const algs[] = {"sha256", "sha384", "sha512", "sha3-256", "sha3-384",
-                                       "sha3-512"};
+    static const char *const algs[] = {"sha256",   "sha384",   "sha512",
+                                       "sha3-256", "sha3-384", "sha3-512"};
     nt_buf out = NT_BUF_INIT, der = NT_BUF_INIT;
     char path[700];
 
@@ -248,7 +248,8 @@ static void test_openssl_queries(tsa *t, const char *dir)
     REQUIRE(nt_file_read(&der, path, 1 << 16) == 0);
     EXPECT(t, nt_buf_bytes(&der), TSA_FAIL_BAD_ALG, "sha1");
     /* and with a policy it does not know */
-    REQUIRE(fx_run(&out, "printf doc | openssl ts -query -tspolicy 1.2.3.4.5 -out '%s'", path) == 0);
+    REQUIRE(fx_run(&out, "printf doc | openssl ts -query -tspolicy 1.2.3.4.5 -out '%s'", path) ==
+            0);
     REQUIRE(nt_file_read(&der, path, 1 << 16) == 0);
     EXPECT(t, nt_buf_bytes(&der), TSA_FAIL_UNACCEPTED_POLICY, "1.2.3.4.5");
     nt_buf_dispose(&out);

@@ -35,7 +35,8 @@ static void test_structure(const certs_signer *signer)
         issue(&r, t);
         REQUIRE(r.granted);
         CHECK(r.serial.len == TSA_SERIAL_BYTES);
-        CHECK(r.serial.len == TSA_SERIAL_BYTES && memcmp(r.serial.ptr, "\x12\x34\xa1\xb2\xc3\xd4", 6) == 0);
+        CHECK(r.serial.len == TSA_SERIAL_BYTES &&
+              memcmp(r.serial.ptr, "\x12\x34\xa1\xb2\xc3\xd4", 6) == 0);
         CHECK(r.serial.len == TSA_SERIAL_BYTES && nt_load_u64be(r.serial.ptr + 6) == i);
         CHECK((r.serial.ptr[0] & 0x80) == 0); /* positive, at most 144 bits */
     }
@@ -59,7 +60,7 @@ static void test_structure(const certs_signer *signer)
     tsa_free(t);
 }
 
-#define THREADS 8
+#define THREADS    8
 #define PER_THREAD 125
 
 typedef struct worker {
@@ -229,7 +230,7 @@ static void test_monotonic(const certs_signer *signer)
         tsa_gen_time_floor(t, &floor);
         gen_string(g, sizeof(g), t, &f);
         CHECK_STR(g, "20231114221500.124Z"); /* rounded up to the precision grid */
-        floor.tv_sec = 1600000000; /* twin: an earlier floor changes nothing */
+        floor.tv_sec = 1600000000;           /* twin: an earlier floor changes nothing */
         tsa_gen_time_floor(t, &floor);
         gen_string(g, sizeof(g), t, &f);
         CHECK_STR(g, "20231114221500.124Z");

@@ -152,7 +152,7 @@ static void test_cert_req(const fx_pki *pki)
     fx_req o = fx_req_default();
     TS_REQ *q = NULL;
     CMS_ContentInfo *cms;
-    STACK_OF(X509) *certs;
+    STACK_OF(X509) * certs;
 
     fx_config(&cfg);
     REQUIRE(tsa_new(&t, &cfg, pki->signer) == 0);
@@ -288,16 +288,16 @@ static void test_gen_time_precision(const fx_pki *pki)
         int digits;
         const char *want;
     } cases[] = {
-        {123456789, 0, "20231114221320Z"},        /* precision 0: never a fraction */
+        {123456789, 0, "20231114221320Z"}, /* precision 0: never a fraction */
         {0, 0, "20231114221320Z"},
         {123456789, 3, "20231114221320.123Z"},
-        {120000000, 3, "20231114221320.12Z"},     /* trailing zero dropped */
-        {100999999, 3, "20231114221320.1Z"},      /* truncated, then stripped */
-        {999999, 3, "20231114221320Z"},           /* all-zero fraction: no '.' */
+        {120000000, 3, "20231114221320.12Z"}, /* trailing zero dropped */
+        {100999999, 3, "20231114221320.1Z"},  /* truncated, then stripped */
+        {999999, 3, "20231114221320Z"},       /* all-zero fraction: no '.' */
         {0, 3, "20231114221320Z"},
         {123456789, 6, "20231114221320.123456Z"},
         {123450000, 6, "20231114221320.12345Z"},
-        {5000, 6, "20231114221320.000005Z"},      /* leading zeros kept */
+        {5000, 6, "20231114221320.000005Z"}, /* leading zeros kept */
     };
     char got[64];
 
@@ -511,8 +511,8 @@ static void test_issue_digest(const fx_pki *pki)
         want[0] ^= (uint8_t)round; /* round 1: the negative twin, another digest */
         REQUIRE(ctx != NULL && store != NULL && X509_STORE_load_file(store, pki->ca_path) == 1);
         TS_VERIFY_CTX_set_store(ctx, store);
-        TS_VERIFY_CTX_set_flags(ctx, TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_SIGNER |
-                                         TS_VFY_IMPRINT);
+        TS_VERIFY_CTX_set_flags(ctx,
+                                TS_VFY_VERSION | TS_VFY_SIGNATURE | TS_VFY_SIGNER | TS_VFY_IMPRINT);
         TS_VERIFY_CTX_set_imprint(ctx, OPENSSL_memdup(want, sizeof(want)), sizeof(want));
         CHECK((TS_RESP_verify_response(ctx, resp) == 1) == (round == 0));
         ERR_clear_error();

@@ -24,7 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define FX_POLICY "1.3.6.1.4.1.99999.1.1"
+#define FX_POLICY  "1.3.6.1.4.1.99999.1.1"
 #define FX_POLICY2 "1.3.6.1.4.1.99999.1.2"
 
 static int fx_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
@@ -109,14 +109,14 @@ static NT_UNUSED void fx_config(tsa_config *cfg)
 
 /* What to put into a TimeStampReq. */
 typedef struct fx_req {
-    int nid;              /* imprint algorithm; 0 = sha256 */
-    int digest_len;       /* -1 = the algorithm's size */
-    int params;           /* 0 absent, 1 NULL, 2 an INTEGER (invalid) */
-    long version;         /* 0 = 1 */
-    const char *policy;   /* NULL = none */
-    int nonce_bytes;      /* 0 = no nonce */
+    int nid;            /* imprint algorithm; 0 = sha256 */
+    int digest_len;     /* -1 = the algorithm's size */
+    int params;         /* 0 absent, 1 NULL, 2 an INTEGER (invalid) */
+    long version;       /* 0 = 1 */
+    const char *policy; /* NULL = none */
+    int nonce_bytes;    /* 0 = no nonce */
     int cert_req;
-    const char *ext_oid;  /* one extension with this OID, NULL = none */
+    const char *ext_oid; /* one extension with this OID, NULL = none */
 } fx_req;
 
 static NT_UNUSED fx_req fx_req_default(void)
@@ -184,7 +184,8 @@ static NT_UNUSED void fx_request(nt_buf *der, TS_REQ **req_out, const fx_req *o)
         ASN1_OBJECT *obj = OBJ_txt2obj(o->ext_oid, 1);
         ASN1_OCTET_STRING *val = ASN1_OCTET_STRING_new();
         X509_EXTENSION *ext;
-        REQUIRE(obj != NULL && val != NULL && ASN1_OCTET_STRING_set(val, (const unsigned char *)"\x05\x00", 2) == 1);
+        REQUIRE(obj != NULL && val != NULL &&
+                ASN1_OCTET_STRING_set(val, (const unsigned char *)"\x05\x00", 2) == 1);
         ext = X509_EXTENSION_create_by_OBJ(NULL, obj, 0, val);
         REQUIRE(ext != NULL && TS_REQ_add_ext(req, ext, -1) == 1);
         X509_EXTENSION_free(ext);
@@ -379,7 +380,8 @@ static NT_UNUSED int fx_status(nt_bytes resp_der, unsigned long *fail_bits, char
         }
         if (text != NULL && txt != NULL && sk_ASN1_UTF8STRING_num(txt) > 0) {
             ASN1_UTF8STRING *s = sk_ASN1_UTF8STRING_value(txt, 0);
-            snprintf(text, cap, "%.*s", ASN1_STRING_length(s), (const char *)ASN1_STRING_get0_data(s));
+            snprintf(text, cap, "%.*s", ASN1_STRING_length(s),
+                     (const char *)ASN1_STRING_get0_data(s));
         }
     }
     TS_RESP_free(resp);
