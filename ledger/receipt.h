@@ -46,14 +46,24 @@ typedef struct receipt {
 void receipt_init(receipt *r);
 void receipt_dispose(receipt *r);
 
-/* Append the JSON text (pretty-printed, 2-space indent, members in the order above). */
+/*
+ * Append the JSON text (pretty-printed, 2-space indent, members in the order above, one
+ * final newline).  The same shape rules as receipt_decode apply (NT_EINVAL naming the member):
+ * non-empty origin / leaf / token / checkpoint, leaf_index < tree_size <= 2^53, proof a whole
+ * number of hashes (at most RECEIPT_MAX_PROOF), cert_count <= RECEIPT_MAX_CERTS.
+ */
 int receipt_encode(nt_buf *out, const receipt *r);
 
 /*
  * Parse JSON text.  Strict about what it needs: NT_EINVAL with a message
  * naming the member ("proof.hashes[2]: not 32 bytes of base64") for a
  * missing, mistyped or malformed member.  Checks only syntax and shape, not
- * the cryptography (that is the verifier's job).
+ * the cryptography (that is the verifier's job).  Also refused: duplicate members, trailing
+ * bytes, more than RECEIPT_MAX_PROOF hashes or RECEIPT_MAX_CERTS certificates, integers beyond
+ * 2^53, leaf.index >= proof.tree_size.  `metadata` may be "" (empty metadata bytes).
+ *
+ * *out is overwritten (receipt_init'd first, so dispose a reused receipt before); on failure
+ * it is left empty.  On success the caller owns its buffers: receipt_dispose.
  */
 int receipt_decode(receipt *out, const char *json, size_t len);
 
