@@ -1196,6 +1196,7 @@ static int load_anchors(vctx *v, const nt_buf *pem)
     NT_OSSL_PTR(bio = BIO_new_mem_buf(pem->ptr, (int)pem->len), "BIO");
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
         if (r->anchor_count < VERIFIER_MAX_ANCHORS) {
+            r->anchors[r->anchor_count].is_anchor = 1;
             NT_TRY(cert_info_fill(&r->anchors[r->anchor_count++], x));
         }
         if (sk_X509_push(v->anchors, x) <= 0) {

@@ -81,13 +81,6 @@ static verifier_indication verify(const char *doc_path, const nt_buf *receipt_js
     snprintf(subbuf, sizeof(subbuf), "%s", s != NULL ? s : "");
     *sub = subbuf;
     verifier_indication ind = verifier_report_indication(r);
-    if (ind != VERIFIER_PASSED && s != NULL && strcmp(s, "HASH_FAILURE") != 0) {
-        nt_buf json = NT_BUF_INIT;
-        if (verifier_report_json(&json, r) == 0) {
-            fprintf(stderr, "%s\n", nt_buf_cstr(&json));
-        }
-        nt_buf_dispose(&json);
-    }
     verifier_report_free(r);
     return ind;
 }

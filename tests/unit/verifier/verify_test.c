@@ -168,6 +168,8 @@ static void test_steps_and_json(void)
     CHECK_STR(json_string_value(json_object_get(root, "indication")), "PASSED");
     CHECK(json_is_null(json_object_get(root, "subindication")));
     CHECK(json_array_size(json_object_get(root, "steps")) == 7);
+    json_t *roots = json_object_get(json_object_get(root, "trust"), "tsa_roots");
+    CHECK(json_is_true(json_object_get(json_array_get(roots, 0), "trust_anchor")));
     json_t *ledger = json_object_get(root, "ledger");
     CHECK(json_integer_value(json_object_get(ledger, "leaf_index")) == 3);
     CHECK(json_integer_value(json_object_get(ledger, "tree_size")) == 6);
