@@ -487,8 +487,46 @@ static void test_checkpoints(void)
     EVP_PKEY_free(other);
 }
 
+/*
+ * A checkpoint signed by an independent implementation (Python's `cryptography` Ed25519, while
+ * generating the note fuzz corpus) with the key whose raw private half is `indep_sk`: we must
+ * verify it, and our own signature of the same body must be byte-identical (Ed25519 is
+ * deterministic).
+ */
+static const char indep_sk[] = "e5be9a58e9e0bf43748bab1a380cc3d69c819e93344273d7703224137e195385";
+static const char indep_vkey[] = "notarium.test/log+213381ff+AdVtmUVF4PO3u1/uVZrn4+YmzqtENiwTrcaUYR/rTJkK";
+static const char indep_note[] =
+    "notarium.test/log\n42\nSBNJTRN+FjG7owHVrKtue7eqdM4RhdRWVl71HXN2d7I=\n\n"
+    "\xe2\x80\x94 notarium.test/log "
+    "ITOB/8uOvoWYSn7UoGSWhtHLLhqqcfsFs6U0XPBINCcyPOKPopN0k78Glbso4DPyodIxU5SLfuHBuFDOhrA+y76tzAg=\n";
+
+static void test_independent_signer(void)
+{
+    note_verifier v;
+    checkpoint c;
+    nt_buf mine = NT_BUF_INIT, vk = NT_BUF_INIT;
+    EVP_PKEY *k = key_from_hex(indep_sk);
+
+    CHECK_OK(note_vkey_parse(&v, indep_vkey, strlen(indep_vkey)));
+    CHECK_OK(checkpoint_open(&c, indep_note, strlen(indep_note), &v, 0));
+    CHECK(c.size == 42 && strcmp(c.origin, "notarium.test/log") == 0);
+    CHECK_OK(note_vkey_format(&vk, "notarium.test/log", k));
+    CHECK_STR(nt_buf_cstr(&vk), indep_vkey);
+    CHECK_OK(checkpoint_sign(&mine, &c, k));
+    CHECK_STR(nt_buf_cstr(&mine), indep_note);
+    /* twin: the same note claiming size 43 */
+    char buf[sizeof(indep_note)];
+    memcpy(buf, indep_note, sizeof(buf));
+    buf[19] = '3';
+    CHECK_ERR(checkpoint_open(&c, buf, strlen(buf), &v, 0), NT_EVERIFY);
+    nt_buf_dispose(&mine);
+    nt_buf_dispose(&vk);
+    EVP_PKEY_free(k);
+}
+
 int main(void)
 {
+    test_independent_signer();
     test_spec_example();
     test_rfc8032_and_key_id();
     test_sign_verify();
