@@ -678,8 +678,8 @@ static void conn_receive(worker *w, conn *c)
         }
         if (n <= 0) {
             char why[120];
-            snprintf(why, sizeof(why), "connection %s before the response was complete",
-                     n == 0 ? "closed" : strerror(errno));
+            snprintf(why, sizeof(why), "connection lost before the response was complete (%s)",
+                     n == 0 ? "closed by the server" : strerror(errno));
             worker_note_error(w, why);
             conn_close(w, c, LOAD_RECONNECT_NS);
             return;
@@ -1271,7 +1271,7 @@ static int opts_parse(load_opts *o, int argc, char **argv)
     if (o->evidence) {
         NT_ENSURE(o->api_key != NULL && o->api_key[0] != '\0' && strpbrk(o->api_key, "\r\n") == NULL,
                   NT_EINVAL, "--evidence needs --api-key KEY");
-        if (url_path == NULL && strcmp(o->path, "/tsa") == 0) {
+        if (url_path == NULL && (strcmp(o->path, "/") == 0 || strcmp(o->path, "/tsa") == 0)) {
             snprintf(o->path, sizeof(o->path), "/v1/evidence");
         }
     }

@@ -11,50 +11,43 @@
 # goes down).  Run by ctest with NOTARIUM, NT_BIN_DIR and NT_E2E_TMP set.
 set -euo pipefail
 
-: "${NOTARIUM:?NOTARIUM must name the notarium binary}"
 : "${NT_BIN_DIR:?NT_BIN_DIR must name the build tools directory}"
-: "${NT_E2E_TMP:?NT_E2E_TMP must name a scratch directory}"
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOAD="$NT_BIN_DIR/notarium-load"
 CYCLES="${NT_CRASH_CYCLES:-5}"
 
-rm -rf "$NT_E2E_TMP"
-mkdir -p "$NT_E2E_TMP"
-tmp="$NT_E2E_TMP"
+nt_setup
+tmp="$T"
 data="$tmp/data"
-export NOTARIUM_TEST_CLOCK_SYNC=synced
+fail() { nt_fail "$@"; }
 
-server_pid=""
+# The load clients are ours to stop; lib.sh's trap stops the servers.
 load_pids=()
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- server log (tail) ---" >&2
-    tail -n 30 "$tmp/server.log" >&2 || true
-    exit 1
-}
 cleanup() {
-    for p in "${load_pids[@]}" $server_pid; do
+    local p
+    for p in "${load_pids[@]}"; do
         kill -KILL "$p" 2>/dev/null || true
     done
-    wait 2>/dev/null || true
+    nt_cleanup
 }
 trap cleanup EXIT
 
-# Start the server on a free loopback port; sets server_pid and url.
 start_server() {
-    rm -f "$tmp/port"
-    "$NOTARIUM" serve --demo --data "$data" --listen 127.0.0.1:0 --port-file "$tmp/port" \
-        --log-level warn >>"$tmp/server.log" 2>&1 &
-    server_pid=$!
-    # Bounded poll for the port file (the server writes it atomically once listening).
-    for _ in $(seq 1 600); do
-        if [[ -s "$tmp/port" ]]; then
-            url="http://$(tr -d '\n' <"$tmp/port")"
-            return 0
-        fi
-        kill -0 "$server_pid" 2>/dev/null || fail "server exited during start-up"
-        sleep 0.05
+    nt_start "$data" --log-level warn
+    url="$NT_URL"
+}
+# kill -9 the running server and forget its pid (so that no later cleanup
+# signals a recycled pid).
+crash_server() {
+    local p keep=()
+    kill -KILL "$NT_PID"
+    wait "$NT_PID" 2>/dev/null || true
+    for p in "${NT_PIDS[@]}"; do
+        [[ "$p" == "$NT_PID" ]] || keep+=("$p")
     done
-    fail "server did not write its port file within 30 s"
+    NT_PIDS=("${keep[@]}")
+    NT_PID=""
 }
 
 # Negative twins of the load tool's own rules: non-loopback targets are refused
@@ -91,9 +84,7 @@ for cycle in $(seq 1 "$CYCLES"); do
     # A checkpoint taken under load must extend the one saved before.
     "$LOAD" --url "$url" --check-consistency "$tmp/cp" --vkey "$vkey" --save-checkpoint "$tmp/cp" \
         >>"$tmp/consistency.out" || fail "cycle $cycle: checkpoint under load not consistent"
-    kill -KILL "$server_pid"
-    wait "$server_pid" 2>/dev/null || true
-    server_pid=""
+    crash_server
     for p in "${load_pids[@]}"; do
         kill -TERM "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
@@ -109,7 +100,8 @@ done
 
 cat "$tmp"/tsa.*.rec "$tmp"/evidence.*.rec >"$tmp/all.rec"
 total=$(wc -l <"$tmp/all.rec")
-((total > 0)) || fail "no token was received at all"
+[[ -s "$tmp/tsa.1.rec" ]] || fail "no RFC 3161 token was received"
+[[ -n "$(cat "$tmp"/evidence.*.rec)" ]] || fail "no evidence receipt was received: $(tail -n 3 "$tmp/evidence.1.out")"
 "$LOAD" --url "$url" --check-records "$tmp/all.rec" --vkey "$vkey" >"$tmp/check.out" 2>&1 ||
     fail "tokens lost after kill -9: $(cat "$tmp/check.out")"
 cat "$tmp/check.out"
@@ -127,7 +119,5 @@ for forged in forged-digest forged-token; do
     fi
 done
 
-kill -TERM "$server_pid"
-wait "$server_pid" || fail "server did not exit 0 on SIGTERM"
-server_pid=""
+nt_stop
 echo "PASS: $total tokens survived $CYCLES kill -9 cycles; $(grep -c consistent "$tmp/consistency.out") consistency proofs verified"

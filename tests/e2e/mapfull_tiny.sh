@@ -10,58 +10,26 @@
 # with the one before.  Run by ctest with NOTARIUM, NT_BIN_DIR, NT_E2E_TMP.
 set -euo pipefail
 
-: "${NOTARIUM:?NOTARIUM must name the notarium binary}"
 : "${NT_BIN_DIR:?NT_BIN_DIR must name the build tools directory}"
-: "${NT_E2E_TMP:?NT_E2E_TMP must name a scratch directory}"
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 LOAD="$NT_BIN_DIR/notarium-load"
 
-rm -rf "$NT_E2E_TMP"
-mkdir -p "$NT_E2E_TMP"
-tmp="$NT_E2E_TMP"
+nt_setup
+tmp="$T"
 data="$tmp/data"
-export NOTARIUM_TEST_CLOCK_SYNC=synced
+fail() { nt_fail "$@"; }
 
-server_pid=""
-fail() {
-    echo "FAIL: $*" >&2
-    echo "--- server log (tail) ---" >&2
-    tail -n 30 "$tmp/server.log" >&2 || true
-    exit 1
-}
-cleanup() {
-    if [[ -n "$server_pid" ]]; then
-        kill -KILL "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-}
-trap cleanup EXIT
-
-# Start the server on a free loopback port; sets server_pid and url.
 start_server() {
-    rm -f "$tmp/port"
-    "$NOTARIUM" serve "$@" --data "$data" --listen 127.0.0.1:0 --port-file "$tmp/port" \
-        --log-level warn >>"$tmp/server.log" 2>&1 &
-    server_pid=$!
-    for _ in $(seq 1 600); do
-        if [[ -s "$tmp/port" ]]; then
-            url="http://$(tr -d '\n' <"$tmp/port")"
-            return 0
-        fi
-        kill -0 "$server_pid" 2>/dev/null || fail "server exited during start-up"
-        sleep 0.05
-    done
-    fail "server did not write its port file within 30 s"
+    "$@" "$data" --log-level warn
+    url="$NT_URL"
 }
-stop_server() {
-    kill -TERM "$server_pid"
-    wait "$server_pid" || fail "server did not exit 0 on SIGTERM"
-    server_pid=""
-}
-# http METHOD PATH OUTFILE [curl args...]: prints the status code.
+stop_server() { nt_stop; }
+# http METHOD PATH OUTFILE [curl args...]: prints the status code; headers in OUTFILE.headers.
 http() {
     local method=$1 path=$2 out=$3
     shift 3
-    curl -sS -o "$out" -D "$out.headers" -w '%{http_code}' -X "$method" "$@" "$url$path"
+    nt_http "$method" "$url$path" "$out" -D "$out.headers" "$@"
 }
 tree_size() {
     http GET /v1/checkpoint "$tmp/cp.txt" >/dev/null
@@ -69,12 +37,11 @@ tree_size() {
 }
 
 # A demo data dir, then a 1 MiB map for a fresh ledger (the demo one is removed).
-start_server --demo
+start_server nt_start
 stop_server
-jq '.ledger.map_size_mb = 1' "$data/config.json" >"$tmp/config.json"
-mv "$tmp/config.json" "$data/config.json"
+nt_config_set "$data" '.ledger.map_size_mb = 1'
 rm -rf "$data/ledger"
-start_server
+start_server nt_start_nodemo
 vkey="$data/pki/log.vkey"
 api_key="$(cat "$data/demo-api-key")"
 
@@ -148,7 +115,7 @@ code=$(http GET "/v1/proof/inclusion?index=$last&size=$size" "$tmp/incl.json")
 
 # After a restart: every granted token is still there, the head extends the old one.
 stop_server
-start_server
+start_server nt_start_nodemo
 "$LOAD" --url "$url" --check-records "$tmp/granted.rec" --vkey "$vkey" ||
     fail "granted tokens lost across a restart"
 "$LOAD" --url "$url" --check-consistency "$tmp/cp.before" --vkey "$vkey" ||
