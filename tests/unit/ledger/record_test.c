@@ -6,6 +6,7 @@
  */
 #include "tests/unit/test.h"
 
+#include "ledger/merkle.h"
 #include "ledger/record.h"
 
 #include <openssl/obj_mac.h>
@@ -63,6 +64,15 @@ static void test_known_answer(void)
     CHECK(got.len == want.len && got.len == 4 + 32 + 16 + 4 + 5 + 1 + 32);
     CHECK(got.len == want.len && memcmp(got.ptr, want.ptr, got.len) == 0);
 
+    {
+        /* the leaf hash docs/FORMATS.md quotes for this example */
+        uint8_t h[MERKLE_HASH_SIZE];
+        nt_buf hex = NT_BUF_INIT;
+        merkle_leaf_hash(h, got.ptr, got.len);
+        REQUIRE(nt_hex_encode(&hex, h, sizeof(h)) == 0);
+        CHECK_STR(nt_buf_cstr(&hex), "7d0920ac86eb181ea313fea9ef26237981e1a0d0a4ca9801c5f11f6134b800cd");
+        nt_buf_dispose(&hex);
+    }
     CHECK_OK(record_decode(&d, got.ptr, got.len));
     CHECK(d.kind == RECORD_KIND_EVIDENCE && d.alg == RECORD_ALG_SHA256);
     CHECK(d.digest.len == 32 && memcmp(d.digest.ptr, digest32, 32) == 0);
