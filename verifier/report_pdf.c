@@ -320,10 +320,12 @@ static void render(pdf *p)
         snprintf(buf, sizeof(buf), "%llu", (unsigned long long)r->tree_size);
         kv(p, "tree_size", buf, 0);
         kv(p, "root", nt_buf_cstr(&r->root), 1);
-        char *label = g_strdup_printf("%s:", T(lang, "checkpoint"));
-        text(p, ST_BODY, label, 0);
-        g_free(label);
-        text(p, ST_MONO, nt_buf_cstr(&r->checkpoint), 10);
+        /* label and note in one block, so that a page break never separates them */
+        char *note = g_markup_escape_text(nt_buf_cstr(&r->checkpoint), -1);
+        char *m = g_strdup_printf("<b>%s</b>:\n<tt>%s</tt>", T(lang, "checkpoint"), note);
+        block(p, ST_BODY, m, 0);
+        g_free(m);
+        g_free(note);
         if (r->mirror_requested) {
             kv(p, "mirror", nt_buf_cstr(&r->mirror_source), 0);
             if (r->mirror_commit.len > 0) {
