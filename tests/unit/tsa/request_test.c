@@ -2,7 +2,7 @@
  * request_test.c - tsa/request.c: every way a TimeStampReq is refused, each
  * with its PKIFailureInfo bit and statusString, next to its accepted twin;
  * real requests made by the `openssl ts -query` command are granted; the
- * stats counters follow.
+ * stats counters follow; allocation failure at every point is survived.
  */
 #include "tests/unit/tsa/tsa_fixture.h"
 
@@ -284,6 +284,41 @@ static void test_stats(const certs_signer *signer)
     tsa_free(t);
 }
 
+/*
+ * Allocation failure at every point of a request: the answer is a response
+ * (granted, or a systemFailure rejection) or NT_ENOMEM when not even the
+ * rejection could be allocated - never a crash or a leak (ASan build).
+ */
+static void test_alloc_failures(tsa *t)
+{
+    nt_buf der = NT_BUF_INIT;
+    fx_req o = fx_req_default();
+    int failed = 0, completed = 0;
+
+    fx_request(&der, NULL, &o);
+    for (unsigned long n = 1; n < 1000 && !completed; n++) {
+        tsa_result r;
+        int rc;
+        unsigned long attempted;
+
+        tsa_result_init(&r);
+        nt_mem_fail_after(n);
+        rc = tsa_respond(&r, t, nt_buf_bytes(&der));
+        attempted = nt_mem_fail_after(0);
+        CHECK(rc == 0 || rc == NT_ENOMEM);
+        if (rc == 0) {
+            CHECK(r.response.len > 0);
+            CHECK(r.granted || r.fail == TSA_FAIL_SYSTEM_FAILURE);
+        }
+        failed += rc != 0 || !r.granted;
+        completed = attempted < n; /* nothing failed this time: every point was tried */
+        CHECK(!completed || (rc == 0 && r.granted));
+        tsa_result_dispose(&r);
+    }
+    CHECK(completed && failed > 0);
+    nt_buf_dispose(&der);
+}
+
 int main(void)
 {
     fx_pki pki;
@@ -310,6 +345,7 @@ int main(void)
     test_result_fields(t);
     test_openssl_queries(t, pki.dir);
     test_stats(pki.signer);
+    test_alloc_failures(t);
 
     tsa_free(t);
     tsa_free(t_weak);
