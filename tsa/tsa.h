@@ -46,7 +46,7 @@ typedef struct tsa_config {
     size_t accepted_policy_count;
     const char *accepted_extensions[TSA_MAX_EXTENSIONS]; /* OIDs accepted in requests; default none */
     size_t accepted_extension_count;
-    unsigned accuracy_ms;                 /* accuracy in milliseconds; 0 = omit */
+    unsigned accuracy_ms;                 /* accuracy in milliseconds; 0 = omit; default 1000 */
     int precision_digits;                 /* genTime fraction digits 0..6; default 3 (ms) */
     int ordering;                         /* TSTInfo.ordering */
     int include_tsa_name;                 /* TSTInfo.tsa = directoryName of the signer's subject */
@@ -106,7 +106,9 @@ int tsa_respond(tsa_result *out, tsa *t, nt_bytes request_der);
 
 /*
  * Time-stamp a digest directly (evidence records): as if a request with this
- * imprint, certReq TRUE and no nonce had been received.  Same return rules.
+ * imprint, certReq TRUE, no nonce and no reqPolicy had been received (badAlg
+ * for an unknown or disallowed algorithm, badDataFormat for a wrong length).
+ * Same return and reset rules as tsa_respond.  Thread-safe.
  */
 int tsa_issue_digest(tsa_result *out, tsa *t, record_alg alg, nt_bytes digest);
 
