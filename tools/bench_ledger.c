@@ -310,9 +310,9 @@ static int phase_throughput(const bench_opts *o, const char *base, EVP_PKEY *key
            "%u in flight, %s\n",
            (unsigned long long)o->appends, o->leaf_bytes, o->leaf_bytes + 42, o->threads,
            o->inflight, o->no_sync ? "no_sync (NOT durable)" : "fsync per batch");
-    printf("  %.0f leaves/s durable%s, %.2f s, %llu batches, %.1f leaves/batch, "
+    printf("  %.0f leaves/s%s, %.2f s, %llu batches, %.1f leaves/batch, "
            "%.0f bytes/leaf stored\n",
-           (double)o->appends / secs, o->no_sync ? " (no_sync)" : "", secs,
+           (double)o->appends / secs, o->no_sync ? " (no_sync, NOT durable)" : " durable", secs,
            (unsigned long long)info.batches,
            info.batches ? (double)info.size / (double)info.batches : 0.0,
            (double)info.map_used / (double)(info.size ? info.size : 1));
