@@ -104,7 +104,7 @@ static void request_log(http_req *q, unsigned status)
     if (q->leaf >= 0) {
         nt_buf_printf(&f, ",\"leaf\":%lld", (long long)q->leaf);
     }
-    if (q->result.granted && q->result.serial.len > 0) {
+    if (q->leaf >= 0 && q->result.granted && q->result.serial.len > 0) {
         nt_buf_puts(&f, ",\"serial\":\"");
         nt_hex_encode(&f, q->result.serial.ptr, q->result.serial.len);
         nt_buf_putc(&f, '"');
