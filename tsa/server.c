@@ -998,10 +998,12 @@ static void sleep_ms(long ms)
 
 void server_shutdown(server *s)
 {
+    int started;
     if (s == NULL || s->shut_down) {
         return;
     }
     s->shut_down = 1;
+    started = s->http != NULL;
     atomic_store(&s->stopping, 1);
     if (s->http != NULL) {
         uint64_t deadline;
@@ -1031,7 +1033,9 @@ void server_shutdown(server *s)
     /* MIRROR HOOK: mirror_stop(s->mirror) here, before the ledger closes. */
     ledger_close(s->ledger);
     s->ledger = NULL;
-    nt_log_info("stopped");
+    if (started) {
+        nt_log_info("stopped");
+    }
 }
 
 void server_free(server *s)
