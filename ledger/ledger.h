@@ -45,8 +45,10 @@ typedef struct ledger_options {
  * stored size (NT_ECORRUPT otherwise), and the origin must match the stored
  * one (NT_EINVAL).  An empty ledger gets a signed checkpoint of size 0.
  * Other codes: NT_EINVAL for bad options (no path, origin not a valid key
- * name, key not Ed25519), NT_EUNSUPPORTED for an unknown store format
- * version, NT_EIO / NT_ENOMEM.  The returned handle is freed by ledger_close.
+ * name, key not Ed25519), NT_EBUSY when the ledger is already open (in this
+ * or another process: one sequencer per ledger), NT_EUNSUPPORTED for an
+ * unknown store format version, NT_EIO / NT_ENOMEM.  The returned handle is
+ * freed by ledger_close.
  */
 int ledger_open(ledger **out, const ledger_options *opts);
 

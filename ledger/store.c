@@ -19,11 +19,14 @@
 #include "ledger/ledger.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #define STORE_FORMAT_VERSION 1u
 #define STORE_DEFAULT_MAP_SIZE ((size_t)64 << 30)
@@ -53,6 +56,7 @@ typedef struct store_entry {
 } store_entry;
 
 struct ledger {
+    int lock_fd; /* flock'd "sequencer.lock": one sequencer per ledger */
     MDB_env *env;
     MDB_dbi db_leaves, db_metadata, db_nodes, db_digests, db_checkpoints, db_meta;
     char *origin;
@@ -434,6 +438,32 @@ static int store_origin_check(const char *origin)
     return 0;
 }
 
+/*
+ * One ledger handle per directory, machine-wide.  Two sequencers would each
+ * keep a frontier the other invalidates, and lmdb.h forbids opening one
+ * environment twice in a process ("close()ing it breaks flock() advisory
+ * locking").  A separate file is locked so that closing it never touches
+ * LMDB's own locks on lock.mdb; flock is per open file description, so a
+ * second handle in the same process is refused too.
+ */
+static int store_lock(ledger *l, const char *dir)
+{
+    int error = 0;
+    nt_buf path = NT_BUF_INIT;
+
+    NT_TRY(nt_path_join(&path, dir, "sequencer.lock"));
+    l->lock_fd = open(nt_buf_cstr(&path), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    NT_ENSURE(l->lock_fd >= 0, NT_EIO, "%s: %s", nt_buf_cstr(&path), strerror(errno));
+    if (flock(l->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        error = nt_error_set(errno == EWOULDBLOCK ? NT_EBUSY : NT_EIO,
+                             "%s: the ledger is already open (%s)", dir, strerror(errno));
+        goto done;
+    }
+done:
+    nt_buf_dispose(&path);
+    return error;
+}
+
 static void *store_sequencer_main(void *arg);
 
 int ledger_open(ledger **out, const ledger_options *opts)
@@ -453,6 +483,7 @@ int ledger_open(ledger **out, const ledger_options *opts)
 
     l = nt_calloc(1, sizeof(*l));
     NT_ENSURE(l != NULL, NT_ENOMEM, "out of memory");
+    l->lock_fd = -1;
     l->batch_max = opts->batch_max ? opts->batch_max : STORE_DEFAULT_BATCH_MAX;
     l->window_ns = (uint64_t)(opts->batch_window_us ? opts->batch_window_us
                                                     : STORE_DEFAULT_WINDOW_US) * 1000u;
@@ -477,6 +508,7 @@ int ledger_open(ledger **out, const ledger_options *opts)
     cv_init = 1;
 
     NT_TRY(nt_mkdir_p(opts->path, 0700));
+    NT_TRY(store_lock(l, opts->path));
     STORE_MDB(mdb_env_create(&l->env), "mdb_env_create");
     STORE_MDB(mdb_env_set_maxdbs(l->env, 8), "mdb_env_set_maxdbs");
     STORE_MDB(mdb_env_set_maxreaders(l->env, STORE_MAX_READERS), "mdb_env_set_maxreaders");
@@ -515,6 +547,9 @@ done:
         if (l->env != NULL) {
             mdb_env_close(l->env);
         }
+        if (l->lock_fd >= 0) {
+            close(l->lock_fd);
+        }
         EVP_PKEY_free(l->key);
         nt_free(l->ring);
         nt_free(l->batch);
@@ -539,6 +574,7 @@ void ledger_close(ledger *l)
     pthread_cond_destroy(&l->work_cv);
     pthread_mutex_destroy(&l->mu);
     mdb_env_close(l->env);
+    close(l->lock_fd);
     EVP_PKEY_free(l->key);
     nt_free(l->ring);
     nt_free(l->batch);

@@ -79,6 +79,12 @@ static void test_empty_and_options(void)
     CHECK_OK(ledger_open(&l, &o));
     REQUIRE(l != NULL);
     CHECK_STR(ledger_origin(l), FIX_ORIGIN);
+    {
+        /* one handle per ledger; the twin (open after close) is every reopen below */
+        ledger *l2 = NULL;
+        CHECK_ERR(ledger_open(&l2, &o), NT_EBUSY);
+        CHECK(l2 == NULL);
+    }
     merkle_empty_root(empty);
     CHECK_OK(ledger_info_get(&info, l));
     CHECK(info.size == 0 && info.batches == 0 && info.full == 0 && info.queue_depth == 0);
