@@ -73,7 +73,12 @@ typedef int (*merkle_hash_fn)(uint8_t out[MERKLE_HASH_SIZE], void *ctx, unsigned
 /* Rebuild a frontier for `size` leaves from stored subtree hashes (O(log n) lookups). */
 int merkle_frontier_load(merkle_frontier *f, merkle_hash_fn get, void *ctx, uint64_t size);
 
-/* Root of leaves [start, end) (not necessarily complete) from stored hashes: O(log n) lookups. */
+/*
+ * Root of leaves [start, end) (not necessarily complete) from stored hashes: MTH(D[start:end]).
+ * O(log n) lookups when start is a multiple of a power of two >= end - start (every range a
+ * proof or a tile needs); other ranges are still correct but cost more lookups.  start == end
+ * gives the empty root; NT_EINVAL if start > end; the source's error (e.g. NT_ENOTFOUND) as is.
+ */
 int merkle_range_root(uint8_t out[MERKLE_HASH_SIZE], merkle_hash_fn get, void *ctx, uint64_t start,
                       uint64_t end);
 
@@ -100,7 +105,8 @@ int merkle_verify_inclusion(const uint8_t leaf_hash[MERKLE_HASH_SIZE], uint64_t 
                             uint64_t size, const uint8_t *proof, size_t proof_len,
                             const uint8_t root[MERKLE_HASH_SIZE]);
 
-/* The root an inclusion proof leads to (same checks of shape as above). */
+/* The root an inclusion proof leads to (same checks of shape as above; the
+ * number of hashes must be exactly the one (index, size) implies, else NT_EINVAL). */
 int merkle_root_from_inclusion(uint8_t out[MERKLE_HASH_SIZE],
                                const uint8_t leaf_hash[MERKLE_HASH_SIZE], uint64_t index,
                                uint64_t size, const uint8_t *proof, size_t proof_len);
@@ -108,7 +114,9 @@ int merkle_root_from_inclusion(uint8_t out[MERKLE_HASH_SIZE],
 /*
  * RFC 9162 2.1.4.2: 0 if `proof` proves the tree of size2 with root2 extends
  * the tree of size1 with root1; NT_EVERIFY / NT_EINVAL otherwise.  size1 == 0
- * requires an empty proof; size1 == size2 requires an empty proof and equal roots.
+ * requires an empty proof and root1 == the empty root (SHA-256(""));
+ * size1 == size2 requires an empty proof and equal roots.  A proof with the
+ * wrong number of hashes is rejected (NT_EINVAL or NT_EVERIFY).
  */
 int merkle_verify_consistency(uint64_t size1, uint64_t size2, const uint8_t root1[MERKLE_HASH_SIZE],
                               const uint8_t root2[MERKLE_HASH_SIZE], const uint8_t *proof,
