@@ -301,8 +301,39 @@ static void test_encode_rejects(void)
     nt_buf_dispose(&out);
 }
 
+static void test_allocation_failures(void)
+{
+    /* every allocation of decode and encode failing in turn: NT_ENOMEM, nothing leaked (ASan) */
+    receipt r, d;
+    nt_buf out = NT_BUF_INIT;
+    int ok = 1, decoded = 0, encoded = 0;
+    for (unsigned long n = 1; n < 500 && !decoded; n++) {
+        nt_mem_fail_after(n);
+        int rc = receipt_decode(&d, sample_json, strlen(sample_json));
+        nt_mem_fail_after(0);
+        decoded = rc == 0;
+        ok &= rc == 0 || rc == NT_ENOMEM;
+        receipt_dispose(&d);
+    }
+    sample(&r, 1);
+    for (unsigned long n = 1; n < 500 && !encoded; n++) {
+        nt_buf_dispose(&out);
+        nt_mem_fail_after(n);
+        int rc = receipt_encode(&out, &r);
+        nt_mem_fail_after(0);
+        encoded = rc == 0;
+        ok &= rc == 0 || rc == NT_ENOMEM;
+    }
+    CHECK(ok);
+    CHECK(decoded && encoded);
+    CHECK_STR(nt_buf_cstr(&out), sample_json);
+    receipt_dispose(&r);
+    nt_buf_dispose(&out);
+}
+
 int main(void)
 {
+    test_allocation_failures();
     test_known_answer_and_round_trip();
     test_rejects();
     test_encode_rejects();
