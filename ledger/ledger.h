@@ -32,7 +32,9 @@ typedef struct ledger_options {
     const char *origin;        /* checkpoint origin line / log key name */
     EVP_PKEY *log_key;         /* Ed25519 signing key; ledger_open takes its own reference */
     unsigned batch_max;        /* leaves per write transaction at most; 0 = 512 */
-    unsigned batch_window_us;  /* how long the sequencer waits to fill a batch; 0 = 1000, see docs */
+    unsigned batch_window_us;  /* how long the sequencer waits to fill a batch; 0 = 1000; the wait
+                                  ends early once no append arrived for window/20 (>= 20 us),
+                                  see docs/PERFORMANCE.md "Ledger" */
     unsigned queue_max;        /* queued appends at most before NT_EBUSY; 0 = 8192 */
     int no_sync;               /* 1 = MDB_NOSYNC: benchmarks only, never the default */
     size_t queue_bytes_max;    /* queued leaf + metadata bytes at most before NT_EBUSY; 0 = 256 MiB */

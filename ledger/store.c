@@ -37,6 +37,7 @@
 /* A write transaction keeps its dirty pages in memory: cap the bytes per batch. */
 #define STORE_BATCH_BYTES_MAX ((size_t)64 << 20)
 #define STORE_MAX_READERS 1024u
+#define STORE_MIN_GAP_NS 20000u
 #define STORE_NODE_KEY_SIZE 9
 
 /* One queued append; the leaf and metadata bytes follow the struct. */
@@ -63,6 +64,7 @@ struct ledger {
     EVP_PKEY *key;
     unsigned batch_max;
     uint64_t window_ns;
+    uint64_t gap_ns; /* end the batch window early after this long without a new entry */
     size_t queue_max;
     size_t queue_bytes_max;
 
@@ -73,6 +75,7 @@ struct ledger {
     /* Everything below up to `frontier` is guarded by mu. */
     store_entry **ring;
     size_t ring_head, ring_count, ring_bytes;
+    uint64_t last_enqueue_ns;
     int closing;
     int full;
     int fatal; /* a negative code once the in-memory frontier could not be rebuilt */
@@ -487,6 +490,7 @@ int ledger_open(ledger **out, const ledger_options *opts)
     l->batch_max = opts->batch_max ? opts->batch_max : STORE_DEFAULT_BATCH_MAX;
     l->window_ns = (uint64_t)(opts->batch_window_us ? opts->batch_window_us
                                                     : STORE_DEFAULT_WINDOW_US) * 1000u;
+    l->gap_ns = l->window_ns / 20 > STORE_MIN_GAP_NS ? l->window_ns / 20 : STORE_MIN_GAP_NS;
     l->queue_max = opts->queue_max ? opts->queue_max : STORE_DEFAULT_QUEUE_MAX;
     l->queue_bytes_max = opts->queue_bytes_max ? opts->queue_bytes_max
                                                : STORE_DEFAULT_QUEUE_BYTES;
@@ -735,17 +739,22 @@ static void *store_sequencer_main(void *arg)
             break; /* closing and drained */
         }
         /* Group commit: give producers until the oldest entry is window_ns old to
-         * fill the batch.  Entries that piled up during the previous commit are
-         * already old enough and go at once. */
-        if (l->ring_count < l->batch_max && !l->closing) {
+         * fill the batch, but stop as soon as they pause for gap_ns: a producer
+         * waiting for its own acknowledgement cannot add to the batch, so at low
+         * load a full window would only add latency (measured: 1 in flight,
+         * 1.75 ms per append with a plain 1 ms window).  Entries that piled up
+         * during the previous commit are already old enough and go at once. */
+        for (;;) {
             struct timespec ts;
-            uint64_t deadline = l->ring[l->ring_head]->enqueued_ns + l->window_ns;
-            store_deadline(&ts, deadline);
-            while (l->ring_count < l->batch_max && !l->closing && nt_mono_ns() < deadline) {
-                if (pthread_cond_timedwait(&l->work_cv, &l->mu, &ts) == ETIMEDOUT) {
-                    break;
-                }
+            uint64_t now = nt_mono_ns();
+            uint64_t full = l->ring[l->ring_head]->enqueued_ns + l->window_ns;
+            uint64_t idle = l->last_enqueue_ns + l->gap_ns;
+            uint64_t until = idle < full ? idle : full;
+            if (l->ring_count >= l->batch_max || l->closing || now >= until) {
+                break;
             }
+            store_deadline(&ts, until);
+            pthread_cond_timedwait(&l->work_cv, &l->mu, &ts);
         }
         while (n < l->batch_max && l->ring_count > 0) {
             store_entry *e = l->ring[l->ring_head];
@@ -842,6 +851,7 @@ int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done
     NT_ENSURE(l->ring_count == 0 || l->ring_bytes + e->bytes <= l->queue_bytes_max, NT_EBUSY,
               "ledger append queue full (%zu bytes)", l->ring_bytes);
     e->enqueued_ns = nt_mono_ns();
+    l->last_enqueue_ns = e->enqueued_ns;
     l->ring[(l->ring_head + l->ring_count) % l->queue_max] = e;
     l->ring_count++;
     l->ring_bytes += e->bytes;
