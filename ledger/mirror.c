@@ -320,7 +320,9 @@ static int tile_build(update_ctx *u, int level, uint64_t index, unsigned width)
             uint64_t leaf_index = index * MIRROR_TILE_WIDTH + i;
             NT_TRY(ledger_leaf_get(&u->leaf, NULL, u->l, leaf_index));
             /* tlog-tiles: "Entry bundles are sequences of big-endian uint16
-             * length-prefixed log entries." */
+             * length-prefixed log entries."  record_decode (which the ledger runs on
+             * every append) already refuses leaves over RECORD_MAX_LEAF, so this only
+             * guards against a ledger written by an older version. */
             NT_ENSURE(u->leaf.len <= MIRROR_MAX_LEAF, NT_ERANGE,
                       "mirror: leaf %" PRIu64 " is %zu bytes; an entry bundle holds at most %u",
                       leaf_index, u->leaf.len, MIRROR_MAX_LEAF);

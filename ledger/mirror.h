@@ -17,7 +17,9 @@
  * parent; a commit costs O(new tiles) because unchanged subtrees are reused.
  *
  * Limits: an entry bundle stores a leaf's length in 16 bits, so a leaf longer
- * than 65535 bytes cannot be mirrored (NT_ERANGE naming the leaf).  Metadata
+ * than 65535 bytes cannot be mirrored; that is why record.h caps every leaf at
+ * RECORD_MAX_LEAF and the ledger cannot hold a longer one (a ledger written
+ * before that cap could: NT_ERANGE naming the leaf).  Metadata
  * bytes attached to evidence leaves stay in the ledger: the leaf commits to
  * their SHA-256, and an off-site copy should not hold customers' metadata.
  */
@@ -36,7 +38,8 @@
  * empty), none otherwise.  *size_out (may be NULL) receives the size of HEAD
  * afterwards.  NT_ECORRUPT when HEAD's checkpoint is not a prefix of the
  * ledger (another log's mirror, a restored ledger): the mirror never rewrites
- * history.  NT_ERANGE for a leaf longer than 65535 bytes.  Not thread-safe
+ * history.  NT_ERANGE for a leaf longer than 65535 bytes (only in a ledger
+ * written before RECORD_MAX_LEAF existed).  Not thread-safe
  * against another writer of the same repository.
  */
 int mirror_update(uint64_t *size_out, const char *path, ledger *l);

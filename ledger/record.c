@@ -14,6 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
+/* version, kind, algorithm, digest length, label length, token length (4), metadata flag */
+#define RECORD_FIXED_SIZE 10u
+
 static const struct {
     record_alg alg;
     const char *name;
@@ -167,6 +170,14 @@ int record_encode(nt_buf *out, const record *r)
               "record: digest or token without bytes");
     NT_ENSURE(r->has_metadata == 0 || r->has_metadata == 1, NT_EINVAL,
               "record metadata flag: must be 0 or 1");
+    /* Every other field is bounded well below the limit, so only the token can push a leaf
+     * over it; check_fields bounded token.len, so the sum cannot overflow. */
+    size_t total = RECORD_FIXED_SIZE + r->digest.len + r->label.len + r->token.len +
+                   (r->has_metadata ? 32u : 0u);
+    NT_ENSURE(total <= RECORD_MAX_LEAF, NT_EINVAL,
+              "record token length: %zu bytes make a leaf of %zu bytes; a leaf is at most %u "
+              "(a tlog-tiles entry bundle stores 16-bit lengths)",
+              r->token.len, total, RECORD_MAX_LEAF);
     NT_TRY(nt_buf_putc(out, RECORD_VERSION));
     NT_TRY(nt_buf_putc(out, (uint8_t)r->kind));
     NT_TRY(nt_buf_putc(out, (uint8_t)r->alg));
@@ -230,6 +241,9 @@ int record_decode(record *out, const uint8_t *data, size_t len)
 
     memset(&r, 0, sizeof(r));
     NT_ENSURE(data != NULL || len == 0, NT_EINVAL, "record: NULL data");
+    NT_ENSURE(len <= RECORD_MAX_LEAF, NT_EINVAL,
+              "record length: %zu bytes; a leaf is at most %u (a tlog-tiles entry bundle "
+              "stores 16-bit lengths)", len, RECORD_MAX_LEAF);
     NT_TRY(take_u8(&version, &rd, "version"));
     NT_ENSURE(version == RECORD_VERSION, NT_EINVAL, "record version: %u, expected %u", version,
               RECORD_VERSION);

@@ -11,13 +11,23 @@
  *   4      L     digest (the messageImprint's hashedMessage)
  *   .      1     label length K (0..255); 0 for kind 0x01
  *   .      K     label, UTF-8 (the evidence kind, e.g. "contract.signed")
- *   .      4     token length T, big-endian, 1..16 MiB
+ *   .      4     token length T, big-endian, 1..16 MiB (the total limit below binds first)
  *   .      T     the complete DER TimeStampToken (CMS ContentInfo) issued for it
  *   .      1     metadata flag: 0x00 none, 0x01 present
  *   .      32    SHA-256 of the metadata bytes (only when the flag is 0x01)
  *
  * Nothing may follow.  Decoding is strict: any other byte string is rejected,
  * so every leaf has exactly one encoding.
+ *
+ * A whole leaf is at most RECORD_MAX_LEAF (65,535) bytes: the git mirror
+ * publishes leaves in C2SP tlog-tiles entry bundles, which store each entry's
+ * length as a big-endian uint16, so a longer leaf could be sequenced but never
+ * mirrored.  record_encode refuses to build one and record_decode refuses to
+ * read one, so the ledger (which decodes every leaf it is given) cannot hold
+ * it and the TSA cannot issue a token that does not fit (its leaf is encoded
+ * before the token is sent, and a failed encode answers systemFailure).  With
+ * the fixed fields, a SHA-512 digest, a 255-byte label and a metadata hash, a
+ * token of up to 65,535 - 361 = 65,174 bytes always fits.
  */
 #ifndef LEDGER_RECORD_H
 #define LEDGER_RECORD_H
@@ -25,7 +35,8 @@
 #include "util/util.h"
 
 #define RECORD_VERSION 1
-#define RECORD_MAX_TOKEN (16u * 1024u * 1024u)
+#define RECORD_MAX_TOKEN (16u * 1024u * 1024u) /* the field's own bound */
+#define RECORD_MAX_LEAF 65535u                   /* the whole encoding; binds first */
 #define RECORD_MAX_LABEL 255u
 #define RECORD_MAX_DIGEST 64u
 
@@ -67,9 +78,14 @@ typedef struct record {
     uint8_t metadata_hash[32];
 } record;
 
-/* Append the canonical encoding to out.  NT_EINVAL for out-of-range fields. */
+/*
+ * Append the canonical encoding to out.  NT_EINVAL for out-of-range fields,
+ * including a token that would make the leaf longer than RECORD_MAX_LEAF (the
+ * message names the token length); out is then left as it was.
+ */
 int record_encode(nt_buf *out, const record *r);
-/* Strict decode; views point into data.  NT_EINVAL with a message naming the field. */
+/* Strict decode; views point into data.  NT_EINVAL with a message naming the field
+ * ("record length" for more than RECORD_MAX_LEAF bytes). */
 int record_decode(record *out, const uint8_t *data, size_t len);
 
 #endif

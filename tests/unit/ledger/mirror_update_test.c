@@ -2,7 +2,8 @@
  * mirror_update_test.c - the git mirror (ledger/mirror.c): the exact
  * tlog-tiles layout of each commit as plain git sees it, tile bytes against
  * hashes computed here, one commit per checkpoint, refusal to mirror another
- * log or an over-long leaf, pushes (and the refused non-fast-forward one),
+ * log, a leaf at the 65,535-byte limit (and the ledger refusing one byte
+ * more, so the mirror never meets it), pushes (and the refused non-fast-forward one),
  * and the mirror thread with a remote that goes away and comes back.
  */
 #include "tests/unit/ledger/mirror_fixture.h"
@@ -131,21 +132,61 @@ static void test_refuse_other_log(void)
     fix_sh("rm -rf '%s' '%s' '%s'", a.dir, b.dir, c.dir);
 }
 
+/*
+ * A leaf that an entry bundle cannot hold (over 65,535 bytes) never reaches the
+ * mirror: record_encode refuses to build it and the ledger refuses a hand-built
+ * one, so the mirror keeps advancing; a leaf of exactly 65,535 bytes mirrors and
+ * comes back byte for byte from the bundle.
+ */
 static void test_long_leaf(void)
 {
     fixture f;
     fix_open(&f);
     fix_append(&f, 1, 3);
     CHECK_OK(mirror_update(NULL, f.mirror_path, f.l));
+
+    /* the longest leaf: 4 + 32 + 1 + 4 + T + 1 = 65535 */
+    size_t tlen = RECORD_MAX_LEAF - 42;
+    uint8_t *tok = nt_calloc(1, tlen + 1);
+    REQUIRE(tok != NULL);
+    uint8_t digest[32] = {7};
+    record r = {0};
+    r.kind = RECORD_KIND_TIMESTAMP;
+    r.alg = RECORD_ALG_SHA256;
+    r.digest = NT_BYTES(digest, 32);
+    r.token = NT_BYTES(tok, tlen + 1);
     nt_buf leaf = NT_BUF_INIT;
-    fix_leaf(&leaf, 9, 0, 70000);
+    CHECK_ERR(record_encode(&leaf, &r), NT_EINVAL);
+    /* built by hand, one byte over: the ledger does not take it */
+    REQUIRE(nt_buf_put(&leaf, "\x01\x01\x01\x20", 4) == 0);
+    REQUIRE(nt_buf_put(&leaf, digest, 32) == 0);
+    REQUIRE(nt_buf_putc(&leaf, 0) == 0);
+    REQUIRE(nt_buf_put_u32be(&leaf, (uint32_t)(tlen + 1)) == 0);
+    REQUIRE(nt_buf_put(&leaf, tok, tlen + 1) == 0);
+    REQUIRE(nt_buf_putc(&leaf, 0) == 0);
+    REQUIRE(leaf.len == RECORD_MAX_LEAF + 1u);
     uint64_t index;
-    REQUIRE(ledger_append(&index, f.l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0)) == 0);
-    CHECK_ERR(mirror_update(NULL, f.mirror_path, f.l), NT_ERANGE);
-    CHECK(strstr(nt_error_last(), "leaf 3 ") != NULL);
-    uint64_t hs;
+    CHECK_ERR(ledger_append(&index, f.l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0)), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "record length") != NULL);
+    /* the twin at the limit goes in, and the mirror advances over it */
+    r.token = NT_BYTES(tok, tlen);
+    nt_buf_clear(&leaf);
+    REQUIRE(record_encode(&leaf, &r) == 0);
+    REQUIRE(leaf.len == RECORD_MAX_LEAF);
+    CHECK_OK(ledger_append(&index, f.l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0)));
+    CHECK(index == 3);
+    fix_append(&f, 2, 1);
+    uint64_t size = 0, hs = 0;
+    CHECK_OK(mirror_update(&size, f.mirror_path, f.l));
     CHECK_OK(mirror_head_get(&hs, NULL, f.mirror_path));
-    CHECK(hs == 3);
+    CHECK(size == 5 && hs == 5);
+    /* git sees the bundle: its 4th entry is framed with length 0xffff */
+    nt_buf out = NT_BUF_INIT;
+    CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/entries/000.p/5 | wc -c",
+                     f.mirror_path) == 0);
+    CHECK(strtoull(nt_buf_cstr(&out), NULL, 10) > RECORD_MAX_LEAF + 2u);
+    nt_buf_dispose(&out);
+    nt_free(tok);
     nt_buf_dispose(&leaf);
     fix_close(&f);
     fix_sh("rm -rf '%s'", f.dir);

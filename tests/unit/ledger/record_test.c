@@ -2,7 +2,7 @@
  * record_test.c - the canonical leaf encoding of ledger/record.c: a byte-exact
  * known answer for each kind, round trips, the algorithm table, and a negative
  * twin for every field the strict decoder checks (each rejection must name
- * its field).
+ * its field), and the 65,535-byte leaf limit at its edge in both directions.
  */
 #include "tests/unit/test.h"
 
@@ -230,6 +230,77 @@ static void test_decode_rejects(void)
     nt_buf_dispose(&b);
 }
 
+/*
+ * The leaf limit (RECORD_MAX_LEAF, for tlog-tiles entry bundles): a leaf of
+ * exactly 65,535 bytes encodes and decodes, one byte more is refused by both,
+ * whichever field makes it long, and the refusal names the field.
+ */
+static void test_leaf_limit(void)
+{
+    nt_buf enc = NT_BUF_INIT, raw = NT_BUF_INIT;
+    record r = sample_evidence(), d;
+    /* the sample is 94 bytes with a 5-byte token */
+    size_t fits = RECORD_MAX_LEAF - (94 - sizeof(token));
+    uint8_t *big = nt_calloc(1, fits + 2);
+    REQUIRE(big != NULL);
+
+    r.token = NT_BYTES(big, fits);
+    CHECK_OK(record_encode(&enc, &r));
+    CHECK(enc.len == RECORD_MAX_LEAF);
+    CHECK_OK(record_decode(&d, enc.ptr, enc.len));
+    CHECK(d.token.len == fits && d.has_metadata == 1);
+
+    /* one byte more: encode refuses, names the token length and leaves out untouched */
+    nt_buf_clear(&enc);
+    REQUIRE(nt_buf_puts(&enc, "xy") == 0);
+    r.token = NT_BYTES(big, fits + 1);
+    nt_error_clear();
+    CHECK_ERR(record_encode(&enc, &r), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "token length") != NULL &&
+          strstr(nt_error_last(), "65535") != NULL);
+    CHECK(enc.len == 2 && memcmp(enc.ptr, "xy", 2) == 0);
+    /* ... and the same without metadata: 32 bytes more token fit, 33 do not */
+    r.has_metadata = 0;
+    r.token = NT_BYTES(big, fits + 32);
+    nt_buf_clear(&enc);
+    CHECK_OK(record_encode(&enc, &r));
+    CHECK(enc.len == RECORD_MAX_LEAF);
+    r.token = NT_BYTES(nt_calloc(1, fits + 33), fits + 33);
+    REQUIRE(r.token.ptr != NULL);
+    CHECK_ERR(record_encode(&enc, &r), NT_EINVAL);
+    nt_free((void *)r.token.ptr);
+
+    /* decode: a hand-built 65,536-byte leaf, canonical in every field but its length */
+    r = sample_evidence();
+    r.token = NT_BYTES(big, fits + 1);
+    REQUIRE(nt_buf_put(&raw, "\x01\x02\x01\x20", 4) == 0);
+    REQUIRE(nt_buf_put(&raw, digest32, 32) == 0);
+    REQUIRE(nt_buf_put(&raw, "\x0f" "contract.signed", 16) == 0);
+    REQUIRE(nt_buf_put_u32be(&raw, (uint32_t)(fits + 1)) == 0);
+    REQUIRE(nt_buf_put(&raw, big, fits + 1) == 0);
+    REQUIRE(nt_buf_putc(&raw, 0x01) == 0);
+    for (int i = 0; i < 32; i++) {
+        REQUIRE(nt_buf_putc(&raw, 0xab) == 0);
+    }
+    REQUIRE(raw.len == RECORD_MAX_LEAF + 1u);
+    CHECK(rejects(raw.ptr, raw.len, "record length"));
+    /* its twin, one token byte shorter, is exactly the 65,535-byte leaf encode built */
+    nt_buf_clear(&enc);
+    r.token = NT_BYTES(big, fits);
+    REQUIRE(record_encode(&enc, &r) == 0);
+    nt_buf_clear(&raw);
+    REQUIRE(nt_buf_put(&raw, enc.ptr, 52) == 0);
+    REQUIRE(nt_buf_put_u32be(&raw, (uint32_t)fits) == 0);
+    REQUIRE(nt_buf_put(&raw, big, fits) == 0);
+    REQUIRE(nt_buf_put(&raw, enc.ptr + 56 + fits, 33) == 0);
+    CHECK(raw.len == RECORD_MAX_LEAF && memcmp(raw.ptr, enc.ptr, raw.len) == 0);
+    CHECK_OK(record_decode(&d, raw.ptr, raw.len));
+
+    nt_free(big);
+    nt_buf_dispose(&enc);
+    nt_buf_dispose(&raw);
+}
+
 static void test_alg_table(void)
 {
     record_alg a;
@@ -262,6 +333,7 @@ int main(void)
     test_round_trip_all_algs();
     test_encode_rejects();
     test_decode_rejects();
+    test_leaf_limit();
     test_alg_table();
     return TEST_END();
 }
