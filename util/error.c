@@ -11,7 +11,8 @@
 static _Thread_local char error_msg[512];
 static _Thread_local int error_code;
 
-static void error_vset(int code, const char *fmt, va_list ap)
+/* The format attribute lets clang check callers instead of warning on the non-literal here. */
+static NT_PRINTF(2, 0) void error_vset(int code, const char *fmt, va_list ap)
 {
     error_code = code;
     vsnprintf(error_msg, sizeof(error_msg), fmt, ap);
