@@ -18,7 +18,8 @@ static void usage_verify(FILE *f, const char *prog)
             "          [--mirror GIT-URL-OR-PATH] [--crl FILE ...]\n"
             "          [--report-json OUT.json] [--report-pdf OUT.pdf] [--lang en|zh]\n"
             "          [--sign-key KEY.pem --sign-cert CERT.pem [--sign-chain CHAIN.pem]\n"
-            "           [--report-sig OUT.p7s]] [--now UNIX-SECONDS] [--quiet]\n"
+            "           [--report-sig OUT.p7s] [--tsa http://TSA-URL]]\n"
+            "          [--now UNIX-SECONDS] [--quiet]\n"
             "exit status: 0 PASSED, 1 FAILED, 2 INDETERMINATE, 3 usage, 4 error\n",
             prog);
 }
@@ -27,7 +28,9 @@ static void usage_report(FILE *f, const char *prog)
 {
     fprintf(f,
             "usage: %s --report REPORT.json --signature REPORT.json.p7s --trust ROOTS.pem\n"
-            "exit status: 0 signature valid, 1 invalid, 3 usage, 4 error\n",
+            "          [--require-timestamp]\n"
+            "exit status: 0 signature (and time-stamp, if any) valid, 1 invalid, 3 usage, "
+            "4 error\n",
             prog);
 }
 
@@ -57,8 +60,25 @@ done:
 int verifier_cli_verify(int argc, char **argv, const char *prog)
 {
     enum {
-        O_DOC = 1000, O_DIGEST, O_RECEIPT, O_TRUST, O_LOGKEY, O_MIRROR, O_CRL, O_JSON, O_PDF,
-        O_LANG, O_SKEY, O_SCERT, O_SCHAIN, O_SIG, O_NOW, O_QUIET, O_HELP, O_GIT,
+        O_DOC = 1000,
+        O_DIGEST,
+        O_RECEIPT,
+        O_TRUST,
+        O_LOGKEY,
+        O_MIRROR,
+        O_CRL,
+        O_JSON,
+        O_PDF,
+        O_LANG,
+        O_SKEY,
+        O_SCERT,
+        O_SCHAIN,
+        O_SIG,
+        O_NOW,
+        O_QUIET,
+        O_HELP,
+        O_GIT,
+        O_TSA,
     };
     static const struct option longopts[] = {
         {"document", required_argument, NULL, O_DOC},
@@ -75,6 +95,7 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         {"sign-cert", required_argument, NULL, O_SCERT},
         {"sign-chain", required_argument, NULL, O_SCHAIN},
         {"report-sig", required_argument, NULL, O_SIG},
+        {"tsa", required_argument, NULL, O_TSA},
         {"now", required_argument, NULL, O_NOW},
         {"git", required_argument, NULL, O_GIT},
         {"quiet", no_argument, NULL, O_QUIET},
@@ -83,10 +104,11 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
     };
     verifier_options o;
     const char *json_path = NULL, *pdf_path = NULL, *lang = "en";
-    const char *skey = NULL, *scert = NULL, *schain = NULL, *sig_path = NULL;
+    const char *skey = NULL, *scert = NULL, *schain = NULL, *sig_path = NULL, *tsa = NULL;
     int quiet = 0, c, status = VERIFIER_EXIT_ERROR;
     verifier_report *r = NULL;
     nt_buf json = NT_BUF_INIT, cmd = NT_BUF_INIT, sig = NT_BUF_INIT, sigp = NT_BUF_INIT;
+    nt_buf stamped = NT_BUF_INIT;
 
     memset(&o, 0, sizeof(o));
     optind = 1;
@@ -142,6 +164,9 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         case O_GIT:
             o.git_command = optarg;
             break;
+        case O_TSA:
+            tsa = optarg;
+            break;
         case O_NOW: {
             uint64_t t = 0;
             if (nt_parse_u64(&t, optarg, strlen(optarg)) < 0 || t == 0 || t > INT64_MAX / 2) {
@@ -164,7 +189,8 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
     }
     if (optind != argc || (o.document_path == NULL) == (o.digest == NULL) ||
         o.receipt_path == NULL || o.trust_path == NULL || o.log_key_path == NULL ||
-        (skey == NULL) != (scert == NULL) || (sig_path != NULL && skey == NULL)) {
+        (skey == NULL) != (scert == NULL) || (sig_path != NULL && skey == NULL) ||
+        (tsa != NULL && skey == NULL)) {
         usage_verify(stderr, prog);
         return VERIFIER_EXIT_USAGE;
     }
@@ -180,6 +206,13 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         fprintf(stderr, "%s: --sign-key needs --report-json\n", prog);
         return VERIFIER_EXIT_USAGE;
     }
+    if (tsa != NULL) {
+        verifier__url u;
+        if (verifier__url_parse(&u, tsa) < 0) {
+            fprintf(stderr, "%s: %s\n", prog, nt_error_last());
+            return VERIFIER_EXIT_USAGE;
+        }
+    }
     /* The exact command, for the report's "verify it yourself" section (without outputs). */
     if (nt_buf_puts(&cmd, VERIFIER_NAME) < 0) {
         goto done;
@@ -187,9 +220,9 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int skip = 0;
-        static const char *const outputs[] = {"--report-json", "--report-pdf", "--sign-key",
-                                              "--sign-cert", "--sign-chain", "--report-sig",
-                                              "--quiet", "--now", "--lang"};
+        static const char *const outputs[] = {
+            "--report-json", "--report-pdf", "--sign-key", "--sign-cert", "--sign-chain",
+            "--report-sig",  "--quiet",      "--now",      "--lang",      "--tsa"};
         for (size_t k = 0; k < NT_ARRAY_LEN(outputs); k++) {
             size_t n = strlen(outputs[k]);
             if (strncmp(a, outputs[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
@@ -230,9 +263,19 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
             }
             sig_path = nt_buf_cstr(&sigp);
         }
-        if (verifier_report_sign(&sig, nt_buf_bytes(&json), skey, scert, schain) < 0 ||
-            nt_file_write_atomic(sig_path, sig.ptr, sig.len, 0644) < 0) {
+        if (verifier_report_sign(&sig, nt_buf_bytes(&json), skey, scert, schain) < 0) {
             fprintf(stderr, "%s: signing the report: %s\n", prog, nt_error_last());
+            goto done;
+        }
+        /* The only network access of a verification, and only when asked for. */
+        if (tsa != NULL && verifier_report_timestamp(&stamped, nt_buf_bytes(&sig), tsa) < 0) {
+            fprintf(stderr, "%s: time-stamping the report signature at %s: %s\n", prog, tsa,
+                    nt_error_last());
+            goto done;
+        }
+        const nt_buf *out = tsa != NULL ? &stamped : &sig;
+        if (nt_file_write_atomic(sig_path, out->ptr, out->len, 0644) < 0) {
+            fprintf(stderr, "%s: %s: %s\n", prog, sig_path, nt_error_last());
             goto done;
         }
     }
@@ -252,22 +295,27 @@ done:
     nt_buf_dispose(&cmd);
     nt_buf_dispose(&sig);
     nt_buf_dispose(&sigp);
+    nt_buf_dispose(&stamped);
     return status;
 }
 
 int verifier_cli_verify_report(int argc, char **argv, const char *prog)
 {
-    enum { O_REPORT = 1000, O_SIG, O_TRUST, O_HELP };
+    enum { O_REPORT = 1000, O_SIG, O_TRUST, O_HELP, O_REQTS };
     static const struct option longopts[] = {
         {"report", required_argument, NULL, O_REPORT},
         {"signature", required_argument, NULL, O_SIG},
         {"trust", required_argument, NULL, O_TRUST},
+        {"require-timestamp", no_argument, NULL, O_REQTS},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
     const char *report = NULL, *sigpath = NULL, *trust = NULL;
-    int c, status = VERIFIER_EXIT_ERROR;
-    nt_buf json = NT_BUF_INIT, sig = NT_BUF_INIT, signer = NT_BUF_INIT;
+    int c, status = VERIFIER_EXIT_ERROR, require_ts = 0;
+    nt_buf json = NT_BUF_INIT, sig = NT_BUF_INIT;
+    verifier_report_sig_info info;
+
+    memset(&info, 0, sizeof(info));
 
     optind = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -280,6 +328,9 @@ int verifier_cli_verify_report(int argc, char **argv, const char *prog)
             break;
         case O_TRUST:
             trust = optarg;
+            break;
+        case O_REQTS:
+            require_ts = 1;
             break;
         case O_HELP:
             usage_report(stdout, prog);
@@ -297,21 +348,31 @@ int verifier_cli_verify_report(int argc, char **argv, const char *prog)
         fprintf(stderr, "%s: %s\n", prog, nt_error_last());
         goto done;
     }
-    int rc = verifier_report_signature_check(&signer, nt_buf_bytes(&json), nt_buf_bytes(&sig),
-                                             trust);
+    int rc =
+        verifier_report_signature_verify(&info, nt_buf_bytes(&json), nt_buf_bytes(&sig), trust);
     if (rc == NT_EVERIFY) {
         printf("INVALID: %s\n", nt_error_last());
         status = 1;
     } else if (rc < 0) {
         fprintf(stderr, "%s: %s\n", prog, nt_error_last());
         status = rc == NT_EINVAL ? 1 : VERIFIER_EXIT_ERROR;
+    } else if (!info.timestamped && require_ts) {
+        printf("INVALID: the signature by %s carries no time-stamp (--require-timestamp)\n",
+               nt_buf_cstr(&info.signer));
+        status = 1;
+    } else if (info.timestamped) {
+        printf("VALID: signed by %s\nTIME-STAMPED: %s by %s, serial %s\n",
+               nt_buf_cstr(&info.signer), nt_buf_cstr(&info.ts_gen_time), nt_buf_cstr(&info.ts_tsa),
+               nt_buf_cstr(&info.ts_serial));
+        status = 0;
     } else {
-        printf("VALID: signed by %s\n", nt_buf_cstr(&signer));
+        printf("VALID: signed by %s\nNOT TIME-STAMPED: the signing time is not proven\n",
+               nt_buf_cstr(&info.signer));
         status = 0;
     }
 done:
     nt_buf_dispose(&json);
     nt_buf_dispose(&sig);
-    nt_buf_dispose(&signer);
+    verifier_report_sig_info_dispose(&info);
     return status;
 }

@@ -30,10 +30,11 @@
 
 extern char **environ;
 
-#define GIT_MAX_OUTPUT (8u * 1024u * 1024u)
+#define GIT_MAX_OUTPUT   (8u * 1024u * 1024u)
 #define MIRROR_MAX_TILES 4096u
 
-/* Run git with argv (argv[0] ignored, replaced by `git`); stdout into out. Returns exit status or <0. */
+/* Run git with argv (argv[0] ignored, replaced by `git`); stdout into out. Returns exit status or
+ * <0. */
 static int git_run(nt_buf *out, const char *git, const char *const *argv)
 {
     int error = 0;
@@ -147,6 +148,22 @@ done:
     return error;
 }
 
+/* Why a later checkpoint was not proven consistent, in both report languages. */
+typedef struct why_text {
+    const char *en;
+    const char *zh;
+} why_text;
+
+static const why_text WHY_TOO_LARGE = {"the later checkpoint's tree is too large to recompute here",
+                                       "较新检查点的树过大，无法在此重新计算"};
+static const why_text WHY_NO_TILE = {"the mirror lacks a level-0 tile needed to recompute the tree",
+                                     "镜像缺少重新计算树所需的 0 层瓦片"};
+static const why_text WHY_BAD_TILES = {"the mirror's tiles do not hash to its own checkpoint",
+                                       "镜像瓦片的哈希与其自身的检查点不符"};
+static const why_text WHY_NOT_PREFIX = {
+    "the mirror's tree does not contain the receipt's tree as a prefix",
+    "镜像的树不以回执所对应的树为前缀"};
+
 /*
  * Prove a later checkpoint (size2, root2) consistent with (size1, root1)
  * from the level-0 tiles of that commit: both roots are recomputed from the
@@ -154,14 +171,14 @@ done:
  */
 static int tiles_consistent(const char *git, const char *repo, const char *commit, uint64_t size1,
                             const uint8_t root1[32], uint64_t size2, const uint8_t root2[32],
-                            const char **why)
+                            const why_text **why)
 {
     int error = 0;
     nt_buf hashes = NT_BUF_INIT, path = NT_BUF_INIT, blob = NT_BUF_INIT;
     uint8_t r1[32], r2[32];
     uint64_t tiles = (size2 + 255) / 256;
     if (tiles > MIRROR_MAX_TILES) {
-        *why = "the later checkpoint's tree is too large to recompute here";
+        *why = &WHY_TOO_LARGE;
         goto done;
     }
     for (uint64_t t = 0; t < tiles; t++) {
@@ -172,7 +189,7 @@ static int tiles_consistent(const char *git, const char *repo, const char *commi
         NT_TRY(rc < 0 ? rc : 0);
         size_t want = (width == 0 ? 256u : width) * 32u;
         if (rc != 0 || blob.len != want) {
-            *why = "the mirror lacks a level-0 tile needed to recompute the tree";
+            *why = &WHY_NO_TILE;
             goto done;
         }
         NT_TRY(nt_buf_put(&hashes, blob.ptr, blob.len));
@@ -180,11 +197,11 @@ static int tiles_consistent(const char *git, const char *repo, const char *commi
     NT_TRY(merkle_root_naive(r1, hashes.ptr, size1));
     NT_TRY(merkle_root_naive(r2, hashes.ptr, size2));
     if (memcmp(r2, root2, 32) != 0) {
-        *why = "the mirror's tiles do not hash to its own checkpoint";
+        *why = &WHY_BAD_TILES;
         goto done;
     }
     if (memcmp(r1, root1, 32) != 0) {
-        *why = "the mirror's tree does not contain the receipt's tree as a prefix";
+        *why = &WHY_NOT_PREFIX;
         error = 0;
         goto done;
     }
@@ -211,29 +228,33 @@ int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
     r->mirror_remote = is_remote(opts->mirror);
     if (r->mirror_remote) {
         const char *base = getenv("TMPDIR");
-        snprintf(tmp, sizeof(tmp), "%s/ntv-mirror-XXXXXX", base != NULL && strlen(base) < 40 ? base : "/tmp");
+        snprintf(tmp, sizeof(tmp), "%s/ntv-mirror-XXXXXX",
+                 base != NULL && strlen(base) < 40 ? base : "/tmp");
         NT_ENSURE(mkdtemp(tmp) != NULL, NT_EIO, "mkdtemp: %s", strerror(errno));
         const char *argv[] = {"git", "clone", "--bare", "--quiet", "--", opts->mirror, tmp, NULL};
         int rc = git_run(&out, git, argv);
         NT_TRY(rc < 0 ? rc : 0);
-        NT_TRY(verifier__detail(r, S, "network used: cloned %s", opts->mirror));
+        NT_TRY(verifier__detail(r, S, "mirror.cloned", "network used: cloned %s",
+                                "使用了网络：已克隆 %s", opts->mirror));
         if (rc != 0) {
             verifier__step_set(r, S, VERIFIER_STEP_INDETERMINATE, "MIRROR_UNAVAILABLE");
-            NT_TRY(verifier__detail(r, S, "git clone failed (exit %d)", rc));
+            NT_TRY(verifier__detail(r, S, "mirror.clone_failed", "git clone failed (exit %d)",
+                                    "git clone 失败（退出码 %d）", rc));
             goto done;
         }
         repo = tmp;
     } else if (strncmp(repo, "file://", 7) == 0) {
         repo += 7;
     }
-    const char *argv[] = {"git", "-C", repo, "log", "--reverse", "--format=%H %ct", "HEAD", "--",
-                          "checkpoint", NULL};
+    const char *argv[] = {"git",  "-C", repo,         "log", "--reverse", "--format=%H %ct",
+                          "HEAD", "--", "checkpoint", NULL};
     int rc = git_run(&out, git, argv);
     NT_TRY(rc < 0 ? rc : 0);
     if (rc != 0) {
         verifier__step_set(r, S, VERIFIER_STEP_INDETERMINATE, "MIRROR_UNAVAILABLE");
-        NT_TRY(verifier__detail(r, S, "%s is not a readable git repository (git exit %d)", repo,
-                                rc));
+        NT_TRY(verifier__detail(r, S, "mirror.unreadable",
+                                "%s is not a readable git repository (git exit %d)",
+                                "%s 不是可读取的 git 仓库（git 退出码 %d）", repo, rc));
         goto done;
     }
     nt_buf list = NT_BUF_INIT;
@@ -269,16 +290,18 @@ int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
         }
         if (cp.size == size && memcmp(cp.root, root, 32) != 0) {
             verifier__step_set(r, S, VERIFIER_STEP_FAILED, "SPLIT_VIEW");
-            error = verifier__detail(r, S,
+            error = verifier__detail(r, S, "mirror.split_view",
                                      "commit %s holds a different checkpoint signed by the log "
                                      "key for the same tree size %llu: the log equivocated",
+                                     "提交 %s 含有另一个由该日志公钥签名、树大小同为 %llu "
+                                     "的检查点：该日志出现了分叉（equivocation）",
                                      commit, (unsigned long long)size);
             found = 1;
             break;
         }
         if (cp.size == size || (cp.size > size && later_commit[0] == '\0')) {
             int proven = cp.size == size;
-            const char *why = NULL;
+            const why_text *why = &WHY_NO_TILE;
             if (!proven) {
                 snprintf(later_commit, sizeof(later_commit), "%s", commit);
                 int t = tiles_consistent(git, repo, commit, size, root, cp.size, cp.root, &why);
@@ -288,8 +311,19 @@ int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
                 }
                 proven = t == 1;
                 if (!proven) {
-                    error = verifier__detail(r, S, "later checkpoint (size %llu) in commit %s: %s",
-                                             (unsigned long long)cp.size, commit, why);
+                    nt_buf en = NT_BUF_INIT, zh = NT_BUF_INIT;
+                    error = nt_buf_printf(&en, "later checkpoint (size %llu) in commit %s: %s",
+                                          (unsigned long long)cp.size, commit, why->en);
+                    if (error == 0) {
+                        error = nt_buf_printf(&zh, "较新的检查点（树大小 %llu，提交 %s）：%s",
+                                              (unsigned long long)cp.size, commit, why->zh);
+                    }
+                    if (error == 0) {
+                        error = verifier__detail_text(r, S, "mirror.later_unproven",
+                                                      nt_buf_cstr(&en), nt_buf_cstr(&zh));
+                    }
+                    nt_buf_dispose(&en);
+                    nt_buf_dispose(&zh);
                     if (error < 0) {
                         break;
                     }
@@ -302,16 +336,20 @@ int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
             r->mirror_checkpoint_size = cp.size;
             verifier__step_set(r, S, VERIFIER_STEP_PASSED, NULL);
             if (error == 0) {
-                error = cp.size == size
-                            ? verifier__detail(r, S,
-                                               "the checkpoint is in the mirror's history: first "
-                                               "in commit %s, committed %s",
-                                               commit, when)
-                            : verifier__detail(r, S,
-                                               "a later checkpoint (size %llu, commit %s, "
-                                               "committed %s) is proven consistent with it by "
-                                               "recomputing both roots from the mirror's tiles",
-                                               (unsigned long long)cp.size, commit, when);
+                error =
+                    cp.size == size
+                        ? verifier__detail(r, S, "mirror.found",
+                                           "the checkpoint is in the mirror's history: first "
+                                           "in commit %s, committed %s",
+                                           "该检查点在镜像的历史中：首次出现于提交 %s，提交时间 %s",
+                                           commit, when)
+                        : verifier__detail(r, S, "mirror.later_proven",
+                                           "a later checkpoint (size %llu, commit %s, "
+                                           "committed %s) is proven consistent with it by "
+                                           "recomputing both roots from the mirror's tiles",
+                                           "一个较新的检查点（树大小 %llu，提交 %s，提交时间 "
+                                           "%s）经由镜像的瓦片重新计算两个根哈希，被证明与之一致",
+                                           (unsigned long long)cp.size, commit, when);
             }
             found = 1;
         }
@@ -320,10 +358,11 @@ int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
     NT_TRY(error);
     if (!found) {
         verifier__step_set(r, S, VERIFIER_STEP_INDETERMINATE, "CHECKPOINT_NOT_IN_MIRROR");
-        NT_TRY(verifier__detail(r, S,
-                                "none of the %zu checkpoint commit(s) in the mirror holds this "
-                                "checkpoint or a later one proven consistent with it",
-                                seen));
+        NT_TRY(verifier__detail(
+            r, S, "mirror.not_found",
+            "none of the %zu checkpoint commit(s) in the mirror holds this "
+            "checkpoint or a later one proven consistent with it",
+            "镜像中的 %zu 个检查点提交均不含此检查点，也不含经证明与之一致的较新检查点", seen));
         NT_TRY(verifier__limit(r, "the checkpoint was not corroborated by the mirror"));
     }
 done:

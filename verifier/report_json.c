@@ -98,8 +98,8 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
     NT_ENSURE(root != NULL, NT_ENOMEM, "report: out of memory");
     NT_TRY(put(root, "report_version", json_integer(1)));
     NT_TRY(put(root, "report_id", json_string(r->report_id)));
-    NT_TRY(put(root, "verifier", json_pack("{s:s,s:s}", "name", VERIFIER_NAME, "version",
-                                           NT_VERSION)));
+    NT_TRY(put(root, "verifier",
+               json_pack("{s:s,s:s}", "name", VERIFIER_NAME, "version", NT_VERSION)));
     NT_TRY(put(root, "verification_time", json_string(r->now_text)));
     NT_TRY(put(root, "indication", json_string(verifier_indication_name(r->indication))));
     NT_TRY(put(root, "subindication",
@@ -120,10 +120,11 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
     }
     NT_TRY(put(o, "crls", a));
     a = NULL;
-    NT_TRY(put(o, "mirror", r->mirror_requested
-                                ? json_pack("{s:s,s:b}", "source", nt_buf_cstr(&r->mirror_source),
-                                            "remote", r->mirror_remote)
-                                : json_null()));
+    NT_TRY(put(o, "mirror",
+               r->mirror_requested
+                   ? json_pack("{s:s,s:b}", "source", nt_buf_cstr(&r->mirror_source), "remote",
+                               r->mirror_remote)
+                   : json_null()));
     NT_TRY(put(o, "network_used", json_boolean(r->mirror_requested && r->mirror_remote)));
     NT_TRY(put(root, "inputs", o));
     o = NULL;
@@ -136,8 +137,9 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
     }
     NT_TRY(put(o, "tsa_roots", a));
     a = NULL;
-    NT_TRY(put(o, "log_key", json_pack("{s:s,s:s,s:s}", "name", nt_buf_cstr(&r->log_name),
-                                       "key_id", "", "vkey", nt_buf_cstr(&r->log_vkey))));
+    NT_TRY(put(o, "log_key",
+               json_pack("{s:s,s:s,s:s}", "name", nt_buf_cstr(&r->log_name), "key_id", "", "vkey",
+                         nt_buf_cstr(&r->log_vkey))));
     {
         char kid[16];
         snprintf(kid, sizeof(kid), "%08x", (unsigned)r->log_key_id);
@@ -158,9 +160,8 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
         NT_TRY(put(o, "gen_time", json_string(nt_buf_cstr(&r->gen_time))));
         NT_TRY(put(o, "accuracy",
                    r->have_accuracy
-                       ? json_pack("{s:I,s:I,s:I}", "seconds", (json_int_t)r->acc_seconds,
-                                   "millis", (json_int_t)r->acc_millis, "micros",
-                                   (json_int_t)r->acc_micros)
+                       ? json_pack("{s:I,s:I,s:I}", "seconds", (json_int_t)r->acc_seconds, "millis",
+                                   (json_int_t)r->acc_millis, "micros", (json_int_t)r->acc_micros)
                        : json_null()));
         NT_TRY(put(o, "policy", json_string(nt_buf_cstr(&r->policy))));
         NT_TRY(put(o, "serial", json_string(nt_buf_cstr(&r->serial))));
@@ -186,12 +187,12 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
 
     /* ledger */
     if (r->have_ledger) {
-        NT_TRY(put(root, "ledger",
-                   json_pack("{s:s,s:I,s:I,s:o,s:s,s:s}", "origin", nt_buf_cstr(&r->origin),
-                             "leaf_index", (json_int_t)r->leaf_index, "tree_size",
-                             (json_int_t)r->tree_size, "root", str_or_null(&r->root), "leaf_hash",
-                             nt_buf_cstr(&r->leaf_hash), "checkpoint",
-                             nt_buf_cstr(&r->checkpoint))));
+        NT_TRY(
+            put(root, "ledger",
+                json_pack("{s:s,s:I,s:I,s:o,s:s,s:s}", "origin", nt_buf_cstr(&r->origin),
+                          "leaf_index", (json_int_t)r->leaf_index, "tree_size",
+                          (json_int_t)r->tree_size, "root", str_or_null(&r->root), "leaf_hash",
+                          nt_buf_cstr(&r->leaf_hash), "checkpoint", nt_buf_cstr(&r->checkpoint))));
     } else {
         NT_TRY(put(root, "ledger", json_null()));
     }
@@ -201,8 +202,7 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
         NT_TRY(put(root, "mirror",
                    json_pack("{s:s,s:b,s:o,s:o,s:o}", "source", nt_buf_cstr(&r->mirror_source),
                              "remote", r->mirror_remote, "commit", str_or_null(&r->mirror_commit),
-                             "commit_time", str_or_null(&r->mirror_commit_time),
-                             "checkpoint_size",
+                             "commit_time", str_or_null(&r->mirror_commit_time), "checkpoint_size",
                              r->mirror_commit.len > 0
                                  ? json_integer((json_int_t)r->mirror_checkpoint_size)
                                  : json_null())));
@@ -215,11 +215,13 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
     for (int i = 0; i < VERIFIER_STEP_COUNT; i++) {
         const verifier_step_result *st = &r->steps[i];
         int optional = i == VERIFIER_STEP_REVOCATION || i == VERIFIER_STEP_MIRROR;
-        NT_TRY(push(a, json_pack("{s:i,s:s,s:b,s:s,s:o,s:o}", "step", i + 1, "name",
-                                 verifier_step_name((verifier_step_id)i), "mandatory", !optional,
-                                 "result", verifier_status_name(st->status), "subindication",
-                                 st->sub != NULL ? json_string(st->sub) : json_null(), "details",
-                                 lines_array(&st->details))));
+        /* details in English, detail_codes language-neutral: one code per detail line */
+        NT_TRY(
+            push(a, json_pack("{s:i,s:s,s:b,s:s,s:o,s:o,s:o}", "step", i + 1, "name",
+                              verifier_step_name((verifier_step_id)i), "mandatory", !optional,
+                              "result", verifier_status_name(st->status), "subindication",
+                              st->sub != NULL ? json_string(st->sub) : json_null(), "details",
+                              lines_array(&st->details), "detail_codes", lines_array(&st->codes))));
     }
     NT_TRY(put(root, "steps", a));
     a = NULL;

@@ -95,7 +95,8 @@ static const tr strings[] = {
      "The document examined existed, unchanged, no later than the time shown above. The "
      "time-stamp was issued by a time-stamping authority certified by the trust anchor given, "
      "and it is recorded in the append-only ledger signed by the pinned log key.",
-     "所检查的文件最迟在上述时间已经存在且此后未被修改。该时间戳由经所给信任锚认证的时间戳机构签发，"
+     "所检查的文件最迟在上述时间已经存在且此后未被修改。该时间戳由经所给信任锚认证的时间戳机构签发"
+     "，"
      "并已记录在由指定日志公钥签名的只追加账本中。"},
     {"concl_FAILED",
      "The verification FAILED: at least one check proves that this evidence does not support "
@@ -104,7 +105,8 @@ static const tr strings[] = {
     {"concl_INDETERMINATE",
      "The verification is INDETERMINATE: no check failed, but at least one could not be "
      "completed with the evidence and trust anchors given. See the check above.",
-     "验证结果无法确定：没有检查项失败，但至少一项检查无法依据所提供的证据和信任锚完成，详见上方检查项。"},
+     "验证结果无法确定：没有检查项失败，但至少一项检查无法依据所提供的证据和信任锚完成，详见上方检"
+     "查项。"},
     {"who created, signed or agreed to the document",
      "who created, signed or agreed to the document", "文件由谁创建、签署或同意"},
     {"that the document did not exist before genTime",
@@ -118,6 +120,14 @@ static const tr strings[] = {
     {"the document itself was not examined: its digest was supplied",
      "the document itself was not examined: its digest was supplied",
      "未检查文件本身：仅提供了其摘要"},
+    {"revocation of the TSA certificate not checked",
+     "revocation of the TSA certificate not checked", "未检查时间戳机构证书的吊销状态"},
+    {"revocation of CA certificates not checked", "revocation of CA certificates not checked",
+     "未检查 CA 证书的吊销状态"},
+    {"the checkpoint was not corroborated by the mirror",
+     "the checkpoint was not corroborated by the mirror", "检查点未得到镜像的佐证"},
+    {"the digest algorithm is weak (collisions are feasible)",
+     "the digest algorithm is weak (collisions are feasible)", "摘要算法强度不足（已可构造碰撞）"},
 };
 
 static const char *T(const char *lang, const char *key)
@@ -213,8 +223,8 @@ static void text(pdf *p, enum style st, const char *plain, double indent)
 static void kv(pdf *p, const char *key, const char *value, int mono)
 {
     char *k = g_markup_escape_text(T(p->lang, key), -1);
-    char *v = g_markup_escape_text(value != NULL && value[0] != '\0' ? value : T(p->lang, "none"),
-                                   -1);
+    char *v =
+        g_markup_escape_text(value != NULL && value[0] != '\0' ? value : T(p->lang, "none"), -1);
     char *m = mono ? g_strdup_printf("<b>%s</b>: <tt>%s</tt>", k, v)
                    : g_strdup_printf("<b>%s</b>: %s", k, v);
     block(p, ST_BODY, m, 0);
@@ -354,7 +364,8 @@ static void render(pdf *p)
         size_t pos = 0;
         const char *line;
         size_t len;
-        while (verifier__next_line(&st->details, &pos, &line, &len)) {
+        const nt_buf *details = strcmp(lang, "zh") == 0 ? &st->details_zh : &st->details;
+        while (verifier__next_line(details, &pos, &line, &len)) {
             char *d = g_strndup(line, len);
             text(p, ST_SMALL, d, 14);
             g_free(d);

@@ -66,20 +66,20 @@ const char *verifier_indication_name(verifier_indication i);
  * one must be set.
  */
 typedef struct verifier_options {
-    const char *document_path;   /* the document, hashed streamed */
-    const char *digest;          /* "ALG:HEX" (e.g. "sha256:ab12..") instead of a document */
+    const char *document_path; /* the document, hashed streamed */
+    const char *digest;        /* "ALG:HEX" (e.g. "sha256:ab12..") instead of a document */
     const char *receipt_path;
-    nt_bytes receipt;            /* receipt JSON text */
-    const char *trust_path;      /* PEM file with one or more TSA root certificates */
-    nt_bytes trust;              /* PEM text */
-    const char *log_key_path;    /* file holding the log's vkey line */
-    nt_bytes log_key;            /* vkey text */
+    nt_bytes receipt;                         /* receipt JSON text */
+    const char *trust_path;                   /* PEM file with one or more TSA root certificates */
+    nt_bytes trust;                           /* PEM text */
+    const char *log_key_path;                 /* file holding the log's vkey line */
+    nt_bytes log_key;                         /* vkey text */
     const char *crl_paths[VERIFIER_MAX_CRLS]; /* PEM or DER CRLs */
     size_t crl_count;
-    const char *mirror;          /* git URL or path of the ledger mirror; NULL = no corroboration */
-    const char *git_command;     /* git executable for the mirror; NULL = "git" from PATH */
-    time_t now;                  /* verification time; 0 = the clock (nt_clock_now) */
-    const char *command_line;    /* shown in "verify it yourself"; NULL = rebuilt from these options */
+    const char *mirror;       /* git URL or path of the ledger mirror; NULL = no corroboration */
+    const char *git_command;  /* git executable for the mirror; NULL = "git" from PATH */
+    time_t now;               /* verification time; 0 = the clock (nt_clock_now) */
+    const char *command_line; /* shown in "verify it yourself"; NULL = rebuilt from these options */
 } verifier_options;
 
 /* The result of a verification: an immutable report. */
@@ -138,9 +138,73 @@ int verifier_report_sign(nt_buf *out, nt_bytes report_json, const char *key_path
  * the signer chains to a root; NT_EVERIFY otherwise (reason in
  * nt_error_last()); NT_EIO / NT_EINVAL for unreadable inputs.  When
  * `signer_out` is not NULL the signer's subject is appended to it.
+ * A time-stamp on the signature (verifier_report_timestamp), when present,
+ * is checked too, as by verifier_report_signature_verify.
  */
-int verifier_report_signature_check(nt_buf *signer_out, nt_bytes report_json, nt_bytes signature_der,
-                                    const char *trust_path);
+int verifier_report_signature_check(nt_buf *signer_out, nt_bytes report_json,
+                                    nt_bytes signature_der, const char *trust_path);
+
+/*
+ * Time-stamping a report signature (CAdES-T, RFC 3161 Appendix A): an RFC
+ * 3161 token whose messageImprint is the SHA-256 of the SignerInfo's
+ * signature value, stored as the unsigned attribute id-aa-timeStampToken
+ * (1.2.840.113549.1.9.16.2.14) of that SignerInfo.  The signature itself is
+ * unchanged; the token proves it existed at the token's genTime.
+ *
+ * verifier_report_timestamp_request: the DER TimeStampReq (v1, SHA-256
+ * imprint of the signature value, a fresh 64-bit nonce, certReq TRUE) for
+ * `signature_der` (one SignerInfo), appended to tsq_out.
+ *
+ * verifier_report_timestamp_attach: check the DER TimeStampResp `tsr`
+ * against the request `tsq` (status granted, version, imprint and nonce
+ * echoed; the TSA's signature is NOT checked here: the signer need not trust
+ * the TSA, the report's reader does, in verifier_report_signature_verify)
+ * and append to out the signature with the token attached.  NT_EVERIFY for
+ * a rejection or a response that does not answer `tsq`, NT_EINVAL for
+ * malformed inputs or a signature that already carries a time-stamp.
+ *
+ * verifier_report_timestamp: both, with the request POSTed to `tsa_url`
+ * (http:// only, RFC 3161 3.4 media types, no redirects followed, one
+ * connection to exactly that host and port).  NT_EIO when the TSA cannot be
+ * reached, NT_EVERIFY when it refuses, NT_EINVAL for another URL scheme.
+ *
+ * These are the only functions of nt_verifier that use the network.
+ */
+int verifier_report_timestamp_request(nt_buf *tsq_out, nt_bytes signature_der);
+int verifier_report_timestamp_attach(nt_buf *out, nt_bytes signature_der, nt_bytes tsq,
+                                     nt_bytes tsr);
+int verifier_report_timestamp(nt_buf *out, nt_bytes signature_der, const char *tsa_url);
+
+/*
+ * What verifier_report_signature_verify established.  Start from all zeros
+ * ({0}); the buffers belong to the caller: verifier_report_sig_info_dispose.
+ */
+typedef struct verifier_report_sig_info {
+    nt_buf signer;      /* the report signer's subject (one line) */
+    int timestamped;    /* 1: a time-stamp token covers the signature and verified */
+    nt_buf ts_gen_time; /* its genTime, RFC 3339 UTC with the token's fraction */
+    nt_buf ts_tsa;      /* the TSA certificate's subject (one line) */
+    nt_buf ts_serial;   /* the token's serialNumber, lowercase hex */
+} verifier_report_sig_info;
+
+void verifier_report_sig_info_dispose(verifier_report_sig_info *info);
+
+/*
+ * Check a detached report signature and its time-stamp(s), against the PEM
+ * roots in `trust_path` (the report signer's roots and the TSA's roots, in
+ * one file).  For every id-aa-timeStampToken attribute: the token's
+ * signature and ESSCertID, its certificate chain (timeStamping purpose,
+ * validity judged at its genTime) to a root, and its messageImprint equal to
+ * the hash of the signature value.  Then the CMS signature over the exact
+ * report bytes and the signer's chain to a root, with validity judged at the
+ * earliest genTime when time-stamped (the token proves the signature existed
+ * then), else now.  0 when all of it holds (info filled; info may be NULL);
+ * NT_EVERIFY otherwise (reason in nt_error_last()); NT_EINVAL for a
+ * signature that is not DER CMS; NT_EIO for an unreadable trust file.
+ * Thread-safe.
+ */
+int verifier_report_signature_verify(verifier_report_sig_info *info, nt_bytes report_json,
+                                     nt_bytes signature_der, const char *trust_path);
 
 /*
  * The command lines, shared by `notarium verify` / `notarium verify-report`

@@ -11,32 +11,34 @@
 
 #include <stdint.h>
 
-#define VERIFIER_NAME "notarium-verify"
-#define VERIFIER_MAX_CHAIN 16
+#define VERIFIER_NAME        "notarium-verify"
+#define VERIFIER_MAX_CHAIN   16
 #define VERIFIER_MAX_ANCHORS 32
 
 typedef struct verifier_step_result {
     verifier_status status;
     const char *sub;   /* static string or NULL */
-    nt_buf details;    /* lines, each ending in '\n' */
+    nt_buf details;    /* lines, each ending in '\n': English (JSON "details", PDF en) */
+    nt_buf details_zh; /* the same lines in Chinese (PDF zh), one for one */
+    nt_buf codes;      /* the same lines' message codes (JSON "detail_codes") */
 } verifier_step_result;
 
 /* A file (or byte string) that was examined. */
 typedef struct verifier_input {
     int present;
-    nt_buf name;       /* file name as given, or "(inline)" */
+    nt_buf name; /* file name as given, or "(inline)" */
     uint64_t size;
     char sha256[65];
 } verifier_input;
 
 typedef struct verifier_cert_info {
-    nt_buf subject;    /* RFC 2253, UTF-8 */
+    nt_buf subject; /* RFC 2253, UTF-8 */
     nt_buf issuer;
-    nt_buf serial;     /* lowercase hex */
+    nt_buf serial; /* lowercase hex */
     char sha256[65];
     char not_before[32]; /* RFC 3339 */
     char not_after[32];
-    int is_anchor;     /* one of the --trust certificates */
+    int is_anchor; /* one of the --trust certificates */
 } verifier_cert_info;
 
 struct verifier_report {
@@ -54,62 +56,99 @@ struct verifier_report {
     verifier_input log_key;
     verifier_input crls[VERIFIER_MAX_CRLS];
     size_t crl_count;
-    int digest_supplied;          /* --digest instead of --document */
-    nt_buf evidence_alg;          /* "sha256" */
-    nt_buf evidence_digest;       /* hex: the document's digest (or the one supplied) */
+    int digest_supplied;    /* --digest instead of --document */
+    nt_buf evidence_alg;    /* "sha256" */
+    nt_buf evidence_digest; /* hex: the document's digest (or the one supplied) */
     verifier_cert_info anchors[VERIFIER_MAX_ANCHORS];
     size_t anchor_count;
-    nt_buf log_vkey;              /* the vkey line */
+    nt_buf log_vkey; /* the vkey line */
     nt_buf log_name;
     uint32_t log_key_id;
 
     /* token */
     int have_token;
-    nt_buf gen_time;              /* RFC 3339 as in the token (fraction kept) */
+    nt_buf gen_time; /* RFC 3339 as in the token (fraction kept) */
     int64_t gen_time_unix;
     int have_accuracy;
     long acc_seconds, acc_millis, acc_micros;
-    nt_buf policy;                /* dotted OID */
-    nt_buf serial;                /* hex */
-    nt_buf nonce;                 /* hex, empty when absent */
+    nt_buf policy; /* dotted OID */
+    nt_buf serial; /* hex */
+    nt_buf nonce;  /* hex, empty when absent */
     int ordering;
-    nt_buf tsa_name;              /* empty when absent */
+    nt_buf tsa_name; /* empty when absent */
     nt_buf imprint_alg;
-    nt_buf imprint;               /* hex */
-    nt_buf ess_version;           /* "ESSCertIDv2 (sha256)" / "ESSCertID (sha1)" */
+    nt_buf imprint;     /* hex */
+    nt_buf ess_version; /* "ESSCertIDv2 (sha256)" / "ESSCertID (sha1)" */
     verifier_cert_info chain[VERIFIER_MAX_CHAIN];
     size_t chain_count;
-    int chain_verified;           /* chain[] is the built, verified path to an anchor */
+    int chain_verified; /* chain[] is the built, verified path to an anchor */
 
     /* ledger */
     int have_ledger;
     nt_buf origin;
     uint64_t leaf_index;
     uint64_t tree_size;
-    nt_buf root;                  /* hex, from the checkpoint */
-    nt_buf leaf_hash;             /* hex */
-    nt_buf checkpoint;            /* the signed note text */
+    nt_buf root;       /* hex, from the checkpoint */
+    nt_buf leaf_hash;  /* hex */
+    nt_buf checkpoint; /* the signed note text */
 
     /* mirror */
     int mirror_requested;
     nt_buf mirror_source;
     int mirror_remote;
     nt_buf mirror_commit;
-    nt_buf mirror_commit_time;    /* RFC 3339 */
+    nt_buf mirror_commit_time; /* RFC 3339 */
     uint64_t mirror_checkpoint_size;
 
-    nt_buf limits;                /* lines */
+    nt_buf limits; /* lines */
     nt_buf command_line;
 };
 
-/* Append a detail line (printf) to a step. */
-int verifier__detail(verifier_report *r, verifier_step_id id, const char *fmt, ...) NT_PRINTF(3, 4);
+/*
+ * Append a detail line to a step, in both languages: `code` is the
+ * language-neutral message code ("token.parsed", see docs/REPORT.md), `en`
+ * and `zh` printf formats taking the same arguments (zh may use positional
+ * %1$s conversions to reorder them; the compiler checks both).
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define VERIFIER_PRINTF2(en, zh, a) __attribute__((format(printf, en, a), format(printf, zh, a)))
+#else
+#define VERIFIER_PRINTF2(en, zh, a)
+#endif
+int verifier__detail(verifier_report *r, verifier_step_id id, const char *code, const char *en,
+                     const char *zh, ...) VERIFIER_PRINTF2(4, 5, 6);
+/* The same with the lines already formatted (newlines in them become spaces). */
+int verifier__detail_text(verifier_report *r, verifier_step_id id, const char *code, const char *en,
+                          const char *zh);
 /* Set a step's status and sub-indication (keeps the worse status already set). */
-void verifier__step_set(verifier_report *r, verifier_step_id id, verifier_status s, const char *sub);
+void verifier__step_set(verifier_report *r, verifier_step_id id, verifier_status s,
+                        const char *sub);
 /* Append a line to the report's limits, once. */
 int verifier__limit(verifier_report *r, const char *text);
 /* Iterate the lines of a buffer filled by verifier__detail / verifier__limit. */
 int verifier__next_line(const nt_buf *lines, size_t *pos, const char **line, size_t *len);
+
+/*
+ * The HTTP client (http_client.c) for --tsa.  verifier__url_parse accepts
+ * http://host[:port][/path][?query] only (NT_EINVAL otherwise: another
+ * scheme, user information, a fragment, spaces or non-ASCII).
+ * verifier__http_response_parse takes a whole HTTP/1.x response: status 200
+ * (NT_EVERIFY otherwise, redirects included), Content-Type `want_type`,
+ * body by Content-Length, chunked, or to the end; at most 1 MiB.
+ * verifier__http_post sends one POST over one connection and parses the
+ * answer; NT_EIO when the server cannot be reached or times out (30 s).
+ */
+typedef struct verifier__url {
+    char host[256];
+    char port[8];
+    char path[1024];
+    int ipv6;
+} verifier__url;
+int verifier__url_parse(verifier__url *out, const char *url);
+int verifier__http_response_parse(nt_buf *body, const uint8_t *resp, size_t len,
+                                  const char *want_type);
+int verifier__http_post(nt_buf *body_out, const char *url, const char *content_type, nt_bytes body,
+                        const char *want_type);
 
 /* Format a time_t as RFC 3339 UTC ("2026-01-02T03:04:05Z"). */
 void verifier__time_text(char out[32], int64_t t);

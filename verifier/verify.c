@@ -35,7 +35,7 @@
 #include <openssl/x509v3.h>
 
 #define MAX_INPUT_FILE (64u * 1024u * 1024u)
-#define READ_CHUNK (1u << 20)
+#define READ_CHUNK     (1u << 20)
 
 /* ------------------------------------------------------------------ names */
 
@@ -77,15 +77,49 @@ const char *verifier_indication_name(verifier_indication i)
 
 /* ------------------------------------------------------------------ report helpers */
 
-int verifier__detail(verifier_report *r, verifier_step_id id, const char *fmt, ...)
+/* One line: a newline inside an argument (an error text) must not split it. */
+static int put_line(nt_buf *lines, const char *text)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int error = nt_buf_vprintf(&r->steps[id].details, fmt, ap);
+    int error = 0;
+    for (const char *p = text; *p != '\0'; p++) {
+        NT_TRY(nt_buf_putc(lines, *p == '\n' || *p == '\r' ? ' ' : (uint8_t)*p));
+    }
+    NT_TRY(nt_buf_putc(lines, '\n'));
+done:
+    return error;
+}
+
+int verifier__detail_text(verifier_report *r, verifier_step_id id, const char *code, const char *en,
+                          const char *zh)
+{
+    int error = 0;
+    verifier_step_result *st = &r->steps[id];
+    NT_TRY(put_line(&st->details, en));
+    NT_TRY(put_line(&st->details_zh, zh));
+    NT_TRY(put_line(&st->codes, code));
+done:
+    return error;
+}
+
+int verifier__detail(verifier_report *r, verifier_step_id id, const char *code, const char *en,
+                     const char *zh, ...)
+{
+    int error = 0;
+    va_list ap, aq;
+    nt_buf e = NT_BUF_INIT, z = NT_BUF_INIT;
+    va_start(ap, zh);
+    va_copy(aq, ap);
+    error = nt_buf_vprintf(&e, en, ap);
+    if (error == 0) {
+        error = nt_buf_vprintf(&z, zh, aq);
+    }
+    va_end(aq);
     va_end(ap);
     if (error == 0) {
-        error = nt_buf_putc(&r->steps[id].details, '\n');
+        error = verifier__detail_text(r, id, code, nt_buf_cstr(&e), nt_buf_cstr(&z));
     }
+    nt_buf_dispose(&e);
+    nt_buf_dispose(&z);
     return error;
 }
 
@@ -172,6 +206,8 @@ void verifier_report_free(verifier_report *r)
     }
     for (size_t i = 0; i < VERIFIER_STEP_COUNT; i++) {
         nt_buf_dispose(&r->steps[i].details);
+        nt_buf_dispose(&r->steps[i].details_zh);
+        nt_buf_dispose(&r->steps[i].codes);
     }
     input_dispose(&r->document);
     input_dispose(&r->receipt);
@@ -186,11 +222,27 @@ void verifier_report_free(verifier_report *r)
     for (size_t i = 0; i < VERIFIER_MAX_CHAIN; i++) {
         cert_info_dispose(&r->chain[i]);
     }
-    nt_buf *bufs[] = {&r->evidence_alg, &r->evidence_digest, &r->log_vkey, &r->log_name,
-                      &r->gen_time, &r->policy, &r->serial, &r->nonce, &r->tsa_name,
-                      &r->imprint_alg, &r->imprint, &r->ess_version, &r->origin, &r->root,
-                      &r->leaf_hash, &r->checkpoint, &r->mirror_source, &r->mirror_commit,
-                      &r->mirror_commit_time, &r->limits, &r->command_line};
+    nt_buf *bufs[] = {&r->evidence_alg,
+                      &r->evidence_digest,
+                      &r->log_vkey,
+                      &r->log_name,
+                      &r->gen_time,
+                      &r->policy,
+                      &r->serial,
+                      &r->nonce,
+                      &r->tsa_name,
+                      &r->imprint_alg,
+                      &r->imprint,
+                      &r->ess_version,
+                      &r->origin,
+                      &r->root,
+                      &r->leaf_hash,
+                      &r->checkpoint,
+                      &r->mirror_source,
+                      &r->mirror_commit,
+                      &r->mirror_commit_time,
+                      &r->limits,
+                      &r->command_line};
     for (size_t i = 0; i < NT_ARRAY_LEN(bufs); i++) {
         nt_buf_dispose(bufs[i]);
     }
@@ -415,10 +467,10 @@ typedef struct vctx {
     TS_TST_INFO *tst;
     record_alg imprint_alg;
     nt_buf imprint;
-    STACK_OF(X509) *pool;    /* token certificates + receipt certificates */
-    STACK_OF(X509) *anchors;
-    STACK_OF(X509) *chain;   /* verified path, signer first */
-    X509 *signer;            /* borrowed from pool */
+    STACK_OF(X509) * pool; /* token certificates + receipt certificates */
+    STACK_OF(X509) * anchors;
+    STACK_OF(X509) * chain; /* verified path, signer first */
+    X509 *signer;           /* borrowed from pool */
     int64_t gen_time;
 } vctx;
 
@@ -484,28 +536,34 @@ static int step_token(vctx *v)
     if (v->p7 == NULL || p != v->rc.token.ptr + v->rc.token.len) {
         ERR_clear_error();
         verifier__step_set(r, VERIFIER_STEP_TOKEN, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
-        return verifier__detail(r, VERIFIER_STEP_TOKEN, "the token is not a DER CMS ContentInfo");
+        return verifier__detail(r, VERIFIER_STEP_TOKEN, "token.not_der_cms",
+                                "the token is not a DER CMS ContentInfo",
+                                "令牌不是 DER 编码的 CMS ContentInfo");
     }
     if (!PKCS7_type_is_signed(v->p7)) {
         verifier__step_set(r, VERIFIER_STEP_TOKEN, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
-        return verifier__detail(r, VERIFIER_STEP_TOKEN, "the token is not a CMS SignedData");
+        return verifier__detail(r, VERIFIER_STEP_TOKEN, "token.not_signed_data",
+                                "the token is not a CMS SignedData", "令牌不是 CMS SignedData");
     }
     v->tst = PKCS7_to_TS_TST_INFO(v->p7);
     if (v->tst == NULL) {
         ERR_clear_error();
         verifier__step_set(r, VERIFIER_STEP_TOKEN, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
-        return verifier__detail(r, VERIFIER_STEP_TOKEN,
-                                "the token does not encapsulate a TSTInfo (id-ct-TSTInfo)");
+        return verifier__detail(r, VERIFIER_STEP_TOKEN, "token.no_tstinfo",
+                                "the token does not encapsulate a TSTInfo (id-ct-TSTInfo)",
+                                "令牌未封装 TSTInfo（id-ct-TSTInfo）");
     }
     /* RFC 3161 2.4.2: "version INTEGER { v1(1) }" */
     if (TS_TST_INFO_get_version(v->tst) != 1) {
         verifier__step_set(r, VERIFIER_STEP_TOKEN, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
-        return verifier__detail(r, VERIFIER_STEP_TOKEN, "TSTInfo version is %ld, not 1",
+        return verifier__detail(r, VERIFIER_STEP_TOKEN, "token.bad_version",
+                                "TSTInfo version is %ld, not 1", "TSTInfo 版本为 %ld，而非 1",
                                 TS_TST_INFO_get_version(v->tst));
     }
     if (gen_time_parse(v, TS_TST_INFO_get_time(v->tst)) < 0) {
         verifier__step_set(r, VERIFIER_STEP_TOKEN, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
-        return verifier__detail(r, VERIFIER_STEP_TOKEN, "%s", nt_error_last());
+        return verifier__detail(r, VERIFIER_STEP_TOKEN, "token.bad_gen_time", "%s",
+                                "genTime 格式错误：%s", nt_error_last());
     }
     OBJ_obj2txt(oid, sizeof(oid), TS_TST_INFO_get_policy_id(v->tst), 1);
     NT_TRY(nt_buf_puts(&r->policy, oid));
@@ -545,23 +603,25 @@ static int step_token(vctx *v)
         OBJ_obj2txt(oid, sizeof(oid), aobj, 1);
         NT_TRY(nt_buf_puts(&r->imprint_alg, oid));
         verifier__step_set(r, VERIFIER_STEP_TOKEN, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
-        error = verifier__detail(r, VERIFIER_STEP_TOKEN,
+        error = verifier__detail(r, VERIFIER_STEP_TOKEN, "token.bad_imprint_alg",
                                  "messageImprint algorithm %s is unknown or its length is wrong",
-                                 oid);
+                                 "messageImprint 的算法 %s 未知，或摘要长度错误", oid);
         goto done;
     }
     NT_TRY(nt_buf_puts(&r->imprint_alg, record_alg_name(v->imprint_alg)));
     r->have_token = 1;
     verifier__step_set(r, VERIFIER_STEP_TOKEN, VERIFIER_STEP_PASSED, NULL);
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_TOKEN,
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_TOKEN, "token.parsed",
                             "CMS SignedData with TSTInfo v1: genTime %s, policy %s, serial %s",
+                            "CMS SignedData，含 TSTInfo v1：genTime %s，策略 %s，序列号 %s",
                             nt_buf_cstr(&r->gen_time), oid, nt_buf_cstr(&r->serial)));
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_TOKEN, "messageImprint %s:%s",
-                            nt_buf_cstr(&r->imprint_alg), nt_buf_cstr(&r->imprint)));
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_TOKEN, "token.imprint", "messageImprint %s:%s",
+                            "消息摘要（messageImprint）%s:%s", nt_buf_cstr(&r->imprint_alg),
+                            nt_buf_cstr(&r->imprint)));
     if (v->imprint_alg == RECORD_ALG_SHA1 || v->imprint_alg == RECORD_ALG_MD5) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_TOKEN,
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_TOKEN, "token.weak_alg",
                                 "warning: %s is no longer collision resistant",
-                                nt_buf_cstr(&r->imprint_alg)));
+                                "警告：%s 已不再具备抗碰撞性", nt_buf_cstr(&r->imprint_alg)));
         NT_TRY(verifier__limit(r, "the digest algorithm is weak (collisions are feasible)"));
     }
 done:
@@ -589,8 +649,9 @@ static int step_digest(vctx *v, const record_alg *sup_alg, const nt_buf *sup_dig
         }
         if (*sup_alg != v->imprint_alg) {
             verifier__step_set(r, VERIFIER_STEP_DIGEST, VERIFIER_STEP_FAILED, "HASH_FAILURE");
-            return verifier__detail(r, VERIFIER_STEP_DIGEST,
+            return verifier__detail(r, VERIFIER_STEP_DIGEST, "digest.alg_mismatch",
                                     "the supplied digest is %s, the token's imprint is %s",
+                                    "所提供的摘要为 %s 算法，而时间戳令牌的摘要为 %s 算法",
                                     record_alg_name(*sup_alg), nt_buf_cstr(&r->imprint_alg));
         }
         memcpy(md, sup_digest->ptr, sup_digest->len);
@@ -611,14 +672,22 @@ static int step_digest(vctx *v, const record_alg *sup_alg, const nt_buf *sup_dig
     }
     if (md_len == v->imprint.len && memcmp(md, v->imprint.ptr, md_len) == 0) {
         verifier__step_set(r, VERIFIER_STEP_DIGEST, VERIFIER_STEP_PASSED, NULL);
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_DIGEST,
-                                "%s of the %s equals the token's messageImprint",
-                                nt_buf_cstr(&r->evidence_alg),
-                                o->digest != NULL ? "supplied digest" : "document"));
+        if (o->digest != NULL) {
+            NT_TRY(verifier__detail(r, VERIFIER_STEP_DIGEST, "digest.match_supplied",
+                                    "%s of the supplied digest equals the token's messageImprint",
+                                    "所提供的 %s 摘要与时间戳令牌的 messageImprint 一致",
+                                    nt_buf_cstr(&r->evidence_alg)));
+        } else {
+            NT_TRY(verifier__detail(r, VERIFIER_STEP_DIGEST, "digest.match_document",
+                                    "%s of the document equals the token's messageImprint",
+                                    "文件的 %s 摘要与时间戳令牌的 messageImprint 一致",
+                                    nt_buf_cstr(&r->evidence_alg)));
+        }
     } else {
         verifier__step_set(r, VERIFIER_STEP_DIGEST, VERIFIER_STEP_FAILED, "HASH_FAILURE");
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_DIGEST,
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_DIGEST, "digest.mismatch",
                                 "%s of the document is %s, the token's messageImprint is %s",
+                                "文件的 %s 摘要为 %s，而时间戳令牌的 messageImprint 为 %s",
                                 nt_buf_cstr(&r->evidence_alg), nt_buf_cstr(&r->evidence_digest),
                                 nt_buf_cstr(&r->imprint)));
     }
@@ -628,7 +697,7 @@ done:
 
 /* ------------------------------------------------------------------ signature */
 
-static int chain_record(vctx *v, STACK_OF(X509) *certs, int verified)
+static int chain_record(vctx *v, STACK_OF(X509) * certs, int verified)
 {
     int error = 0;
     verifier_report *r = v->r;
@@ -684,9 +753,11 @@ static int check_signer_identification(vctx *v, PKCS7_SIGNER_INFO *si)
         ERR_clear_error();
         verifier__step_set(r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_INDETERMINATE,
                            "NO_SIGNING_CERTIFICATE_FOUND");
-        error = verifier__detail(r, VERIFIER_STEP_SIGNATURE,
+        error = verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.no_ess",
                                  "no signingCertificate (ESSCertID) or signingCertificateV2 "
-                                 "(ESSCertIDv2) attribute identifies the signer");
+                                 "(ESSCertIDv2) attribute identifies the signer",
+                                 "没有 signingCertificate（ESSCertID）或 "
+                                 "signingCertificateV2（ESSCertIDv2）属性标识签名者");
         goto done;
     }
     NT_TRY(nt_buf_puts(&r->ess_version, ss2 != NULL ? "ESSCertIDv2" : "ESSCertID"));
@@ -696,14 +767,14 @@ static int check_signer_identification(vctx *v, PKCS7_SIGNER_INFO *si)
         ERR_clear_error();
         verifier__step_set(r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_INDETERMINATE,
                            "NO_SIGNING_CERTIFICATE_FOUND");
-        error = verifier__detail(r, VERIFIER_STEP_SIGNATURE,
+        error = verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.ess_mismatch",
                                  "the %s attribute does not match the signer's certificate",
-                                 nt_buf_cstr(&r->ess_version));
+                                 "%s 属性与签名者的证书不符", nt_buf_cstr(&r->ess_version));
         goto done;
     }
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE,
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.ess_ok",
                             "signer identified by %s (hash of the certificate matches)",
-                            nt_buf_cstr(&r->ess_version)));
+                            "签名者由 %s 标识（证书哈希一致）", nt_buf_cstr(&r->ess_version)));
 done:
     ESS_SIGNING_CERT_free(ss);
     ESS_SIGNING_CERT_V2_free(ss2);
@@ -728,12 +799,14 @@ static int check_cms_signature(vctx *v, PKCS7_SIGNER_INFO *si, int *ok)
     if (!*ok) {
         verifier__step_set(v->r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_FAILED,
                            "SIG_CRYPTO_FAILURE");
-        NT_TRY(verifier__detail(v->r, VERIFIER_STEP_SIGNATURE,
+        NT_TRY(verifier__detail(v->r, VERIFIER_STEP_SIGNATURE, "signature.crypto_failure",
                                 "the CMS signature (or its messageDigest attribute) does not "
-                                "verify with the signer's public key"));
+                                "verify with the signer's public key",
+                                "CMS 签名（或其 messageDigest 属性）无法用签名者的公钥验证"));
     } else {
-        NT_TRY(verifier__detail(v->r, VERIFIER_STEP_SIGNATURE,
-                                "CMS signature and messageDigest verified with the signer's key"));
+        NT_TRY(verifier__detail(v->r, VERIFIER_STEP_SIGNATURE, "signature.crypto_ok",
+                                "CMS signature and messageDigest verified with the signer's key",
+                                "已用签名者的公钥验证 CMS 签名及 messageDigest"));
     }
 done:
     BIO_free_all(bio);
@@ -764,9 +837,10 @@ static int check_chain(vctx *v)
         NT_TRY(chain_record(v, built, 1));
         v->chain = built;
         built = NULL;
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE,
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.chain_ok",
                                 "certificate chain of %d certificate(s) built to a trust anchor "
                                 "and valid at genTime %s",
+                                "由 %d 张证书组成的证书链已构建至信任锚，且在 genTime %s 时有效",
                                 sk_X509_num(v->chain), when));
     } else {
         int e = X509_STORE_CTX_get_error(ctx);
@@ -794,8 +868,9 @@ static int check_chain(vctx *v)
             break;
         }
         verifier__step_set(r, VERIFIER_STEP_SIGNATURE, st, sub);
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE,
-                                "certificate chain not valid at genTime %s: %s (depth %d)", when,
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.chain_invalid",
+                                "certificate chain not valid at genTime %s: %s (depth %d)",
+                                "证书链在 genTime %s 时无效：%s（深度 %d）", when,
                                 X509_verify_cert_error_string(e), depth));
         STACK_OF(X509) *partial = X509_STORE_CTX_get1_chain(ctx);
         if (partial != NULL) {
@@ -827,17 +902,20 @@ static int check_key_usage(vctx *v)
     if (loc < 0) {
         verifier__step_set(r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_INDETERMINATE,
                            "CHAIN_CONSTRAINTS_FAILURE");
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE,
-                                "the TSA certificate has no extendedKeyUsage extension"));
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.no_eku",
+                                "the TSA certificate has no extendedKeyUsage extension",
+                                "时间戳机构证书没有 extendedKeyUsage（扩展密钥用法）扩展"));
     } else if (!X509_EXTENSION_get_critical(X509_get_ext(x, loc)) ||
                X509_get_ext_by_NID(x, NID_ext_key_usage, loc) >= 0 || xku != XKU_TIMESTAMP) {
         verifier__step_set(r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_INDETERMINATE,
                            "CHAIN_CONSTRAINTS_FAILURE");
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE,
-                                "extendedKeyUsage must be critical and timeStamping only"));
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.bad_eku",
+                                "extendedKeyUsage must be critical and timeStamping only",
+                                "extendedKeyUsage 必须是关键扩展，且仅含 timeStamping"));
     } else {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE,
-                                "extendedKeyUsage: timeStamping only, critical"));
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.eku_ok",
+                                "extendedKeyUsage: timeStamping only, critical",
+                                "extendedKeyUsage：仅 timeStamping，关键扩展"));
     }
     if (X509_get_extension_flags(x) & EXFLAG_KUSAGE) {
         uint32_t ku = X509_get_key_usage(x);
@@ -845,11 +923,14 @@ static int check_key_usage(vctx *v)
             (ku & (KU_KEY_CERT_SIGN | KU_CRL_SIGN)) != 0) {
             verifier__step_set(r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_INDETERMINATE,
                                "CHAIN_CONSTRAINTS_FAILURE");
-            NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE,
+            NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.bad_ku",
                                     "keyUsage must allow digitalSignature or nonRepudiation and "
-                                    "not keyCertSign/cRLSign"));
+                                    "not keyCertSign/cRLSign",
+                                    "keyUsage 必须允许 digitalSignature 或 "
+                                    "nonRepudiation，且不得含 keyCertSign/cRLSign"));
         } else {
-            NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "keyUsage allows signing"));
+            NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.ku_ok",
+                                    "keyUsage allows signing", "keyUsage 允许签名"));
         }
     }
 done:
@@ -866,8 +947,8 @@ static int step_signature(vctx *v)
 
     NT_OSSL_PTR(v->pool = sk_X509_new_null(), "stack");
     for (int i = 0; i < sk_X509_num(tcerts); i++) {
-        NT_OSSL(X509_add_cert(v->pool, sk_X509_value(tcerts, i), X509_ADD_FLAG_UP_REF |
-                                                                      X509_ADD_FLAG_NO_DUP),
+        NT_OSSL(X509_add_cert(v->pool, sk_X509_value(tcerts, i),
+                              X509_ADD_FLAG_UP_REF | X509_ADD_FLAG_NO_DUP),
                 "certificate");
     }
     for (size_t i = 0; i < v->rc.cert_count; i++) {
@@ -875,8 +956,9 @@ static int step_signature(vctx *v)
         X509 *x = d2i_X509(NULL, &p, (long)v->rc.certs[i].len);
         if (x == NULL) {
             ERR_clear_error();
-            NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE,
-                                    "receipt certificate %zu is not DER X.509; ignored", i));
+            NT_TRY(verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.bad_receipt_cert",
+                                    "receipt certificate %zu is not DER X.509; ignored",
+                                    "回执中的第 %zu 张证书不是 DER 编码的 X.509 证书，已忽略", i));
             continue;
         }
         /* X509_ADD_FLAG_NO_DUP would keep neither the duplicate nor free it: check here. */
@@ -895,8 +977,9 @@ static int step_signature(vctx *v)
     }
     if (sinfos == NULL || sk_PKCS7_SIGNER_INFO_num(sinfos) != 1) {
         verifier__step_set(r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
-        error = verifier__detail(r, VERIFIER_STEP_SIGNATURE,
-                                 "a time-stamp token must have exactly one SignerInfo");
+        error = verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.signer_count",
+                                 "a time-stamp token must have exactly one SignerInfo",
+                                 "时间戳令牌必须恰好包含一个 SignerInfo");
         goto done;
     }
     PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(sinfos, 0);
@@ -905,9 +988,10 @@ static int step_signature(vctx *v)
     if (v->signer == NULL) {
         verifier__step_set(r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_INDETERMINATE,
                            "NO_SIGNING_CERTIFICATE_FOUND");
-        error = verifier__detail(r, VERIFIER_STEP_SIGNATURE,
+        error = verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.no_signer_cert",
                                  "the signer's certificate is neither in the token nor in the "
-                                 "receipt");
+                                 "receipt",
+                                 "签名者的证书既不在令牌中，也不在回执中");
         goto done;
     }
     {
@@ -972,7 +1056,8 @@ static int step_revocation(vctx *v)
     char when[32];
 
     if (o->crl_count == 0) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION, "no revocation data given (--crl)"));
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION, "revocation.no_data",
+                                "no revocation data given (--crl)", "未提供吊销数据（--crl）"));
         NT_TRY(verifier__limit(r, "revocation not checked"));
         goto done;
     }
@@ -982,13 +1067,15 @@ static int step_revocation(vctx *v)
         if (crl_load(&crls[ncrl], &data) == 0) {
             ncrl++;
         } else {
-            NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION, "%s is not a CRL; ignored",
+            NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION, "revocation.not_crl",
+                                    "%s is not a CRL; ignored", "%s 不是 CRL，已忽略",
                                     o->crl_paths[i]));
         }
     }
     if (v->chain == NULL) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION,
-                                "no verified certificate chain to check against the CRLs"));
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION, "revocation.no_chain",
+                                "no verified certificate chain to check against the CRLs",
+                                "没有已验证的证书链可与 CRL 核对"));
         NT_TRY(verifier__limit(r, "revocation not checked"));
         goto done;
     }
@@ -1006,8 +1093,9 @@ static int step_revocation(vctx *v)
         }
         ERR_clear_error();
         if (crl == NULL) {
-            NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION,
-                                    "certificate %d (%s): no CRL from its issuer was given", i,
+            NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION, "revocation.no_issuer_crl",
+                                    "certificate %d (%s): no CRL from its issuer was given",
+                                    "证书 %d（%s）：未提供其颁发者的 CRL", i,
                                     i == 0 ? "TSA" : "CA"));
             if (i == 0) {
                 verifier__step_set(r, VERIFIER_STEP_REVOCATION, VERIFIER_STEP_INDETERMINATE,
@@ -1030,28 +1118,35 @@ static int step_revocation(vctx *v)
             ASN1_ENUMERATED_free(reason);
             if (rt <= v->gen_time) {
                 verifier__step_set(r, VERIFIER_STEP_REVOCATION, VERIFIER_STEP_FAILED, "REVOKED");
-                NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION,
-                                        "certificate %d revoked on %s, before genTime", i, rtext));
+                NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION, "revocation.revoked",
+                                        "certificate %d revoked on %s, before genTime",
+                                        "证书 %d 已于 %s 被吊销，早于 genTime", i, rtext));
             } else if (why < 0 || why == 0 || why == 1 || why == 2) {
                 /* unspecified / keyCompromise / cACompromise: the key may have signed the past. */
                 verifier__step_set(r, VERIFIER_STEP_REVOCATION, VERIFIER_STEP_INDETERMINATE,
                                    "REVOKED_NO_POE");
-                NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION,
-                                        "certificate %d revoked on %s, after genTime, reason %ld "
-                                        "(key compromise or unspecified): no independent proof "
-                                        "that the token existed before",
-                                        i, rtext, why));
+                NT_TRY(verifier__detail(
+                    r, VERIFIER_STEP_REVOCATION, "revocation.revoked_no_poe",
+                    "certificate %d revoked on %s, after genTime, reason %ld "
+                    "(key compromise or unspecified): no independent proof "
+                    "that the token existed before",
+                    "证书 %d 已于 %s 被吊销，晚于 genTime，原因代码 "
+                    "%ld（密钥泄露或未说明）：没有独立证据证明令牌在吊销之前已经存在",
+                    i, rtext, why));
             } else {
                 verifier__step_set(r, VERIFIER_STEP_REVOCATION, VERIFIER_STEP_PASSED, NULL);
-                NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION,
-                                        "certificate %d revoked on %s, after genTime, reason %ld "
-                                        "(not a key compromise)",
-                                        i, rtext, why));
+                NT_TRY(verifier__detail(
+                    r, VERIFIER_STEP_REVOCATION, "revocation.revoked_later",
+                    "certificate %d revoked on %s, after genTime, reason %ld "
+                    "(not a key compromise)",
+                    "证书 %d 已于 %s 被吊销，晚于 genTime，原因代码 %ld（非密钥泄露）", i, rtext,
+                    why));
             }
         } else {
             verifier__step_set(r, VERIFIER_STEP_REVOCATION, VERIFIER_STEP_PASSED, NULL);
-            NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION,
-                                    "certificate %d not revoked in the CRL issued %s", i, when));
+            NT_TRY(verifier__detail(r, VERIFIER_STEP_REVOCATION, "revocation.not_revoked",
+                                    "certificate %d not revoked in the CRL issued %s",
+                                    "证书 %d 未在 %s 签发的 CRL 中被吊销", i, when));
         }
     }
 done:
@@ -1064,10 +1159,11 @@ done:
 
 /* ------------------------------------------------------------------ ledger */
 
-static int ledger_fail(verifier_report *r, const char *sub, const char *text)
+static int ledger_fail(verifier_report *r, const char *sub, const char *code, const char *en,
+                       const char *zh)
 {
     verifier__step_set(r, VERIFIER_STEP_LEDGER, VERIFIER_STEP_FAILED, sub);
-    return verifier__detail(r, VERIFIER_STEP_LEDGER, "%s", text);
+    return verifier__detail_text(r, VERIFIER_STEP_LEDGER, code, en, zh);
 }
 
 static int step_ledger(vctx *v, const note_verifier *nv)
@@ -1088,30 +1184,37 @@ static int step_ledger(vctx *v, const note_verifier *nv)
     NT_TRY(nt_hex_encode(&r->leaf_hash, leaf_hash, sizeof(leaf_hash)));
 
     if (record_decode(&rec, v->rc.leaf.ptr, v->rc.leaf.len) < 0) {
-        nt_buf msg = NT_BUF_INIT;
-        error = nt_buf_printf(&msg, "the leaf is not a canonical Notarium record: %s",
-                              nt_error_last());
+        nt_buf msg = NT_BUF_INIT, zh = NT_BUF_INIT;
+        error =
+            nt_buf_printf(&msg, "the leaf is not a canonical Notarium record: %s", nt_error_last());
         if (error == 0) {
-            error = ledger_fail(r, "LEAF_FORMAT_FAILURE", nt_buf_cstr(&msg));
+            error = nt_buf_printf(&zh, "叶子不是规范的 Notarium 记录：%s", nt_error_last());
+        }
+        if (error == 0) {
+            error = ledger_fail(r, "LEAF_FORMAT_FAILURE", "ledger.leaf_format", nt_buf_cstr(&msg),
+                                nt_buf_cstr(&zh));
         }
         nt_buf_dispose(&msg);
+        nt_buf_dispose(&zh);
         goto done;
     }
     if (rec.token.len != v->rc.token.len ||
         memcmp(rec.token.ptr, v->rc.token.ptr, rec.token.len) != 0) {
-        error = ledger_fail(r, "LEAF_MISMATCH", "the leaf does not commit to this token");
+        error = ledger_fail(r, "LEAF_MISMATCH", "ledger.leaf_token_mismatch",
+                            "the leaf does not commit to this token", "叶子未承诺该令牌");
         goto done;
     }
-    if (v->tst != NULL &&
-        (rec.alg != v->imprint_alg || rec.digest.len != v->imprint.len ||
-         memcmp(rec.digest.ptr, v->imprint.ptr, v->imprint.len) != 0)) {
-        error = ledger_fail(r, "LEAF_MISMATCH",
-                            "the leaf's digest differs from the token's messageImprint");
+    if (v->tst != NULL && (rec.alg != v->imprint_alg || rec.digest.len != v->imprint.len ||
+                           memcmp(rec.digest.ptr, v->imprint.ptr, v->imprint.len) != 0)) {
+        error = ledger_fail(r, "LEAF_MISMATCH", "ledger.leaf_digest_mismatch",
+                            "the leaf's digest differs from the token's messageImprint",
+                            "叶子中的摘要与时间戳令牌的 messageImprint 不同");
         goto done;
     }
     if (rec.has_metadata != v->rc.has_metadata) {
-        error = ledger_fail(r, "LEAF_MISMATCH",
-                            "the receipt's metadata and the leaf's metadata flag disagree");
+        error = ledger_fail(r, "LEAF_MISMATCH", "ledger.metadata_flag_mismatch",
+                            "the receipt's metadata and the leaf's metadata flag disagree",
+                            "回执中的元数据与叶子的元数据标志不一致");
         goto done;
     }
     if (rec.has_metadata) {
@@ -1119,62 +1222,85 @@ static int step_ledger(vctx *v, const note_verifier *nv)
         SHA256(v->rc.metadata.ptr != NULL ? v->rc.metadata.ptr : (const uint8_t *)"",
                v->rc.metadata.len, mh);
         if (memcmp(mh, rec.metadata_hash, 32) != 0) {
-            error = ledger_fail(r, "LEAF_MISMATCH",
-                                "the receipt's metadata does not hash to the leaf's metadata hash");
+            error = ledger_fail(r, "LEAF_MISMATCH", "ledger.metadata_mismatch",
+                                "the receipt's metadata does not hash to the leaf's metadata hash",
+                                "回执中元数据的哈希与叶子记录的元数据哈希不符");
             goto done;
         }
     }
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER,
-                            "leaf %llu commits to this token and to %s:%s%s",
-                            (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
-                            nt_buf_cstr(&r->imprint), rec.has_metadata ? " and its metadata" : ""));
+    if (rec.has_metadata) {
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata",
+                                "leaf %llu commits to this token and to %s:%s and its metadata",
+                                "叶子 %llu 承诺了该令牌、摘要 %s:%s 及其元数据",
+                                (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
+                                nt_buf_cstr(&r->imprint)));
+    } else {
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok",
+                                "leaf %llu commits to this token and to %s:%s",
+                                "叶子 %llu 承诺了该令牌及摘要 %s:%s",
+                                (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
+                                nt_buf_cstr(&r->imprint)));
+    }
 
     if (strcmp(nt_buf_cstr(&v->rc.origin), nv->name) != 0) {
-        nt_buf msg = NT_BUF_INIT;
+        nt_buf msg = NT_BUF_INIT, zh = NT_BUF_INIT;
         error = nt_buf_printf(&msg, "the receipt is from log \"%s\", the pinned log key is \"%s\"",
                               nt_buf_cstr(&v->rc.origin), nv->name);
         if (error == 0) {
-            error = ledger_fail(r, "LOG_MISMATCH", nt_buf_cstr(&msg));
+            error = nt_buf_printf(&zh, "该回执来自日志“%s”，而指定的日志公钥属于“%s”",
+                                  nt_buf_cstr(&v->rc.origin), nv->name);
+        }
+        if (error == 0) {
+            error = ledger_fail(r, "LOG_MISMATCH", "ledger.log_mismatch", nt_buf_cstr(&msg),
+                                nt_buf_cstr(&zh));
         }
         nt_buf_dispose(&msg);
+        nt_buf_dispose(&zh);
         goto done;
     }
     int vr = note_verify(&body_len, (const char *)v->rc.checkpoint.ptr, v->rc.checkpoint.len, nv);
     if (vr == NT_EVERIFY) {
-        error = ledger_fail(r, "CHECKPOINT_SIGNATURE_FAILURE",
-                            "the checkpoint carries no valid signature by the pinned log key");
+        error = ledger_fail(r, "CHECKPOINT_SIGNATURE_FAILURE", "ledger.checkpoint_signature",
+                            "the checkpoint carries no valid signature by the pinned log key",
+                            "检查点没有指定日志公钥的有效签名");
         goto done;
     }
     if (vr < 0 || checkpoint_parse(&cp, (const char *)v->rc.checkpoint.ptr, body_len) < 0) {
-        error = ledger_fail(r, "CHECKPOINT_FORMAT_FAILURE",
-                            "the checkpoint is not a well-formed signed note");
+        error = ledger_fail(r, "CHECKPOINT_FORMAT_FAILURE", "ledger.checkpoint_format",
+                            "the checkpoint is not a well-formed signed note",
+                            "检查点不是格式正确的签名注记（signed note）");
         goto done;
     }
     NT_TRY(nt_hex_encode(&r->root, cp.root, sizeof(cp.root)));
     if (strcmp(cp.origin, nv->name) != 0) {
-        error = ledger_fail(r, "LOG_MISMATCH",
-                            "the checkpoint's origin is not the pinned log's name");
+        error = ledger_fail(r, "LOG_MISMATCH", "ledger.checkpoint_origin",
+                            "the checkpoint's origin is not the pinned log's name",
+                            "检查点的 origin 不是指定日志的名称");
         goto done;
     }
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER,
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.checkpoint_ok",
                             "checkpoint signed by the pinned log key %s+%08x: size %llu",
-                            nv->name, (unsigned)nv->key_id, (unsigned long long)cp.size));
+                            "检查点由指定的日志公钥 %s+%08x 签名：树大小 %llu", nv->name,
+                            (unsigned)nv->key_id, (unsigned long long)cp.size));
     if (cp.size != v->rc.tree_size) {
-        error = ledger_fail(r, "CHECKPOINT_MISMATCH",
-                            "the inclusion proof is for another tree size than the checkpoint's");
+        error = ledger_fail(r, "CHECKPOINT_MISMATCH", "ledger.tree_size_mismatch",
+                            "the inclusion proof is for another tree size than the checkpoint's",
+                            "包含证明针对的树大小与检查点的不同");
         goto done;
     }
     int ir = merkle_verify_inclusion(leaf_hash, v->rc.leaf_index, v->rc.tree_size, v->rc.proof.ptr,
                                      v->rc.proof.len, cp.root);
     if (ir < 0) {
-        error = ledger_fail(r, "INCLUSION_PROOF_FAILURE",
+        error = ledger_fail(r, "INCLUSION_PROOF_FAILURE", "ledger.inclusion_failure",
                             "the inclusion proof does not lead from this leaf at this index to "
-                            "the checkpoint's root");
+                            "the checkpoint's root",
+                            "包含证明无法从该序号处的该叶子推导出检查点的根哈希");
         goto done;
     }
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER,
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.inclusion_ok",
                             "inclusion proof (%zu hashes) leads to the checkpoint's root %s",
-                            v->rc.proof.len / 32, nt_buf_cstr(&r->root)));
+                            "包含证明（%zu 个哈希）通向检查点的根哈希 %s", v->rc.proof.len / 32,
+                            nt_buf_cstr(&r->root)));
     verifier__step_set(r, VERIFIER_STEP_LEDGER, VERIFIER_STEP_PASSED, NULL);
 
     if (v->opts->mirror != NULL) {
@@ -1252,8 +1378,7 @@ static int report_id(verifier_report *r)
     uint8_t md[32];
     NT_TRY(nt_buf_printf(&seed, "%s|%s|%s|%s|%s|%s|%s|%d", r->now_text, r->receipt.sha256,
                          r->trust.sha256, r->log_key.sha256, nt_buf_cstr(&r->evidence_alg),
-                         nt_buf_cstr(&r->evidence_digest), r->document.sha256,
-                         (int)r->indication));
+                         nt_buf_cstr(&r->evidence_digest), r->document.sha256, (int)r->indication));
     SHA256(seed.ptr, seed.len, md);
     char hex[33];
     hex_lower(hex, md, 16);
@@ -1345,40 +1470,46 @@ int verifier_run(verifier_report **out, const verifier_options *opts)
         NT_TRY(nt_buf_puts(&r->mirror_source, opts->mirror));
     }
     verifier__step_set(r, VERIFIER_STEP_INPUTS, VERIFIER_STEP_PASSED, NULL);
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "receipt %s: %llu bytes, sha256 %s",
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.receipt",
+                            "receipt %s: %llu bytes, sha256 %s", "回执 %s：%llu 字节，sha256 %s",
                             nt_buf_cstr(&r->receipt.name), (unsigned long long)r->receipt.size,
                             r->receipt.sha256));
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS,
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.trust",
                             "trust anchors %s: %zu certificate(s), sha256 %s",
-                            nt_buf_cstr(&r->trust.name), r->anchor_count, r->trust.sha256));
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "log key %s: %s, sha256 %s",
-                            nt_buf_cstr(&r->log_key.name), nt_buf_cstr(&r->log_vkey),
-                            r->log_key.sha256));
+                            "信任锚 %s：%zu 张证书，sha256 %s", nt_buf_cstr(&r->trust.name),
+                            r->anchor_count, r->trust.sha256));
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.log_key", "log key %s: %s, sha256 %s",
+                            "日志公钥 %s：%s，sha256 %s", nt_buf_cstr(&r->log_key.name),
+                            nt_buf_cstr(&r->log_vkey), r->log_key.sha256));
 
     /* Step 3 is parsed first: the document is hashed with the token's algorithm. */
     if (receipt_decode(&v.rc, (const char *)data.ptr, data.len) < 0) {
         verifier__step_set(r, VERIFIER_STEP_TOKEN, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_TOKEN, "the receipt is not a Notarium receipt: %s",
-                                nt_error_last()));
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_TOKEN, "token.bad_receipt",
+                                "the receipt is not a Notarium receipt: %s",
+                                "该回执不是 Notarium 回执：%s", nt_error_last()));
     } else {
         v.have_receipt = 1;
         NT_TRY(step_token(&v));
     }
     NT_TRY(step_digest(&v, &sup_alg, &sup));
     if (r->document.present) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "document %s: %llu bytes, sha256 %s",
-                                nt_buf_cstr(&r->document.name),
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.document",
+                                "document %s: %llu bytes, sha256 %s",
+                                "文件 %s：%llu 字节，sha256 %s", nt_buf_cstr(&r->document.name),
                                 (unsigned long long)r->document.size, r->document.sha256));
     } else {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "digest supplied: %s:%s",
-                                nt_buf_cstr(&r->evidence_alg), nt_buf_cstr(&r->evidence_digest)));
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.digest", "digest supplied: %s:%s",
+                                "所提供的摘要：%s:%s", nt_buf_cstr(&r->evidence_alg),
+                                nt_buf_cstr(&r->evidence_digest)));
     }
     if (v.tst != NULL && r->have_token) {
         NT_TRY(step_signature(&v));
     }
     NT_TRY(step_revocation(&v));
     for (size_t i = 0; i < r->crl_count; i++) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "CRL %s: %llu bytes, sha256 %s",
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.crl",
+                                "CRL %s: %llu bytes, sha256 %s", "CRL %s：%llu 字节，sha256 %s",
                                 nt_buf_cstr(&r->crls[i].name), (unsigned long long)r->crls[i].size,
                                 r->crls[i].sha256));
     }
@@ -1386,12 +1517,14 @@ int verifier_run(verifier_report **out, const verifier_options *opts)
         NT_TRY(step_ledger(&v, &nv));
     }
     if (opts->mirror == NULL) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_MIRROR, "no mirror given (--mirror)"));
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_MIRROR, "mirror.none",
+                                "no mirror given (--mirror)", "未提供镜像（--mirror）"));
         NT_TRY(verifier__limit(r, "the checkpoint was not compared with an independent mirror"));
     } else if (r->steps[VERIFIER_STEP_MIRROR].status == VERIFIER_STEP_NOT_RUN &&
                r->steps[VERIFIER_STEP_MIRROR].details.len == 0) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_MIRROR,
-                                "not run: the ledger step did not establish a checkpoint"));
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_MIRROR, "mirror.no_checkpoint",
+                                "not run: the ledger step did not establish a checkpoint",
+                                "未执行：账本检查未能确立检查点"));
     }
     NT_TRY(verifier__limit(r, "who created, signed or agreed to the document"));
     NT_TRY(verifier__limit(r, "that the document did not exist before genTime"));
