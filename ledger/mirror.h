@@ -165,7 +165,14 @@ typedef struct audit_result {
  * NT_EVERIFY when a check failed, with a precise message in nt_error_last()
  * (which commit / entry / tile / checkpoint, expected vs found); another
  * negative code when the audit could not run (clone failed, bad vkey, I/O).
- * Uses libgit2 and OpenSSL only from the calling thread.
+ * When several checks fail, the one reported is the first a sequential replay
+ * would meet (the lowest entry), whatever the thread count.
+ *
+ * Threads: libgit2 is used only from the calling thread.  With trust_path,
+ * token signatures are verified by a pool of worker threads (one per online
+ * core; the environment variable NT_AUDIT_THREADS=N overrides it), started
+ * and joined inside this call, using OpenSSL concurrently; each worker
+ * validates the certificate chain of each distinct signer certificate once.
  */
 int audit_run(audit_result *out, const audit_options *opts);
 

@@ -241,7 +241,7 @@ static void test_leaf_limit(void)
     record r = sample_evidence(), d;
     /* the sample is 94 bytes with a 5-byte token */
     size_t fits = RECORD_MAX_LEAF - (94 - sizeof(token));
-    uint8_t *big = nt_calloc(1, fits + 2);
+    uint8_t *big = nt_calloc(1, fits + 64);
     REQUIRE(big != NULL);
 
     r.token = NT_BYTES(big, fits);
