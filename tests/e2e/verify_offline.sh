@@ -7,7 +7,10 @@
 # passes when the verifier runs two years in the future under faketime; a CRL
 # revoking before genTime fails; a git mirror holding the checkpoint names its
 # commit; a signed report verifies and its tampered twin does not; usage
-# errors exit 3.  If `notarium` is built, `notarium verify` gives the same.
+# errors exit 3.  With --lang zh every step's detail lines are Chinese in the
+# PDF while the JSON report stays byte-for-byte the same (codes, English).
+# If `notarium` is built, `notarium verify` gives the same, PDF included
+# (under ASan too: its LSan hook knows pango's font caches).
 set -euo pipefail
 
 : "${NT_BIN_DIR:?}" "${NT_E2E_TMP:?}"
@@ -50,6 +53,20 @@ grep -Eq "Leaf index: +5" "$T/ok-en.txt" || fail "en: leaf index missing"
 grep -Eq "叶子序号: *5" "$T/ok-zh.txt" || fail "zh: leaf index missing"
 grep -q "通过" "$T/ok-zh.txt" || fail "zh: Chinese indication missing"
 grep -q "What this report does not establish" "$T/ok-en.txt" || fail "en: limits missing"
+# step details: Chinese in the zh PDF, English in the en PDF (twin)
+grep -q "承诺了该令牌" "$T/ok-zh.txt" || fail "zh: ledger step detail not in Chinese"
+grep -q "摘要与时间戳令牌的 messageImprint 一致" "$T/ok-zh.txt" || fail "zh: digest step detail not in Chinese"
+grep -q "commits to this token" "$T/ok-zh.txt" && fail "zh: an English step detail remains"
+grep -q "commits to this token" "$T/ok-en.txt" || fail "en: ledger step detail missing"
+grep -q "承诺" "$T/ok-en.txt" && fail "en: Chinese in the English report"
+# the JSON report does not depend on --lang: same bytes, codes beside the details
+run "$V" --document "$T/contract.txt" "${args[@]}" --now "$now" --report-json "$T/lang-en.json" --quiet
+run "$V" --document "$T/contract.txt" "${args[@]}" --now "$now" --report-json "$T/lang-zh.json" \
+    --lang zh --quiet
+cmp -s "$T/lang-en.json" "$T/lang-zh.json" || fail "the JSON report changes with --lang"
+[[ $(jget "$T/lang-zh.json" '.steps[5].detail_codes[0]') == ledger.leaf_ok ]] || fail "detail_codes"
+[[ $(jget "$T/lang-zh.json" '[.steps[] | (.details | length) == (.detail_codes | length)] | all') == true ]] ||
+    fail "one detail code per detail line"
 
 # 2. one changed byte: FAILED HASH_FAILURE, exit 1; the PDF says so
 sed 's/everything/everythinG/' "$T/contract.txt" >"$T/changed.txt"
@@ -163,5 +180,16 @@ if [[ -n "${NOTARIUM:-}" && -x "${NOTARIUM:-}" ]]; then
     [[ $RC -eq 1 ]] || fail "notarium verify changed: exit $RC"
     run "$NOTARIUM" verify --document "$T/contract.txt" "${args[@]}" --quiet
     [[ $RC -eq 0 ]] || fail "notarium verify: exit $RC"
+    # the PDF through `notarium verify`, both languages
+    run "$NOTARIUM" verify --document "$T/contract.txt" "${args[@]}" --report-pdf "$T/n-zh.pdf" \
+        --lang zh --quiet
+    [[ $RC -eq 0 ]] || fail "notarium verify --report-pdf --lang zh: exit $RC"
+    run "$NOTARIUM" verify --document "$T/changed.txt" "${args[@]}" --report-pdf "$T/n-en.pdf" --quiet
+    [[ $RC -eq 1 ]] || fail "notarium verify --report-pdf changed: exit $RC"
+    pdftotext -layout "$T/n-zh.pdf" "$T/n-zh.txt"
+    pdftotext "$T/n-en.pdf" "$T/n-en.txt"
+    grep -Eq "叶子序号: *5" "$T/n-zh.txt" || fail "notarium zh PDF: leaf index missing"
+    grep -q "承诺了该令牌" "$T/n-zh.txt" || fail "notarium zh PDF: step detail not in Chinese"
+    grep -q "HASH_FAILURE" "$T/n-en.txt" || fail "notarium en PDF: HASH_FAILURE missing"
 fi
 echo "verify_offline: ok"
