@@ -291,7 +291,8 @@ done:
 
 static int parse_mirror(server_config *cfg, json_t *o)
 {
-    static const char *const allowed[] = {"path", "interval_ms", "remotes"};
+    static const char *const allowed[] = {"path", "interval_ms", "remotes", "retry_min_ms",
+                                          "retry_max_ms"};
     const char *sec = "mirror.";
     uint64_t u;
     int error = 0;
@@ -303,6 +304,15 @@ static int parse_mirror(server_config *cfg, json_t *o)
     cfg->mirror_interval_ms = (unsigned)u;
     NT_TRY(get_str_array(cfg->mirror_remotes, &cfg->mirror_remote_count, SERVER_MAX_REMOTES, o, sec,
                          "remotes"));
+    NT_TRY(get_uint(&u, o, sec, "retry_min_ms", 3600000, 1000));
+    NT_ENSURE(u >= 1, NT_EINVAL, "mirror.retry_min_ms: at least 1");
+    cfg->mirror_retry_min_ms = (unsigned)u;
+    NT_TRY(get_uint(&u, o, sec, "retry_max_ms", 86400000, 60000));
+    NT_ENSURE(u >= cfg->mirror_retry_min_ms, NT_EINVAL,
+              "mirror.retry_max_ms: must not be below retry_min_ms");
+    cfg->mirror_retry_max_ms = (unsigned)u;
+    NT_ENSURE(cfg->mirror_path != NULL || cfg->mirror_remote_count == 0, NT_EINVAL,
+              "mirror.remotes: no remote without a mirror (mirror.path is null)");
 done:
     return error;
 }
@@ -365,6 +375,8 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     } else {
         NT_ENSURE((cfg->mirror_path = nt_strdup("mirror.git")) != NULL, NT_ENOMEM, "oom");
         cfg->mirror_interval_ms = 1000;
+        cfg->mirror_retry_min_ms = 1000;
+        cfg->mirror_retry_max_ms = 60000;
     }
 
     NT_TRY(resolve_path(&cfg->tsa_cert, data_dir));

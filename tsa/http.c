@@ -37,6 +37,7 @@ typedef enum http_route {
     ROUTE_RECEIPTS,
     ROUTE_PROOF_INCLUSION,
     ROUTE_PROOF_CONSISTENCY,
+    ROUTE_VERIFY,
 } http_route;
 
 typedef struct http_req {
@@ -158,7 +159,10 @@ static enum MHD_Result send_error(http_req *q, unsigned status, const char *code
     server_reply_init(&r);
     server_reply_error(&r, status, code, field, "%s", msg);
     if (status == 405) {
-        r.allow = (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE) ? "POST" : "GET, HEAD";
+        r.allow = (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE ||
+                   q->route == ROUTE_VERIFY)
+                      ? "POST"
+                      : "GET, HEAD";
     }
     if (status == 503) {
         r.retry_after = 1;
@@ -241,6 +245,9 @@ static http_route route_of(const char *url)
     }
     if (strcmp(url, "/v1/evidence") == 0) {
         return ROUTE_EVIDENCE;
+    }
+    if (strcmp(url, "/v1/verify") == 0) {
+        return ROUTE_VERIFY;
     }
     if (strcmp(url, "/healthz") == 0) {
         return ROUTE_HEALTHZ;
@@ -480,6 +487,19 @@ static enum MHD_Result handle_evidence(http_req *q)
     return ret;
 }
 
+/* POST /v1/verify: no API key (it reveals nothing the receipt does not hold). */
+static enum MHD_Result handle_verify(http_req *q)
+{
+    server_reply r;
+    enum MHD_Result ret;
+
+    server_reply_init(&r);
+    server_post_verify(&r, q->s, nt_buf_bytes(&q->body));
+    ret = send_reply(q, &r);
+    server_reply_dispose(&r);
+    return ret;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 static enum MHD_Result handle_get(http_req *q, const char *url)
@@ -519,7 +539,7 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
     if (q->route == ROUTE_NONE) {
         return send_error(q, 404, "not_found", NULL, "no such resource");
     }
-    if (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE) {
+    if (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE || q->route == ROUTE_VERIFY) {
         static const char *const tsa_types[] = {"application/timestamp-query",
                                                 "application/timestamp-request"};
         static const char *const json_types[] = {"application/json"};
@@ -624,6 +644,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (q->too_large) {
         return send_error(q, 413, "body_too_large", NULL, "the request body is too large");
+    }
+    if (q->route == ROUTE_VERIFY) {
+        return handle_verify(q);
     }
     return q->route == ROUTE_TSA ? handle_tsa(q) : handle_evidence(q);
 }

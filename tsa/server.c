@@ -6,6 +6,7 @@
  * read and tested without libmicrohttpd.
  */
 #include "tsa/server_int.h"
+#include "verifier/verifier.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,6 +15,7 @@
 #include <netinet/in.h>
 #include <openssl/evp.h>
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/sha.h>
 #include <openssl/ts.h>
@@ -167,6 +169,96 @@ static json_t *cert_subject_json(X509 *cert)
     return j;
 }
 
+/*
+ * A remote URL as shown in /metrics, /healthz and logs: a password in the
+ * userinfo ("https://user:secret@host/...") is replaced by "***", since
+ * /metrics is often scraped by systems that should not hold push credentials.
+ */
+static void remote_display(char *out, size_t size, const char *url)
+{
+    const char *scheme = strstr(url, "://");
+    const char *auth = scheme != NULL ? scheme + 3 : NULL;
+    const char *at = NULL, *colon = NULL;
+
+    if (auth != NULL) {
+        size_t n = strcspn(auth, "/?#");
+        for (size_t i = 0; i < n; i++) {
+            if (auth[i] == '@') {
+                at = auth + i; /* the last '@' of the authority ends the userinfo */
+            }
+        }
+        if (at != NULL) {
+            colon = memchr(auth, ':', (size_t)(at - auth));
+        }
+    }
+    if (colon == NULL) {
+        snprintf(out, size, "%s", url);
+        return;
+    }
+    snprintf(out, size, "%.*s***%s", (int)(colon + 1 - url), url, at);
+}
+
+/* `msg` with every occurrence of the remote's raw URL replaced by its display form. */
+static void redact_error(char *out, size_t size, const char *msg, const char *raw,
+                         const char *shown)
+{
+    size_t n = 0, raw_len = strlen(raw);
+    const char *hit;
+
+    out[0] = '\0';
+    if (raw_len == 0 || strcmp(raw, shown) == 0) {
+        snprintf(out, size, "%s", msg);
+        return;
+    }
+    while ((hit = strstr(msg, raw)) != NULL && n < size) {
+        int w = snprintf(out + n, size - n, "%.*s%s", (int)(hit - msg), msg, shown);
+        n += w > 0 ? (size_t)w : 0;
+        msg = hit + raw_len;
+    }
+    if (n < size) {
+        snprintf(out + n, size - n, "%s", msg);
+    }
+}
+
+/* The mirror's state for /healthz: null when the server runs without one. */
+static json_t *mirror_json(server *s)
+{
+    mirror_status st;
+    json_t *j, *remotes;
+    char url[sizeof(st.remotes[0].url) + 8], err[sizeof(st.remotes[0].last_error) + 64];
+
+    if (s->mirror == NULL) {
+        return json_null();
+    }
+    if (mirror_status_get(&st, s->mirror) < 0) {
+        return json_null();
+    }
+    remotes = json_array();
+    for (size_t i = 0; remotes != NULL && i < st.remote_count; i++) {
+        const mirror_remote_status *m = &st.remotes[i];
+        remote_display(url, sizeof(url), m->url);
+        redact_error(err, sizeof(err), m->last_error, m->url, url);
+        if (json_array_append_new(
+                remotes,
+                json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:s}", "url", url,
+                          "pushed_size", (json_int_t)m->pushed_size, "entries_behind",
+                          (json_int_t)m->entries_behind, "seconds_behind", m->seconds_behind,
+                          "pushes", (json_int_t)m->pushes, "failures", (json_int_t)m->failures,
+                          "consecutive_failures", (json_int_t)m->consecutive_failures,
+                          "retry_in_s", m->retry_in_s, "last_error", err)) < 0) {
+            json_decref(remotes);
+            remotes = NULL;
+        }
+    }
+    j = json_pack("{s:s, s:I, s:I, s:I, s:f, s:I, s:s, s:o*}", "path", s->cfg->mirror_path,
+                  "ledger_size", (json_int_t)st.ledger_size, "size", (json_int_t)st.mirrored_size,
+                  "entries_behind", (json_int_t)st.entries_behind, "seconds_behind",
+                  st.seconds_behind, "commits", (json_int_t)st.commits, "last_error",
+                  st.last_error, "remotes", remotes);
+    mirror_status_dispose(&st);
+    return j;
+}
+
 void server_get_healthz(server_reply *r, server *s)
 {
     nt_clock_status clk = {NT_CLOCK_UNKNOWN, -1, -1};
@@ -202,6 +294,11 @@ void server_get_healthz(server_reply *r, server *s)
                   "ledger", "origin", ledger_origin(s->ledger), "size", (json_int_t)info.size,
                   "queue_depth", (json_int_t)info.queue_depth, "full", info.full,
                   "boot_epoch", (json_int_t)s->boot_epoch);
+    /* The mirror never affects readiness: issuance does not depend on it. */
+    if (j != NULL && json_object_set_new(j, "mirror", mirror_json(s)) < 0) {
+        json_decref(j);
+        j = NULL;
+    }
     nt_buf_dispose(&not_after);
     reply_json(r, ready ? 200 : 503, j);
     if (!ready) {
@@ -226,6 +323,97 @@ void server_metrics_request(server *s, unsigned status, uint64_t latency_ns)
     atomic_fetch_add(&s->metrics.latency_buckets[b], 1);
     atomic_fetch_add(&s->metrics.latency_count, 1);
     atomic_fetch_add(&s->metrics.latency_sum_us, latency_ns / 1000);
+}
+
+/* A Prometheus label value: backslash, double quote and newline escaped. */
+static int label_value(nt_buf *b, const char *v)
+{
+    int e = 0;
+    for (; *v != '\0' && e == 0; v++) {
+        switch (*v) {
+        case '\\': e = nt_buf_puts(b, "\\\\"); break;
+        case '"': e = nt_buf_puts(b, "\\\""); break;
+        case '\n': e = nt_buf_puts(b, "\\n"); break;
+        default: e = nt_buf_putc(b, *v); break;
+        }
+    }
+    return e;
+}
+
+/* One per-remote sample: `name{remote="URL"} value`. */
+static int remote_sample(nt_buf *b, const char *name, const char *url, const char *value)
+{
+    int e = 0;
+    e |= nt_buf_printf(b, "%s{remote=\"", name);
+    e |= label_value(b, url);
+    e |= nt_buf_printf(b, "\"} %s\n", value);
+    return e;
+}
+
+static int mirror_metrics(nt_buf *b, server *s)
+{
+    mirror_status st;
+    char url[sizeof(st.remotes[0].url) + 8], value[32];
+    int e = 0;
+
+    if (s->mirror == NULL) {
+        return 0;
+    }
+    if (mirror_status_get(&st, s->mirror) < 0) {
+        return -1;
+    }
+    e |= nt_buf_puts(b, "# HELP notarium_mirror_size Tree size of the git mirror's HEAD "
+                        "checkpoint.\n# TYPE notarium_mirror_size gauge\n");
+    e |= nt_buf_printf(b, "notarium_mirror_size %llu\n", (unsigned long long)st.mirrored_size);
+    e |= nt_buf_puts(b, "# HELP notarium_mirror_entries_behind Ledger entries not yet committed "
+                        "to the git mirror.\n# TYPE notarium_mirror_entries_behind gauge\n");
+    e |= nt_buf_printf(b, "notarium_mirror_entries_behind %llu\n",
+                       (unsigned long long)st.entries_behind);
+    e |= nt_buf_puts(b, "# HELP notarium_mirror_seconds_behind Age of the oldest ledger growth "
+                        "the git mirror lacks (0 when up to date).\n"
+                        "# TYPE notarium_mirror_seconds_behind gauge\n");
+    e |= nt_buf_printf(b, "notarium_mirror_seconds_behind %.3f\n", st.seconds_behind);
+    e |= nt_buf_puts(b, "# HELP notarium_mirror_commits_total Mirror commits written since "
+                        "start.\n# TYPE notarium_mirror_commits_total counter\n");
+    e |= nt_buf_printf(b, "notarium_mirror_commits_total %llu\n", (unsigned long long)st.commits);
+    e |= nt_buf_puts(b, "# HELP notarium_mirror_error 1 while the last mirror commit failed.\n"
+                        "# TYPE notarium_mirror_error gauge\n");
+    e |= nt_buf_printf(b, "notarium_mirror_error %d\n", st.last_error[0] != '\0' ? 1 : 0);
+    if (st.remote_count > 0) {
+        static const struct {
+            const char *name, *type, *help;
+        } fams[] = {
+            {"notarium_mirror_remote_entries_behind", "gauge",
+             "Ledger entries the remote lacks (ledger size - size last pushed)."},
+            {"notarium_mirror_remote_seconds_behind", "gauge",
+             "Age of the oldest ledger growth the remote lacks (0 when up to date)."},
+            {"notarium_mirror_remote_failures_total", "counter", "Failed pushes since start."},
+            {"notarium_mirror_remote_pushes_total", "counter", "Successful pushes since start."},
+        };
+        for (size_t f = 0; f < NT_ARRAY_LEN(fams); f++) {
+            e |= nt_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", fams[f].name, fams[f].help,
+                               fams[f].name, fams[f].type);
+            for (size_t i = 0; i < st.remote_count; i++) {
+                const mirror_remote_status *m = &st.remotes[i];
+                remote_display(url, sizeof(url), m->url);
+                switch (f) {
+                case 0:
+                    snprintf(value, sizeof(value), "%llu", (unsigned long long)m->entries_behind);
+                    break;
+                case 1: snprintf(value, sizeof(value), "%.3f", m->seconds_behind); break;
+                case 2:
+                    snprintf(value, sizeof(value), "%llu", (unsigned long long)m->failures);
+                    break;
+                default:
+                    snprintf(value, sizeof(value), "%llu", (unsigned long long)m->pushes);
+                    break;
+                }
+                e |= remote_sample(b, fams[f].name, url, value);
+            }
+        }
+    }
+    mirror_status_dispose(&st);
+    return e != 0 ? -1 : 0;
 }
 
 void server_get_metrics(server_reply *r, server *s)
@@ -321,6 +509,7 @@ void server_get_metrics(server_reply *r, server *s)
     e |= nt_buf_puts(b, "# HELP notarium_boot_epoch Start counter (part of every serial number).\n"
                         "# TYPE notarium_boot_epoch gauge\n");
     e |= nt_buf_printf(b, "notarium_boot_epoch %u\n", s->boot_epoch);
+    e |= mirror_metrics(b, s);
     if (e != 0) {
         server_reply_error(r, 500, "internal_error", NULL, "out of memory");
         return;
@@ -701,6 +890,113 @@ void server_evidence_created(server_reply *r, server *s, uint64_t index)
     snprintf(r->location, sizeof(r->location), "/v1/receipt/%llu", (unsigned long long)index);
 }
 
+/* ------------------------------------------------------------------ POST /v1/verify */
+
+/*
+ * The same check `notarium verify --digest` runs offline, for platforms that
+ * want it online.  The trust anchors are this server's own (its TSA root and
+ * its log key), so the report says "genuine and from this server"; a court
+ * should still verify offline against anchors it pinned itself.  The body
+ * cannot name other anchors, a mirror or CRL files: the server reads nothing
+ * a caller chooses.
+ */
+void server_post_verify(server_reply *r, server *s, nt_bytes body)
+{
+    json_error_t jerr;
+    json_t *root = NULL, *v;
+    const char *key;
+    nt_buf receipt_text = NT_BUF_INIT, digest = NT_BUF_INIT, report = NT_BUF_INIT;
+    verifier_options vo;
+    verifier_report *rep = NULL;
+    record_alg alg;
+    int e = 0;
+
+    /* Verification is CPU work on an HTTP worker: keep workers free for issuance. */
+    if (atomic_fetch_add(&s->verifying, 1) >= s->verify_max) {
+        server_reply_error(r, 503, "overloaded", NULL,
+                           "%u verifications are running, retry later", s->verify_max);
+        r->retry_after = 1;
+        goto done;
+    }
+    root = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        server_reply_error(r, 400, "malformed_json", NULL, "line %d column %d: %s", jerr.line,
+                           jerr.column, jerr.text);
+        goto done;
+    }
+    if (!json_is_object(root)) {
+        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object");
+        goto done;
+    }
+    json_object_foreach(root, key, v) {
+        if (strcmp(key, "receipt") != 0 && strcmp(key, "digest") != 0) {
+            server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
+            goto done;
+        }
+    }
+    v = json_object_get(root, "receipt");
+    if (v == NULL) {
+        server_reply_error(r, 400, "missing_member", "receipt",
+                           "\"receipt\" (the receipt object, or its JSON text) is required");
+        goto done;
+    }
+    if (json_is_object(v)) {
+        /* Members keep their order; the report hashes these re-serialised bytes. */
+        char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        e = text != NULL ? nt_buf_puts(&receipt_text, text) : NT_ENOMEM;
+        free(text);
+    } else if (json_is_string(v)) {
+        e = nt_buf_set(&receipt_text, json_string_value(v), json_string_length(v));
+    } else {
+        server_reply_error(r, 400, "invalid_receipt", "receipt",
+                           "\"receipt\" must be a receipt object or its JSON text");
+        goto done;
+    }
+    if (e < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "out of memory");
+        goto done;
+    }
+    v = json_object_get(root, "digest");
+    if (v == NULL || !json_is_string(v)) {
+        server_reply_error(r, 400, v == NULL ? "missing_member" : "invalid_digest", "digest",
+                           "\"digest\" must be a string \"<alg>:<hex>\"");
+        goto done;
+    }
+    if (parse_digest(&alg, &digest, r, json_string_value(v), "digest") < 0) {
+        goto done;
+    }
+    memset(&vo, 0, sizeof(vo));
+    vo.digest = json_string_value(v);
+    vo.receipt = nt_buf_bytes(&receipt_text);
+    vo.trust = nt_buf_bytes(&s->trust_pem);
+    vo.log_key = nt_buf_bytes(&s->log_vkey);
+    vo.command_line = NULL; /* the report rebuilds it with placeholder file names */
+    if (verifier_run(&rep, &vo) < 0) {
+        if (nt_error_code() == NT_EINVAL) {
+            server_reply_error(r, 400, "invalid_input", NULL, "%s", nt_error_last());
+        } else {
+            server_reply_error(r, 500, "internal_error", NULL, "verify: %s", nt_error_last());
+        }
+        goto done;
+    }
+    if (verifier_report_json(&report, rep) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "report: %s", nt_error_last());
+        goto done;
+    }
+    nt_buf_dispose(&r->body);
+    r->body = report;
+    report = (nt_buf)NT_BUF_INIT;
+    r->status = 200;
+    r->content_type = "application/json";
+done:
+    atomic_fetch_sub(&s->verifying, 1);
+    verifier_report_free(rep);
+    nt_buf_dispose(&report);
+    nt_buf_dispose(&receipt_text);
+    nt_buf_dispose(&digest);
+    json_decref(root);
+}
+
 /* ------------------------------------------------------------------ assembly */
 
 /*
@@ -799,6 +1095,60 @@ static int cert_ders(server *s)
             continue;
         }
         s->cert_count++;
+    }
+done:
+    return error;
+}
+
+/*
+ * The anchors POST /v1/verify checks against: the last certificate of the
+ * configured chain (the root, in the usual chain file) or, without a chain,
+ * the TSA certificate itself; and the log's vkey under the ledger's origin.
+ */
+static int verify_anchors(server *s)
+{
+    int n = s->signer->chain != NULL ? sk_X509_num(s->signer->chain) : 0;
+    X509 *root = n > 0 ? sk_X509_value(s->signer->chain, n - 1) : s->signer->cert;
+    BIO *bio = NULL;
+    char *data = NULL;
+    long len;
+    int error = 0;
+
+    NT_ENSURE((bio = BIO_new(BIO_s_mem())) != NULL, NT_ENOMEM, "out of memory");
+    NT_OSSL(PEM_write_bio_X509(bio, root), "cannot encode the trust anchor");
+    len = BIO_get_mem_data(bio, &data);
+    NT_ENSURE(len > 0, NT_ECRYPTO, "cannot encode the trust anchor");
+    NT_TRY(nt_buf_set(&s->trust_pem, data, (size_t)len));
+    NT_TRY(certs_log_vkey_format(&s->log_vkey, ledger_origin(s->ledger), s->log_key));
+done:
+    BIO_free(bio);
+    return error;
+}
+
+/* Start the git mirror (docs/MIRROR.md) unless the configuration disables it. */
+static int mirror_begin(server *s)
+{
+    const server_config *c = s->cfg;
+    mirror_options mo;
+    int error = 0;
+
+    if (c->mirror_path == NULL) {
+        NT_ENSURE(c->mirror_remote_count == 0, NT_EINVAL,
+                  "mirror remotes given, but the mirror is disabled (mirror.path is null)");
+        return 0;
+    }
+    memset(&mo, 0, sizeof(mo));
+    mo.path = c->mirror_path;
+    mo.interval_ms = c->mirror_interval_ms;
+    mo.remotes = (const char *const *)c->mirror_remotes;
+    mo.remote_count = c->mirror_remote_count;
+    mo.retry_min_ms = c->mirror_retry_min_ms;
+    mo.retry_max_ms = c->mirror_retry_max_ms;
+    error = mirror_start(&s->mirror, s->ledger, &mo);
+    if (error < 0) {
+        char reason[400];
+        snprintf(reason, sizeof(reason), "%s", nt_error_last());
+        error = nt_error_set(error, "git mirror %s: %s", c->mirror_path, reason);
     }
 done:
     return error;
@@ -954,8 +1304,13 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     NT_TRY(ledger_open(&s->ledger, &lo));
     gen_time_floor_from_ledger(s);
 
-    /* MIRROR HOOK: start the git mirror here (mirror_start(&s->mirror, s->ledger, &o) with
-     * cfg->mirror_path / mirror_interval_ms / mirror_remotes) once ledger/mirror.h lands. */
+    NT_TRY(verify_anchors(s));
+    /*
+     * The mirror thread reads the ledger through its own read transactions
+     * and never waits for the sequencer: it cannot slow issuance down.  Its
+     * first commit runs here, so a wrong repository stops the start.
+     */
+    NT_TRY(mirror_begin(s));
 
     NT_TRY(listen_socket(&fd, s, opts != NULL && opts->listen != NULL ? opts->listen
                                                                        : cfg->listen));
@@ -963,6 +1318,7 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     if (threads == 0) {
         threads = cpu_count();
     }
+    s->verify_max = threads > 1 ? threads / 2 : 1;
     NT_TRY(server_http_start(&s->http, s, fd, threads));
     fd = -1; /* owned by the HTTP daemon now */
 
@@ -1030,7 +1386,9 @@ void server_shutdown(server *s)
         server_http_stop(s->http);
         s->http = NULL;
     }
-    /* MIRROR HOOK: mirror_stop(s->mirror) here, before the ledger closes. */
+    /* Every request is answered: the mirror's last commit holds every token sent. */
+    mirror_stop(s->mirror);
+    s->mirror = NULL;
     ledger_close(s->ledger);
     s->ledger = NULL;
     if (started) {
@@ -1050,5 +1408,7 @@ void server_free(server *s)
     for (size_t i = 0; i < RECEIPT_MAX_CERTS; i++) {
         nt_buf_dispose(&s->cert_der[i]);
     }
+    nt_buf_dispose(&s->trust_pem);
+    nt_buf_dispose(&s->log_vkey);
     nt_free(s);
 }

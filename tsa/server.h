@@ -70,11 +70,13 @@ typedef struct server_config {
 
     size_t evidence_max_metadata_bytes;
 
-    /* Reserved for the git mirror (ledger/mirror.h); parsed, not yet used by the server. */
+    /* The git mirror (ledger/mirror.h, docs/MIRROR.md); mirror_path NULL = no mirror. */
     char *mirror_path;
     unsigned mirror_interval_ms;
-    char *mirror_remotes[SERVER_MAX_REMOTES];
+    char *mirror_remotes[SERVER_MAX_REMOTES]; /* config remotes, then each --mirror-remote */
     size_t mirror_remote_count;
+    unsigned mirror_retry_min_ms;  /* push back-off: first delay, ms (default 1000) */
+    unsigned mirror_retry_max_ms;  /* push back-off: ceiling, ms (default 60000) */
 } server_config;
 
 /*
@@ -128,8 +130,11 @@ typedef struct server server;
 /*
  * Start the daemon: read and bump data_dir/state/boot-epoch, load the signer
  * and run certs_signer_check (NT_EINVAL with its one-line reason on failure:
- * the caller prints it and exits 1), open the ledger, create the tsa, listen
- * and start the HTTP worker threads, then write the port file.  cfg must
+ * the caller prints it and exits 1), open the ledger, start the git mirror
+ * (unless cfg->mirror_path is NULL; its first commit is made here, and a
+ * repository it cannot open or that is not a prefix of the ledger fails the
+ * start with a one-line reason), create the tsa, listen and start the HTTP
+ * worker threads, then write the port file.  cfg must
  * outlive the server.  Call with SIGTERM/SIGINT blocked so that the worker
  * threads inherit the mask and the caller can sigwait for them.
  */
@@ -140,8 +145,9 @@ const char *server_address(const server *s);
 
 /*
  * Stop accepting connections, answer requests whose appends are queued
- * (their tokens are sent once committed), stop the HTTP threads and close
- * the ledger.  Idempotent.
+ * (their tokens are sent once committed), stop the HTTP threads, stop the
+ * mirror (one last commit and one push attempt per remote that is behind)
+ * and close the ledger.  Idempotent.
  */
 void server_shutdown(server *s);
 

@@ -8,6 +8,7 @@
 #define TSA_SERVER_INT_H
 
 #include "ledger/ledger.h"
+#include "ledger/mirror.h"
 #include "tsa/server.h"
 #include "tsa/tsa.h"
 
@@ -51,6 +52,11 @@ struct server {
     _Atomic int64_t active;     /* requests between first callback and completion */
     _Atomic int64_t pending;    /* appends queued whose callback has not run */
     int shut_down;
+    mirror *mirror;             /* the git mirror thread; NULL when mirror.path is null */
+    nt_buf trust_pem;           /* POST /v1/verify trust anchor: the chain's last certificate */
+    nt_buf log_vkey;            /* POST /v1/verify: the log's C2SP vkey line */
+    unsigned verify_max;        /* verifications running at once at most (the rest get 503) */
+    _Atomic unsigned verifying; /* verifications running now */
 };
 
 /* A reply built by a handler; http.c turns it into an MHD response. */
@@ -93,6 +99,14 @@ void server_evidence_init(server_evidence *e);
 void server_evidence_dispose(server_evidence *e);
 /* 0 and *e filled, or -1 and `r` filled with the 400 reply naming the field. */
 int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_bytes body);
+
+/*
+ * POST /v1/verify: {"receipt": <object or JSON text>, "digest": "<alg>:<hex>"}
+ * checked by the offline verifier against this server's own TSA root and log
+ * key.  200 with the JSON report whatever its indication; 400 naming the
+ * field for a malformed body; 503 when verify_max verifications are running.
+ */
+void server_post_verify(server_reply *r, server *s, nt_bytes body);
 
 /* 201 with the receipt of leaf `index` (or a 500 JSON reply). */
 void server_evidence_created(server_reply *r, server *s, uint64_t index);
