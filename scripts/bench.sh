@@ -5,12 +5,18 @@
 # drive the server with notarium-load at a few connection counts, once with
 # the ledger's normal fsync'd group commit and once with "no_sync": true
 # (benchmarks only: it gives up durability, see docs/PERFORMANCE.md), and
-# print one table.  Figures are measurements of this machine, never asserted.
+# print one table, then a second one with the CPU each side used per request
+# (server: /proc/PID/stat; client: notarium-load's own getrusage), so that a
+# run on a shared machine shows whether the client or the server was short of
+# CPU.  Figures are measurements of this machine, never asserted.
 #
 #   scripts/bench.sh [--key-type ec-p256] [--key-type rsa-2048 ...]
 #                    [--duration 5] [--connections "1 4 16"] [--build DIR]
-#                    [--evidence] [--no-compare-sync]
+#                    [--client-threads 1] [--evidence] [--no-compare-sync]
 #
+# The client runs on the same cores as the server: one client thread (the
+# default) drives tens of thousands of requests per second and leaves the
+# other cores to the server.
 # Binaries: --build DIR (default build-bench/, configured and built in
 # Release when it has no tools/notarium), or NOTARIUM and NT_BIN_DIR.
 set -euo pipefail
@@ -22,6 +28,7 @@ conns="1 4 16"
 build=""
 compare_sync=1
 evidence=0
+client_threads=1
 speed_seconds=3
 
 while (($#)); do
@@ -30,9 +37,10 @@ while (($#)); do
     --duration) duration="$2"; shift 2 ;;
     --connections) conns="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
+    --client-threads) client_threads="$2"; shift 2 ;;
     --evidence) evidence=1; shift ;;
     --no-compare-sync) compare_sync=0; shift ;;
-    -h | --help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -49,6 +57,7 @@ if [[ -z "${NOTARIUM:-}" ]]; then
 fi
 LOAD="${NT_BIN_DIR:?}/notarium-load"
 cores="$(nproc)"
+ticks="$(getconf CLK_TCK)"
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/notarium-bench.XXXXXX")"
 server_pid=""
@@ -102,8 +111,11 @@ speed_alg() {
 
 echo "# machine: $(uname -srm), $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
 echo "# $(openssl version)"
-echo "# notarium-load --duration $duration --threads $(( cores < 2 ? 1 : 2 )) --connections {$conns}"
+echo "# notarium-load --duration $duration --threads $client_threads --connections {$conns}"
+echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 results=()
+cpu_rows=()
+server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
 for kt in "${key_types[@]}"; do
     alg="$(speed_alg "$kt")"
     echo "# openssl speed -seconds $speed_seconds -multi $cores $alg" >&2
@@ -128,13 +140,20 @@ for kt in "${key_types[@]}"; do
         rm -rf "$data/ledger"
         start_server "$data"
         for c in $conns; do
-            t=$((c < 2 ? 1 : 2))
+            t=$((c < client_threads ? c : client_threads))
             args=(--url "$url/tsa" --connections "$c" --threads "$t" --duration "$duration")
             ((evidence)) && args=(--url "$url" --evidence --api-key "$api_key" --connections "$c" \
                 --threads "$t" --duration "$duration")
             echo "# $kt $mode: notarium-load ${args[*]//$api_key/KEY}" >&2
+            t0="$(server_cpu_ticks)"
             line="$("$LOAD" "${args[@]}" | grep '^RESULT ' || true)"
+            t1="$(server_cpu_ticks)"
             get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+            n="$(get requests)"
+            cpu_rows+=("$(printf '| %-8s | %-7s | %5s | %9s | %9s | %12s |' "$kt" "$mode" "$c" \
+                "$(awk -v t=$((t1 - t0)) -v hz="$ticks" -v n="${n:-0}" \
+                    'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "-" }')" \
+                "$(get client_us_per_req | cut -d. -f1)" "$(get client_cores)")")
             results+=("$(printf '| %-8s | %-7s | %5s | %10s | %9s | %7s | %7s | %6s |' \
                 "$kt" "$mode" "$c" "$sign_rate" "$(get tps)" "$(get p50_ms)" "$(get p99_ms)" \
                 "$(get errors)")")
@@ -147,3 +166,11 @@ echo
 echo "| key      | ledger  | conns | sign/s (openssl, $cores cores) | tokens/s | p50 ms | p99 ms | errors |"
 echo "|----------|---------|-------|------------|-----------|---------|---------|--------|"
 printf '%s\n' "${results[@]}"
+echo
+echo "CPU per request (server: all its threads; client: notarium-load, $client_threads thread(s)):"
+echo
+echo "| key      | ledger  | conns | server µs | client µs | client cores |"
+echo "|----------|---------|-------|-----------|-----------|--------------|"
+printf '%s\n' "${cpu_rows[@]}"
+echo
+echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -35,6 +35,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -898,6 +899,17 @@ static void on_signal(int sig)
     g_signalled = 1;
 }
 
+/* User + system CPU seconds of this process so far (all threads). */
+static double process_cpu_s(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0) {
+        return 0.0;
+    }
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int load_run(const load_opts *o)
 {
     int error = 0;
@@ -908,6 +920,7 @@ static int load_run(const load_opts *o)
     uint64_t granted = 0, rejected = 0, errors = 0, http503 = 0;
     size_t nlat = 0;
     uint64_t t0 = nt_mono_ns();
+    double cpu0 = process_cpu_s();
 
     NT_ENSURE((ws = nt_calloc(o->threads, sizeof(*ws))) != NULL, NT_ENOMEM, "out of memory");
     NT_ENSURE((conns = nt_calloc(o->connections, sizeof(*conns))) != NULL, NT_ENOMEM,
@@ -968,6 +981,10 @@ done:
         double tps = elapsed > 0 ? (double)granted / elapsed : 0.0;
         double p50 = percentile_ms(all, nlat, 0.50), p90 = percentile_ms(all, nlat, 0.90);
         double p99 = percentile_ms(all, nlat, 0.99), pmax = percentile_ms(all, nlat, 1.0);
+        /* This tool's own CPU, to tell how much of the machine the client took. */
+        double cpu = process_cpu_s() - cpu0;
+        double cores = elapsed > 0 ? cpu / elapsed : 0.0;
+        double cpu_us = requests > 0 ? cpu * 1e6 / (double)requests : 0.0;
         printf("target      http://%s%s (%s)\n", o->host, o->path,
                o->evidence ? "evidence" : "rfc3161");
         printf("connections %u over %u threads, %.2f s\n", o->connections, o->threads, elapsed);
@@ -979,10 +996,13 @@ done:
                errors ? first_error : "");
         printf("tokens/s    %.1f\n", tps);
         printf("latency ms  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", p50, p90, p99, pmax);
+        printf("client cpu  %.2f s = %.2f cores, %.1f us per request\n", cpu, cores, cpu_us);
         printf("RESULT requests=%llu granted=%llu rejected=%llu errors=%llu tps=%.1f "
-               "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f\n",
+               "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f client_cores=%.2f "
+               "client_us_per_req=%.1f\n",
                (unsigned long long)requests, (unsigned long long)granted,
-               (unsigned long long)rejected, (unsigned long long)errors, tps, p50, p90, p99, pmax);
+               (unsigned long long)rejected, (unsigned long long)errors, tps, p50, p90, p99, pmax,
+               cores, cpu_us);
         fflush(stdout);
     }
     for (unsigned t = 0; ws != NULL && t < o->threads; t++) {
