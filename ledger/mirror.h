@@ -137,7 +137,11 @@ typedef struct audit_options {
     const char *state_path;    /* NULL = no state; else read (if present) and updated */
     const char *cache_path;    /* where a non-local source is cloned/fetched; NULL = a temporary
                                   directory, or "<state_path>.git" when state_path is set */
-    int progress;              /* 1 = progress line on stderr (cmd_audit: when it is a TTY) */
+    int progress;              /* 1 = progress bar on stderr (cmd_audit: when it is a TTY) */
+    int save_interval_ms;      /* with state_path: during a replay that extends the state, save
+                                  it at the first commit boundary after this long, so an
+                                  interrupted or failed run resumes there; 0 = 5000,
+                                  negative = at every commit boundary */
 } audit_options;
 
 typedef struct audit_result {

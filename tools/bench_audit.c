@@ -4,7 +4,9 @@
  * times `audit_run` on the mirror, without and (with --tokens K) with token
  * signature checks.  With --tokens, K real RFC 3161 tokens are issued by a
  * fresh development PKI and reused round-robin (leaf i carries token i mod K
- * and its digest), so the signature check costs what it costs in production.
+ * and its digest), so the signature check costs what it costs in production;
+ * the token run is repeated with one worker (NT_AUDIT_THREADS=1) to show what
+ * the worker pool adds.
  * scripts/bench-audit.sh runs it next to `openssl speed`; figures in
  * docs/PERFORMANCE.md.
  */
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ORIGIN "bench.notarium.invalid/audit"
 
@@ -215,9 +218,27 @@ int main(int argc, char **argv)
         if (audit_run(&res, &ao) < 0) {
             die("audit --trust");
         }
-        printf("audit:   %llu leaves, %llu token signatures: %.2f s = %.0f leaves/s\n",
-               (unsigned long long)res.leaves, (unsigned long long)res.tokens, res.seconds,
-               (double)res.leaves / res.seconds);
+        const char *env = getenv("NT_AUDIT_THREADS");
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        printf("audit:   %llu leaves, %llu token signatures, %s worker(s): %.2f s = %.0f "
+               "leaves/s\n",
+               (unsigned long long)res.leaves, (unsigned long long)res.tokens,
+               env != NULL && *env != '\0' ? env : (cores > 0 ? (cores > 1 ? "one per core" : "1")
+                                                            : "?"),
+               res.seconds, (double)res.leaves / res.seconds);
+        if (env == NULL && cores > 1) {
+            /* the same on one core, to show what the pool adds */
+            setenv("NT_AUDIT_THREADS", "1", 1);
+            if (audit_run(&res, &ao) < 0) {
+                die("audit --trust, 1 worker");
+            }
+            unsetenv("NT_AUDIT_THREADS");
+            printf("audit:   %llu leaves, %llu token signatures, 1 worker: %.2f s = %.0f "
+                   "leaves/s\n",
+                   (unsigned long long)res.leaves, (unsigned long long)res.tokens, res.seconds,
+                   (double)res.leaves / res.seconds);
+        }
+        printf("cores:   %ld online\n", cores);
     }
     ledger_close(l);
     EVP_PKEY_free(log_key);
