@@ -62,8 +62,21 @@ const certs_signer *tsa_signer(const tsa *t)
 
 static int parse_oid(ASN1_OBJECT **out, const char *what, const char *text)
 {
+    char canonical[256];
+    int n;
+
     /* no_name = 1: only dotted numbers, so "sha256" is not mistaken for an OID */
     *out = text != NULL ? OBJ_txt2obj(text, 1) : NULL;
+    /* OBJ_txt2obj is lenient ("1.2..3" is 1.2.0.3, "1.2.3." is 1.2.3, blanks and leading
+     * zeros pass): a typo would silently become another policy in every token.  Only the
+     * canonical dotted form, which prints back unchanged, is accepted. */
+    if (*out != NULL) {
+        n = OBJ_obj2txt(canonical, sizeof(canonical), *out, 1);
+        if (n <= 0 || (size_t)n >= sizeof(canonical) || strcmp(canonical, text) != 0) {
+            ASN1_OBJECT_free(*out);
+            *out = NULL;
+        }
+    }
     if (*out == NULL) {
         ERR_clear_error();
         return nt_error_set(NT_EINVAL, "%s %s is not a dotted OID", what,
