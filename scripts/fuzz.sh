@@ -5,6 +5,7 @@
 # New inputs that raise coverage are written to build-fuzz/corpus/<target>/; copy the
 # interesting ones (and every crash reproducer, once fixed) into tests/fuzz/corpus/<target>/
 # so that CI replays them.  Not part of CI: long runs are for people and nightly jobs.
+# Environment: NT_FUZZ_BUILD_DIR (default build-fuzz), NT_JOBS (build jobs, default 2).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/deps.sh"
@@ -14,10 +15,22 @@ if ! dpkg-query -W -f='${Status}' libclang-rt-14-dev 2>/dev/null | grep -q "ok i
 fi
 only="${1:-}"
 seconds="${2:-60}"
-dir="$root/build-fuzz"
+dir="${NT_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 cmake -S "$root" -B "$dir" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DNT_FUZZ=ON \
       -DNT_SANITIZE=ON >/dev/null
-cmake --build "$dir" -j "$(nproc)"
+# only the fuzz targets (and the libraries they link), not the whole tree
+build_targets=()
+for src in "$root"/tests/fuzz/*_fuzz.c; do
+  target="$(basename "$src" _fuzz.c)"
+  if [ -z "$only" ] || [ "$only" = "$target" ]; then
+    build_targets+=("fuzz_$target")
+  fi
+done
+if [ ${#build_targets[@]} -eq 0 ]; then
+  echo "fuzz: no target '$only' (tests/fuzz/${only}_fuzz.c)" >&2
+  exit 1
+fi
+cmake --build "$dir" -j "${NT_JOBS:-2}" --target "${build_targets[@]}"
 for src in "$root"/tests/fuzz/*_fuzz.c; do
   target="$(basename "$src" _fuzz.c)"
   if [ -n "$only" ] && [ "$only" != "$target" ]; then
