@@ -228,6 +228,28 @@ done:
 
 /* ------------------------------------------------------------------ exchange */
 
+/*
+ * 1 when `resp` already holds a whole response with a Content-Length body:
+ * a server that keeps the connection open despite "Connection: close" must
+ * not cost the caller the read timeout.  Otherwise the end of the
+ * connection ends the response.
+ */
+static int response_complete(const nt_buf *resp)
+{
+    const char *s = (const char *)resp->ptr, *v = NULL;
+    size_t vlen = 0;
+    uint64_t cl = 0;
+    for (size_t i = 0; i + 3 < resp->len && i < HTTP_MAX_HEADER; i++) {
+        if (memcmp(s + i, "\r\n\r\n", 4) == 0) {
+            size_t hlen = i + 4;
+            return header_find(s, hlen, "Transfer-Encoding", &v, &vlen) == 0 &&
+                   header_find(s, hlen, "Content-Length", &v, &vlen) == 1 &&
+                   nt_parse_u64(&cl, v, vlen) == 0 && resp->len - hlen >= cl;
+        }
+    }
+    return 0;
+}
+
 static int send_all(int fd, const uint8_t *p, size_t len)
 {
     while (len > 0) {
@@ -316,6 +338,9 @@ int verifier__http_post(nt_buf *body_out, const char *url, const char *content_t
         NT_ENSURE(resp.len + (size_t)n <= HTTP_MAX_HEADER + HTTP_MAX_BODY, NT_ERANGE,
                   "TSA response too large");
         NT_TRY(nt_buf_put(&resp, chunk, (size_t)n));
+        if (response_complete(&resp)) {
+            break;
+        }
     }
     NT_TRY(verifier__http_response_parse(body_out, resp.ptr, resp.len, want_type));
 done:

@@ -124,6 +124,7 @@ typedef struct server {
     char request[4096];
     size_t request_len;
     int accepted;
+    int keep_open; /* after answering, wait for the client to close */
 } server;
 
 static void *serve_one(void *arg)
@@ -151,11 +152,16 @@ static void *serve_one(void *arg)
         }
     }
     (void)send(c, s->reply, strlen(s->reply), MSG_NOSIGNAL);
+    if (s->keep_open) {
+        char sink[256];
+        while (recv(c, sink, sizeof(sink), 0) > 0) {
+        }
+    }
     close(c);
     return NULL;
 }
 
-static void server_start(server *s, pthread_t *th, const char *reply)
+static void server_start(server *s, pthread_t *th, const char *reply, int keep_open)
 {
     struct sockaddr_in a;
     socklen_t len = sizeof(a);
@@ -164,6 +170,7 @@ static void server_start(server *s, pthread_t *th, const char *reply)
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     s->reply = reply;
+    s->keep_open = keep_open;
     REQUIRE((s->fd = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
     REQUIRE(bind(s->fd, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(s->fd, 4) == 0);
     REQUIRE(getsockname(s->fd, (struct sockaddr *)&a, &len) == 0);
@@ -180,7 +187,8 @@ static void test_post(void)
 
     server_start(&s, &th,
                  "HTTP/1.1 200 OK\r\nContent-Type: " RT "\r\nContent-Length: 4\r\n"
-                 "Connection: close\r\n\r\nABCD");
+                 "Connection: close\r\n\r\nABCD",
+                 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/tsa", s.port);
     CHECK_OK(verifier__http_post(&body, url, "application/timestamp-query",
                                  NT_BYTES("\x30\x03\x02\x01\x01", 5), RT));
@@ -196,11 +204,27 @@ static void test_post(void)
     CHECK(s.request_len >= 5 &&
           memcmp(s.request + s.request_len - 5, "\x30\x03\x02\x01\x01", 5) == 0);
 
+    /*
+     * A server that keeps the connection open after a complete answer: the
+     * Content-Length ends the response, not the 30 s read timeout.
+     */
+    nt_buf_clear(&body);
+    server_start(&s, &th, "HTTP/1.1 200 OK\r\nContent-Type: " RT "\r\nContent-Length: 3\r\n\r\nxyz",
+                 1);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
+    uint64_t t0 = nt_mono_ns();
+    CHECK_OK(verifier__http_post(&body, url, "application/timestamp-query", NT_BYTES("x", 1), RT));
+    CHECK(nt_mono_ns() - t0 < 5000000000ull);
+    pthread_join(th, NULL);
+    close(s.fd);
+    CHECK(body.len == 3 && memcmp(body.ptr, "xyz", 3) == 0);
+
     /* twin: a redirect is reported, not followed (one connection only) */
     nt_buf_clear(&body);
     server_start(&s, &th,
                  "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://127.0.0.1:1/\r\n"
-                 "Content-Length: 0\r\n\r\n");
+                 "Content-Length: 0\r\n\r\n",
+                 0);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/tsa", s.port);
     CHECK_ERR(verifier__http_post(&body, url, "application/timestamp-query", NT_BYTES("x", 1), RT),
               NT_EVERIFY);
