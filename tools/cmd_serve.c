@@ -18,7 +18,8 @@ static void serve_usage(void)
 {
     fprintf(stderr, "usage: notarium serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT]\n"
                     "                      [--port-file FILE] [--threads N]\n"
-                    "                      [--log-level debug|info|warn|error]\n");
+                    "                      [--log-level debug|info|warn|error]\n"
+                    "                      [--mirror-remote URL ...]\n");
 }
 
 /*
@@ -120,8 +121,13 @@ int cmd_serve(int argc, char **argv)
             opts.threads = (int)n;
         } else if (strcmp(a, "--log-level") == 0) {
             level_name = v;
-        } else if (strcmp(a, "--mirror-remote") == 0 && remote_count < SERVER_MAX_REMOTES) {
-            remotes[remote_count++] = v; /* reserved for the git mirror */
+        } else if (strcmp(a, "--mirror-remote") == 0) {
+            if (remote_count == SERVER_MAX_REMOTES) {
+                fprintf(stderr, "notarium serve: at most %d --mirror-remote\n",
+                        SERVER_MAX_REMOTES);
+                return 2;
+            }
+            remotes[remote_count++] = v; /* appended to the config's mirror.remotes */
         } else {
             fprintf(stderr, "notarium serve: unknown option %s\n", a);
             serve_usage();
@@ -173,7 +179,12 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "notarium serve: %s\n", nt_error_last());
         goto done;
     }
-    for (size_t i = 0; i < remote_count && cfg->mirror_remote_count < SERVER_MAX_REMOTES; i++) {
+    if (cfg->mirror_remote_count + remote_count > SERVER_MAX_REMOTES) {
+        fprintf(stderr, "notarium serve: more than %d mirror remotes (config + --mirror-remote)\n",
+                SERVER_MAX_REMOTES);
+        goto done;
+    }
+    for (size_t i = 0; i < remote_count; i++) {
         if ((cfg->mirror_remotes[cfg->mirror_remote_count] = nt_strdup(remotes[i])) == NULL) {
             goto done;
         }

@@ -1147,7 +1147,9 @@ static int mirror_begin(server *s)
     error = mirror_start(&s->mirror, s->ledger, &mo);
     if (error < 0) {
         char reason[400];
-        snprintf(reason, sizeof(reason), "%s", nt_error_last());
+        const char *msg = nt_error_last();
+        snprintf(reason, sizeof(reason), "%s",
+                 strncmp(msg, "mirror: ", 8) == 0 ? msg + 8 : msg);
         error = nt_error_set(error, "git mirror %s: %s", c->mirror_path, reason);
     }
 done:

@@ -93,6 +93,7 @@ body_obj "$T/r0.tampered.json" "$hex1" "$T/b.json"
 code=$(verify_post "$T/b.json" "$T/bad2.json")
 nt_check "$code == 200" "tampered proof: HTTP $code"
 nt_check "$(jq -r .indication "$T/bad2.json") != PASSED" "a tampered proof PASSED"
+expect "$T/bad2.json" FAILED INCLUSION_PROOF_FAILURE "tampered proof"
 nt_check "$(jq -r '.steps[] | select(.name == "ledger") | .result' "$T/bad2.json") == FAILED" \
     "tampered proof: the ledger step did not fail"
 
