@@ -220,8 +220,26 @@ static void redact_error(char *out, size_t size, const char *msg, const char *ra
     }
 }
 
+/*
+ * mirror_status_get's sizes are those of the mirror thread's last look, up to
+ * one interval old; lag is measured against the ledger as it is now, so that
+ * a mirror that stopped looking cannot read as up to date.
+ */
+static void mirror_lag_now(mirror_status *st, uint64_t ledger_size)
+{
+    if (ledger_size < st->ledger_size) {
+        ledger_size = st->ledger_size;
+    }
+    st->ledger_size = ledger_size;
+    st->entries_behind = ledger_size > st->mirrored_size ? ledger_size - st->mirrored_size : 0;
+    for (size_t i = 0; i < st->remote_count; i++) {
+        mirror_remote_status *m = &st->remotes[i];
+        m->entries_behind = ledger_size > m->pushed_size ? ledger_size - m->pushed_size : 0;
+    }
+}
+
 /* The mirror's state for /healthz: null when the server runs without one. */
-static json_t *mirror_json(server *s)
+static json_t *mirror_json(server *s, uint64_t ledger_size)
 {
     mirror_status st;
     json_t *j, *remotes;
@@ -233,6 +251,7 @@ static json_t *mirror_json(server *s)
     if (mirror_status_get(&st, s->mirror) < 0) {
         return json_null();
     }
+    mirror_lag_now(&st, ledger_size);
     remotes = json_array();
     for (size_t i = 0; remotes != NULL && i < st.remote_count; i++) {
         const mirror_remote_status *m = &st.remotes[i];
@@ -295,7 +314,7 @@ void server_get_healthz(server_reply *r, server *s)
                   "queue_depth", (json_int_t)info.queue_depth, "full", info.full,
                   "boot_epoch", (json_int_t)s->boot_epoch);
     /* The mirror never affects readiness: issuance does not depend on it. */
-    if (j != NULL && json_object_set_new(j, "mirror", mirror_json(s)) < 0) {
+    if (j != NULL && json_object_set_new(j, "mirror", mirror_json(s, info.size)) < 0) {
         json_decref(j);
         j = NULL;
     }
@@ -350,7 +369,7 @@ static int remote_sample(nt_buf *b, const char *name, const char *url, const cha
     return e;
 }
 
-static int mirror_metrics(nt_buf *b, server *s)
+static int mirror_metrics(nt_buf *b, server *s, uint64_t ledger_size)
 {
     mirror_status st;
     char url[sizeof(st.remotes[0].url) + 8], value[32];
@@ -362,6 +381,7 @@ static int mirror_metrics(nt_buf *b, server *s)
     if (mirror_status_get(&st, s->mirror) < 0) {
         return -1;
     }
+    mirror_lag_now(&st, ledger_size);
     e |= nt_buf_puts(b, "# HELP notarium_mirror_size Tree size of the git mirror's HEAD "
                         "checkpoint.\n# TYPE notarium_mirror_size gauge\n");
     e |= nt_buf_printf(b, "notarium_mirror_size %llu\n", (unsigned long long)st.mirrored_size);
@@ -509,7 +529,7 @@ void server_get_metrics(server_reply *r, server *s)
     e |= nt_buf_puts(b, "# HELP notarium_boot_epoch Start counter (part of every serial number).\n"
                         "# TYPE notarium_boot_epoch gauge\n");
     e |= nt_buf_printf(b, "notarium_boot_epoch %u\n", s->boot_epoch);
-    e |= mirror_metrics(b, s);
+    e |= mirror_metrics(b, s, info.size);
     if (e != 0) {
         server_reply_error(r, 500, "internal_error", NULL, "out of memory");
         return;
