@@ -137,7 +137,7 @@ for kt in "${key_types[@]}"; do
         [[ "$mode" == no_sync ]] && ns=true
         jq ".ledger.no_sync = $ns" "$data/config.json" >"$work/config.json"
         mv "$work/config.json" "$data/config.json"
-        rm -rf "$data/ledger"
+        rm -rf "$data/ledger" "$data/mirror.git" # a mirror ahead of a fresh ledger is refused
         start_server "$data"
         for c in $conns; do
             t=$((c < client_threads ? c : client_threads))
