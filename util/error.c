@@ -14,8 +14,13 @@ static _Thread_local int error_code;
 /* The format attribute lets clang check callers instead of warning on the non-literal here. */
 static NT_PRINTF(2, 0) void error_vset(int code, const char *fmt, va_list ap)
 {
+    /* Format into a scratch buffer first: callers may pass nt_error_last() as an
+     * argument ("%s: ...", nt_error_last()) to prefix the current message, and
+     * vsnprintf into the buffer it reads from would be undefined behaviour. */
+    char scratch[sizeof(error_msg)];
+    vsnprintf(scratch, sizeof(scratch), fmt, ap);
+    memcpy(error_msg, scratch, sizeof(error_msg));
     error_code = code;
-    vsnprintf(error_msg, sizeof(error_msg), fmt, ap);
 }
 
 int nt_error_set(int code, const char *fmt, ...)

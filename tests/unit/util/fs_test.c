@@ -120,6 +120,10 @@ static void test_errors(void)
     CHECK(nt_error_code() == NT_EINVAL);
     CHECK_STR(nt_error_name(NT_EFULL), "NT_EFULL");
     CHECK(nt_error_ossl("openssl") == NT_ECRYPTO);
+    /* prefixing the current message with itself as an argument is allowed */
+    nt_error_set(NT_EIO, "inner");
+    nt_error_set(NT_EINVAL, "outer: %s", nt_error_last());
+    CHECK_STR(nt_error_last(), "outer: inner");
     CHECK(nt_memeq_ct("abc", "abc", 3));
     CHECK(!nt_memeq_ct("abc", "abd", 3));
 }
