@@ -24,7 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/resource.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -1145,6 +1149,42 @@ done:
     return error;
 }
 
+/* Nice value of the mirror thread: issuance gets the CPU first, the mirror the slack. */
+#define SERVER_MIRROR_NICE 10
+
+typedef struct mirror_launch {
+    server *s;
+    const mirror_options *mo;
+    int error;
+    char msg[512];
+} mirror_launch;
+
+/*
+ * mirror_start from a short-lived thread whose nice value is raised first:
+ * on Linux nice is a property of each thread and a thread created by it
+ * inherits it, so the mirror thread runs at a lower priority while this
+ * process's other threads keep theirs (an unprivileged process could not
+ * lower the value again had the main thread raised its own).  Its commits
+ * (tile hashing, zlib) then yield the CPU to the HTTP workers and the
+ * sequencer under load, and catch up in the slack.  Elsewhere, where nice
+ * is per process, the priority is left alone.
+ */
+static void *mirror_launch_main(void *arg)
+{
+    mirror_launch *ml = arg;
+#if defined(__linux__)
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SERVER_MIRROR_NICE) != 0) {
+        nt_log_debug("mirror: cannot lower the mirror thread's priority: %s", strerror(errno));
+    }
+#endif
+    ml->error = mirror_start(&ml->s->mirror, ml->s->ledger, ml->mo);
+    if (ml->error < 0) {
+        /* The message is thread-local: carry it to the caller. */
+        snprintf(ml->msg, sizeof(ml->msg), "%s", nt_error_last());
+    }
+    return NULL;
+}
+
 /* Start the git mirror (docs/MIRROR.md) unless the configuration disables it. */
 static int mirror_begin(server *s)
 {
@@ -1164,7 +1204,19 @@ static int mirror_begin(server *s)
     mo.remote_count = c->mirror_remote_count;
     mo.retry_min_ms = c->mirror_retry_min_ms;
     mo.retry_max_ms = c->mirror_retry_max_ms;
-    error = mirror_start(&s->mirror, s->ledger, &mo);
+    {
+        mirror_launch ml = {s, &mo, 0, ""};
+        pthread_t t;
+        if (pthread_create(&t, NULL, mirror_launch_main, &ml) == 0) {
+            pthread_join(t, NULL);
+            error = ml.error;
+            if (error < 0) {
+                nt_error_set(error, "%s", ml.msg);
+            }
+        } else {
+            error = mirror_start(&s->mirror, s->ledger, &mo);
+        }
+    }
     if (error < 0) {
         char reason[400];
         const char *msg = nt_error_last();
