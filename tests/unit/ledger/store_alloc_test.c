@@ -8,6 +8,12 @@
  */
 #include "tests/unit/ledger/store_fixture.h"
 
+/*
+ * A 64 MiB map, far more than this test writes: the 64 GiB default cannot be
+ * reserved under valgrind (store_test checks the default itself).
+ */
+#define TEST_MAP_SIZE ((size_t)64 << 20)
+
 static EVP_PKEY *g_key;
 static note_verifier g_vkey;
 
@@ -19,6 +25,7 @@ static ledger_options alloc_opts(const char *dir)
     o.origin = FIX_ORIGIN;
     o.log_key = g_key;
     o.batch_window_us = 100;
+    o.map_size = TEST_MAP_SIZE;
     return o;
 }
 

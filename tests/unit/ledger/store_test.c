@@ -4,7 +4,10 @@
  * many batches, proofs, checkpoints verified with the log's vkey, reopen,
  * digest lookup, receipts, queue-full, map-full, wrong origin and a
  * corrupted store.  Each positive case has its negative twin.  The crash
- * test lives in store_crash_test.c.
+ * test lives in store_crash_test.c.  The tests open their ledgers with a
+ * 64 MiB map (TEST_MAP_SIZE) rather than the 64 GiB default, which valgrind
+ * cannot reserve (its address-space manager refuses the mmap with EINVAL);
+ * test_default_map checks the default itself, except under valgrind.
  */
 #include "tests/unit/ledger/store_fixture.h"
 
@@ -12,6 +15,19 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define TEST_UNDER_VALGRIND() (RUNNING_ON_VALGRIND != 0)
+#endif
+#endif
+#ifndef TEST_UNDER_VALGRIND
+#define TEST_UNDER_VALGRIND() 0
+#endif
+
+/* Far more than any test here writes; the map-full test sets its own 1 MiB. */
+#define TEST_MAP_SIZE ((size_t)64 << 20)
 
 static EVP_PKEY *g_key;
 static note_verifier g_vkey;
@@ -25,6 +41,7 @@ static ledger_options fix_opts(const char *dir)
     o.log_key = g_key;
     o.batch_window_us = 300;
     o.batch_max = 32;
+    o.map_size = TEST_MAP_SIZE;
     return o;
 }
 
@@ -89,7 +106,7 @@ static void test_empty_and_options(void)
     CHECK_OK(ledger_info_get(&info, l));
     CHECK(info.size == 0 && info.batches == 0 && info.full == 0 && info.queue_depth == 0);
     CHECK_MEM(info.root, empty, 32);
-    CHECK(info.map_size == (size_t)64 << 30);
+    CHECK(info.map_size == TEST_MAP_SIZE);
     CHECK(info.map_used > 0 && info.map_used < info.map_size);
     check_latest(l, 0, empty);
     CHECK_OK(ledger_checkpoint_at(&note, l, 0));
@@ -114,6 +131,37 @@ static void test_empty_and_options(void)
     ledger_close(NULL);
     nt_buf_dispose(&b);
     nt_buf_dispose(&note);
+    fix_rm_rf(dir);
+}
+
+/*
+ * map_size 0 means the documented 64 GiB default (ledger.h); every other test
+ * passes TEST_MAP_SIZE, whose twin is the check in test_empty_and_options.
+ */
+static void test_default_map(void)
+{
+    char dir[256];
+    ledger *l = NULL;
+    ledger_options o;
+    ledger_info info;
+    uint64_t idx = 1;
+
+    if (TEST_UNDER_VALGRIND()) {
+        fprintf(stderr, "store_test: under valgrind: the 64 GiB default map is not checked\n");
+        return;
+    }
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
+    o = fix_opts(dir);
+    o.map_size = 0;
+    CHECK_OK(ledger_open(&l, &o));
+    REQUIRE(l != NULL);
+    CHECK_OK(ledger_info_get(&info, l));
+    CHECK(info.map_size == (size_t)64 << 30);
+    CHECK_OK(fix_append(&idx, l, 1));
+    CHECK(idx == 0);
+    CHECK_OK(ledger_info_get(&info, l));
+    CHECK(info.size == 1 && info.map_used > 0 && info.map_used < info.map_size);
+    ledger_close(l);
     fix_rm_rf(dir);
 }
 
@@ -922,6 +970,7 @@ int main(void)
     g_key = fix_key();
     fix_verifier(&g_vkey, FIX_ORIGIN, g_key);
     test_empty_and_options();
+    test_default_map();
     test_many_and_reopen();
     test_queue_full();
     test_map_full();
