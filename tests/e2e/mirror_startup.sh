@@ -3,6 +3,8 @@
 # commit is made before the port file is written; a mirror path that is not a
 # repository, or the mirror of another log, stops the start (exit 1, one line
 # on stderr naming the mirror) and leaves that repository untouched;
+# remotes that cannot be reached show as lag and failures while issuance goes
+# on, with URL passwords redacted and label values escaped;
 # "mirror": {"path": null} runs without a mirror (no repository, no mirror
 # metrics, /healthz "mirror": null) and refuses remotes.
 set -euo pipefail
@@ -33,13 +35,36 @@ nt_check "$code == 200" "POST /tsa: HTTP $code"
 nt_stop
 git -C "$A/mirror.git" cat-file blob main:checkpoint | sed -n 2p >"$T/size"
 nt_check "$(cat "$T/size") == 1" "A's mirror holds $(cat "$T/size") entries after a stop, expected 1"
-nt_start "$A" --log-level warn
+# Restart with two remotes that cannot be reached (loopback port 1 refuses at once; a
+# path that does not exist): issuance goes on, the lag and failures show, the password
+# in a URL never does, and a quote in a path is escaped in the metric label.
+secret_url="https://user:s3cret-token@127.0.0.1:1/x.git"
+odd_path="$T/no\"such.git"
+nt_start "$A" --log-level error --mirror-remote "$secret_url" --mirror-remote "$odd_path"
 nt_http GET "$NT_URL/metrics" "$T/m.txt" >/dev/null
 grep -qx 'notarium_mirror_size 1' "$T/m.txt" || nt_fail "mirror size after restart: $(grep mirror_size "$T/m.txt")"
 grep -qx 'notarium_mirror_entries_behind 0' "$T/m.txt" || nt_fail "mirror lag after restart"
-nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
-jq -e '.mirror.size == 1 and .mirror.last_error == "" and .mirror.remotes == []' "$T/h.json" \
-    >/dev/null || nt_fail "/healthz mirror: $(jq -c .mirror "$T/h.json")"
+nt_tsq "$T/q2.tsq" -digest "$(printf '%064d' 2)" -sha256
+code=$(nt_post_tsq "$T/q2.tsq" "$T/q2.tsr")
+nt_check "$code == 200" "POST /tsa with unreachable remotes: HTTP $code"
+for _ in $(seq 1 100); do # bounded: until both remotes failed once and the mirror has leaf 2
+    nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
+    jq -e '.mirror.size == 2 and ([.mirror.remotes[].failures >= 1] | all)' "$T/h.json" \
+        >/dev/null && break
+    sleep 0.1
+done
+jq -e '.mirror.size == 2 and .mirror.last_error == "" and (.mirror.remotes | length) == 2 and
+       ([.mirror.remotes[] | .failures >= 1 and .entries_behind == 2 and
+         (.last_error | length) > 0] | all)' "$T/h.json" >/dev/null ||
+    nt_fail "/healthz mirror: $(jq -c .mirror "$T/h.json")"
+jq -e '.mirror.remotes[0].url == "https://user:***@127.0.0.1:1/x.git"' "$T/h.json" >/dev/null ||
+    nt_fail "remote URL shown as $(jq .mirror.remotes[0].url "$T/h.json")"
+nt_http GET "$NT_URL/metrics" "$T/m.txt" >/dev/null
+! grep -q 's3cret' "$T/m.txt" "$T/h.json" || nt_fail "a remote's password is visible"
+grep -qF 'notarium_mirror_remote_entries_behind{remote="https://user:***@127.0.0.1:1/x.git"} 2' \
+    "$T/m.txt" || nt_fail "/metrics: $(grep remote_entries "$T/m.txt")"
+grep -qF "notarium_mirror_remote_failures_total{remote=\"$T/no\\\"such.git\"} " "$T/m.txt" ||
+    nt_fail "label not escaped: $(grep remote_failures "$T/m.txt")"
 nt_stop
 before=$(git -C "$A/mirror.git" rev-parse main)
 
