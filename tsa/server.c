@@ -242,6 +242,17 @@ static void mirror_lag_now(mirror_status *st, uint64_t ledger_size)
     }
 }
 
+/* Control and non-ASCII bytes (a path from the command line, a libgit2 message) as '?':
+ * json_pack refuses invalid UTF-8, and one bad byte must not cost the whole /healthz. */
+static void printable(char *text)
+{
+    for (; *text != '\0'; text++) {
+        if ((unsigned char)*text < 0x20 || (unsigned char)*text >= 0x7f) {
+            *text = '?';
+        }
+    }
+}
+
 /* The mirror's state for /healthz: null when the server runs without one. */
 static json_t *mirror_json(server *s, uint64_t ledger_size)
 {
@@ -261,6 +272,8 @@ static json_t *mirror_json(server *s, uint64_t ledger_size)
         const mirror_remote_status *m = &st.remotes[i];
         remote_display(url, sizeof(url), m->url);
         redact_error(err, sizeof(err), m->last_error, m->url, url);
+        printable(url);
+        printable(err);
         if (json_array_append_new(
                 remotes,
                 json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:s}", "url", url,
@@ -273,13 +286,14 @@ static json_t *mirror_json(server *s, uint64_t ledger_size)
             remotes = NULL;
         }
     }
+    printable(st.last_error);
     j = json_pack("{s:s, s:I, s:I, s:I, s:f, s:I, s:s, s:o*}", "path", s->cfg->mirror_path,
                   "ledger_size", (json_int_t)st.ledger_size, "size", (json_int_t)st.mirrored_size,
                   "entries_behind", (json_int_t)st.entries_behind, "seconds_behind",
                   st.seconds_behind, "commits", (json_int_t)st.commits, "last_error",
                   st.last_error, "remotes", remotes);
     mirror_status_dispose(&st);
-    return j;
+    return j != NULL ? j : json_pack("{s:s}", "last_error", "mirror status not encodable");
 }
 
 void server_get_healthz(server_reply *r, server *s)
