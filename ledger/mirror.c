@@ -555,6 +555,22 @@ static int push_cred_cb(git_credential **out, const char *url, const char *usern
     return GIT_PASSTHROUGH;
 }
 
+/*
+ * An anonymous remote for one push or fetch.  GIT_REMOTE_CREATE_SKIP_INSTEADOF:
+ * libgit2 1.5's url.*.insteadOf lookup (what git_remote_create_anonymous does)
+ * leaks a pcre2 block per config entry on every call, which a server pushing
+ * every second cannot afford; our remotes are URLs the operator wrote in full.
+ */
+static int remote_open(git_remote **out, git_repository *repo, const char *url)
+{
+    git_remote_create_options o;
+    git_remote_create_options_init(&o, GIT_REMOTE_CREATE_OPTIONS_VERSION);
+    o.repository = repo;
+    o.name = NULL;
+    o.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    return git_remote_create_with_opts(out, url, &o);
+}
+
 static int repo_push(git_repository *repo, const char *url)
 {
     int error = 0;
@@ -568,7 +584,7 @@ static int repo_push(git_repository *repo, const char *url)
     opts.callbacks.push_update_reference = push_ref_cb;
     opts.callbacks.credentials = push_cred_cb;
     opts.callbacks.payload = &p;
-    GIT_TRY(git_remote_create_anonymous(&remote, repo, url), "push to %s", url);
+    GIT_TRY(remote_open(&remote, repo, url), "push to %s", url);
     int rc = git_remote_push(remote, &refspecs, &opts);
     if (rc < 0) {
         const git_error *e = git_error_last();
@@ -937,7 +953,7 @@ static int fetch_into(git_repository *repo, const char *url)
     git_fetch_options opts;
     git_fetch_options_init(&opts, GIT_FETCH_OPTIONS_VERSION);
     opts.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE;
-    GIT_TRY(git_remote_create_anonymous(&remote, repo, url), "audit: remote %s", url);
+    GIT_TRY(remote_open(&remote, repo, url), "audit: remote %s", url);
     GIT_TRY(git_remote_fetch(remote, &refspecs, &opts, NULL), "audit: fetching %s", url);
 done:
     git_remote_free(remote);

@@ -168,7 +168,7 @@ static int parse_tsa(server_config *cfg, json_t *o)
         "pkcs12", "pkcs12_passphrase_file"};
     const char *sec = "tsa.";
     tsa_config *t = &cfg->tsa;
-    uint64_t u;
+    uint64_t u = 0;
     int error = 0;
 
     NT_ENSURE(json_is_object(o), NT_EINVAL, "tsa: not an object");
@@ -222,7 +222,7 @@ static int parse_ledger(server_config *cfg, json_t *o)
     static const char *const allowed[] = {"path", "origin", "log_key", "map_size_mb", "batch_max",
                                           "batch_window_us", "queue_max", "no_sync"};
     const char *sec = "ledger.";
-    uint64_t u;
+    uint64_t u = 0;
     int error = 0;
 
     NT_ENSURE(json_is_object(o), NT_EINVAL, "ledger: not an object");
@@ -294,7 +294,7 @@ static int parse_mirror(server_config *cfg, json_t *o)
     static const char *const allowed[] = {"path", "interval_ms", "remotes", "retry_min_ms",
                                           "retry_max_ms"};
     const char *sec = "mirror.";
-    uint64_t u;
+    uint64_t u = 0;
     int error = 0;
 
     NT_ENSURE(json_is_object(o), NT_EINVAL, "mirror: not an object");
@@ -326,7 +326,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     json_error_t jerr;
     json_t *root = NULL, *v;
     char *level = NULL;
-    uint64_t u;
+    uint64_t u = 0;
     int error = 0;
 
     *out = NULL;

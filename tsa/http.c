@@ -673,7 +673,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     atomic_fetch_sub(&s->active, 1);
 }
 
-static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+static NT_PRINTF(2, 0) void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char msg[512];
     size_t n;
