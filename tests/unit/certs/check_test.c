@@ -6,23 +6,9 @@
  * CA, a mismatched key and unsupported key types.  The `openssl verify
  * -purpose timestampsign` command is the independent oracle for the EKU rules.
  */
-#define _XOPEN_SOURCE 700
-#include "certs/certs.h"
-#include "tests/unit/test.h"
+#include "tests/unit/certs/certs_fixture.h"
 
-#include <ftw.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static char base[256];
 static certs_signer *ca;  /* the dev root: key + certificate */
@@ -313,6 +299,6 @@ int main(void)
     EVP_PKEY_free(tsa_key);
     nt_buf_dispose(&a);
     nt_buf_dispose(&b);
-    nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fx_rm_rf(base);
     return TEST_END();
 }

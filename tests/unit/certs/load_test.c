@@ -4,23 +4,9 @@
  * both with PKCS12_create and with the `openssl pkcs12` command (right and
  * wrong passphrase), chain ordering, and errors that name the file.
  */
-#define _XOPEN_SOURCE 700
-#include "certs/certs.h"
-#include "tests/unit/test.h"
+#include "tests/unit/certs/certs_fixture.h"
 
-#include <ftw.h>
-#include <openssl/pem.h>
 #include <openssl/pkcs12.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 static char base[256];
 static X509 *root, *tsa;
@@ -382,6 +368,6 @@ int main(void)
     test_accessors();
 
     certs_signer_free(s);
-    nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+    fx_rm_rf(base);
     return TEST_END();
 }

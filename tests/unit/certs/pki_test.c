@@ -4,57 +4,12 @@
  * real `openssl` command as an independent oracle, and the log key's C2SP
  * vkey line checked against an independent computation.
  */
-#define _XOPEN_SOURCE 700
-#include "certs/certs.h"
-#include "tests/unit/test.h"
+#include "tests/unit/certs/certs_fixture.h"
 
-#include <ftw.h>
 #include <openssl/bn.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509v3.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *dir)
-{
-    nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Run a shell command, capture stdout+stderr into out; returns the exit status. */
-static int run(nt_buf *out, const char *fmt, ...) NT_PRINTF(2, 3);
-static int run(nt_buf *out, const char *fmt, ...)
-{
-    nt_buf cmd = NT_BUF_INIT;
-    char chunk[4096];
-    va_list ap;
-    FILE *p;
-    int status;
-
-    va_start(ap, fmt);
-    REQUIRE(nt_buf_vprintf(&cmd, fmt, ap) == 0);
-    va_end(ap);
-    REQUIRE(nt_buf_puts(&cmd, " 2>&1") == 0);
-    nt_buf_clear(out);
-    p = popen(nt_buf_cstr(&cmd), "r");
-    REQUIRE(p != NULL);
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
-        REQUIRE(nt_buf_put(out, chunk, n) == 0);
-    }
-    status = pclose(p);
-    nt_buf_dispose(&cmd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 static const char *join(nt_buf *b, const char *dir, const char *name)
 {
@@ -147,11 +102,11 @@ static void check_pki_dir(const char *dir, certs_key_type type, int pss)
     /* independent oracle: the openssl command verifies the chain and the purpose */
     join(&p, dir, "ca.pem");
     join(&p2, dir, "tsa.pem");
-    CHECK(run(&out, "openssl verify -CAfile '%s' '%s'", nt_buf_cstr(&p), nt_buf_cstr(&p2)) == 0);
+    CHECK(fx_run(&out, "openssl verify -CAfile '%s' '%s'", nt_buf_cstr(&p), nt_buf_cstr(&p2)) == 0);
     CHECK(strstr(nt_buf_cstr(&out), ": OK") != NULL);
-    CHECK(run(&out, "openssl verify -purpose timestampsign -CAfile '%s' '%s'", nt_buf_cstr(&p),
-              nt_buf_cstr(&p2)) == 0);
-    CHECK(run(&out, "openssl x509 -noout -text -in '%s'", nt_buf_cstr(&p2)) == 0);
+    CHECK(fx_run(&out, "openssl verify -purpose timestampsign -CAfile '%s' '%s'", nt_buf_cstr(&p),
+                 nt_buf_cstr(&p2)) == 0);
+    CHECK(fx_run(&out, "openssl x509 -noout -text -in '%s'", nt_buf_cstr(&p2)) == 0);
     const char *text = nt_buf_cstr(&out);
     CHECK(strstr(text, "X509v3 Extended Key Usage: critical") != NULL);
     CHECK(strstr(text, "Time Stamping") != NULL);
@@ -174,7 +129,7 @@ static void check_pki_dir(const char *dir, certs_key_type type, int pss)
         CHECK(strstr(text, "sha256WithRSAEncryption") != NULL);
     }
     /* the root: a v3 CA, critical basicConstraints and keyUsage */
-    CHECK(run(&out, "openssl x509 -noout -text -in '%s'", nt_buf_cstr(&p)) == 0);
+    CHECK(fx_run(&out, "openssl x509 -noout -text -in '%s'", nt_buf_cstr(&p)) == 0);
     text = nt_buf_cstr(&out);
     CHECK(strstr(text, "X509v3 Basic Constraints: critical") != NULL);
     CHECK(strstr(text, "CA:TRUE") != NULL);
@@ -257,15 +212,15 @@ static void test_pki_each_type(void)
     join(&a, nt_buf_cstr(&dir), "tsa.pem");
     join(&dir, base, "ec-p384");
     join(&b, nt_buf_cstr(&dir), "ca.pem");
-    CHECK(run(&out, "openssl verify -CAfile '%s' '%s'", nt_buf_cstr(&b), nt_buf_cstr(&a)) != 0);
+    CHECK(fx_run(&out, "openssl verify -CAfile '%s' '%s'", nt_buf_cstr(&b), nt_buf_cstr(&a)) != 0);
     /* ... and the root is not usable as a time-stamping certificate */
-    CHECK(run(&out, "openssl verify -purpose timestampsign -CAfile '%s' '%s'", nt_buf_cstr(&b),
-              nt_buf_cstr(&b)) != 0);
+    CHECK(fx_run(&out, "openssl verify -purpose timestampsign -CAfile '%s' '%s'", nt_buf_cstr(&b),
+                 nt_buf_cstr(&b)) != 0);
     nt_buf_dispose(&out);
     nt_buf_dispose(&a);
     nt_buf_dispose(&b);
     nt_buf_dispose(&dir);
-    rm_rf(base);
+    fx_rm_rf(base);
 }
 
 static void test_pki_reinit_and_options(void)
@@ -317,7 +272,7 @@ static void test_pki_reinit_and_options(void)
     CHECK_OK(certs_cert_fingerprint(&fp, tsa));
     CHECK(fp.len == 64);
     /* cross-check the fingerprint with the openssl command */
-    CHECK(run(&out, "openssl x509 -noout -fingerprint -sha256 -in '%s'", nt_buf_cstr(&p)) == 0);
+    CHECK(fx_run(&out, "openssl x509 -noout -fingerprint -sha256 -in '%s'", nt_buf_cstr(&p)) == 0);
     {
         nt_buf colon = NT_BUF_INIT;
         for (size_t i = 0; i < fp.len; i += 2) {
@@ -350,7 +305,7 @@ static void test_pki_reinit_and_options(void)
     nt_buf_dispose(&before);
     nt_buf_dispose(&after);
     nt_buf_dispose(&out);
-    rm_rf(base);
+    fx_rm_rf(base);
 }
 
 /* The vkey computed here with EVP_Digest and EVP_EncodeBlock, independent of pki.c. */
@@ -439,7 +394,7 @@ static void test_log_key_and_vkey(void)
     nt_buf_dispose(&vkey);
     nt_buf_dispose(&want);
     nt_buf_dispose(&line);
-    rm_rf(base);
+    fx_rm_rf(base);
 }
 
 int main(void)
