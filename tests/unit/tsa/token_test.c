@@ -27,6 +27,40 @@ static CMS_SignerInfo *first_signer(CMS_ContentInfo *cms)
     return sk_CMS_SignerInfo_num(sis) == 1 ? sk_CMS_SignerInfo_value(sis, 0) : NULL;
 }
 
+/* t answers req, which it must grant; returns the token's TSTInfo (caller frees). */
+static TS_TST_INFO *respond_tst(tsa_result *r, tsa *t, const nt_buf *req)
+{
+    TS_TST_INFO *tst;
+    CHECK_OK(tsa_respond(r, t, nt_buf_bytes(req)));
+    REQUIRE(r->granted);
+    tst = fx_tstinfo(nt_buf_bytes(&r->response));
+    REQUIRE(tst != NULL);
+    return tst;
+}
+
+/* t answers req, which it must grant; returns the token as CMS (caller frees). */
+static CMS_ContentInfo *respond_cms(tsa_result *r, tsa *t, const nt_buf *req)
+{
+    CMS_ContentInfo *cms;
+    CHECK_OK(tsa_respond(r, t, nt_buf_bytes(req)));
+    REQUIRE(r->granted);
+    cms = token_cms(r);
+    REQUIRE(cms != NULL);
+    return cms;
+}
+
+/* A TSA made from cfg answers req once (granted); returns the TSTInfo. */
+static TS_TST_INFO *issue_tst(tsa_result *r, const tsa_config *cfg, const fx_pki *pki,
+                              const nt_buf *req)
+{
+    tsa *t = NULL;
+    TS_TST_INFO *tst;
+    REQUIRE(tsa_new(&t, cfg, pki->signer) == 0);
+    tst = respond_tst(r, t, req);
+    tsa_free(t);
+    return tst;
+}
+
 static const int ALG_NIDS[] = {NID_sha256,   NID_sha384,   NID_sha512, NID_sha3_256,
                                NID_sha3_384, NID_sha3_512, NID_sha1,   NID_md5};
 
@@ -109,10 +143,7 @@ static void test_sig_algs(const fx_pki *pki, int pss, int want_md, int want_sig)
     REQUIRE(tsa_new(&t, &cfg, pki->signer) == 0);
     tsa_result_init(&r);
     fx_request(&req, NULL, &o);
-    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
-    REQUIRE(r.granted);
-    cms = token_cms(&r);
-    REQUIRE(cms != NULL);
+    cms = respond_cms(&r, t, &req);
     si = first_signer(cms);
     REQUIRE(si != NULL);
     {
@@ -161,10 +192,7 @@ static void test_cert_req(const fx_pki *pki)
     /* certReq TRUE: the TSA certificate first, then its chain */
     o.cert_req = 1;
     fx_request(&req, &q, &o);
-    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
-    REQUIRE(r.granted);
-    cms = token_cms(&r);
-    REQUIRE(cms != NULL);
+    cms = respond_cms(&r, t, &req);
     certs = CMS_get1_certs(cms);
     CHECK(sk_X509_num(certs) == 1 + sk_X509_num(pki->signer->chain));
     CHECK(sk_X509_num(certs) >= 1 && X509_cmp(sk_X509_value(certs, 0), pki->signer->cert) == 0);
@@ -176,10 +204,7 @@ static void test_cert_req(const fx_pki *pki)
      * verifier is handed the TSA certificate */
     o.cert_req = 0;
     fx_request(&req, &q, &o);
-    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
-    REQUIRE(r.granted);
-    cms = token_cms(&r);
-    REQUIRE(cms != NULL);
+    cms = respond_cms(&r, t, &req);
     certs = CMS_get1_certs(cms);
     CHECK(certs == NULL || sk_X509_num(certs) == 0);
     sk_X509_pop_free(certs, X509_free);
@@ -216,10 +241,7 @@ static void test_nonce_and_policy(const fx_pki *pki)
     /* nonce echoed exactly, a 32-byte one too; default policy */
     o.nonce_bytes = 32;
     fx_request(&req, &q, &o);
-    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
-    REQUIRE(r.granted);
-    tst = fx_tstinfo(nt_buf_bytes(&r.response));
-    REQUIRE(tst != NULL);
+    tst = respond_tst(&r, t, &req);
     CHECK(TS_TST_INFO_get_nonce(tst) != NULL &&
           ASN1_INTEGER_cmp(TS_TST_INFO_get_nonce(tst), TS_REQ_get_nonce(q)) == 0);
     OBJ_obj2txt(oid, sizeof(oid), TS_TST_INFO_get_policy_id(tst), 1);
@@ -233,11 +255,8 @@ static void test_nonce_and_policy(const fx_pki *pki)
     o.nonce_bytes = 0;
     o.policy = FX_POLICY2;
     fx_request(&req, &q, &o);
-    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
-    REQUIRE(r.granted);
+    tst = respond_tst(&r, t, &req);
     CHECK(fx_ts_verify(nt_buf_bytes(&r.response), q, pki->ca_path, NULL));
-    tst = fx_tstinfo(nt_buf_bytes(&r.response));
-    REQUIRE(tst != NULL);
     CHECK(TS_TST_INFO_get_nonce(tst) == NULL);
     OBJ_obj2txt(oid, sizeof(oid), TS_TST_INFO_get_policy_id(tst), 1);
     CHECK_STR(oid, FX_POLICY2);
@@ -316,7 +335,6 @@ static void test_gen_time_precision(const fx_pki *pki)
 static void test_profile_fields(const fx_pki *pki)
 {
     tsa_config cfg;
-    tsa *t = NULL;
     tsa_result r;
     nt_buf req = NT_BUF_INIT;
     fx_req o = fx_req_default();
@@ -328,13 +346,9 @@ static void test_profile_fields(const fx_pki *pki)
     cfg.accuracy_ms = 1500;
     cfg.ordering = 1;
     cfg.include_tsa_name = 1;
-    REQUIRE(tsa_new(&t, &cfg, pki->signer) == 0);
     tsa_result_init(&r);
     fx_request(&req, NULL, &o);
-    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
-    REQUIRE(r.granted);
-    tst = fx_tstinfo(nt_buf_bytes(&r.response));
-    REQUIRE(tst != NULL);
+    tst = issue_tst(&r, &cfg, pki, &req);
     acc = TS_TST_INFO_get_accuracy(tst);
     CHECK(acc != NULL && ASN1_INTEGER_get(TS_ACCURACY_get_seconds(acc)) == 1 &&
           ASN1_INTEGER_get(TS_ACCURACY_get_millis(acc)) == 500 &&
@@ -353,39 +367,26 @@ static void test_profile_fields(const fx_pki *pki)
         BN_free(b);
     }
     TS_TST_INFO_free(tst);
-    tsa_free(t);
-    t = NULL;
 
     /* twin: accuracy 250 ms (millis only), no ordering, no tsa name; accuracy 0 omitted */
     fx_config(&cfg);
     cfg.accuracy_ms = 250;
-    REQUIRE(tsa_new(&t, &cfg, pki->signer) == 0);
-    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
-    REQUIRE(r.granted);
-    tst = fx_tstinfo(nt_buf_bytes(&r.response));
-    REQUIRE(tst != NULL);
+    tst = issue_tst(&r, &cfg, pki, &req);
     acc = TS_TST_INFO_get_accuracy(tst);
     CHECK(acc != NULL && TS_ACCURACY_get_seconds(acc) == NULL &&
           ASN1_INTEGER_get(TS_ACCURACY_get_millis(acc)) == 250);
     CHECK(TS_TST_INFO_get_ordering(tst) == 0);
     CHECK(TS_TST_INFO_get_tsa(tst) == NULL);
     TS_TST_INFO_free(tst);
-    tsa_free(t);
-    t = NULL;
 
     fx_config(&cfg);
     cfg.accuracy_ms = 0;
-    REQUIRE(tsa_new(&t, &cfg, pki->signer) == 0);
-    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
-    REQUIRE(r.granted);
-    tst = fx_tstinfo(nt_buf_bytes(&r.response));
-    REQUIRE(tst != NULL);
+    tst = issue_tst(&r, &cfg, pki, &req);
     CHECK(TS_TST_INFO_get_accuracy(tst) == NULL);
     TS_TST_INFO_free(tst);
 
     tsa_result_dispose(&r);
     nt_buf_dispose(&req);
-    tsa_free(t);
 }
 
 /* Step into one DER TLV: returns the content pointer, sets *len and *tag. */
@@ -417,10 +418,7 @@ static void test_signed_attrs(const fx_pki *pki)
     REQUIRE(tsa_new(&t, &cfg, pki->signer) == 0);
     tsa_result_init(&r);
     fx_request(&req, NULL, &o);
-    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
-    REQUIRE(r.granted);
-    cms = token_cms(&r);
-    REQUIRE(cms != NULL);
+    cms = respond_cms(&r, t, &req);
     si = first_signer(cms);
     REQUIRE(si != NULL);
     CHECK(OBJ_obj2nid(CMS_get0_eContentType(cms)) == NID_id_smime_ct_TSTInfo);
