@@ -10,6 +10,7 @@
 #include "certs/certs.h"
 #include "ledger/ledger.h"
 #include "tests/unit/test.h"
+#include "tests/unit/verifier/verify_fixture.h"
 #include "tsa/tsa.h"
 #include "verifier/verifier.h"
 
@@ -64,25 +65,13 @@ static void mint(nt_buf *receipt_json, uint64_t *index, tsa *t, ledger *l, const
 static verifier_indication verify(const char *doc_path, const nt_buf *receipt_json,
                                   const char *trust, const char *vkey, const char **sub)
 {
-    static char subbuf[64];
     verifier_options o;
-    verifier_report *r = NULL;
     memset(&o, 0, sizeof(o));
     o.document_path = doc_path;
     o.receipt = nt_buf_bytes(receipt_json);
     o.trust_path = trust;
     o.log_key_path = vkey;
-    if (verifier_run(&r, &o) != 0) {
-        fprintf(stderr, "verifier_run: %s\n", nt_error_last());
-        *sub = "ERROR";
-        return (verifier_indication)-1;
-    }
-    const char *s = verifier_report_subindication(r);
-    snprintf(subbuf, sizeof(subbuf), "%s", s != NULL ? s : "");
-    *sub = subbuf;
-    verifier_indication ind = verifier_report_indication(r);
-    verifier_report_free(r);
-    return ind;
+    return vfx_run(&o, sub);
 }
 
 int main(void)

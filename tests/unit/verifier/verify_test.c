@@ -8,6 +8,7 @@
  * verifier/fixture/fixture.h (OpenSSL's TS_RESP_CTX + an in-memory log).
  */
 #include "tests/unit/test.h"
+#include "tests/unit/verifier/verify_fixture.h"
 #include "verifier/fixture/fixture.h"
 #include "verifier/verifier.h"
 
@@ -57,25 +58,6 @@ static void opts_of(verifier_options *o, const kase *k, const nt_buf *receipt_js
     o->now = g_gen + 3600;
 }
 
-/* Run and return the indication; *sub gets the sub-indication ("" for none). */
-static verifier_indication run(const verifier_options *o, const char **sub)
-{
-    static char subbuf[64];
-    verifier_report *r = NULL;
-    int rc = verifier_run(&r, o);
-    if (rc != 0) {
-        fprintf(stderr, "verifier_run: %s\n", nt_error_last());
-        *sub = "ERROR";
-        return (verifier_indication)-1;
-    }
-    const char *s = verifier_report_subindication(r);
-    snprintf(subbuf, sizeof(subbuf), "%s", s != NULL ? s : "");
-    *sub = subbuf;
-    verifier_indication ind = verifier_report_indication(r);
-    verifier_report_free(r);
-    return ind;
-}
-
 /* Edit a receipt through the codec. */
 typedef void (*edit_fn)(receipt *rc, void *ctx);
 static void receipt_edit(nt_buf *out, const nt_buf *in, edit_fn fn, void *ctx)
@@ -115,12 +97,12 @@ static void test_genuine_and_changed_byte(void)
     const char *sub;
     kase_new(&k, g_gen - FX_DAY, g_gen + 365 * FX_DAY, "notarium.test/log");
     opts_of(&o, &k, NULL);
-    CHECK(run(&o, &sub) == VERIFIER_PASSED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
     CHECK_STR(sub, "");
 
     /* twin: one byte changed */
     o.document_path = g_doc2;
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "HASH_FAILURE");
 
     /* digest given instead of the document */
@@ -131,9 +113,9 @@ static void test_genuine_and_changed_byte(void)
     nt_hex_encode(&d, md, 32);
     o.document_path = NULL;
     o.digest = nt_buf_cstr(&d);
-    CHECK(run(&o, &sub) == VERIFIER_PASSED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
     d.ptr[10] = d.ptr[10] == 'a' ? 'b' : 'a';
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "HASH_FAILURE");
     nt_buf_dispose(&d);
     kase_dispose(&k);
@@ -212,12 +194,12 @@ static void test_ledger_forgeries(void)
 
     receipt_edit(&forged, &k.receipt, edit_proof, NULL);
     opts_of(&o, &k, &forged);
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "INCLUSION_PROOF_FAILURE");
 
     receipt_edit(&forged, &k.receipt, edit_index, NULL);
     opts_of(&o, &k, &forged);
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "INCLUSION_PROOF_FAILURE");
 
     /* the same checkpoint body signed by another key under the same name */
@@ -232,14 +214,14 @@ static void test_ledger_forgeries(void)
     REQUIRE(checkpoint_sign(&note, &cp, other.key) == 0);
     receipt_edit(&forged, &k.receipt, edit_checkpoint, &note);
     opts_of(&o, &k, &forged);
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "CHECKPOINT_SIGNATURE_FAILURE");
     /* twin: the same body signed by the right key passes */
     nt_buf_clear(&note);
     REQUIRE(checkpoint_sign(&note, &cp, k.log.key) == 0);
     receipt_edit(&forged, &k.receipt, edit_checkpoint, &note);
     opts_of(&o, &k, &forged);
-    CHECK(run(&o, &sub) == VERIFIER_PASSED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
 
     /* a receipt from a different log, verified with this log's key */
     kase k2;
@@ -247,16 +229,16 @@ static void test_ledger_forgeries(void)
     opts_of(&o, &k2, NULL);
     o.log_key = nt_buf_bytes(&k.vkey);
     o.trust = nt_buf_bytes(&k2.trust);
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "LOG_MISMATCH");
     o.log_key = nt_buf_bytes(&k2.vkey);
-    CHECK(run(&o, &sub) == VERIFIER_PASSED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
 
     /* a malformed receipt */
     nt_buf junk = NT_BUF_INIT;
     nt_buf_puts(&junk, "{\"version\": 1}");
     opts_of(&o, &k, &junk);
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "FORMAT_FAILURE");
 
     nt_buf_dispose(&junk);
@@ -281,7 +263,7 @@ static void test_trust(void)
     REQUIRE(fx_mint(&rj, &rogue.pki, &k.log, (const uint8_t *)g_text, strlen(g_text), g_gen, 0,
                     0) == 0);
     opts_of(&o, &k, &rj);
-    CHECK(run(&o, &sub) == VERIFIER_INDETERMINATE);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_INDETERMINATE);
     CHECK_STR(sub, "NO_CERTIFICATE_CHAIN_FOUND");
 
     /* the genuine receipt against an untrusted root */
@@ -289,14 +271,14 @@ static void test_trust(void)
     REQUIRE(fx_pem_cert(&rogue_root, rogue.pki.root) == 0);
     opts_of(&o, &k, NULL);
     o.trust = nt_buf_bytes(&rogue_root);
-    CHECK(run(&o, &sub) == VERIFIER_INDETERMINATE);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_INDETERMINATE);
     CHECK_STR(sub, "NO_CERTIFICATE_CHAIN_FOUND");
     /* twin: with both roots it passes */
     nt_buf both = NT_BUF_INIT;
     nt_buf_put(&both, rogue_root.ptr, rogue_root.len);
     nt_buf_put(&both, k.trust.ptr, k.trust.len);
     o.trust = nt_buf_bytes(&both);
-    CHECK(run(&o, &sub) == VERIFIER_PASSED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
 
     nt_buf_dispose(&both);
     nt_buf_dispose(&rogue_root);
@@ -314,20 +296,20 @@ static void test_validity_at_gen_time(void)
     kase_new(&k, g_gen - FX_DAY, g_gen + 30 * FX_DAY, "notarium.test/log");
     opts_of(&o, &k, NULL);
     o.now = g_gen + 3650 * FX_DAY;
-    CHECK(run(&o, &sub) == VERIFIER_PASSED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
     kase_dispose(&k);
 
     /* twin: expired before genTime */
     kase_new(&k, g_gen - 30 * FX_DAY, g_gen - FX_DAY, "notarium.test/log");
     opts_of(&o, &k, NULL);
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "EXPIRED");
     kase_dispose(&k);
 
     /* not yet valid at genTime */
     kase_new(&k, g_gen + FX_DAY, g_gen + 30 * FX_DAY, "notarium.test/log");
     opts_of(&o, &k, NULL);
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "NOT_YET_VALID");
     kase_dispose(&k);
 }
@@ -348,21 +330,21 @@ static void test_revocation(void)
     opts_of(&o, &k, NULL);
     o.crl_paths[0] = path;
     o.crl_count = 1;
-    CHECK(run(&o, &sub) == VERIFIER_FAILED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "REVOKED");
 
     /* revoked after genTime for key compromise */
     nt_buf_clear(&crl);
     REQUIRE(fx_crl(&crl, &k.pki, g_gen + 600, 1) == 0);
     REQUIRE(nt_file_write_atomic(path, crl.ptr, crl.len, 0600) == 0);
-    CHECK(run(&o, &sub) == VERIFIER_INDETERMINATE);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_INDETERMINATE);
     CHECK_STR(sub, "REVOKED_NO_POE");
 
     /* revoked after genTime, superseded (4): the token stands */
     nt_buf_clear(&crl);
     REQUIRE(fx_crl(&crl, &k.pki, g_gen + 600, 4) == 0);
     REQUIRE(nt_file_write_atomic(path, crl.ptr, crl.len, 0600) == 0);
-    CHECK(run(&o, &sub) == VERIFIER_PASSED);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
 
     /* not revoked */
     verifier_report *r = NULL;
