@@ -87,6 +87,18 @@ static void add_ext_text(X509 *cert, int nid, const char *value)
     X509_EXTENSION_free(ext);
 }
 
+/* A good signer whose keyUsage is replaced by `key_usage` (NULL: none at all), re-signed. */
+static certs_signer *signer_with_ku(time_t now, const char *key_usage)
+{
+    certs_signer *s = signer_make(tsa_key, now, 30, 0);
+    X509_EXTENSION_free(X509_delete_ext(s->cert, X509_get_ext_by_NID(s->cert, NID_key_usage, -1)));
+    if (key_usage != NULL) {
+        add_ext_text(s->cert, NID_key_usage, key_usage);
+    }
+    resign(s->cert);
+    return s;
+}
+
 static void test_good(void)
 {
     time_t now = time(NULL);
@@ -173,18 +185,12 @@ static void test_key_usage_and_ca(void)
     certs_signer_free(s);
 
     /* cRLSign next to digitalSignature is refused as well */
-    s = signer_make(tsa_key, now, 30, 0);
-    X509_EXTENSION_free(X509_delete_ext(s->cert, X509_get_ext_by_NID(s->cert, NID_key_usage, -1)));
-    add_ext_text(s->cert, NID_key_usage, "critical,digitalSignature,cRLSign");
-    resign(s->cert);
+    s = signer_with_ku(now, "critical,digitalSignature,cRLSign");
     EXPECT_REFUSED(s, now, "keyUsage allows keyCertSign/cRLSign");
     certs_signer_free(s);
 
     /* keyEncipherment next to digitalSignature: refused, and by the openssl oracle too */
-    s = signer_make(tsa_key, now, 30, 0);
-    X509_EXTENSION_free(X509_delete_ext(s->cert, X509_get_ext_by_NID(s->cert, NID_key_usage, -1)));
-    add_ext_text(s->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment");
-    resign(s->cert);
+    s = signer_with_ku(now, "critical,digitalSignature,keyEncipherment");
     EXPECT_REFUSED(s, now, "keyUsage must be digitalSignature/nonRepudiation only");
     CHECK(openssl_purpose(s) != 0);
     certs_signer_free(s);
@@ -198,18 +204,13 @@ static void test_key_usage_and_ca(void)
     certs_signer_free(s);
 
     /* no keyUsage at all: every usage would be allowed, so it is refused */
-    s = signer_make(tsa_key, now, 30, 0);
-    X509_EXTENSION_free(X509_delete_ext(s->cert, X509_get_ext_by_NID(s->cert, NID_key_usage, -1)));
-    resign(s->cert);
+    s = signer_with_ku(now, NULL);
     CHECK(X509_get_ext_by_NID(s->cert, NID_key_usage, -1) < 0);
     EXPECT_REFUSED(s, now, "keyUsage lacks digitalSignature");
     certs_signer_free(s);
 
     /* digitalSignature alone (nonRepudiation is optional) is accepted */
-    s = signer_make(tsa_key, now, 30, 0);
-    X509_EXTENSION_free(X509_delete_ext(s->cert, X509_get_ext_by_NID(s->cert, NID_key_usage, -1)));
-    add_ext_text(s->cert, NID_key_usage, "critical,digitalSignature");
-    resign(s->cert);
+    s = signer_with_ku(now, "critical,digitalSignature");
     CHECK_OK(certs_signer_check(s, now));
     certs_signer_free(s);
 
