@@ -9,9 +9,7 @@
 #ifndef NT_TSA_FIXTURE_H
 #define NT_TSA_FIXTURE_H
 
-#define _XOPEN_SOURCE 700
-#include "certs/certs.h"
-#include "tests/unit/test.h"
+#include "tests/unit/certs/certs_fixture.h" /* fx_rm_rf, fx_run */
 #include "tsa/tsa.h"
 
 #include <ftw.h>
@@ -26,44 +24,6 @@
 
 #define FX_POLICY  "1.3.6.1.4.1.99999.1.1"
 #define FX_POLICY2 "1.3.6.1.4.1.99999.1.2"
-
-static int fx_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-    (void)st;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static NT_UNUSED void fx_rm_rf(const char *dir)
-{
-    nftw(dir, fx_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-/* Run a shell command (stdout+stderr into out); returns the exit status. */
-static NT_UNUSED NT_PRINTF(2, 3) int fx_run(nt_buf *out, const char *fmt, ...)
-{
-    nt_buf cmd = NT_BUF_INIT;
-    char chunk[4096];
-    va_list ap;
-    FILE *p;
-    size_t n;
-    int status;
-
-    va_start(ap, fmt);
-    REQUIRE(nt_buf_vprintf(&cmd, fmt, ap) == 0);
-    va_end(ap);
-    REQUIRE(nt_buf_puts(&cmd, " 2>&1") == 0);
-    nt_buf_clear(out);
-    p = popen(nt_buf_cstr(&cmd), "r");
-    REQUIRE(p != NULL);
-    while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0) {
-        REQUIRE(nt_buf_put(out, chunk, n) == 0);
-    }
-    status = pclose(p);
-    nt_buf_dispose(&cmd);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
 
 /* One development PKI: dir/{ca.pem,tsa.pem,tsa.key,...} and the loaded signer. */
 typedef struct fx_pki {
