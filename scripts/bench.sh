@@ -8,7 +8,12 @@
 # print one table, then a second one with the CPU each side used per request
 # (server: /proc/PID/stat; client: notarium-load's own getrusage), so that a
 # run on a shared machine shows whether the client or the server was short of
-# CPU.  Figures are measurements of this machine, never asserted.
+# CPU.  A third table sets, for the same key type in the same run, the RFC
+# 3161 core alone ("signing only": tsa_respond, no HTTP, no ledger), the core
+# plus a durable ledger append ("signing + anchoring", no HTTP), both from
+# notarium-bench-tsa on 1 and <cores> threads, beside the fsync'd server
+# figures ("end to end over HTTP").  Figures are measurements of this
+# machine, never asserted.
 #
 #   scripts/bench.sh [--key-type ec-p256] [--key-type rsa-2048 ...]
 #                    [--duration 5] [--connections "1 4 16"] [--build DIR]
@@ -40,7 +45,7 @@ while (($#)); do
     --client-threads) client_threads="$2"; shift 2 ;;
     --evidence) evidence=1; shift ;;
     --no-compare-sync) compare_sync=0; shift ;;
-    -h | --help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -48,14 +53,17 @@ done
 
 if [[ -z "${NOTARIUM:-}" ]]; then
     build="${build:-$root/build-bench}"
-    if [[ ! -x "$build/tools/notarium" || ! -x "$build/tools/notarium-load" ]]; then
+    if [[ ! -x "$build/tools/notarium" || ! -x "$build/tools/notarium-load" ||
+        ! -x "$build/tools/notarium-bench-tsa" ]]; then
         cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
-        cmake --build "$build" -j "$(nproc)" --target notarium notarium-load >/dev/null
+        cmake --build "$build" -j "$(nproc)" --target notarium notarium-load notarium-bench-tsa \
+            >/dev/null
     fi
     NOTARIUM="$build/tools/notarium"
     NT_BIN_DIR="$build/tools"
 fi
 LOAD="${NT_BIN_DIR:?}/notarium-load"
+BENCH_TSA="$NT_BIN_DIR/notarium-bench-tsa"
 cores="$(nproc)"
 ticks="$(getconf CLK_TCK)"
 
@@ -115,12 +123,26 @@ echo "# notarium-load --duration $duration --threads $client_threads --connectio
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 results=()
 cpu_rows=()
+core_rows=()
 server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
 for kt in "${key_types[@]}"; do
     alg="$(speed_alg "$kt")"
     echo "# openssl speed -seconds $speed_seconds -multi $cores $alg" >&2
     sign_rate="$(openssl speed -seconds "$speed_seconds" -multi "$cores" "$alg" 2>/dev/null |
         awk 'END { print $(NF - 1) }')"
+
+    # The core without HTTP: signing only, then signing + a durable ledger append.
+    core_threads="1"
+    ((cores > 1)) && core_threads="1 $cores"
+    echo "# notarium-bench-tsa --key-type $kt --threads \"$core_threads\" --duration $duration" >&2
+    while read -r line; do
+        get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+        what="signing only"
+        [[ "$(get mode)" == anchor ]] && what="signing + anchoring"
+        core_rows+=("$(printf '| %-8s | %-21s | %3s threads | %10s | %9s |' "$kt" "$what" \
+            "$(get threads)" "$sign_rate" "$(get tps)")")
+    done < <(TMPDIR="$work" "$BENCH_TSA" --key-type "$kt" --threads "$core_threads" \
+        --duration "$duration" | grep '^RESULT ')
 
     # A PKI of this key type first; serve --demo keeps it and adds the rest.
     data="$work/$kt"
@@ -154,6 +176,9 @@ for kt in "${key_types[@]}"; do
                 "$(awk -v t=$((t1 - t0)) -v hz="$ticks" -v n="${n:-0}" \
                     'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "-" }')" \
                 "$(get client_us_per_req | cut -d. -f1)" "$(get client_cores)")")
+            [[ "$mode" == fsync ]] &&
+                core_rows+=("$(printf '| %-8s | %-21s | %5s conns | %10s | %9s |' "$kt" \
+                    "end to end over HTTP" "$c" "$sign_rate" "$(get tps)")")
             results+=("$(printf '| %-8s | %-7s | %5s | %10s | %9s | %7s | %7s | %6s |' \
                 "$kt" "$mode" "$c" "$sign_rate" "$(get tps)" "$(get p50_ms)" "$(get p99_ms)" \
                 "$(get errors)")")
@@ -172,5 +197,11 @@ echo
 echo "| key      | ledger  | conns | server µs | client µs | client cores |"
 echo "|----------|---------|-------|-----------|-----------|--------------|"
 printf '%s\n' "${cpu_rows[@]}"
+echo
+echo "Signing only vs signing + anchoring (fsync'd ledger) vs end to end over HTTP (fsync):"
+echo
+echo "| key      | path                  | parallelism   | sign/s (openssl, $cores cores) | tokens/s  |"
+echo "|----------|-----------------------|---------------|------------|-----------|"
+printf '%s\n' "${core_rows[@]}"
 echo
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -46,6 +46,7 @@ struct server {
     struct server_http *http;
     nt_buf cert_der[RECEIPT_MAX_CERTS]; /* TSA certificate then its chain, for receipts */
     size_t cert_count;
+    nt_buf receipt_certs;       /* receipt_encode's text of that "certificates" array, made once */
     char key_type[24];          /* "ec-p256", "rsa-2048", ... for /healthz */
     server_metrics metrics;
     _Atomic int stopping;       /* set by server_shutdown: no new appends */

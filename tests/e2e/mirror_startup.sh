@@ -40,7 +40,7 @@ nt_check "$(cat "$T/size") == 1" "A's mirror holds $(cat "$T/size") entries afte
 # in a URL never does, and a quote in a path is escaped in the metric label.
 secret_url="https://user:s3cret-token@127.0.0.1:1/x.git"
 odd_path="$T/no\"such.git"
-nt_start "$A" --log-level error --mirror-remote "$secret_url" --mirror-remote "$odd_path"
+nt_start "$A" --log-level warn --mirror-remote "$secret_url" --mirror-remote "$odd_path"
 nt_http GET "$NT_URL/metrics" "$T/m.txt" >/dev/null
 grep -qx 'notarium_mirror_size 1' "$T/m.txt" || nt_fail "mirror size after restart: $(grep mirror_size "$T/m.txt")"
 grep -qx 'notarium_mirror_entries_behind 0' "$T/m.txt" || nt_fail "mirror lag after restart"
@@ -61,6 +61,10 @@ jq -e '.mirror.remotes[0].url == "https://user:***@127.0.0.1:1/x.git"' "$T/h.jso
     nt_fail "remote URL shown as $(jq .mirror.remotes[0].url "$T/h.json")"
 nt_http GET "$NT_URL/metrics" "$T/m.txt" >/dev/null
 ! grep -q 's3cret' "$T/m.txt" "$T/h.json" || nt_fail "a remote's password is visible"
+# The push failure is logged (warn), with the URL as /metrics shows it, never the password.
+grep -qF 'push to https://user:***@127.0.0.1:1/x.git' "$NT_LOG" ||
+    nt_fail "no redacted push failure in the server log"
+! grep -q 's3cret' "$NT_LOG" || nt_fail "a remote's password is in the server log"
 grep -qF 'notarium_mirror_remote_entries_behind{remote="https://user:***@127.0.0.1:1/x.git"} 2' \
     "$T/m.txt" || nt_fail "/metrics: $(grep remote_entries "$T/m.txt")"
 grep -qF "notarium_mirror_remote_failures_total{remote=\"$T/no\\\"such.git\"} " "$T/m.txt" ||
