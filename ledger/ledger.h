@@ -10,7 +10,7 @@
  * instant leaves the state of the last committed batch.
  *
  * Thread safety: every function may be called from any thread once
- * ledger_open has returned; reads use their own LMDB read transactions and
+ * ledger_open (or ledger_open_readonly) has returned; reads use their own LMDB read transactions and
  * never wait for the sequencer.
  */
 #ifndef LEDGER_LEDGER_H
@@ -54,7 +54,29 @@ typedef struct ledger_options {
  */
 int ledger_open(ledger **out, const ledger_options *opts);
 
-/* Stop accepting appends, finish queued ones, stop the sequencer, close.  NULL ok. */
+/*
+ * Open an existing ledger at opts->path for reading only, while another
+ * process (the server) may hold it with ledger_open and keep appending.  No
+ * sequencer, no "sequencer.lock", no signing key (opts->log_key and the
+ * batch / queue / map options are ignored); the LMDB environment is opened
+ * MDB_RDONLY with the map size its writer stored.  The stored head is
+ * checked as ledger_open checks it, and the origin must match (NT_EINVAL).
+ * Every read function works and each read sees the latest batch committed
+ * when it began (ledger_info_get reports the committed head; queue_depth,
+ * batches and appends_failed are 0); ledger_append_async and ledger_append
+ * return NT_ESTATE.  Codes: NT_ENOTFOUND when opts->path holds no ledger
+ * (missing directory or data.mdb, or not our format), NT_EINVAL for a bad
+ * path or origin, NT_ECORRUPT, NT_EUNSUPPORTED, NT_EIO (e.g. lock.mdb not
+ * writable: LMDB readers register in it).  A read returns NT_EBUSY if the
+ * writer was restarted with a larger map since: close and reopen.  lmdb.h
+ * forbids opening one environment twice in a process, so do not combine
+ * this with ledger_open on the same path in one process.  Freed by
+ * ledger_close; thread safety as for ledger_open.
+ */
+int ledger_open_readonly(ledger **out, const ledger_options *opts);
+
+/* Stop accepting appends, finish queued ones, stop the sequencer, close (a read-only
+ * handle: just close).  NULL ok. */
 void ledger_close(ledger *l);
 
 /*

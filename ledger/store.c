@@ -7,6 +7,9 @@
  * the batch completes, the new head and a checkpoint signed for it); the
  * append callbacks run only after that transaction is committed with fsync.
  * Readers use their own read transactions and never wait for the sequencer.
+ * ledger_open_readonly gives a handle without sequencer or lock, so that
+ * another process (the CLI) can read a ledger the server holds: LMDB lets
+ * readers of other processes run beside the one writer.
  *
  * Named databases of the environment (format version 1):
  *   "leaves"      u64be index                   -> leaf bytes
@@ -26,6 +29,7 @@
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define STORE_FORMAT_VERSION 1u
@@ -57,7 +61,8 @@ typedef struct store_entry {
 } store_entry;
 
 struct ledger {
-    int lock_fd; /* flock'd "sequencer.lock": one sequencer per ledger */
+    int readonly; /* opened by ledger_open_readonly: no sequencer, no lock, no key */
+    int lock_fd;  /* flock'd "sequencer.lock": one sequencer per ledger; -1 when read-only */
     MDB_env *env;
     MDB_dbi db_leaves, db_metadata, db_nodes, db_digests, db_checkpoints, db_meta;
     char *origin;
@@ -143,6 +148,13 @@ static int store_read_begin(MDB_txn **out, ledger *l)
     int rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, out);
     if (rc != 0) {
         *out = NULL;
+        if (rc == MDB_MAP_RESIZED) {
+            /* Only a read-only handle sees this: the writer was restarted with a
+             * larger map.  Adopting it needs no transaction open in this process,
+             * which a shared handle cannot promise: reopen instead. */
+            return nt_error_set(NT_EBUSY, "begin read transaction: the ledger's map was "
+                                "enlarged by its writer; reopen the ledger");
+        }
         return store_err(rc, "begin read transaction");
     }
     return 0;
@@ -332,11 +344,46 @@ done:
 
 static int store_dbi_open(MDB_dbi *out, MDB_txn *txn, const char *name, unsigned flags)
 {
-    int rc = mdb_dbi_open(txn, name, flags | MDB_CREATE, out);
+    int rc = mdb_dbi_open(txn, name, flags, out);
     if (rc != 0) {
         return store_err(rc, name);
     }
     return 0;
+}
+
+/* Every named database; `create` is MDB_CREATE for the writer, 0 for a reader. */
+static int store_dbis_open(MDB_txn *txn, ledger *l, unsigned create)
+{
+    int error = 0;
+    NT_TRY(store_dbi_open(&l->db_leaves, txn, "leaves", create));
+    NT_TRY(store_dbi_open(&l->db_metadata, txn, "metadata", create));
+    NT_TRY(store_dbi_open(&l->db_nodes, txn, "nodes", create));
+    NT_TRY(store_dbi_open(&l->db_digests, txn, "digests", create | MDB_DUPSORT | MDB_DUPFIXED));
+    NT_TRY(store_dbi_open(&l->db_checkpoints, txn, "checkpoints", create));
+    NT_TRY(store_dbi_open(&l->db_meta, txn, "meta", create));
+done:
+    return error;
+}
+
+/* The stored format version (found in `v`) and origin must be ours. */
+static int store_identity_check(MDB_txn *txn, ledger *l, const MDB_val *version)
+{
+    int error = 0;
+    MDB_val v;
+    size_t origin_len = strlen(l->origin);
+
+    NT_ENSURE(version->mv_size == 4, NT_ECORRUPT, "stored format version has %zu bytes",
+              version->mv_size);
+    NT_ENSURE(nt_load_u32be(version->mv_data) == STORE_FORMAT_VERSION, NT_EUNSUPPORTED,
+              "ledger format version %u is not supported (this build reads %u)",
+              nt_load_u32be(version->mv_data), STORE_FORMAT_VERSION);
+    error = store_meta_get(&v, txn, l, "origin");
+    NT_ENSURE(error == 0, NT_ECORRUPT, "stored origin missing");
+    NT_ENSURE(v.mv_size == origin_len && memcmp(v.mv_data, l->origin, origin_len) == 0,
+              NT_EINVAL, "origin \"%s\" does not match the ledger's stored origin \"%.*s\"",
+              l->origin, (int)(v.mv_size > 255 ? 255 : v.mv_size), (const char *)v.mv_data);
+done:
+    return error;
 }
 
 /* The leaves must end exactly at the stored size. */
@@ -374,12 +421,7 @@ static int store_init(ledger *l)
     size_t origin_len = strlen(l->origin);
 
     STORE_MDB(mdb_txn_begin(l->env, NULL, 0, &txn), "begin write transaction");
-    NT_TRY(store_dbi_open(&l->db_leaves, txn, "leaves", 0));
-    NT_TRY(store_dbi_open(&l->db_metadata, txn, "metadata", 0));
-    NT_TRY(store_dbi_open(&l->db_nodes, txn, "nodes", 0));
-    NT_TRY(store_dbi_open(&l->db_digests, txn, "digests", MDB_DUPSORT | MDB_DUPFIXED));
-    NT_TRY(store_dbi_open(&l->db_checkpoints, txn, "checkpoints", 0));
-    NT_TRY(store_dbi_open(&l->db_meta, txn, "meta", 0));
+    NT_TRY(store_dbis_open(txn, l, MDB_CREATE));
 
     error = store_meta_get(&v, txn, l, "version");
     if (error == NT_ENOTFOUND) {
@@ -397,16 +439,7 @@ static int store_init(ledger *l)
         size = 0;
     } else {
         NT_TRY(error);
-        NT_ENSURE(v.mv_size == 4, NT_ECORRUPT, "stored format version has %zu bytes",
-                  v.mv_size);
-        NT_ENSURE(nt_load_u32be(v.mv_data) == STORE_FORMAT_VERSION, NT_EUNSUPPORTED,
-                  "ledger format version %u is not supported (this build reads %u)",
-                  nt_load_u32be(v.mv_data), STORE_FORMAT_VERSION);
-        error = store_meta_get(&v, txn, l, "origin");
-        NT_ENSURE(error == 0, NT_ECORRUPT, "stored origin missing");
-        NT_ENSURE(v.mv_size == origin_len && memcmp(v.mv_data, l->origin, origin_len) == 0,
-                  NT_EINVAL, "origin \"%s\" does not match the ledger's stored origin \"%.*s\"",
-                  l->origin, (int)(v.mv_size > 255 ? 255 : v.mv_size), (const char *)v.mv_data);
+        NT_TRY(store_identity_check(txn, l, &v));
         NT_TRY(store_frontier_verify(&l->frontier, root, &size, txn, l));
         NT_TRY(store_leaves_check(txn, l, size));
         nt_store_u64be(word, size);
@@ -563,6 +596,113 @@ done:
     return error;
 }
 
+/*
+ * The read-only twin of store_init: the same checks of the stored state, in one
+ * read transaction, without creating anything.  The transaction is committed,
+ * not aborted, so the database handles it opened stay valid for the
+ * environment (lmdb.h, mdb_dbi_open).
+ */
+static int store_init_readonly(ledger *l)
+{
+    int error = 0;
+    MDB_txn *txn = NULL;
+    MDB_val v;
+    uint64_t size = 0;
+    uint8_t root[MERKLE_HASH_SIZE];
+
+    NT_TRY(store_read_begin(&txn, l));
+    error = store_dbis_open(txn, l, 0);
+    if (error == NT_ENOTFOUND) {
+        error = nt_error_set(NT_ENOTFOUND, "not a ledger (a named database is missing)");
+    }
+    NT_TRY(error);
+    error = store_meta_get(&v, txn, l, "version");
+    if (error == NT_ENOTFOUND) {
+        error = nt_error_set(NT_ENOTFOUND, "not a ledger (no format version stored)");
+    }
+    NT_TRY(error);
+    NT_TRY(store_identity_check(txn, l, &v));
+    NT_TRY(store_frontier_verify(&l->frontier, root, &size, txn, l));
+    NT_TRY(store_leaves_check(txn, l, size));
+    STORE_MDB(mdb_txn_commit(txn), "end read transaction");
+    txn = NULL;
+    l->size = size;
+    memcpy(l->root, root, sizeof(root));
+done:
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    return error;
+}
+
+int ledger_open_readonly(ledger **out, const ledger_options *opts)
+{
+    int error = 0;
+    ledger *l = NULL;
+    nt_buf data = NT_BUF_INIT;
+    struct stat st;
+    int mu_init = 0, cv_init = 0, dead = 0;
+
+    *out = NULL;
+    NT_ENSURE(opts != NULL && opts->path != NULL && opts->path[0] != '\0', NT_EINVAL,
+              "ledger path missing");
+    NT_TRY(store_origin_check(opts->origin));
+    /* mdb_env_open would create nothing here but fail with a bare ENOENT: say which. */
+    NT_TRY(nt_path_join(&data, opts->path, "data.mdb"));
+    if (stat(nt_buf_cstr(&data), &st) != 0) {
+        error = nt_error_set(errno == ENOENT || errno == ENOTDIR ? NT_ENOTFOUND : NT_EIO,
+                             "%s: no ledger here (%s)", opts->path, strerror(errno));
+        goto done;
+    }
+
+    l = nt_calloc(1, sizeof(*l));
+    NT_ENSURE(l != NULL, NT_ENOMEM, "out of memory");
+    l->readonly = 1;
+    l->lock_fd = -1;
+    l->origin = nt_strdup(opts->origin);
+    NT_ENSURE(l->origin != NULL, NT_ENOMEM, "out of memory");
+    /* ledger_close is shared with the writer: it takes mu and signals work_cv. */
+    NT_ENSURE(pthread_mutex_init(&l->mu, NULL) == 0, NT_ERROR, "pthread_mutex_init");
+    mu_init = 1;
+    NT_ENSURE(pthread_cond_init(&l->work_cv, NULL) == 0, NT_ERROR, "pthread_cond_init");
+    cv_init = 1;
+
+    STORE_MDB(mdb_env_create(&l->env), "mdb_env_create");
+    STORE_MDB(mdb_env_set_maxdbs(l->env, 8), "mdb_env_set_maxdbs");
+    STORE_MDB(mdb_env_set_maxreaders(l->env, STORE_MAX_READERS), "mdb_env_set_maxreaders");
+    /* No mdb_env_set_mapsize: LMDB then maps the size the writer stored in the
+     * environment.  MDB_RDONLY still registers our readers in lock.mdb, which is
+     * what lets the writer (another process) keep the pages we read (lmdb.h: a
+     * reader needs write access to the lock file unless MDB_NOLOCK). */
+    error = mdb_env_open(l->env, opts->path, MDB_RDONLY | MDB_NOTLS, 0600);
+    if (error != 0) {
+        error = store_err(error, opts->path);
+        goto done;
+    }
+    /* Reader slots left by crashed processes pin old pages; clearing them is safe
+     * at any time (mdb_reader_check). */
+    (void)mdb_reader_check(l->env, &dead);
+    NT_TRY(store_init_readonly(l));
+    *out = l;
+    l = NULL;
+done:
+    nt_buf_dispose(&data);
+    if (l != NULL) {
+        if (cv_init) {
+            pthread_cond_destroy(&l->work_cv);
+        }
+        if (mu_init) {
+            pthread_mutex_destroy(&l->mu);
+        }
+        if (l->env != NULL) {
+            mdb_env_close(l->env);
+        }
+        nt_free(l->origin);
+        nt_free(l);
+    }
+    return error;
+}
+
 void ledger_close(ledger *l)
 {
     if (l == NULL) {
@@ -578,7 +718,9 @@ void ledger_close(ledger *l)
     pthread_cond_destroy(&l->work_cv);
     pthread_mutex_destroy(&l->mu);
     mdb_env_close(l->env);
-    close(l->lock_fd);
+    if (l->lock_fd >= 0) {
+        close(l->lock_fd);
+    }
     EVP_PKEY_free(l->key);
     nt_free(l->ring);
     nt_free(l->batch);
@@ -837,6 +979,9 @@ int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done
     NT_ENSURE(l != NULL && fn != NULL && (leaf.ptr != NULL || leaf.len == 0) &&
                   (metadata.ptr != NULL || metadata.len == 0),
               NT_EINVAL, "ledger_append_async: bad arguments");
+    NT_ENSURE(!l->readonly, NT_ESTATE,
+              "the ledger was opened read-only: appends go through the process that holds it "
+              "(the server)");
     NT_TRY(store_entry_new(&e, leaf, metadata));
     e->fn = fn;
     e->ctx = ctx;
@@ -937,6 +1082,14 @@ int ledger_info_get(ledger_info *out, ledger *l)
     STORE_MDB(mdb_env_stat(l->env, &st), "mdb_env_stat");
     out->map_size = ei.me_mapsize;
     out->map_used = (ei.me_last_pgno + 1) * (size_t)st.ms_psize;
+    if (l->readonly) {
+        /* No sequencer here: the head is whatever another process committed last. */
+        MDB_txn *txn = NULL;
+        NT_TRY(store_read_begin(&txn, l));
+        error = store_head_read(&out->size, out->root, txn, l);
+        mdb_txn_abort(txn);
+        goto done;
+    }
     pthread_mutex_lock(&l->mu);
     out->size = l->size;
     memcpy(out->root, l->root, sizeof(out->root));

@@ -1,6 +1,7 @@
 /*
  * cmd_ledger.c - `notarium ledger ...`: read a data directory's ledger
- * (info, a leaf's receipt, proofs) and check a consistency proof between two
+ * (info, a leaf's receipt, proofs), read-only so that it works while the
+ * server runs on the same directory, and check a consistency proof between two
  * signed checkpoints offline (check-consistency needs no ledger at all, only
  * the log's vkey, so an auditor or a test can use it on what the HTTP API
  * returned).
@@ -59,7 +60,12 @@ static int parse_args(ledger_args *a, int argc, char **argv)
     return 0;
 }
 
-static int open_ledger(ledger **out, EVP_PKEY **key, server_config **cfg, const ledger_args *a)
+/*
+ * Read-only: the server keeps the ledger open (its sequencer holds
+ * sequencer.lock) and the CLI must still work beside it, so the CLI never
+ * appends, never takes the lock and needs no signing key.
+ */
+static int open_ledger(ledger **out, server_config **cfg, const ledger_args *a)
 {
     nt_buf path = NT_BUF_INIT;
     ledger_options lo;
@@ -72,13 +78,10 @@ static int open_ledger(ledger **out, EVP_PKEY **key, server_config **cfg, const 
         NT_TRY(nt_buf_puts(&path, a->config));
     }
     NT_TRY(server_config_load(cfg, nt_buf_cstr(&path), a->data));
-    NT_TRY(certs_log_key_load(key, (*cfg)->ledger_log_key));
     memset(&lo, 0, sizeof(lo));
     lo.path = (*cfg)->ledger_path;
-    lo.map_size = (size_t)(*cfg)->ledger_map_size_mb * 1024 * 1024;
     lo.origin = (*cfg)->ledger_origin;
-    lo.log_key = *key;
-    NT_TRY(ledger_open(out, &lo));
+    NT_TRY(ledger_open_readonly(out, &lo));
 done:
     nt_buf_dispose(&path);
     return error;
@@ -115,7 +118,6 @@ static int print_proof(const nt_buf *proof, const char *k1, uint64_t v1, const c
 static int cmd_read(const ledger_args *a, const char *sub)
 {
     ledger *l = NULL;
-    EVP_PKEY *key = NULL;
     server_config *cfg = NULL;
     certs_signer *signer = NULL;
     STACK_OF(X509) *certs = NULL;
@@ -124,7 +126,7 @@ static int cmd_read(const ledger_args *a, const char *sub)
     int status = 1;
 
     receipt_init(&rc);
-    if (open_ledger(&l, &key, &cfg, a) < 0) {
+    if (open_ledger(&l, &cfg, a) < 0) {
         fprintf(stderr, "notarium ledger: %s\n", nt_error_last());
         goto done;
     }
@@ -214,7 +216,6 @@ done:
     certs_signer_free(signer);
     nt_buf_dispose(&out);
     ledger_close(l);
-    EVP_PKEY_free(key);
     server_config_free(cfg);
     return status;
 }
