@@ -4,8 +4,10 @@
 #   scripts/fuzz.sh tsreq 600       one target for 10 minutes
 # New inputs that raise coverage are written to build-fuzz/corpus/<target>/; copy the
 # interesting ones (and every crash reproducer, once fixed) into tests/fuzz/corpus/<target>/
-# so that CI replays them.  Not part of CI: long runs are for people and nightly jobs.
-# Environment: NT_FUZZ_BUILD_DIR (default build-fuzz), NT_JOBS (build jobs, default 2).
+# so that CI replays them.  CI runs a short deterministic smoke run (scripts/test.sh:
+# NT_FUZZ_RUNS with a fixed seed); long runs are for people and nightly jobs.
+# Environment: NT_FUZZ_BUILD_DIR (default build-fuzz), NT_JOBS (build jobs, default 2),
+# NT_FUZZ_RUNS (run count instead of seconds), NT_FUZZ_SEED (default 1 with NT_FUZZ_RUNS).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/deps.sh"
@@ -37,7 +39,15 @@ for src in "$root"/tests/fuzz/*_fuzz.c; do
     continue
   fi
   mkdir -p "$dir/corpus/$target"
-  echo "==> fuzzing $target for ${seconds}s" >&2
-  "$dir/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=65536 \
+  # NT_FUZZ_RUNS + NT_FUZZ_SEED make a run deterministic (CI's smoke run): the same
+  # inputs in the same order on any machine, however fast, instead of a time budget.
+  if [ -n "${NT_FUZZ_RUNS:-}" ]; then
+    budget=(-runs="$NT_FUZZ_RUNS" -seed="${NT_FUZZ_SEED:-1}")
+    echo "==> fuzzing $target for $NT_FUZZ_RUNS runs (seed ${NT_FUZZ_SEED:-1})" >&2
+  else
+    budget=(-max_total_time="$seconds" ${NT_FUZZ_SEED:+-seed="$NT_FUZZ_SEED"})
+    echo "==> fuzzing $target for ${seconds}s" >&2
+  fi
+  "$dir/tests/fuzz/fuzz_$target" "${budget[@]}" -max_len=65536 -print_final_stats=1 \
       "$dir/corpus/$target" "$root/tests/fuzz/corpus/$target"
 done

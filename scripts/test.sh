@@ -1,32 +1,77 @@
 #!/usr/bin/env bash
-# test.sh - the README's test command: install missing packages, then build
-# and run the whole suite twice through ctest: a normal build with warnings as
-# errors, and an AddressSanitizer + UndefinedBehaviorSanitizer build.
-#   scripts/test.sh            both builds
-#   NT_TEST_BUILDS=normal scripts/test.sh   only one (normal | asan)
-#   NT_CTEST_ARGS="-L unit"    extra ctest arguments
+# test.sh - the README's test command: install missing packages, then build and
+# run the whole suite.  Four passes, each failing the run on any failure:
+#   normal    RelWithDebInfo, warnings as errors, every ctest test (unit, e2e, fuzz replay)
+#   asan      AddressSanitizer + UndefinedBehaviorSanitizer, every ctest test again
+#   valgrind  the unit tier of the normal build under valgrind memcheck (scripts/valgrind.sh)
+#   fuzz      a deterministic libFuzzer smoke run of every fuzz target (scripts/fuzz.sh,
+#             clang; fixed seed and run count, so CI sees the same inputs on any machine)
+# Options (environment):
+#   NT_TEST_BUILDS="normal asan"    run only these passes
+#   NT_CTEST_ARGS="-L unit"         extra ctest arguments for the normal and asan passes
+#   NT_FUZZ_RUNS=100000             inputs per fuzz target in the smoke run
+# Slow soak tests (ctest label `slow`) are never run here.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/deps.sh"
 jobs="$(nproc 2>/dev/null || echo 2)"
-builds="${NT_TEST_BUILDS:-normal asan}"
+builds="${NT_TEST_BUILDS:-normal asan valgrind fuzz}"
 status=0
+summary=()
 for b in $builds; do
-  dir="$root/build-test-$b"
+  start=$(date +%s)
   case "$b" in
-    normal) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNT_WERROR=ON) ;;
-    asan)   flags=(-DCMAKE_BUILD_TYPE=Debug -DNT_WERROR=ON -DNT_SANITIZE=ON) ;;
-    *) echo "unknown build $b" >&2; exit 2 ;;
+    normal|asan)
+      dir="$root/build-test-$b"
+      if [ "$b" = normal ]; then
+        flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNT_WERROR=ON)
+      else
+        flags=(-DCMAKE_BUILD_TYPE=Debug -DNT_WERROR=ON -DNT_SANITIZE=ON)
+      fi
+      echo "==> $b build" >&2
+      cmake -S "$root" -B "$dir" "${flags[@]}" >/dev/null
+      cmake --build "$dir" -j "$jobs"
+      echo "==> $b tests" >&2
+      export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+      export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+      # shellcheck disable=SC2086
+      if (cd "$dir" && ctest --output-on-failure -j "$jobs" -LE slow ${NT_CTEST_ARGS:-}); then
+        result=passed
+      else
+        result=FAILED
+        status=1
+      fi
+      ;;
+    valgrind)
+      echo "==> valgrind: unit tests of the normal build under memcheck" >&2
+      if [ ! -f "$root/build-test-normal/CMakeCache.txt" ]; then
+        cmake -S "$root" -B "$root/build-test-normal" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+              -DNT_WERROR=ON >/dev/null
+      fi
+      if NT_VALGRIND_BUILD_DIR="$root/build-test-normal" NT_JOBS="$jobs" \
+         "$root/scripts/valgrind.sh"; then
+        result=passed
+      else
+        result=FAILED
+        status=1
+      fi
+      ;;
+    fuzz)
+      echo "==> fuzz smoke run" >&2
+      if NT_FUZZ_BUILD_DIR="$root/build-test-fuzz" NT_JOBS="$jobs" \
+         NT_FUZZ_RUNS="${NT_FUZZ_RUNS:-100000}" NT_FUZZ_SEED=1 "$root/scripts/fuzz.sh"; then
+        result=passed
+      else
+        result=FAILED
+        status=1
+      fi
+      ;;
+    *) echo "unknown pass $b (normal, asan, valgrind, fuzz)" >&2; exit 2 ;;
   esac
-  echo "==> $b build" >&2
-  cmake -S "$root" -B "$dir" "${flags[@]}" >/dev/null
-  cmake --build "$dir" -j "$jobs"
-  echo "==> $b tests" >&2
-  export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
-  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-  # shellcheck disable=SC2086
-  if ! (cd "$dir" && ctest --output-on-failure -j "$jobs" ${NT_CTEST_ARGS:-}); then
-    status=1
-  fi
+  summary+=("$b: $result in $(( $(date +%s) - start )) s")
+done
+echo "==> summary" >&2
+for line in "${summary[@]}"; do
+  echo "    $line" >&2
 done
 exit $status
