@@ -143,9 +143,8 @@ static int get_str_array(char **out, size_t *count, size_t max, json_t *obj, con
     return 0;
 }
 
-static int valid_id(const char *s)
+int server_name_valid(const char *s, size_t n)
 {
-    size_t n = strlen(s);
     if (n == 0 || n > 64) {
         return 0;
     }
@@ -265,7 +264,7 @@ static int parse_api_keys(server_config *cfg, json_t *arr)
         id = json_string_value(json_object_get(o, "id"));
         salt = json_string_value(json_object_get(o, "salt"));
         hash = json_string_value(json_object_get(o, "sha256"));
-        NT_ENSURE(id != NULL && valid_id(id), NT_EINVAL,
+        NT_ENSURE(id != NULL && server_name_valid(id, strlen(id)), NT_EINVAL,
                   "api_keys[%zu].id: 1..64 characters of [A-Za-z0-9._-] required", i);
         NT_ENSURE(salt != NULL && nt_hex_decode(&b, salt, strlen(salt)) == 0 && b.len >= 8 &&
                       b.len <= sizeof(k->salt),
@@ -517,7 +516,7 @@ int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id)
     nt_buf key = NT_BUF_INIT, salt_hex = NT_BUF_INIT, hash_hex = NT_BUF_INIT;
     int error = 0;
 
-    NT_ENSURE(id != NULL && valid_id(id), NT_EINVAL,
+    NT_ENSURE(id != NULL && server_name_valid(id, strlen(id)), NT_EINVAL,
               "API key id: 1..64 characters of [A-Za-z0-9._-] required");
     NT_OSSL(RAND_bytes(secret, sizeof(secret)), "RAND_bytes failed");
     NT_OSSL(RAND_bytes(salt, sizeof(salt)), "RAND_bytes failed");

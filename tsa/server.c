@@ -897,21 +897,6 @@ void server_evidence_dispose(server_evidence *e)
     }
 }
 
-static int valid_kind(const char *s, size_t n)
-{
-    if (n == 0 || n > 64) {
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '.' || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_bytes body)
 {
     json_error_t jerr;
@@ -955,7 +940,7 @@ int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_byt
     }
     v = json_object_get(root, "kind");
     if (v == NULL || !json_is_string(v) ||
-        !valid_kind(json_string_value(v), json_string_length(v))) {
+        !server_name_valid(json_string_value(v), json_string_length(v))) {
         server_reply_error(r, 400, v == NULL ? "missing_member" : "invalid_kind", "kind",
                            "\"kind\" must be 1..64 characters of [A-Za-z0-9._-]");
         goto done;

@@ -72,6 +72,9 @@ typedef struct server_reply {
     int close;                  /* ask for Connection: close */
 } server_reply;
 
+/* 1 if s[0..n) is 1..64 characters of [A-Za-z0-9._-]: API key ids, evidence kinds. */
+int server_name_valid(const char *s, size_t n);
+
 void server_reply_init(server_reply *r);
 void server_reply_dispose(server_reply *r);
 /* A JSON error body {"error":code,"message":...,"field":...}; field may be NULL. */
