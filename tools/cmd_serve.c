@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cmd_serve(int argc, char **argv);
 
@@ -55,6 +56,13 @@ static int apply_test_clock_hook(void)
 
 static void print_demo_help(const char *data, const char *addr)
 {
+    char self[1024];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        snprintf(self, sizeof(self), "notarium");
+    } else {
+        self[n] = '\0';
+    }
     printf("\nNotarium demo server listening on http://%s\n"
            "Data directory: %s   (API key: %s/demo-api-key, trust anchor: %s/pki/ca.pem)\n\n"
            "# Time-stamp a file with RFC 3161 and verify the token:\n"
@@ -72,6 +80,13 @@ static void print_demo_help(const char *data, const char *addr)
            "# Find the receipt of the time-stamped file:\n"
            "curl -sS \"http://%s/v1/receipts?digest=sha256:$(sha256sum doc.txt | cut -d' ' -f1)\"\n\n",
            addr, data, data, data, addr, data, data, addr, addr);
+    printf("# Keep that receipt and verify it offline into a certification report (JSON + PDF):\n"
+           "curl -sS \"http://%s/v1/receipts?digest=sha256:$(sha256sum doc.txt | cut -d' ' -f1)\" "
+           "| jq '.receipts[0]' > doc.receipt.json\n"
+           "%s verify --document doc.txt --receipt doc.receipt.json \\\n"
+           "  --trust %s/pki/ca.pem --log-key %s/pki/log.vkey "
+           "--report-json report.json --report-pdf report.pdf\n\n",
+           addr, self, data, data);
     fflush(stdout);
 }
 
