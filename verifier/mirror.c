@@ -310,6 +310,22 @@ int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
                     break;
                 }
                 proven = t == 1;
+                if (why == &WHY_NOT_PREFIX) {
+                    /* The tiles hash to a tree the log key signed, and that tree's prefix of the
+                     * receipt's size has another root than the one the log key signed for the
+                     * receipt: two signed views that cannot both hold.  That is proof of a fork,
+                     * not a mere lack of corroboration. */
+                    verifier__step_set(r, S, VERIFIER_STEP_FAILED, "SPLIT_VIEW");
+                    error = verifier__detail(
+                        r, S, "mirror.fork",
+                        "the later checkpoint (size %llu) in commit %s is signed by the log key "
+                        "and its tiles give another root for tree size %llu: the log forked",
+                        "较新的检查点（树大小 %llu，提交 %s）由该日志公钥签名，其瓦片给出的树大小 "
+                        "%llu 的根哈希与回执的不同：该日志出现了分叉",
+                        (unsigned long long)cp.size, commit, (unsigned long long)size);
+                    found = 1;
+                    break;
+                }
                 if (!proven) {
                     nt_buf en = NT_BUF_INIT, zh = NT_BUF_INIT;
                     error = nt_buf_printf(&en, "later checkpoint (size %llu) in commit %s: %s",

@@ -152,6 +152,20 @@ printf 'x' | dd of="$T/mirror4/tile/0/000" bs=1 seek=100 conv=notrunc status=non
 run "$V" --document "$T/contract.txt" "${lat[@]}" --mirror "$T/mirror4" --report-json "$T/m5.json" --quiet
 [[ $RC -eq 0 ]] || fail "tampered mirror: exit $RC (an uncorroborated checkpoint is not a failure)"
 [[ $(jget "$T/m5.json" '.steps[6].result') == INDETERMINATE ]] || fail "tampered mirror: step"
+# a later checkpoint, signed by the log key, whose tiles hash to it but do not extend the
+# receipt's tree: proof that the log forked, so FAILED SPLIT_VIEW (not a mere INDETERMINATE)
+"$F" --out "$T/fork" --document "$T/contract.txt" --gen-time "$gen" --later 300 --fork \
+    --origin "notarium.test/e2e" >/dev/null
+cp -r "$T/fork/later" "$T/mirror5"
+"${g[@]}" init -q "$T/mirror5"
+"${g[@]}" -C "$T/mirror5" add -A
+"${g[@]}" -C "$T/mirror5" commit -q -m "checkpoint 307, forked"
+fk=(--receipt "$T/fork/receipt.json" --trust "$T/fork/ca.pem" --log-key "$T/fork/log.vkey")
+run "$V" --document "$T/contract.txt" "${fk[@]}" --mirror "$T/mirror5" --report-json "$T/m6.json" --quiet
+[[ $RC -eq 1 ]] || fail "forked mirror: exit $RC"
+[[ $(jget "$T/m6.json" '.subindication') == SPLIT_VIEW ]] || fail "forked mirror: subindication"
+[[ $(jget "$T/m6.json" '.steps[6].detail_codes | index("mirror.fork")') != null ]] ||
+    fail "forked mirror: detail code"
 
 # 7. a signed report, and its tampered twin
 run "$V" --document "$T/contract.txt" "${args[@]}" --report-json "$T/signed.json" \
