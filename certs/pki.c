@@ -394,11 +394,6 @@ done:
 
 /* ------------------------------------------------------------ dev PKI */
 
-static int pki_path(nt_buf *out, const char *dir, const char *name)
-{
-    return nt_path_join(out, dir, name);
-}
-
 static int write_chain(const char *path, X509 *leaf, X509 *root)
 {
     BIO *bio = NULL;
@@ -458,7 +453,7 @@ int certs_pki_init(const certs_pki_options *opts)
     if (!opts->force) {
         static const char *const guarded[] = {"ca.pem", "tsa.key"};
         for (size_t i = 0; i < NT_ARRAY_LEN(guarded); i++) {
-            NT_TRY(pki_path(&path, opts->dir, guarded[i]));
+            NT_TRY(nt_path_join(&path, opts->dir, guarded[i]));
             NT_ENSURE(!nt_path_exists(nt_buf_cstr(&path)), NT_EEXISTS,
                       "%s already exists (use --force to overwrite the PKI)", nt_buf_cstr(&path));
         }
@@ -481,19 +476,19 @@ int certs_pki_init(const certs_pki_options *opts)
 
     /* Keys first: a crash part-way leaves certificates missing, never a certificate
      * whose key was lost. */
-    NT_TRY(pki_path(&path, opts->dir, "ca.key"));
+    NT_TRY(nt_path_join(&path, opts->dir, "ca.key"));
     NT_TRY(certs_key_write_pem(nt_buf_cstr(&path), ca_key, NULL));
-    NT_TRY(pki_path(&path, opts->dir, "tsa.key"));
+    NT_TRY(nt_path_join(&path, opts->dir, "tsa.key"));
     NT_TRY(certs_key_write_pem(nt_buf_cstr(&path), tsa_key, NULL));
-    NT_TRY(pki_path(&path, opts->dir, "log.key"));
+    NT_TRY(nt_path_join(&path, opts->dir, "log.key"));
     NT_TRY(certs_key_write_pem(nt_buf_cstr(&path), log_key, NULL));
-    NT_TRY(pki_path(&path, opts->dir, "ca.pem"));
+    NT_TRY(nt_path_join(&path, opts->dir, "ca.pem"));
     NT_TRY(certs_cert_write_pem(nt_buf_cstr(&path), ca));
-    NT_TRY(pki_path(&path, opts->dir, "tsa.pem"));
+    NT_TRY(nt_path_join(&path, opts->dir, "tsa.pem"));
     NT_TRY(certs_cert_write_pem(nt_buf_cstr(&path), tsa));
-    NT_TRY(pki_path(&path, opts->dir, "chain.pem"));
+    NT_TRY(nt_path_join(&path, opts->dir, "chain.pem"));
     NT_TRY(write_chain(nt_buf_cstr(&path), tsa, ca));
-    NT_TRY(pki_path(&path, opts->dir, "log.vkey"));
+    NT_TRY(nt_path_join(&path, opts->dir, "log.vkey"));
     NT_TRY(nt_file_write_atomic(nt_buf_cstr(&path), vkey.ptr, vkey.len, 0644));
 done:
     EVP_PKEY_free(ca_key);
