@@ -494,20 +494,20 @@ done:
     return error;
 }
 
-static void api_key_hash(uint8_t out[32], const uint8_t *salt, size_t salt_len, const char *key,
-                         size_t len)
+static int api_key_hash(uint8_t out[32], const uint8_t *salt, size_t salt_len, const char *key,
+                        size_t len)
 {
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     unsigned n = 0;
-    memset(out, 0, 32);
+    int error = 0;
     if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
         EVP_DigestUpdate(ctx, salt, salt_len) != 1 || EVP_DigestUpdate(ctx, key, len) != 1 ||
         EVP_DigestFinal_ex(ctx, out, &n) != 1) {
-        /* An all-zero hash never matches a stored one by accident: treat as mismatch. */
         memset(out, 0, 32);
-        nt_error_ossl("SHA-256 failed");
+        error = nt_error_ossl("SHA-256 failed");
     }
     EVP_MD_CTX_free(ctx);
+    return error;
 }
 
 int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id)
@@ -522,7 +522,7 @@ int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id)
     NT_OSSL(RAND_bytes(salt, sizeof(salt)), "RAND_bytes failed");
     NT_TRY(nt_buf_puts(&key, "ntk_"));
     NT_TRY(nt_hex_encode(&key, secret, sizeof(secret)));
-    api_key_hash(hash, salt, sizeof(salt), nt_buf_cstr(&key), key.len);
+    NT_TRY(api_key_hash(hash, salt, sizeof(salt), nt_buf_cstr(&key), key.len));
     NT_TRY(nt_hex_encode(&salt_hex, salt, sizeof(salt)));
     NT_TRY(nt_hex_encode(&hash_hex, hash, sizeof(hash)));
     NT_TRY(nt_buf_put(key_out, key.ptr, key.len));
@@ -547,8 +547,9 @@ const server_api_key *server_api_key_check(const server_config *cfg, const char 
     /* Every entry is hashed and compared, so the time taken does not tell which id matched. */
     for (size_t i = 0; i < cfg->api_key_count; i++) {
         const server_api_key *k = &cfg->api_keys[i];
-        api_key_hash(hash, k->salt, k->salt_len, key, len);
-        if (nt_memeq_ct(hash, k->sha256, 32) && found == NULL) {
+        /* a failed hash is a mismatch */
+        if (api_key_hash(hash, k->salt, k->salt_len, key, len) == 0 &&
+            nt_memeq_ct(hash, k->sha256, 32) && found == NULL) {
             found = k;
         }
     }
