@@ -820,8 +820,10 @@ static int two_params(uint64_t *a, uint64_t *b, uint64_t *size, server_reply *r,
                            missing);
         return -1;
     }
-    if (parse_index(a, a_text) < 0 || parse_index(b, b_text) < 0) {
-        const char *bad = parse_index(a, a_text) < 0 ? a_name : b_name;
+    const char *bad = parse_index(a, a_text) < 0 ? a_name
+                      : parse_index(b, b_text) < 0 ? b_name
+                                                   : NULL;
+    if (bad != NULL) {
         server_reply_error(r, 400, "invalid_parameter", bad,
                            "parameter '%s' must be a decimal integer", bad);
         return -1;
