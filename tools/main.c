@@ -28,7 +28,7 @@ static void usage(FILE *f)
             "        [--threads N] [--log-level debug|info|warn|error]\n"
             "                         run the time-stamping server\n"
             "  pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096]\n"
-            "        [--origin ORIGIN] [--force]\n"
+            "        [--origin ORIGIN] [--days N] [--force]\n"
             "                         create a development PKI and log key\n"
             "  ledger info|get INDEX|proof inclusion I S|proof consistency A B --data DIR\n"
             "  ledger check-consistency --log-key VKEY OLD_CHECKPOINT NEW_CHECKPOINT PROOF.json\n"
