@@ -276,18 +276,6 @@ int verifier_report_exit_code(const verifier_report *r)
 
 /* ------------------------------------------------------------------ inputs */
 
-static void sha256_hex(char out[65], const uint8_t *data, size_t len)
-{
-    uint8_t md[32];
-    static const char hex[] = "0123456789abcdef";
-    SHA256(data, len, md);
-    for (size_t i = 0; i < 32; i++) {
-        out[2 * i] = hex[md[i] >> 4];
-        out[2 * i + 1] = hex[md[i] & 15];
-    }
-    out[64] = '\0';
-}
-
 static void hex_lower(char *out, const uint8_t *data, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
@@ -296,6 +284,13 @@ static void hex_lower(char *out, const uint8_t *data, size_t len)
         out[2 * i + 1] = hex[data[i] & 15];
     }
     out[2 * len] = '\0';
+}
+
+static void sha256_hex(char out[65], const uint8_t *data, size_t len)
+{
+    uint8_t md[32];
+    SHA256(data, len, md);
+    hex_lower(out, md, sizeof(md));
 }
 
 /* Load an input given as bytes or as a file, recording its name, size and SHA-256. */
@@ -323,15 +318,31 @@ done:
     return error;
 }
 
+static int asn1_int_hex(nt_buf *out, const ASN1_INTEGER *v)
+{
+    int error = 0;
+    BIGNUM *bn = NULL;
+    char *hex = NULL;
+    NT_OSSL_PTR(bn = ASN1_INTEGER_to_BN(v, NULL), "integer");
+    NT_OSSL_PTR(hex = BN_bn2hex(bn), "integer hex");
+    for (char *p = hex; *p != '\0'; p++) {
+        if (*p >= 'A' && *p <= 'F') {
+            *p = (char)(*p - 'A' + 'a');
+        }
+    }
+    NT_TRY(nt_buf_set(out, hex, strlen(hex)));
+done:
+    BN_free(bn);
+    OPENSSL_free(hex);
+    return error;
+}
+
 static int cert_info_fill(verifier_cert_info *c, X509 *x)
 {
     int error = 0;
     BIO *bio = NULL;
-    BIGNUM *bn = NULL;
-    char *hex = NULL;
     uint8_t md[32];
     unsigned mdlen = 0;
-    unsigned char *der = NULL;
     const unsigned long flags = XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB;
 
     for (int pass = 0; pass < 2; pass++) {
@@ -345,17 +356,9 @@ static int cert_info_fill(verifier_cert_info *c, X509 *x)
         BIO_free(bio);
         bio = NULL;
     }
-    NT_OSSL_PTR(bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL), "serial");
-    NT_OSSL_PTR(hex = BN_bn2hex(bn), "serial hex");
-    for (char *p = hex; *p != '\0'; p++) {
-        if (*p >= 'A' && *p <= 'F') {
-            *p = (char)(*p - 'A' + 'a');
-        }
-    }
-    NT_TRY(nt_buf_set(&c->serial, hex, strlen(hex)));
+    NT_TRY(asn1_int_hex(&c->serial, X509_get0_serialNumber(x)));
     NT_OSSL(X509_digest(x, EVP_sha256(), md, &mdlen), "certificate digest");
     hex_lower(c->sha256, md, 32);
-    int days = 0, secs = 0;
     struct tm tm;
     const ASN1_TIME *times[2] = {X509_get0_notBefore(x), X509_get0_notAfter(x)};
     char *outs[2] = {c->not_before, c->not_after};
@@ -363,13 +366,8 @@ static int cert_info_fill(verifier_cert_info *c, X509 *x)
         NT_OSSL(ASN1_TIME_to_tm(times[i], &tm), "certificate validity");
         strftime(outs[i], 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
-    (void)days;
-    (void)secs;
 done:
     BIO_free(bio);
-    BN_free(bn);
-    OPENSSL_free(hex);
-    OPENSSL_free(der);
     return error;
 }
 
@@ -473,25 +471,6 @@ typedef struct vctx {
     X509 *signer;           /* borrowed from pool */
     int64_t gen_time;
 } vctx;
-
-static int asn1_int_hex(nt_buf *out, const ASN1_INTEGER *v)
-{
-    int error = 0;
-    BIGNUM *bn = NULL;
-    char *hex = NULL;
-    NT_OSSL_PTR(bn = ASN1_INTEGER_to_BN(v, NULL), "integer");
-    NT_OSSL_PTR(hex = BN_bn2hex(bn), "integer hex");
-    for (char *p = hex; *p != '\0'; p++) {
-        if (*p >= 'A' && *p <= 'F') {
-            *p = (char)(*p - 'A' + 'a');
-        }
-    }
-    NT_TRY(nt_buf_set(out, hex, strlen(hex)));
-done:
-    BN_free(bn);
-    OPENSSL_free(hex);
-    return error;
-}
 
 /* genTime "YYYYMMDDHHMMSS[.f*]Z" to Unix seconds and RFC 3339 keeping the fraction. */
 static int gen_time_parse(vctx *v, const ASN1_GENERALIZEDTIME *gt)
