@@ -100,7 +100,7 @@ static int check_text(const char *what, const char *text, size_t len)
 
 /* "Key names MUST be non-empty and MUST NOT contain any Unicode spaces or plus (U+002B)
  * characters."  We also bound them to NOTE_MAX_NAME bytes. */
-static int check_name(const char *name, size_t len)
+int note_name_check(const char *name, size_t len)
 {
     const uint8_t *s = (const uint8_t *)name;
     size_t i = 0;
@@ -168,7 +168,7 @@ int note_vkey_parse(note_verifier *out, const char *vkey, size_t len)
     NT_ENSURE(plus1 != NULL, NT_EINVAL, "vkey: expected <name>+<key id>+<key>");
     plus2 = memchr(plus1 + 1, '+', (size_t)(end - plus1 - 1));
     NT_ENSURE(plus2 != NULL, NT_EINVAL, "vkey: expected <name>+<key id>+<key>");
-    NT_TRY(check_name(p, (size_t)(plus1 - p)));
+    NT_TRY(note_name_check(p, (size_t)(plus1 - p)));
     memcpy(v.name, p, (size_t)(plus1 - p));
 
     /* "The hex encoding of a positive integer is the fixed length lowercase Base 16 encoding
@@ -224,7 +224,7 @@ int note_vkey_format(nt_buf *out, const char *name, EVP_PKEY *key)
     size_t start = out->len;
 
     NT_ENSURE(name != NULL, NT_EINVAL, "vkey: missing key name");
-    NT_TRY(check_name(name, strlen(name)));
+    NT_TRY(note_name_check(name, strlen(name)));
     NT_TRY(raw_public_key(raw + 1, key));
     raw[0] = NOTE_SIG_TYPE_ED25519;
     NT_TRY(nt_buf_printf(out, "%s+%08x+", name, note_key_id(name, raw + 1)));
@@ -262,7 +262,7 @@ int note_sign(nt_buf *out, const char *text, size_t len, const char *name, EVP_P
     NT_ENSURE(len <= NOTE_MAX_SIZE, NT_EINVAL, "note text: larger than %u bytes", NOTE_MAX_SIZE);
     NT_TRY(check_note_text(text, len));
     NT_ENSURE(name != NULL, NT_EINVAL, "note: missing key name");
-    NT_TRY(check_name(name, strlen(name)));
+    NT_TRY(note_name_check(name, strlen(name)));
     NT_TRY(raw_public_key(pub, key));
 
     /* "Ed25519 signatures are generated according to RFC 8032 over the note text."  Ed25519 is
@@ -369,7 +369,7 @@ int note_verify(size_t *body_len, const char *note, size_t len, const note_verif
         space = memchr(name, ' ', (size_t)(eol - name));
         NT_ENSURE(space != NULL, NT_EINVAL, "note: signature line %u has no signature", count);
         name_len = (size_t)(space - name);
-        NT_TRY(check_name(name, name_len));
+        NT_TRY(note_name_check(name, name_len));
         b64 = space + 1;
         nt_buf_clear(&sig);
         error = nt_base64_decode(&sig, b64, (size_t)(eol - b64));

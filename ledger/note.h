@@ -27,6 +27,10 @@ typedef struct note_verifier {
     uint8_t public_key[32];
 } note_verifier;
 
+/* 0 if name[0..len) is a valid key name (1..NOTE_MAX_NAME bytes of UTF-8, no Unicode space,
+ * control character or '+'); NT_EINVAL otherwise, the message saying why. */
+int note_name_check(const char *name, size_t len);
+
 /* Key ID of an Ed25519 key under `name`. */
 uint32_t note_key_id(const char *name, const uint8_t public_key[32]);
 

@@ -222,6 +222,8 @@ static void test_beside_writer(void)
     CHECK_ERR(ledger_open_readonly(&ro, &o), NT_EINVAL);
     o = fix_opts(dir, "has space");
     CHECK_ERR(ledger_open_readonly(&ro, &o), NT_EINVAL);
+    o = fix_opts(dir, "a\xc2\xa0" "b"); /* U+00A0: no key name, refused before the lookup */
+    CHECK_ERR(ledger_open_readonly(&ro, &o), NT_EINVAL);
 
     REQUIRE(pipe(cmd) == 0 && pipe(ack) == 0);
     fflush(NULL);

@@ -79,6 +79,11 @@ static void test_empty_and_options(void)
     CHECK_ERR(ledger_open(&l, &o), NT_EINVAL);
     o.origin = "a+b";
     CHECK_ERR(ledger_open(&l, &o), NT_EINVAL);
+    o.origin = "a\xc2\xa0" "b"; /* U+00A0, a Unicode space */
+    CHECK_ERR(ledger_open(&l, &o), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "key name") != NULL);
+    o.origin = "a\xff";
+    CHECK_ERR(ledger_open(&l, &o), NT_EINVAL);
     o.origin = FIX_ORIGIN;
     x25519 = EVP_PKEY_Q_keygen(NULL, NULL, "X25519");
     REQUIRE(x25519 != NULL);
