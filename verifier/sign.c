@@ -295,27 +295,6 @@ static int subject_line(nt_buf *out, X509 *x)
     return error;
 }
 
-/* genTime "YYYYMMDDhhmmss[.f*]Z" as RFC 3339, keeping the fraction. */
-static int gen_time_text(nt_buf *out, int64_t *unix_out, const ASN1_GENERALIZEDTIME *gt)
-{
-    int error = 0;
-    struct tm tm;
-    char base[32];
-    const char *s = (const char *)ASN1_STRING_get0_data(gt);
-    int len = ASN1_STRING_length(gt);
-    NT_ENSURE(s != NULL && len >= 15 && s[len - 1] == 'Z' && ASN1_TIME_to_tm(gt, &tm) == 1,
-              NT_EVERIFY, "the time-stamp's genTime is malformed");
-    *unix_out = (int64_t)timegm(&tm);
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    NT_TRY(nt_buf_puts(out, base));
-    if (len > 15 && s[14] == '.') {
-        NT_TRY(nt_buf_put(out, s + 14, (size_t)(len - 15)));
-    }
-    NT_TRY(nt_buf_putc(out, 'Z'));
-done:
-    return error;
-}
-
 /* One id-aa-timeStampToken value: the token over this SignerInfo's signature. */
 static int token_check(int64_t *gen_out, verifier_report_sig_info *info, const ASN1_TYPE *value,
                        CMS_SignerInfo *si, STACK_OF(X509) * roots)
@@ -326,8 +305,6 @@ static int token_check(int64_t *gen_out, verifier_report_sig_info *info, const A
     X509_STORE *store = NULL;
     TS_VERIFY_CTX *vc = NULL;
     STACK_OF(X509) *signers = NULL;
-    BIGNUM *bn = NULL;
-    char *hex = NULL;
     nt_buf when = NT_BUF_INIT;
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned md_len = 0;
@@ -358,7 +335,8 @@ static int token_check(int64_t *gen_out, verifier_report_sig_info *info, const A
                   memcmp(ASN1_STRING_get0_data(hm), md, md_len) == 0,
               NT_EVERIFY,
               "the time-stamp's messageImprint is not the hash of this signature value");
-    NT_TRY(gen_time_text(&when, gen_out, TS_TST_INFO_get_time(tst)));
+    error = verifier__gen_time(&when, gen_out, TS_TST_INFO_get_time(tst));
+    NT_ENSURE(error == 0, NT_EVERIFY, "the time-stamp's %s", nt_error_last());
     /*
      * The TSA's signature, ESSCertID and chain to a --trust root for the
      * timeStamping purpose, judged at genTime: a TSA certificate that expired
@@ -382,16 +360,9 @@ static int token_check(int64_t *gen_out, verifier_report_sig_info *info, const A
             NT_TRY(subject_line(&info->ts_tsa, sk_X509_value(signers, 0)));
         }
         ERR_clear_error();
-        NT_OSSL_PTR(bn = ASN1_INTEGER_to_BN(TS_TST_INFO_get_serial(tst), NULL), "serial");
-        NT_OSSL_PTR(hex = BN_bn2hex(bn), "serial");
-        for (char *c = hex; *c != '\0'; c++) {
-            *c = (char)(*c >= 'A' && *c <= 'F' ? *c - 'A' + 'a' : *c);
-        }
-        NT_TRY(nt_buf_puts(&info->ts_serial, hex));
+        NT_TRY(verifier__asn1_int_hex(&info->ts_serial, TS_TST_INFO_get_serial(tst)));
     }
 done:
-    OPENSSL_free(hex);
-    BN_free(bn);
     sk_X509_free(signers);
     nt_buf_dispose(&when);
     TS_VERIFY_CTX_free(vc);

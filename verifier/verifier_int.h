@@ -9,6 +9,7 @@
 
 #include "verifier/verifier.h"
 
+#include <openssl/asn1.h>
 #include <stdint.h>
 
 #define VERIFIER_NAME        "notarium-verify"
@@ -68,7 +69,6 @@ struct verifier_report {
     /* token */
     int have_token;
     nt_buf gen_time; /* RFC 3339 as in the token (fraction kept) */
-    int64_t gen_time_unix;
     int have_accuracy;
     long acc_seconds, acc_millis, acc_micros;
     nt_buf policy; /* dotted OID */
@@ -149,6 +149,15 @@ int verifier__http_response_parse(nt_buf *body, const uint8_t *resp, size_t len,
                                   const char *want_type);
 int verifier__http_post(nt_buf *body_out, const char *url, const char *content_type, nt_bytes body,
                         const char *want_type);
+
+/*
+ * A TSTInfo genTime "YYYYMMDDhhmmss[.f*]Z": appended to `out` as RFC 3339
+ * keeping the fraction, and as Unix seconds in *unix_out.  NT_EINVAL when it
+ * is not a UTC GeneralizedTime or its fraction is not digits.
+ */
+int verifier__gen_time(nt_buf *out, int64_t *unix_out, const ASN1_GENERALIZEDTIME *gt);
+/* An ASN.1 INTEGER as lowercase hex, set into `out`. */
+int verifier__asn1_int_hex(nt_buf *out, const ASN1_INTEGER *v);
 
 /* Format a time_t as RFC 3339 UTC ("2026-01-02T03:04:05Z"). */
 void verifier__time_text(char out[32], int64_t t);

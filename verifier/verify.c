@@ -318,7 +318,7 @@ done:
     return error;
 }
 
-static int asn1_int_hex(nt_buf *out, const ASN1_INTEGER *v)
+int verifier__asn1_int_hex(nt_buf *out, const ASN1_INTEGER *v)
 {
     int error = 0;
     BIGNUM *bn = NULL;
@@ -356,7 +356,7 @@ static int cert_info_fill(verifier_cert_info *c, X509 *x)
         BIO_free(bio);
         bio = NULL;
     }
-    NT_TRY(asn1_int_hex(&c->serial, X509_get0_serialNumber(x)));
+    NT_TRY(verifier__asn1_int_hex(&c->serial, X509_get0_serialNumber(x)));
     NT_OSSL(X509_digest(x, EVP_sha256(), md, &mdlen), "certificate digest");
     hex_lower(c->sha256, md, 32);
     struct tm tm;
@@ -472,8 +472,7 @@ typedef struct vctx {
     int64_t gen_time;
 } vctx;
 
-/* genTime "YYYYMMDDHHMMSS[.f*]Z" to Unix seconds and RFC 3339 keeping the fraction. */
-static int gen_time_parse(vctx *v, const ASN1_GENERALIZEDTIME *gt)
+int verifier__gen_time(nt_buf *out, int64_t *unix_out, const ASN1_GENERALIZEDTIME *gt)
 {
     int error = 0;
     struct tm tm;
@@ -482,18 +481,17 @@ static int gen_time_parse(vctx *v, const ASN1_GENERALIZEDTIME *gt)
     NT_ENSURE(s != NULL && len >= 15 && s[len - 1] == 'Z', NT_EINVAL,
               "genTime is not a UTC GeneralizedTime");
     NT_ENSURE(ASN1_TIME_to_tm(gt, &tm) == 1, NT_EINVAL, "genTime is malformed");
-    v->gen_time = (int64_t)timegm(&tm);
-    v->r->gen_time_unix = v->gen_time;
+    *unix_out = (int64_t)timegm(&tm);
     char base[32];
     strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    NT_TRY(nt_buf_puts(&v->r->gen_time, base));
+    NT_TRY(nt_buf_puts(out, base));
     if (len > 15 && s[14] == '.') {
         for (int i = 15; i < len - 1; i++) {
             NT_ENSURE(s[i] >= '0' && s[i] <= '9', NT_EINVAL, "genTime fraction is malformed");
         }
-        NT_TRY(nt_buf_put(&v->r->gen_time, s + 14, (size_t)(len - 15)));
+        NT_TRY(nt_buf_put(out, s + 14, (size_t)(len - 15)));
     }
-    NT_TRY(nt_buf_putc(&v->r->gen_time, 'Z'));
+    NT_TRY(nt_buf_putc(out, 'Z'));
 done:
     return error;
 }
@@ -539,16 +537,16 @@ static int step_token(vctx *v)
                                 "TSTInfo version is %ld, not 1", "TSTInfo 版本为 %ld，而非 1",
                                 TS_TST_INFO_get_version(v->tst));
     }
-    if (gen_time_parse(v, TS_TST_INFO_get_time(v->tst)) < 0) {
+    if (verifier__gen_time(&r->gen_time, &v->gen_time, TS_TST_INFO_get_time(v->tst)) < 0) {
         verifier__step_set(r, VERIFIER_STEP_TOKEN, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
         return verifier__detail(r, VERIFIER_STEP_TOKEN, "token.bad_gen_time", "%s",
                                 "genTime 格式错误：%s", nt_error_last());
     }
     OBJ_obj2txt(oid, sizeof(oid), TS_TST_INFO_get_policy_id(v->tst), 1);
     NT_TRY(nt_buf_puts(&r->policy, oid));
-    NT_TRY(asn1_int_hex(&r->serial, TS_TST_INFO_get_serial(v->tst)));
+    NT_TRY(verifier__asn1_int_hex(&r->serial, TS_TST_INFO_get_serial(v->tst)));
     if (TS_TST_INFO_get_nonce(v->tst) != NULL) {
-        NT_TRY(asn1_int_hex(&r->nonce, TS_TST_INFO_get_nonce(v->tst)));
+        NT_TRY(verifier__asn1_int_hex(&r->nonce, TS_TST_INFO_get_nonce(v->tst)));
     }
     r->ordering = TS_TST_INFO_get_ordering(v->tst);
     TS_ACCURACY *acc = TS_TST_INFO_get_accuracy(v->tst);
