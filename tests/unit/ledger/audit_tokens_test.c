@@ -32,18 +32,15 @@ typedef struct pki {
 static void mint(nt_buf *out, const pki *p, unsigned k, const char *signer, int cert,
                  const char *when)
 {
-    char hex[65];
-    static const char d[] = "0123456789abcdef";
-    for (int i = 0; i < 32; i++) {
-        hex[2 * i] = d[p->digest[k][i] >> 4];
-        hex[2 * i + 1] = d[p->digest[k][i] & 15];
-    }
-    hex[64] = '\0';
+    nt_buf hex = NT_BUF_INIT;
+    REQUIRE(nt_hex_encode(&hex, p->digest[k], sizeof(p->digest[k])) == 0); /* NUL-terminated */
     REQUIRE(fix_sh("cd '%s' && openssl ts -query -digest %s -sha256 %s -out q.tsq 2>/dev/null && "
                    "%s%s%s openssl ts -reply -config ts.cnf -queryfile q.tsq -signer %s "
                    "-inkey tsa.key -token_out -out tok.der >/dev/null 2>&1",
-                   p->dir, hex, cert ? "-cert" : "", when != NULL ? "faketime '" : "",
-                   when != NULL ? when : "", when != NULL ? "'" : "", signer) == 0);
+                   p->dir, (const char *)hex.ptr, cert ? "-cert" : "",
+                   when != NULL ? "faketime '" : "", when != NULL ? when : "",
+                   when != NULL ? "'" : "", signer) == 0);
+    nt_buf_dispose(&hex);
     char path[400];
     snprintf(path, sizeof(path), "%s/tok.der", p->dir);
     REQUIRE(nt_file_read(out, path, 1u << 20) == 0);
