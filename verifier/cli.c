@@ -18,7 +18,7 @@ static void usage_verify(FILE *f, const char *prog)
             "          [--mirror GIT-URL-OR-PATH] [--crl FILE ...]\n"
             "          [--report-json OUT.json] [--report-pdf OUT.pdf] [--lang en|zh]\n"
             "          [--sign-key KEY.pem --sign-cert CERT.pem [--sign-chain CHAIN.pem]\n"
-            "           [--report-sig OUT.p7s] [--tsa http://TSA-URL]]\n"
+            "           [--report-sig OUT.p7s] [--tsa http(s)://TSA-URL [--tsa-ca CA.pem]]]\n"
             "          [--now UNIX-SECONDS] [--quiet]\n"
             "exit status: 0 PASSED, 1 FAILED, 2 INDETERMINATE, 3 usage, 4 error\n",
             prog);
@@ -79,6 +79,7 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         O_HELP,
         O_GIT,
         O_TSA,
+        O_TSA_CA,
     };
     static const struct option longopts[] = {
         {"document", required_argument, NULL, O_DOC},
@@ -96,6 +97,7 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         {"sign-chain", required_argument, NULL, O_SCHAIN},
         {"report-sig", required_argument, NULL, O_SIG},
         {"tsa", required_argument, NULL, O_TSA},
+        {"tsa-ca", required_argument, NULL, O_TSA_CA},
         {"now", required_argument, NULL, O_NOW},
         {"git", required_argument, NULL, O_GIT},
         {"quiet", no_argument, NULL, O_QUIET},
@@ -105,6 +107,7 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
     verifier_options o;
     const char *json_path = NULL, *pdf_path = NULL, *lang = "en";
     const char *skey = NULL, *scert = NULL, *schain = NULL, *sig_path = NULL, *tsa = NULL;
+    const char *tsa_ca = NULL;
     int quiet = 0, c, status = VERIFIER_EXIT_ERROR;
     verifier_report *r = NULL;
     nt_buf json = NT_BUF_INIT, cmd = NT_BUF_INIT, sig = NT_BUF_INIT, sigp = NT_BUF_INIT;
@@ -167,6 +170,9 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         case O_TSA:
             tsa = optarg;
             break;
+        case O_TSA_CA:
+            tsa_ca = optarg;
+            break;
         case O_NOW: {
             uint64_t t = 0;
             if (nt_parse_u64(&t, optarg, strlen(optarg)) < 0 || t == 0 || t > INT64_MAX / 2) {
@@ -190,7 +196,7 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
     if (optind != argc || (o.document_path == NULL) == (o.digest == NULL) ||
         o.receipt_path == NULL || o.trust_path == NULL || o.log_key_path == NULL ||
         (skey == NULL) != (scert == NULL) || (sig_path != NULL && skey == NULL) ||
-        (tsa != NULL && skey == NULL)) {
+        (tsa != NULL && skey == NULL) || (tsa_ca != NULL && tsa == NULL)) {
         usage_verify(stderr, prog);
         return VERIFIER_EXIT_USAGE;
     }
@@ -207,8 +213,7 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         return VERIFIER_EXIT_USAGE;
     }
     if (tsa != NULL) {
-        verifier__url u;
-        if (verifier__url_parse(&u, tsa) < 0) {
+        if (verifier__url_check(tsa) < 0) {
             fprintf(stderr, "%s: %s\n", prog, nt_error_last());
             return VERIFIER_EXIT_USAGE;
         }
@@ -222,7 +227,8 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         int skip = 0;
         static const char *const outputs[] = {
             "--report-json", "--report-pdf", "--sign-key", "--sign-cert", "--sign-chain",
-            "--report-sig",  "--quiet",      "--now",      "--lang",      "--tsa"};
+            "--report-sig",  "--quiet",      "--now",      "--lang",      "--tsa",
+            "--tsa-ca"};
         for (size_t k = 0; k < NT_ARRAY_LEN(outputs); k++) {
             size_t n = strlen(outputs[k]);
             if (strncmp(a, outputs[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
@@ -268,7 +274,7 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
             goto done;
         }
         /* The only network access of a verification, and only when asked for. */
-        if (tsa != NULL && verifier_report_timestamp(&stamped, nt_buf_bytes(&sig), tsa) < 0) {
+        if (tsa != NULL && verifier_report_timestamp(&stamped, nt_buf_bytes(&sig), tsa, tsa_ca) < 0) {
             fprintf(stderr, "%s: time-stamping the report signature at %s: %s\n", prog, tsa,
                     nt_error_last());
             goto done;

@@ -237,17 +237,17 @@ done:
     return error;
 }
 
-int verifier_report_timestamp(nt_buf *out, nt_bytes signature_der, const char *tsa_url)
+int verifier_report_timestamp(nt_buf *out, nt_bytes signature_der, const char *tsa_url,
+                              const char *tsa_ca_file)
 {
     int error = 0;
     nt_buf tsq = NT_BUF_INIT, tsr = NT_BUF_INIT;
-    verifier__url u;
     /* Refuse a bad URL before any work. */
-    NT_TRY(verifier__url_parse(&u, tsa_url));
+    NT_TRY(verifier__url_check(tsa_url));
     NT_TRY(verifier_report_timestamp_request(&tsq, signature_der));
     /* RFC 3161 3.4: "application/timestamp-query" out, "application/timestamp-reply" back. */
     NT_TRY(verifier__http_post(&tsr, tsa_url, "application/timestamp-query", nt_buf_bytes(&tsq),
-                               "application/timestamp-reply"));
+                               "application/timestamp-reply", tsa_ca_file));
     NT_TRY(verifier_report_timestamp_attach(out, signature_der, nt_buf_bytes(&tsq),
                                             nt_buf_bytes(&tsr)));
 done:

@@ -164,16 +164,20 @@ int verifier_report_signature_check(nt_buf *signer_out, nt_bytes report_json,
  * malformed inputs or a signature that already carries a time-stamp.
  *
  * verifier_report_timestamp: both, with the request POSTed to `tsa_url`
- * (http:// only, RFC 3161 3.4 media types, no redirects followed, one
- * connection to exactly that host and port).  NT_EIO when the TSA cannot be
- * reached, NT_EVERIFY when it refuses, NT_EINVAL for another URL scheme.
+ * (http:// or https:// through libcurl, RFC 3161 3.4 media types, at most 3
+ * redirects, proxies from the environment; `tsa_ca_file` names the CA
+ * certificates for an https:// TSA, NULL for the system's store).  NT_EIO
+ * when the TSA cannot be reached (or its TLS certificate does not verify),
+ * NT_EVERIFY when it refuses or answers something else, NT_EINVAL for
+ * another URL scheme or user information in the URL.
  *
  * These are the only functions of nt_verifier that use the network.
  */
 int verifier_report_timestamp_request(nt_buf *tsq_out, nt_bytes signature_der);
 int verifier_report_timestamp_attach(nt_buf *out, nt_bytes signature_der, nt_bytes tsq,
                                      nt_bytes tsr);
-int verifier_report_timestamp(nt_buf *out, nt_bytes signature_der, const char *tsa_url);
+int verifier_report_timestamp(nt_buf *out, nt_bytes signature_der, const char *tsa_url,
+                              const char *tsa_ca_file);
 
 /*
  * What verifier_report_signature_verify established.  Start from all zeros

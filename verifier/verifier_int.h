@@ -129,26 +129,20 @@ int verifier__limit(verifier_report *r, const char *text);
 int verifier__next_line(const nt_buf *lines, size_t *pos, const char **line, size_t *len);
 
 /*
- * The HTTP client (http_client.c) for --tsa.  verifier__url_parse accepts
- * http://host[:port][/path][?query] only (NT_EINVAL otherwise: another
- * scheme, user information, a fragment, spaces or non-ASCII).
- * verifier__http_response_parse takes a whole HTTP/1.x response: status 200
- * (NT_EVERIFY otherwise, redirects included), Content-Type `want_type`,
- * body by Content-Length, chunked, or to the end; at most 1 MiB.
- * verifier__http_post sends one POST over one connection and parses the
- * answer; NT_EIO when the server cannot be reached or times out (30 s).
+ * The HTTP client (http_client.c, libcurl) for --tsa.  verifier__url_check
+ * accepts http:// and https:// URLs with a host, without user information or
+ * a fragment (NT_EINVAL otherwise).  verifier__http_post POSTs `body` with
+ * `content_type` and returns the answer's body: status 200 and Content-Type
+ * `want_type` (NT_EVERIFY otherwise, also for more than 3 redirects, a
+ * redirect to another scheme, or an answer over 1 MiB); redirects are
+ * followed keeping the POST; proxies come from the environment as for curl;
+ * `ca_file` (NULL: the system's store) names the CA certificates an https://
+ * TSA is checked against.  NT_EIO when the TSA cannot be reached, its TLS
+ * certificate does not verify, or 30 s pass (10 s to connect).
  */
-typedef struct verifier__url {
-    char host[256];
-    char port[8];
-    char path[1024];
-    int ipv6;
-} verifier__url;
-int verifier__url_parse(verifier__url *out, const char *url);
-int verifier__http_response_parse(nt_buf *body, const uint8_t *resp, size_t len,
-                                  const char *want_type);
+int verifier__url_check(const char *url);
 int verifier__http_post(nt_buf *body_out, const char *url, const char *content_type, nt_bytes body,
-                        const char *want_type);
+                        const char *want_type, const char *ca_file);
 
 /*
  * A TSTInfo genTime "YYYYMMDDhhmmss[.f*]Z": appended to `out` as RFC 3339

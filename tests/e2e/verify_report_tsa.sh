@@ -6,8 +6,10 @@
 # the report signer's and the TSA's roots, and `openssl ts -verify` agrees
 # independently that the token covers the hash of the signature value.
 # Twins: the report altered, either root missing, no time-stamp under
-# --require-timestamp, an https:// or unreachable TSA, a TSA path that is not
-# the RFC 3161 endpoint.
+# --require-timestamp, an ftp:// or unreachable TSA, a TSA path that is not
+# the RFC 3161 endpoint.  The time-stamp client is libcurl: an https:// TSA
+# (TLS terminated by socat in front of the same server, with a certificate the
+# test makes) works with --tsa-ca and is refused without it.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nt_setup
@@ -84,12 +86,54 @@ run "$NOTARIUM" verify-report --report "$T/plain.json" --signature "$T/plain.jso
     --trust "$T/both.pem" --require-timestamp
 nt_check "$RC -eq 1" "plain signature under --require-timestamp: exit $RC"
 
-# 5. the TSA URL: http:// only, no --tsa without signing, a path that is no TSA
+# 5. the TSA URL: http(s):// only, no --tsa without signing, a path that is no TSA
 run "$NOTARIUM" verify "${args[@]}" --report-json "$T/x.json" --sign-key "$C/tsa.key" \
-    --sign-cert "$C/tsa.pem" --tsa "https://${NT_URL#http://}/tsa" --quiet
-nt_check "$RC -eq 3" "https TSA: exit $RC"
+    --sign-cert "$C/tsa.pem" --tsa "ftp://${NT_URL#http://}/tsa" --quiet
+nt_check "$RC -eq 3" "ftp TSA: exit $RC"
 run "$NOTARIUM" verify "${args[@]}" --report-json "$T/x.json" --tsa "$NT_URL/tsa" --quiet
 nt_check "$RC -eq 3" "--tsa without --sign-key: exit $RC"
+run "$NOTARIUM" verify "${args[@]}" --report-json "$T/x.json" --sign-key "$C/tsa.key" \
+    --sign-cert "$C/tsa.pem" --tsa-ca "$T/both.pem" --quiet
+nt_check "$RC -eq 3" "--tsa-ca without --tsa: exit $RC"
+# https:// on a port that speaks plain HTTP: the TLS handshake fails, an I/O error
+run "$NOTARIUM" verify "${args[@]}" --report-json "$T/x.json" --sign-key "$C/tsa.key" \
+    --sign-cert "$C/tsa.pem" --tsa "https://${NT_URL#http://}/tsa" --quiet
+nt_check "$RC -eq 4" "https TSA on a plain port: exit $RC"
+
+# 5b. a real https:// TSA: socat terminates TLS (a certificate for 127.0.0.1 made here)
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$T/tls.key" -out "$T/tls.pem" 2>/dev/null
+chmod 600 "$T/tls.key"
+TLS_URL=""
+for _ in $(seq 1 10); do
+    port=$((20000 + RANDOM % 20000))
+    socat "OPENSSL-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,cert=$T/tls.pem,key=$T/tls.key,verify=0" \
+        "TCP:${NT_URL#http://}" 2>>"$T/socat.log" &
+    spid=$!
+    NT_PIDS+=("$spid")
+    for _ in $(seq 1 200); do
+        if curl -sf --cacert "$T/tls.pem" "https://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+            TLS_URL="https://127.0.0.1:$port"
+            break 2
+        fi
+        kill -0 "$spid" 2>/dev/null || break # the port was taken: try another
+        sleep 0.025
+    done
+    kill "$spid" 2>/dev/null || true
+done
+nt_check "-n $TLS_URL" "socat TLS front did not come up: $(tail -n 3 "$T/socat.log")"
+run "$NOTARIUM" verify "${args[@]}" --report-json "$T/s.json" --sign-key "$C/tsa.key" \
+    --sign-cert "$C/tsa.pem" --tsa "$TLS_URL/tsa" --tsa-ca "$T/tls.pem" --quiet
+nt_check "$RC -eq 0" "verify --tsa https: exit $RC: $(cat "$T/err.txt")"
+run "$NOTARIUM" verify-report --report "$T/s.json" --signature "$T/s.json.p7s" \
+    --trust "$T/both.pem" --require-timestamp
+nt_check "$RC -eq 0" "verify-report of the https-stamped report: exit $RC: $(cat "$T/err.txt")"
+# twin: the TLS certificate is not trusted without --tsa-ca
+run "$NOTARIUM" verify "${args[@]}" --report-json "$T/s2.json" --sign-key "$C/tsa.key" \
+    --sign-cert "$C/tsa.pem" --tsa "$TLS_URL/tsa" --quiet
+nt_check "$RC -eq 4" "https TSA with an unknown certificate: exit $RC"
+grep -qi 'certificate' "$T/err.txt" || nt_fail "untrusted TLS certificate: $(cat "$T/err.txt")"
 run "$NOTARIUM" verify "${args[@]}" --report-json "$T/x.json" --sign-key "$C/tsa.key" \
     --sign-cert "$C/tsa.pem" --tsa "$NT_URL/no-such-endpoint" --quiet
 nt_check "$RC -eq 4" "wrong TSA path: exit $RC"

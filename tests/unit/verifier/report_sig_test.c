@@ -309,12 +309,14 @@ static void test_validity_at_gen_time(void)
     fx_pki_dispose(&t.pki);
 }
 
-/* No network without a valid http:// URL: refused before anything is sent. */
+/* No network without a valid http(s):// URL: refused before anything is sent. */
 static void test_timestamp_url_refused(void)
 {
     nt_buf out = NT_BUF_INIT;
-    CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "https://tsa.example/"), NT_EINVAL);
-    CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "file:///etc/passwd"), NT_EINVAL);
+    CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "ftp://tsa.example/", NULL), NT_EINVAL);
+    CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "file:///etc/passwd", NULL), NT_EINVAL);
+    CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "https://u:pw@tsa.example/", NULL),
+              NT_EINVAL);
     CHECK(out.len == 0);
 }
 
