@@ -124,6 +124,11 @@ static void reply_json(server_reply *r, unsigned status, json_t *j)
     r->content_type = "application/json";
 }
 
+void server_reply_json(server_reply *r, unsigned status, json_t *j)
+{
+    reply_json(r, status, j);
+}
+
 /* ------------------------------------------------------------------ healthz / metrics */
 
 static const char *tsa_key_type_name(EVP_PKEY *key)
@@ -1002,7 +1007,8 @@ void server_evidence_created(server_reply *r, server *s, uint64_t index)
  * cannot name other anchors, a mirror or CRL files: the server reads nothing
  * a caller chooses.
  */
-void server_post_verify(server_reply *r, server *s, nt_bytes body)
+void server_post_verify(server_reply *r, server *s, nt_bytes body, const char *format,
+                        const char *lang)
 {
     json_error_t jerr;
     json_t *root = NULL, *v;
@@ -1078,6 +1084,14 @@ void server_post_verify(server_reply *r, server *s, nt_bytes body)
             server_reply_error(r, 400, "invalid_input", NULL, "%s", nt_error_last());
         } else {
             server_reply_error(r, 500, "internal_error", NULL, "verify: %s", nt_error_last());
+        }
+        goto done;
+    }
+    if (format != NULL && strcmp(format, "json") != 0) {
+        if (strcmp(format, "pdf") != 0) {
+            server_reply_error(r, 400, "invalid_format", "format", "format must be json or pdf");
+        } else {
+            server_web_pdf(r, rep, lang); /* web.c */
         }
         goto done;
     }
