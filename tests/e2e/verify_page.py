@@ -74,8 +74,11 @@ def verify(d, doc, receipt, shot_name):
     d.get(URL + "/verify")
     d.find_element(By.ID, "doc-file").send_keys(doc)
     d.find_element(By.ID, "receipt-file").send_keys(receipt)
+    t0 = time.monotonic()
     d.find_element(By.ID, "verify-btn").click()
     ind = wait_attr(d, "verdict", "data-indication")
+    print("%s: click to verdict %.0f ms (%d bytes)"
+          % (shot_name, (time.monotonic() - t0) * 1000, os.path.getsize(doc)))
     shot(d, shot_name)
     return ind, text(d, "digest")
 
