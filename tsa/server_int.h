@@ -131,6 +131,15 @@ int server_web_pdf(server_reply *r, const struct verifier_report *rep, const cha
 
 /* A JSON reply (takes `j`; NULL = out of memory). */
 struct json_t;
+/*
+ * web.c: start POST /v1/verify or /v1/verify-report: take one of the
+ * verify_max slots and parse the body, a JSON object whose members are only
+ * member1 and member2.  0 and *out the object, or -1 with `r` the 503/400
+ * reply.  The slot is taken in both cases (release it with
+ * atomic_fetch_sub(&s->verifying, 1)); *out (maybe NULL) is the caller's.
+ */
+int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_bytes body,
+                        const char *member1, const char *member2);
 void server_reply_json(server_reply *r, unsigned status, struct json_t *j);
 
 /* 201 with the receipt of leaf `index` (or a 500 JSON reply). */

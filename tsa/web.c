@@ -171,6 +171,42 @@ done:
     nt_buf_dispose(&vkey);
 }
 
+/* ------------------------------------------------------------------ POST /v1/verify, /v1/verify-report */
+
+int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_bytes body,
+                        const char *member1, const char *member2)
+{
+    json_error_t jerr;
+    json_t *v;
+    const char *key;
+
+    *out = NULL;
+    /* Verification is CPU work on an HTTP worker: keep workers free for issuance. */
+    if (atomic_fetch_add(&s->verifying, 1) >= s->verify_max) {
+        server_reply_error(r, 503, "overloaded", NULL,
+                           "%u verifications are running, retry later", s->verify_max);
+        r->retry_after = 1;
+        return -1;
+    }
+    *out = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (*out == NULL) {
+        server_reply_error(r, 400, "malformed_json", NULL, "line %d column %d: %s", jerr.line,
+                           jerr.column, jerr.text);
+        return -1;
+    }
+    if (!json_is_object(*out)) {
+        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object");
+        return -1;
+    }
+    json_object_foreach(*out, key, v) {
+        if (strcmp(key, member1) != 0 && strcmp(key, member2) != 0) {
+            server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* ------------------------------------------------------------------ POST /v1/verify?format=pdf */
 
 int server_web_pdf(server_reply *r, const verifier_report *rep, const char *lang)
@@ -239,30 +275,15 @@ static json_t *report_summary(nt_bytes report)
  */
 void server_post_verify_report(server_reply *r, server *s, nt_bytes body)
 {
-    json_error_t jerr;
-    json_t *root = NULL, *v, *out = NULL;
-    const char *key, *report, *sig64;
+    json_t *root = NULL, *out = NULL;
+    const char *report, *sig64;
     nt_buf sig = NT_BUF_INIT, trust = NT_BUF_INIT;
     verifier_report_sig_info info;
     int rc;
 
     memset(&info, 0, sizeof(info));
-    if (atomic_fetch_add(&s->verifying, 1) >= s->verify_max) {
-        server_reply_error(r, 503, "overloaded", NULL,
-                           "%u verifications are running, retry later", s->verify_max);
-        r->retry_after = 1;
+    if (server_verify_enter(&root, r, s, body, "report", "signature") < 0) {
         goto done;
-    }
-    root = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL || !json_is_object(root)) {
-        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object");
-        goto done;
-    }
-    json_object_foreach(root, key, v) {
-        if (strcmp(key, "report") != 0 && strcmp(key, "signature") != 0) {
-            server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
-            goto done;
-        }
     }
     if ((report = str_member(root, "report")) == NULL) {
         server_reply_error(r, 400, "missing_member", "report",
