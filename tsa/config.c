@@ -319,8 +319,9 @@ done:
 int server_config_parse(server_config **out, const char *json, size_t len, const char *data_dir)
 {
     static const char *const allowed[] = {"listen", "threads", "max_body", "log_level", "tsa",
-                                          "ledger", "api_keys", "evidence", "mirror"};
+                                          "ledger", "api_keys", "evidence", "mirror", "web"};
     static const char *const evidence_allowed[] = {"max_metadata_bytes"};
+    static const char *const web_allowed[] = {"verify_page", "report_trust"};
     server_config *cfg = NULL;
     json_error_t jerr;
     json_t *root = NULL, *v;
@@ -369,6 +370,13 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
         NT_TRY(get_uint(&u, v, "evidence.", "max_metadata_bytes", 1u << 20, 16384));
         cfg->evidence_max_metadata_bytes = (size_t)u;
     }
+    cfg->web_verify_page = 1;
+    if ((v = json_object_get(root, "web")) != NULL) {
+        NT_ENSURE(json_is_object(v), NT_EINVAL, "web: not an object");
+        NT_TRY(check_members(v, "web.", web_allowed, NT_ARRAY_LEN(web_allowed)));
+        NT_TRY(get_bool(&cfg->web_verify_page, v, "web.", "verify_page", 1));
+        NT_TRY(get_str(&cfg->web_report_trust, v, "web.", "report_trust", NULL, 1));
+    }
     if ((v = json_object_get(root, "mirror")) != NULL) {
         NT_TRY(parse_mirror(cfg, v));
     } else {
@@ -387,6 +395,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     NT_TRY(resolve_path(&cfg->ledger_path, data_dir));
     NT_TRY(resolve_path(&cfg->ledger_log_key, data_dir));
     NT_TRY(resolve_path(&cfg->mirror_path, data_dir));
+    NT_TRY(resolve_path(&cfg->web_report_trust, data_dir));
 
     *out = cfg;
     cfg = NULL;
@@ -440,6 +449,7 @@ void server_config_free(server_config *cfg)
     nt_free(cfg->ledger_origin);
     nt_free(cfg->ledger_log_key);
     nt_free(cfg->mirror_path);
+    nt_free(cfg->web_report_trust);
     for (size_t i = 0; i < SERVER_MAX_REMOTES; i++) {
         nt_free(cfg->mirror_remotes[i]);
     }

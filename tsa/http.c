@@ -38,6 +38,9 @@ typedef enum http_route {
     ROUTE_PROOF_INCLUSION,
     ROUTE_PROOF_CONSISTENCY,
     ROUTE_VERIFY,
+    ROUTE_VERIFY_REPORT,        /* web.c */
+    ROUTE_TRUST,                /* web.c */
+    ROUTE_WEB,                  /* web.c: the page's files; GET / when the page is on */
 } http_route;
 
 typedef struct http_req {
@@ -48,6 +51,7 @@ typedef struct http_req {
     char method[12];
     char path[160];
     nt_buf body;
+    uint64_t bytes_in;          /* request body bytes received (logged) */
     int too_large;
     int replied;
     int suspended;              /* waiting for the ledger's callback */
@@ -79,7 +83,7 @@ static void log_json_escape(nt_buf *out, const char *s)
     }
 }
 
-static void request_log(http_req *q, unsigned status)
+static void request_log(http_req *q, unsigned status, size_t bytes_out)
 {
     nt_buf f = NT_BUF_INIT;
     uint64_t ns = nt_mono_ns() - q->start_ns;
@@ -101,7 +105,8 @@ static void request_log(http_req *q, unsigned status)
     if (q->fail != TSA_FAIL_NONE) {
         nt_buf_printf(&f, ",\"fail\":\"%s\"", tsa_fail_name(q->fail));
     }
-    nt_buf_printf(&f, ",\"latency_ms\":%.3f", (double)ns / 1e6);
+    nt_buf_printf(&f, ",\"latency_ms\":%.3f,\"bytes_in\":%llu,\"bytes_out\":%zu",
+                  (double)ns / 1e6, (unsigned long long)q->bytes_in, bytes_out);
     if (q->leaf >= 0) {
         nt_buf_printf(&f, ",\"leaf\":%lld", (long long)q->leaf);
     }
@@ -144,10 +149,13 @@ static enum MHD_Result send_reply(http_req *q, server_reply *r)
     if (r->close) {
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     }
+    for (const char *const *h = server_web_headers; r->web && *h != NULL; h += 2) {
+        MHD_add_response_header(resp, h[0], h[1]);
+    }
     ret = MHD_queue_response(q->conn, r->status, resp);
     MHD_destroy_response(resp);
     q->replied = 1;
-    request_log(q, r->status);
+    request_log(q, r->status, r->body.len);
     return ret;
 }
 
@@ -160,7 +168,7 @@ static enum MHD_Result send_error(http_req *q, unsigned status, const char *code
     server_reply_error(&r, status, code, field, "%s", msg);
     if (status == 405) {
         r.allow = (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE ||
-                   q->route == ROUTE_VERIFY)
+                   q->route == ROUTE_VERIFY || q->route == ROUTE_VERIFY_REPORT)
                       ? "POST"
                       : "GET, HEAD";
     }
@@ -248,6 +256,15 @@ static http_route route_of(const char *url)
     }
     if (strcmp(url, "/v1/verify") == 0) {
         return ROUTE_VERIFY;
+    }
+    if (strcmp(url, "/v1/verify-report") == 0) {
+        return ROUTE_VERIFY_REPORT;
+    }
+    if (strcmp(url, "/v1/trust") == 0) {
+        return ROUTE_TRUST;
+    }
+    if (strcmp(url, "/verify") == 0 || strncmp(url, "/web/", 5) == 0) {
+        return ROUTE_WEB;
     }
     if (strcmp(url, "/healthz") == 0) {
         return ROUTE_HEALTHZ;
@@ -494,7 +511,11 @@ static enum MHD_Result handle_verify(http_req *q)
     enum MHD_Result ret;
 
     server_reply_init(&r);
-    server_post_verify(&r, q->s, nt_buf_bytes(&q->body));
+    if (q->route == ROUTE_VERIFY_REPORT) {
+        server_post_verify_report(&r, q->s, nt_buf_bytes(&q->body));
+    } else {
+        server_post_verify(&r, q->s, nt_buf_bytes(&q->body), arg(q, "format"), arg(q, "lang"));
+    }
     ret = send_reply(q, &r);
     server_reply_dispose(&r);
     return ret;
@@ -520,6 +541,8 @@ static enum MHD_Result handle_get(http_req *q, const char *url)
     case ROUTE_PROOF_CONSISTENCY:
         server_get_proof_consistency(&r, q->s, arg(q, "from"), arg(q, "to"));
         break;
+    case ROUTE_TRUST: server_get_trust(&r, q->s); break;
+    case ROUTE_WEB: server_web_get(&r, q->s, url); break;
     default: server_reply_error(&r, 404, "not_found", NULL, "no such resource"); break;
     }
     ret = send_reply(q, &r);
@@ -539,7 +562,11 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
     if (q->route == ROUTE_NONE) {
         return send_error(q, 404, "not_found", NULL, "no such resource");
     }
-    if (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE || q->route == ROUTE_VERIFY) {
+    if (is_get && strcmp(url, "/") == 0 && s->cfg->web_verify_page) {
+        q->route = ROUTE_WEB; /* POST / stays the RFC 3161 endpoint */
+    }
+    if (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE || q->route == ROUTE_VERIFY ||
+        q->route == ROUTE_VERIFY_REPORT) {
         static const char *const tsa_types[] = {"application/timestamp-query",
                                                 "application/timestamp-request"};
         static const char *const json_types[] = {"application/json"};
@@ -639,13 +666,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         } else if (nt_buf_put(&q->body, upload_data, *upload_data_size) < 0) {
             return MHD_NO;
         }
+        q->bytes_in += *upload_data_size;
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (q->too_large) {
         return send_error(q, 413, "body_too_large", NULL, "the request body is too large");
     }
-    if (q->route == ROUTE_VERIFY) {
+    if (q->route == ROUTE_VERIFY || q->route == ROUTE_VERIFY_REPORT) {
         return handle_verify(q);
     }
     return q->route == ROUTE_TSA ? handle_tsa(q) : handle_evidence(q);

@@ -124,6 +124,11 @@ static void reply_json(server_reply *r, unsigned status, json_t *j)
     r->content_type = "application/json";
 }
 
+void server_reply_json(server_reply *r, unsigned status, json_t *j)
+{
+    reply_json(r, status, j);
+}
+
 /* ------------------------------------------------------------------ healthz / metrics */
 
 static const char *tsa_key_type_name(EVP_PKEY *key)
@@ -1002,39 +1007,18 @@ void server_evidence_created(server_reply *r, server *s, uint64_t index)
  * cannot name other anchors, a mirror or CRL files: the server reads nothing
  * a caller chooses.
  */
-void server_post_verify(server_reply *r, server *s, nt_bytes body)
+void server_post_verify(server_reply *r, server *s, nt_bytes body, const char *format,
+                        const char *lang)
 {
-    json_error_t jerr;
     json_t *root = NULL, *v;
-    const char *key;
     nt_buf receipt_text = NT_BUF_INIT, digest = NT_BUF_INIT, report = NT_BUF_INIT;
     verifier_options vo;
     verifier_report *rep = NULL;
     record_alg alg;
     int e = 0;
 
-    /* Verification is CPU work on an HTTP worker: keep workers free for issuance. */
-    if (atomic_fetch_add(&s->verifying, 1) >= s->verify_max) {
-        server_reply_error(r, 503, "overloaded", NULL,
-                           "%u verifications are running, retry later", s->verify_max);
-        r->retry_after = 1;
+    if (server_verify_enter(&root, r, s, body, "receipt", "digest") < 0) { /* web.c */
         goto done;
-    }
-    root = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        server_reply_error(r, 400, "malformed_json", NULL, "line %d column %d: %s", jerr.line,
-                           jerr.column, jerr.text);
-        goto done;
-    }
-    if (!json_is_object(root)) {
-        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object");
-        goto done;
-    }
-    json_object_foreach(root, key, v) {
-        if (strcmp(key, "receipt") != 0 && strcmp(key, "digest") != 0) {
-            server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
-            goto done;
-        }
     }
     v = json_object_get(root, "receipt");
     if (v == NULL) {
@@ -1078,6 +1062,14 @@ void server_post_verify(server_reply *r, server *s, nt_bytes body)
             server_reply_error(r, 400, "invalid_input", NULL, "%s", nt_error_last());
         } else {
             server_reply_error(r, 500, "internal_error", NULL, "verify: %s", nt_error_last());
+        }
+        goto done;
+    }
+    if (format != NULL && strcmp(format, "json") != 0) {
+        if (strcmp(format, "pdf") != 0) {
+            server_reply_error(r, 400, "invalid_format", "format", "format must be json or pdf");
+        } else {
+            server_web_pdf(r, rep, lang); /* web.c */
         }
         goto done;
     }

@@ -77,6 +77,10 @@ typedef struct server_config {
     size_t mirror_remote_count;
     unsigned mirror_retry_min_ms;  /* push back-off: first delay, ms (default 1000) */
     unsigned mirror_retry_max_ms;  /* push back-off: ceiling, ms (default 60000) */
+
+    /* The verification page (docs/VERIFY-PAGE.md). */
+    int web_verify_page;           /* serve /, /verify, /web/ (default true) */
+    char *web_report_trust;        /* PEM roots of report signers for /v1/verify-report; NULL */
 } server_config;
 
 /*

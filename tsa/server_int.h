@@ -70,6 +70,7 @@ typedef struct server_reply {
     int www_authenticate;       /* add WWW-Authenticate: Bearer */
     char location[64];          /* Location header when not empty */
     int close;                  /* ask for Connection: close */
+    int web;                    /* a page file: add server_web_headers (CSP, nosniff, ...) */
 } server_reply;
 
 /* 1 if s[0..n) is 1..64 characters of [A-Za-z0-9._-]: API key ids, evidence kinds. */
@@ -110,7 +111,36 @@ int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_byt
  * key.  200 with the JSON report whatever its indication; 400 naming the
  * field for a malformed body; 503 when verify_max verifications are running.
  */
-void server_post_verify(server_reply *r, server *s, nt_bytes body);
+void server_post_verify(server_reply *r, server *s, nt_bytes body, const char *format,
+                        const char *lang);
+
+/*
+ * web.c: the verification page (docs/VERIFY-PAGE.md).  server_web_get serves
+ * "/", "/verify" and "/web/<file>" (404 when web.verify_page is false);
+ * server_get_trust is GET /v1/trust; server_post_verify_report is POST
+ * /v1/verify-report (shares the verify_max cap); server_web_pdf renders the
+ * report of POST /v1/verify?format=pdf (0, or -1 with `r` the error reply).
+ * server_web_headers: NULL-terminated name, value pairs for page files.
+ */
+struct verifier_report;
+extern const char *const server_web_headers[];
+void server_web_get(server_reply *r, server *s, const char *url);
+void server_get_trust(server_reply *r, server *s);
+void server_post_verify_report(server_reply *r, server *s, nt_bytes body);
+int server_web_pdf(server_reply *r, const struct verifier_report *rep, const char *lang);
+
+/* A JSON reply (takes `j`; NULL = out of memory). */
+struct json_t;
+/*
+ * web.c: start POST /v1/verify or /v1/verify-report: take one of the
+ * verify_max slots and parse the body, a JSON object whose members are only
+ * member1 and member2.  0 and *out the object, or -1 with `r` the 503/400
+ * reply.  The slot is taken in both cases (release it with
+ * atomic_fetch_sub(&s->verifying, 1)); *out (maybe NULL) is the caller's.
+ */
+int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_bytes body,
+                        const char *member1, const char *member2);
+void server_reply_json(server_reply *r, unsigned status, struct json_t *j);
 
 /* 201 with the receipt of leaf `index` (or a 500 JSON reply). */
 void server_evidence_created(server_reply *r, server *s, uint64_t index);

@@ -399,11 +399,21 @@ int verifier_pdf_supported(void)
     return 1;
 }
 
-int verifier_report_pdf(const verifier_report *r, const char *path, const char *lang)
+/* cairo's write callback for verifier_report_pdf_buf: append to the nt_buf. */
+static cairo_status_t pdf_append(void *closure, const unsigned char *data, unsigned int length)
+{
+    return nt_buf_put(closure, data, length) < 0 ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
+}
+
+/* To the file `path`, or (path NULL) appended to `out`. */
+static int pdf_write(const verifier_report *r, const char *path, nt_buf *out, const char *lang)
 {
     int error = 0;
     pdf p;
     memset(&p, 0, sizeof(p));
+    if (path == NULL) {
+        path = "(memory)";
+    }
     lang = lang != NULL ? lang : "en";
     NT_ENSURE(strcmp(lang, "en") == 0 || strcmp(lang, "zh") == 0, NT_EINVAL,
               "--lang: \"%s\" is not one of en, zh", lang);
@@ -415,7 +425,8 @@ int verifier_report_pdf(const verifier_report *r, const char *path, const char *
     p.sans = strcmp(lang, "zh") == 0 ? "Noto Sans CJK SC, Noto Sans, DejaVu Sans"
                                      : "Noto Sans, DejaVu Sans, Noto Sans CJK SC";
     p.mono = "DejaVu Sans Mono, Noto Sans Mono CJK SC";
-    p.surface = cairo_pdf_surface_create(path, PAGE_W, PAGE_H);
+    p.surface = out != NULL ? cairo_pdf_surface_create_for_stream(pdf_append, out, PAGE_W, PAGE_H)
+                            : cairo_pdf_surface_create(path, PAGE_W, PAGE_H);
     NT_ENSURE(cairo_surface_status(p.surface) == CAIRO_STATUS_SUCCESS, NT_EIO,
               "cannot create PDF %s: %s", path,
               cairo_status_to_string(cairo_surface_status(p.surface)));
@@ -448,6 +459,16 @@ done:
     return error;
 }
 
+int verifier_report_pdf(const verifier_report *r, const char *path, const char *lang)
+{
+    return pdf_write(r, path, NULL, lang);
+}
+
+int verifier_report_pdf_buf(nt_buf *out, const verifier_report *r, const char *lang)
+{
+    return pdf_write(r, NULL, out, lang);
+}
+
 #else
 
 int verifier_pdf_supported(void)
@@ -462,6 +483,12 @@ int verifier_report_pdf(const verifier_report *r, const char *path, const char *
     (void)lang;
     return nt_error_set(NT_EUNSUPPORTED, "this verifier was built without PDF support "
                                          "(cairo + pango not found)");
+}
+
+int verifier_report_pdf_buf(nt_buf *out, const verifier_report *r, const char *lang)
+{
+    (void)out;
+    return verifier_report_pdf(r, "(memory)", lang);
 }
 
 #endif

@@ -14,6 +14,7 @@
  */
 #include "verifier/verifier_int.h"
 
+#include <limits.h>
 #include <string.h>
 
 #include <openssl/cms.h>
@@ -23,15 +24,15 @@
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 
-static int pem_certs(STACK_OF(X509) * *out, const char *path)
+/* The PEM certificates in `pem` (`name` for messages). */
+static int pem_certs_mem(STACK_OF(X509) * *out, nt_bytes pem, const char *name)
 {
     int error = 0;
-    nt_buf data = NT_BUF_INIT;
     BIO *bio = NULL;
     X509 *x = NULL;
-    NT_TRY(nt_file_read(&data, path, 16u << 20));
+    NT_ENSURE(pem.len <= INT_MAX, NT_EINVAL, "%s: too large", name);
     NT_OSSL_PTR(*out = sk_X509_new_null(), "stack");
-    NT_OSSL_PTR(bio = BIO_new_mem_buf(data.ptr, (int)data.len), "BIO");
+    NT_OSSL_PTR(bio = BIO_new_mem_buf(pem.ptr, (int)pem.len), "BIO");
     while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
         if (sk_X509_push(*out, x) <= 0) {
             X509_free(x);
@@ -39,9 +40,19 @@ static int pem_certs(STACK_OF(X509) * *out, const char *path)
         }
     }
     ERR_clear_error();
-    NT_ENSURE(sk_X509_num(*out) > 0, NT_EINVAL, "%s: no PEM certificate", path);
+    NT_ENSURE(sk_X509_num(*out) > 0, NT_EINVAL, "%s: no PEM certificate", name);
 done:
     BIO_free(bio);
+    return error;
+}
+
+static int pem_certs(STACK_OF(X509) * *out, const char *path)
+{
+    int error = 0;
+    nt_buf data = NT_BUF_INIT;
+    NT_TRY(nt_file_read(&data, path, 16u << 20));
+    NT_TRY(pem_certs_mem(out, nt_buf_bytes(&data), path));
+done:
     nt_buf_dispose(&data);
     return error;
 }
@@ -372,18 +383,18 @@ done:
     return error;
 }
 
-int verifier_report_signature_verify(verifier_report_sig_info *info, nt_bytes report_json,
-                                     nt_bytes signature_der, const char *trust_path)
+/* Takes `roots` (freed here). */
+static int signature_verify(verifier_report_sig_info *info, nt_bytes report_json,
+                            nt_bytes signature_der, STACK_OF(X509) * roots)
 {
     int error = 0;
-    STACK_OF(X509) *roots = NULL, *signers = NULL;
+    STACK_OF(X509) *signers = NULL;
     X509_STORE *store = NULL;
     CMS_ContentInfo *cms = NULL;
     CMS_SignerInfo *si = NULL;
     BIO *in = NULL;
     int64_t earliest = 0;
 
-    NT_TRY(pem_certs(&roots, trust_path));
     NT_TRY(cms_parse(&cms, &si, signature_der));
     for (int loc = CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1); loc >= 0;
          loc = CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, loc)) {
@@ -422,6 +433,30 @@ done:
     X509_STORE_free(store);
     sk_X509_pop_free(roots, X509_free);
     return error;
+}
+
+int verifier_report_signature_verify(verifier_report_sig_info *info, nt_bytes report_json,
+                                     nt_bytes signature_der, const char *trust_path)
+{
+    STACK_OF(X509) *roots = NULL;
+    int error = pem_certs(&roots, trust_path);
+    if (error < 0) {
+        sk_X509_pop_free(roots, X509_free);
+        return error;
+    }
+    return signature_verify(info, report_json, signature_der, roots);
+}
+
+int verifier_report_signature_verify_pem(verifier_report_sig_info *info, nt_bytes report_json,
+                                         nt_bytes signature_der, nt_bytes trust_pem)
+{
+    STACK_OF(X509) *roots = NULL;
+    int error = pem_certs_mem(&roots, trust_pem, "trust anchors");
+    if (error < 0) {
+        sk_X509_pop_free(roots, X509_free);
+        return error;
+    }
+    return signature_verify(info, report_json, signature_der, roots);
 }
 
 int verifier_report_signature_check(nt_buf *signer_out, nt_bytes report_json,

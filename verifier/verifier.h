@@ -122,6 +122,8 @@ int verifier_pdf_supported(void);
  * language, NT_EIO when the file cannot be written.
  */
 int verifier_report_pdf(const verifier_report *r, const char *path, const char *lang);
+/* The same, the PDF appended to `out` (POST /v1/verify?format=pdf). */
+int verifier_report_pdf_buf(nt_buf *out, const verifier_report *r, const char *lang);
 
 /*
  * Sign `report_json` (the exact bytes written) with a detached CMS
@@ -209,6 +211,9 @@ void verifier_report_sig_info_dispose(verifier_report_sig_info *info);
  */
 int verifier_report_signature_verify(verifier_report_sig_info *info, nt_bytes report_json,
                                      nt_bytes signature_der, const char *trust_path);
+/* The same with the roots given as PEM text (POST /v1/verify-report). */
+int verifier_report_signature_verify_pem(verifier_report_sig_info *info, nt_bytes report_json,
+                                         nt_bytes signature_der, nt_bytes trust_pem);
 
 /*
  * The command lines, shared by `notarium verify` / `notarium verify-report`

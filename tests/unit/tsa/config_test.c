@@ -894,6 +894,32 @@ static void test_demo(const char *tmp)
     nt_buf_dispose(&path);
 }
 
+/* The "web" section: the verification page and the report signers' roots. */
+static void test_web(void)
+{
+    nt_buf b = NT_BUF_INIT;
+    server_config *c = (server_config *)&b;
+
+    c = ACCEPTED("{" MIN_TSA ", " MIN_LEDGER "}");
+    REQUIRE(c != NULL);
+    CHECK(c->web_verify_page == 1 && c->web_report_trust == NULL); /* on by default */
+    server_config_free(c);
+    c = ACCEPTED(with_top(&b, "\"web\": {\"verify_page\": false, \"report_trust\": \"r.pem\"}"));
+    REQUIRE(c != NULL);
+    CHECK(c->web_verify_page == 0);
+    CHECK_STR(c->web_report_trust, DATA "/r.pem");
+    server_config_free(c);
+    c = ACCEPTED(with_top(&b, "\"web\": {\"report_trust\": null}"));
+    REQUIRE(c != NULL);
+    CHECK(c->web_verify_page == 1 && c->web_report_trust == NULL);
+    server_config_free(c);
+    REFUSED(with_top(&b, "\"web\": true"), "web: not an object");
+    REFUSED(with_top(&b, "\"web\": {\"page\": true}"), "web.page: unknown member");
+    REFUSED(with_top(&b, "\"web\": {\"verify_page\": 1}"), "web.verify_page");
+    REFUSED(with_top(&b, "\"web\": {\"report_trust\": 3}"), "web.report_trust");
+    nt_buf_dispose(&b);
+}
+
 int main(void)
 {
     char tmp[512];
@@ -905,6 +931,7 @@ int main(void)
     test_defaults();
     test_every_option();
     test_refusals();
+    test_web();
     test_default_json();
     test_load(tmp);
     test_listen_parse();

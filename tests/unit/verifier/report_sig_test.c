@@ -181,6 +181,26 @@ static void test_roundtrip_and_twins(void)
     /* twin: a second time-stamp is refused, on request and on attach */
     CHECK_ERR(verifier_report_timestamp_request(&again, nt_buf_bytes(&stamped)), NT_EINVAL);
 
+    /* the roots as PEM text (POST /v1/verify-report): the same answers as the file */
+    nt_buf pem = NT_BUF_INIT;
+    REQUIRE(nt_file_read(&pem, both, 1u << 20) == 0);
+    CHECK_OK(verifier_report_signature_verify_pem(&info, NT_BYTES(g_json, strlen(g_json)),
+                                                  nt_buf_bytes(&stamped), nt_buf_bytes(&pem)));
+    CHECK(info.timestamped == 1 && strstr(nt_buf_cstr(&info.signer), "Report Signer") != NULL);
+    verifier_report_sig_info_dispose(&info);
+    CHECK_ERR(verifier_report_signature_verify_pem(NULL, NT_BYTES(forged, strlen(forged)),
+                                                   nt_buf_bytes(&stamped), nt_buf_bytes(&pem)),
+              NT_EVERIFY);
+    REQUIRE(nt_file_read(&pem, a.roots, 1u << 20) == 0);
+    CHECK_ERR(verifier_report_signature_verify_pem(NULL, NT_BYTES(g_json, strlen(g_json)),
+                                                   nt_buf_bytes(&stamped), nt_buf_bytes(&pem)),
+              NT_EVERIFY);
+    CHECK_ERR(verifier_report_signature_verify_pem(NULL, NT_BYTES(g_json, strlen(g_json)),
+                                                   nt_buf_bytes(&stamped), NT_BYTES("x", 1)),
+              NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "no PEM certificate") != NULL);
+    nt_buf_dispose(&pem);
+
     verifier_report_sig_info_dispose(&info);
     nt_buf_dispose(&sig);
     nt_buf_dispose(&stamped);

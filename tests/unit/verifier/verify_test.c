@@ -405,6 +405,12 @@ static void test_pdf_and_signature(void)
         CHECK_OK(nt_file_read(&pdf, path, 16u << 20));
         CHECK(pdf.len > 1000 && memcmp(pdf.ptr, "%PDF-", 5) == 0);
         CHECK_ERR(verifier_report_pdf(r, path, "fr"), NT_EINVAL);
+        /* in memory (POST /v1/verify?format=pdf): the same document, byte for byte */
+        nt_buf mem = NT_BUF_INIT;
+        CHECK_OK(verifier_report_pdf_buf(&mem, r, "zh"));
+        CHECK(mem.len == pdf.len && memcmp(mem.ptr, pdf.ptr, pdf.len) == 0);
+        CHECK_ERR(verifier_report_pdf_buf(&mem, r, "fr"), NT_EINVAL);
+        nt_buf_dispose(&mem);
     } else {
         CHECK_ERR(verifier_report_pdf(r, path, "en"), NT_EUNSUPPORTED);
     }
