@@ -1221,7 +1221,7 @@ static int verify_anchors(server *s)
     len = BIO_get_mem_data(bio, &data);
     NT_ENSURE(len > 0, NT_ECRYPTO, "cannot encode the trust anchor");
     NT_TRY(nt_buf_set(&s->trust_pem, data, (size_t)len));
-    NT_TRY(certs_log_vkey_format(&s->log_vkey, ledger_origin(s->ledger), s->log_key));
+    NT_TRY(note_vkey_format(&s->log_vkey, ledger_origin(s->ledger), s->log_key));
 done:
     BIO_free(bio);
     return error;
