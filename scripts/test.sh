@@ -6,6 +6,9 @@
 #   valgrind  the unit tier of the normal build under valgrind memcheck (scripts/valgrind.sh)
 #   fuzz      a deterministic libFuzzer smoke run of every fuzz target (scripts/fuzz.sh,
 #             clang; fixed seed and run count, so CI sees the same inputs on any machine)
+#   verifier-only  the documented standalone verifier build (-DNT_BUILD_SERVER=OFF): it must
+#             configure and build, its tests must pass, and notarium-verify must link no
+#             LMDB, libmicrohttpd or libgit2 (checked with readelf -d and ldd)
 # Options (environment):
 #   NT_TEST_BUILDS="normal asan"    run only these passes
 #   NT_CTEST_ARGS="-L unit"         extra ctest arguments for the normal and asan passes
@@ -15,7 +18,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/deps.sh"
 jobs="$(nproc 2>/dev/null || echo 2)"
-builds="${NT_TEST_BUILDS:-normal asan valgrind fuzz}"
+builds="${NT_TEST_BUILDS:-normal asan valgrind fuzz verifier-only}"
 status=0
 summary=()
 for b in $builds; do
@@ -70,7 +73,30 @@ for b in $builds; do
         status=1
       fi
       ;;
-    *) echo "unknown pass $b (normal, asan, valgrind, fuzz)" >&2; exit 2 ;;
+    verifier-only)
+      echo "==> verifier-only build (-DNT_BUILD_SERVER=OFF) and its tests" >&2
+      dir="$root/build-test-verifier-only"
+      result=passed
+      if ! { cmake -S "$root" -B "$dir" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNT_WERROR=ON \
+               -DNT_BUILD_SERVER=OFF >/dev/null && cmake --build "$dir" -j "$jobs"; }; then
+        result=FAILED
+      elif ! (cd "$dir" && ctest --output-on-failure -j "$jobs" -LE slow); then
+        result=FAILED
+      else
+        verify="$dir/tools/notarium-verify"
+        if [ ! -x "$verify" ] || [ -e "$dir/tools/notarium" ]; then
+          echo "verifier-only: expected notarium-verify and no notarium in $dir/tools" >&2
+          result=FAILED
+        elif { readelf -d "$verify"; ldd "$verify"; } | grep -Ei 'lmdb|microhttpd|git2'; then
+          echo "verifier-only: notarium-verify links a server library (above)" >&2
+          result=FAILED
+        fi
+      fi
+      if [ "$result" = FAILED ]; then
+        status=1
+      fi
+      ;;
+    *) echo "unknown pass $b (normal, asan, valgrind, fuzz, verifier-only)" >&2; exit 2 ;;
   esac
   summary+=("$b: $result in $(( $(date +%s) - start )) s")
 done
