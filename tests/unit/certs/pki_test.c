@@ -348,7 +348,8 @@ static void test_utf8_origin(void)
     REQUIRE(certs_log_key_load(&key, join(&p, base, "log.key")) == 0);
     REQUIRE(nt_file_read(&vkey, join(&p, base, "log.vkey"), 4096) == 0);
     expected_vkey(&want, o.log_origin, key);
-    CHECK(vkey.len == want.len + 1 && strncmp(nt_buf_cstr(&vkey), nt_buf_cstr(&want), want.len) == 0);
+    CHECK(vkey.len == want.len + 1 &&
+          strncmp(nt_buf_cstr(&vkey), nt_buf_cstr(&want), want.len) == 0);
     CHECK_OK(note_vkey_parse(&v, (const char *)vkey.ptr, vkey.len));
     CHECK_STR(v.name, o.log_origin);
 
