@@ -29,9 +29,9 @@ for b in $builds; do
     normal|asan)
       dir="$root/build-test-$b"
       if [ "$b" = normal ]; then
-        flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNT_WERROR=ON)
+        flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNT_WERROR=ON -DNT_TEST_HOOKS=ON)
       else
-        flags=(-DCMAKE_BUILD_TYPE=Debug -DNT_WERROR=ON -DNT_SANITIZE=ON)
+        flags=(-DCMAKE_BUILD_TYPE=Debug -DNT_WERROR=ON -DNT_SANITIZE=ON -DNT_TEST_HOOKS=ON)
       fi
       echo "==> $b build" >&2
       cmake -S "$root" -B "$dir" "${flags[@]}" >/dev/null
@@ -70,7 +70,7 @@ for b in $builds; do
       echo "==> valgrind: unit tests of the normal build under memcheck" >&2
       if [ ! -f "$root/build-test-normal/CMakeCache.txt" ]; then
         cmake -S "$root" -B "$root/build-test-normal" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-              -DNT_WERROR=ON >/dev/null
+              -DNT_WERROR=ON -DNT_TEST_HOOKS=ON >/dev/null
       fi
       if NT_VALGRIND_BUILD_DIR="$root/build-test-normal" NT_JOBS="$jobs" \
          "$root/scripts/valgrind.sh"; then
