@@ -120,6 +120,16 @@ int certs_signer_load_p12(certs_signer **out, const char *p12_path, const char *
 void certs_signer_free(certs_signer *s);
 
 /*
+ * The certificates a receipt carries for tokens of this signer, DER-encoded: the TSA
+ * certificate, then its chain in order, each certificate once.  The one builder of that
+ * list (the server's receipts and `notarium ledger get` both use it).  Sets out[0..*count)
+ * (nt_buf_set; the caller disposes every out[i] it passed, also on error).  NT_ERANGE if
+ * the list holds more than `max` certificates (none is dropped silently), NT_ECRYPTO if
+ * one cannot be encoded, NT_ENOMEM.
+ */
+int certs_signer_receipt_ders(nt_buf *out, size_t *count, size_t max, const certs_signer *s);
+
+/*
  * Start-up checks.  0, or NT_EINVAL with a one-line reason in nt_error_last():
  * "certificate expired on 2026-01-01T00:00:00Z", "certificate not yet valid
  * until ...", "extendedKeyUsage is missing", "extendedKeyUsage is not
