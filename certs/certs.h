@@ -60,7 +60,8 @@ typedef struct certs_pki_options {
  *                         (critical), extendedKeyUsage timeStamping only (critical), SKI/AKI
  *   chain.pem             tsa.pem followed by ca.pem
  *   log.key               Ed25519 log key (PKCS#8 PEM)
- *   log.vkey              its C2SP vkey line under opts->log_origin
+ *   log.vkey              its C2SP vkey line under opts->log_origin (note_vkey_format:
+ *                         the signed-note key-name rule, UTF-8 without space or '+')
  * Serial numbers are random (127 bits, positive); signatures use SHA-256 (SHA-384
  * with a P-384 root); both certificates start 5 minutes in the past.  Keys are
  * written before certificates.  See docs/KEYS.md.
@@ -119,6 +120,16 @@ int certs_signer_load_p12(certs_signer **out, const char *p12_path, const char *
 void certs_signer_free(certs_signer *s);
 
 /*
+ * The certificates a receipt carries for tokens of this signer, DER-encoded: the TSA
+ * certificate, then its chain in order, each certificate once.  The one builder of that
+ * list (the server's receipts and `notarium ledger get` both use it).  Sets out[0..*count)
+ * (nt_buf_set; the caller disposes every out[i] it passed, also on error).  NT_ERANGE if
+ * the list holds more than `max` certificates (none is dropped silently), NT_ECRYPTO if
+ * one cannot be encoded, NT_ENOMEM.
+ */
+int certs_signer_receipt_ders(nt_buf *out, size_t *count, size_t max, const certs_signer *s);
+
+/*
  * Start-up checks.  0, or NT_EINVAL with a one-line reason in nt_error_last():
  * "certificate expired on 2026-01-01T00:00:00Z", "certificate not yet valid
  * until ...", "extendedKeyUsage is missing", "extendedKeyUsage is not
@@ -138,14 +149,6 @@ int certs_signer_check(const certs_signer *s, time_t now);
  * file is missing, NT_EINVAL if it holds no key or a key of another type.
  */
 int certs_log_key_load(EVP_PKEY **out, const char *path);
-
-/*
- * Append the C2SP vkey line (no newline) of an Ed25519 key under `name`:
- *   name+<8 lowercase hex key id>+base64(0x01 || 32-byte public key)
- * with key id = SHA-256(name || 0x0A || 0x01 || public key)[:4].  NT_EINVAL if
- * the name is empty or holds '+' or whitespace, or the key is not Ed25519.
- */
-int certs_log_vkey_format(nt_buf *out, const char *name, EVP_PKEY *key);
 
 /*
  * PEM-load every certificate in a file (trust anchors, chains), in file

@@ -357,6 +357,38 @@ void certs_signer_free(certs_signer *s)
     nt_free(s);
 }
 
+int certs_signer_receipt_ders(nt_buf *out, size_t *count, size_t max, const certs_signer *s)
+{
+    int n = s->chain != NULL ? sk_X509_num(s->chain) : 0;
+    unsigned char *der = NULL;
+    int error = 0;
+
+    *count = 0;
+    for (int i = -1; i < n; i++) {
+        X509 *x = i < 0 ? s->cert : sk_X509_value(s->chain, i);
+        int dup = 0, len;
+        /* A chain that repeats the TSA certificate (or itself) lists it once. */
+        for (int j = -1; j < i && !dup; j++) {
+            dup = X509_cmp(x, j < 0 ? s->cert : sk_X509_value(s->chain, j)) == 0;
+        }
+        if (dup) {
+            continue;
+        }
+        NT_ENSURE(*count < max, NT_ERANGE,
+                  "the TSA certificate and its chain are more than %zu certificates", max);
+        len = i2d_X509(x, &der);
+        NT_ENSURE(len > 0, NT_ECRYPTO, "cannot encode a certificate of the TSA chain");
+        NT_TRY(nt_buf_set(&out[*count], der, (size_t)len));
+        OPENSSL_free(der);
+        der = NULL;
+        (*count)++;
+    }
+done:
+    OPENSSL_free(der);
+    ERR_clear_error();
+    return error;
+}
+
 int certs_log_key_load(EVP_PKEY **out, const char *path)
 {
     EVP_PKEY *key = NULL;

@@ -1,11 +1,13 @@
 /*
  * pki.c - key generation, certificate issuing and the development PKI of the
  * certs component (certs.h): a self-signed root, a TSA end-entity certificate
- * with the RFC 3161 profile, and the log's Ed25519 key with its C2SP vkey.
+ * with the RFC 3161 profile, and the log's Ed25519 key with its C2SP vkey
+ * (formatted by ledger/note.c, the one owner of the signed-note key-name rule).
  * Everything here is built with OpenSSL 3.0 EVP / X509 builders only, and every
  * file is written through nt_file_write_atomic so a crash never leaves half a key.
  */
 #include "certs/certs.h"
+#include "ledger/note.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -154,45 +156,6 @@ int certs_cert_write_pem(const char *path, X509 *cert)
     NT_TRY(write_bio_atomic(path, bio, 0644));
 done:
     BIO_free(bio);
-    return error;
-}
-
-/* ------------------------------------------------------------ C2SP vkey */
-
-int certs_log_vkey_format(nt_buf *out, const char *name, EVP_PKEY *key)
-{
-    uint8_t material[33], digest[32];
-    size_t publen = 32;
-    EVP_MD_CTX *md = NULL;
-    int error = 0;
-
-    NT_ENSURE(name != NULL && name[0] != '\0', NT_EINVAL, "the log key name is empty");
-    /* signed-note: "key names ... MUST be non-empty, well-formed UTF-8 containing neither
-     * Unicode spaces nor plus (U+002B)". We accept printable ASCII only. */
-    for (const char *p = name; *p != '\0'; p++) {
-        NT_ENSURE(*p > 0x20 && *p < 0x7f && *p != '+', NT_EINVAL,
-                  "log key name '%s' must be printable ASCII without spaces or '+'", name);
-    }
-    NT_ENSURE(key != NULL && EVP_PKEY_is_a(key, "ED25519"), NT_EINVAL,
-              "the log key must be an Ed25519 key");
-    material[0] = 0x01; /* signature type: Ed25519 */
-    NT_OSSL(EVP_PKEY_get_raw_public_key(key, material + 1, &publen),
-            "cannot read the Ed25519 public key");
-    NT_ENSURE(publen == 32, NT_EINVAL, "Ed25519 public key has %zu bytes", publen);
-
-    /* key ID = SHA-256(key name || 0x0A || 0x01 || 32-byte Ed25519 public key)[:4] */
-    NT_OSSL_PTR(md = EVP_MD_CTX_new(), "cannot allocate a digest");
-    NT_OSSL(EVP_DigestInit_ex(md, EVP_sha256(), NULL), "SHA-256 init");
-    NT_OSSL(EVP_DigestUpdate(md, name, strlen(name)), "SHA-256 update");
-    NT_OSSL(EVP_DigestUpdate(md, "\n", 1), "SHA-256 update");
-    NT_OSSL(EVP_DigestUpdate(md, material, sizeof(material)), "SHA-256 update");
-    NT_OSSL(EVP_DigestFinal_ex(md, digest, NULL), "SHA-256 final");
-
-    /* <key name>+hex(32-bit key ID)+base64(signature type || public key) */
-    NT_TRY(nt_buf_printf(out, "%s+%08lx+", name, (unsigned long)nt_load_u32be(digest)));
-    NT_TRY(nt_base64_encode(out, material, sizeof(material)));
-done:
-    EVP_MD_CTX_free(md);
     return error;
 }
 
@@ -471,7 +434,9 @@ int certs_pki_init(const certs_pki_options *opts)
     NT_TRY(certs_tsa_cert_issue(&tsa, tsa_key, ca_key, ca, nt_buf_cstr(&cn), not_before,
                                 opts->days != 0 ? opts->days : 825,
                                 pss ? CERTS_PROFILE_RSA_PSS : 0));
-    NT_TRY(certs_log_vkey_format(&vkey, opts->log_origin, log_key));
+    /* One vkey formatter and one key-name rule (C2SP signed-note) for pki init, the ledger
+     * and the server: note_vkey_format in nt_merkle. */
+    NT_TRY(note_vkey_format(&vkey, opts->log_origin, log_key));
     NT_TRY(nt_buf_putc(&vkey, '\n'));
 
     /* Keys first: a crash part-way leaves certificates missing, never a certificate

@@ -267,8 +267,9 @@ static int der_put_hdr(nt_buf *out, uint8_t tag, size_t len)
 /*
  * Split a DER ContentInfo holding a SignedData into the content of its
  * `certificates` [0] field (a view; empty when absent) and, when there was
- * one, the same ContentInfo without it (in `out`; *stripped = 1).  -1 when the
- * bytes are not laid out that way: the caller then parses the token whole.
+ * one, the same ContentInfo without it (in `out`; *stripped = 1).  1 when the
+ * bytes are not laid out that way: the caller then parses the token whole;
+ * NT_ENOMEM when `out` cannot grow.
  */
 static int token_split(nt_bytes *certs, int *stripped, nt_buf *out, const uint8_t *tok, size_t len)
 {
@@ -277,29 +278,29 @@ static int token_split(nt_bytes *certs, int *stripped, nt_buf *out, const uint8_
     *certs = NT_BYTES(NULL, 0);
     *stripped = 0;
     if (der_tlv(tok, len, &tag, &h, &n) < 0 || tag != 0x30 || h + n != len) {
-        return -1;
+        return 1;
     }
     const uint8_t *ci = tok + h;
     size_t ci_len = n;
     if (der_tlv(ci, ci_len, &tag, &h, &n) < 0 || tag != 0x06) {
-        return -1;
+        return 1;
     }
     size_t oid_len = h + n;
     const uint8_t *q = ci + oid_len;
     size_t qleft = ci_len - oid_len;
     if (der_tlv(q, qleft, &tag, &h, &n) < 0 || tag != 0xa0 || h + n != qleft) {
-        return -1;
+        return 1;
     }
     q += h;
     qleft = n;
     if (der_tlv(q, qleft, &tag, &h, &n) < 0 || tag != 0x30 || h + n != qleft) {
-        return -1;
+        return 1;
     }
     const uint8_t *sd = q + h;
     size_t sd_len = n, off = 0;
     for (int i = 0; i < 3; i++) { /* version, digestAlgorithms, encapContentInfo */
         if (der_tlv(sd + off, sd_len - off, &tag, &h, &n) < 0) {
-            return -1;
+            return 1;
         }
         off += h + n;
     }
@@ -307,7 +308,7 @@ static int token_split(nt_bytes *certs, int *stripped, nt_buf *out, const uint8_
         return 0;
     }
     if (der_tlv(sd + off, sd_len - off, &tag, &h, &n) < 0) {
-        return -1;
+        return 1;
     }
     *certs = NT_BYTES(sd + off + h, n);
     size_t skip = h + n, new_sd = sd_len - skip;
@@ -317,7 +318,7 @@ static int token_split(nt_bytes *certs, int *stripped, nt_buf *out, const uint8_
     if (der_put_hdr(out, 0x30, total) < 0 || nt_buf_put(out, ci, oid_len) < 0 ||
         der_put_hdr(out, 0xa0, a0) < 0 || der_put_hdr(out, 0x30, new_sd) < 0 ||
         nt_buf_put(out, sd, off) < 0 || nt_buf_put(out, sd + off + skip, sd_len - off - skip) < 0) {
-        return -1;
+        return NT_ENOMEM; /* the message is nt_buf's */
     }
     *stripped = 1;
     return 0;
@@ -389,12 +390,13 @@ static int cert_matches(X509 *x, const PKCS7_ISSUER_AND_SERIAL *ias)
            ASN1_INTEGER_cmp(X509_get0_serialNumber(x), ias->serial) == 0;
 }
 
-/* Parse the certificates field (each a plain Certificate), or take the whole token's. */
+/* Parse the certificates field (each a plain Certificate), or take the whole token's:
+ * NT_EVERIFY when they do not parse, NT_ENOMEM when the stack cannot be built. */
 static int certs_parse(STACK_OF(X509) * *out, nt_bytes der, PKCS7 *whole)
 {
     STACK_OF(X509) *sk = sk_X509_new_null();
     if (sk == NULL) {
-        return -1;
+        return nt_error_set(NT_ENOMEM, "out of memory (certificate stack)");
     }
     if (whole != NULL) {
         STACK_OF(X509) *in = whole->d.sign->cert;
@@ -402,7 +404,7 @@ static int certs_parse(STACK_OF(X509) * *out, nt_bytes der, PKCS7 *whole)
             X509 *x = sk_X509_value(in, i);
             if (!X509_up_ref(x) || !sk_X509_push(sk, x)) {
                 sk_X509_pop_free(sk, X509_free);
-                return -1;
+                return nt_error_set(NT_ENOMEM, "out of memory (certificate stack)");
             }
         }
     }
@@ -412,13 +414,13 @@ static int certs_parse(STACK_OF(X509) * *out, nt_bytes der, PKCS7 *whole)
         const unsigned char *p = der.ptr + off;
         if (der_tlv(der.ptr + off, der.len - off, &tag, &h, &n) < 0 || tag != 0x30) {
             sk_X509_pop_free(sk, X509_free);
-            return -1;
+            return NT_EVERIFY;
         }
         X509 *x = d2i_X509(NULL, &p, (long)(h + n));
         if (x == NULL || p != der.ptr + off + h + n || !sk_X509_push(sk, x)) {
             X509_free(x);
             sk_X509_pop_free(sk, X509_free);
-            return -1;
+            return NT_EVERIFY;
         }
         off += h + n;
     }
@@ -429,11 +431,12 @@ static int certs_parse(STACK_OF(X509) * *out, nt_bytes der, PKCS7 *whole)
 /*
  * Validate the chain of the signer named by `ias` among `certs` and the trust
  * file's other certificates; on success fill `e` (chain and validity window).
+ * NT_EVERIFY with `why` when it does not validate, NT_ENOMEM when out of memory.
  */
 static int signer_validate(signer_entry *e, char *why, size_t whylen, const trust_set *trust,
                            STACK_OF(X509) * certs, const PKCS7_ISSUER_AND_SERIAL *ias)
 {
-    int ok = -1;
+    int ok = NT_EVERIFY;
     X509 *signer = NULL;
     STACK_OF(X509) *untrusted = NULL;
     X509_STORE_CTX *ctx = NULL;
@@ -451,12 +454,14 @@ static int signer_validate(signer_entry *e, char *why, size_t whylen, const trus
     untrusted = sk_X509_dup(trust->extra);
     ctx = X509_STORE_CTX_new();
     if (untrusted == NULL || ctx == NULL) {
-        ossl_why(why, whylen, "out of memory");
+        ERR_clear_error();
+        ok = nt_error_set(NT_ENOMEM, "out of memory (certificate chain)");
         goto done;
     }
     for (int i = 0; i < sk_X509_num(certs); i++) {
         if (!sk_X509_push(untrusted, sk_X509_value(certs, i))) {
-            ossl_why(why, whylen, "out of memory");
+            ERR_clear_error();
+            ok = nt_error_set(NT_ENOMEM, "out of memory (certificate chain)");
             goto done;
         }
     }
@@ -528,13 +533,15 @@ static int ess_check(char *why, size_t whylen, PKCS7_SIGNER_INFO *si, STACK_OF(X
 }
 
 /*
- * Verify one token against the leaf's digest; 0, or -1 with `why` (no entry
- * prefix) filled.  Thread-safe across verifiers sharing one trust_set.
+ * Verify one token against the leaf's digest; 0, NT_EVERIFY with `why` (no
+ * entry prefix) filled when a check fails, or another code (NT_ENOMEM) with the
+ * thread's error message when the check could not be made.  Thread-safe across
+ * verifiers sharing one trust_set.
  */
 static int token_verify(char *why, size_t whylen, token_verifier *tv, const uint8_t *tok,
                         size_t len, record_alg alg, const uint8_t *digest, size_t dlen)
 {
-    int ok = -1, whole = 0;
+    int ok = NT_EVERIFY, whole = 0, rc;
     nt_bytes certs_der;
     PKCS7 *p7 = NULL;
     TS_TST_INFO *tst = NULL;
@@ -544,7 +551,12 @@ static int token_verify(char *why, size_t whylen, token_verifier *tv, const uint
     memset(&tmp, 0, sizeof(tmp));
 
     int stripped = 0;
-    if (token_split(&certs_der, &stripped, &tv->stripped, tok, len) < 0) {
+    rc = token_split(&certs_der, &stripped, &tv->stripped, tok, len);
+    if (rc < 0) {
+        ok = rc;
+        goto done;
+    }
+    if (rc > 0) {
         whole = 1; /* not laid out as we expect: let OpenSSL parse it all */
         certs_der = NT_BYTES(NULL, 0);
     }
@@ -593,13 +605,22 @@ static int token_verify(char *why, size_t whylen, token_verifier *tv, const uint
     }
     if (e == NULL) {
         char inner[256];
-        if (certs_parse(&certs, certs_der, whole ? p7 : NULL) < 0) {
+        rc = certs_parse(&certs, certs_der, whole ? p7 : NULL);
+        if (rc < 0 && rc != NT_EVERIFY) {
+            ok = rc;
+            goto done;
+        }
+        if (rc < 0) {
             ERR_clear_error();
             whyf(why, whylen, "%s: its certificates cannot be parsed", sig);
             goto done;
         }
-        if (signer_validate(&tmp, inner, sizeof(inner), tv->trust, certs, si->issuer_and_serial) <
-            0) {
+        rc = signer_validate(&tmp, inner, sizeof(inner), tv->trust, certs, si->issuer_and_serial);
+        if (rc < 0 && rc != NT_EVERIFY) {
+            ok = rc;
+            goto done;
+        }
+        if (rc < 0) {
             whyf(why, whylen, "%s: %s", sig, inner);
             goto done;
         }
@@ -695,8 +716,9 @@ typedef struct token_job {
     uint8_t digest[RECORD_MAX_DIGEST];
     size_t dlen;
     nt_buf token; /* a copy: the bundle buffer moves on */
-    int done, failed;
-    char why[512];
+    int done, failed; /* failed: token_verify's code (0, NT_EVERIFY, NT_ENOMEM ...) */
+    char why[512];    /* NT_EVERIFY: the check that failed */
+    nt_error_state err; /* any other code: the worker's error, carried whole */
 } token_job;
 
 typedef struct token_pool {
@@ -730,8 +752,10 @@ static void *pool_worker(void *arg)
         pthread_mutex_unlock(&pool->mu);
         int rc = token_verify(j->why, sizeof(j->why), &pool->verifiers[me], j->token.ptr,
                               j->token.len, j->alg, j->digest, j->dlen);
+        /* out of memory is not "the token failed": keep the worker's code and message */
+        nt_error_state_capture(&j->err, rc < 0 && rc != NT_EVERIFY ? rc : 0);
         pthread_mutex_lock(&pool->mu);
-        j->failed = rc < 0;
+        j->failed = rc;
         j->done = 1;
         pthread_cond_broadcast(&pool->finished);
     }
@@ -815,6 +839,8 @@ static void pool_harvest_locked(token_pool *pool)
         if (j->failed && !pool->failed) {
             pool->failed = 1;
             pool->first_fail.index = j->index;
+            pool->first_fail.failed = j->failed;
+            pool->first_fail.err = j->err;
             memcpy(pool->first_fail.commit, j->commit, sizeof(j->commit));
             memcpy(pool->first_fail.why, j->why, sizeof(j->why));
         } else if (!j->failed) {
@@ -824,11 +850,17 @@ static void pool_harvest_locked(token_pool *pool)
     }
 }
 
-/* The lowest failing entry as the audit's error (NT_EVERIFY), or 0. */
+/* The lowest failing entry as the audit's error: NT_EVERIFY, or the worker's own code and
+ * message restored (NT_ENOMEM: the audit could not be done, nothing was found wrong); or 0. */
 static int pool_error(token_pool *pool)
 {
     if (!pool->failed) {
         return 0;
+    }
+    if (pool->first_fail.failed != NT_EVERIFY) {
+        int code = nt_error_state_restore(&pool->first_fail.err);
+        return nt_error_set(code, "commit %.12s: entry %" PRIu64 ": %s", pool->first_fail.commit,
+                            pool->first_fail.index, nt_error_last());
     }
     return nt_error_set(NT_EVERIFY, "commit %.12s: entry %" PRIu64 ": %s", pool->first_fail.commit,
                         pool->first_fail.index, pool->first_fail.why);
@@ -1161,6 +1193,7 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
     }
     NT_TRY(rc);
     rc = checkpoint_open(&cp, (const char *)note_out->ptr, note_out->len, &r->v, 0);
+    NT_TRY(rc == NT_ENOMEM ? rc : 0); /* out of memory says nothing about the checkpoint */
     if (rc < 0) {
         checkpoint unsigned_cp;
         size_t body = ledger__note_body_len((const char *)note_out->ptr, note_out->len);

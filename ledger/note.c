@@ -186,7 +186,8 @@ int note_vkey_parse(note_verifier *out, const char *vkey, size_t len)
         id = (id << 4) | (uint32_t)d;
     }
     error = nt_base64_decode(&raw, plus2 + 1, (size_t)(end - plus2 - 1));
-    NT_ENSURE(error == 0, NT_EINVAL, "vkey: key is not valid base64");
+    NT_ENSURE(error == 0 || error == NT_ENOMEM, NT_EINVAL, "vkey: key is not valid base64");
+    NT_TRY(error); /* out of memory is not malformed input */
     NT_ENSURE(raw.len >= 1 && raw.ptr[0] == NOTE_SIG_TYPE_ED25519, NT_EINVAL,
               "vkey: signature type is not 0x01 (Ed25519)");
     NT_ENSURE(raw.len == 1 + ED25519_KEY_SIZE, NT_EINVAL,
@@ -373,7 +374,9 @@ int note_verify(size_t *body_len, const char *note, size_t len, const note_verif
         b64 = space + 1;
         nt_buf_clear(&sig);
         error = nt_base64_decode(&sig, b64, (size_t)(eol - b64));
-        NT_ENSURE(error == 0, NT_EINVAL, "note: signature line %u is not base64", count);
+        NT_ENSURE(error == 0 || error == NT_ENOMEM, NT_EINVAL,
+                  "note: signature line %u is not base64", count);
+        NT_TRY(error); /* out of memory is not malformed input */
         NT_ENSURE(sig.len > 4, NT_EINVAL, "note: signature line %u is too short", count);
 
         /* "Verifiers MUST ignore signatures from unknown keys, even if they share a name or ID
@@ -471,7 +474,8 @@ int checkpoint_parse(checkpoint *out, const char *body, size_t len)
     error = nt_parse_u64(&c.size, line[1], line_len[1]);
     NT_ENSURE(error == 0, NT_EINVAL, "checkpoint tree size: not a canonical decimal number");
     error = nt_base64_decode(&root, line[2], line_len[2]);
-    NT_ENSURE(error == 0, NT_EINVAL, "checkpoint root hash: not base64");
+    NT_ENSURE(error == 0 || error == NT_ENOMEM, NT_EINVAL, "checkpoint root hash: not base64");
+    NT_TRY(error); /* out of memory is not malformed input */
     NT_ENSURE(root.len == sizeof(c.root), NT_EINVAL, "checkpoint root hash: %zu bytes, not 32",
               root.len);
     memcpy(c.root, root.ptr, sizeof(c.root));

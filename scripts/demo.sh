@@ -8,6 +8,6 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 scripts/deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNT_TEST_HOOKS=OFF >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" --target notarium
 exec build/tools/notarium serve --demo --data "${NOTARIUM_DATA:-demo-data}" "$@"

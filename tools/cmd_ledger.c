@@ -120,7 +120,6 @@ static int cmd_read(const ledger_args *a, const char *sub)
     ledger *l = NULL;
     server_config *cfg = NULL;
     certs_signer *signer = NULL;
-    STACK_OF(X509) *certs = NULL;
     nt_buf out = NT_BUF_INIT;
     receipt rc;
     int status = 1;
@@ -157,30 +156,13 @@ static int cmd_read(const ledger_args *a, const char *sub)
                     nt_error_last());
             goto done;
         }
-        /* Certificates for the receipt: the TSA certificate, then its chain file. */
-        if (cfg->tsa_cert != NULL && certs_load_pem_certs(&certs, cfg->tsa_cert) == 0) {
-            STACK_OF(X509) *chain = NULL;
-            if (cfg->tsa_chain != NULL && certs_load_pem_certs(&chain, cfg->tsa_chain) == 0) {
-                for (int i = 0; i < sk_X509_num(chain); i++) {
-                    X509 *x = sk_X509_value(chain, i);
-                    int dup = 0;
-                    for (int j = 0; j < sk_X509_num(certs); j++) {
-                        dup |= X509_cmp(x, sk_X509_value(certs, j)) == 0;
-                    }
-                    if (!dup && X509_up_ref(x) == 1 && sk_X509_push(certs, x) <= 0) {
-                        X509_free(x);
-                    }
-                }
-                sk_X509_pop_free(chain, X509_free);
-            }
-            for (int i = 0; i < sk_X509_num(certs) && rc.cert_count < RECEIPT_MAX_CERTS; i++) {
-                unsigned char *der = NULL;
-                int len = i2d_X509(sk_X509_value(certs, i), &der);
-                if (len > 0 && nt_buf_set(&rc.certs[rc.cert_count], der, (size_t)len) == 0) {
-                    rc.cert_count++;
-                }
-                OPENSSL_free(der);
-            }
+        /* The receipt's certificates, as the server lists them (certs_signer_receipt_ders);
+         * a configuration whose certificates cannot be loaded is an error, not a receipt
+         * without them. */
+        if (server_config_signer_load(&signer, cfg) < 0 ||
+            certs_signer_receipt_ders(rc.certs, &rc.cert_count, RECEIPT_MAX_CERTS, signer) < 0) {
+            fprintf(stderr, "notarium ledger: the receipt's certificates: %s\n", nt_error_last());
+            goto done;
         }
         if (receipt_encode(&out, &rc) < 0) {
             fprintf(stderr, "notarium ledger: %s\n", nt_error_last());
@@ -212,7 +194,6 @@ static int cmd_read(const ledger_args *a, const char *sub)
     status = 0;
 done:
     receipt_dispose(&rc);
-    sk_X509_pop_free(certs, X509_free);
     certs_signer_free(signer);
     nt_buf_dispose(&out);
     ledger_close(l);

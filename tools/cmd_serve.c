@@ -23,9 +23,12 @@ static void serve_usage(void)
                     "                      [--mirror-remote URL ...]\n");
 }
 
+#ifdef NT_TEST_HOOKS
 /*
  * Test-only hook (docs/OPERATING.md): NOTARIUM_TEST_CLOCK_SYNC=synced|unsynced
- * replaces the kernel's clock synchronisation state.
+ * replaces the kernel's clock synchronisation state.  Compiled only with
+ * -DNT_TEST_HOOKS=ON (test builds); a production binary has no way round the
+ * unsynchronised-clock refusal but the configuration's allow_unsynced_clock.
  */
 static int fake_sync(nt_clock_status *out, void *ctx)
 {
@@ -53,6 +56,12 @@ static int apply_test_clock_hook(void)
     nt_log_warn("test hook: clock synchronisation forced to '%s' (NOTARIUM_TEST_CLOCK_SYNC)", v);
     return 0;
 }
+#else
+static int apply_test_clock_hook(void)
+{
+    return 0;
+}
+#endif
 
 static void print_demo_help(const char *data, const char *addr)
 {

@@ -1130,68 +1130,10 @@ done:
     return error;
 }
 
-/* A passphrase file's first line (trailing newline dropped), for PEM / PKCS#12. */
-static int read_passphrase(nt_buf *out, const char *path)
-{
-    int error = nt_file_read(out, path, 4096);
-    if (error < 0) {
-        return error;
-    }
-    while (out->len > 0 && (out->ptr[out->len - 1] == '\n' || out->ptr[out->len - 1] == '\r')) {
-        out->ptr[--out->len] = '\0';
-    }
-    return 0;
-}
-
-static int load_signer(server *s)
-{
-    const server_config *c = s->cfg;
-    nt_buf pass = NT_BUF_INIT;
-    int error = 0;
-
-    if (c->tsa_pkcs12 != NULL) {
-        if (c->tsa_pkcs12_passphrase_file != NULL) {
-            NT_TRY(read_passphrase(&pass, c->tsa_pkcs12_passphrase_file));
-        }
-        NT_TRY(certs_signer_load_p12(&s->signer, c->tsa_pkcs12,
-                                     c->tsa_pkcs12_passphrase_file != NULL ? nt_buf_cstr(&pass)
-                                                                           : NULL));
-    } else {
-        if (c->tsa_key_passphrase_file != NULL) {
-            NT_TRY(read_passphrase(&pass, c->tsa_key_passphrase_file));
-        }
-        NT_TRY(certs_signer_load_pem(&s->signer, c->tsa_cert, c->tsa_key,
-                                     c->tsa_key_passphrase_file != NULL ? nt_buf_cstr(&pass)
-                                                                        : NULL,
-                                     c->tsa_chain));
-    }
-done:
-    nt_buf_dispose_secret(&pass);
-    return error;
-}
-
+/* The receipts' certificates: the one list certs_signer_receipt_ders builds. */
 static int cert_ders(server *s)
 {
-    int n = s->signer->chain != NULL ? sk_X509_num(s->signer->chain) : 0;
-    int error = 0;
-
-    for (int i = -1; i < n && s->cert_count < RECEIPT_MAX_CERTS; i++) {
-        X509 *x = i < 0 ? s->signer->cert : sk_X509_value(s->signer->chain, i);
-        unsigned char *der = NULL;
-        int len = i2d_X509(x, &der);
-        NT_ENSURE(len > 0, NT_ECRYPTO, "cannot encode a certificate");
-        error = nt_buf_set(&s->cert_der[s->cert_count], der, (size_t)len);
-        OPENSSL_free(der);
-        NT_TRY(error);
-        /* A chain file that repeats the TSA certificate must not list it twice. */
-        if (i >= 0 && X509_cmp(x, s->signer->cert) == 0) {
-            nt_buf_dispose(&s->cert_der[s->cert_count]);
-            continue;
-        }
-        s->cert_count++;
-    }
-done:
-    return error;
+    return certs_signer_receipt_ders(s->cert_der, &s->cert_count, RECEIPT_MAX_CERTS, s->signer);
 }
 
 /*
@@ -1213,7 +1155,7 @@ static int verify_anchors(server *s)
     len = BIO_get_mem_data(bio, &data);
     NT_ENSURE(len > 0, NT_ECRYPTO, "cannot encode the trust anchor");
     NT_TRY(nt_buf_set(&s->trust_pem, data, (size_t)len));
-    NT_TRY(certs_log_vkey_format(&s->log_vkey, ledger_origin(s->ledger), s->log_key));
+    NT_TRY(note_vkey_format(&s->log_vkey, ledger_origin(s->ledger), s->log_key));
 done:
     BIO_free(bio);
     return error;
@@ -1418,7 +1360,7 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     NT_ENSURE((s = nt_calloc(1, sizeof(*s))) != NULL, NT_ENOMEM, "out of memory");
     s->cfg = cfg;
 
-    NT_TRY(load_signer(s));
+    NT_TRY(server_config_signer_load(&s->signer, s->cfg));
     if (certs_signer_check(s->signer, time(NULL)) < 0) {
         snprintf(reason, sizeof(reason), "%s", nt_error_last());
         error = nt_error_set(NT_EINVAL, "TSA certificate refused: %s", reason);

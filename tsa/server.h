@@ -94,6 +94,14 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
 void server_config_free(server_config *cfg);
 
 /*
+ * Load the TSA signer the configuration names: tsa.pkcs12 (with its passphrase file), or
+ * tsa.cert + tsa.key (+ passphrase file) + tsa.chain.  *out is the caller's
+ * (certs_signer_free).  Codes of certs_signer_load_pem / _p12; NT_ENOTFOUND or NT_EIO for
+ * an unreadable passphrase file.  Does not run certs_signer_check.  (tsa/server_signer.c)
+ */
+int server_config_signer_load(certs_signer **out, const server_config *cfg);
+
+/*
  * The default configuration file as JSON text (appended to out), with
  * `origin`, one API key entry (`api_key_json`, a JSON object as printed by
  * server_api_key_new; NULL = no key) and allow_unsynced_clock as given.

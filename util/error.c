@@ -71,6 +71,24 @@ void nt_error_clear(void)
     error_code = 0;
 }
 
+int nt_error_state_capture(nt_error_state *st, int code)
+{
+    st->code = code;
+    if (code == 0) {
+        st->msg[0] = '\0';
+    } else {
+        snprintf(st->msg, sizeof(st->msg), "%s", error_msg);
+    }
+    return code;
+}
+
+int nt_error_state_restore(const nt_error_state *st)
+{
+    snprintf(error_msg, sizeof(error_msg), "%s", st->msg);
+    error_code = st->code;
+    return st->code;
+}
+
 const char *nt_error_name(int code)
 {
     switch (code) {

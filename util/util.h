@@ -72,6 +72,24 @@ void nt_error_clear(void);
 /* A short stable name for a code ("NT_EINVAL").  Static storage. */
 const char *nt_error_name(int code);
 
+/*
+ * An error carried whole from one thread to another (libgit2's
+ * git_error_state_capture / _restore): a worker captures the code and its
+ * thread's message where the work failed, the thread that reports restores
+ * them, so out of memory stays NT_ENOMEM and never becomes "the check failed".
+ * Plain data: copy it, keep it in a job slot, no dispose needed.
+ */
+typedef struct nt_error_state {
+    int code;      /* the NT_E* code, 0 when nothing failed */
+    char msg[512]; /* this thread's nt_error_last() when captured */
+} nt_error_state;
+
+/* Save `code` and this thread's message into *st (code 0 clears it); returns `code`. */
+int nt_error_state_capture(nt_error_state *st, int code);
+
+/* Make *st this thread's error (code and message); returns st->code. */
+int nt_error_state_restore(const nt_error_state *st);
+
 /* One-exit helpers: the enclosing function declares `int error = 0;` and a `done:` label. */
 #define NT_TRY(expr)                                                                            \
     do {                                                                                        \

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static unsigned test_passed_count NT_UNUSED;
 static unsigned test_failed_count NT_UNUSED;
@@ -78,12 +79,26 @@ static inline int test_end(const char *file)
 }
 #define TEST_END() test_end(__FILE__)
 
-/* Path of a file in ../shared (NT_SHARED_DIR); returns a static buffer. */
-static inline const char *test_shared_path(const char *rel)
+/*
+ * Path of a file or directory in tests/vectors (NT_VECTORS_DIR, set by ctest); returns a
+ * static buffer.  A missing path fails the test at once with a message naming it, not with
+ * whatever the first read of nothing would say.
+ */
+static inline const char *test_vector_path(const char *rel)
 {
     static char path[4096];
-    const char *dir = getenv("NT_SHARED_DIR");
-    snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir : "../shared", rel);
+    const char *dir = getenv("NT_VECTORS_DIR");
+    if (dir == NULL) {
+        fprintf(stderr, "NT_VECTORS_DIR is not set: run the test through ctest, or set it to the "
+                        "source tree's tests/vectors\n");
+        exit(1);
+    }
+    snprintf(path, sizeof(path), "%s/%s", dir, rel);
+    if (access(path, R_OK) != 0) {
+        fprintf(stderr, "test vectors missing: %s is not readable (NT_VECTORS_DIR=%s; the "
+                        "repository carries them in tests/vectors/)\n", path, dir);
+        exit(1);
+    }
     return path;
 }
 

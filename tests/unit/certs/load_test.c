@@ -344,6 +344,39 @@ static void test_accessors(void)
     nt_buf_dispose(&fp2);
 }
 
+/* DER of x equals b. */
+static int der_is(const nt_buf *b, X509 *x)
+{
+    unsigned char *der = NULL;
+    int len = i2d_X509(x, &der);
+    int same = len > 0 && b->len == (size_t)len && memcmp(b->ptr, der, b->len) == 0;
+    OPENSSL_free(der);
+    return same;
+}
+
+/* A receipt's certificates: the TSA certificate, then its chain, each once, never truncated. */
+static void test_receipt_ders(certs_signer *s)
+{
+    nt_buf ders[4] = {NT_BUF_INIT, NT_BUF_INIT, NT_BUF_INIT, NT_BUF_INIT};
+    size_t n = 99;
+
+    CHECK_OK(certs_signer_receipt_ders(ders, &n, 4, s));
+    CHECK(n == 2 && der_is(&ders[0], tsa) && der_is(&ders[1], root));
+    /* a chain that repeats the TSA certificate and the root lists each once */
+    REQUIRE(X509_up_ref(s->cert) == 1 && sk_X509_push(s->chain, s->cert) > 0);
+    REQUIRE(X509_up_ref(root) == 1 && sk_X509_push(s->chain, root) > 0);
+    CHECK_OK(certs_signer_receipt_ders(ders, &n, 4, s));
+    CHECK(n == 2 && der_is(&ders[0], tsa) && der_is(&ders[1], root));
+    X509_free(sk_X509_pop(s->chain));
+    X509_free(sk_X509_pop(s->chain));
+    /* negative twin: more certificates than the receipt may carry is an error, not a cut */
+    CHECK_ERR(certs_signer_receipt_ders(ders, &n, 1, s), NT_ERANGE);
+    CHECK(strstr(nt_error_last(), "more than 1 certificates") != NULL);
+    for (size_t i = 0; i < 4; i++) {
+        nt_buf_dispose(&ders[i]);
+    }
+}
+
 int main(void)
 {
     certs_pki_options o = {0};
@@ -360,6 +393,7 @@ int main(void)
     REQUIRE(root != NULL);
 
     test_pem_plain();
+    test_receipt_ders(s);
     test_pem_encrypted();
     test_p12();
     test_chain_order();

@@ -5,6 +5,7 @@
  * vkey line checked against an independent computation.
  */
 #include "tests/unit/certs/certs_fixture.h"
+#include "ledger/note.h"
 
 #include <openssl/bn.h>
 #include <openssl/evp.h>
@@ -329,6 +330,44 @@ static void expected_vkey(nt_buf *out, const char *name, EVP_PKEY *key)
     nt_buf_dispose(&h);
 }
 
+/* A UTF-8 origin is a valid C2SP key name: pki init accepts it and writes the vkey that the
+ * ledger and the server compute (one formatter); a Unicode space or '+' is refused. */
+static void test_utf8_origin(void)
+{
+    char base[256];
+    nt_buf p = NT_BUF_INIT, vkey = NT_BUF_INIT, want = NT_BUF_INIT;
+    EVP_PKEY *key = NULL;
+    note_verifier v;
+    certs_pki_options o = {0};
+
+    REQUIRE(test_tmpdir(base, sizeof(base)) != NULL);
+    o.dir = base;
+    o.log_origin = "notarium.example/\xe6\x97\xa5\xe5\xbf\x97"; /* notarium.example/日志 */
+    o.force = 1;
+    CHECK_OK(certs_pki_init(&o));
+    REQUIRE(certs_log_key_load(&key, join(&p, base, "log.key")) == 0);
+    REQUIRE(nt_file_read(&vkey, join(&p, base, "log.vkey"), 4096) == 0);
+    expected_vkey(&want, o.log_origin, key);
+    CHECK(vkey.len == want.len + 1 &&
+          strncmp(nt_buf_cstr(&vkey), nt_buf_cstr(&want), want.len) == 0);
+    CHECK_OK(note_vkey_parse(&v, (const char *)vkey.ptr, vkey.len));
+    CHECK_STR(v.name, o.log_origin);
+
+    /* negative twins: U+3000 IDEOGRAPHIC SPACE, '+', invalid UTF-8 */
+    static const char *const bad[] = {"notarium.example/\xe3\x80\x80log", "a+b",
+                                      "notarium.example/\xff"};
+    for (size_t i = 0; i < NT_ARRAY_LEN(bad); i++) {
+        o.log_origin = bad[i];
+        CHECK_ERR(certs_pki_init(&o), NT_EINVAL);
+        CHECK(strstr(nt_error_last(), "key name") != NULL);
+    }
+    EVP_PKEY_free(key);
+    nt_buf_dispose(&p);
+    nt_buf_dispose(&vkey);
+    nt_buf_dispose(&want);
+    fx_rm_rf(base);
+}
+
 static void test_log_key_and_vkey(void)
 {
     char base[256];
@@ -349,7 +388,7 @@ static void test_log_key_and_vkey(void)
     expected_vkey(&want, o.log_origin, key);
     CHECK(vkey.len == want.len + 1 && vkey.ptr[vkey.len - 1] == '\n');
     CHECK(vkey.len > 0 && strncmp(nt_buf_cstr(&vkey), nt_buf_cstr(&want), want.len) == 0);
-    CHECK_OK(certs_log_vkey_format(&line, o.log_origin, key));
+    CHECK_OK(note_vkey_format(&line, o.log_origin, key));
     CHECK_STR(nt_buf_cstr(&line), nt_buf_cstr(&want));
     /* a known shape: name + 8 lowercase hex + base64 of 33 bytes starting with 0x01 ("AQ" /
      * "Ae"...) */
@@ -362,20 +401,20 @@ static void test_log_key_and_vkey(void)
 
     /* negative twins: another name gives another key id; another key another vkey */
     nt_buf_clear(&line);
-    CHECK_OK(certs_log_vkey_format(&line, "notarium.example/log-2", key));
+    CHECK_OK(note_vkey_format(&line, "notarium.example/log-2", key));
     CHECK(strncmp(nt_buf_cstr(&line) + strlen("notarium.example/log-2") + 1,
                   nt_buf_cstr(&want) + nl + 1, 8) != 0);
     REQUIRE(certs_key_generate(&other, CERTS_KEY_ED25519) == 0);
     nt_buf_clear(&line);
-    CHECK_OK(certs_log_vkey_format(&line, o.log_origin, other));
+    CHECK_OK(note_vkey_format(&line, o.log_origin, other));
     CHECK(strcmp(nt_buf_cstr(&line), nt_buf_cstr(&want)) != 0);
     nt_buf_clear(&line);
-    CHECK_ERR(certs_log_vkey_format(&line, "a+b", key), NT_EINVAL);
-    CHECK_ERR(certs_log_vkey_format(&line, "", key), NT_EINVAL);
-    CHECK_ERR(certs_log_vkey_format(&line, "a b", key), NT_EINVAL);
+    CHECK_ERR(note_vkey_format(&line, "a+b", key), NT_EINVAL);
+    CHECK_ERR(note_vkey_format(&line, "", key), NT_EINVAL);
+    CHECK_ERR(note_vkey_format(&line, "a b", key), NT_EINVAL);
     EVP_PKEY *ec = NULL;
     REQUIRE(certs_key_generate(&ec, CERTS_KEY_EC_P256) == 0);
-    CHECK_ERR(certs_log_vkey_format(&line, "x", ec), NT_EINVAL);
+    CHECK_ERR(note_vkey_format(&line, "x", ec), NT_EINVAL);
 
     /* the log key loader refuses other key types and missing files, naming the file */
     EVP_PKEY *bad = (EVP_PKEY *)1;
@@ -404,5 +443,6 @@ int main(void)
     test_pki_each_type();
     test_pki_reinit_and_options();
     test_log_key_and_vkey();
+    test_utf8_origin();
     return TEST_END();
 }

@@ -8,7 +8,8 @@
  * made after it expired, the wrong anchor, a leaf digest that is not the
  * token's imprint, and a flipped signature byte at two entries of a run longer
  * than the worker pool's queue, where the lower entry must be reported every
- * time (with one worker and with several).
+ * time (with one worker and with several); allocation failure in a worker's
+ * token check is NT_ENOMEM, not a failed check.
  */
 #include "tests/unit/ledger/mirror_fixture.h"
 
@@ -224,6 +225,50 @@ static void test_expired_certificate(const pki *p)
     fix_sh("rm -rf '%s'", f.dir);
 }
 
+/*
+ * Out of memory in a worker's token check is NT_ENOMEM (exit 2: the audit could not be
+ * done), never NT_EVERIFY ("FAILED": tampering).  Every allocation from the n-th on fails,
+ * for each n until the audit passes; with one worker, some n hit the worker's token check
+ * first, and its code and message must reach the caller whole.
+ */
+static void test_alloc_failure(const pki *p)
+{
+    const nt_buf *toks[3] = {&p->good[0], &p->good[1], &p->good[2]};
+    const uint8_t *digs[3] = {p->digest[0], p->digest[1], p->digest[2]};
+    fixture f;
+    fix_open(&f);
+    append_tokens(&f, 3, toks, digs);
+    setenv("NT_AUDIT_THREADS", "1", 1);
+    unsigned long n;
+    int worker_enomem = 0, everify = 0;
+    for (n = 1; n < 100000; n++) {
+        audit_result res;
+        nt_mem_fail_after(n);
+        int rc = audit_trust(&res, &f, p->trust);
+        nt_mem_fail_after(0);
+        if (rc == 0) {
+            CHECK(res.tokens == 3);
+            break;
+        }
+        if (rc != NT_ENOMEM) {
+            everify++;
+            fprintf(stderr, "  allocation %lu: %s (%d): %s\n", n, nt_error_name(rc), rc,
+                    nt_error_last());
+            continue;
+        }
+        worker_enomem += strstr(nt_error_last(), ": entry ") != NULL &&
+                         strstr(nt_error_last(), "out of memory") != NULL;
+    }
+    unsetenv("NT_AUDIT_THREADS");
+    CHECK(n < 100000);   /* it passes once allocations succeed */
+    CHECK(everify == 0); /* no allocation failure is reported as anything but NT_ENOMEM */
+    CHECK(worker_enomem > 0); /* and some came from the worker's token check */
+    fprintf(stderr, "  alloc failure: %lu allocations, %d in a token check\n", n - 1,
+            worker_enomem);
+    fix_close(&f);
+    fix_sh("rm -rf '%s'", f.dir);
+}
+
 /* The token must be for the leaf's digest. */
 static void test_imprint(const pki *p)
 {
@@ -250,6 +295,7 @@ int main(void)
     test_no_certificates(&p);
     test_expired_certificate(&p);
     test_imprint(&p);
+    test_alloc_failure(&p);
     pki_dispose(&p);
     fix_sh("rm -rf '%s'", base);
     return TEST_END();

@@ -1,7 +1,7 @@
 /*
  * merkle_test.c - RFC 9162 hashing, frontier, range roots, proof generation
  * and verification in ledger/merkle.c.  Oracles: the published test vectors
- * in shared/vectors/merkle (read at run time), and a naive recursive
+ * in tests/vectors/merkle (read at run time), and a naive recursive
  * transcription of RFC 9162 2.1.1-2.1.4.1 over a table of every MTH(D[a:b]),
  * against which every generated proof for small trees is compared.  Every
  * accepted proof has tampered twins that must be rejected.
@@ -722,8 +722,8 @@ static void test_vectors(void)
         vector_stats st;
         char rel[128];
         memset(&st, 0, sizeof(st));
-        snprintf(rel, sizeof(rel), "vectors/merkle/testdata/%s", kinds[i]);
-        walk(test_shared_path(rel), kinds[i], &st);
+        snprintf(rel, sizeof(rel), "merkle/testdata/%s", kinds[i]);
+        walk(test_vector_path(rel), kinds[i], &st);
         printf("%s vectors: %u files, %u accepted, %u rejected (%u by shape), %u skipped\n",
                kinds[i], st.files, st.accepted, st.rejected, st.shape_rejected, st.skipped);
         CHECK(st.files >= 90);

@@ -8,24 +8,10 @@
  */
 #include "tests/unit/ledger/store_fixture.h"
 
-/*
- * A 64 MiB map, far more than this test writes: the 64 GiB default cannot be
- * reserved under valgrind (store_test checks the default itself).
- */
-#define TEST_MAP_SIZE ((size_t)64 << 20)
-
-static EVP_PKEY *g_key;
-static note_verifier g_vkey;
-
 static ledger_options alloc_opts(const char *dir)
 {
-    ledger_options o;
-    memset(&o, 0, sizeof(o));
-    o.path = dir;
-    o.origin = FIX_ORIGIN;
-    o.log_key = g_key;
+    ledger_options o = fix_store_opts(dir);
     o.batch_window_us = 100;
-    o.map_size = TEST_MAP_SIZE;
     return o;
 }
 
@@ -41,7 +27,7 @@ static void check_tree(ledger *l)
     REQUIRE(merkle_root_naive(root, hashes, info.size) == 0);
     CHECK_MEM(info.root, root, 32);
     CHECK_OK(ledger_checkpoint_latest(&note, l));
-    CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &g_vkey, 0));
+    CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &fix_g.vkey, 0));
     CHECK(c.size == info.size);
     CHECK_MEM(c.root, root, 32);
     nt_buf_dispose(&note);
@@ -144,10 +130,9 @@ static void test_append_failures(void)
 int main(void)
 {
     nt_log_set_level(NT_LOG_NONE);
-    g_key = fix_key();
-    fix_verifier(&g_vkey, FIX_ORIGIN, g_key);
+    fix_store_setup();
     test_open_failures();
     test_append_failures();
-    EVP_PKEY_free(g_key);
+    fix_store_teardown();
     return TEST_END();
 }

@@ -20,15 +20,6 @@
 #define THREADS 3
 #define MAX_ACKS 4096
 
-/*
- * A 64 MiB map, far more than this test writes: the 64 GiB default cannot be
- * reserved under valgrind (store_test checks the default itself).
- */
-#define TEST_MAP_SIZE ((size_t)64 << 20)
-
-static EVP_PKEY *g_key;
-static note_verifier g_vkey;
-
 typedef struct ack {
     uint64_t index;
     uint64_t seed;
@@ -36,14 +27,9 @@ typedef struct ack {
 
 static ledger_options crash_opts(const char *dir)
 {
-    ledger_options o;
-    memset(&o, 0, sizeof(o));
-    o.path = dir;
-    o.origin = FIX_ORIGIN;
-    o.log_key = g_key;
+    ledger_options o = fix_store_opts(dir);
     o.batch_window_us = 200;
     o.batch_max = 16;
-    o.map_size = TEST_MAP_SIZE;
     return o;
 }
 
@@ -200,7 +186,7 @@ static void test_crash_rounds(void)
         REQUIRE(merkle_root_naive(root, hashes, info.size) == 0);
         CHECK_MEM(info.root, root, 32);
         CHECK_OK(ledger_checkpoint_latest(&note, l));
-        CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &g_vkey, 0));
+        CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &fix_g.vkey, 0));
         CHECK(c.size == info.size);
         CHECK_MEM(c.root, root, 32);
         CHECK_ERR(ledger_leaf_get(&leaf, NULL, l, info.size), NT_ENOTFOUND);
@@ -235,9 +221,8 @@ static void test_crash_rounds(void)
 int main(void)
 {
     nt_log_set_level(NT_LOG_NONE);
-    g_key = fix_key();
-    fix_verifier(&g_vkey, FIX_ORIGIN, g_key);
+    fix_store_setup();
     test_crash_rounds();
-    EVP_PKEY_free(g_key);
+    fix_store_teardown();
     return TEST_END();
 }

@@ -1,6 +1,7 @@
 /*
- * store_fixture.h - helpers shared by the ledger store tests (store_test.c,
- * store_crash_test.c): an Ed25519 log key and its verifier, deterministic
+ * store_fixture.h - the one fixture of the ledger store tests (store_test.c,
+ * store_ro_test.c, store_crash_test.c, store_alloc_test.c): the log key and its
+ * verifier, the ledger options they open with, deterministic
  * leaves built with record_encode (a fake token is enough for the store), and
  * naive roots recomputed from leaf bytes to check the store against.
  */
@@ -27,6 +28,44 @@ static inline void fix_verifier(note_verifier *v, const char *origin, EVP_PKEY *
     REQUIRE(note_vkey_format(&vk, origin, key) == 0);
     REQUIRE(note_vkey_parse(v, (const char *)vk.ptr, vk.len) == 0);
     nt_buf_dispose(&vk);
+}
+
+/*
+ * The store tests' 64 MiB map, far more than they write: the 64 GiB default cannot be
+ * reserved under valgrind (store_test checks the default itself).
+ */
+#define FIX_MAP_SIZE ((size_t)64 << 20)
+
+/* The test process's log key and its verifier: fix_store_setup() first, _teardown() last. */
+typedef struct fix_store {
+    EVP_PKEY *key;
+    note_verifier vkey;
+} fix_store;
+static NT_UNUSED fix_store fix_g;
+
+static inline void fix_store_setup(void)
+{
+    fix_g.key = fix_key();
+    fix_verifier(&fix_g.vkey, FIX_ORIGIN, fix_g.key);
+}
+
+static inline void fix_store_teardown(void)
+{
+    EVP_PKEY_free(fix_g.key);
+    fix_g.key = NULL;
+}
+
+/* Options for a ledger at `dir` under FIX_ORIGIN with the test key; tests adjust fields. */
+static inline ledger_options fix_store_opts(const char *dir)
+{
+    ledger_options o;
+    memset(&o, 0, sizeof(o));
+    o.path = dir;
+    o.origin = FIX_ORIGIN;
+    o.log_key = fix_g.key;
+    o.batch_window_us = 300;
+    o.map_size = FIX_MAP_SIZE;
+    return o;
 }
 
 static inline void fix_sha256(uint8_t out[32], const void *data, size_t len)

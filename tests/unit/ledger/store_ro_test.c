@@ -18,22 +18,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define TEST_MAP_SIZE ((size_t)64 << 20)
 #define FIRST 5u  /* leaves the writer appends before the reader opens */
 #define SECOND 6u /* leaves appended while the reader is open */
 
-static EVP_PKEY *g_key;
-static note_verifier g_vkey;
-
 static ledger_options fix_opts(const char *dir, const char *origin)
 {
-    ledger_options o;
-    memset(&o, 0, sizeof(o));
-    o.path = dir;
+    ledger_options o = fix_store_opts(dir);
     o.origin = origin;
-    o.log_key = g_key;
-    o.batch_window_us = 300;
-    o.map_size = TEST_MAP_SIZE;
     return o;
 }
 
@@ -127,11 +118,11 @@ static void check_reads(ledger *ro, uint64_t n)
     CHECK(info.size == n);
     CHECK_MEM(info.root, root, 32);
     CHECK(info.queue_depth == 0 && info.full == 0);
-    CHECK(info.map_size == TEST_MAP_SIZE); /* the writer's map, adopted */
+    CHECK(info.map_size == FIX_MAP_SIZE); /* the writer's map, adopted */
     CHECK(info.map_used > 0 && info.map_used <= info.map_size);
 
     CHECK_OK(ledger_checkpoint_latest(&note, ro));
-    CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &g_vkey, 0));
+    CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &fix_g.vkey, 0));
     CHECK(c.size == n);
     CHECK_MEM(c.root, root, 32);
     CHECK_OK(ledger_checkpoint_at(&note, ro, n));
@@ -269,8 +260,8 @@ static void test_beside_writer(void)
     REQUIRE(read_byte(ack[0]) == 'b');
     check_reads(ro, FIRST + SECOND);
     CHECK_OK(ledger_checkpoint_latest(&note2, ro));
-    CHECK_OK(checkpoint_open(&c1, (const char *)note1.ptr, note1.len, &g_vkey, 0));
-    CHECK_OK(checkpoint_open(&c2, (const char *)note2.ptr, note2.len, &g_vkey, 0));
+    CHECK_OK(checkpoint_open(&c1, (const char *)note1.ptr, note1.len, &fix_g.vkey, 0));
+    CHECK_OK(checkpoint_open(&c2, (const char *)note2.ptr, note2.len, &fix_g.vkey, 0));
     CHECK_OK(ledger_proof_consistency(&proof, ro, c1.size, c2.size));
     CHECK_OK(merkle_verify_consistency(c1.size, c2.size, c1.root, c2.root, proof.ptr,
                                        proof.len));
@@ -308,9 +299,8 @@ static void test_beside_writer(void)
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
-    g_key = fix_key();
-    fix_verifier(&g_vkey, FIX_ORIGIN, g_key);
+    fix_store_setup();
     test_beside_writer();
-    EVP_PKEY_free(g_key);
+    fix_store_teardown();
     return TEST_END();
 }

@@ -5,7 +5,7 @@
  * digest lookup, receipts, queue-full, map-full, wrong origin and a
  * corrupted store.  Each positive case has its negative twin.  The crash
  * test lives in store_crash_test.c.  The tests open their ledgers with a
- * 64 MiB map (TEST_MAP_SIZE) rather than the 64 GiB default, which valgrind
+ * 64 MiB map (FIX_MAP_SIZE) rather than the 64 GiB default, which valgrind
  * cannot reserve (its address-space manager refuses the mmap with EINVAL);
  * test_default_map checks the default itself, except under valgrind.
  */
@@ -26,22 +26,10 @@
 #define TEST_UNDER_VALGRIND() 0
 #endif
 
-/* Far more than any test here writes; the map-full test sets its own 1 MiB. */
-#define TEST_MAP_SIZE ((size_t)64 << 20)
-
-static EVP_PKEY *g_key;
-static note_verifier g_vkey;
-
 static ledger_options fix_opts(const char *dir)
 {
-    ledger_options o;
-    memset(&o, 0, sizeof(o));
-    o.path = dir;
-    o.origin = FIX_ORIGIN;
-    o.log_key = g_key;
-    o.batch_window_us = 300;
+    ledger_options o = fix_store_opts(dir);
     o.batch_max = 32;
-    o.map_size = TEST_MAP_SIZE;
     return o;
 }
 
@@ -51,7 +39,7 @@ static void check_latest(ledger *l, uint64_t size, const uint8_t root[32])
     nt_buf note = NT_BUF_INIT;
     checkpoint c;
     CHECK_OK(ledger_checkpoint_latest(&note, l));
-    CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &g_vkey, 0));
+    CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &fix_g.vkey, 0));
     CHECK(c.size == size);
     CHECK_MEM(c.root, root, 32);
     CHECK_STR(c.origin, FIX_ORIGIN);
@@ -92,7 +80,7 @@ static void test_empty_and_options(void)
     o.log_key = NULL;
     CHECK_ERR(ledger_open(&l, &o), NT_EINVAL);
     EVP_PKEY_free(x25519);
-    o.log_key = g_key;
+    o.log_key = fix_g.key;
     o.path = NULL;
     CHECK_ERR(ledger_open(&l, &o), NT_EINVAL);
     CHECK(l == NULL);
@@ -111,7 +99,7 @@ static void test_empty_and_options(void)
     CHECK_OK(ledger_info_get(&info, l));
     CHECK(info.size == 0 && info.batches == 0 && info.full == 0 && info.queue_depth == 0);
     CHECK_MEM(info.root, empty, 32);
-    CHECK(info.map_size == TEST_MAP_SIZE);
+    CHECK(info.map_size == FIX_MAP_SIZE);
     CHECK(info.map_used > 0 && info.map_used < info.map_size);
     check_latest(l, 0, empty);
     CHECK_OK(ledger_checkpoint_at(&note, l, 0));
@@ -141,7 +129,7 @@ static void test_empty_and_options(void)
 
 /*
  * map_size 0 means the documented 64 GiB default (ledger.h); every other test
- * passes TEST_MAP_SIZE, whose twin is the check in test_empty_and_options.
+ * passes FIX_MAP_SIZE, whose twin is the check in test_empty_and_options.
  */
 static void test_default_map(void)
 {
@@ -214,7 +202,7 @@ static void *reader_main(void *arg)
         uint8_t lh[32];
         r->rounds++;
         if (ledger_checkpoint_latest(&note, r->l) != 0 ||
-            checkpoint_open(&c, (const char *)note.ptr, note.len, &g_vkey, 0) != 0) {
+            checkpoint_open(&c, (const char *)note.ptr, note.len, &fix_g.vkey, 0) != 0) {
             r->failures++;
             continue;
         }
@@ -319,13 +307,13 @@ static void check_checkpoints(ledger *l, const uint8_t *hashes, uint64_t n, uint
         }
         CHECK_OK(rc);
         found++;
-        CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &g_vkey, 0));
+        CHECK_OK(checkpoint_open(&c, (const char *)note.ptr, note.len, &fix_g.vkey, 0));
         CHECK(c.size == s);
         REQUIRE(merkle_root_naive(root, hashes, s) == 0);
         CHECK_MEM(c.root, root, 32);
         /* tampered note: the signature no longer verifies */
         note.ptr[note.len / 3] ^= 0x01;
-        CHECK(checkpoint_open(&c, (const char *)note.ptr, note.len, &g_vkey, 0) != 0);
+        CHECK(checkpoint_open(&c, (const char *)note.ptr, note.len, &fix_g.vkey, 0) != 0);
     }
     CHECK(found == batches + 1);
     CHECK(found >= 2);
@@ -399,7 +387,7 @@ static void check_receipt(ledger *l, uint64_t index, uint64_t seed)
     CHECK(r.has_metadata == 1);
     CHECK(r.metadata.len == meta.len && memcmp(r.metadata.ptr, meta.ptr, meta.len) == 0);
     CHECK(r.cert_count == 0);
-    CHECK_OK(checkpoint_open(&c, (const char *)r.checkpoint.ptr, r.checkpoint.len, &g_vkey, 0));
+    CHECK_OK(checkpoint_open(&c, (const char *)r.checkpoint.ptr, r.checkpoint.len, &fix_g.vkey, 0));
     CHECK(c.size == r.tree_size);
     merkle_leaf_hash(lh, r.leaf.ptr, r.leaf.len);
     CHECK_OK(merkle_verify_inclusion(lh, index, r.tree_size, r.proof.ptr, r.proof.len, c.root));
@@ -972,14 +960,13 @@ static void test_corruption(void)
 int main(void)
 {
     nt_log_set_level(NT_LOG_NONE);
-    g_key = fix_key();
-    fix_verifier(&g_vkey, FIX_ORIGIN, g_key);
+    fix_store_setup();
     test_empty_and_options();
     test_default_map();
     test_many_and_reopen();
     test_queue_full();
     test_map_full();
     test_corruption();
-    EVP_PKEY_free(g_key);
+    fix_store_teardown();
     return TEST_END();
 }

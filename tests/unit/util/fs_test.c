@@ -4,6 +4,7 @@
 #include "tests/unit/test.h"
 
 #include <sys/stat.h>
+#include <sys/timex.h>
 #include <unistd.h>
 
 static void test_files(void)
@@ -51,6 +52,16 @@ static int unsynced(nt_clock_status *out, void *ctx)
     return 0;
 }
 
+/* A fake whose numbers the kernel would not give. */
+static int synced_marked(nt_clock_status *out, void *ctx)
+{
+    (void)ctx;
+    out->sync = NT_CLOCK_SYNCED;
+    out->max_error_us = 4242;
+    out->est_error_us = 17;
+    return 0;
+}
+
 static void test_clock(void)
 {
     struct timespec fixed = {1700000000, 123456789}, now;
@@ -73,9 +84,21 @@ static void test_clock(void)
     nt_clock_set_sync_source(unsynced, NULL);
     CHECK_OK(nt_clock_sync_status(&st));
     CHECK(st.sync == NT_CLOCK_UNSYNCED);
+    nt_clock_set_sync_source(synced_marked, NULL);
+    CHECK_OK(nt_clock_sync_status(&st));
+    CHECK(st.sync == NT_CLOCK_SYNCED && st.max_error_us == 4242 && st.est_error_us == 17);
+    /* back to the kernel: the answer is adjtimex's (read here independently), not a fake's */
     nt_clock_set_sync_source(NULL, NULL);
     CHECK_OK(nt_clock_sync_status(&st));
-    CHECK(st.sync == NT_CLOCK_SYNCED || st.sync == NT_CLOCK_UNSYNCED || st.sync == NT_CLOCK_UNKNOWN);
+    {
+        struct timex tx = {0};
+        int state = adjtimex(&tx);
+        nt_clock_sync want = state < 0                                       ? NT_CLOCK_UNKNOWN
+                             : state == TIME_ERROR || (tx.status & STA_UNSYNC) ? NT_CLOCK_UNSYNCED
+                                                                               : NT_CLOCK_SYNCED;
+        CHECK(st.sync == want);
+        CHECK(st.max_error_us != 4242 && st.est_error_us != 17);
+    }
     CHECK_STR(nt_clock_sync_name(NT_CLOCK_UNSYNCED), "unsynchronised");
 
     uint64_t a = nt_mono_ns(), c = nt_mono_ns();
