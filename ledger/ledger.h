@@ -38,6 +38,9 @@ typedef struct ledger_options {
     unsigned queue_max;        /* queued appends at most before NT_EBUSY; 0 = 8192 */
     int no_sync;               /* 1 = MDB_NOSYNC: benchmarks only, never the default */
     size_t queue_bytes_max;    /* queued leaf + metadata bytes at most before NT_EBUSY; 0 = 256 MiB */
+    unsigned full_retry_ms;    /* after a batch failed with NT_EFULL, appends are refused for this
+                                  long, then one probe is let through; the back-off doubles with
+                                  every failed probe up to 30 s; 0 = 1000 */
 } ledger_options;
 
 /*
@@ -90,7 +93,10 @@ typedef void (*ledger_done_fn)(void *ctx, int error, uint64_t index);
  * Queue a leaf (and its metadata bytes, which may be empty) for appending.
  * Both are copied.  NT_EBUSY (callback not called) when the queue is full;
  * NT_ESTATE when the ledger is closing; NT_EFULL while the store is known to
- * be full.  The leaf must decode with record_decode (NT_EINVAL otherwise),
+ * be full: after a batch failed for lack of space (LMDB map full, or ENOSPC
+ * from the file system) appends are refused for a back-off (full_retry_ms,
+ * doubling to 30 s), then one append goes in as a probe; the first batch that
+ * commits clears the state, so freed disk space needs no restart.  The leaf must decode with record_decode (NT_EINVAL otherwise),
  * and the metadata must match it: when the record has metadata, SHA-256 of
  * `metadata` must equal its metadata hash; when it has none, `metadata` must
  * be empty (NT_EINVAL otherwise).  On any non-zero return the callback is
@@ -111,7 +117,10 @@ typedef struct ledger_info {
     uint64_t appends_failed;  /* appends that failed since open */
     size_t map_size;          /* bytes */
     size_t map_used;          /* bytes in use (last page number * page size) */
-    int full;                 /* 1 after a map-full failure, until space is freed */
+    int full;                 /* 1 after a map-full or disk-full failure, until a batch commits
+                                 again (ledger_append_async retries with back-off) */
+    uint64_t full_retry_in_ms; /* while full: time until the next probe may go in (0 = now or
+                                  a probe is in flight) */
 } ledger_info;
 
 int ledger_info_get(ledger_info *out, ledger *l);

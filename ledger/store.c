@@ -43,6 +43,10 @@
 #define STORE_MAX_READERS 1024u
 #define STORE_MIN_GAP_NS 20000u
 #define STORE_NODE_KEY_SIZE 9
+/* While the store is full, one probe batch is let through after this back-off,
+ * doubling up to STORE_FULL_RETRY_MAX_MS (see ledger_append_async). */
+#define STORE_FULL_RETRY_MS 1000u
+#define STORE_FULL_RETRY_MAX_MS 30000u
 
 /* One queued append; the leaf and metadata bytes follow the struct. */
 typedef struct store_entry {
@@ -83,6 +87,9 @@ struct ledger {
     uint64_t last_enqueue_ns;
     int closing;
     int full;
+    uint64_t full_retry_ns;    /* the current back-off while full */
+    uint64_t full_retry_at_ns; /* monotonic time at which the next probe may go in */
+    uint64_t full_retry_min_ns, full_retry_max_ns;
     int fatal; /* a negative code once the in-memory frontier could not be rebuilt */
     uint64_t size;
     uint8_t root[MERKLE_HASH_SIZE];
@@ -520,6 +527,12 @@ int ledger_open(ledger **out, const ledger_options *opts)
     l->queue_max = opts->queue_max ? opts->queue_max : STORE_DEFAULT_QUEUE_MAX;
     l->queue_bytes_max = opts->queue_bytes_max ? opts->queue_bytes_max
                                                : STORE_DEFAULT_QUEUE_BYTES;
+    l->full_retry_min_ns = (uint64_t)(opts->full_retry_ms ? opts->full_retry_ms
+                                                          : STORE_FULL_RETRY_MS) * 1000000u;
+    l->full_retry_max_ns = (uint64_t)STORE_FULL_RETRY_MAX_MS * 1000000u;
+    if (l->full_retry_max_ns < l->full_retry_min_ns) {
+        l->full_retry_max_ns = l->full_retry_min_ns;
+    }
     l->origin = nt_strdup(opts->origin);
     NT_ENSURE(l->origin != NULL, NT_ENOMEM, "out of memory");
     l->ring = nt_calloc(l->queue_max, sizeof(*l->ring));
@@ -735,6 +748,28 @@ static void store_deadline(struct timespec *ts, uint64_t mono_ns)
 }
 
 /*
+ * After a failed batch while the store is (or just became) full: refuse
+ * appends for the back-off, which doubles with every failed probe up to the
+ * maximum.  Space can come back without a restart (files deleted on the
+ * disk), so the state is never permanent; a map configured too small stays
+ * full, and then costs one failed batch per maximum back-off.  mu held.
+ */
+static void store_full_backoff(ledger *l)
+{
+    if (!l->full) {
+        l->full = 1;
+        l->full_retry_ns = l->full_retry_min_ns;
+    } else if (l->full_retry_at_ns == UINT64_MAX) {
+        /* the probe failed */
+        l->full_retry_ns = l->full_retry_ns < l->full_retry_max_ns / 2 ? l->full_retry_ns * 2
+                                                                        : l->full_retry_max_ns;
+    } else {
+        return; /* appends queued before the store filled: the schedule stands */
+    }
+    l->full_retry_at_ns = nt_mono_ns() + l->full_retry_ns;
+}
+
+/*
  * Write one batch in one write transaction.  On success l->frontier describes
  * the new head; on failure the transaction is aborted and the caller reloads
  * the frontier.
@@ -827,10 +862,11 @@ static void store_batch_run(ledger *l, size_t n)
         l->size = l->frontier.size;
         memcpy(l->root, root, sizeof(root));
         l->batches++;
+        l->full = 0; /* space came back (or was never short): appends flow again */
     } else {
         l->appends_failed += n;
-        if (error == NT_EFULL) {
-            l->full = 1;
+        if (error == NT_EFULL || l->full) {
+            store_full_backoff(l);
         }
         if (l->fatal == 0) {
             snprintf(l->last_error, sizeof(l->last_error), "%s", nt_error_last());
@@ -983,7 +1019,17 @@ int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done
     locked = 1;
     NT_ENSURE(!l->closing, NT_ESTATE, "ledger is closing");
     NT_ENSURE(l->fatal == 0, l->fatal, "ledger stopped appending: %s", l->last_error);
-    NT_ENSURE(!l->full, NT_EFULL, "ledger store is full: %s", l->last_error);
+    if (l->full) {
+        uint64_t now = nt_mono_ns();
+        NT_ENSURE(now >= l->full_retry_at_ns, NT_EFULL,
+                  "ledger store is full (next retry in %llu ms): %s",
+                  l->full_retry_at_ns == UINT64_MAX
+                      ? 0ull
+                      : (unsigned long long)((l->full_retry_at_ns - now) / 1000000u),
+                  l->last_error);
+        /* This append is the probe: the rest wait until its batch tells. */
+        l->full_retry_at_ns = UINT64_MAX;
+    }
     NT_ENSURE(l->ring_count < l->queue_max, NT_EBUSY, "ledger append queue full (%zu)",
               l->queue_max);
     NT_ENSURE(l->ring_count == 0 || l->ring_bytes + e->bytes <= l->queue_bytes_max, NT_EBUSY,
@@ -1090,6 +1136,12 @@ int ledger_info_get(ledger_info *out, ledger *l)
     out->batches = l->batches;
     out->appends_failed = l->appends_failed;
     out->full = l->full;
+    if (l->full && l->full_retry_at_ns != UINT64_MAX) {
+        uint64_t now = nt_mono_ns();
+        out->full_retry_in_ms = now >= l->full_retry_at_ns
+                                    ? 0
+                                    : (l->full_retry_at_ns - now + 999999u) / 1000000u;
+    }
     pthread_mutex_unlock(&l->mu);
 done:
     return error;

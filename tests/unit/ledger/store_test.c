@@ -766,6 +766,7 @@ static void test_map_full(void)
     o = fix_opts(dir);
     o.map_size = 1u << 20;
     o.batch_max = 64;
+    o.full_retry_ms = 600000; /* no probe within this test: refusals stay deterministic */
     CHECK_OK(ledger_open(&l, &o));
     REQUIRE(l != NULL);
 
