@@ -500,6 +500,39 @@ done:
     return error;
 }
 
+/*
+ * A data.mdb shorter than the pages its newest meta page says are in use is
+ * mapped past its end, and the first read of such a page is SIGBUS, not an
+ * error code (a truncated copy or restore, a file system that lost its tail).
+ * mdb_env_open reads the two meta pages with pread (and fails cleanly when the
+ * file cannot hold them), and mdb_env_info / mdb_env_stat read only those, so
+ * this runs before any page of the tree is touched.  LMDB writes every page up
+ * to the meta's last page before it writes the meta page, so a healthy file
+ * is never shorter (a reader beside a live writer included).
+ */
+static int store_file_check(ledger *l, const char *dir)
+{
+    int error = 0;
+    MDB_envinfo ei;
+    MDB_stat st;
+    struct stat sb;
+    int fd = -1;
+    uint64_t need;
+
+    STORE_MDB(mdb_env_get_fd(l->env, &fd), "mdb_env_get_fd");
+    NT_ENSURE(fstat(fd, &sb) == 0, NT_EIO, "%s/data.mdb: %s", dir, strerror(errno));
+    STORE_MDB(mdb_env_info(l->env, &ei), "mdb_env_info");
+    STORE_MDB(mdb_env_stat(l->env, &st), "mdb_env_stat");
+    need = ((uint64_t)ei.me_last_pgno + 1) * st.ms_psize;
+    NT_ENSURE((uint64_t)sb.st_size >= need, NT_ECORRUPT,
+              "%s/data.mdb is truncated: the file has %llu bytes but its meta page says %llu "
+              "bytes (%llu pages of %u) are in use; restore the ledger (docs/OPERATING.md)",
+              dir, (unsigned long long)sb.st_size, (unsigned long long)need,
+              (unsigned long long)ei.me_last_pgno + 1, st.ms_psize);
+done:
+    return error;
+}
+
 static void *store_sequencer_main(void *arg);
 
 int ledger_open(ledger **out, const ledger_options *opts)
@@ -569,6 +602,7 @@ int ledger_open(ledger **out, const ledger_options *opts)
         error = store_err(error, opts->path);
         goto done;
     }
+    NT_TRY(store_file_check(l, opts->path));
     NT_TRY(store_init(l));
 
     NT_ENSURE(pthread_create(&l->thread, NULL, store_sequencer_main, l) == 0, NT_ERROR,
@@ -688,6 +722,7 @@ int ledger_open_readonly(ledger **out, const ledger_options *opts)
     /* Reader slots left by crashed processes pin old pages; clearing them is safe
      * at any time (mdb_reader_check). */
     (void)mdb_reader_check(l->env, &dead);
+    NT_TRY(store_file_check(l, opts->path));
     NT_TRY(store_init_readonly(l));
     *out = l;
     l = NULL;
