@@ -159,4 +159,55 @@ int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, rec
  */
 int ledger_receipt_fill(receipt *r, ledger *l, uint64_t index);
 
+/*
+ * Whole-ledger integrity check (check.c), for `notarium ledger check` and
+ * `serve --check-ledger`.  In one read transaction (so it runs beside a
+ * live writer, also through a ledger_open_readonly handle) it streams every
+ * leaf and: decodes it; recomputes its leaf hash and, with a Merkle frontier,
+ * every complete subtree hash, each compared with the stored one; checks the
+ * stored metadata against the leaf's metadata hash (and that leaves without
+ * metadata have none); checks the digest index entry; then the stored head
+ * (size, and root against the root recomputed from the leaves), the number of
+ * stored subtree hashes, that no checkpoint is stored beyond the head, and the
+ * head's checkpoint: signature, origin, size and root (every stored
+ * checkpoint with all_checkpoints).  Cost:
+ * one pass over the leaves, O(1) lookups per leaf (docs/PERFORMANCE.md).
+ */
+typedef struct ledger_check_options {
+    const note_verifier *log_vkey; /* the log's key: checkpoint signatures; required */
+    int all_checkpoints;           /* 1 = check every stored checkpoint (signature, size, root),
+                                      not only the head's (one Ed25519 verification per batch) */
+    size_t max_problems;           /* problems kept in the result (all are counted); 0 = 20 */
+    /* Called every 65,536 leaves and at the end, from the calling thread; may be NULL. */
+    void (*progress)(void *ctx, uint64_t leaves_done, uint64_t leaves_total);
+    void *progress_ctx;
+} ledger_check_options;
+
+typedef struct ledger_check_problem {
+    char what[16];      /* "leaf", "metadata", "subtree", "digest-index", "head", "checkpoint" */
+    unsigned level;     /* subtree level ("subtree"; 0 otherwise) */
+    uint64_t index;     /* leaf index, subtree index at `level`, or a tree size ("head",
+                           "checkpoint") */
+    char message[256];  /* what is wrong, with the index and the values found */
+} ledger_check_problem;
+
+typedef struct ledger_check_result {
+    uint64_t size;                  /* the stored head's tree size */
+    uint64_t leaves, metadata;      /* rows read */
+    uint64_t subtrees;              /* stored subtree hashes compared */
+    uint64_t checkpoints;           /* checkpoints checked (signature, size, root) */
+    uint64_t problem_count;         /* all problems found; 0 = the ledger is intact */
+    size_t kept;                    /* problems[0 .. kept): the first ones, in scan order */
+    ledger_check_problem *problems; /* owned; ledger_check_result_dispose frees it */
+} ledger_check_result;
+
+/*
+ * Run the check.  0 when it ran to the end, whatever it found (see
+ * out->problem_count); a negative code when it could not (NT_EINVAL without a
+ * vkey, NT_EIO / NT_ENOMEM / NT_EBUSY from the store).  `out` is overwritten;
+ * dispose it in both cases.
+ */
+int ledger_check(ledger_check_result *out, ledger *l, const ledger_check_options *opts);
+void ledger_check_result_dispose(ledger_check_result *r);
+
 #endif

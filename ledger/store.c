@@ -20,6 +20,7 @@
  *   "meta"        "version" (u32be) "origin" "size" (u64be) "root" (32 bytes)
  */
 #include "ledger/ledger.h"
+#include "ledger/ledger_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1432,5 +1433,149 @@ done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
     }
+    return error;
+}
+
+/* ------------------------------------------------------------------ snapshots (ledger_int.h) */
+
+struct ledger__snap {
+    ledger *l;
+    MDB_txn *txn;
+    store_hash_ctx hc;
+};
+
+int ledger__snap_begin(ledger__snap **out, ledger *l)
+{
+    int error = 0;
+    ledger__snap *s = nt_calloc(1, sizeof(*s));
+
+    *out = NULL;
+    NT_ENSURE(s != NULL, NT_ENOMEM, "out of memory");
+    NT_TRY(store_read_begin(&s->txn, l));
+    s->l = l;
+    s->hc.txn = s->txn;
+    s->hc.l = l;
+    *out = s;
+    s = NULL;
+done:
+    nt_free(s);
+    return error;
+}
+
+void ledger__snap_end(ledger__snap *s)
+{
+    if (s != NULL) {
+        mdb_txn_abort(s->txn);
+        nt_free(s);
+    }
+}
+
+int ledger__snap_head(uint64_t *size_out, uint8_t root_out[MERKLE_HASH_SIZE], ledger__snap *s)
+{
+    return store_head_read(size_out, root_out, s->txn, s->l);
+}
+
+int ledger__snap_hash(uint8_t out[MERKLE_HASH_SIZE], void *snap, unsigned level, uint64_t index)
+{
+    return store_hash_read(out, &((ledger__snap *)snap)->hc, level, index);
+}
+
+int ledger__snap_digest_has(ledger__snap *s, record_alg alg, nt_bytes digest, uint64_t index)
+{
+    uint8_t dkey[1 + RECORD_MAX_DIGEST], word[8];
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+
+    if (digest.len == 0 || digest.len > RECORD_MAX_DIGEST || (unsigned)alg > 0xff) {
+        return nt_error_set(NT_EINVAL, "digest out of range");
+    }
+    dkey[0] = (uint8_t)alg;
+    memcpy(dkey + 1, digest.ptr, digest.len);
+    nt_store_u64be(word, index);
+    k = store_val(dkey, 1 + digest.len);
+    v = store_val(word, sizeof(word));
+    rc = mdb_cursor_open(s->txn, s->l->db_digests, &cur);
+    if (rc == 0) {
+        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
+        mdb_cursor_close(cur);
+    }
+    return rc == 0 ? 0 : store_err(rc, "digest index");
+}
+
+/* The u64be index of a leaves / metadata / checkpoints key; UINT64_MAX when malformed. */
+static uint64_t store_key_index(const MDB_val *k)
+{
+    return k->mv_size == 8 ? nt_load_u64be(k->mv_data) : UINT64_MAX;
+}
+
+int ledger__snap_leaves(ledger__snap *s, ledger__row_fn fn, void *ctx)
+{
+    int error = 0;
+    MDB_cursor *lc = NULL, *mc = NULL;
+    MDB_val lk, lv, mk, mv;
+    int lrc, mrc;
+
+    STORE_MDB(mdb_cursor_open(s->txn, s->l->db_leaves, &lc), "open leaves cursor");
+    STORE_MDB(mdb_cursor_open(s->txn, s->l->db_metadata, &mc), "open metadata cursor");
+    lrc = mdb_cursor_get(lc, &lk, &lv, MDB_FIRST);
+    mrc = mdb_cursor_get(mc, &mk, &mv, MDB_FIRST);
+    /* A merge join on the index: both databases are in key order. */
+    while (lrc == 0 || mrc == 0) {
+        uint64_t li = lrc == 0 ? store_key_index(&lk) : UINT64_MAX;
+        uint64_t mi = mrc == 0 ? store_key_index(&mk) : UINT64_MAX;
+        nt_bytes meta = NT_BYTES(mv.mv_data, mv.mv_size);
+        if (lrc == 0 && (mrc != 0 || li < mi || li == UINT64_MAX)) {
+            NT_TRY(fn(ctx, li, NT_BYTES(lv.mv_data, lv.mv_size), 1, NULL));
+            lrc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT);
+        } else if (lrc == 0 && li == mi) {
+            NT_TRY(fn(ctx, li, NT_BYTES(lv.mv_data, lv.mv_size), 1, &meta));
+            lrc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT);
+            mrc = mdb_cursor_get(mc, &mk, &mv, MDB_NEXT);
+        } else {
+            NT_TRY(fn(ctx, mi, NT_BYTES(NULL, 0), 0, &meta)); /* metadata without its leaf */
+            mrc = mdb_cursor_get(mc, &mk, &mv, MDB_NEXT);
+        }
+    }
+    if (lrc != MDB_NOTFOUND) {
+        STORE_MDB(lrc, "read leaves");
+    }
+    if (mrc != MDB_NOTFOUND) {
+        STORE_MDB(mrc, "read metadata");
+    }
+done:
+    mdb_cursor_close(mc);
+    mdb_cursor_close(lc);
+    return error;
+}
+
+int ledger__snap_checkpoints(ledger__snap *s, ledger__row_fn fn, void *ctx)
+{
+    int error = 0;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+
+    STORE_MDB(mdb_cursor_open(s->txn, s->l->db_checkpoints, &cur), "open checkpoints cursor");
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        NT_TRY(fn(ctx, store_key_index(&k), NT_BYTES(v.mv_data, v.mv_size), 1, NULL));
+    }
+    if (rc != MDB_NOTFOUND) {
+        STORE_MDB(rc, "read checkpoints");
+    }
+done:
+    mdb_cursor_close(cur);
+    return error;
+}
+
+int ledger__snap_node_count(uint64_t *out, ledger__snap *s)
+{
+    int error = 0;
+    MDB_stat st;
+
+    STORE_MDB(mdb_stat(s->txn, s->l->db_nodes, &st), "subtree hash count");
+    *out = st.ms_entries;
+done:
     return error;
 }
