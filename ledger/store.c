@@ -1441,6 +1441,7 @@ done:
 struct ledger__snap {
     ledger *l;
     MDB_txn *txn;
+    MDB_cursor *digests; /* opened on first use: one lookup per leaf in a check */
     store_hash_ctx hc;
 };
 
@@ -1465,6 +1466,7 @@ done:
 void ledger__snap_end(ledger__snap *s)
 {
     if (s != NULL) {
+        mdb_cursor_close(s->digests);
         mdb_txn_abort(s->txn);
         nt_free(s);
     }
@@ -1483,9 +1485,8 @@ int ledger__snap_hash(uint8_t out[MERKLE_HASH_SIZE], void *snap, unsigned level,
 int ledger__snap_digest_has(ledger__snap *s, record_alg alg, nt_bytes digest, uint64_t index)
 {
     uint8_t dkey[1 + RECORD_MAX_DIGEST], word[8];
-    MDB_cursor *cur = NULL;
     MDB_val k, v;
-    int rc;
+    int rc = 0;
 
     if (digest.len == 0 || digest.len > RECORD_MAX_DIGEST || (unsigned)alg > 0xff) {
         return nt_error_set(NT_EINVAL, "digest out of range");
@@ -1495,10 +1496,11 @@ int ledger__snap_digest_has(ledger__snap *s, record_alg alg, nt_bytes digest, ui
     nt_store_u64be(word, index);
     k = store_val(dkey, 1 + digest.len);
     v = store_val(word, sizeof(word));
-    rc = mdb_cursor_open(s->txn, s->l->db_digests, &cur);
+    if (s->digests == NULL) {
+        rc = mdb_cursor_open(s->txn, s->l->db_digests, &s->digests);
+    }
     if (rc == 0) {
-        rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH);
-        mdb_cursor_close(cur);
+        rc = mdb_cursor_get(s->digests, &k, &v, MDB_GET_BOTH);
     }
     return rc == 0 ? 0 : store_err(rc, "digest index");
 }
