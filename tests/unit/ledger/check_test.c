@@ -19,12 +19,7 @@ static uint64_t g_progress_done, g_progress_total;
 
 static ledger_options opts(const char *dir)
 {
-    ledger_options o;
-    memset(&o, 0, sizeof(o));
-    o.path = dir;
-    o.origin = FIX_ORIGIN;
-    o.log_key = g_key;
-    o.map_size = (size_t)64 << 20;
+    ledger_options o = fix_ledger_options(dir, g_key, (size_t)64 << 20);
     o.batch_max = 16;
     return o;
 }

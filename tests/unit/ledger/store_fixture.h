@@ -29,6 +29,18 @@ static inline void fix_verifier(note_verifier *v, const char *origin, EVP_PKEY *
     nt_buf_dispose(&vk);
 }
 
+/* Options for a ledger at `dir` signed by `key` with a `map_size` map (the rest default). */
+static inline ledger_options fix_ledger_options(const char *dir, EVP_PKEY *key, size_t map_size)
+{
+    ledger_options o;
+    memset(&o, 0, sizeof(o));
+    o.path = dir;
+    o.origin = FIX_ORIGIN;
+    o.log_key = key;
+    o.map_size = map_size;
+    return o;
+}
+
 static inline void fix_sha256(uint8_t out[32], const void *data, size_t len)
 {
     REQUIRE(EVP_Digest(data, len, out, NULL, EVP_sha256(), NULL) == 1);

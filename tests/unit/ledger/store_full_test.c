@@ -18,14 +18,22 @@ static EVP_PKEY *g_key;
 
 static ledger_options opts(const char *dir, unsigned retry_ms)
 {
-    ledger_options o;
-    memset(&o, 0, sizeof(o));
-    o.path = dir;
-    o.origin = FIX_ORIGIN;
-    o.log_key = g_key;
-    o.map_size = 1u << 20;
+    ledger_options o = fix_ledger_options(dir, g_key, 1u << 20);
     o.full_retry_ms = retry_ms;
     return o;
+}
+
+/* A fresh 1 MiB ledger with the given back-off, filled until a batch fails; its size. */
+static uint64_t fill(ledger *l, uint64_t seed0);
+static ledger *open_full(char dir[256], unsigned retry_ms, uint64_t *size_out)
+{
+    ledger *l = NULL;
+    ledger_options o;
+    REQUIRE(test_tmpdir(dir, 256) != NULL);
+    o = opts(dir, retry_ms);
+    REQUIRE(ledger_open(&l, &o) == 0 && l != NULL);
+    *size_out = fill(l, 0);
+    return l;
 }
 
 static void nap_ms(unsigned ms)
@@ -83,16 +91,14 @@ static void check_root(ledger *l)
 static void test_refused_during_backoff(void)
 {
     char dir[256];
-    ledger *l = NULL;
+    ledger *l;
     ledger_options o;
     ledger_info info;
     uint64_t idx = 0, size;
 
-    REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
-    o = opts(dir, 600000); /* ten minutes: nothing in this test reaches the probe */
-    CHECK_OK(ledger_open(&l, &o));
-    REQUIRE(l != NULL);
-    size = fill(l, 0);
+    /* ten minutes: nothing in this test reaches the probe */
+    l = open_full(dir, 600000, &size);
+    o = opts(dir, 600000);
     info = info_of(l);
     CHECK(info.full == 1);
     CHECK(info.full_retry_in_ms > 500000 && info.full_retry_in_ms <= 600000);
@@ -112,17 +118,12 @@ static void test_refused_during_backoff(void)
 static void test_probe_and_recover(void)
 {
     char dir[256];
-    ledger *l = NULL;
-    ledger_options o;
+    ledger *l;
     ledger_info info;
     uint64_t idx = 0, size;
     int rc = NT_EFULL;
 
-    REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
-    o = opts(dir, 300);
-    CHECK_OK(ledger_open(&l, &o));
-    REQUIRE(l != NULL);
-    size = fill(l, 0);
+    l = open_full(dir, 300, &size);
     info = info_of(l);
     CHECK(info.full == 1 && info.full_retry_in_ms <= 300);
 

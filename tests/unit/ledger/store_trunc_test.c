@@ -20,12 +20,7 @@ static atomic_int g_done;
 
 static ledger_options opts(const char *dir)
 {
-    ledger_options o;
-    memset(&o, 0, sizeof(o));
-    o.path = dir;
-    o.origin = FIX_ORIGIN;
-    o.log_key = g_key;
-    o.map_size = (size_t)256 << 20;
+    ledger_options o = fix_ledger_options(dir, g_key, (size_t)256 << 20);
     o.batch_window_us = 2000;
     return o;
 }
