@@ -32,6 +32,20 @@ done
 # Beside the live server: intact.
 "$NOTARIUM" ledger check --data "$data" >"$T/live.out" 2>&1 || nt_fail "check of a live, intact ledger: $(cat "$T/live.out")"
 grep -q '^OK:' "$T/live.out" || nt_fail "no OK line: $(cat "$T/live.out")"
+"$NOTARIUM" ledger check --data "$data" --log-key "$data/pki/log.vkey" --all-checkpoints \
+    >"$T/vkey.out" 2>&1 || nt_fail "check with --log-key: $(cat "$T/vkey.out")"
+# A vkey that is not one, and usage errors.
+echo "not a vkey" >"$T/bad.vkey"
+rc=0
+"$NOTARIUM" ledger check --data "$data" --log-key "$T/bad.vkey" >"$T/bad.out" 2>&1 || rc=$?
+nt_check '"$rc" -eq 1' "check with a malformed vkey: status $rc"
+grep -q 'log key' "$T/bad.out" || nt_fail "malformed vkey: no message: $(cat "$T/bad.out")"
+rc=0
+"$NOTARIUM" ledger check >/dev/null 2>&1 || rc=$?
+nt_check '"$rc" -eq 2' "ledger check without --data: status $rc, want 2"
+rc=0
+"$NOTARIUM" ledger check --data "$data" --max-problems 0 >/dev/null 2>&1 || rc=$?
+nt_check '"$rc" -eq 2' "ledger check --max-problems 0: status $rc, want 2"
 nt_stop
 
 # flip STRING: change the first byte of STRING to '#' wherever it occurs in data.mdb (LMDB
