@@ -1063,13 +1063,15 @@ int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done
                       ? 0ull
                       : (unsigned long long)((l->full_retry_at_ns - now) / 1000000u),
                   l->last_error);
-        /* This append is the probe: the rest wait until its batch tells. */
-        l->full_retry_at_ns = UINT64_MAX;
     }
     NT_ENSURE(l->ring_count < l->queue_max, NT_EBUSY, "ledger append queue full (%zu)",
               l->queue_max);
     NT_ENSURE(l->ring_count == 0 || l->ring_bytes + e->bytes <= l->queue_bytes_max, NT_EBUSY,
               "ledger append queue full (%zu bytes)", l->ring_bytes);
+    if (l->full) {
+        /* This append is the probe: the rest wait until its batch tells. */
+        l->full_retry_at_ns = UINT64_MAX;
+    }
     e->enqueued_ns = nt_mono_ns();
     l->last_enqueue_ns = e->enqueued_ns;
     l->ring[(l->ring_head + l->ring_count) % l->queue_max] = e;
