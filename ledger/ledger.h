@@ -38,6 +38,9 @@ typedef struct ledger_options {
     unsigned queue_max;        /* queued appends at most before NT_EBUSY; 0 = 8192 */
     int no_sync;               /* 1 = MDB_NOSYNC: benchmarks only, never the default */
     size_t queue_bytes_max;    /* queued leaf + metadata bytes at most before NT_EBUSY; 0 = 256 MiB */
+    unsigned full_retry_ms;    /* after a batch failed with NT_EFULL, appends are refused for this
+                                  long, then one probe is let through; the back-off doubles with
+                                  every failed probe up to 30 s; 0 = 1000 */
 } ledger_options;
 
 /*
@@ -90,7 +93,10 @@ typedef void (*ledger_done_fn)(void *ctx, int error, uint64_t index);
  * Queue a leaf (and its metadata bytes, which may be empty) for appending.
  * Both are copied.  NT_EBUSY (callback not called) when the queue is full;
  * NT_ESTATE when the ledger is closing; NT_EFULL while the store is known to
- * be full.  The leaf must decode with record_decode (NT_EINVAL otherwise),
+ * be full: after a batch failed for lack of space (LMDB map full, or ENOSPC
+ * from the file system) appends are refused for a back-off (full_retry_ms,
+ * doubling to 30 s), then one append goes in as a probe; the first batch that
+ * commits clears the state, so freed disk space needs no restart.  The leaf must decode with record_decode (NT_EINVAL otherwise),
  * and the metadata must match it: when the record has metadata, SHA-256 of
  * `metadata` must equal its metadata hash; when it has none, `metadata` must
  * be empty (NT_EINVAL otherwise).  On any non-zero return the callback is
@@ -111,7 +117,10 @@ typedef struct ledger_info {
     uint64_t appends_failed;  /* appends that failed since open */
     size_t map_size;          /* bytes */
     size_t map_used;          /* bytes in use (last page number * page size) */
-    int full;                 /* 1 after a map-full failure, until space is freed */
+    int full;                 /* 1 after a map-full or disk-full failure, until a batch commits
+                                 again (ledger_append_async retries with back-off) */
+    uint64_t full_retry_in_ms; /* while full: time until the next probe may go in (0 = now or
+                                  a probe is in flight) */
 } ledger_info;
 
 int ledger_info_get(ledger_info *out, ledger *l);
@@ -149,5 +158,56 @@ int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, rec
  * its buffers are replaced.  NT_ENOTFOUND when the leaf is not committed.
  */
 int ledger_receipt_fill(receipt *r, ledger *l, uint64_t index);
+
+/*
+ * Whole-ledger integrity check (check.c), for `notarium ledger check` and
+ * `serve --check-ledger`.  In one read transaction (so it runs beside a
+ * live writer, also through a ledger_open_readonly handle) it streams every
+ * leaf and: decodes it; recomputes its leaf hash and, with a Merkle frontier,
+ * every complete subtree hash, each compared with the stored one; checks the
+ * stored metadata against the leaf's metadata hash (and that leaves without
+ * metadata have none); checks the digest index entry; then the stored head
+ * (size, and root against the root recomputed from the leaves), the number of
+ * stored subtree hashes, that no checkpoint is stored beyond the head, and the
+ * head's checkpoint: signature, origin, size and root (every stored
+ * checkpoint with all_checkpoints).  Cost:
+ * one pass over the leaves, O(1) lookups per leaf (docs/PERFORMANCE.md).
+ */
+typedef struct ledger_check_options {
+    const note_verifier *log_vkey; /* the log's key: checkpoint signatures; required */
+    int all_checkpoints;           /* 1 = check every stored checkpoint (signature, size, root),
+                                      not only the head's (one Ed25519 verification per batch) */
+    size_t max_problems;           /* problems kept in the result (all are counted); 0 = 20 */
+    /* Called every 65,536 leaves and at the end, from the calling thread; may be NULL. */
+    void (*progress)(void *ctx, uint64_t leaves_done, uint64_t leaves_total);
+    void *progress_ctx;
+} ledger_check_options;
+
+typedef struct ledger_check_problem {
+    char what[16];      /* "leaf", "metadata", "subtree", "digest-index", "head", "checkpoint" */
+    unsigned level;     /* subtree level ("subtree"; 0 otherwise) */
+    uint64_t index;     /* leaf index, subtree index at `level`, or a tree size ("head",
+                           "checkpoint") */
+    char message[256];  /* what is wrong, with the index and the values found */
+} ledger_check_problem;
+
+typedef struct ledger_check_result {
+    uint64_t size;                  /* the stored head's tree size */
+    uint64_t leaves, metadata;      /* rows read */
+    uint64_t subtrees;              /* stored subtree hashes compared */
+    uint64_t checkpoints;           /* checkpoints checked (signature, size, root) */
+    uint64_t problem_count;         /* all problems found; 0 = the ledger is intact */
+    size_t kept;                    /* problems[0 .. kept): the first ones, in scan order */
+    ledger_check_problem *problems; /* owned; ledger_check_result_dispose frees it */
+} ledger_check_result;
+
+/*
+ * Run the check.  0 when it ran to the end, whatever it found (see
+ * out->problem_count); a negative code when it could not (NT_EINVAL without a
+ * vkey, NT_EIO / NT_ENOMEM / NT_EBUSY from the store).  `out` is overwritten;
+ * dispose it in both cases.
+ */
+int ledger_check(ledger_check_result *out, ledger *l, const ledger_check_options *opts);
+void ledger_check_result_dispose(ledger_check_result *r);
 
 #endif

@@ -20,6 +20,7 @@
  *   "meta"        "version" (u32be) "origin" "size" (u64be) "root" (32 bytes)
  */
 #include "ledger/ledger.h"
+#include "ledger/ledger_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -43,6 +44,10 @@
 #define STORE_MAX_READERS 1024u
 #define STORE_MIN_GAP_NS 20000u
 #define STORE_NODE_KEY_SIZE 9
+/* While the store is full, one probe batch is let through after this back-off,
+ * doubling up to STORE_FULL_RETRY_MAX_MS (see ledger_append_async). */
+#define STORE_FULL_RETRY_MS 1000u
+#define STORE_FULL_RETRY_MAX_MS 30000u
 
 /* One queued append; the leaf and metadata bytes follow the struct. */
 typedef struct store_entry {
@@ -83,6 +88,9 @@ struct ledger {
     uint64_t last_enqueue_ns;
     int closing;
     int full;
+    uint64_t full_retry_ns;    /* the current back-off while full */
+    uint64_t full_retry_at_ns; /* monotonic time at which the next probe may go in */
+    uint64_t full_retry_min_ns, full_retry_max_ns;
     int fatal; /* a negative code once the in-memory frontier could not be rebuilt */
     uint64_t size;
     uint8_t root[MERKLE_HASH_SIZE];
@@ -493,6 +501,43 @@ done:
     return error;
 }
 
+/*
+ * A data.mdb shorter than the pages its newest meta page says are in use is
+ * mapped past its end, and the first read of such a page is SIGBUS, not an
+ * error code (a truncated copy or restore, a file system that lost its tail).
+ * mdb_env_open reads the two meta pages with pread (and fails cleanly when the
+ * file cannot hold them), and mdb_env_info / mdb_env_stat read only those, so
+ * this runs before any page of the tree is touched.  LMDB writes a commit's
+ * pages before its meta page, so a reader beside a live writer sees a file at
+ * least as long.  One caveat: mdb_page_flush skips "loose" pages (allocated
+ * and freed within the same transaction, left on the free list unwritten), so
+ * if those were a commit's last pages the file could end short of last_pgno
+ * though healthy.  Not seen in store_trunc_test (size checked after each of
+ * 150 mixed batches); if it ever shows, allow a few pages of slack here.
+ */
+static int store_file_check(ledger *l, const char *dir)
+{
+    int error = 0;
+    MDB_envinfo ei;
+    MDB_stat st;
+    struct stat sb;
+    int fd = -1;
+    uint64_t need;
+
+    STORE_MDB(mdb_env_get_fd(l->env, &fd), "mdb_env_get_fd");
+    NT_ENSURE(fstat(fd, &sb) == 0, NT_EIO, "%s/data.mdb: %s", dir, strerror(errno));
+    STORE_MDB(mdb_env_info(l->env, &ei), "mdb_env_info");
+    STORE_MDB(mdb_env_stat(l->env, &st), "mdb_env_stat");
+    need = ((uint64_t)ei.me_last_pgno + 1) * st.ms_psize;
+    NT_ENSURE((uint64_t)sb.st_size >= need, NT_ECORRUPT,
+              "%s/data.mdb is truncated: the file has %llu bytes but its meta page says %llu "
+              "bytes (%llu pages of %u) are in use; restore the ledger (docs/OPERATING.md)",
+              dir, (unsigned long long)sb.st_size, (unsigned long long)need,
+              (unsigned long long)ei.me_last_pgno + 1, st.ms_psize);
+done:
+    return error;
+}
+
 static void *store_sequencer_main(void *arg);
 
 int ledger_open(ledger **out, const ledger_options *opts)
@@ -520,6 +565,12 @@ int ledger_open(ledger **out, const ledger_options *opts)
     l->queue_max = opts->queue_max ? opts->queue_max : STORE_DEFAULT_QUEUE_MAX;
     l->queue_bytes_max = opts->queue_bytes_max ? opts->queue_bytes_max
                                                : STORE_DEFAULT_QUEUE_BYTES;
+    l->full_retry_min_ns = (uint64_t)(opts->full_retry_ms ? opts->full_retry_ms
+                                                          : STORE_FULL_RETRY_MS) * 1000000u;
+    l->full_retry_max_ns = (uint64_t)STORE_FULL_RETRY_MAX_MS * 1000000u;
+    if (l->full_retry_max_ns < l->full_retry_min_ns) {
+        l->full_retry_max_ns = l->full_retry_min_ns;
+    }
     l->origin = nt_strdup(opts->origin);
     NT_ENSURE(l->origin != NULL, NT_ENOMEM, "out of memory");
     l->ring = nt_calloc(l->queue_max, sizeof(*l->ring));
@@ -556,6 +607,7 @@ int ledger_open(ledger **out, const ledger_options *opts)
         error = store_err(error, opts->path);
         goto done;
     }
+    NT_TRY(store_file_check(l, opts->path));
     NT_TRY(store_init(l));
 
     NT_ENSURE(pthread_create(&l->thread, NULL, store_sequencer_main, l) == 0, NT_ERROR,
@@ -675,6 +727,7 @@ int ledger_open_readonly(ledger **out, const ledger_options *opts)
     /* Reader slots left by crashed processes pin old pages; clearing them is safe
      * at any time (mdb_reader_check). */
     (void)mdb_reader_check(l->env, &dead);
+    NT_TRY(store_file_check(l, opts->path));
     NT_TRY(store_init_readonly(l));
     *out = l;
     l = NULL;
@@ -732,6 +785,28 @@ static void store_deadline(struct timespec *ts, uint64_t mono_ns)
 {
     ts->tv_sec = (time_t)(mono_ns / 1000000000u);
     ts->tv_nsec = (long)(mono_ns % 1000000000u);
+}
+
+/*
+ * After a failed batch while the store is (or just became) full: refuse
+ * appends for the back-off, which doubles with every failed probe up to the
+ * maximum.  Space can come back without a restart (files deleted on the
+ * disk), so the state is never permanent; a map configured too small stays
+ * full, and then costs one failed batch per maximum back-off.  mu held.
+ */
+static void store_full_backoff(ledger *l)
+{
+    if (!l->full) {
+        l->full = 1;
+        l->full_retry_ns = l->full_retry_min_ns;
+    } else if (l->full_retry_at_ns == UINT64_MAX) {
+        /* the probe failed */
+        l->full_retry_ns = l->full_retry_ns < l->full_retry_max_ns / 2 ? l->full_retry_ns * 2
+                                                                        : l->full_retry_max_ns;
+    } else {
+        return; /* appends queued before the store filled: the schedule stands */
+    }
+    l->full_retry_at_ns = nt_mono_ns() + l->full_retry_ns;
 }
 
 /*
@@ -827,10 +902,11 @@ static void store_batch_run(ledger *l, size_t n)
         l->size = l->frontier.size;
         memcpy(l->root, root, sizeof(root));
         l->batches++;
+        l->full = 0; /* space came back (or was never short): appends flow again */
     } else {
         l->appends_failed += n;
-        if (error == NT_EFULL) {
-            l->full = 1;
+        if (error == NT_EFULL || l->full) {
+            store_full_backoff(l);
         }
         if (l->fatal == 0) {
             snprintf(l->last_error, sizeof(l->last_error), "%s", nt_error_last());
@@ -983,11 +1059,23 @@ int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done
     locked = 1;
     NT_ENSURE(!l->closing, NT_ESTATE, "ledger is closing");
     NT_ENSURE(l->fatal == 0, l->fatal, "ledger stopped appending: %s", l->last_error);
-    NT_ENSURE(!l->full, NT_EFULL, "ledger store is full: %s", l->last_error);
+    if (l->full) {
+        uint64_t now = nt_mono_ns();
+        NT_ENSURE(now >= l->full_retry_at_ns, NT_EFULL,
+                  "ledger store is full (next retry in %llu ms): %s",
+                  l->full_retry_at_ns == UINT64_MAX
+                      ? 0ull
+                      : (unsigned long long)((l->full_retry_at_ns - now) / 1000000u),
+                  l->last_error);
+    }
     NT_ENSURE(l->ring_count < l->queue_max, NT_EBUSY, "ledger append queue full (%zu)",
               l->queue_max);
     NT_ENSURE(l->ring_count == 0 || l->ring_bytes + e->bytes <= l->queue_bytes_max, NT_EBUSY,
               "ledger append queue full (%zu bytes)", l->ring_bytes);
+    if (l->full) {
+        /* This append is the probe: the rest wait until its batch tells. */
+        l->full_retry_at_ns = UINT64_MAX;
+    }
     e->enqueued_ns = nt_mono_ns();
     l->last_enqueue_ns = e->enqueued_ns;
     l->ring[(l->ring_head + l->ring_count) % l->queue_max] = e;
@@ -1090,6 +1178,12 @@ int ledger_info_get(ledger_info *out, ledger *l)
     out->batches = l->batches;
     out->appends_failed = l->appends_failed;
     out->full = l->full;
+    if (l->full && l->full_retry_at_ns != UINT64_MAX) {
+        uint64_t now = nt_mono_ns();
+        out->full_retry_in_ms = now >= l->full_retry_at_ns
+                                    ? 0
+                                    : (l->full_retry_at_ns - now + 999999u) / 1000000u;
+    }
     pthread_mutex_unlock(&l->mu);
 done:
     return error;
@@ -1345,5 +1439,151 @@ done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
     }
+    return error;
+}
+
+/* ------------------------------------------------------------------ snapshots (ledger_int.h) */
+
+struct ledger__snap {
+    ledger *l;
+    MDB_txn *txn;
+    MDB_cursor *digests; /* opened on first use: one lookup per leaf in a check */
+    store_hash_ctx hc;
+};
+
+int ledger__snap_begin(ledger__snap **out, ledger *l)
+{
+    int error = 0;
+    ledger__snap *s = nt_calloc(1, sizeof(*s));
+
+    *out = NULL;
+    NT_ENSURE(s != NULL, NT_ENOMEM, "out of memory");
+    NT_TRY(store_read_begin(&s->txn, l));
+    s->l = l;
+    s->hc.txn = s->txn;
+    s->hc.l = l;
+    *out = s;
+    s = NULL;
+done:
+    nt_free(s);
+    return error;
+}
+
+void ledger__snap_end(ledger__snap *s)
+{
+    if (s != NULL) {
+        mdb_cursor_close(s->digests);
+        mdb_txn_abort(s->txn);
+        nt_free(s);
+    }
+}
+
+int ledger__snap_head(uint64_t *size_out, uint8_t root_out[MERKLE_HASH_SIZE], ledger__snap *s)
+{
+    return store_head_read(size_out, root_out, s->txn, s->l);
+}
+
+int ledger__snap_hash(uint8_t out[MERKLE_HASH_SIZE], void *snap, unsigned level, uint64_t index)
+{
+    return store_hash_read(out, &((ledger__snap *)snap)->hc, level, index);
+}
+
+int ledger__snap_digest_has(ledger__snap *s, record_alg alg, nt_bytes digest, uint64_t index)
+{
+    uint8_t dkey[1 + RECORD_MAX_DIGEST], word[8];
+    MDB_val k, v;
+    int rc = 0;
+
+    if (digest.len == 0 || digest.len > RECORD_MAX_DIGEST || (unsigned)alg > 0xff) {
+        return nt_error_set(NT_EINVAL, "digest out of range");
+    }
+    dkey[0] = (uint8_t)alg;
+    memcpy(dkey + 1, digest.ptr, digest.len);
+    nt_store_u64be(word, index);
+    k = store_val(dkey, 1 + digest.len);
+    v = store_val(word, sizeof(word));
+    if (s->digests == NULL) {
+        rc = mdb_cursor_open(s->txn, s->l->db_digests, &s->digests);
+    }
+    if (rc == 0) {
+        rc = mdb_cursor_get(s->digests, &k, &v, MDB_GET_BOTH);
+    }
+    return rc == 0 ? 0 : store_err(rc, "digest index");
+}
+
+/* The u64be index of a leaves / metadata / checkpoints key; UINT64_MAX when malformed. */
+static uint64_t store_key_index(const MDB_val *k)
+{
+    return k->mv_size == 8 ? nt_load_u64be(k->mv_data) : UINT64_MAX;
+}
+
+int ledger__snap_leaves(ledger__snap *s, ledger__row_fn fn, void *ctx)
+{
+    int error = 0;
+    MDB_cursor *lc = NULL, *mc = NULL;
+    MDB_val lk, lv, mk, mv;
+    int lrc, mrc;
+
+    STORE_MDB(mdb_cursor_open(s->txn, s->l->db_leaves, &lc), "open leaves cursor");
+    STORE_MDB(mdb_cursor_open(s->txn, s->l->db_metadata, &mc), "open metadata cursor");
+    lrc = mdb_cursor_get(lc, &lk, &lv, MDB_FIRST);
+    mrc = mdb_cursor_get(mc, &mk, &mv, MDB_FIRST);
+    /* A merge join on the index: both databases are in key order. */
+    while (lrc == 0 || mrc == 0) {
+        uint64_t li = lrc == 0 ? store_key_index(&lk) : UINT64_MAX;
+        uint64_t mi = mrc == 0 ? store_key_index(&mk) : UINT64_MAX;
+        nt_bytes meta = NT_BYTES(mv.mv_data, mv.mv_size);
+        if (lrc == 0 && (mrc != 0 || li < mi || li == UINT64_MAX)) {
+            NT_TRY(fn(ctx, li, NT_BYTES(lv.mv_data, lv.mv_size), 1, NULL));
+            lrc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT);
+        } else if (lrc == 0 && li == mi) {
+            NT_TRY(fn(ctx, li, NT_BYTES(lv.mv_data, lv.mv_size), 1, &meta));
+            lrc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT);
+            mrc = mdb_cursor_get(mc, &mk, &mv, MDB_NEXT);
+        } else {
+            NT_TRY(fn(ctx, mi, NT_BYTES(NULL, 0), 0, &meta)); /* metadata without its leaf */
+            mrc = mdb_cursor_get(mc, &mk, &mv, MDB_NEXT);
+        }
+    }
+    if (lrc != MDB_NOTFOUND) {
+        STORE_MDB(lrc, "read leaves");
+    }
+    if (mrc != MDB_NOTFOUND) {
+        STORE_MDB(mrc, "read metadata");
+    }
+done:
+    mdb_cursor_close(mc);
+    mdb_cursor_close(lc);
+    return error;
+}
+
+int ledger__snap_checkpoints(ledger__snap *s, ledger__row_fn fn, void *ctx)
+{
+    int error = 0;
+    MDB_cursor *cur = NULL;
+    MDB_val k, v;
+    int rc;
+
+    STORE_MDB(mdb_cursor_open(s->txn, s->l->db_checkpoints, &cur), "open checkpoints cursor");
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        NT_TRY(fn(ctx, store_key_index(&k), NT_BYTES(v.mv_data, v.mv_size), 1, NULL));
+    }
+    if (rc != MDB_NOTFOUND) {
+        STORE_MDB(rc, "read checkpoints");
+    }
+done:
+    mdb_cursor_close(cur);
+    return error;
+}
+
+int ledger__snap_node_count(uint64_t *out, ledger__snap *s)
+{
+    int error = 0;
+    MDB_stat st;
+
+    STORE_MDB(mdb_stat(s->txn, s->l->db_nodes, &st), "subtree hash count");
+    *out = st.ms_entries;
+done:
     return error;
 }

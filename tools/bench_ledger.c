@@ -5,7 +5,7 @@
  * of appends in flight (leaves of --leaf-bytes, fsync on unless --no-sync).
  * Phase 2 (with --leaves N): builds a tree of N leaves, then reports storage
  * bytes per leaf and the latency of inclusion and consistency proofs and of
- * receipts at that size.  Results go to docs/PERFORMANCE.md ("## Ledger").
+ * receipts at that size, and the time of a whole-ledger check (ledger_check).  Results go to docs/PERFORMANCE.md ("## Ledger").
  * Not run by ctest.
  */
 #include "ledger/ledger.h"
@@ -382,6 +382,38 @@ static int phase_tree(const bench_opts *o, const char *base, EVP_PKEY *key)
         ns[i] = nt_mono_ns() - t0;
     }
     report_latency("receipt fill", ns, o->samples);
+    {
+        /* `notarium ledger check` on this tree: every leaf, hash and the head. */
+        nt_buf vk = NT_BUF_INIT;
+        note_verifier v;
+        ledger_check_options co;
+        ledger_check_result cr;
+        uint64_t t0;
+        memset(&co, 0, sizeof(co));
+        co.log_vkey = &v;
+        if (note_vkey_format(&vk, "bench.example/ledger", key) != 0 ||
+            note_vkey_parse(&v, (const char *)vk.ptr, vk.len) != 0) {
+            nt_buf_dispose(&vk);
+            goto done;
+        }
+        nt_buf_dispose(&vk);
+        t0 = nt_mono_ns();
+        if (ledger_check(&cr, l, &co) != 0) {
+            fprintf(stderr, "ledger check: %s\n", nt_error_last());
+            ledger_check_result_dispose(&cr);
+            goto done;
+        }
+        secs = (double)(nt_mono_ns() - t0) / 1e9;
+        printf("  ledger check: %llu leaves, %llu subtree hashes, %llu problems in %.1f s "
+               "(%.0f leaves/s, warm page cache)\n",
+               (unsigned long long)cr.leaves, (unsigned long long)cr.subtrees,
+               (unsigned long long)cr.problem_count, secs, (double)cr.leaves / secs);
+        rc = cr.problem_count == 0 ? 0 : 1;
+        ledger_check_result_dispose(&cr);
+        if (rc != 0) {
+            goto done;
+        }
+    }
     rc = 0;
 done:
     receipt_dispose(&r);

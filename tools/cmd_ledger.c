@@ -18,6 +18,7 @@
 #include <string.h>
 
 int cmd_ledger(int argc, char **argv);
+int cmd_ledger_check(int argc, char **argv); /* cmd_ledger_check.c */
 
 static void ledger_usage(void)
 {
@@ -26,6 +27,8 @@ static void ledger_usage(void)
             "       notarium ledger get INDEX --data DIR [--config FILE]\n"
             "       notarium ledger proof inclusion INDEX SIZE --data DIR [--config FILE]\n"
             "       notarium ledger proof consistency FROM TO --data DIR [--config FILE]\n"
+            "       notarium ledger check --data DIR [--config FILE] [--log-key VKEY] "
+            "[--all-checkpoints] [--max-problems N]\n"
             "       notarium ledger check-consistency --log-key VKEY OLD_CHECKPOINT NEW_CHECKPOINT "
             "PROOF.json\n");
 }
@@ -283,6 +286,9 @@ int cmd_ledger(int argc, char **argv)
 {
     ledger_args a;
 
+    if (argc >= 2 && strcmp(argv[1], "check") == 0) {
+        return cmd_ledger_check(argc - 1, argv + 1);
+    }
     if (argc < 2 || parse_args(&a, argc, argv) < 0 || a.npos < 1) {
         ledger_usage();
         return 2;

@@ -14,11 +14,13 @@
 #include <unistd.h>
 
 int cmd_serve(int argc, char **argv);
+int cmd_ledger_check_config(const server_config *cfg, const char *vkey_path, int all_checkpoints,
+                            size_t max_problems); /* cmd_ledger_check.c */
 
 static void serve_usage(void)
 {
     fprintf(stderr, "usage: notarium serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT]\n"
-                    "                      [--port-file FILE] [--threads N]\n"
+                    "                      [--port-file FILE] [--threads N] [--check-ledger]\n"
                     "                      [--log-level debug|info|warn|error]\n"
                     "                      [--mirror-remote URL ...]\n");
 }
@@ -108,7 +110,7 @@ int cmd_serve(int argc, char **argv)
     nt_buf path = NT_BUF_INIT;
     nt_log_level level;
     sigset_t set;
-    int demo = 0, status = 1, sig = 0;
+    int demo = 0, status = 1, sig = 0, check_ledger = 0;
     const char *remotes[SERVER_MAX_REMOTES];
     size_t remote_count = 0;
 
@@ -117,6 +119,10 @@ int cmd_serve(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--demo") == 0) {
             demo = 1;
+            continue;
+        }
+        if (strcmp(a, "--check-ledger") == 0) {
+            check_ledger = 1;
             continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
@@ -216,6 +222,19 @@ int cmd_serve(int argc, char **argv)
     }
     if (level_name == NULL) {
         nt_log_set_level(cfg->log_level);
+    }
+    /* Before the server holds the ledger: read-only, as `notarium ledger check` (a new
+     * data directory has no ledger yet, and nothing to check). */
+    if (check_ledger || cfg->ledger_check_at_start) {
+        nt_buf db = NT_BUF_INIT;
+        int have = nt_path_join(&db, cfg->ledger_path, "data.mdb") == 0 &&
+                   nt_path_exists(nt_buf_cstr(&db));
+        nt_buf_dispose(&db);
+        if (have && cmd_ledger_check_config(cfg, NULL, 0, 0) != 0) {
+            fprintf(stderr, "notarium serve: the ledger check failed: not starting "
+                            "(docs/OPERATING.md, \"Checking the ledger\")\n");
+            goto done;
+        }
     }
 
     /* Block before any thread exists so every thread inherits the mask. */

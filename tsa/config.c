@@ -219,7 +219,8 @@ done:
 static int parse_ledger(server_config *cfg, json_t *o)
 {
     static const char *const allowed[] = {"path", "origin", "log_key", "map_size_mb", "batch_max",
-                                          "batch_window_us", "queue_max", "no_sync"};
+                                          "batch_window_us", "queue_max", "no_sync",
+                                          "full_retry_ms", "check_at_start"};
     const char *sec = "ledger.";
     uint64_t u = 0;
     int error = 0;
@@ -239,6 +240,10 @@ static int parse_ledger(server_config *cfg, json_t *o)
     NT_TRY(get_uint(&u, o, sec, "queue_max", 1u << 24, 8192));
     cfg->ledger_queue_max = (unsigned)u;
     NT_TRY(get_bool(&cfg->ledger_no_sync, o, sec, "no_sync", 0));
+    NT_TRY(get_uint(&u, o, sec, "full_retry_ms", 600000, 1000));
+    NT_ENSURE(u > 0, NT_EINVAL, "ledger.full_retry_ms: must be at least 1");
+    cfg->ledger_full_retry_ms = (unsigned)u;
+    NT_TRY(get_bool(&cfg->ledger_check_at_start, o, sec, "check_at_start", 0));
 done:
     return error;
 }

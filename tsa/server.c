@@ -325,7 +325,7 @@ void server_get_healthz(server_reply *r, server *s)
     }
     cert_ok = na > now;
     ready = clock_ok && cert_ok && !info.full && !atomic_load(&s->stopping);
-    j = json_pack("{s:b, s:{s:s, s:I, s:b}, s:{s:s}, s:{s:o, s:s, s:I}, s:{s:s, s:I, s:I, s:b},"
+    j = json_pack("{s:b, s:{s:s, s:I, s:b}, s:{s:s}, s:{s:o, s:s, s:I}, s:{s:s, s:I, s:I, s:b, s:I},"
                   " s:I}",
                   "ready", ready,
                   "clock", "state", nt_clock_sync_name(clk.sync), "max_error_us",
@@ -335,6 +335,7 @@ void server_get_healthz(server_reply *r, server *s)
                   nt_buf_cstr(&not_after), "days_left", (json_int_t)((na - now) / 86400),
                   "ledger", "origin", ledger_origin(s->ledger), "size", (json_int_t)info.size,
                   "queue_depth", (json_int_t)info.queue_depth, "full", info.full,
+                  "full_retry_in_ms", (json_int_t)info.full_retry_in_ms,
                   "boot_epoch", (json_int_t)s->boot_epoch);
     /* The mirror never affects readiness: issuance does not depend on it. */
     if (j != NULL && json_object_set_new(j, "mirror", mirror_json(s, info.size)) < 0) {
@@ -1387,6 +1388,7 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     lo.batch_window_us = cfg->ledger_batch_window_us;
     lo.queue_max = cfg->ledger_queue_max;
     lo.no_sync = cfg->ledger_no_sync;
+    lo.full_retry_ms = cfg->ledger_full_retry_ms;
     NT_TRY(nt_mkdir_p(cfg->ledger_path, 0700));
     NT_TRY(ledger_open(&s->ledger, &lo));
     gen_time_floor_from_ledger(s);

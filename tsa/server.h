@@ -64,6 +64,8 @@ typedef struct server_config {
     unsigned ledger_batch_window_us;
     unsigned ledger_queue_max;
     int ledger_no_sync;
+    unsigned ledger_full_retry_ms; /* first back-off after a full store (ledger.h) */
+    int ledger_check_at_start;     /* run ledger_check before serving; refuse on a problem */
 
     server_api_key api_keys[SERVER_MAX_API_KEYS];
     size_t api_key_count;

@@ -20,12 +20,18 @@
 #   nt_reply_status FILE        "Granted" | "Rejected" ... of a TimeStampResp
 #   nt_reply_failinfo FILE      OpenSSL's failure-info text of a rejection
 #   nt_config_set DIR JQ_FILTER edit DIR/config.json with jq
+#   nt_tree_size [URL]          tree size of the server's latest checkpoint (default NT_URL)
+#   nt_load_field FILE NAME     a count (granted, rejected, errors) of notarium-load's RESULT line
+#   nt_mount_tmpfs DIR SIZE     mount a tmpfs of SIZE (e.g. 4m) on DIR, unmounted at exit;
+#                               fails the test when mounting is not permitted, unless
+#                               NT_ALLOW_SKIP=1 (then the test prints SKIP and passes)
 set -euo pipefail
 
 : "${NOTARIUM:?NOTARIUM must name the notarium binary}"
 : "${NT_E2E_TMP:?NT_E2E_TMP must name a scratch directory}"
 
 NT_PIDS=()
+NT_MOUNTS=()
 NT_PID=""
 NT_URL=""
 NT_LOG=""
@@ -46,6 +52,9 @@ nt_cleanup() {
         kill -KILL "$p" 2>/dev/null || true
     done
     wait 2>/dev/null || true
+    for p in "${NT_MOUNTS[@]}"; do
+        umount "$p" 2>/dev/null || umount -l "$p" 2>/dev/null || echo "could not unmount $p" >&2
+    done
 }
 trap nt_cleanup EXIT
 
@@ -144,4 +153,26 @@ nt_config_set() {
 # The SHA-256 of a file as lowercase hex.
 nt_sha256() {
     sha256sum "$1" | cut -d' ' -f1
+}
+
+nt_tree_size() {
+    curl -sS "${1:-$NT_URL}/v1/checkpoint" | sed -n 2p
+}
+
+nt_load_field() {
+    sed -n "s/^RESULT .*[ ]$2=\([0-9]*\).*/\1/p" "$1"
+}
+
+nt_mount_tmpfs() {
+    local dir="$1" size="$2" err
+    mkdir -p "$dir"
+    if ! err=$(mount -t tmpfs -o "size=$size,mode=0700" tmpfs "$dir" 2>&1); then
+        if [[ "${NT_ALLOW_SKIP:-}" == 1 ]]; then
+            echo "SKIP: cannot mount a tmpfs on $dir ($err); NT_ALLOW_SKIP=1"
+            exit 0
+        fi
+        nt_fail "cannot mount a tmpfs on $dir: $err (this test needs root or CAP_SYS_ADMIN;" \
+            "set NT_ALLOW_SKIP=1 to skip it)"
+    fi
+    NT_MOUNTS+=("$dir")
 }

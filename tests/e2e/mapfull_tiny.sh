@@ -31,15 +31,14 @@ http() {
     shift 3
     nt_http "$method" "$url$path" "$out" -D "$out.headers" "$@"
 }
-tree_size() {
-    http GET /v1/checkpoint "$tmp/cp.txt" >/dev/null
-    sed -n 2p "$tmp/cp.txt"
-}
+tree_size() { nt_tree_size "$url"; }
 
 # A demo data dir, then a 1 MiB map for a fresh ledger (the demo one is removed).
 start_server nt_start
 stop_server
 nt_config_set "$data" '.ledger.map_size_mb = 1'
+# No retry probe during this test (a small token may still fit; diskfull_recover.sh tests that).
+nt_config_set "$data" '.ledger.full_retry_ms = 600000'
 rm -rf "$data/ledger"
 start_server nt_start_nodemo
 vkey="$data/pki/log.vkey"
@@ -50,9 +49,9 @@ api_key="$(cat "$data/demo-api-key")"
 "$LOAD" --url "$url/tsa" --connections 4 --threads 2 --duration 60 --max-requests 20000 \
     --stop-on-reject --record "$tmp/granted.rec" >"$tmp/fill.out" 2>&1 || true
 cat "$tmp/fill.out"
-granted=$(sed -n 's/^RESULT .*granted=\([0-9]*\).*/\1/p' "$tmp/fill.out")
-rejected=$(sed -n 's/^RESULT .*rejected=\([0-9]*\).*/\1/p' "$tmp/fill.out")
-errors=$(sed -n 's/^RESULT .*errors=\([0-9]*\).*/\1/p' "$tmp/fill.out")
+granted=$(nt_load_field "$tmp/fill.out" granted)
+rejected=$(nt_load_field "$tmp/fill.out" rejected)
+errors=$(nt_load_field "$tmp/fill.out" errors)
 [[ -n "$granted" && "$granted" -gt 0 ]] || fail "no token granted before the map filled"
 [[ "$rejected" -gt 0 ]] || fail "the 1 MiB ledger never filled"
 [[ "$errors" -eq 0 ]] || fail "load saw $errors errors (not clean refusals)"

@@ -55,16 +55,23 @@ static inline void fix_store_teardown(void)
     fix_g.key = NULL;
 }
 
-/* Options for a ledger at `dir` under FIX_ORIGIN with the test key; tests adjust fields. */
-static inline ledger_options fix_store_opts(const char *dir)
+/* Options for a ledger at `dir` signed by `key` with a `map_size` map (the rest default). */
+static inline ledger_options fix_ledger_options(const char *dir, EVP_PKEY *key, size_t map_size)
 {
     ledger_options o;
     memset(&o, 0, sizeof(o));
     o.path = dir;
     o.origin = FIX_ORIGIN;
-    o.log_key = fix_g.key;
+    o.log_key = key;
+    o.map_size = map_size;
+    return o;
+}
+
+/* Options for a ledger at `dir` under FIX_ORIGIN with the test key; tests adjust fields. */
+static inline ledger_options fix_store_opts(const char *dir)
+{
+    ledger_options o = fix_ledger_options(dir, fix_g.key, FIX_MAP_SIZE);
     o.batch_window_us = 300;
-    o.map_size = FIX_MAP_SIZE;
     return o;
 }
 

@@ -10,8 +10,8 @@
  * test_default_map checks the default itself, except under valgrind.
  */
 #include "tests/unit/ledger/store_fixture.h"
+#include "tests/unit/ledger/store_raw.h"
 
-#include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
@@ -754,6 +754,7 @@ static void test_map_full(void)
     o = fix_opts(dir);
     o.map_size = 1u << 20;
     o.batch_max = 64;
+    o.full_retry_ms = 600000; /* no probe within this test: refusals stay deterministic */
     CHECK_OK(ledger_open(&l, &o));
     REQUIRE(l != NULL);
 
@@ -841,47 +842,6 @@ static void test_map_full(void)
 }
 
 /* ------------------------------------------------------------------ corruption */
-
-/* Overwrite (or delete, when data is NULL) one record of a named DB behind the ledger's back. */
-static void raw_put(const char *dir, const char *db, const void *key, size_t klen,
-                    const void *data, size_t dlen)
-{
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    MDB_dbi dbi;
-    MDB_val k = {klen, (void *)(uintptr_t)key}, v = {dlen, (void *)(uintptr_t)data};
-
-    REQUIRE(mdb_env_create(&env) == 0);
-    REQUIRE(mdb_env_set_maxdbs(env, 8) == 0);
-    REQUIRE(mdb_env_open(env, dir, 0, 0600) == 0);
-    REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
-    REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
-    if (data != NULL) {
-        REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
-    } else {
-        REQUIRE(mdb_del(txn, dbi, &k, NULL) == 0);
-    }
-    REQUIRE(mdb_txn_commit(txn) == 0);
-    mdb_env_close(env);
-}
-
-static void raw_get(const char *dir, const char *db, const void *key, size_t klen, nt_buf *out)
-{
-    MDB_env *env = NULL;
-    MDB_txn *txn = NULL;
-    MDB_dbi dbi;
-    MDB_val k = {klen, (void *)(uintptr_t)key}, v;
-
-    REQUIRE(mdb_env_create(&env) == 0);
-    REQUIRE(mdb_env_set_maxdbs(env, 8) == 0);
-    REQUIRE(mdb_env_open(env, dir, MDB_RDONLY, 0600) == 0);
-    REQUIRE(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == 0);
-    REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
-    REQUIRE(mdb_get(txn, dbi, &k, &v) == 0);
-    REQUIRE(nt_buf_set(out, v.mv_data, v.mv_size) == 0);
-    mdb_txn_abort(txn);
-    mdb_env_close(env);
-}
 
 static void test_corruption(void)
 {
