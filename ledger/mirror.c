@@ -443,10 +443,9 @@ static int repo_update(uint64_t *size_out, git_repository *repo, ledger *l, git_
             git_oid_tostr(have, sizeof(have), &head.commit);
         }
         error = nt_error_set(NT_ECORRUPT,
-                             "mirror: %s is at %s, not at %s, the commit this server wrote "
-                             "last: it was moved by someone else; nothing is committed until "
-                             "it is back (git update-ref %s %s)",
-                             MIRROR_BRANCH, have, want, MIRROR_BRANCH, want);
+                             "mirror: %s is at %s, not at %s (written last): moved by someone "
+                             "else; no commit until it is back",
+                             MIRROR_BRANCH, have, want);
         goto done;
     }
     if (head.present) {
