@@ -655,13 +655,6 @@ done:
 
 /* ------------------------------------------------------------------ the thread */
 
-#define MIRROR_OBS_MAX 64
-
-typedef struct observation {
-    uint64_t size;
-    uint64_t t_ns;
-} observation;
-
 struct mirror {
     ledger *l;
     git_repository *repo;
@@ -678,55 +671,23 @@ struct mirror {
     /* status, under mu */
     uint64_t ledger_size, mirrored_size, commits;
     char last_error[256];
-    observation obs[MIRROR_OBS_MAX];
-    size_t obs_count;
+    ledger__growth growth;     /* when the ledger grew, for the lag */
     /* one push worker per remote (mirror_push.c); the array is fixed after start */
     ledger__pusher **pushers;
     uint64_t *push_ticket;     /* under mu: each remote's ticket of the last forced cycle */
     size_t remote_count;
 };
 
-static void obs_record(mirror *m, uint64_t size, uint64_t now)
-{
-    if (m->obs_count > 0 && m->obs[m->obs_count - 1].size >= size) {
-        return;
-    }
-    if (m->obs_count == MIRROR_OBS_MAX) {
-        /* Merge the two oldest: keeps the oldest time, so lag is never under-reported. */
-        memmove(&m->obs[1], &m->obs[2], (MIRROR_OBS_MAX - 2) * sizeof(m->obs[0]));
-        m->obs_count--;
-    }
-    m->obs[m->obs_count++] = (observation){size, now};
-}
-
-/* Seconds since the ledger first held more than `have` entries, as far as observed. */
-static double obs_lag(const mirror *m, uint64_t have, uint64_t now)
-{
-    for (size_t i = 0; i < m->obs_count; i++) {
-        if (m->obs[i].size > have) {
-            return (double)(now - m->obs[i].t_ns) / 1e9;
-        }
-    }
-    return 0.0;
-}
-
-/* Drop the observations every copy has caught up with.  Under mu. */
-static void obs_trim(mirror *m)
+/* Forget the growth every copy has caught up with.  Under mu. */
+static void growth_trim(mirror *m)
 {
     uint64_t low = m->mirrored_size, next_try;
     for (size_t i = 0; i < m->remote_count; i++) {
         mirror_remote_status rs;
         ledger__pusher_status(&rs, &next_try, m->pushers[i]);
-        if (rs.pushed_size < low) {
-            low = rs.pushed_size;
-        }
+        low = rs.pushed_size < low ? rs.pushed_size : low;
     }
-    size_t drop = 0;
-    while (drop < m->obs_count && m->obs[drop].size <= low) {
-        drop++;
-    }
-    memmove(&m->obs[0], &m->obs[drop], (m->obs_count - drop) * sizeof(m->obs[0]));
-    m->obs_count -= drop;
+    ledger__growth_trim(&m->growth, low);
 }
 
 /* The ledger's size as it is now, noted with the time it was first seen. */
@@ -739,7 +700,7 @@ static int mirror_observe(mirror *m)
         if (info.size > m->ledger_size) {
             m->ledger_size = info.size;
         }
-        obs_record(m, info.size, nt_mono_ns());
+        ledger__growth_note(&m->growth, info.size, nt_mono_ns());
         pthread_mutex_unlock(&m->mu);
     }
     return error;
@@ -779,7 +740,7 @@ static int mirror_cycle(mirror *m, int force)
             m->push_ticket[i] = ticket;
         }
     }
-    obs_trim(m);
+    growth_trim(m);
     pthread_mutex_unlock(&m->mu);
     return error;
 }
@@ -949,7 +910,7 @@ int mirror_status_get(mirror_status *out, mirror *m)
     out->ledger_size = m->ledger_size;
     out->mirrored_size = m->mirrored_size;
     out->entries_behind = m->ledger_size > m->mirrored_size ? m->ledger_size - m->mirrored_size : 0;
-    out->seconds_behind = obs_lag(m, m->mirrored_size, now);
+    out->seconds_behind = ledger__growth_lag(&m->growth, m->mirrored_size, now);
     out->commits = m->commits;
     snprintf(out->last_error, sizeof(out->last_error), "%s", m->last_error);
     if (m->remote_count > 0) {
@@ -966,7 +927,7 @@ int mirror_status_get(mirror_status *out, mirror *m)
         ledger__pusher_status(s, &next_try, m->pushers[i]);
         s->entries_behind =
             m->ledger_size > s->pushed_size ? m->ledger_size - s->pushed_size : 0;
-        s->seconds_behind = obs_lag(m, s->pushed_size, now);
+        s->seconds_behind = ledger__growth_lag(&m->growth, s->pushed_size, now);
         s->retry_in_s = next_try > now ? (double)(next_try - now) / 1e9 : 0.0;
     }
 unlock:

@@ -139,4 +139,24 @@ void ledger__pusher_stop(ledger__pusher *p, uint64_t deadline_ns);
 /* Join the worker (it returns by the stop deadline plus a few ms) and free.  NULL ok. */
 void ledger__pusher_free(ledger__pusher *p);
 
+/*
+ * When the ledger grew, for the lag of each copy (the local repository, each
+ * remote): the monotonic time each size was first seen.  The caller locks.
+ */
+#define LEDGER_GROWTH_MAX 64
+typedef struct ledger__growth {
+    struct {
+        uint64_t size, t_ns;
+    } seen[LEDGER_GROWTH_MAX];
+    size_t count;
+} ledger__growth;
+
+/* Note that the ledger holds `size` entries at `now_ns` (a size not larger than the last
+ * noted is ignored).  When full, the two oldest merge, keeping the older time. */
+void ledger__growth_note(ledger__growth *g, uint64_t size, uint64_t now_ns);
+/* Seconds since the ledger was first seen holding more than `have` entries; 0 if never. */
+double ledger__growth_lag(const ledger__growth *g, uint64_t have, uint64_t now_ns);
+/* Forget what every copy holds (sizes <= low). */
+void ledger__growth_trim(ledger__growth *g, uint64_t low);
+
 #endif

@@ -1,7 +1,7 @@
 /*
  * mirror_push.c - the push workers of the git mirror (nt_mirror library): one
  * thread per remote, each push run in a child process that is killed at its
- * deadline.  mirror.c owns the workers (ledger/mirror_int.h) and does the
+ * deadline; and the bookkeeping of when the ledger grew, for every copy's lag.  mirror.c owns the workers (ledger/mirror_int.h) and does the
  * local commit; the push itself is mirror_push (mirror.c), so this file does
  * not include <git2.h>.
  *
@@ -416,4 +416,41 @@ void ledger__pusher_free(ledger__pusher *p)
     }
     pthread_join(p->thread, NULL);
     pusher_dispose(p);
+}
+
+/* ------------------------------------------------------------------ lag bookkeeping */
+
+void ledger__growth_note(ledger__growth *g, uint64_t size, uint64_t now_ns)
+{
+    if (g->count > 0 && g->seen[g->count - 1].size >= size) {
+        return;
+    }
+    if (g->count == LEDGER_GROWTH_MAX) {
+        /* Merge the two oldest: keeps the oldest time, so lag is never under-reported. */
+        memmove(&g->seen[1], &g->seen[2], (LEDGER_GROWTH_MAX - 2) * sizeof(g->seen[0]));
+        g->count--;
+    }
+    g->seen[g->count].size = size;
+    g->seen[g->count].t_ns = now_ns;
+    g->count++;
+}
+
+double ledger__growth_lag(const ledger__growth *g, uint64_t have, uint64_t now_ns)
+{
+    for (size_t i = 0; i < g->count; i++) {
+        if (g->seen[i].size > have) {
+            return (double)(now_ns - g->seen[i].t_ns) / 1e9;
+        }
+    }
+    return 0.0;
+}
+
+void ledger__growth_trim(ledger__growth *g, uint64_t low)
+{
+    size_t drop = 0;
+    while (drop < g->count && g->seen[drop].size <= low) {
+        drop++;
+    }
+    memmove(&g->seen[0], &g->seen[drop], (g->count - drop) * sizeof(g->seen[0]));
+    g->count -= drop;
 }
