@@ -1,9 +1,10 @@
 /*
  * mirror_push.c - the push workers of the git mirror (nt_mirror library): one
  * thread per remote, each push run in a child process that is killed at its
- * deadline; and the bookkeeping of when the ledger grew, for every copy's lag.  mirror.c owns the workers (ledger/mirror_int.h) and does the
- * local commit; the push itself is mirror_push (mirror.c), so this file does
- * not include <git2.h>.
+ * deadline; and the bookkeeping of when the ledger grew, for every copy's
+ * lag.  mirror.c owns the workers (ledger/mirror_int.h) and does the local
+ * commit; the push itself is mirror_push (mirror.c), so this file does not
+ * include <git2.h>.
  *
  * Why a child process: libgit2 1.5 (Debian 12) has no network time-out
  * (GIT_OPT_SET_SERVER_TIMEOUT came in 1.7) and a peer that accepts the
@@ -16,13 +17,12 @@
  * and sends SIGKILL at the deadline, so neither the worker nor the server's
  * shutdown ever waits on a remote beyond a bound.
  *
- * The child is a fork of a threaded process that runs no exec: it closes every
- * inherited descriptor but stdio first (client connections and the listening
- * socket must not outlive the server's own close), opens the repository anew
- * and pushes.  A lock another thread held at the fork (libgit2's pack-window
- * mutex, say) could block the child: that is a timed-out attempt, retried
- * with back-off, never a hang.  PR_SET_PDEATHSIG and alarm() end a child whose
- * worker is gone.
+ * The child is this program exec'd again (fork, then execv of /proc/self/exe's
+ * path with a marker argv[0]): an ELF constructor in this file recognises the
+ * marker before main runs and does the push in a fresh single-threaded
+ * process.  A fork without exec would inherit locks other threads held at
+ * that instant (malloc's under ASan, OpenSSL's, libgit2's) and could hang on
+ * one; between fork and exec the child makes async-signal-safe calls only.
  */
 #define _GNU_SOURCE /* close_range, pipe2 */
 #include "ledger/mirror_int.h"
@@ -35,7 +35,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -49,6 +51,7 @@ typedef struct push_answer {
 
 struct ledger__pusher {
     char *repo_path;
+    char exe[4096];      /* this program, exec'd as the push process */
     unsigned timeout_ms, retry_min_ms, retry_max_ms, backoff_ms;
     pthread_t thread;
     int started;
@@ -107,42 +110,72 @@ static void redact_url(char *out, size_t size, const char *msg, const char *url)
 
 /* ------------------------------------------------------------------ the child */
 
-static void push_child(int fd, pid_t parent, const char *path, const char *url, unsigned timeout_ms)
+#define PUSH_CHILD_ARGV0 "notarium-mirror-push"
+#define PUSH_CHILD_FD 3
+
+/*
+ * The push process: this program itself, exec'd with argv
+ * {PUSH_CHILD_ARGV0, repository, url, parent pid} and the answer pipe as fd 3.
+ * It runs as an ELF constructor (glibc passes argc/argv to them), before main
+ * and before any thread exists, so it is the same in `notarium serve` and in
+ * the unit tests that link nt_mirror.  Anything else returns at once.
+ */
+__attribute__((constructor)) static void push_child_main(int argc, char **argv, char **envp)
 {
     push_answer a;
-    sigset_t none;
+    struct stat sb;
 
-    /* Die with the worker, and on our own at the deadline if the parent cannot kill us. */
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) {
-        _exit(1);
+    (void)envp;
+    if (argc != 4 || argv == NULL || argv[0] == NULL || strcmp(argv[0], PUSH_CHILD_ARGV0) != 0 ||
+        fstat(PUSH_CHILD_FD, &sb) != 0 || !S_ISFIFO(sb.st_mode)) {
+        return;
     }
-    alarm(timeout_ms / 1000u + 2u);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    signal(SIGALRM, SIG_DFL);
-    sigemptyset(&none);
-    pthread_sigmask(SIG_SETMASK, &none, NULL);
-    if (fd != 3) {
-        if (dup2(fd, 3) != 3) {
-            _exit(1);
-        }
-    }
-    if (close_range(4, ~0u, 0) != 0) {
-        for (int i = 4; i < 65536; i++) {
-            close(i);
-        }
+    if (getppid() != (pid_t)strtol(argv[3], NULL, 10)) {
+        _exit(1); /* the worker is gone already */
     }
     memset(&a, 0, sizeof(a));
-    a.code = mirror_head_get(&a.size, NULL, path);
+    a.code = mirror_head_get(&a.size, NULL, argv[1]);
     if (a.code == 0) {
-        a.code = mirror_push(path, url);
+        a.code = mirror_push(argv[1], argv[2]);
     }
     if (a.code < 0) {
         snprintf(a.msg, sizeof(a.msg), "%s", nt_error_last());
     }
-    ssize_t w = write(3, &a, sizeof(a));
+    ssize_t w = write(PUSH_CHILD_FD, &a, sizeof(a));
     _exit(w == (ssize_t)sizeof(a) ? 0 : 1);
+}
+
+/*
+ * Between fork and exec: async-signal-safe calls only, since other threads may
+ * have held any lock (malloc's, OpenSSL's, libgit2's) at the fork.  The child
+ * dies with its worker (PR_SET_PDEATHSIG, kept across exec) and on its own at
+ * the time-out plus 2 s (alarm, kept too); it keeps no descriptor but stdio
+ * and the pipe, so client connections never outlive the server's close.
+ */
+static void push_child_exec(int fd, const char *exe, char *const argv[], unsigned timeout_ms)
+{
+    struct sigaction dfl;
+    sigset_t none;
+
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    alarm(timeout_ms / 1000u + 2u);
+    memset(&dfl, 0, sizeof(dfl));
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGTERM, &dfl, NULL);
+    sigaction(SIGINT, &dfl, NULL);
+    sigaction(SIGALRM, &dfl, NULL);
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (fd != PUSH_CHILD_FD && dup2(fd, PUSH_CHILD_FD) != PUSH_CHILD_FD) {
+        _exit(126);
+    }
+    if (close_range(PUSH_CHILD_FD + 1, ~0u, 0) != 0) {
+        for (int i = PUSH_CHILD_FD + 1; i < 65536; i++) {
+            close(i);
+        }
+    }
+    execv(exe, argv);
+    _exit(127);
 }
 
 /* The deadline of the attempt now: its own, or the stop deadline if that comes first. */
@@ -167,11 +200,13 @@ static int push_attempt(uint64_t *size_out, ledger__pusher *p, uint64_t deadline
 
     NT_ENSURE(pipe2(fds, O_CLOEXEC) == 0, NT_EIO, "push to %s: pipe: %s", p->st.url,
               strerror(errno));
-    pid_t self = getpid();
+    char parent[24];
+    snprintf(parent, sizeof(parent), "%ld", (long)getpid());
+    char *argv[] = {PUSH_CHILD_ARGV0, p->repo_path, p->st.url, parent, NULL};
     pid = fork();
     NT_ENSURE(pid >= 0, NT_EIO, "push to %s: fork: %s", p->st.url, strerror(errno));
     if (pid == 0) {
-        push_child(fds[1], self, p->repo_path, p->st.url, p->timeout_ms);
+        push_child_exec(fds[1], p->exe, argv, p->timeout_ms);
     }
     close(fds[1]);
     fds[1] = -1;
@@ -337,6 +372,11 @@ int ledger__pusher_start(ledger__pusher **out, const ledger__pusher_options *opt
     pthread_condattr_destroy(&ca);
     p->repo_path = nt_strdup(opts->repo_path);
     NT_ENSURE(p->repo_path != NULL, NT_ENOMEM, "out of memory");
+    /* The path, not /proc/self/exe itself: under valgrind only readlink knows the program. */
+    ssize_t n = readlink("/proc/self/exe", p->exe, sizeof(p->exe) - 1);
+    NT_ENSURE(n > 0 && (size_t)n < sizeof(p->exe) - 1, NT_EIO,
+              "mirror: cannot find this program (/proc/self/exe) to run pushes");
+    p->exe[n] = '\0';
     snprintf(p->st.url, sizeof(p->st.url), "%s", opts->url);
     p->timeout_ms = opts->timeout_ms;
     p->retry_min_ms = opts->retry_min_ms;

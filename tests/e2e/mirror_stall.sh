@@ -39,7 +39,7 @@ git init -q --bare "$good"
 A="$T/a"
 nt_start "$A" --log-level warn
 nt_stop
-nt_config_set "$A" ".mirror.interval_ms = 100 | .mirror.push_timeout_ms = 1500 |
+nt_config_set "$A" ".mirror.interval_ms = 100 | .mirror.push_timeout_ms = 3000 |
     .mirror.stop_timeout_ms = 2000 | .mirror.remotes = [\"$stall_url\", \"$good\"]"
 nt_start "$A" --log-level warn
 
@@ -55,7 +55,7 @@ for _ in $(seq 1 600); do
     nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
     if jq -e --argjson n "$n" '.mirror.size == $n and .mirror.remotes[1].pushed_size == $n and
             .mirror.remotes[1].entries_behind == 0 and
-            (.mirror.remotes[0].last_error | test("timed out after 2 s"))' "$T/h.json" >/dev/null
+            (.mirror.remotes[0].last_error | test("timed out after 3 s"))' "$T/h.json" >/dev/null
     then
         ok=1
         break
@@ -71,7 +71,7 @@ jq -e --argjson n "$n" '.mirror.entries_behind == 0 and .mirror.last_error == ""
         .mirror.remotes[1].last_success_s >= 0' "$T/h.json" >/dev/null ||
     nt_fail "/healthz mirror: $(jq -c .mirror "$T/h.json")"
 lag1=$(jq .mirror.remotes[0].seconds_behind "$T/h.json")
-grep -q 'timed out after 2 s (retrying with back-off)' "$NT_LOG" ||
+grep -q 'timed out after 3 s (retrying with back-off)' "$NT_LOG" ||
     nt_fail "no log line for the stalled remote"
 nt_http GET "$NT_URL/metrics" "$T/m.txt" >/dev/null
 grep -Eq "^notarium_mirror_remote_seconds_behind\\{remote=\"$stall_url\"\\} [1-9]|^notarium_mirror_remote_seconds_behind\\{remote=\"$stall_url\"\\} 0\\.[0-9]*[1-9]" \

@@ -260,6 +260,10 @@ static void test_thread_remote_down(void)
     CHECK_OK(mirror_status_get(&st, m));
     CHECK(st.ledger_size == 100 && st.mirrored_size == 100 && st.entries_behind == 0);
     CHECK(st.remote_count == 1 && st.remotes[0].pushed_size == 100);
+    if (st.remote_count == 1 && st.remotes[0].pushed_size != 100) {
+        fprintf(stderr, "  remote: pushed %llu: %s\n",
+                (unsigned long long)st.remotes[0].pushed_size, st.remotes[0].last_error);
+    }
     CHECK(st.remotes[0].entries_behind == 0 && st.remotes[0].last_error[0] == '\0');
     mirror_status_dispose(&st);
 
