@@ -71,6 +71,12 @@ jq -e --argjson n "$n" '.mirror.entries_behind == 0 and .mirror.last_error == ""
         .mirror.remotes[1].last_success_s >= 0' "$T/h.json" >/dev/null ||
     nt_fail "/healthz mirror: $(jq -c .mirror "$T/h.json")"
 lag1=$(jq .mirror.remotes[0].seconds_behind "$T/h.json")
+for _ in $(seq 1 200); do # bounded: the retry of the stalled push shows as its own process
+    pgrep -f "notarium-mirror-push $A/mirror.git $stall_url" >/dev/null 2>&1 && break
+    sleep 0.05
+done
+pgrep -f "notarium-mirror-push $A/mirror.git $stall_url" >/dev/null 2>&1 ||
+    nt_fail "no push process for the stalled remote while it is retried"
 grep -q 'timed out after 3 s (retrying with back-off)' "$NT_LOG" ||
     nt_fail "no log line for the stalled remote"
 nt_http GET "$NT_URL/metrics" "$T/m.txt" >/dev/null
@@ -104,11 +110,12 @@ nt_check "$ms -lt 12000" "stop took $ms ms"
 # Everything issued is in the local mirror and in the good remote.
 nt_check "$(git -C "$A/mirror.git" cat-file blob main:checkpoint | sed -n 2p) == $n" "local mirror size"
 nt_check "$(git -C "$good" cat-file blob main:checkpoint | sed -n 2p) == $n" "good remote size"
-# No push child (a fork: same command line as the server) outlives the server.
+# No push process (`notarium-mirror-push REPO URL PID`) outlives the server.
+pat="notarium-mirror-push $A/mirror.git "
 for _ in $(seq 1 100); do # bounded: 5 s
-    pgrep -f "notarium serve --data $A " >/dev/null 2>&1 || break
+    pgrep -f "$pat" >/dev/null 2>&1 || break
     sleep 0.05
 done
-! pgrep -f "notarium serve --data $A " >/dev/null 2>&1 ||
-    nt_fail "a push process of the stopped server is still running: $(pgrep -af "serve --data $A ")"
+! pgrep -f "$pat" >/dev/null 2>&1 ||
+    nt_fail "a push process of the stopped server is still running: $(pgrep -af "$pat")"
 echo "mirror_stall: ok"
