@@ -40,11 +40,7 @@ static void test_stalled_remote(void)
     snprintf(good, sizeof(good), "%s/good.git", f.dir);
     REQUIRE(fix_sh("git init -q --bare '%s'", good) == 0);
     const char *remotes[2] = {stalled, good};
-    mirror_options o = {0};
-    o.path = f.mirror_path;
-    o.interval_ms = 20;
-    o.remotes = remotes;
-    o.remote_count = 2;
+    mirror_options o = fix_mirror_options(&f, remotes, 2);
     o.retry_min_ms = 50;
     o.retry_max_ms = 100;
     o.push_timeout_ms = 3000; /* also bounds the good remote's pushes: room for a loaded machine */
@@ -115,10 +111,10 @@ static void test_refused_remote(void)
     int lfd = stall_listen(url, sizeof(url));
     close(lfd); /* the port is now closed: connect is refused at once */
     const char *remotes[1] = {url};
-    mirror_options o = {0};
-    o.path = f.mirror_path;
-    o.remotes = remotes;
-    o.remote_count = 1;
+    mirror_options o = fix_mirror_options(&f, remotes, 1);
+    o.interval_ms = 0;
+    o.retry_min_ms = 0;
+    o.retry_max_ms = 0;
     o.push_timeout_ms = 20000;
     mirror *m = NULL;
     CHECK_OK(mirror_start(&m, f.l, &o));

@@ -244,13 +244,7 @@ static void test_thread_remote_down(void)
     snprintf(away, sizeof(away), "%s/remote-away.git", f.dir);
     REQUIRE(fix_sh("git init -q --bare '%s'", remote) == 0);
     const char *remotes[1] = {remote};
-    mirror_options o = {0};
-    o.path = f.mirror_path;
-    o.interval_ms = 20;
-    o.remotes = remotes;
-    o.remote_count = 1;
-    o.retry_min_ms = 10;
-    o.retry_max_ms = 40;
+    mirror_options o = fix_mirror_options(&f, remotes, 1);
     mirror *m = NULL;
     CHECK_OK(mirror_start(&m, f.l, &o));
     REQUIRE(m != NULL);
@@ -304,9 +298,7 @@ static void test_thread_branch_moved(void)
 {
     fixture f;
     fix_open(&f);
-    mirror_options o = {0};
-    o.path = f.mirror_path;
-    o.interval_ms = 20;
+    mirror_options o = fix_mirror_options(&f, NULL, 0);
     mirror *m = NULL;
     nt_buf old = NT_BUF_INIT, last = NT_BUF_INIT, now = NT_BUF_INIT;
     CHECK_OK(mirror_start(&m, f.l, &o));
