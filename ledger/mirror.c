@@ -186,7 +186,7 @@ void ledger__oid_hex(char out[2 * MIRROR_OID_SIZE + 1], const uint8_t id[MIRROR_
 static int repo_open_or_create(git_repository **out, const char *path)
 {
     int error = 0;
-    mode_t mask = umask(022);
+    mode_t mask = umask(077); /* the probe tightens, never loosens, for an instant */
     umask(mask | 022);
     git_ready();
     if (git_repository_open_bare(out, path) == 0) {
