@@ -175,10 +175,19 @@ void ledger__oid_hex(char out[2 * MIRROR_OID_SIZE + 1], const uint8_t id[MIRROR_
     ledger__hex(out, id, MIRROR_OID_SIZE);
 }
 
-/* Open the bare repository at path, creating it (HEAD -> main) when absent. */
+/*
+ * Open the bare repository at path, creating it (HEAD -> main) when absent.
+ * libgit2 creates directories 0777 and refs 0666 minus the umask (its object
+ * modes are fixed only for files, 0444), and its one way to choose
+ * (core.sharedRepository) is for sharing, not for tightening; so the umask
+ * gets 022 added here, never a bit removed: nothing of the mirror is group-
+ * or world-writable, whatever umask the server was started with.
+ */
 static int repo_open_or_create(git_repository **out, const char *path)
 {
     int error = 0;
+    mode_t mask = umask(077); /* the probe tightens, never loosens, for an instant */
+    umask(mask | 022);
     git_ready();
     if (git_repository_open_bare(out, path) == 0) {
         return 0;
@@ -406,8 +415,14 @@ done:
     return error;
 }
 
-/* One mirror step on an open repository: commit the ledger's latest checkpoint if newer. */
-static int repo_update(uint64_t *size_out, git_repository *repo, ledger *l)
+/*
+ * One mirror step on an open repository: commit the ledger's latest checkpoint
+ * if newer.  `last` (NULL for a one-shot update) is the commit this mirror
+ * wrote or found last, all zero before the first step: a branch that moved
+ * since (reset to an older commit, say) is refused, so that the next commit
+ * never silently drops the history after it.  *last is updated.
+ */
+static int repo_update(uint64_t *size_out, git_repository *repo, ledger *l, git_oid *last)
 {
     int error = 0;
     head_state head = {0};
@@ -420,6 +435,19 @@ static int repo_update(uint64_t *size_out, git_repository *repo, ledger *l)
     uint8_t root[MERKLE_HASH_SIZE];
 
     NT_TRY(head_read(&head, repo));
+    if (last != NULL && !git_oid_is_zero(last) &&
+        (!head.present || !git_oid_equal(&head.commit, last))) {
+        char want[GIT_OID_HEXSZ + 1], have[GIT_OID_HEXSZ + 1] = "(none)";
+        git_oid_tostr(want, sizeof(want), last);
+        if (head.present) {
+            git_oid_tostr(have, sizeof(have), &head.commit);
+        }
+        error = nt_error_set(NT_ECORRUPT,
+                             "mirror: %s is at %s, not at %s (written last): moved by someone "
+                             "else; no commit until it is back",
+                             MIRROR_BRANCH, have, want);
+        goto done;
+    }
     if (head.present) {
         /* Never rewrite history: HEAD must be a prefix of this ledger. */
         ledger_info info;
@@ -445,6 +473,9 @@ static int repo_update(uint64_t *size_out, git_repository *repo, ledger *l)
     if (head.present && cp.size <= head.cp.size) {
         if (size_out != NULL) {
             *size_out = head.cp.size;
+        }
+        if (last != NULL) {
+            git_oid_cpy(last, &head.commit);
         }
         goto done;
     }
@@ -486,6 +517,9 @@ static int repo_update(uint64_t *size_out, git_repository *repo, ledger *l)
     if (size_out != NULL) {
         *size_out = cp.size;
     }
+    if (last != NULL) {
+        git_oid_cpy(last, &commit_id);
+    }
 done:
     git_signature_free(sig);
     git_commit_free(parent);
@@ -504,7 +538,7 @@ int mirror_update(uint64_t *size_out, const char *path, ledger *l)
     git_repository *repo = NULL;
     NT_ENSURE(path != NULL && l != NULL, NT_EINVAL, "mirror_update: path and ledger required");
     NT_TRY(repo_open_or_create(&repo, path));
-    NT_TRY(repo_update(size_out, repo, l));
+    NT_TRY(repo_update(size_out, repo, l, NULL));
 done:
     git_repository_free(repo);
     return error;
@@ -621,23 +655,10 @@ done:
 
 /* ------------------------------------------------------------------ the thread */
 
-#define MIRROR_OBS_MAX 64
-
-typedef struct remote_state {
-    mirror_remote_status st;
-    uint64_t next_try_ns;  /* monotonic; 0 = now */
-    unsigned backoff_ms;
-} remote_state;
-
-typedef struct observation {
-    uint64_t size;
-    uint64_t t_ns;
-} observation;
-
 struct mirror {
     ledger *l;
     git_repository *repo;
-    unsigned interval_ms, retry_min_ms, retry_max_ms;
+    unsigned interval_ms, stop_timeout_ms;
     pthread_t thread;
     int thread_started;
     pthread_mutex_t mu;
@@ -646,108 +667,58 @@ struct mirror {
     int stopping;
     uint64_t sync_req, sync_done;
     int sync_error;
+    git_oid last_commit;       /* the commit written (or found at start) last; mirror thread only */
     /* status, under mu */
     uint64_t ledger_size, mirrored_size, commits;
     char last_error[256];
-    observation obs[MIRROR_OBS_MAX];
-    size_t obs_count;
-    remote_state *remotes;
+    ledger__growth growth;     /* when the ledger grew, for the lag */
+    /* one push worker per remote (mirror_push.c); the array is fixed after start */
+    ledger__pusher **pushers;
+    uint64_t *push_ticket;     /* under mu: each remote's ticket of the last forced cycle */
     size_t remote_count;
 };
 
-static void obs_record(mirror *m, uint64_t size, uint64_t now)
+/* Forget the growth every copy has caught up with.  Under mu. */
+static void growth_trim(mirror *m)
 {
-    if (m->obs_count > 0 && m->obs[m->obs_count - 1].size >= size) {
-        return;
-    }
-    if (m->obs_count == MIRROR_OBS_MAX) {
-        /* Merge the two oldest: keeps the oldest time, so lag is never under-reported. */
-        memmove(&m->obs[1], &m->obs[2], (MIRROR_OBS_MAX - 2) * sizeof(m->obs[0]));
-        m->obs_count--;
-    }
-    m->obs[m->obs_count++] = (observation){size, now};
-}
-
-/* Seconds since the ledger first held more than `have` entries, as far as observed. */
-static double obs_lag(const mirror *m, uint64_t have, uint64_t now)
-{
-    for (size_t i = 0; i < m->obs_count; i++) {
-        if (m->obs[i].size > have) {
-            return (double)(now - m->obs[i].t_ns) / 1e9;
-        }
-    }
-    return 0.0;
-}
-
-static void obs_trim(mirror *m)
-{
-    uint64_t low = m->mirrored_size;
+    uint64_t low = m->mirrored_size, next_try;
     for (size_t i = 0; i < m->remote_count; i++) {
-        if (m->remotes[i].st.pushed_size < low) {
-            low = m->remotes[i].st.pushed_size;
-        }
+        mirror_remote_status rs;
+        ledger__pusher_status(&rs, &next_try, m->pushers[i]);
+        low = rs.pushed_size < low ? rs.pushed_size : low;
     }
-    size_t drop = 0;
-    while (drop < m->obs_count && m->obs[drop].size <= low) {
-        drop++;
-    }
-    memmove(&m->obs[0], &m->obs[drop], (m->obs_count - drop) * sizeof(m->obs[0]));
-    m->obs_count -= drop;
+    ledger__growth_trim(&m->growth, low);
 }
 
-/*
- * A log line must not carry push credentials: `msg` with every occurrence of
- * `url` written as /metrics and /healthz show it (tsa/server.c), the password
- * of its userinfo ("https://user:secret@host/...") replaced by "***".  A
- * message longer than `out` is cut.
- */
-static void redact_url(char *out, size_t size, const char *msg, const char *url)
-{
-    const char *auth = strstr(url, "://");
-    const char *at = NULL, *colon = NULL, *hit;
-    char shown[sizeof(((mirror_remote_status *)0)->url) + 8];
-    size_t n = 0, url_len = strlen(url);
-
-    if (auth != NULL) {
-        size_t len;
-        auth += 3;
-        len = strcspn(auth, "/?#");
-        for (size_t i = 0; i < len; i++) {
-            if (auth[i] == '@') {
-                at = auth + i; /* the last '@' of the authority ends the userinfo */
-            }
-        }
-        if (at != NULL) {
-            colon = memchr(auth, ':', (size_t)(at - auth));
-        }
-    }
-    if (colon == NULL || url_len == 0) {
-        snprintf(out, size, "%s", msg);
-        return;
-    }
-    snprintf(shown, sizeof(shown), "%.*s***%s", (int)(colon + 1 - url), url, at);
-    out[0] = '\0';
-    while ((hit = strstr(msg, url)) != NULL && n < size) {
-        int w = snprintf(out + n, size - n, "%.*s%s", (int)(hit - msg), msg, shown);
-        n += w > 0 ? (size_t)w : 0;
-        msg = hit + url_len;
-    }
-    if (n < size) {
-        snprintf(out + n, size - n, "%s", msg);
-    }
-}
-
-static int mirror_cycle(mirror *m, int force)
+/* The ledger's size as it is now, noted with the time it was first seen. */
+static int mirror_observe(mirror *m)
 {
     ledger_info info;
-    uint64_t mirrored = 0;
     int error = ledger_info_get(&info, m->l);
     if (error == 0) {
         pthread_mutex_lock(&m->mu);
-        m->ledger_size = info.size;
-        obs_record(m, info.size, nt_mono_ns());
+        if (info.size > m->ledger_size) {
+            m->ledger_size = info.size;
+        }
+        ledger__growth_note(&m->growth, info.size, nt_mono_ns());
         pthread_mutex_unlock(&m->mu);
-        error = repo_update(&mirrored, m->repo, m->l);
+    }
+    return error;
+}
+
+/*
+ * One cycle of the mirror thread: the local commit, then the new size handed
+ * to every remote's push worker (which pushes on its own thread: a remote
+ * that never answers delays nothing here).  `force` also asks every remote
+ * that is behind for an attempt now, back-off ignored, and records the
+ * tickets mirror_sync waits for.
+ */
+static int mirror_cycle(mirror *m, int force)
+{
+    uint64_t mirrored = 0;
+    int error = mirror_observe(m);
+    if (error == 0) {
+        error = repo_update(&mirrored, m->repo, m->l, &m->last_commit);
     }
     pthread_mutex_lock(&m->mu);
     if (error < 0) {
@@ -763,43 +734,13 @@ static int mirror_cycle(mirror *m, int force)
         m->mirrored_size = mirrored;
     }
     mirrored = m->mirrored_size;
-    pthread_mutex_unlock(&m->mu);
-
     for (size_t i = 0; i < m->remote_count; i++) {
-        remote_state *r = &m->remotes[i];
-        uint64_t now = nt_mono_ns();
-        pthread_mutex_lock(&m->mu);
-        int due = r->st.pushed_size < mirrored && (force || now >= r->next_try_ns);
-        pthread_mutex_unlock(&m->mu);
-        if (!due) {
-            continue;
+        uint64_t ticket = ledger__pusher_request(m->pushers[i], mirrored, force);
+        if (force) {
+            m->push_ticket[i] = ticket;
         }
-        int perr = repo_push(m->repo, r->st.url);
-        pthread_mutex_lock(&m->mu);
-        if (perr == 0) {
-            r->st.pushed_size = mirrored;
-            r->st.pushes++;
-            r->st.consecutive_failures = 0;
-            r->st.last_error[0] = '\0';
-            r->backoff_ms = m->retry_min_ms;
-            r->next_try_ns = 0;
-        } else {
-            if (r->st.consecutive_failures == 0) {
-                char line[1024];
-                redact_url(line, sizeof(line), nt_error_last(), r->st.url);
-                nt_log_warn("mirror: %s (retrying with back-off)", line);
-            }
-            r->st.failures++;
-            r->st.consecutive_failures++;
-            snprintf(r->st.last_error, sizeof(r->st.last_error), "%s", nt_error_last());
-            r->next_try_ns = nt_mono_ns() + (uint64_t)r->backoff_ms * 1000000u;
-            r->backoff_ms = r->backoff_ms >= m->retry_max_ms / 2 ? m->retry_max_ms
-                                                                 : r->backoff_ms * 2;
-        }
-        pthread_mutex_unlock(&m->mu);
     }
-    pthread_mutex_lock(&m->mu);
-    obs_trim(m);
+    growth_trim(m);
     pthread_mutex_unlock(&m->mu);
     return error;
 }
@@ -841,8 +782,12 @@ static void mirror_free(mirror *m)
     if (m == NULL) {
         return;
     }
+    for (size_t i = 0; m->pushers != NULL && i < m->remote_count; i++) {
+        ledger__pusher_free(m->pushers[i]);
+    }
     git_repository_free(m->repo);
-    nt_free(m->remotes);
+    nt_free(m->pushers);
+    nt_free(m->push_ticket);
     pthread_mutex_destroy(&m->mu);
     pthread_cond_destroy(&m->cond);
     pthread_cond_destroy(&m->done_cond);
@@ -869,26 +814,34 @@ int mirror_start(mirror **out, ledger *l, const mirror_options *opts)
     pthread_cond_init(&m->done_cond, NULL);
     m->l = l;
     m->interval_ms = opts->interval_ms != 0 ? opts->interval_ms : 1000;
-    m->retry_min_ms = opts->retry_min_ms != 0 ? opts->retry_min_ms : 1000;
-    m->retry_max_ms = opts->retry_max_ms != 0 ? opts->retry_max_ms : 60000;
-    if (m->retry_max_ms < m->retry_min_ms) {
-        m->retry_max_ms = m->retry_min_ms;
-    }
-    if (opts->remote_count > 0) {
-        m->remotes = nt_calloc(opts->remote_count, sizeof(*m->remotes));
-        NT_ENSURE(m->remotes != NULL, NT_ENOMEM, "out of memory");
+    m->stop_timeout_ms = opts->stop_timeout_ms != 0 ? opts->stop_timeout_ms : 5000;
+    ledger__pusher_options po = {
+        .repo_path = opts->path,
+        .timeout_ms = opts->push_timeout_ms != 0 ? opts->push_timeout_ms : 30000,
+        .retry_min_ms = opts->retry_min_ms != 0 ? opts->retry_min_ms : 1000,
+        .retry_max_ms = opts->retry_max_ms != 0 ? opts->retry_max_ms : 60000,
+    };
+    if (po.retry_max_ms < po.retry_min_ms) {
+        po.retry_max_ms = po.retry_min_ms;
     }
     for (size_t i = 0; i < opts->remote_count; i++) {
         NT_ENSURE(opts->remotes[i] != NULL &&
-                      strlen(opts->remotes[i]) < sizeof(m->remotes[i].st.url),
+                      strlen(opts->remotes[i]) < sizeof(((mirror_remote_status *)0)->url),
                   NT_EINVAL, "mirror: remote %zu missing or too long", i);
-        snprintf(m->remotes[i].st.url, sizeof(m->remotes[i].st.url), "%s", opts->remotes[i]);
-        m->remotes[i].backoff_ms = m->retry_min_ms;
     }
-    m->remote_count = opts->remote_count;
     NT_TRY(repo_open_or_create(&m->repo, opts->path));
     /* The first commit runs here so that a wrong repository is refused at start-up. */
-    NT_TRY(repo_update(&m->mirrored_size, m->repo, l));
+    NT_TRY(repo_update(&m->mirrored_size, m->repo, l, &m->last_commit));
+    if (opts->remote_count > 0) {
+        m->pushers = nt_calloc(opts->remote_count, sizeof(*m->pushers));
+        m->push_ticket = nt_calloc(opts->remote_count, sizeof(*m->push_ticket));
+        NT_ENSURE(m->pushers != NULL && m->push_ticket != NULL, NT_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < opts->remote_count; i++) {
+        po.url = opts->remotes[i];
+        NT_TRY(ledger__pusher_start(&m->pushers[i], &po));
+        m->remote_count = i + 1;
+    }
     NT_ENSURE(pthread_create(&m->thread, NULL, mirror_main, m) == 0, NT_ERROR,
               "mirror: cannot start the thread");
     m->thread_started = 1;
@@ -908,8 +861,14 @@ void mirror_stop(mirror *m)
         pthread_mutex_lock(&m->mu);
         m->stopping = 1;
         pthread_cond_broadcast(&m->cond);
+        pthread_cond_broadcast(&m->done_cond);
         pthread_mutex_unlock(&m->mu);
         pthread_join(m->thread, NULL);
+    }
+    /* The last commit is made; every remote gets one bounded try, then is abandoned. */
+    uint64_t deadline = nt_mono_ns() + (uint64_t)m->stop_timeout_ms * 1000000u;
+    for (size_t i = 0; i < m->remote_count; i++) {
+        ledger__pusher_stop(m->pushers[i], deadline);
     }
     mirror_free(m);
 }
@@ -926,6 +885,13 @@ int mirror_sync(mirror *m)
     char msg[256];
     snprintf(msg, sizeof(msg), "%s", m->last_error);
     pthread_mutex_unlock(&m->mu);
+    /* The pushers are fixed after start; each wait is bounded by that remote's time-out. */
+    for (size_t i = 0; error != NT_ESTATE && i < m->remote_count; i++) {
+        pthread_mutex_lock(&m->mu);
+        uint64_t ticket = m->push_ticket[i];
+        pthread_mutex_unlock(&m->mu);
+        ledger__pusher_wait(m->pushers[i], ticket);
+    }
     if (error < 0) {
         nt_error_set(error, "%s", msg[0] != '\0' ? msg : "mirror stopping");
     }
@@ -936,12 +902,15 @@ int mirror_status_get(mirror_status *out, mirror *m)
 {
     int error = 0;
     memset(out, 0, sizeof(*out));
+    /* A reader notes growth too: lag counts from when the ledger grew, even while the
+     * mirror thread is busy (a slow disk under the local commit). */
+    (void)mirror_observe(m);
     pthread_mutex_lock(&m->mu);
     uint64_t now = nt_mono_ns();
     out->ledger_size = m->ledger_size;
     out->mirrored_size = m->mirrored_size;
     out->entries_behind = m->ledger_size > m->mirrored_size ? m->ledger_size - m->mirrored_size : 0;
-    out->seconds_behind = obs_lag(m, m->mirrored_size, now);
+    out->seconds_behind = ledger__growth_lag(&m->growth, m->mirrored_size, now);
     out->commits = m->commits;
     snprintf(out->last_error, sizeof(out->last_error), "%s", m->last_error);
     if (m->remote_count > 0) {
@@ -953,13 +922,13 @@ int mirror_status_get(mirror_status *out, mirror *m)
         out->remote_count = m->remote_count;
     }
     for (size_t i = 0; i < m->remote_count; i++) {
-        const remote_state *r = &m->remotes[i];
         mirror_remote_status *s = &out->remotes[i];
-        *s = r->st;
+        uint64_t next_try;
+        ledger__pusher_status(s, &next_try, m->pushers[i]);
         s->entries_behind =
-            m->ledger_size > r->st.pushed_size ? m->ledger_size - r->st.pushed_size : 0;
-        s->seconds_behind = obs_lag(m, r->st.pushed_size, now);
-        s->retry_in_s = r->next_try_ns > now ? (double)(r->next_try_ns - now) / 1e9 : 0.0;
+            m->ledger_size > s->pushed_size ? m->ledger_size - s->pushed_size : 0;
+        s->seconds_behind = ledger__growth_lag(&m->growth, s->pushed_size, now);
+        s->retry_in_s = next_try > now ? (double)(next_try - now) / 1e9 : 0.0;
     }
 unlock:
     pthread_mutex_unlock(&m->mu);

@@ -70,25 +70,39 @@ typedef struct mirror_options {
     size_t remote_count;
     unsigned retry_min_ms;        /* first back-off after a failed push; 0 = 1000 */
     unsigned retry_max_ms;        /* back-off ceiling; 0 = 60000 */
+    unsigned push_timeout_ms;     /* a push running longer is killed and fails; 0 = 30000 */
+    unsigned stop_timeout_ms;     /* mirror_stop waits at most this for pushes; 0 = 5000 */
 } mirror_options;
 
 /*
  * Open (creating if needed) the repository and start the mirror thread: every
  * interval it commits the ledger's latest checkpoint when it grew (catching up
- * in one commit when it fell behind), then pushes to every remote that is
- * behind and not backing off.  A failed push is retried with exponential
- * back-off from retry_min_ms to retry_max_ms.  The thread reads the ledger
- * with its own read transactions and never waits for the sequencer, so
- * issuance is never blocked.  Errors of the first open (not a repository,
- * NT_ECORRUPT as in mirror_update) are returned; later errors are reported in
- * mirror_status_get and logged.  `l` must outlive the mirror.
+ * in one commit when it fell behind) and hands the new size to the remotes.
+ * Each remote has its own push thread, which pushes when the remote is behind
+ * and not backing off; each push runs in a child process (fork, no exec) that
+ * is killed after push_timeout_ms, so a remote that never answers delays
+ * neither the local commit nor the other remotes.  A failed or timed-out push
+ * is retried with exponential back-off from retry_min_ms to retry_max_ms.
+ * The thread reads the ledger with its own read transactions and never waits
+ * for the sequencer, so issuance is never blocked.  Before each commit the
+ * branch must still be at the commit the mirror wrote last: a branch moved by
+ * someone else is refused (NT_ECORRUPT in the status), never built upon.
+ * Errors of the first open (not a repository, NT_ECORRUPT as in
+ * mirror_update) are returned; later errors are reported in mirror_status_get
+ * and logged.  `l` must outlive the mirror.
+ *
+ * Files: the repository's directories and files are created 0755 / 0644 (git
+ * objects 0444) whatever the umask: mirror_start and mirror_update add 022 to
+ * the process umask (they never remove a bit from it).
  */
 int mirror_start(mirror **out, ledger *l, const mirror_options *opts);
 
 /*
  * Make one last commit of the ledger's latest checkpoint, try each remote
- * that is behind once (ignoring back-off), stop the thread and free.  NULL ok.
- * Call it before ledger_close.
+ * that is behind once (ignoring back-off), stop the threads and free.  Pushes
+ * still running stop_timeout_ms after the last commit are killed (they count
+ * as failed): a remote never holds up the shutdown beyond that bound.  NULL
+ * ok.  Call it before ledger_close.
  */
 void mirror_stop(mirror *m);
 
@@ -96,7 +110,8 @@ void mirror_stop(mirror *m);
  * Wake the thread and wait until it has mirrored the ledger's checkpoint as it
  * is at this call and tried every remote that is behind (back-off ignored).
  * Returns the error of that cycle's commit (0 when it succeeded); push
- * failures are in the status.  For tools and tests; thread-safe.
+ * failures are in the status.  Waits for a stalled remote at most its push
+ * time-out.  For tools and tests; thread-safe.
  */
 int mirror_sync(mirror *m);
 
@@ -109,7 +124,11 @@ typedef struct mirror_remote_status {
     uint64_t failures;         /* failed pushes since start */
     unsigned consecutive_failures;
     double retry_in_s;         /* seconds until the next attempt while backing off, else 0 */
-    char last_error[256];      /* "" when the last attempt succeeded */
+    char last_error[256];      /* "" when the last attempt succeeded, e.g. "push to URL timed
+                                  out after 30 s" */
+    uint64_t attempts;         /* pushes started since start (a running one included) */
+    double pushing_s;          /* how long the push in flight has run; 0 when none */
+    double last_success_s;     /* seconds since the last successful push; -1 = none yet */
 } mirror_remote_status;
 
 typedef struct mirror_status {

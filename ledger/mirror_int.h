@@ -7,6 +7,7 @@
 #ifndef LEDGER_MIRROR_INT_H
 #define LEDGER_MIRROR_INT_H
 
+#include "ledger/mirror.h"
 #include "util/util.h"
 
 #define MIRROR_TILE_WIDTH 256u
@@ -94,5 +95,68 @@ void ledger__hex(char *out, const uint8_t *data, size_t len);
 
 /* Lowercase hex of an object id into a 41-byte buffer. */
 void ledger__oid_hex(char out[2 * MIRROR_OID_SIZE + 1], const uint8_t id[MIRROR_OID_SIZE]);
+
+/* ----------------------------------------------------------- pushing (mirror_push.c) */
+
+/*
+ * One remote's push worker: a thread that pushes refs/heads/main of the
+ * repository at `repo_path` to the remote whenever it is behind the size last
+ * requested, each push in a child process killed at its deadline, so that a
+ * remote that never answers holds up nothing but itself (docs/MIRROR.md,
+ * "Time-outs").  Thread-safe; the mirror (mirror.c) owns one per remote.
+ */
+typedef struct ledger__pusher ledger__pusher;
+
+typedef struct ledger__pusher_options {
+    const char *repo_path;     /* the mirror's bare repository, copied */
+    const char *url;           /* the remote, copied (at most 511 bytes) */
+    unsigned timeout_ms;       /* a push taking longer is killed and counts as failed */
+    unsigned retry_min_ms;     /* back-off after a failure, doubling ... */
+    unsigned retry_max_ms;     /* ... up to this */
+} ledger__pusher_options;
+
+int ledger__pusher_start(ledger__pusher **out, const ledger__pusher_options *opts);
+
+/*
+ * The mirror's HEAD now holds `size` entries: push when the remote is behind,
+ * at once when `force` (back-off ignored), else when the back-off allows.
+ * Returns a ticket for ledger__pusher_wait: the request is served when an
+ * attempt that started after this call ended, or at once when nothing was behind.
+ */
+uint64_t ledger__pusher_request(ledger__pusher *p, uint64_t size, int force);
+
+/* Wait until the request `ticket` was served (or the pusher stopped). */
+void ledger__pusher_wait(ledger__pusher *p, uint64_t ticket);
+
+/* The remote's status (seconds_behind and entries_behind left 0: the mirror knows
+ * the ledger); *next_try_ns the monotonic time of the next attempt while backing off. */
+void ledger__pusher_status(mirror_remote_status *out, uint64_t *next_try_ns, ledger__pusher *p);
+
+/* Ask the worker to make one last attempt if behind and to stop, abandoning any
+ * push still running at the monotonic time `deadline_ns`.  Does not wait. */
+void ledger__pusher_stop(ledger__pusher *p, uint64_t deadline_ns);
+
+/* Join the worker (it returns by the stop deadline plus a few ms) and free.  NULL ok. */
+void ledger__pusher_free(ledger__pusher *p);
+
+/*
+ * When the ledger grew, for the lag of each copy (the local repository, each
+ * remote): the monotonic time each size was first seen.  The caller locks.
+ */
+#define LEDGER_GROWTH_MAX 64
+typedef struct ledger__growth {
+    struct {
+        uint64_t size, t_ns;
+    } seen[LEDGER_GROWTH_MAX];
+    size_t count;
+} ledger__growth;
+
+/* Note that the ledger holds `size` entries at `now_ns` (a size not larger than the last
+ * noted is ignored).  When full, the two oldest merge, keeping the older time. */
+void ledger__growth_note(ledger__growth *g, uint64_t size, uint64_t now_ns);
+/* Seconds since the ledger was first seen holding more than `have` entries; 0 if never. */
+double ledger__growth_lag(const ledger__growth *g, uint64_t have, uint64_t now_ns);
+/* Forget what every copy holds (sizes <= low). */
+void ledger__growth_trim(ledger__growth *g, uint64_t low);
 
 #endif

@@ -296,7 +296,7 @@ done:
 static int parse_mirror(server_config *cfg, json_t *o)
 {
     static const char *const allowed[] = {"path", "interval_ms", "remotes", "retry_min_ms",
-                                          "retry_max_ms"};
+                                          "retry_max_ms", "push_timeout_ms", "stop_timeout_ms"};
     const char *sec = "mirror.";
     uint64_t u = 0;
     int error = 0;
@@ -315,6 +315,12 @@ static int parse_mirror(server_config *cfg, json_t *o)
     NT_ENSURE(u >= cfg->mirror_retry_min_ms, NT_EINVAL,
               "mirror.retry_max_ms: must not be below retry_min_ms");
     cfg->mirror_retry_max_ms = (unsigned)u;
+    NT_TRY(get_uint(&u, o, sec, "push_timeout_ms", 3600000, 30000));
+    NT_ENSURE(u >= 100, NT_EINVAL, "mirror.push_timeout_ms: at least 100");
+    cfg->mirror_push_timeout_ms = (unsigned)u;
+    NT_TRY(get_uint(&u, o, sec, "stop_timeout_ms", 600000, 5000));
+    NT_ENSURE(u >= 100, NT_EINVAL, "mirror.stop_timeout_ms: at least 100");
+    cfg->mirror_stop_timeout_ms = (unsigned)u;
     NT_ENSURE(cfg->mirror_path != NULL || cfg->mirror_remote_count == 0, NT_EINVAL,
               "mirror.remotes: no remote without a mirror (mirror.path is null)");
 done:
@@ -389,6 +395,8 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
         cfg->mirror_interval_ms = 1000;
         cfg->mirror_retry_min_ms = 1000;
         cfg->mirror_retry_max_ms = 60000;
+        cfg->mirror_push_timeout_ms = 30000;
+        cfg->mirror_stop_timeout_ms = 5000;
     }
 
     NT_TRY(resolve_path(&cfg->tsa_cert, data_dir));

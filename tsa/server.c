@@ -281,12 +281,14 @@ static json_t *mirror_json(server *s, uint64_t ledger_size)
         printable(err);
         if (json_array_append_new(
                 remotes,
-                json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:s}", "url", url,
+                json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:s, s:I, s:f, s:f}", "url", url,
                           "pushed_size", (json_int_t)m->pushed_size, "entries_behind",
                           (json_int_t)m->entries_behind, "seconds_behind", m->seconds_behind,
                           "pushes", (json_int_t)m->pushes, "failures", (json_int_t)m->failures,
                           "consecutive_failures", (json_int_t)m->consecutive_failures,
-                          "retry_in_s", m->retry_in_s, "last_error", err)) < 0) {
+                          "retry_in_s", m->retry_in_s, "last_error", err, "attempts",
+                          (json_int_t)m->attempts, "pushing_s", m->pushing_s,
+                          "last_success_s", m->last_success_s)) < 0) {
             json_decref(remotes);
             remotes = NULL;
         }
@@ -1217,6 +1219,8 @@ static int mirror_begin(server *s)
     mo.remote_count = c->mirror_remote_count;
     mo.retry_min_ms = c->mirror_retry_min_ms;
     mo.retry_max_ms = c->mirror_retry_max_ms;
+    mo.push_timeout_ms = c->mirror_push_timeout_ms;
+    mo.stop_timeout_ms = c->mirror_stop_timeout_ms;
     {
         mirror_launch ml = {s, &mo, 0, ""};
         pthread_t t;

@@ -79,6 +79,8 @@ typedef struct server_config {
     size_t mirror_remote_count;
     unsigned mirror_retry_min_ms;  /* push back-off: first delay, ms (default 1000) */
     unsigned mirror_retry_max_ms;  /* push back-off: ceiling, ms (default 60000) */
+    unsigned mirror_push_timeout_ms; /* a push running longer is killed (default 30000) */
+    unsigned mirror_stop_timeout_ms; /* shutdown waits at most this for pushes (default 5000) */
 
     /* The verification page (docs/VERIFY-PAGE.md). */
     int web_verify_page;           /* serve /, /verify, /web/ (default true) */

@@ -106,6 +106,20 @@ static inline void fix_close(fixture *f)
     nt_buf_dispose(&f->vkey);
 }
 
+/* Options of a mirror thread on f's repository: a fast interval and back-off for tests. */
+static inline mirror_options fix_mirror_options(const fixture *f, const char **remotes,
+                                                size_t remote_count)
+{
+    mirror_options o = {0};
+    o.path = f->mirror_path;
+    o.interval_ms = 20;
+    o.remotes = remotes;
+    o.remote_count = remote_count;
+    o.retry_min_ms = 10;
+    o.retry_max_ms = 40;
+    return o;
+}
+
 /* Run a shell command (printf-style); returns its exit status. */
 static inline int fix_sh(const char *fmt, ...) NT_PRINTF(1, 2);
 static inline int fix_sh(const char *fmt, ...)

@@ -174,6 +174,7 @@ static void test_defaults(void)
     CHECK(c->mirror_path != NULL && strcmp(c->mirror_path, DATA "/mirror.git") == 0);
     CHECK(c->mirror_interval_ms == 1000);
     CHECK(c->mirror_remote_count == 0);
+    CHECK(c->mirror_push_timeout_ms == 30000 && c->mirror_stop_timeout_ms == 5000);
     server_config_free(c);
 }
 
@@ -197,6 +198,7 @@ static void test_every_option(void)
         "    \"sha256\": \"ff" HASH0 "\"}],"
         " \"evidence\": {\"max_metadata_bytes\": 1048576},"
         " \"mirror\": {\"path\": \"m.git\", \"interval_ms\": 86400000,"
+        "   \"push_timeout_ms\": 3600000, \"stop_timeout_ms\": 100,"
         "   \"remotes\": [\"/backup/m.git\", \"ssh://example.com/m.git\"]}}";
     server_config *c;
     nt_buf b = NT_BUF_INIT;
@@ -252,6 +254,7 @@ static void test_every_option(void)
     CHECK(c->evidence_max_metadata_bytes == 1u << 20);
     CHECK_STR(c->mirror_path, DATA "/m.git");
     CHECK(c->mirror_interval_ms == 86400000);
+    CHECK(c->mirror_push_timeout_ms == 3600000 && c->mirror_stop_timeout_ms == 100);
     CHECK(c->mirror_remote_count == 2);
     CHECK_STR(c->mirror_remotes[1], "ssh://example.com/m.git");
     server_config_free(c);
@@ -388,6 +391,12 @@ static void test_refusals(void)
     REFUSED(with_top(&b, "\"evidence\": {\"max_metadata_bytes\": 1048577}"),
             "evidence.max_metadata_bytes");
     REFUSED(with_top(&b, "\"mirror\": {\"interval_ms\": 86400001}"), "mirror.interval_ms");
+    REFUSED(with_top(&b, "\"mirror\": {\"push_timeout_ms\": 99}"), "mirror.push_timeout_ms");
+    REFUSED(with_top(&b, "\"mirror\": {\"push_timeout_ms\": 3600001}"),
+            "mirror.push_timeout_ms");
+    REFUSED(with_top(&b, "\"mirror\": {\"stop_timeout_ms\": 99}"), "mirror.stop_timeout_ms");
+    REFUSED(with_top(&b, "\"mirror\": {\"stop_timeout_ms\": 600001}"),
+            "mirror.stop_timeout_ms");
     {
         /* more list entries than the arrays hold */
         nt_buf list = NT_BUF_INIT;

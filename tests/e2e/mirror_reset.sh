@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# mirror_reset.sh - someone resets mirror.git's main to an older commit while
+# the server runs (issue 13, item 13): the mirror must refuse to build on it
+# (error in /healthz, a log line naming both commits), drop no history, and go
+# on once the operator puts the branch back (docs/OPERATING.md).  Run under
+# umask 000 (item 15): nothing in mirror.git is group- or world-writable.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+nt_setup
+umask 000
+
+A="$T/a"
+nt_start "$A" --log-level warn
+nt_stop
+nt_config_set "$A" '.mirror.interval_ms = 100'
+nt_start "$A" --log-level warn
+
+# issue one token and wait (bounded) until the mirror holds `want` entries
+issue_and_wait() { # I WANT
+    nt_tsq "$T/q.tsq" -digest "$(printf '%064d' "$1")" -sha256
+    code=$(nt_post_tsq "$T/q.tsq" "$T/q.tsr")
+    nt_check "$code == 200" "POST /tsa $1: HTTP $code"
+    for _ in $(seq 1 300); do
+        nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
+        jq -e --argjson w "$2" '.mirror.size == $w' "$T/h.json" >/dev/null && return 0
+        sleep 0.05
+    done
+    nt_fail "the mirror did not reach $2: $(jq -c .mirror "$T/h.json")"
+}
+issue_and_wait 1 1
+old=$(git -C "$A/mirror.git" rev-parse main)
+issue_and_wait 2 2
+issue_and_wait 3 3
+last=$(git -C "$A/mirror.git" rev-parse main)
+nt_check "$old != $last" "no new commits"
+
+# The reset: main back to the commit of size 1, while the server runs.
+git -C "$A/mirror.git" update-ref refs/heads/main "$old"
+nt_tsq "$T/q.tsq" -digest "$(printf '%064d' 4)" -sha256
+code=$(nt_post_tsq "$T/q.tsq" "$T/q.tsr")
+nt_check "$code == 200" "POST /tsa after the reset: HTTP $code (issuance must go on)"
+for _ in $(seq 1 300); do
+    nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
+    jq -e '.mirror.last_error | test("moved")' "$T/h.json" >/dev/null && break
+    sleep 0.05
+done
+jq -e --arg old "$old" --arg last "$last" '.mirror.last_error | (test("moved") and
+        contains($old) and contains($last))' "$T/h.json" >/dev/null ||
+    nt_fail "no refusal in /healthz: $(jq -c .mirror "$T/h.json")"
+jq -e '.mirror.entries_behind >= 1' "$T/h.json" >/dev/null || nt_fail "no lag shown"
+nt_check "$(git -C "$A/mirror.git" rev-parse main) == $old" "the mirror built on the reset branch"
+grep -q "refs/heads/main is at $old, not at $last" "$NT_LOG" || nt_fail "no log line for the moved branch"
+
+# The operator puts the branch back: the mirror goes on from the commit it wrote.
+git -C "$A/mirror.git" update-ref refs/heads/main "$last"
+for _ in $(seq 1 300); do
+    nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
+    jq -e '.mirror.size == 4 and .mirror.last_error == ""' "$T/h.json" >/dev/null && break
+    sleep 0.05
+done
+jq -e '.mirror.size == 4 and .mirror.last_error == ""' "$T/h.json" >/dev/null ||
+    nt_fail "the mirror did not recover: $(jq -c .mirror "$T/h.json")"
+git -C "$A/mirror.git" merge-base --is-ancestor "$last" main || nt_fail "history dropped"
+nt_stop
+nt_check "$(git -C "$A/mirror.git" rev-list --count main) -ge 4" "commits missing"
+
+# umask 000: still nothing group- or world-writable in the mirror.
+writable=$(find "$A/mirror.git" -perm /022 -print | head -5)
+nt_check "-z \"$writable\"" "group/world-writable under umask 000: $writable"
+echo "mirror_reset: ok"
