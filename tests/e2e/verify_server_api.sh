@@ -46,8 +46,10 @@ for i in 1 2 3; do
         -d '{"digest":"sha256:'"$hex"'","kind":"contract.signed","metadata":'"$meta"'}')
     nt_check "$code == 201" "POST /v1/evidence: HTTP $code"
 done
-code=$(nt_http GET "$NT_URL/v1/receipt/0" "$T/r0.json")
+# Read with the key that wrote it: the receipt carries the metadata.
+code=$(nt_http GET "$NT_URL/v1/receipt/0" "$T/r0.json" -H "Authorization: Bearer $KEY")
 nt_check "$code == 200" "GET /v1/receipt/0: HTTP $code"
+nt_check "\"$(jq -r .metadata "$T/r0.json")\" != null" "the writer's receipt has no metadata"
 nt_check "$(jq '.proof.hashes | length' "$T/r0.json") -ge 1" "leaf 0's proof is empty"
 hex1="sha256:$(nt_sha256 "$T/doc1.txt")"
 hex2="sha256:$(nt_sha256 "$T/doc2.txt")"
@@ -120,6 +122,10 @@ bad_request() { # BODY FIELD|"" MSG
     [[ -z "$2" ]] || nt_check "$(jq -r .field "$T/err.json") == $2" "$3: field"
 }
 bad_request 'not json' "" "not JSON"
+bad_request '' "" "empty body"
+nt_check "$(jq -r .error "$T/err.json") == empty_body" "empty body: $(cat "$T/err.json")"
+jq -e '.message | test("the body is empty; a JSON object is expected")' "$T/err.json" \
+    >/dev/null || nt_fail "empty body: message $(jq -r .message "$T/err.json")"
 bad_request '[1,2]' "" "not an object"
 bad_request '{"digest":"'"$hex1"'"}' receipt "missing receipt"
 bad_request '{"receipt":42,"digest":"'"$hex1"'"}' receipt "receipt a number"

@@ -207,7 +207,7 @@ static void fuzz_receipts(const char *digest)
         }
     }
     server_reply_init(&r);
-    server_get_receipts(&r, &fz_server, digest);
+    server_get_receipts(&r, &fz_server, digest, NULL, NULL, NULL);
     if (r.status != (well_formed ? 200u : 400u)) {
         fprintf(stderr, "receipts '%s': status %u\n", digest ? digest : "(null)", r.status);
         abort();
@@ -232,7 +232,7 @@ static void fuzz_receipt(const char *text)
     }
     want = dec(&index, text) < 0 ? 400 : index < LEAVES ? 200 : 404;
     server_reply_init(&r);
-    server_get_receipt(&r, &fz_server, text);
+    server_get_receipt(&r, &fz_server, text, NULL);
     if (r.status != want) {
         fprintf(stderr, "receipt '%s': status %u, expected %u\n", text, r.status, want);
         abort();

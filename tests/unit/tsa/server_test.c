@@ -117,7 +117,8 @@ static void test_evidence_parse(void)
     server_evidence e;
     server_reply r;
     static const ev_case refusals[] = {
-        {"", 400, "malformed_json", NULL},
+        {"", 400, "empty_body", NULL},
+        {" \r\n\t", 400, "empty_body", NULL},
         {"{\"digest\": ", 400, "malformed_json", NULL},
         {"[\"sha256:" D64 "\"]", 400, "malformed_json", NULL},
         {"{\"digest\": \"sha256:" D64 "\", \"kind\": \"a\", \"kind\": \"b\"}", 400,
@@ -388,7 +389,7 @@ static void test_get_handlers(void)
 
     /* /v1/receipt/<index> */
     server_reply_init(&r);
-    server_get_receipt(&r, &f.s, "3");
+    server_get_receipt(&r, &f.s, "3", NULL);
     CHECK(r.status == 200);
     j = body_json(&r);
     CHECK(json_object_size(j) > 0);
@@ -398,21 +399,21 @@ static void test_get_handlers(void)
         static const char *const bad[] = {"", "x", "-1", "03", "1.0", " 1", "18446744073709551616"};
         for (size_t i = 0; i < NT_ARRAY_LEN(bad); i++) {
             server_reply_init(&r);
-            server_get_receipt(&r, &f.s, bad[i]);
+            server_get_receipt(&r, &f.s, bad[i], NULL);
             CHECK_ERROR(&r, 400, "invalid_index", "index");
             server_reply_dispose(&r);
         }
         server_reply_init(&r);
-        server_get_receipt(&r, &f.s, NULL);
+        server_get_receipt(&r, &f.s, NULL, NULL);
         CHECK_ERROR(&r, 400, "invalid_index", "index");
         server_reply_dispose(&r);
     }
     server_reply_init(&r);
-    server_get_receipt(&r, &f.s, "7"); /* == size */
+    server_get_receipt(&r, &f.s, "7", NULL); /* == size */
     CHECK_ERROR(&r, 404, "not_found", "index");
     server_reply_dispose(&r);
     server_reply_init(&r);
-    server_get_receipt(&r, &f.s, "18446744073709551615");
+    server_get_receipt(&r, &f.s, "18446744073709551615", NULL);
     CHECK_ERROR(&r, 404, "not_found", "index");
     server_reply_dispose(&r);
 
@@ -422,7 +423,7 @@ static void test_get_handlers(void)
         snprintf(hex + 7 + 2 * i, 3, "%02x", digests[1][i]);
     }
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, hex);
+    server_get_receipts(&r, &f.s, hex, NULL, NULL, NULL);
     CHECK(r.status == 200);
     j = body_json(&r);
     CHECK(json_array_size(json_object_get(j, "receipts")) == 2); /* leaves 1 and 4 */
@@ -430,7 +431,7 @@ static void test_get_handlers(void)
     server_reply_dispose(&r);
     hex[7] = hex[7] == 'f' ? '0' : 'f'; /* a digest nobody sent: an empty list, not 404 */
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, hex);
+    server_get_receipts(&r, &f.s, hex, NULL, NULL, NULL);
     CHECK(r.status == 200);
     j = body_json(&r);
     CHECK(json_is_array(json_object_get(j, "receipts")) &&
@@ -438,15 +439,15 @@ static void test_get_handlers(void)
     json_decref(j);
     server_reply_dispose(&r);
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, NULL);
+    server_get_receipts(&r, &f.s, NULL, NULL, NULL, NULL);
     CHECK_ERROR(&r, 400, "missing_member", "digest");
     server_reply_dispose(&r);
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, "sha256:00");
+    server_get_receipts(&r, &f.s, "sha256:00", NULL, NULL, NULL);
     CHECK_ERROR(&r, 400, "invalid_digest_length", "digest");
     server_reply_dispose(&r);
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, "blake3:00");
+    server_get_receipts(&r, &f.s, "blake3:00", NULL, NULL, NULL);
     CHECK_ERROR(&r, 400, "unknown_algorithm", "digest");
     server_reply_dispose(&r);
 
