@@ -1002,6 +1002,42 @@ static void test_owner_and_paging(void)
                                      UINT64_MAX, 3));
     CHECK(count == 0 && idx == NULL);
     ledger_close(l);
+    l = NULL;
+
+    /* A ledger written before "owners" existed: readers open it and find no owner; the
+     * writer adds the database and records owners from then on. */
+    {
+        MDB_env *env = NULL;
+        MDB_txn *txn = NULL;
+        MDB_dbi dbi;
+        uint64_t got = 0;
+        REQUIRE(mdb_env_create(&env) == 0);
+        REQUIRE(mdb_env_set_maxdbs(env, 8) == 0);
+        REQUIRE(mdb_env_open(env, dir, 0, 0600) == 0);
+        REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+        REQUIRE(mdb_dbi_open(txn, "owners", 0, &dbi) == 0);
+        REQUIRE(mdb_drop(txn, dbi, 1) == 0);
+        REQUIRE(mdb_txn_commit(txn) == 0);
+        mdb_env_close(env);
+        CHECK_OK(ledger_open_readonly(&l, &o));
+        REQUIRE(l != NULL);
+        CHECK_ERR(ledger_owner_get(&owner, l, 0), NT_ENOTFOUND);
+        CHECK_OK(ledger_leaf_get(&leaf, NULL, l, 0));
+        ledger_close(l);
+        l = NULL;
+        CHECK_OK(ledger_open(&l, &o));
+        REQUIRE(l != NULL);
+        CHECK_ERR(ledger_owner_get(&owner, l, 0), NT_ENOTFOUND);
+        g.done = 0;
+        fix_leaf_ex(&leaf, 500, 4242, 40, 0);
+        CHECK_OK(ledger_append_owned_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
+                                           NT_BYTES("b", 1), gate_count, &g));
+        gate_open_and_wait(&g, 1);
+        got = 42;
+        CHECK_OK(ledger_owner_get(&owner, l, got));
+        CHECK(owner.len == 1 && owner.ptr[0] == 'b');
+        ledger_close(l);
+    }
     gate_dispose(&g);
     nt_buf_dispose(&leaf);
     nt_buf_dispose(&meta);
