@@ -7,10 +7,8 @@
  * paged GET /v1/receipts (limit, cursor, next_cursor, every index once and in
  * order, each bad parameter named).  Part of the tsa unit tests.
  */
-#include "tests/unit/test.h"
-#include "tsa/server_int.h"
+#include "tests/unit/tsa/server_fixture.h"
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <pthread.h>
 
@@ -86,18 +84,8 @@ static void append(ledger *l, const uint8_t *digest, unsigned seq, const char *o
  * metadata by "tenant-a"; then one leaf with metadata but no owner (an older server). */
 static void fixture_open(fixture *f)
 {
-    ledger_options lo;
-
     memset(f, 0, sizeof(*f));
-    REQUIRE(test_tmpdir(f->dir, sizeof(f->dir)) != NULL);
-    REQUIRE((f->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) != NULL);
-    memset(&lo, 0, sizeof(lo));
-    lo.path = f->dir;
-    lo.map_size = 8u << 20;
-    lo.origin = ORIGIN;
-    lo.log_key = f->key;
-    lo.no_sync = 1;
-    REQUIRE(ledger_open(&f->l, &lo) == 0);
+    f->l = sfx_ledger_open(f->dir, sizeof(f->dir), &f->key, ORIGIN);
     SHA256((const uint8_t *)"popular", 7, g_digest);
     SHA256((const uint8_t *)"other", 5, g_other);
     append(f->l, g_other, 0, "tenant-a");
@@ -112,27 +100,10 @@ static void fixture_open(fixture *f)
 
 static void fixture_close(fixture *f)
 {
-    nt_buf cmd = NT_BUF_INIT;
-    ledger_close(f->l);
-    EVP_PKEY_free(f->key);
-    REQUIRE(nt_buf_printf(&cmd, "rm -rf '%s'", f->dir) == 0);
-    if (system(nt_buf_cstr(&cmd)) != 0) {
-        fprintf(stderr, "could not remove %s\n", f->dir);
-    }
-    nt_buf_dispose(&cmd);
+    sfx_ledger_close(f->l, f->key, f->dir);
 }
 
-static json_t *body_json(const server_reply *r)
-{
-    json_error_t jerr;
-    json_t *j = json_loadb((const char *)r->body.ptr, r->body.len, 0, &jerr);
-    if (j == NULL || !json_is_object(j)) {
-        fprintf(stderr, "not a JSON object (%s): %.*s\n", jerr.text, (int)r->body.len,
-                (const char *)r->body.ptr);
-    }
-    REQUIRE(j != NULL && json_is_object(j));
-    return j;
-}
+#define body_json sfx_body_json
 
 /* 1 if the reply is `status` with error `code`, field `field` (NULL = none) and a message
  * containing `words` (NULL = any). */

@@ -8,8 +8,7 @@
  * with checkpoint_open).  The server object is assembled by hand: no signer,
  * no HTTP.  Part of the tsa unit tests; links nt_tsa.
  */
-#include "tests/unit/test.h"
-#include "tsa/server_int.h"
+#include "tests/unit/tsa/server_fixture.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -21,18 +20,7 @@ static uint8_t digests[3][32]; /* leaf i has digests[i % 3] */
 
 /* ------------------------------------------------------------------ helpers */
 
-/* The reply's JSON body (caller decrefs); REQUIREs that it is a JSON object. */
-static json_t *body_json(const server_reply *r)
-{
-    json_error_t jerr;
-    json_t *j = json_loadb((const char *)r->body.ptr, r->body.len, 0, &jerr);
-    if (j == NULL || !json_is_object(j)) {
-        fprintf(stderr, "not a JSON object (%s): %.*s\n", jerr.text, (int)r->body.len,
-                (const char *)r->body.ptr);
-    }
-    REQUIRE(j != NULL && json_is_object(j));
-    return j;
-}
+#define body_json sfx_body_json
 
 /* status, "error" code and "field" (NULL = no field member) of an error reply */
 static void check_error(const server_reply *r, unsigned status, const char *code,
@@ -296,19 +284,10 @@ typedef struct fixture {
 
 static void fixture_open(fixture *f)
 {
-    ledger_options lo;
     uint8_t token[40];
 
     memset(f, 0, sizeof(*f));
-    REQUIRE(test_tmpdir(f->dir, sizeof(f->dir)) != NULL);
-    REQUIRE((f->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) != NULL);
-    memset(&lo, 0, sizeof(lo));
-    lo.path = f->dir;
-    lo.map_size = 8u << 20;
-    lo.origin = ORIGIN;
-    lo.log_key = f->key;
-    lo.no_sync = 1;
-    REQUIRE(ledger_open(&f->l, &lo) == 0);
+    f->l = sfx_ledger_open(f->dir, sizeof(f->dir), &f->key, ORIGIN);
     for (unsigned i = 0; i < 3; i++) {
         uint8_t b = (uint8_t)i;
         REQUIRE(EVP_Digest(&b, 1, digests[i], NULL, EVP_sha256(), NULL) == 1);
@@ -335,17 +314,10 @@ static void fixture_open(fixture *f)
 
 static void fixture_close(fixture *f)
 {
-    nt_buf cmd = NT_BUF_INIT;
-    ledger_close(f->l);
-    EVP_PKEY_free(f->key);
+    sfx_ledger_close(f->l, f->key, f->dir);
     for (unsigned i = 0; i < LEAVES; i++) {
         nt_buf_dispose(&f->leaves[i]);
     }
-    REQUIRE(nt_buf_printf(&cmd, "rm -rf '%s'", f->dir) == 0);
-    if (system(nt_buf_cstr(&cmd)) != 0) {
-        fprintf(stderr, "could not remove %s\n", f->dir);
-    }
-    nt_buf_dispose(&cmd);
 }
 
 /* The 32-byte hashes of a proof reply, decoded from base64. */
