@@ -14,14 +14,20 @@
 static const char *json_type_name(const json_t *j)
 {
     switch (json_typeof(j)) {
-    case JSON_ARRAY: return "an array";
-    case JSON_STRING: return "a string";
+    case JSON_ARRAY:
+        return "an array";
+    case JSON_STRING:
+        return "a string";
     case JSON_INTEGER:
-    case JSON_REAL: return "a number";
+    case JSON_REAL:
+        return "a number";
     case JSON_TRUE:
-    case JSON_FALSE: return "a boolean";
-    case JSON_NULL: return "null";
-    default: return "an object";
+    case JSON_FALSE:
+        return "a boolean";
+    case JSON_NULL:
+        return "null";
+    default:
+        return "an object";
     }
 }
 
@@ -57,8 +63,8 @@ int server_json_object(json_t **out, server_reply *r, nt_bytes body)
         return -1;
     }
     if (!json_is_object(root)) {
-        server_reply_error(r, 400, "malformed_json", NULL,
-                           "the body must be a JSON object, not %s", json_type_name(root));
+        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object, not %s",
+                           json_type_name(root));
         json_decref(root);
         return -1;
     }
@@ -130,8 +136,8 @@ void server_get_receipts(server_reply *r, server *s, const char *digest_text,
     int e = 0;
 
     if (server_digest_parse(&alg, &digest, r, digest_text, "digest") < 0 ||
-        query_u64(&limit, r, limit_text, "limit", SERVER_RECEIPTS_DEFAULT, 1,
-                  SERVER_RECEIPTS_MAX) < 0 ||
+        query_u64(&limit, r, limit_text, "limit", SERVER_RECEIPTS_DEFAULT, 1, SERVER_RECEIPTS_MAX) <
+            0 ||
         query_u64(&cursor, r, cursor_text, "cursor", 0, 0, UINT64_MAX) < 0) {
         goto done;
     }
@@ -151,7 +157,8 @@ void server_get_receipts(server_reply *r, server *s, const char *digest_text,
     }
     e |= nt_buf_puts(&body, "]");
     if (count > limit) {
-        e |= nt_buf_printf(&body, ",\n\"next_cursor\": \"%llu\"", (unsigned long long)indexes[limit]);
+        e |= nt_buf_printf(&body, ",\n\"next_cursor\": \"%llu\"",
+                           (unsigned long long)indexes[limit]);
     }
     e |= nt_buf_puts(&body, "}\n");
     if (e != 0) {

@@ -13,7 +13,7 @@
 #include <pthread.h>
 
 #define ORIGIN "test.notarium.example/server-api"
-#define SAME 45 /* leaves with the popular digest */
+#define SAME   45 /* leaves with the popular digest */
 
 static const char g_meta[] = "{\"email\":\"a@example.test\",\"iban\":\"DE89370400440532013000\"}";
 static uint8_t g_digest[32], g_other[32];
@@ -227,7 +227,8 @@ static void test_metadata_owner(void)
         {
             json_t *first = json_array_get(json_object_get(j, "receipts"), 0);
             REQUIRE(first != NULL);
-            CHECK(json_integer_value(json_object_get(json_object_get(first, "leaf"), "index")) == 1);
+            CHECK(json_integer_value(json_object_get(json_object_get(first, "leaf"), "index")) ==
+                  1);
             CHECK(json_is_string(json_object_get(first, "metadata")) == own);
             CHECK(json_is_true(json_object_get(first, "metadata_withheld")) == !own);
         }
