@@ -104,6 +104,20 @@ typedef void (*ledger_done_fn)(void *ctx, int error, uint64_t index);
  */
 int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done_fn fn, void *ctx);
 
+/* Longest owner label ledger_append_owned_async takes, bytes. */
+#define LEDGER_OWNER_MAX 64
+
+/*
+ * ledger_append_async that also records who appended the leaf: `owner`
+ * (0..LEDGER_OWNER_MAX opaque bytes; the server gives the API key id that
+ * wrote an evidence record) is committed in the same write transaction,
+ * beside the leaf and outside it: it is in no hash, no checkpoint and no
+ * mirror, so the leaf bytes do not depend on it.  Empty = no owner (exactly
+ * ledger_append_async).  NT_EINVAL for an over-long owner.
+ */
+int ledger_append_owned_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
+                              ledger_done_fn fn, void *ctx);
+
 /* Blocking form of ledger_append_async, for tools and tests: returns once the leaf is
  * durably committed (0 and *index_out set) or the append failed (its code).  Must not be
  * called from a ledger_done_fn. */
@@ -136,6 +150,13 @@ int ledger_checkpoint_at(nt_buf *out, ledger *l, uint64_t size);
 /* Leaf bytes and (if metadata_out is not NULL) metadata bytes of leaf `index`; NT_ENOTFOUND. */
 int ledger_leaf_get(nt_buf *leaf_out, nt_buf *metadata_out, ledger *l, uint64_t index);
 
+/*
+ * The owner recorded for leaf `index` by ledger_append_owned_async (replaces
+ * owner_out's contents).  NT_ENOTFOUND when none was recorded (appended
+ * without an owner, or by a version that kept none).
+ */
+int ledger_owner_get(nt_buf *owner_out, ledger *l, uint64_t index);
+
 /* Hash of the complete subtree at `level` covering [index << level, (index+1) << level); NT_ENOTFOUND. */
 int ledger_hash_get(uint8_t out[32], ledger *l, unsigned level, uint64_t index);
 
@@ -151,6 +172,15 @@ int ledger_proof_consistency(nt_buf *out, ledger *l, uint64_t from, uint64_t to)
  */
 int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, record_alg alg,
                        nt_bytes digest, size_t max);
+
+/*
+ * ledger_find_digest from a position: only indexes >= `from`.  The lookup
+ * seeks to `from` in the digest index (no scan of the earlier matches), so
+ * its work is bounded by `max` whatever the number of matches: page through
+ * them with from = last index returned + 1.
+ */
+int ledger_find_digest_from(uint64_t **indexes_out, size_t *count_out, ledger *l, record_alg alg,
+                            nt_bytes digest, uint64_t from, size_t max);
 
 /*
  * Fill a receipt for leaf `index` proven against the latest checkpoint

@@ -156,8 +156,12 @@ int receipt_encode(nt_buf *out, const receipt *r)
     }
     NT_TRY(set_member(root, "certificates", certs));
     certs = NULL;
+    NT_ENSURE(!(r->has_metadata && r->metadata_withheld), NT_EINVAL,
+              "metadata: both given and withheld");
     if (r->has_metadata) {
         NT_TRY(set_member(root, "metadata", b64_string(r->metadata.ptr, r->metadata.len)));
+    } else if (r->metadata_withheld) {
+        NT_TRY(set_member(root, "metadata_withheld", json_true()));
     }
 
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -333,6 +337,12 @@ int receipt_decode(receipt *out, const char *json, size_t len)
         /* empty metadata is legitimate: its SHA-256 is still committed in the leaf */
         NT_TRY(decode_b64(&r.metadata, v, "metadata", 0));
         r.has_metadata = 1;
+    }
+    v = json_object_get(root, "metadata_withheld");
+    if (v != NULL) {
+        NT_ENSURE(json_is_true(v), NT_EINVAL, "metadata_withheld: not true");
+        NT_ENSURE(!r.has_metadata, NT_EINVAL, "metadata_withheld: beside metadata");
+        r.metadata_withheld = 1;
     }
     *out = r;
     receipt_init(&r);

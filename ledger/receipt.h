@@ -12,7 +12,13 @@
  *     "checkpoint": "<signed note text the proof is against>",
  *     "certificates": ["<base64 DER>", ...],      TSA certificate first, then its chain
  *     "metadata": "<base64 of the exact metadata bytes>"   only when the leaf has metadata
+ *     "metadata_withheld": true     instead of "metadata", when the leaf has metadata
+ *                                   that this receipt's reader may not see
  *   }
+ *
+ * A receipt with metadata withheld still proves the token and the leaf's
+ * inclusion (the leaf commits to the metadata's SHA-256, not to its bytes);
+ * it proves nothing about the metadata.
  *
  * Integers are JSON numbers (exact up to 2^53).  Unknown members are ignored
  * by the decoder, so later versions may add members.
@@ -41,6 +47,7 @@ typedef struct receipt {
     size_t cert_count;
     int has_metadata;
     nt_buf metadata;
+    int metadata_withheld; /* the leaf has metadata, left out of this receipt (has_metadata 0) */
 } receipt;
 
 void receipt_init(receipt *r);
@@ -60,7 +67,8 @@ int receipt_encode(nt_buf *out, const receipt *r);
  * missing, mistyped or malformed member.  Checks only syntax and shape, not
  * the cryptography (that is the verifier's job).  Also refused: duplicate members, trailing
  * bytes, more than RECEIPT_MAX_PROOF hashes or RECEIPT_MAX_CERTS certificates, integers beyond
- * 2^53, leaf.index >= proof.tree_size.  `metadata` may be "" (empty metadata bytes).
+ * 2^53, leaf.index >= proof.tree_size.  `metadata` may be "" (empty metadata bytes);
+ * `metadata_withheld` must be true when present, and not beside `metadata`.
  *
  * *out is overwritten (receipt_init'd first, so dispose a reused receipt before); on failure
  * it is left empty.  On success the caller owns its buffers: receipt_dispose.

@@ -14,6 +14,7 @@
  * Named databases of the environment (format version 1):
  *   "leaves"      u64be index                   -> leaf bytes
  *   "metadata"    u64be index                   -> metadata bytes (leaves that have any)
+ *   "owners"      u64be index                   -> who appended the leaf (ledger_append_owned_async)
  *   "nodes"       level byte || u64be index     -> 32-byte complete-subtree hash
  *   "digests"     alg byte || digest            -> u64be index (DUPSORT|DUPFIXED)
  *   "checkpoints" u64be tree size               -> signed checkpoint note
@@ -58,6 +59,8 @@ typedef struct store_entry {
     const uint8_t *digest; /* points into leaf */
     size_t digest_len;
     int has_metadata;
+    const uint8_t *owner; /* owner_len bytes after the metadata; 0 = none */
+    size_t owner_len;
     const uint8_t *leaf;
     size_t leaf_len;
     const uint8_t *meta;
@@ -70,6 +73,8 @@ struct ledger {
     int lock_fd;  /* flock'd "sequencer.lock": one sequencer per ledger; -1 when read-only */
     MDB_env *env;
     MDB_dbi db_leaves, db_metadata, db_nodes, db_digests, db_checkpoints, db_meta;
+    MDB_dbi db_owners;
+    int has_owners; /* 0: a reader of a ledger written before "owners" existed */
     char *origin;
     EVP_PKEY *key;
     unsigned batch_max;
@@ -369,6 +374,12 @@ static int store_dbis_open(MDB_txn *txn, ledger *l, unsigned create)
     NT_TRY(store_dbi_open(&l->db_digests, txn, "digests", create | MDB_DUPSORT | MDB_DUPFIXED));
     NT_TRY(store_dbi_open(&l->db_checkpoints, txn, "checkpoints", create));
     NT_TRY(store_dbi_open(&l->db_meta, txn, "meta", create));
+    /* Added after format version 1 shipped: a reader of an older ledger sees no owners. */
+    error = store_dbi_open(&l->db_owners, txn, "owners", create);
+    l->has_owners = error == 0;
+    if (error == NT_ENOTFOUND && create == 0) {
+        error = 0;
+    }
 done:
     return error;
 }
@@ -840,6 +851,10 @@ static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], ledger *l, size
             v = store_val(e->meta, e->meta_len);
             STORE_MDB(mdb_put(txn, l->db_metadata, &k, &v, MDB_APPEND), "store metadata");
         }
+        if (e->owner_len > 0) {
+            v = store_val(e->owner, e->owner_len);
+            STORE_MDB(mdb_put(txn, l->db_owners, &k, &v, MDB_APPEND), "store owner");
+        }
         dkey[0] = (uint8_t)e->alg;
         memcpy(dkey + 1, e->digest, e->digest_len);
         k = store_val(dkey, 1 + e->digest_len);
@@ -989,7 +1004,7 @@ static void *store_sequencer_main(void *arg)
 
 /* ------------------------------------------------------------------ appends */
 
-static int store_entry_new(store_entry **out, nt_bytes leaf, nt_bytes metadata)
+static int store_entry_new(store_entry **out, nt_bytes leaf, nt_bytes metadata, nt_bytes owner)
 {
     int error = 0;
     store_entry *e = NULL;
@@ -1014,6 +1029,7 @@ static int store_entry_new(store_entry **out, nt_bytes leaf, nt_bytes metadata)
               "leaf digest length %zu out of range", r.digest.len);
     NT_TRY(nt_size_add(&total, sizeof(*e), leaf.len));
     NT_TRY(nt_size_add(&total, total, metadata.len));
+    NT_TRY(nt_size_add(&total, total, owner.len));
     e = nt_malloc(total);
     NT_ENSURE(e != NULL, NT_ENOMEM, "out of memory");
     memset(e, 0, sizeof(*e));
@@ -1030,7 +1046,12 @@ static int store_entry_new(store_entry **out, nt_bytes leaf, nt_bytes metadata)
     if (metadata.len > 0) {
         memcpy(p + leaf.len, metadata.ptr, metadata.len);
     }
-    e->bytes = leaf.len + metadata.len;
+    e->owner = p + leaf.len + metadata.len;
+    e->owner_len = owner.len;
+    if (owner.len > 0) {
+        memcpy(p + leaf.len + metadata.len, owner.ptr, owner.len);
+    }
+    e->bytes = leaf.len + metadata.len + owner.len;
     *out = e;
 done:
     if (error == NT_ERANGE) {
@@ -1041,17 +1062,26 @@ done:
 
 int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done_fn fn, void *ctx)
 {
+    return ledger_append_owned_async(l, leaf, metadata, NT_BYTES(NULL, 0), fn, ctx);
+}
+
+int ledger_append_owned_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
+                              ledger_done_fn fn, void *ctx)
+{
     int error = 0;
     store_entry *e = NULL;
     int locked = 0;
 
     NT_ENSURE(l != NULL && fn != NULL && (leaf.ptr != NULL || leaf.len == 0) &&
-                  (metadata.ptr != NULL || metadata.len == 0),
+                  (metadata.ptr != NULL || metadata.len == 0) &&
+                  (owner.ptr != NULL || owner.len == 0),
               NT_EINVAL, "ledger_append_async: bad arguments");
+    NT_ENSURE(owner.len <= LEDGER_OWNER_MAX, NT_EINVAL, "owner longer than %d bytes",
+              LEDGER_OWNER_MAX);
     NT_ENSURE(!l->readonly, NT_ESTATE,
               "the ledger was opened read-only: appends go through the process that holds it "
               "(the server)");
-    NT_TRY(store_entry_new(&e, leaf, metadata));
+    NT_TRY(store_entry_new(&e, leaf, metadata, owner));
     e->fn = fn;
     e->ctx = ctx;
 
@@ -1265,6 +1295,37 @@ done:
     return error;
 }
 
+int ledger_owner_get(nt_buf *owner_out, ledger *l, uint64_t index)
+{
+    int error = 0;
+    MDB_txn *txn = NULL;
+    uint8_t key[8];
+    MDB_val k, v;
+    int rc;
+
+    nt_buf_clear(owner_out);
+    if (!l->has_owners) {
+        return nt_error_set(NT_ENOTFOUND, "no owner recorded for leaf %llu",
+                            (unsigned long long)index);
+    }
+    NT_TRY(store_read_begin(&txn, l));
+    nt_store_u64be(key, index);
+    k = store_val(key, sizeof(key));
+    rc = mdb_get(txn, l->db_owners, &k, &v);
+    if (rc == MDB_NOTFOUND) {
+        error = nt_error_set(NT_ENOTFOUND, "no owner recorded for leaf %llu",
+                             (unsigned long long)index);
+        goto done;
+    }
+    STORE_MDB(rc, "read owner");
+    NT_TRY(nt_buf_set(owner_out, v.mv_data, v.mv_size));
+done:
+    if (txn != NULL) {
+        mdb_txn_abort(txn);
+    }
+    return error;
+}
+
 int ledger_hash_get(uint8_t out[32], ledger *l, unsigned level, uint64_t index)
 {
     int error = 0;
@@ -1344,10 +1405,16 @@ done:
 int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, record_alg alg,
                        nt_bytes digest, size_t max)
 {
+    return ledger_find_digest_from(indexes_out, count_out, l, alg, digest, 0, max);
+}
+
+int ledger_find_digest_from(uint64_t **indexes_out, size_t *count_out, ledger *l, record_alg alg,
+                            nt_bytes digest, uint64_t from, size_t max)
+{
     int error = 0;
     MDB_txn *txn = NULL;
     MDB_cursor *cur = NULL;
-    uint8_t dkey[1 + RECORD_MAX_DIGEST];
+    uint8_t dkey[1 + RECORD_MAX_DIGEST], start[8];
     uint64_t *found = NULL;
     size_t count = 0, cap = 0;
     MDB_val k, v;
@@ -1364,10 +1431,13 @@ int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, rec
     dkey[0] = (uint8_t)alg;
     memcpy(dkey + 1, digest.ptr, digest.len);
     k = store_val(dkey, 1 + digest.len);
+    /* The duplicates are u64be indexes, sorted as numbers: seek to the first >= from. */
+    nt_store_u64be(start, from);
+    v = store_val(start, sizeof(start));
 
     NT_TRY(store_read_begin(&txn, l));
     STORE_MDB(mdb_cursor_open(txn, l->db_digests, &cur), "open digest cursor");
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0 && count < max;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rc == 0 && count < max;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
         NT_ENSURE(v.mv_size == 8, NT_ECORRUPT, "digest index entry has %zu bytes", v.mv_size);
         if (count == cap) {

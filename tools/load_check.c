@@ -106,7 +106,7 @@ int load__check_records(const load_opts *o)
         total++;
 
         nt_buf_clear(&path);
-        NT_TRY(nt_buf_printf(&path, "/v1/receipts?digest=%s", line));
+        NT_TRY(nt_buf_printf(&path, "/v1/receipts?digest=%s&limit=100", line)); /* the largest page */
         int status = 0;
         NT_TRY(load__client_get(&status, &body, &c, nt_buf_cstr(&path)));
         json_error_t jerr;

@@ -59,6 +59,7 @@ typedef struct http_req {
     uint64_t append_index;
     tsa_result result;          /* /tsa and /v1/evidence */
     server_evidence evidence;
+    const server_api_key *key;  /* the API key presented (borrowed from cfg), NULL = none */
     /* for the request log */
     int has_alg;
     record_alg alg;
@@ -246,6 +247,35 @@ static const char *bearer_token(const char *value, size_t *len)
     return n > 0 ? value : NULL;
 }
 
+/*
+ * The request's API key into q->key.  NULL when it is good (or absent and not
+ * `required`), else the reason for a 401: a header that is present is always
+ * checked, so a wrong key never reads as "no key".
+ */
+static const char *request_key(http_req *q, int required)
+{
+    size_t len = 0;
+    const char *value =
+        MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const char *key;
+
+    q->key = NULL;
+    if (value == NULL && !required) {
+        return NULL;
+    }
+    key = bearer_token(value, &len);
+    if (key == NULL) {
+        return "an 'Authorization: Bearer <API key>' header is required";
+    }
+    q->key = server_api_key_check(q->s->cfg, key, len);
+    return q->key == NULL ? "unknown API key" : NULL;
+}
+
+static const char *request_key_id(const http_req *q)
+{
+    return q->key != NULL ? q->key->id : NULL;
+}
+
 static http_route route_of(const char *url)
 {
     if (strcmp(url, "/tsa") == 0 || strcmp(url, "/") == 0) {
@@ -329,7 +359,11 @@ static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes m
     }
     q->suspended = 1;
     MHD_suspend_connection(q->conn);
-    rc = ledger_append_async(s->ledger, leaf, metadata, on_appended, q);
+    /* The key that wrote an evidence record owns its metadata (server_metadata_filter). */
+    rc = ledger_append_owned_async(s->ledger, leaf, metadata,
+                                   q->key != NULL ? NT_BYTES(q->key->id, strlen(q->key->id))
+                                                  : NT_BYTES(NULL, 0),
+                                   on_appended, q);
     if (rc < 0) {
         /* The callback will not run: resume ourselves with the error. */
         q->append_error = rc;
@@ -385,7 +419,7 @@ static enum MHD_Result finish_append(http_req *q)
             atomic_fetch_add(&s->metrics.tokens_granted, 1);
         }
     } else {
-        server_evidence_created(&r, s, q->append_index);
+        server_evidence_created(&r, s, q->append_index, request_key_id(q));
         if (r.status == 201) {
             atomic_fetch_add(&s->metrics.evidence_created, 1);
         }
@@ -533,8 +567,11 @@ static enum MHD_Result handle_get(http_req *q, const char *url)
     case ROUTE_HEALTHZ: server_get_healthz(&r, q->s); break;
     case ROUTE_METRICS: server_get_metrics(&r, q->s); break;
     case ROUTE_CHECKPOINT: server_get_checkpoint(&r, q->s); break;
-    case ROUTE_RECEIPT: server_get_receipt(&r, q->s, url + 12); break;
-    case ROUTE_RECEIPTS: server_get_receipts(&r, q->s, arg(q, "digest")); break;
+    case ROUTE_RECEIPT: server_get_receipt(&r, q->s, url + 12, request_key_id(q)); break;
+    case ROUTE_RECEIPTS:
+        server_get_receipts(&r, q->s, arg(q, "digest"), arg(q, "limit"), arg(q, "cursor"),
+                            request_key_id(q));
+        break;
     case ROUTE_PROOF_INCLUSION:
         server_get_proof_inclusion(&r, q->s, arg(q, "index"), arg(q, "size"));
         break;
@@ -575,18 +612,8 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
         if (!is_post) {
             return send_error(q, 405, "method_not_allowed", NULL, "use POST");
         }
-        if (q->route == ROUTE_EVIDENCE) {
-            size_t klen = 0;
-            const char *key = bearer_token(
-                MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
-                                            MHD_HTTP_HEADER_AUTHORIZATION),
-                &klen);
-            if (key == NULL || server_api_key_check(s->cfg, key, klen) == NULL) {
-                return send_error(q, 401, "unauthorized", NULL,
-                                  key == NULL ? "an 'Authorization: Bearer <API key>' header is "
-                                                "required"
-                                              : "unknown API key");
-            }
+        if (q->route == ROUTE_EVIDENCE && (value = request_key(q, 1)) != NULL) {
+            return send_error(q, 401, "unauthorized", NULL, value);
         }
         value = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
                                             MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -607,6 +634,11 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
     }
     if (!is_get) {
         return send_error(q, 405, "method_not_allowed", NULL, "use GET");
+    }
+    /* Receipts: a key is optional, and shows the metadata that key wrote. */
+    if ((q->route == ROUTE_RECEIPT || q->route == ROUTE_RECEIPTS) &&
+        (value = request_key(q, 0)) != NULL) {
+        return send_error(q, 401, "unauthorized", NULL, value);
     }
     return handle_get(q, url);
 }

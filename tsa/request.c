@@ -3,7 +3,8 @@
  * tsa_respond, the request -> response entry point of the TSA core.  Every
  * way a request can be refused is here, each mapped to one PKIFailureInfo
  * bit and one statusString; docs/TOKEN-PROFILE.md lists them all.  Parsing
- * is OpenSSL's d2i_TS_REQ, made strict: one DER encoding, nothing after it.
+ * is OpenSSL's d2i_TS_REQ, made strict: the raw bytes are checked against
+ * DER's rules (X.690 10, 11), nothing may follow them.
  */
 #include "tsa/core_int.h"
 
@@ -170,11 +171,199 @@ static tsa_fail request_check(const tsa__alg **alg_out, const ASN1_OBJECT **poli
     return TSA_FAIL_NONE;
 }
 
+/* ------------------------------------------------------------------ strict DER */
+
+/*
+ * TOKEN-PROFILE.md promises that a request has exactly one accepted byte
+ * string.  A round trip through d2i/i2d cannot check that alone: OpenSSL keeps
+ * a BOOLEAN's content byte and an empty SEQUENCE OF as read and writes them
+ * back unchanged.  So the raw bytes are walked and the DER rules a
+ * TimeStampReq can break are checked here, each beside its clause.
+ */
+#define DER_MAX_DEPTH 16
+
+typedef struct der_tlv {
+    uint8_t tag;
+    const uint8_t *ptr; /* contents */
+    size_t len;
+} der_tlv;
+
+/* One TLV header at *p (before end), DER's rules for tags and lengths; advances *p. */
+static int der_next(der_tlv *out, const uint8_t **p, const uint8_t *end, char *reason, size_t cap)
+{
+    size_t len = 0, n;
+
+    if (end - *p < 2) {
+        snprintf(reason, cap, "request is not DER-encoded: truncated");
+        return -1;
+    }
+    out->tag = *(*p)++;
+    /* X.690 8.1.2.4: tag numbers up to 30 use one octet; a TimeStampReq has no others. */
+    if ((out->tag & 0x1f) == 0x1f) {
+        snprintf(reason, cap, "request is not DER-encoded: unexpected high tag number");
+        return -1;
+    }
+    n = *(*p)++;
+    if (n == 0x80) {
+        /* X.690 10.1: "The definite form of length encoding shall be used" */
+        snprintf(reason, cap, "request is not DER-encoded: indefinite length");
+        return -1;
+    }
+    if (n & 0x80) {
+        n &= 0x7f;
+        if (n > 2 || (size_t)(end - *p) < n || **p == 0) {
+            snprintf(reason, cap, "request is not DER-encoded: bad length octets");
+            return -1;
+        }
+        for (size_t i = 0; i < n; i++) {
+            len = len << 8 | *(*p)++;
+        }
+        /* X.690 10.1: "... encoded in the minimum number of octets" */
+        if (len < 0x80) {
+            snprintf(reason, cap, "request is not DER-encoded: long-form length %zu", len);
+            return -1;
+        }
+    } else {
+        len = n;
+    }
+    if ((size_t)(end - *p) < len) {
+        snprintf(reason, cap, "request is not DER-encoded: length beyond the data");
+        return -1;
+    }
+    out->ptr = *p;
+    out->len = len;
+    *p += len;
+    return 0;
+}
+
+/* The contents of `v` (and everything inside it) follow DER's encoding rules. */
+static int der_value(const der_tlv *v, unsigned depth, char *reason, size_t cap)
+{
+    const uint8_t *c = v->ptr;
+
+    if (v->tag & 0x20) {
+        const uint8_t *p = v->ptr, *end = v->ptr + v->len;
+        der_tlv child;
+        /* X.690 10.2: string types use the primitive form; SEQUENCE, SET and
+         * context tags are the only constructed ones a TimeStampReq has. */
+        if ((v->tag & 0xc0) == 0 && v->tag != 0x30 && v->tag != 0x31) {
+            snprintf(reason, cap, "request is not DER-encoded: constructed string (tag 0x%02x)",
+                     v->tag);
+            return -1;
+        }
+        if (depth >= DER_MAX_DEPTH) {
+            snprintf(reason, cap, "request is not DER-encoded: nested too deeply");
+            return -1;
+        }
+        while (p < end) {
+            if (der_next(&child, &p, end, reason, cap) < 0 ||
+                der_value(&child, depth + 1, reason, cap) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
+    switch (v->tag) {
+    case 0x01:
+        /* X.690 11.1: "If the encoding represents the boolean value TRUE, its
+         * single contents octet shall have all eight bits set to one." */
+        if (v->len != 1 || (c[0] != 0x00 && c[0] != 0xff)) {
+            snprintf(reason, cap, "request is not DER-encoded: a BOOLEAN is 00 or ff");
+            return -1;
+        }
+        return 0;
+    case 0x02:
+        /* X.690 8.3.2: the first nine bits of an INTEGER are not all ones or all zeros. */
+        if (v->len == 0 || (v->len > 1 && ((c[0] == 0x00 && !(c[1] & 0x80)) ||
+                                           (c[0] == 0xff && (c[1] & 0x80))))) {
+            snprintf(reason, cap, "request is not DER-encoded: INTEGER not minimal");
+            return -1;
+        }
+        return 0;
+    case 0x05:
+        /* X.690 8.8.2: "The contents octets shall not contain any octets." */
+        if (v->len != 0) {
+            snprintf(reason, cap, "request is not DER-encoded: NULL with contents");
+            return -1;
+        }
+        return 0;
+    case 0x06:
+        /* X.690 8.19.2: subidentifiers in the fewest octets (no leading 0x80). */
+        for (size_t i = 0; i < v->len; i++) {
+            if ((i == 0 || !(c[i - 1] & 0x80)) && c[i] == 0x80) {
+                snprintf(reason, cap, "request is not DER-encoded: OID not minimal");
+                return -1;
+            }
+        }
+        if (v->len == 0 || (c[v->len - 1] & 0x80)) {
+            snprintf(reason, cap, "request is not DER-encoded: malformed OID");
+            return -1;
+        }
+        return 0;
+    default:
+        return 0; /* OCTET STRING and context-specific primitives: opaque contents */
+    }
+}
+
+/*
+ * TimeStampReq ::= SEQUENCE { version, messageImprint, reqPolicy OPTIONAL,
+ * nonce OPTIONAL, certReq BOOLEAN DEFAULT FALSE, extensions [0] IMPLICIT
+ * Extensions OPTIONAL } (RFC 3161 2.4.1).  After the universal rules, the
+ * ones of this structure: X.690 11.5, "The encoding of a set value or
+ * sequence value shall not include an encoding for any component value which
+ * is equal to its default value" (certReq FALSE, Extension.critical FALSE),
+ * and RFC 5280 4.1, Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension.
+ */
+static int request_der_check(nt_bytes der, char *reason, size_t cap)
+{
+    const uint8_t *p = der.ptr, *end = der.ptr + der.len, *q;
+    der_tlv top, field, ext, item;
+
+    if (der_next(&top, &p, end, reason, cap) < 0 || der_value(&top, 0, reason, cap) < 0) {
+        return -1;
+    }
+    for (p = top.ptr, end = top.ptr + top.len; p < end;) {
+        if (der_next(&field, &p, end, reason, cap) < 0) {
+            return -1;
+        }
+        if (field.tag == 0x01 && field.ptr[0] == 0x00) {
+            snprintf(reason, cap, "request is not DER-encoded: certReq FALSE is the DEFAULT "
+                                  "and must be omitted");
+            return -1;
+        }
+        if (field.tag != 0xa0) {
+            continue;
+        }
+        if (field.len == 0) {
+            snprintf(reason, cap, "request is not DER-encoded: empty extensions (SIZE 1..MAX)");
+            return -1;
+        }
+        for (q = field.ptr; q < field.ptr + field.len;) {
+            const uint8_t *r;
+            if (der_next(&ext, &q, field.ptr + field.len, reason, cap) < 0) {
+                return -1;
+            }
+            for (r = ext.ptr; r < ext.ptr + ext.len;) {
+                if (der_next(&item, &r, ext.ptr + ext.len, reason, cap) < 0) {
+                    return -1;
+                }
+                if (item.tag == 0x01 && item.ptr[0] == 0x00) {
+                    snprintf(reason, cap, "request is not DER-encoded: Extension critical "
+                                          "FALSE is the DEFAULT and must be omitted");
+                    return -1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
 /*
  * Decode strictly: d2i_TS_REQ accepts BER (indefinite lengths, long-form
  * small lengths, an explicit certReq FALSE) and stops before trailing bytes.
- * We want exactly one byte string per request, so the input must be all
- * consumed and must equal its own re-encoding.
+ * We want exactly one byte string per request: the input must be all
+ * consumed, follow DER's rules (request_der_check) and, as a last net, equal
+ * its own re-encoding.
  */
 static tsa_fail request_decode(TS_REQ **out, nt_bytes der, char *reason, size_t cap)
 {
@@ -202,6 +391,10 @@ static tsa_fail request_decode(TS_REQ **out, nt_bytes der, char *reason, size_t 
     if (p != der.ptr + der.len) {
         snprintf(reason, cap, "trailing bytes after the TimeStampReq (%zu)",
                  (size_t)(der.ptr + der.len - p));
+        fail = TSA_FAIL_BAD_DATA_FORMAT;
+        goto done;
+    }
+    if (request_der_check(der, reason, cap) < 0) {
         fail = TSA_FAIL_BAD_DATA_FORMAT;
         goto done;
     }

@@ -45,9 +45,6 @@ static const tsa_fail known_fails[] = {
     TSA_FAIL_TIME_NOT_AVAILABLE, TSA_FAIL_UNACCEPTED_POLICY,    TSA_FAIL_UNACCEPTED_EXTENSION,
     TSA_FAIL_ADD_INFO_NOT_AVAILABLE, TSA_FAIL_SYSTEM_FAILURE};
 
-/* Receipts returned by one /v1/receipts lookup at most (documented in HTTP-API.md). */
-#define SERVER_MAX_RECEIPTS 100
-
 /* ------------------------------------------------------------------ replies */
 
 void server_reply_init(server_reply *r)
@@ -652,13 +649,14 @@ done:
     return error;
 }
 
-int server_receipt_json(nt_buf *out, server *s, uint64_t index)
+int server_receipt_json(nt_buf *out, server *s, uint64_t index, const char *reader)
 {
     receipt rc;
     int error = 0;
 
     receipt_init(&rc);
     NT_TRY(ledger_receipt_fill(&rc, s->ledger, index));
+    NT_TRY(server_metadata_filter(&rc, s, reader));
     if (s->receipt_certs.len > 0) {
         NT_TRY(receipt_with_certs(out, s, &rc));
     } else {
@@ -686,7 +684,7 @@ static int ledger_size(uint64_t *out, server_reply *r, server *s)
     return 0;
 }
 
-void server_get_receipt(server_reply *r, server *s, const char *index_text)
+void server_get_receipt(server_reply *r, server *s, const char *index_text, const char *reader)
 {
     uint64_t index, size;
     int rc;
@@ -705,7 +703,7 @@ void server_get_receipt(server_reply *r, server *s, const char *index_text)
         return;
     }
     nt_buf_clear(&r->body);
-    rc = server_receipt_json(&r->body, s, index);
+    rc = server_receipt_json(&r->body, s, index, reader);
     if (rc == NT_ENOTFOUND) {
         server_reply_error(r, 404, "not_found", "index", "no leaf %llu",
                            (unsigned long long)index);
@@ -719,11 +717,7 @@ void server_get_receipt(server_reply *r, server *s, const char *index_text)
     r->content_type = "application/json";
 }
 
-/*
- * "<alg>:<hex>" -> algorithm and digest bytes.  On failure fills a 400 reply
- * naming `field` and returns -1.
- */
-static int parse_digest(record_alg *alg, nt_buf *digest, server_reply *r, const char *text,
+int server_digest_parse(record_alg *alg, nt_buf *digest, server_reply *r, const char *text,
                         const char *field)
 {
     const char *colon;
@@ -760,46 +754,6 @@ static int parse_digest(record_alg *alg, nt_buf *digest, server_reply *r, const 
         return -1;
     }
     return 0;
-}
-
-void server_get_receipts(server_reply *r, server *s, const char *digest_text)
-{
-    nt_buf digest = NT_BUF_INIT, body = NT_BUF_INIT;
-    uint64_t *indexes = NULL;
-    size_t count = 0;
-    record_alg alg;
-    int e = 0;
-
-    if (parse_digest(&alg, &digest, r, digest_text, "digest") < 0) {
-        goto done;
-    }
-    if (ledger_find_digest(&indexes, &count, s->ledger, alg, nt_buf_bytes(&digest),
-                           SERVER_MAX_RECEIPTS) < 0) {
-        server_reply_error(r, 500, "internal_error", NULL, "lookup: %s", nt_error_last());
-        goto done;
-    }
-    /* receipt_encode's text is a JSON object: the list is their concatenation. */
-    e |= nt_buf_puts(&body, "{\"receipts\": [");
-    for (size_t i = 0; i < count && e == 0; i++) {
-        if (i > 0) {
-            e |= nt_buf_puts(&body, ",\n");
-        }
-        e |= server_receipt_json(&body, s, indexes[i]);
-    }
-    e |= nt_buf_puts(&body, "]}\n");
-    if (e != 0) {
-        server_reply_error(r, 500, "internal_error", NULL, "receipt: %s", nt_error_last());
-        goto done;
-    }
-    nt_buf_dispose(&r->body);
-    r->body = body;
-    body = (nt_buf)NT_BUF_INIT;
-    r->status = 200;
-    r->content_type = "application/json";
-done:
-    nt_free(indexes);
-    nt_buf_dispose(&digest);
-    nt_buf_dispose(&body);
 }
 
 static json_t *hashes_json(const nt_buf *proof)
@@ -909,21 +863,13 @@ void server_evidence_dispose(server_evidence *e)
 
 int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_bytes body)
 {
-    json_error_t jerr;
     json_t *root, *v;
     const char *key;
     char *meta = NULL;
     int rc = -1;
 
-    root = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (root == NULL) {
-        server_reply_error(r, 400, "malformed_json", NULL, "line %d column %d: %s", jerr.line,
-                           jerr.column, jerr.text);
+    if (server_json_object(&root, r, body) < 0) {
         return -1;
-    }
-    if (!json_is_object(root)) {
-        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object");
-        goto done;
     }
     json_object_foreach(root, key, v) {
         if (strcmp(key, "digest") != 0 && strcmp(key, "kind") != 0 &&
@@ -938,7 +884,7 @@ int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_byt
                            "\"digest\" must be a string \"<alg>:<hex>\"");
         goto done;
     }
-    if (parse_digest(&e->alg, &e->digest, r, json_string_value(v), "digest") < 0) {
+    if (server_digest_parse(&e->alg, &e->digest, r, json_string_value(v), "digest") < 0) {
         goto done;
     }
     if ((e->alg == RECORD_ALG_SHA1 && !s->cfg->tsa.allow_sha1) ||
@@ -988,10 +934,10 @@ done:
     return rc;
 }
 
-void server_evidence_created(server_reply *r, server *s, uint64_t index)
+void server_evidence_created(server_reply *r, server *s, uint64_t index, const char *reader)
 {
     nt_buf_clear(&r->body);
-    if (server_receipt_json(&r->body, s, index) < 0) {
+    if (server_receipt_json(&r->body, s, index, reader) < 0) {
         server_reply_error(r, 500, "internal_error", NULL, "receipt: %s", nt_error_last());
         return;
     }
@@ -1051,7 +997,7 @@ void server_post_verify(server_reply *r, server *s, nt_bytes body, const char *f
                            "\"digest\" must be a string \"<alg>:<hex>\"");
         goto done;
     }
-    if (parse_digest(&alg, &digest, r, json_string_value(v), "digest") < 0) {
+    if (server_digest_parse(&alg, &digest, r, json_string_value(v), "digest") < 0) {
         goto done;
     }
     memset(&vo, 0, sizeof(vo));

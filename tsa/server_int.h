@@ -12,6 +12,7 @@
 #include "tsa/server.h"
 #include "tsa/tsa.h"
 
+#include <jansson.h>
 #include <stdatomic.h>
 
 /* HTTP status codes counted in /metrics; anything else lands in "other". */
@@ -86,8 +87,21 @@ void server_reply_error(server_reply *r, unsigned status, const char *code, cons
 void server_get_healthz(server_reply *r, server *s);
 void server_get_metrics(server_reply *r, server *s);
 void server_get_checkpoint(server_reply *r, server *s);
-void server_get_receipt(server_reply *r, server *s, const char *index_text);
-void server_get_receipts(server_reply *r, server *s, const char *digest);
+/* `reader` (here and below): the API key id the request presented, NULL for none. */
+void server_get_receipt(server_reply *r, server *s, const char *index_text, const char *reader);
+
+/* GET /v1/receipts page sizes (server_api.c; documented in HTTP-API.md). */
+#define SERVER_RECEIPTS_DEFAULT 20
+#define SERVER_RECEIPTS_MAX 100
+/*
+ * GET /v1/receipts?digest=..&limit=..&cursor=..: at most `limit` receipts
+ * (default SERVER_RECEIPTS_DEFAULT, 1..SERVER_RECEIPTS_MAX) of the leaves with
+ * that digest whose index is >= cursor (default 0), ascending, and
+ * "next_cursor" when more follow.  NULL texts = parameter absent; a bad one
+ * gets a 400 naming it.
+ */
+void server_get_receipts(server_reply *r, server *s, const char *digest, const char *limit,
+                         const char *cursor, const char *reader);
 void server_get_proof_inclusion(server_reply *r, server *s, const char *index, const char *size);
 void server_get_proof_consistency(server_reply *r, server *s, const char *from, const char *to);
 
@@ -142,11 +156,30 @@ int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_byte
                         const char *member1, const char *member2);
 void server_reply_json(server_reply *r, unsigned status, struct json_t *j);
 
-/* 201 with the receipt of leaf `index` (or a 500 JSON reply). */
-void server_evidence_created(server_reply *r, server *s, uint64_t index);
+/* 201 with the receipt of leaf `index` (or a 500 JSON reply); `reader` wrote it. */
+void server_evidence_created(server_reply *r, server *s, uint64_t index, const char *reader);
 
-/* The receipt JSON of leaf `index` (certificates from the signer) appended to out. */
-int server_receipt_json(nt_buf *out, server *s, uint64_t index);
+/* The receipt JSON of leaf `index` (certificates from the signer) appended to out; its
+ * metadata only when `reader` wrote it (server_metadata_filter). */
+int server_receipt_json(nt_buf *out, server *s, uint64_t index, const char *reader);
+
+/*
+ * Metadata is for the API key that wrote it: unless `reader` is the owner
+ * recorded for rc's leaf, drop rc's metadata and set metadata_withheld.
+ * 0, or a negative code when the owner cannot be read.
+ */
+int server_metadata_filter(receipt *rc, server *s, const char *reader);
+
+/*
+ * A POST body that must be one JSON object: 0 and *out (the caller decrefs),
+ * or -1 with `r` filled: 400 "empty_body" for an empty (or blank) body, 400
+ * "malformed_json" saying where the JSON is wrong or what the body is instead.
+ */
+int server_json_object(json_t **out, server_reply *r, nt_bytes body);
+
+/* "<alg>:<hex>" -> algorithm and digest bytes; -1 with a 400 reply naming `field`. */
+int server_digest_parse(record_alg *alg, nt_buf *digest, server_reply *r, const char *text,
+                        const char *field);
 
 /* Record one finished request in the metrics. */
 void server_metrics_request(server *s, unsigned status, uint64_t latency_ns);

@@ -176,7 +176,6 @@ done:
 int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_bytes body,
                         const char *member1, const char *member2)
 {
-    json_error_t jerr;
     json_t *v;
     const char *key;
 
@@ -188,14 +187,7 @@ int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_byte
         r->retry_after = 1;
         return -1;
     }
-    *out = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES, &jerr);
-    if (*out == NULL) {
-        server_reply_error(r, 400, "malformed_json", NULL, "line %d column %d: %s", jerr.line,
-                           jerr.column, jerr.text);
-        return -1;
-    }
-    if (!json_is_object(*out)) {
-        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object");
+    if (server_json_object(out, r, body) < 0) { /* server_api.c: says what is wrong */
         return -1;
     }
     json_object_foreach(*out, key, v) {

@@ -128,6 +128,9 @@ static const tr strings[] = {
      "the checkpoint was not corroborated by the mirror", "检查点未得到镜像的佐证"},
     {"the digest algorithm is weak (collisions are feasible)",
      "the digest algorithm is weak (collisions are feasible)", "摘要算法强度不足（已可构造碰撞）"},
+    {"the receipt withholds the evidence metadata: it was not checked",
+     "the receipt withholds the evidence metadata: it was not checked",
+     "回执未包含证据元数据：未予核对"},
 };
 
 static const char *T(const char *lang, const char *key)

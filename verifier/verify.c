@@ -363,7 +363,12 @@ static int cert_info_fill(verifier_cert_info *c, X509 *x)
     const ASN1_TIME *times[2] = {X509_get0_notBefore(x), X509_get0_notAfter(x)};
     char *outs[2] = {c->not_before, c->not_after};
     for (int i = 0; i < 2; i++) {
-        NT_OSSL(ASN1_TIME_to_tm(times[i], &tm), "certificate validity");
+        /* A malformed time is the certificate's defect, reported by the step that judges it. */
+        if (ASN1_TIME_to_tm(times[i], &tm) != 1) {
+            ERR_clear_error();
+            snprintf(outs[i], 32, "(malformed)");
+            continue;
+        }
         strftime(outs[i], 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
 done:
@@ -834,6 +839,11 @@ static int check_chain(vctx *v)
             sub = "NOT_YET_VALID";
             st = VERIFIER_STEP_FAILED;
             break;
+        case X509_V_ERR_ERROR_IN_CERT_NOT_BEFORE_FIELD:
+        case X509_V_ERR_ERROR_IN_CERT_NOT_AFTER_FIELD:
+            sub = "FORMAT_FAILURE"; /* a CA certificate's validity is not a valid time */
+            st = VERIFIER_STEP_FAILED;
+            break;
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
         case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
         case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
@@ -981,6 +991,16 @@ static int step_signature(vctx *v)
         error = chain_record(v, one, 0);
         sk_X509_free(one);
         NT_TRY(error);
+    }
+    if (strcmp(r->chain[0].not_before, "(malformed)") == 0 ||
+        strcmp(r->chain[0].not_after, "(malformed)") == 0) {
+        /* RFC 5280 4.1.2.5: UTCTime YYMMDDHHMMSSZ / GeneralizedTime YYYYMMDDHHMMSSZ. */
+        verifier__step_set(r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_FAILED, "FORMAT_FAILURE");
+        error = verifier__detail(r, VERIFIER_STEP_SIGNATURE, "signature.bad_cert_validity",
+                                 "the TSA certificate's validity (notBefore / notAfter) is not a "
+                                 "valid time",
+                                 "时间戳机构证书的有效期（notBefore / notAfter）不是有效的时间");
+        goto done;
     }
     NT_TRY(check_cms_signature(v, si, &ok));
     if (!ok) {
@@ -1188,13 +1208,14 @@ static int step_ledger(vctx *v, const note_verifier *nv)
                             "叶子中的摘要与时间戳令牌的 messageImprint 不同");
         goto done;
     }
-    if (rec.has_metadata != v->rc.has_metadata) {
+    /* A receipt may withhold the metadata (HTTP-API.md): the leaf still commits to its hash. */
+    if (rec.has_metadata != (v->rc.has_metadata || v->rc.metadata_withheld)) {
         error = ledger_fail(r, "LEAF_MISMATCH", "ledger.metadata_flag_mismatch",
                             "the receipt's metadata and the leaf's metadata flag disagree",
                             "回执中的元数据与叶子的元数据标志不一致");
         goto done;
     }
-    if (rec.has_metadata) {
+    if (v->rc.has_metadata) {
         uint8_t mh[32];
         SHA256(v->rc.metadata.ptr != NULL ? v->rc.metadata.ptr : (const uint8_t *)"",
                v->rc.metadata.len, mh);
@@ -1205,7 +1226,15 @@ static int step_ledger(vctx *v, const note_verifier *nv)
             goto done;
         }
     }
-    if (rec.has_metadata) {
+    if (v->rc.metadata_withheld) {
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata_withheld",
+                                "leaf %llu commits to this token and to %s:%s; its metadata is "
+                                "withheld from this receipt and was not checked",
+                                "叶子 %llu 承诺了该令牌及摘要 %s:%s；其元数据未包含在本回执中，未予核对",
+                                (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
+                                nt_buf_cstr(&r->imprint)));
+        NT_TRY(verifier__limit(r, "the receipt withholds the evidence metadata: it was not checked"));
+    } else if (rec.has_metadata) {
         NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata",
                                 "leaf %llu commits to this token and to %s:%s and its metadata",
                                 "叶子 %llu 承诺了该令牌、摘要 %s:%s 及其元数据",

@@ -43,7 +43,7 @@ leafhex=$(jq -r .leaf.data "$T/ok.json" | base64 -d | od -An -tx1 -v | tr -d ' \
 nt_check "\"${leafhex:0:8}\" == 01020120" "leaf header ${leafhex:0:8}"
 nt_check "\"${leafhex:8:64}\" == $H" "leaf digest differs"
 nt_check "$(tree_size) == $((size0 + 1))" "tree did not grow by one"
-code=$(nt_http GET "$NT_URL/v1/receipt/$idx" "$T/again.json")
+code=$(nt_http GET "$NT_URL/v1/receipt/$idx" "$T/again.json" -H "Authorization: Bearer $KEY")
 nt_check "$code == 200" "receipt $idx: HTTP $code"
 nt_check "\"$(jq -r .metadata "$T/again.json")\" == \"$(jq -r .metadata "$T/ok.json")\"" "stored metadata differs"
 # Without metadata: no metadata member, and the same digest now has two receipts.
@@ -80,7 +80,12 @@ bad() { # name body want-error want-field
     code=$(post "$T/e.json" "$2" "${auth[@]}")
     expect "$1" 400 "$3" "$4" "$T/e.json" "$code"
 }
+bad "empty body" '' empty_body ""
+grep -q 'the body is empty; a JSON object is expected' "$T/e.json" ||
+    nt_fail "empty body: $(cat "$T/e.json")"
+bad "blank body" $' \n' empty_body ""
 bad "malformed JSON" '{"digest":' malformed_json ""
+grep -q 'line 1, column' "$T/e.json" || nt_fail "malformed JSON without a position: $(cat "$T/e.json")"
 bad "not an object" '["sha256:'$H'"]' malformed_json ""
 bad "unknown member" '{"digest":"sha256:'$H'","kind":"k","extra":1}' unknown_member extra
 bad "missing digest" '{"kind":"k"}' missing_member digest

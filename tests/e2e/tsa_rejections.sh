@@ -7,6 +7,7 @@
 #   version 2                  badRequest        (crafted)
 #   unaccepted extension       unacceptedExtension (granted once listed in accepted_extensions)
 #   garbage / truncated body   badDataFormat
+#   BER, not DER               badDataFormat     (certReq 01/7f/FALSE, empty extensions, nonce 0005)
 #   unaccepted policy          unacceptedPolicy  (the configured policy is granted)
 #   clock unsynchronised       timeNotAvailable  (NOTARIUM_TEST_CLOCK_SYNC=unsynced, not allowed)
 # and a rejection writes nothing: the tree size is unchanged.
@@ -99,6 +100,50 @@ openssl ts -reply -in "$T/our-policy.tsr" -text 2>/dev/null | grep -q "Policy OI
 # Rejections wrote nothing: only the 2 grants above were appended.
 size1=$(tree_size)
 nt_check "$size1 == $((size0 + 2))" "tree size $size0 -> $size1 after 2 grants and 9 rejections"
+
+# Strict DER (issue 13 item 9): encodings OpenSSL decodes and re-encodes unchanged, so a
+# round trip cannot see them: BOOLEAN TRUE as 01 or 7f (X.690 11.1: ff), certReq FALSE
+# spelled out (11.5: a DEFAULT is omitted), an empty extensions [0] (RFC 5280: SIZE 1..MAX),
+# a nonce with a leading zero (8.3.2, crafted with printf).  Each is badDataFormat and writes nothing; the DER
+# twin (certReq ff) is granted.
+craft() { # out-file [req] line...
+    local out="$1" cnf="$1.cnf"
+    shift
+    {
+        echo "asn1=SEQUENCE:req"
+        echo "[req]"
+        echo "version=INTEGER:1"
+        echo "imprint=SEQUENCE:imprint"
+        printf '%s\n' "$@"
+        echo "[imprint]"
+        echo "alg=SEQUENCE:alg"
+        echo "hash=FORMAT:HEX,OCTETSTRING:$HASH"
+        echo "[alg]"
+        echo "oid=OID:sha256"
+        echo "null=NULL"
+        echo "[exts]"
+    } >"$cnf"
+    openssl asn1parse -genconf "$cnf" -out "$out" -noout >/dev/null || nt_fail "genconf $out"
+}
+expect_not_der() { # name file reason
+    expect_reject "$1" "$2" "wrong format"
+    grep -aq "$3" "$T/$1.tsr" || nt_fail "$1: statusString lacks '$3'"
+}
+craft "$T/bool-ff.der" "certreq=BOOLEAN:TRUE"
+expect_grant certreq-ff "$T/bool-ff.der"
+craft "$T/bool-01.der" "certreq=IMPLICIT:1U,FORMAT:HEX,OCTETSTRING:01"
+expect_not_der certreq-01 "$T/bool-01.der" "a BOOLEAN is 00 or ff"
+craft "$T/bool-7f.der" "certreq=IMPLICIT:1U,FORMAT:HEX,OCTETSTRING:7f"
+expect_not_der certreq-7f "$T/bool-7f.der" "a BOOLEAN is 00 or ff"
+craft "$T/bool-false.der" "certreq=BOOLEAN:FALSE"
+expect_not_der certreq-false "$T/bool-false.der" "certReq FALSE is the DEFAULT"
+craft "$T/exts-empty.der" "certreq=BOOLEAN:TRUE" "exts=IMPLICIT:0,SEQUENCE:exts"
+expect_not_der extensions-empty "$T/exts-empty.der" "empty extensions"
+# A nonce 02 02 00 05 (not minimal): genconf itself refuses to write it; printf does.
+{ head -c 1 "$T/bool-ff.der"; printf "\\x$(printf %02x $(($(od -An -tu1 -j1 -N1 "$T/bool-ff.der") + 1)))";
+  tail -c +3 "$T/bool-ff.der" | head -c -3; printf '\x02\x02\x00\x05'; } >"$T/nonce-00.der"
+expect_reject nonce-leading-zero "$T/nonce-00.der" "wrong format"
+nt_check "$(tree_size) == $((size1 + 1))" "non-DER requests wrote leaves: $size1 -> $(tree_size)"
 
 # Positive twins of the operator switches: SHA-1, MD5 and the extension accepted when allowed.
 nt_stop

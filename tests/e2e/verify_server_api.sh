@@ -4,7 +4,8 @@
 # the same indication as the offline `notarium verify` with the demo trust
 # anchors.  Genuine receipt (as an object and as JSON text) -> PASSED; wrong
 # digest -> FAILED/HASH_FAILURE; tampered inclusion proof, altered metadata,
-# a JSON object that is no receipt -> not PASSED, still HTTP 200; malformed
+# a JSON object that is no receipt, a TSA certificate with a malformed validity
+# time (FAILED/FORMAT_FAILURE, offline exit 1) -> not PASSED, still HTTP 200; malformed
 # requests -> 400 naming the field; wrong method 405, media type 415,
 # oversize 413.  No API key is needed.
 set -euo pipefail
@@ -46,8 +47,10 @@ for i in 1 2 3; do
         -d '{"digest":"sha256:'"$hex"'","kind":"contract.signed","metadata":'"$meta"'}')
     nt_check "$code == 201" "POST /v1/evidence: HTTP $code"
 done
-code=$(nt_http GET "$NT_URL/v1/receipt/0" "$T/r0.json")
+# Read with the key that wrote it: the receipt carries the metadata.
+code=$(nt_http GET "$NT_URL/v1/receipt/0" "$T/r0.json" -H "Authorization: Bearer $KEY")
 nt_check "$code == 200" "GET /v1/receipt/0: HTTP $code"
+nt_check "\"$(jq -r .metadata "$T/r0.json")\" != null" "the writer's receipt has no metadata"
 nt_check "$(jq '.proof.hashes | length' "$T/r0.json") -ge 1" "leaf 0's proof is empty"
 hex1="sha256:$(nt_sha256 "$T/doc1.txt")"
 hex2="sha256:$(nt_sha256 "$T/doc2.txt")"
@@ -120,6 +123,10 @@ bad_request() { # BODY FIELD|"" MSG
     [[ -z "$2" ]] || nt_check "$(jq -r .field "$T/err.json") == $2" "$3: field"
 }
 bad_request 'not json' "" "not JSON"
+bad_request '' "" "empty body"
+nt_check "$(jq -r .error "$T/err.json") == empty_body" "empty body: $(cat "$T/err.json")"
+jq -e '.message | test("the body is empty; a JSON object is expected")' "$T/err.json" \
+    >/dev/null || nt_fail "empty body: message $(jq -r .message "$T/err.json")"
 bad_request '[1,2]' "" "not an object"
 bad_request '{"digest":"'"$hex1"'"}' receipt "missing receipt"
 bad_request '{"receipt":42,"digest":"'"$hex1"'"}' receipt "receipt a number"
@@ -133,6 +140,30 @@ jq -c '{receipt: ., digest: "sha999:abcd"}' "$T/r0.json" >"$T/x.json"
 bad_request "$(cat "$T/x.json")" digest "unknown algorithm"
 jq -c --arg d "$hex1" '{receipt: ., digest: $d, trust: "mine"}' "$T/r0.json" >"$T/x.json"
 bad_request "$(cat "$T/x.json")" trust "unknown member"
+
+# A token whose embedded TSA certificate has a malformed validity (notBefore month 13, in the
+# token and in the receipt's copy): FAILED / FORMAT_FAILURE, HTTP 200 and exit 1, not an
+# internal error (HTTP 500, exit 4).  Issue 13 item 10.
+cert_hex=$(jq -r '.certificates[0]' "$T/r0.json" | base64 -d | xxd -p | tr -d '\n')
+tok_hex=$(jq -r .token "$T/r0.json" | base64 -d | xxd -p | tr -d '\n')
+[[ "$tok_hex" == *"$cert_hex"* ]] || nt_fail "the token does not embed the TSA certificate"
+# Validity ::= SEQUENCE { notBefore UTCTime (17 0d YYMMDDhhmmssZ), notAfter }: MM -> "13"
+bad_cert=$(sed -E 's/170d(3[0-9]3[0-9])3[0-9]3[0-9]/170d\13133/' <<<"$cert_hex")
+nt_check "\"$bad_cert\" != \"$cert_hex\"" "no UTCTime notBefore found in the certificate"
+bad_tok=${tok_hex//$cert_hex/$bad_cert}
+jq --arg t "$(xxd -r -p <<<"$bad_tok" | base64 -w0)" \
+    --arg c "$(xxd -r -p <<<"$bad_cert" | base64 -w0)" \
+    '.token = $t | .certificates[0] = $c' "$T/r0.json" >"$T/r0.badtime.json"
+body_obj "$T/r0.badtime.json" "$hex1" "$T/b.json"
+code=$(verify_post "$T/b.json" "$T/bad5.json")
+nt_check "$code == 200" "malformed certificate validity: HTTP $code: $(head -c 300 "$T/bad5.json")"
+expect "$T/bad5.json" FAILED FORMAT_FAILURE "malformed certificate validity"
+nt_check "$(jq -r '.steps[] | select(.name == "signature") | .result' "$T/bad5.json") == FAILED" \
+    "malformed certificate validity: the signature step did not fail"
+grep -q "signature.bad_cert_validity" "$T/bad5.json" || nt_fail "no signature.bad_cert_validity detail"
+run "$NOTARIUM" verify --digest "$hex1" --receipt "$T/r0.badtime.json" --trust "$CA" \
+    --log-key "$VKEY" --quiet
+nt_check "$RC -eq 1" "notarium verify of the malformed certificate validity: exit $RC, want 1"
 
 # HTTP rules of the route.
 code=$(nt_http GET "$NT_URL/v1/verify" "$T/err.json")

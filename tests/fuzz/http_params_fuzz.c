@@ -4,8 +4,8 @@
  * and tsa/config.c: the "<alg>:<hex>" digest of GET /v1/receipts, the leaf
  * index of GET /v1/receipt/<n>, index/size of /v1/proof/inclusion, from/to of
  * /v1/proof/consistency, a listen spec (server_listen_parse) and a presented
- * API key (server_api_key_check).  The input is split at '\n' into those
- * seven fields in that order (a missing field is an absent parameter; bytes
+ * API key (server_api_key_check), then the limit and cursor of GET
+ * /v1/receipts.  The input is split at '\n' into those nine fields in that order (a missing field is an absent parameter; bytes
  * after a NUL are cut, as libmicrohttpd would hand them over).  The handlers
  * run against a real ledger of LEAVES leaves in a temporary directory whose
  * digests this file knows, so every reply is checked against an independent
@@ -28,7 +28,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define LEAVES 5
-#define FIELDS 7
+#define FIELDS 9
 #define ORIGIN "fuzz.notarium.example/params"
 
 static server fz_server;
@@ -180,8 +180,11 @@ static int dec(uint64_t *out, const char *s)
     return 0;
 }
 
-static void fuzz_receipts(const char *digest)
+static void fuzz_receipts(const char *digest, const char *limit_text, const char *cursor_text)
 {
+    uint64_t limit = SERVER_RECEIPTS_DEFAULT, cursor = 0;
+    const char *field;
+    int params_ok = 1, limit_ok = 1;
     server_reply r;
     json_t *j;
     record_alg alg;
@@ -200,19 +203,29 @@ static void fuzz_receipts(const char *digest)
             bytes.len == record_alg_size(alg)) {
             well_formed = 1;
             if (alg == RECORD_ALG_SHA256) {
-                for (unsigned i = 0; i < LEAVES; i++) {
-                    expect += memcmp(bytes.ptr, fz_digest[i % 3], 32) == 0;
+                if (limit_text != NULL) {
+                    limit_ok = dec(&limit, limit_text) == 0 && limit >= 1 &&
+                               limit <= SERVER_RECEIPTS_MAX;
+                    params_ok &= limit_ok;
+                }
+                if (cursor_text != NULL) {
+                    params_ok &= dec(&cursor, cursor_text) == 0;
+                }
+                for (unsigned i = 0; params_ok && i < LEAVES && expect < limit; i++) {
+                    expect += i >= cursor && memcmp(bytes.ptr, fz_digest[i % 3], 32) == 0;
                 }
             }
         }
     }
     server_reply_init(&r);
-    server_get_receipts(&r, &fz_server, digest);
+    server_get_receipts(&r, &fz_server, digest, limit_text, cursor_text, NULL);
+    field = !well_formed ? "digest" : !limit_ok ? "limit" : "cursor";
+    well_formed &= params_ok;
     if (r.status != (well_formed ? 200u : 400u)) {
         fprintf(stderr, "receipts '%s': status %u\n", digest ? digest : "(null)", r.status);
         abort();
     }
-    j = check_body(&r, "digest");
+    j = check_body(&r, field);
     if (r.status == 200 && json_array_size(json_object_get(j, "receipts")) != expect) {
         abort();
     }
@@ -232,7 +245,7 @@ static void fuzz_receipt(const char *text)
     }
     want = dec(&index, text) < 0 ? 400 : index < LEAVES ? 200 : 404;
     server_reply_init(&r);
-    server_get_receipt(&r, &fz_server, text);
+    server_get_receipt(&r, &fz_server, text, NULL);
     if (r.status != want) {
         fprintf(stderr, "receipt '%s': status %u, expected %u\n", text, r.status, want);
         abort();
@@ -341,7 +354,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             start = i + 1;
         }
     }
-    fuzz_receipts(field[0]);
+    fuzz_receipts(field[0], field[7], field[8]);
     fuzz_receipt(field[1]);
     fuzz_inclusion(field[2], field[3]);
     fuzz_consistency(field[4], field[5]);

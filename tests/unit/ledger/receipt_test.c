@@ -67,7 +67,7 @@ static int same(const receipt *a, const receipt *b)
 {
     int ok = a->version == b->version && a->leaf_index == b->leaf_index &&
              a->tree_size == b->tree_size && a->cert_count == b->cert_count &&
-             a->has_metadata == b->has_metadata;
+             a->has_metadata == b->has_metadata && a->metadata_withheld == b->metadata_withheld;
 #define SAME_BUF(x) (a->x.len == b->x.len && (a->x.len == 0 || memcmp(a->x.ptr, b->x.ptr, a->x.len) == 0))
     ok = ok && SAME_BUF(origin) && SAME_BUF(leaf) && SAME_BUF(token) && SAME_BUF(proof) &&
          SAME_BUF(checkpoint) && SAME_BUF(metadata);
@@ -112,6 +112,18 @@ static void test_known_answer_and_round_trip(void)
     CHECK_OK(receipt_decode(&d, (const char *)out.ptr, out.len));
     CHECK(d.has_metadata == 1 && d.metadata.len == 0);
     receipt_dispose(&d);
+    /* withheld: "metadata_withheld": true and no metadata member; not both at once */
+    r.metadata_withheld = 1;
+    CHECK_ERR(receipt_encode(&out, &r), NT_EINVAL);
+    r.has_metadata = 0;
+    nt_buf_clear(&out);
+    CHECK_OK(receipt_encode(&out, &r));
+    CHECK(strstr(nt_buf_cstr(&out), "\"metadata_withheld\": true") != NULL);
+    CHECK(strstr(nt_buf_cstr(&out), "\"metadata\"") == NULL);
+    CHECK_OK(receipt_decode(&d, (const char *)out.ptr, out.len));
+    CHECK(d.has_metadata == 0 && d.metadata_withheld == 1 && same(&r, &d));
+    receipt_dispose(&d);
+    r.metadata_withheld = 0;
 
     /* no proof hashes (a one-leaf tree), no certificates */
     r.leaf_index = 0;
@@ -255,6 +267,8 @@ static void test_rejects(void)
     }
     CHECK(rejects_after("metadata", json_string("e30"), "metadata"));
     CHECK(rejects_after("metadata", json_integer(1), "metadata"));
+    CHECK(rejects_after("metadata_withheld", json_true(), "metadata_withheld: beside metadata"));
+    CHECK(rejects_after("metadata_withheld", json_false(), "metadata_withheld: not true"));
 
     /* not JSON, not an object, trailing bytes, duplicate members */
     CHECK(rejects_text("", 0, "receipt"));

@@ -917,6 +917,134 @@ static void test_corruption(void)
     fix_rm_rf(dir);
 }
 
+/* ------------------------------------------------------------------ owners and paging */
+
+static void test_owner_and_paging(void)
+{
+    char dir[256];
+    ledger *l = NULL;
+    ledger_options o;
+    nt_buf leaf = NT_BUF_INIT, meta = NT_BUF_INIT, owner = NT_BUF_INIT;
+    uint64_t *idx = NULL, plain = 0;
+    size_t count = 0;
+    uint8_t s[8], digest[32];
+    char long_owner[LEDGER_OWNER_MAX + 1];
+    gate g;
+
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
+    o = fix_opts(dir);
+    CHECK_OK(ledger_open(&l, &o));
+    REQUIRE(l != NULL);
+    /* Leaf 0: with metadata and owner "tenant-a"; leaf 1: the same digest, no owner. */
+    gate_init(&g);
+    g.open = 1;
+    fix_leaf_ex(&leaf, 7, 4242, 50, 1);
+    fix_meta(&meta, 7);
+    CHECK_OK(ledger_append_owned_async(l, nt_buf_bytes(&leaf), nt_buf_bytes(&meta),
+                                       NT_BYTES("tenant-a", 8), gate_count, &g));
+    gate_open_and_wait(&g, 1);
+    CHECK(g.errors[0] == 0);
+    fix_leaf_ex(&leaf, 8, 4242, 50, 0);
+    CHECK_OK(ledger_append(&plain, l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0)));
+    CHECK(plain == 1);
+    CHECK_OK(ledger_owner_get(&owner, l, 0));
+    CHECK(owner.len == 8 && memcmp(owner.ptr, "tenant-a", 8) == 0);
+    CHECK_ERR(ledger_owner_get(&owner, l, 1), NT_ENOTFOUND);
+    CHECK(owner.len == 0);
+    CHECK_ERR(ledger_owner_get(&owner, l, 2), NT_ENOTFOUND);
+    /* An over-long owner is refused and nothing is queued. */
+    memset(long_owner, 'x', sizeof(long_owner));
+    CHECK_ERR(ledger_append_owned_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
+                                        NT_BYTES(long_owner, sizeof(long_owner)), gate_count, &g),
+              NT_EINVAL);
+    /* 40 more leaves with that digest: 42 in all, paged by `from`. */
+    for (uint64_t i = 0; i < 40; i++) {
+        uint64_t got = 0;
+        fix_leaf_ex(&leaf, 100 + i, 4242, 40, 0);
+        CHECK_OK(ledger_append(&got, l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0)));
+    }
+    ledger_close(l);
+    l = NULL;
+    /* The owner survives a reopen. */
+    CHECK_OK(ledger_open(&l, &o));
+    REQUIRE(l != NULL);
+    CHECK_OK(ledger_owner_get(&owner, l, 0));
+    CHECK(owner.len == 8 && memcmp(owner.ptr, "tenant-a", 8) == 0);
+    nt_store_u64be(s, 4242);
+    fix_sha256(digest, s, sizeof(s));
+    {
+        uint64_t from = 0, seen = 0;
+        int pages = 0;
+        for (;;) {
+            CHECK_OK(ledger_find_digest_from(&idx, &count, l, RECORD_ALG_SHA256,
+                                             NT_BYTES(digest, 32), from, 10));
+            if (count == 0) {
+                break;
+            }
+            for (size_t i = 0; i < count; i++) {
+                CHECK(idx[i] == seen);
+                seen++;
+            }
+            from = idx[count - 1] + 1;
+            nt_free(idx);
+            idx = NULL;
+            pages++;
+            REQUIRE(pages < 10);
+        }
+        CHECK(seen == 42 && pages == 5);
+    }
+    CHECK_OK(ledger_find_digest_from(&idx, &count, l, RECORD_ALG_SHA256, NT_BYTES(digest, 32), 17,
+                                     3));
+    CHECK(count == 3 && idx[0] == 17 && idx[2] == 19);
+    nt_free(idx);
+    idx = NULL;
+    CHECK_OK(ledger_find_digest_from(&idx, &count, l, RECORD_ALG_SHA256, NT_BYTES(digest, 32),
+                                     UINT64_MAX, 3));
+    CHECK(count == 0 && idx == NULL);
+    ledger_close(l);
+    l = NULL;
+
+    /* A ledger written before "owners" existed: readers open it and find no owner; the
+     * writer adds the database and records owners from then on. */
+    {
+        MDB_env *env = NULL;
+        MDB_txn *txn = NULL;
+        MDB_dbi dbi;
+        uint64_t got = 0;
+        REQUIRE(mdb_env_create(&env) == 0);
+        REQUIRE(mdb_env_set_maxdbs(env, 8) == 0);
+        REQUIRE(mdb_env_open(env, dir, 0, 0600) == 0);
+        REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+        REQUIRE(mdb_dbi_open(txn, "owners", 0, &dbi) == 0);
+        REQUIRE(mdb_drop(txn, dbi, 1) == 0);
+        REQUIRE(mdb_txn_commit(txn) == 0);
+        mdb_env_close(env);
+        CHECK_OK(ledger_open_readonly(&l, &o));
+        REQUIRE(l != NULL);
+        CHECK_ERR(ledger_owner_get(&owner, l, 0), NT_ENOTFOUND);
+        CHECK_OK(ledger_leaf_get(&leaf, NULL, l, 0));
+        ledger_close(l);
+        l = NULL;
+        CHECK_OK(ledger_open(&l, &o));
+        REQUIRE(l != NULL);
+        CHECK_ERR(ledger_owner_get(&owner, l, 0), NT_ENOTFOUND);
+        g.done = 0;
+        fix_leaf_ex(&leaf, 500, 4242, 40, 0);
+        CHECK_OK(ledger_append_owned_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
+                                           NT_BYTES("b", 1), gate_count, &g));
+        gate_open_and_wait(&g, 1);
+        got = 42;
+        CHECK_OK(ledger_owner_get(&owner, l, got));
+        CHECK(owner.len == 1 && owner.ptr[0] == 'b');
+        ledger_close(l);
+    }
+    gate_dispose(&g);
+    nt_buf_dispose(&leaf);
+    nt_buf_dispose(&meta);
+    nt_buf_dispose(&owner);
+    fix_rm_rf(dir);
+}
+
 int main(void)
 {
     nt_log_set_level(NT_LOG_NONE);
@@ -927,6 +1055,7 @@ int main(void)
     test_queue_full();
     test_map_full();
     test_corruption();
+    test_owner_and_paging();
     fix_store_teardown();
     return TEST_END();
 }

@@ -106,6 +106,95 @@ static void test_der_strictness(tsa *t)
     nt_buf_dispose(&bad);
 }
 
+/*
+ * A TimeStampReq written byte by byte: version 1, a SHA-256 imprint of `hash`
+ * (alg_hex replaces the AlgorithmIdentifier + hashedMessage when not NULL),
+ * then `tail_hex` (reqPolicy, nonce, certReq, extensions as raw TLVs).
+ */
+static void req_hex(nt_buf *out, const char *imprint_hex, const char *tail_hex)
+{
+    static const char hash[] = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    nt_buf body = NT_BUF_INIT, hex = NT_BUF_INIT;
+    REQUIRE(nt_buf_puts(&hex, "020101") == 0);
+    if (imprint_hex != NULL) {
+        REQUIRE(nt_buf_puts(&hex, imprint_hex) == 0);
+    } else {
+        REQUIRE(nt_buf_puts(&hex, "3031300d06096086480165030402010500" "0420") == 0);
+        REQUIRE(nt_buf_puts(&hex, hash) == 0);
+    }
+    REQUIRE(nt_buf_puts(&hex, tail_hex) == 0);
+    REQUIRE(nt_hex_decode(&body, (const char *)hex.ptr, hex.len) == 0);
+    REQUIRE(body.len < 128);
+    nt_buf_clear(out);
+    REQUIRE(nt_buf_putc(out, 0x30) == 0 && nt_buf_putc(out, (uint8_t)body.len) == 0 &&
+            nt_buf_put(out, body.ptr, body.len) == 0);
+    nt_buf_dispose(&body);
+    nt_buf_dispose(&hex);
+}
+
+static void expect_hex(tsa *t, const char *imprint_hex, const char *tail_hex, tsa_fail want,
+                       const char *part, int line)
+{
+    nt_buf der = NT_BUF_INIT;
+    req_hex(&der, imprint_hex, tail_hex);
+    expect(t, nt_buf_bytes(&der), want, part, line);
+    nt_buf_dispose(&der);
+}
+#define EXPECT_HEX(t, imp, tail, want, part) expect_hex((t), (imp), (tail), (want), (part), __LINE__)
+
+/* The accepted extension 1.3.6.1.4.1.99999.2.1 with `critical` ("" = absent) and value NULL. */
+#define EXT_OID "060a2b06010401868d1f0201"
+
+/*
+ * Issue 13 item 9: encodings OpenSSL's d2i takes and its i2d writes back
+ * unchanged, so that a round trip cannot see them.  X.690 11.1: a BOOLEAN
+ * TRUE is 0xFF; 11.5: a DEFAULT value is not encoded; 8.3.2: INTEGER
+ * minimal; 10.1: definite, minimal lengths; 10.2: strings primitive; RFC
+ * 5280 4.1: Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension.
+ */
+static void test_der_checked(tsa *t)
+{
+    EXPECT_HEX(t, NULL, "", TSA_FAIL_NONE, NULL);
+    /* certReq: TRUE is ff; 01 and 7f are BER; FALSE is the DEFAULT */
+    EXPECT_HEX(t, NULL, "0101ff", TSA_FAIL_NONE, NULL);
+    EXPECT_HEX(t, NULL, "010101", TSA_FAIL_BAD_DATA_FORMAT, "not DER-encoded: a BOOLEAN is 00 or ff");
+    EXPECT_HEX(t, NULL, "01017f", TSA_FAIL_BAD_DATA_FORMAT, "not DER-encoded: a BOOLEAN is 00 or ff");
+    EXPECT_HEX(t, NULL, "010100", TSA_FAIL_BAD_DATA_FORMAT, "certReq FALSE");
+    EXPECT_HEX(t, NULL, "010200ff", TSA_FAIL_BAD_DATA_FORMAT, NULL);
+    /* extensions: none is fine, an empty [0] is not SIZE (1..MAX) */
+    EXPECT_HEX(t, NULL, "a000", TSA_FAIL_BAD_DATA_FORMAT, "empty extensions");
+    EXPECT_HEX(t, NULL, "0101ffa000", TSA_FAIL_BAD_DATA_FORMAT, "empty extensions");
+    /* Extension.critical: the same BOOLEAN rules */
+    EXPECT_HEX(t, NULL, "a012" "3010" EXT_OID "04020500", TSA_FAIL_NONE, NULL);
+    EXPECT_HEX(t, NULL, "a015" "3013" EXT_OID "0101ff" "04020500", TSA_FAIL_NONE, NULL);
+    EXPECT_HEX(t, NULL, "a015" "3013" EXT_OID "010101" "04020500", TSA_FAIL_BAD_DATA_FORMAT,
+               "a BOOLEAN is 00 or ff");
+    EXPECT_HEX(t, NULL, "a015" "3013" EXT_OID "010100" "04020500", TSA_FAIL_BAD_DATA_FORMAT,
+               "critical FALSE");
+    /* nonce: minimal INTEGER (a leading 00 only before a high bit) */
+    EXPECT_HEX(t, NULL, "020105", TSA_FAIL_NONE, NULL);
+    EXPECT_HEX(t, NULL, "02020080", TSA_FAIL_NONE, NULL);
+    EXPECT_HEX(t, NULL, "02020005", TSA_FAIL_BAD_DATA_FORMAT, NULL);
+    EXPECT_HEX(t, NULL, "0202ff85", TSA_FAIL_BAD_DATA_FORMAT, NULL);
+    EXPECT_HEX(t, NULL, "020105" "0101ff", TSA_FAIL_NONE, NULL);
+    /* lengths: long form for a short length, inside the request */
+    EXPECT_HEX(t,
+               "308131300d06096086480165030402010500"
+               "04209f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+               "", TSA_FAIL_BAD_DATA_FORMAT, "not DER");
+    /* hashedMessage as a constructed OCTET STRING (BER only) */
+    EXPECT_HEX(t,
+               "3033300d06096086480165030402010500"
+               "2422" "04209f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+               "", TSA_FAIL_BAD_DATA_FORMAT, NULL);
+    /* algorithm NULL parameters with content, a padded OID subidentifier */
+    EXPECT_HEX(t,
+               "3032300e0609608648016503040201050100"
+               "04209f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+               "", TSA_FAIL_BAD_DATA_FORMAT, NULL);
+    EXPECT_HEX(t, NULL, "06042a800301", TSA_FAIL_BAD_DATA_FORMAT, NULL);
+}
+
 static void test_fields(tsa *t, tsa *t_weak)
 {
     fx_req o;
@@ -341,6 +430,7 @@ int main(void)
     REQUIRE(tsa_new(&t_weak, &cfg, pki.signer) == 0);
 
     test_der_strictness(t);
+    test_der_checked(t);
     test_fields(t, t_weak);
     test_result_fields(t);
     test_openssl_queries(t, pki.dir);

@@ -8,8 +8,7 @@
  * with checkpoint_open).  The server object is assembled by hand: no signer,
  * no HTTP.  Part of the tsa unit tests; links nt_tsa.
  */
-#include "tests/unit/test.h"
-#include "tsa/server_int.h"
+#include "tests/unit/tsa/server_fixture.h"
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -21,18 +20,7 @@ static uint8_t digests[3][32]; /* leaf i has digests[i % 3] */
 
 /* ------------------------------------------------------------------ helpers */
 
-/* The reply's JSON body (caller decrefs); REQUIREs that it is a JSON object. */
-static json_t *body_json(const server_reply *r)
-{
-    json_error_t jerr;
-    json_t *j = json_loadb((const char *)r->body.ptr, r->body.len, 0, &jerr);
-    if (j == NULL || !json_is_object(j)) {
-        fprintf(stderr, "not a JSON object (%s): %.*s\n", jerr.text, (int)r->body.len,
-                (const char *)r->body.ptr);
-    }
-    REQUIRE(j != NULL && json_is_object(j));
-    return j;
-}
+#define body_json sfx_body_json
 
 /* status, "error" code and "field" (NULL = no field member) of an error reply */
 static void check_error(const server_reply *r, unsigned status, const char *code,
@@ -117,7 +105,8 @@ static void test_evidence_parse(void)
     server_evidence e;
     server_reply r;
     static const ev_case refusals[] = {
-        {"", 400, "malformed_json", NULL},
+        {"", 400, "empty_body", NULL},
+        {" \r\n\t", 400, "empty_body", NULL},
         {"{\"digest\": ", 400, "malformed_json", NULL},
         {"[\"sha256:" D64 "\"]", 400, "malformed_json", NULL},
         {"{\"digest\": \"sha256:" D64 "\", \"kind\": \"a\", \"kind\": \"b\"}", 400,
@@ -295,19 +284,10 @@ typedef struct fixture {
 
 static void fixture_open(fixture *f)
 {
-    ledger_options lo;
     uint8_t token[40];
 
     memset(f, 0, sizeof(*f));
-    REQUIRE(test_tmpdir(f->dir, sizeof(f->dir)) != NULL);
-    REQUIRE((f->key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519")) != NULL);
-    memset(&lo, 0, sizeof(lo));
-    lo.path = f->dir;
-    lo.map_size = 8u << 20;
-    lo.origin = ORIGIN;
-    lo.log_key = f->key;
-    lo.no_sync = 1;
-    REQUIRE(ledger_open(&f->l, &lo) == 0);
+    f->l = sfx_ledger_open(f->dir, sizeof(f->dir), &f->key, ORIGIN);
     for (unsigned i = 0; i < 3; i++) {
         uint8_t b = (uint8_t)i;
         REQUIRE(EVP_Digest(&b, 1, digests[i], NULL, EVP_sha256(), NULL) == 1);
@@ -334,17 +314,10 @@ static void fixture_open(fixture *f)
 
 static void fixture_close(fixture *f)
 {
-    nt_buf cmd = NT_BUF_INIT;
-    ledger_close(f->l);
-    EVP_PKEY_free(f->key);
+    sfx_ledger_close(f->l, f->key, f->dir);
     for (unsigned i = 0; i < LEAVES; i++) {
         nt_buf_dispose(&f->leaves[i]);
     }
-    REQUIRE(nt_buf_printf(&cmd, "rm -rf '%s'", f->dir) == 0);
-    if (system(nt_buf_cstr(&cmd)) != 0) {
-        fprintf(stderr, "could not remove %s\n", f->dir);
-    }
-    nt_buf_dispose(&cmd);
 }
 
 /* The 32-byte hashes of a proof reply, decoded from base64. */
@@ -388,7 +361,7 @@ static void test_get_handlers(void)
 
     /* /v1/receipt/<index> */
     server_reply_init(&r);
-    server_get_receipt(&r, &f.s, "3");
+    server_get_receipt(&r, &f.s, "3", NULL);
     CHECK(r.status == 200);
     j = body_json(&r);
     CHECK(json_object_size(j) > 0);
@@ -398,21 +371,21 @@ static void test_get_handlers(void)
         static const char *const bad[] = {"", "x", "-1", "03", "1.0", " 1", "18446744073709551616"};
         for (size_t i = 0; i < NT_ARRAY_LEN(bad); i++) {
             server_reply_init(&r);
-            server_get_receipt(&r, &f.s, bad[i]);
+            server_get_receipt(&r, &f.s, bad[i], NULL);
             CHECK_ERROR(&r, 400, "invalid_index", "index");
             server_reply_dispose(&r);
         }
         server_reply_init(&r);
-        server_get_receipt(&r, &f.s, NULL);
+        server_get_receipt(&r, &f.s, NULL, NULL);
         CHECK_ERROR(&r, 400, "invalid_index", "index");
         server_reply_dispose(&r);
     }
     server_reply_init(&r);
-    server_get_receipt(&r, &f.s, "7"); /* == size */
+    server_get_receipt(&r, &f.s, "7", NULL); /* == size */
     CHECK_ERROR(&r, 404, "not_found", "index");
     server_reply_dispose(&r);
     server_reply_init(&r);
-    server_get_receipt(&r, &f.s, "18446744073709551615");
+    server_get_receipt(&r, &f.s, "18446744073709551615", NULL);
     CHECK_ERROR(&r, 404, "not_found", "index");
     server_reply_dispose(&r);
 
@@ -422,7 +395,7 @@ static void test_get_handlers(void)
         snprintf(hex + 7 + 2 * i, 3, "%02x", digests[1][i]);
     }
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, hex);
+    server_get_receipts(&r, &f.s, hex, NULL, NULL, NULL);
     CHECK(r.status == 200);
     j = body_json(&r);
     CHECK(json_array_size(json_object_get(j, "receipts")) == 2); /* leaves 1 and 4 */
@@ -430,7 +403,7 @@ static void test_get_handlers(void)
     server_reply_dispose(&r);
     hex[7] = hex[7] == 'f' ? '0' : 'f'; /* a digest nobody sent: an empty list, not 404 */
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, hex);
+    server_get_receipts(&r, &f.s, hex, NULL, NULL, NULL);
     CHECK(r.status == 200);
     j = body_json(&r);
     CHECK(json_is_array(json_object_get(j, "receipts")) &&
@@ -438,15 +411,15 @@ static void test_get_handlers(void)
     json_decref(j);
     server_reply_dispose(&r);
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, NULL);
+    server_get_receipts(&r, &f.s, NULL, NULL, NULL, NULL);
     CHECK_ERROR(&r, 400, "missing_member", "digest");
     server_reply_dispose(&r);
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, "sha256:00");
+    server_get_receipts(&r, &f.s, "sha256:00", NULL, NULL, NULL);
     CHECK_ERROR(&r, 400, "invalid_digest_length", "digest");
     server_reply_dispose(&r);
     server_reply_init(&r);
-    server_get_receipts(&r, &f.s, "blake3:00");
+    server_get_receipts(&r, &f.s, "blake3:00", NULL, NULL, NULL);
     CHECK_ERROR(&r, 400, "unknown_algorithm", "digest");
     server_reply_dispose(&r);
 

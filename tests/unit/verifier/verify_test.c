@@ -464,6 +464,129 @@ const char *__lsan_default_suppressions(void)
            "leak:libharfbuzz.so\nleak:libfreetype.so\n";
 }
 
+/*
+ * A receipt for g_text appended to k's log: its leaf has `meta` (NULL = none);
+ * in the receipt the metadata is given (withheld 0) or withheld (1) or left
+ * out silently (2).  bad_time 1 / 2 writes month 13 into the TSA
+ * certificate's notBefore / notAfter inside the token (and the receipt's
+ * copy) before the leaf is made, so that only the certificate is broken.
+ */
+static void mint_custom(nt_buf *json, kase *k, const char *meta, int withheld, int bad_time)
+{
+    uint8_t md[32];
+    nt_buf token = NT_BUF_INIT, leaf = NT_BUF_INIT;
+    receipt rc;
+
+    receipt_init(&rc);
+    SHA256((const uint8_t *)g_text, strlen(g_text), md);
+    REQUIRE(fx_token(&token, k->pki.tsa_key, k->pki.tsa, NULL, NID_sha256, md, 32, g_gen) == 0);
+    REQUIRE(fx_log_receipt(&rc, &k->log, 0, (const uint8_t *)"x", 1, nt_buf_bytes(&token),
+                           k->pki.tsa) == 0); /* for rc.certs[0], the certificate's DER */
+    if (bad_time != 0) {
+        const nt_buf *cert = &rc.certs[0];
+        uint8_t *at = NULL;
+        int seen = 0;
+        for (size_t i = 0; at == NULL && i + cert->len <= token.len; i++) {
+            if (memcmp(token.ptr + i, cert->ptr, cert->len) == 0) {
+                at = token.ptr + i;
+            }
+        }
+        REQUIRE(at != NULL);
+        /* Validity ::= SEQUENCE { notBefore Time, notAfter Time }: the 1st / 2nd UTCTime */
+        for (size_t i = 0; i + 15 <= cert->len; i++) {
+            if (at[i] == 0x17 && at[i + 1] == 0x0d && at[i + 14] == 'Z' && ++seen == bad_time) {
+                at[i + 4] = '1';
+                at[i + 5] = '3';
+                memcpy(cert->ptr + i + 4, "13", 2);
+                break;
+            }
+        }
+        REQUIRE(seen == bad_time);
+    }
+    REQUIRE(fx_leaf(&leaf, RECORD_ALG_SHA256, md, 32, nt_buf_bytes(&token),
+                    meta != NULL ? NT_BYTES(meta, strlen(meta)) : NT_BYTES(NULL, 0)) == 0);
+    REQUIRE(fx_log_append(&k->log, leaf.ptr, leaf.len) == 0);
+    {
+        nt_buf cert = rc.certs[0];
+        rc.certs[0] = (nt_buf)NT_BUF_INIT;
+        receipt_dispose(&rc);
+        receipt_init(&rc);
+        REQUIRE(fx_log_receipt(&rc, &k->log, k->log.size - 1, leaf.ptr, leaf.len,
+                               nt_buf_bytes(&token), NULL) == 0);
+        rc.certs[0] = cert;
+        rc.cert_count = 1;
+    }
+    if (meta != NULL && withheld == 0) {
+        rc.has_metadata = 1;
+        REQUIRE(nt_buf_set(&rc.metadata, meta, strlen(meta)) == 0);
+    }
+    rc.metadata_withheld = withheld == 1;
+    nt_buf_clear(json);
+    REQUIRE(receipt_encode(json, &rc) == 0);
+    receipt_dispose(&rc);
+    nt_buf_dispose(&token);
+    nt_buf_dispose(&leaf);
+}
+
+/* A receipt read without the writer's API key withholds the metadata: still PASSED. */
+static void test_metadata_withheld(void)
+{
+    kase k;
+    verifier_options o;
+    verifier_report *r = NULL;
+    const char *sub;
+    const char *meta = "{\"email\":\"a@example.test\",\"iban\":\"DE00123\"}";
+    nt_buf json = NT_BUF_INIT, report = NT_BUF_INIT;
+
+    kase_new(&k, g_gen - FX_DAY, g_gen + 365 * FX_DAY, "notarium.test/log");
+    mint_custom(&json, &k, meta, 0, 0);
+    opts_of(&o, &k, &json);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
+    mint_custom(&json, &k, meta, 1, 0);
+    opts_of(&o, &k, &json);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
+    REQUIRE(verifier_run(&r, &o) == 0);
+    REQUIRE(verifier_report_json(&report, r) == 0);
+    CHECK(strstr(nt_buf_cstr(&report), "ledger.leaf_ok_metadata_withheld") != NULL);
+    CHECK(strstr(nt_buf_cstr(&report), "withholds the evidence metadata") != NULL);
+    CHECK(strstr(nt_buf_cstr(&report), "DE00123") == NULL);
+    verifier_report_free(r);
+    /* twins: metadata dropped without saying so; withheld on a leaf that has none */
+    mint_custom(&json, &k, meta, 2, 0);
+    opts_of(&o, &k, &json);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
+    CHECK_STR(sub, "LEAF_MISMATCH");
+    mint_custom(&json, &k, NULL, 1, 0);
+    opts_of(&o, &k, &json);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
+    CHECK_STR(sub, "LEAF_MISMATCH");
+    nt_buf_dispose(&report);
+    nt_buf_dispose(&json);
+    kase_dispose(&k);
+}
+
+/* A TSA certificate whose validity is not a valid time is a format failure, not an error. */
+static void test_malformed_validity(void)
+{
+    kase k;
+    verifier_options o;
+    const char *sub;
+    nt_buf json = NT_BUF_INIT;
+
+    kase_new(&k, g_gen - FX_DAY, g_gen + 365 * FX_DAY, "notarium.test/log");
+    mint_custom(&json, &k, NULL, 0, 0); /* the positive twin, minted the same way */
+    opts_of(&o, &k, &json);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
+    for (int which = 1; which <= 2; which++) {
+        mint_custom(&json, &k, NULL, 0, which);
+        opts_of(&o, &k, &json);
+        CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
+        CHECK_STR(sub, "FORMAT_FAILURE");
+    }
+    nt_buf_dispose(&json);
+    kase_dispose(&k);
+}
+
 int main(void)
 {
     REQUIRE(test_tmpdir(g_dir, sizeof(g_dir)) != NULL);
@@ -484,6 +607,8 @@ int main(void)
     test_revocation();
     test_usage_errors();
     test_pdf_and_signature();
+    test_metadata_withheld();
+    test_malformed_validity();
 
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
