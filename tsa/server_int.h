@@ -1,6 +1,6 @@
 /*
- * server_int.h - private to the daemon's own files (server.c, http.c,
- * config.c): the server object, its metrics, and the MHD-free request
+ * server_int.h - private to the daemon's own files (server.c, http*.c,
+ * config.c, web.c): the server object, its metrics, and the MHD-free request
  * handlers that server.c implements and http.c calls.  Nothing outside tsa/
  * includes it.
  */
