@@ -135,8 +135,13 @@ typedef struct ledger_info {
                                  again (ledger_append_async retries with back-off) */
     uint64_t full_retry_in_ms; /* while full: time until the next probe may go in (0 = now or
                                   a probe is in flight) */
+    uint64_t oldest_pending_ns; /* nt_mono_ns() when the oldest append not yet answered was
+                                   queued (queued or in the commit now running); 0 = none */
 } ledger_info;
 
+/* On a ledger opened with ledger_open it takes no LMDB transaction and never waits for a
+ * commit in progress (it answers from what the sequencer publishes), so it is safe for
+ * health checks on a stalled disk; a read-only handle reads the head in a transaction. */
 int ledger_info_get(ledger_info *out, ledger *l);
 
 /* The origin string.  Borrowed, valid until ledger_close. */

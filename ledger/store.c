@@ -100,6 +100,7 @@ struct ledger {
     uint64_t size;
     uint8_t root[MERKLE_HASH_SIZE];
     uint64_t batches, appends_failed;
+    uint64_t batch_since_ns; /* enqueue time of the oldest entry of the batch being written */
     char last_error[256];
 
     /* Owned by the sequencer thread alone (and by ledger_open before it starts). */
@@ -994,9 +995,11 @@ static void *store_sequencer_main(void *arg)
             l->ring_count--;
             l->ring_bytes -= e->bytes;
         }
+        l->batch_since_ns = n > 0 ? l->batch[0]->enqueued_ns : 0;
         pthread_mutex_unlock(&l->mu);
         store_batch_run(l, n);
         pthread_mutex_lock(&l->mu);
+        l->batch_since_ns = 0;
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
@@ -1214,6 +1217,9 @@ int ledger_info_get(ledger_info *out, ledger *l)
                                     ? 0
                                     : (l->full_retry_at_ns - now + 999999u) / 1000000u;
     }
+    out->oldest_pending_ns = l->batch_since_ns != 0 ? l->batch_since_ns
+                             : l->ring_count > 0    ? l->ring[l->ring_head]->enqueued_ns
+                                                    : 0;
     pthread_mutex_unlock(&l->mu);
 done:
     return error;

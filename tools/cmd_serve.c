@@ -254,8 +254,8 @@ int cmd_serve(int argc, char **argv)
     while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM)) {
     }
     nt_log_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    server_shutdown(s);
-    status = 0;
+    /* 3: the ledger did not commit within http.drain_timeout_ms (docs/OPERATING.md). */
+    status = server_shutdown(s) < 0 ? 3 : 0;
 done:
     server_free(s);
     server_config_free(cfg);

@@ -327,10 +327,46 @@ done:
     return error;
 }
 
+/* The "http" section; every member optional (see the defaults below and OPERATING.md). */
+static int parse_http(server_config *cfg, json_t *o)
+{
+    static const char *const allowed[] = {"max_connections", "max_connections_per_address",
+                                          "reserved_connections", "request_timeout_ms",
+                                          "drain_timeout_ms", "commit_stall_ms"};
+    const char *sec = "http.";
+    uint64_t u = 0;
+    int error = 0;
+
+    if (o != NULL) {
+        NT_ENSURE(json_is_object(o), NT_EINVAL, "http: not an object");
+        NT_TRY(check_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
+    }
+    NT_TRY(get_uint(&u, o, sec, "max_connections", 1000000, 0));
+    cfg->http_max_connections = (unsigned)u;
+    NT_ENSURE(u == 0 || u >= 4, NT_EINVAL, "http.max_connections: 0 (automatic) or at least 4");
+    NT_TRY(get_uint(&u, o, sec, "max_connections_per_address", 1000000, 64));
+    cfg->http_max_per_address = (unsigned)u;
+    NT_TRY(get_uint(&u, o, sec, "reserved_connections", 1000000, 8));
+    cfg->http_reserved = (unsigned)u;
+    NT_ENSURE(cfg->http_max_connections == 0 || u < cfg->http_max_connections, NT_EINVAL,
+              "http.reserved_connections: must be below max_connections");
+    NT_TRY(get_uint(&u, o, sec, "request_timeout_ms", 3600000, 30000));
+    NT_ENSURE(u >= 100, NT_EINVAL, "http.request_timeout_ms: at least 100");
+    cfg->http_request_timeout_ms = (unsigned)u;
+    NT_TRY(get_uint(&u, o, sec, "drain_timeout_ms", 3600000, 60000));
+    cfg->http_drain_timeout_ms = (unsigned)u;
+    NT_TRY(get_uint(&u, o, sec, "commit_stall_ms", 3600000, 10000));
+    NT_ENSURE(u >= 1, NT_EINVAL, "http.commit_stall_ms: at least 1");
+    cfg->http_commit_stall_ms = (unsigned)u;
+done:
+    return error;
+}
+
 int server_config_parse(server_config **out, const char *json, size_t len, const char *data_dir)
 {
     static const char *const allowed[] = {"listen", "threads", "max_body", "log_level", "tsa",
-                                          "ledger", "api_keys", "evidence", "mirror", "web"};
+                                          "ledger", "api_keys", "evidence", "mirror", "web",
+                                          "http"};
     static const char *const evidence_allowed[] = {"max_metadata_bytes"};
     static const char *const web_allowed[] = {"verify_page", "report_trust"};
     server_config *cfg = NULL;
@@ -398,6 +434,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
         cfg->mirror_push_timeout_ms = 30000;
         cfg->mirror_stop_timeout_ms = 5000;
     }
+    NT_TRY(parse_http(cfg, json_object_get(root, "http")));
 
     NT_TRY(resolve_path(&cfg->tsa_cert, data_dir));
     NT_TRY(resolve_path(&cfg->tsa_key, data_dir));

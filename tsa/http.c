@@ -1,71 +1,19 @@
 /*
- * http.c - the daemon's HTTP front end on libmicrohttpd; the only file that
- * includes <microhttpd.h>.  It routes requests, enforces the HTTP rules
- * (methods, media types, body size, API keys), and runs the one asynchronous
- * path of the server: a granted token or evidence record is queued on the
- * ledger and its connection SUSPENDED until the sequencer's callback resumes
- * it, so that no worker thread ever waits for an fsync and a token leaves the
- * server only after its leaf is committed (BRIEF invariant 1).
+ * http.c - the daemon's HTTP front end on libmicrohttpd (with http_async.c
+ * the only files that include <microhttpd.h>, see http_int.h).  It starts
+ * and stops the daemon, routes requests and enforces the HTTP rules: framing
+ * and Host (RFC 9112), methods, media types, body size, API keys, and the
+ * connection limits whose accounting lives in http_guard.c.  Requests
+ * answered later (ledger appends and reads) go to http_async.c.
  */
-#include "tsa/server_int.h"
+#include "tsa/http_int.h"
 
-#include <microhttpd.h>
-#include <openssl/sha.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/resource.h>
 #include <unistd.h>
-
-#define TSA_REPLY_TYPE "application/timestamp-reply"
-
-struct server_http {
-    struct MHD_Daemon *daemon;
-    server *s;
-    int quiesced;
-};
-
-typedef enum http_route {
-    ROUTE_NONE = 0,
-    ROUTE_TSA,
-    ROUTE_EVIDENCE,
-    ROUTE_HEALTHZ,
-    ROUTE_METRICS,
-    ROUTE_CHECKPOINT,
-    ROUTE_RECEIPT,
-    ROUTE_RECEIPTS,
-    ROUTE_PROOF_INCLUSION,
-    ROUTE_PROOF_CONSISTENCY,
-    ROUTE_VERIFY,
-    ROUTE_VERIFY_REPORT,        /* web.c */
-    ROUTE_TRUST,                /* web.c */
-    ROUTE_WEB,                  /* web.c: the page's files; GET / when the page is on */
-} http_route;
-
-typedef struct http_req {
-    server *s;
-    struct MHD_Connection *conn;
-    uint64_t start_ns;
-    http_route route;
-    char method[12];
-    char path[160];
-    nt_buf body;
-    uint64_t bytes_in;          /* request body bytes received (logged) */
-    int too_large;
-    int replied;
-    int suspended;              /* waiting for the ledger's callback */
-    int append_error;           /* written by the callback before it resumes us */
-    uint64_t append_index;
-    tsa_result result;          /* /tsa and /v1/evidence */
-    server_evidence evidence;
-    const server_api_key *key;  /* the API key presented (borrowed from cfg), NULL = none */
-    /* for the request log */
-    int has_alg;
-    record_alg alg;
-    tsa_fail fail;
-    int64_t leaf;
-} http_req;
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -120,7 +68,7 @@ static void request_log(http_req *q, unsigned status, size_t bytes_out)
     nt_buf_dispose(&f);
 }
 
-static enum MHD_Result send_reply(http_req *q, server_reply *r)
+enum MHD_Result http__send_reply(http_req *q, server_reply *r)
 {
     struct MHD_Response *resp;
     enum MHD_Result ret;
@@ -160,8 +108,8 @@ static enum MHD_Result send_reply(http_req *q, server_reply *r)
     return ret;
 }
 
-static enum MHD_Result send_error(http_req *q, unsigned status, const char *code,
-                                  const char *field, const char *msg)
+enum MHD_Result http__send_error(http_req *q, unsigned status, const char *code,
+                                 const char *field, const char *msg)
 {
     server_reply r;
     enum MHD_Result ret;
@@ -179,14 +127,13 @@ static enum MHD_Result send_error(http_req *q, unsigned status, const char *code
     if (status == 401) {
         r.www_authenticate = 1;
     }
-    ret = send_reply(q, &r);
+    ret = http__send_reply(q, &r);
     server_reply_dispose(&r);
     return ret;
 }
 
-/* An RFC 3161 rejection with HTTP `status` (200, or 503 for our own failures). */
-static enum MHD_Result send_tsa_rejection(http_req *q, unsigned status, tsa_fail fail,
-                                          const char *text)
+enum MHD_Result http__send_tsa_rejection(http_req *q, unsigned status, tsa_fail fail,
+                                         const char *text)
 {
     server_reply r;
     enum MHD_Result ret;
@@ -203,7 +150,7 @@ static enum MHD_Result send_tsa_rejection(http_req *q, unsigned status, tsa_fail
         q->fail = fail;
         atomic_fetch_add(&q->s->metrics.tokens_rejected[fail], 1);
     }
-    ret = send_reply(q, &r);
+    ret = http__send_reply(q, &r);
     server_reply_dispose(&r);
     return ret;
 }
@@ -271,7 +218,7 @@ static const char *request_key(http_req *q, int required)
     return q->key == NULL ? "unknown API key" : NULL;
 }
 
-static const char *request_key_id(const http_req *q)
+const char *http__key_id(const http_req *q)
 {
     return q->key != NULL ? q->key->id : NULL;
 }
@@ -320,222 +267,9 @@ static http_route route_of(const char *url)
     return ROUTE_NONE;
 }
 
-static const char *arg(http_req *q, const char *name)
+const char *http__arg(http_req *q, const char *name)
 {
     return MHD_lookup_connection_value(q->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-/* ------------------------------------------------------------------ the ledger round trip */
-
-static void on_appended(void *ctx, int error, uint64_t index)
-{
-    http_req *q = ctx;
-    server *s = q->s;
-    struct MHD_Connection *conn = q->conn;
-
-    q->append_error = error;
-    q->append_index = index;
-    /* After this call the worker may free q: touch only the copies. */
-    MHD_resume_connection(conn);
-    atomic_fetch_sub(&s->pending, 1);
-}
-
-/*
- * Queue the leaf and suspend.  The connection is suspended BEFORE the append
- * is queued, so the callback (on the sequencer thread) can never resume a
- * connection that is not suspended yet.
- */
-static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes metadata)
-{
-    server *s = q->s;
-    int rc;
-
-    atomic_fetch_add(&s->pending, 1);
-    if (atomic_load(&s->stopping)) {
-        atomic_fetch_sub(&s->pending, 1);
-        q->append_error = NT_ESTATE; /* the caller answers at once */
-        q->suspended = 0;
-        return MHD_YES;
-    }
-    q->suspended = 1;
-    MHD_suspend_connection(q->conn);
-    /* The key that wrote an evidence record owns its metadata (server_metadata_filter). */
-    rc = ledger_append_owned_async(s->ledger, leaf, metadata,
-                                   q->key != NULL ? NT_BYTES(q->key->id, strlen(q->key->id))
-                                                  : NT_BYTES(NULL, 0),
-                                   on_appended, q);
-    if (rc < 0) {
-        /* The callback will not run: resume ourselves with the error. */
-        q->append_error = rc;
-        atomic_fetch_sub(&s->pending, 1);
-        MHD_resume_connection(q->conn);
-    }
-    return MHD_YES;
-}
-
-static const char *append_error_text(int error)
-{
-    switch (error) {
-    case NT_EBUSY: return "server overloaded: the ledger queue is full, retry later";
-    case NT_EFULL: return "ledger storage is full";
-    case NT_ESTATE: return "server shutting down";
-    default: return "ledger write failed";
-    }
-}
-
-static enum MHD_Result finish_append(http_req *q)
-{
-    server *s = q->s;
-    server_reply r;
-    enum MHD_Result ret;
-
-    if (q->append_error == NT_EBUSY) {
-        atomic_fetch_add(&s->metrics.overloaded, 1);
-    }
-    if (q->append_error < 0) {
-        nt_log(q->append_error == NT_EBUSY ? NT_LOG_DEBUG : NT_LOG_ERROR, NULL,
-               "append failed: %s (%s)", nt_error_name(q->append_error),
-               append_error_text(q->append_error));
-        if (q->route == ROUTE_TSA) {
-            /* Never the token: a systemFailure rejection instead (invariant 1). */
-            return send_tsa_rejection(q, 503, TSA_FAIL_SYSTEM_FAILURE,
-                                      append_error_text(q->append_error));
-        }
-        return send_error(q, 503,
-                          q->append_error == NT_EBUSY   ? "overloaded"
-                          : q->append_error == NT_EFULL ? "ledger_full"
-                                                        : "ledger_unavailable",
-                          NULL, append_error_text(q->append_error));
-    }
-    q->leaf = (int64_t)q->append_index;
-    server_reply_init(&r);
-    if (q->route == ROUTE_TSA) {
-        r.status = 200;
-        r.content_type = TSA_REPLY_TYPE;
-        /* The reply is built from the granted response, sent only now. */
-        if (nt_buf_set(&r.body, q->result.response.ptr, q->result.response.len) < 0) {
-            server_reply_error(&r, 500, "internal_error", NULL, "out of memory");
-        } else {
-            atomic_fetch_add(&s->metrics.tokens_granted, 1);
-        }
-    } else {
-        server_evidence_created(&r, s, q->append_index, request_key_id(q));
-        if (r.status == 201) {
-            atomic_fetch_add(&s->metrics.evidence_created, 1);
-        }
-    }
-    ret = send_reply(q, &r);
-    server_reply_dispose(&r);
-    return ret;
-}
-
-/* ------------------------------------------------------------------ POST handlers */
-
-static enum MHD_Result handle_tsa(http_req *q)
-{
-    server *s = q->s;
-    nt_buf leaf = NT_BUF_INIT;
-    record rec;
-    enum MHD_Result ret;
-    server_reply r;
-
-    tsa_result_init(&q->result);
-    if (tsa_respond(&q->result, s->tsa, nt_buf_bytes(&q->body)) < 0) {
-        return send_error(q, 500, "internal_error", NULL, nt_error_last());
-    }
-    if (q->result.digest.len > 0) {
-        q->has_alg = 1;
-        q->alg = q->result.alg;
-    }
-    if (!q->result.granted) {
-        /* RFC 3161 2.4.2: a rejection is a well-formed TimeStampResp: HTTP 200. */
-        unsigned status = q->result.fail == TSA_FAIL_SYSTEM_FAILURE ? 500 : 200;
-        q->fail = q->result.fail;
-        atomic_fetch_add(&s->metrics.tokens_rejected[q->result.fail & 31], 1);
-        server_reply_init(&r);
-        r.status = status;
-        r.content_type = TSA_REPLY_TYPE;
-        if (nt_buf_set(&r.body, q->result.response.ptr, q->result.response.len) < 0) {
-            server_reply_error(&r, 500, "internal_error", NULL, "out of memory");
-        }
-        ret = send_reply(q, &r);
-        server_reply_dispose(&r);
-        return ret;
-    }
-    memset(&rec, 0, sizeof(rec));
-    rec.kind = RECORD_KIND_TIMESTAMP;
-    rec.alg = q->result.alg;
-    rec.digest = nt_buf_bytes(&q->result.digest);
-    rec.label = NT_BYTES("", 0);
-    rec.token = nt_buf_bytes(&q->result.token);
-    if (record_encode(&leaf, &rec) < 0) {
-        nt_buf_dispose(&leaf);
-        return send_tsa_rejection(q, 500, TSA_FAIL_SYSTEM_FAILURE, "cannot encode the leaf");
-    }
-    ret = append_and_suspend(q, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0));
-    nt_buf_dispose(&leaf);
-    if (!q->suspended && q->append_error < 0) {
-        return finish_append(q);
-    }
-    return ret;
-}
-
-static enum MHD_Result handle_evidence(http_req *q)
-{
-    server *s = q->s;
-    server_evidence *e = &q->evidence;
-    server_reply r;
-    nt_buf leaf = NT_BUF_INIT;
-    record rec;
-    enum MHD_Result ret;
-
-    server_reply_init(&r);
-    if (server_evidence_parse(e, &r, s, nt_buf_bytes(&q->body)) < 0) {
-        ret = send_reply(q, &r);
-        server_reply_dispose(&r);
-        return ret;
-    }
-    server_reply_dispose(&r);
-    q->has_alg = 1;
-    q->alg = e->alg;
-    tsa_result_init(&q->result);
-    if (tsa_issue_digest(&q->result, s->tsa, e->alg, nt_buf_bytes(&e->digest)) < 0) {
-        return send_error(q, 500, "internal_error", NULL, nt_error_last());
-    }
-    if (!q->result.granted) {
-        q->fail = q->result.fail;
-        switch (q->result.fail) {
-        case TSA_FAIL_TIME_NOT_AVAILABLE:
-            return send_error(q, 503, "time_not_available", NULL, q->result.reason);
-        case TSA_FAIL_BAD_ALG:
-            return send_error(q, 400, "algorithm_not_accepted", "digest", q->result.reason);
-        case TSA_FAIL_BAD_DATA_FORMAT:
-        case TSA_FAIL_BAD_REQUEST:
-            return send_error(q, 400, "invalid_digest", "digest", q->result.reason);
-        default:
-            return send_error(q, 500, "issue_failed", NULL, q->result.reason);
-        }
-    }
-    memset(&rec, 0, sizeof(rec));
-    rec.kind = RECORD_KIND_EVIDENCE;
-    rec.alg = e->alg;
-    rec.digest = nt_buf_bytes(&e->digest);
-    rec.label = NT_BYTES(e->kind, strlen(e->kind));
-    rec.token = nt_buf_bytes(&q->result.token);
-    if (e->has_metadata) {
-        rec.has_metadata = 1;
-        SHA256(e->metadata.ptr, e->metadata.len, rec.metadata_hash);
-    }
-    if (record_encode(&leaf, &rec) < 0) {
-        nt_buf_dispose(&leaf);
-        return send_error(q, 500, "internal_error", NULL, "cannot encode the leaf");
-    }
-    ret = append_and_suspend(q, nt_buf_bytes(&leaf), nt_buf_bytes(&e->metadata));
-    nt_buf_dispose(&leaf);
-    if (!q->suspended && q->append_error < 0) {
-        return finish_append(q);
-    }
-    return ret;
 }
 
 /* POST /v1/verify: no API key (it reveals nothing the receipt does not hold). */
@@ -548,41 +282,43 @@ static enum MHD_Result handle_verify(http_req *q)
     if (q->route == ROUTE_VERIFY_REPORT) {
         server_post_verify_report(&r, q->s, nt_buf_bytes(&q->body));
     } else {
-        server_post_verify(&r, q->s, nt_buf_bytes(&q->body), arg(q, "format"), arg(q, "lang"));
+        server_post_verify(&r, q->s, nt_buf_bytes(&q->body), http__arg(q, "format"),
+                           http__arg(q, "lang"));
     }
-    ret = send_reply(q, &r);
+    ret = http__send_reply(q, &r);
     server_reply_dispose(&r);
     return ret;
 }
 
 /* ------------------------------------------------------------------ dispatch */
 
+/* /healthz and /metrics answer from memory, here; ledger reads go to the read pool. */
 static enum MHD_Result handle_get(http_req *q, const char *url)
 {
     server_reply r;
     enum MHD_Result ret;
 
-    server_reply_init(&r);
     switch (q->route) {
-    case ROUTE_HEALTHZ: server_get_healthz(&r, q->s); break;
-    case ROUTE_METRICS: server_get_metrics(&r, q->s); break;
-    case ROUTE_CHECKPOINT: server_get_checkpoint(&r, q->s); break;
-    case ROUTE_RECEIPT: server_get_receipt(&r, q->s, url + 12, request_key_id(q)); break;
+    case ROUTE_CHECKPOINT:
+    case ROUTE_RECEIPT:
     case ROUTE_RECEIPTS:
-        server_get_receipts(&r, q->s, arg(q, "digest"), arg(q, "limit"), arg(q, "cursor"),
-                            request_key_id(q));
-        break;
     case ROUTE_PROOF_INCLUSION:
-        server_get_proof_inclusion(&r, q->s, arg(q, "index"), arg(q, "size"));
-        break;
-    case ROUTE_PROOF_CONSISTENCY:
-        server_get_proof_consistency(&r, q->s, arg(q, "from"), arg(q, "to"));
-        break;
-    case ROUTE_TRUST: server_get_trust(&r, q->s); break;
-    case ROUTE_WEB: server_web_get(&r, q->s, url); break;
-    default: server_reply_error(&r, 404, "not_found", NULL, "no such resource"); break;
+    case ROUTE_PROOF_CONSISTENCY: return http__handle_read(q, url);
+    default: break;
     }
-    ret = send_reply(q, &r);
+    server_reply_init(&r);
+    if (q->route == ROUTE_HEALTHZ) {
+        server_get_healthz(&r, q->s);
+    } else if (q->route == ROUTE_METRICS) {
+        server_get_metrics(&r, q->s);
+    } else if (q->route == ROUTE_TRUST) {
+        server_get_trust(&r, q->s);
+    } else if (q->route == ROUTE_WEB) {
+        server_web_get(&r, q->s, url);
+    } else {
+        server_reply_error(&r, 404, "not_found", NULL, "no such resource");
+    }
+    ret = http__send_reply(q, &r);
     server_reply_dispose(&r);
     return ret;
 }
@@ -597,7 +333,7 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
     const char *value;
 
     if (q->route == ROUTE_NONE) {
-        return send_error(q, 404, "not_found", NULL, "no such resource");
+        return http__send_error(q, 404, "not_found", NULL, "no such resource");
     }
     if (is_get && strcmp(url, "/") == 0 && s->cfg->web_verify_page) {
         q->route = ROUTE_WEB; /* POST / stays the RFC 3161 endpoint */
@@ -610,16 +346,16 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
         uint64_t declared;
 
         if (!is_post) {
-            return send_error(q, 405, "method_not_allowed", NULL, "use POST");
+            return http__send_error(q, 405, "method_not_allowed", NULL, "use POST");
         }
         if (q->route == ROUTE_EVIDENCE && (value = request_key(q, 1)) != NULL) {
-            return send_error(q, 401, "unauthorized", NULL, value);
+            return http__send_error(q, 401, "unauthorized", NULL, value);
         }
         value = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
                                             MHD_HTTP_HEADER_CONTENT_TYPE);
         if (q->route == ROUTE_TSA ? !media_type_is(value, tsa_types, 2)
                                   : !media_type_is(value, json_types, 1)) {
-            return send_error(q, 415, "unsupported_media_type", NULL,
+            return http__send_error(q, 415, "unsupported_media_type", NULL,
                               q->route == ROUTE_TSA
                                   ? "Content-Type must be application/timestamp-query"
                                   : "Content-Type must be application/json");
@@ -628,19 +364,164 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (value != NULL && nt_parse_u64(&declared, value, strlen(value)) == 0 &&
             declared > s->cfg->max_body) {
-            return send_error(q, 413, "body_too_large", NULL, "the request body is too large");
+            return http__send_error(q, 413, "body_too_large", NULL, "the request body is too large");
         }
         return MHD_YES; /* read the body */
     }
     if (!is_get) {
-        return send_error(q, 405, "method_not_allowed", NULL, "use GET");
+        return http__send_error(q, 405, "method_not_allowed", NULL, "use GET");
     }
     /* Receipts: a key is optional, and shows the metadata that key wrote. */
     if ((q->route == ROUTE_RECEIPT || q->route == ROUTE_RECEIPTS) &&
         (value = request_key(q, 0)) != NULL) {
-        return send_error(q, 401, "unauthorized", NULL, value);
+        return http__send_error(q, 401, "unauthorized", NULL, value);
     }
     return handle_get(q, url);
+}
+
+/* The framing and Host headers of one request, as counted by header_scan. */
+typedef struct http_framing {
+    unsigned content_lengths;
+    int lengths_differ;
+    const char *first_length;
+    unsigned transfer_encodings;
+    unsigned hosts;
+} http_framing;
+
+static enum MHD_Result header_scan(void *cls, enum MHD_ValueKind kind, const char *key,
+                                   const char *value)
+{
+    http_framing *f = cls;
+    (void)kind;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        if (f->content_lengths++ == 0) {
+            f->first_length = value;
+        } else if (value == NULL || f->first_length == NULL ||
+                   strcmp(value, f->first_length) != 0) {
+            f->lengths_differ = 1;
+        }
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+        f->transfer_encodings++;
+    } else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) {
+        f->hosts++;
+    }
+    return MHD_YES;
+}
+
+/*
+ * RFC 9112: a request whose body length is ambiguous (section 6.3: differing
+ * Content-Length values, or Content-Length with Transfer-Encoding) gets 400
+ * and the connection is closed, so that no proxy in front of us and we can
+ * disagree on where the next request starts (request smuggling); HTTP/1.1
+ * needs exactly one Host (section 3.2).  A percent-encoded NUL would end
+ * the decoded path early (/v1/receipt/1%00x read as /v1/receipt/1).
+ * NULL when the request is acceptable, else the reason.
+ */
+static const char *request_refusal(http_req *q, const char *version)
+{
+    http_framing f;
+
+    memset(&f, 0, sizeof(f));
+    if (q->nul_in_target) {
+        return "the request target contains a percent-encoded NUL (%00)";
+    }
+    MHD_get_connection_values(q->conn, MHD_HEADER_KIND, header_scan, &f);
+    if (f.lengths_differ) {
+        return "conflicting Content-Length headers";
+    }
+    if (f.content_lengths > 0 && f.transfer_encodings > 0) {
+        return "both Content-Length and Transfer-Encoding";
+    }
+    if (f.hosts > 1) {
+        return "more than one Host header";
+    }
+    if (f.hosts == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0) {
+        return "an HTTP/1.1 request needs a Host header";
+    }
+    return NULL;
+}
+
+/* A JSON error that also closes the connection (framing errors, shutdown, overload). */
+static enum MHD_Result send_error_close(http_req *q, unsigned status, const char *code,
+                                        const char *msg)
+{
+    server_reply r;
+    enum MHD_Result ret;
+    server_reply_init(&r);
+    server_reply_error(&r, status, code, NULL, "%s", msg);
+    if (status == 503) {
+        r.retry_after = 1;
+    }
+    r.close = 1;
+    ret = http__send_reply(q, &r);
+    server_reply_dispose(&r);
+    return ret;
+}
+
+static http_req *req_new(server *s)
+{
+    http_req *q = nt_calloc(1, sizeof(*q));
+    if (q == NULL) {
+        return NULL;
+    }
+    q->s = s;
+    q->start_ns = nt_mono_ns();
+    q->fail = TSA_FAIL_NONE;
+    q->leaf = -1;
+    tsa_result_init(&q->result);
+    server_evidence_init(&q->evidence);
+    server_reply_init(&q->read_reply);
+    /* Counted before `stopping` is read: server_shutdown waits for it (seq_cst). */
+    atomic_fetch_add(&s->active, 1);
+    return q;
+}
+
+/* Called by MHD with the raw request target, before it is decoded: the request starts. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+    http_req *q = req_new(cls);
+    (void)conn;
+    if (q != NULL && uri != NULL && strstr(uri, "%00") != NULL) {
+        q->nul_in_target = 1;
+    }
+    return q;
+}
+
+static server_conn *guard_conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+/* First call for a request: its headers are complete. */
+static enum MHD_Result first_call(http_req *q, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version)
+{
+    server *s = q->s;
+    const char *why;
+
+    q->begun = 1;
+    q->conn = conn;
+    q->route = route_of(url);
+    q->guard_conn = guard_conn_of(conn);
+    snprintf(q->method, sizeof(q->method), "%s", method);
+    snprintf(q->path, sizeof(q->path), "%s", url);
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+        server_guard_reading(s->guard, q->guard_conn, 0); /* no body follows */
+    }
+    if ((why = request_refusal(q, version)) != NULL) {
+        return send_error_close(q, 400, "bad_request", why);
+    }
+    if (atomic_load(&s->stopping)) {
+        return send_error_close(q, 503, "shutting_down", "the server is shutting down");
+    }
+    if (q->route != ROUTE_HEALTHZ && q->route != ROUTE_METRICS &&
+        server_guard_pressed(s->guard)) {
+        return send_error_close(q, 503, "too_many_connections",
+                                "the server is at its connection limit, retry later");
+    }
+    return begin(q, url, method);
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -651,44 +532,21 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     server *s = cls;
     http_req *q = *con_cls;
 
-    (void)version;
     if (q == NULL) {
-        if ((q = nt_calloc(1, sizeof(*q))) == NULL) {
+        if ((q = req_new(s)) == NULL) {
             return MHD_NO;
         }
-        q->s = s;
-        q->conn = conn;
-        q->start_ns = nt_mono_ns();
-        q->route = route_of(url);
-        q->fail = TSA_FAIL_NONE;
-        q->leaf = -1;
-        tsa_result_init(&q->result);
-        server_evidence_init(&q->evidence);
-        snprintf(q->method, sizeof(q->method), "%s", method);
-        snprintf(q->path, sizeof(q->path), "%s", url);
         *con_cls = q;
-        /* Counted before `stopping` is read: server_shutdown waits for it (seq_cst). */
-        atomic_fetch_add(&s->active, 1);
-        if (atomic_load(&s->stopping)) {
-            server_reply r;
-            enum MHD_Result ret;
-            server_reply_init(&r);
-            server_reply_error(&r, 503, "shutting_down", NULL, "the server is shutting down");
-            r.retry_after = 1;
-            r.close = 1;
-            ret = send_reply(q, &r);
-            server_reply_dispose(&r);
-            return ret;
-        }
-        return begin(q, url, method);
+    }
+    if (!q->begun) {
+        return first_call(q, conn, url, method, version);
     }
     if (q->replied) {
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (q->suspended) {
-        q->suspended = 0;
-        return finish_append(q);
+        return http__resumed(q);
     }
     if (*upload_data_size > 0) {
         size_t total;
@@ -702,13 +560,14 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         *upload_data_size = 0;
         return MHD_YES;
     }
+    server_guard_reading(s->guard, q->guard_conn, 0); /* the body is complete */
     if (q->too_large) {
-        return send_error(q, 413, "body_too_large", NULL, "the request body is too large");
+        return http__send_error(q, 413, "body_too_large", NULL, "the request body is too large");
     }
     if (q->route == ROUTE_VERIFY || q->route == ROUTE_VERIFY_REPORT) {
         return handle_verify(q);
     }
-    return q->route == ROUTE_TSA ? handle_tsa(q) : handle_evidence(q);
+    return q->route == ROUTE_TSA ? http__handle_tsa(q) : http__handle_evidence(q);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
@@ -725,12 +584,32 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
         nt_log(NT_LOG_DEBUG, NULL, "request %s %s ended without a reply (code %d)", q->method,
                q->path, (int)toe);
     }
+    if (q->begun) {
+        /* The next request on this connection has the whole deadline again. */
+        server_guard_reading(s->guard, q->guard_conn, 1);
+    }
     tsa_result_dispose(&q->result);
     server_evidence_dispose(&q->evidence);
+    server_reply_dispose(&q->read_reply);
     nt_buf_dispose(&q->body);
     nt_free(q);
     *con_cls = NULL;
     atomic_fetch_sub(&s->active, 1);
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    server *s = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = server_guard_open(s->guard, ci != NULL ? (int)ci->connect_fd : -1);
+    } else {
+        /* Before MHD closes the descriptor: the guard never shuts down a reused one. */
+        server_guard_close(s->guard, *socket_context);
+        *socket_context = NULL;
+    }
 }
 
 static NT_PRINTF(2, 0) void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -765,22 +644,45 @@ static unsigned connection_limit(void)
 
 int server_http_start(struct server_http **out, server *s, int listen_fd, unsigned threads)
 {
+    const server_config *cfg = s->cfg;
     struct server_http *h;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
+    unsigned max = cfg->http_max_connections != 0 ? cfg->http_max_connections
+                                                   : connection_limit();
+    unsigned pool = threads > 1 ? threads : 0;
+    int error;
 
     *out = NULL;
     if ((h = nt_calloc(1, sizeof(*h))) == NULL) {
         return NT_ENOMEM;
     }
     h->s = s;
+    /* As many ledger readers as workers: reads used to run on the workers. */
+    if ((error = server_pool_new(&h->readers, threads > 0 ? threads : 1,
+                                 threads > 0 ? threads : 1)) < 0) {
+        nt_free(h);
+        return error;
+    }
+    if ((error = server_guard_new(&s->guard, max, cfg->http_reserved,
+                                  cfg->http_request_timeout_ms)) < 0) {
+        server_pool_free(h->readers, 0);
+        nt_free(h);
+        return error;
+    }
+    s->http = h; /* append_and_suspend files its tickets here */
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, connection_limit(), MHD_OPTION_END);
+        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_THREAD_POOL_SIZE, pool,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, max,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->http_max_per_address, MHD_OPTION_END);
     if (h->daemon == NULL) {
+        s->http = NULL;
+        server_guard_free(s->guard);
+        s->guard = NULL;
+        server_pool_free(h->readers, 0);
         nt_free(h);
         return nt_error_set(NT_EIO, "cannot start the HTTP daemon on %s", s->address);
     }
@@ -808,5 +710,9 @@ void server_http_stop(struct server_http *h)
     }
     server_http_quiesce(h);
     MHD_stop_daemon(h->daemon);
+    server_guard_free(h->s->guard);
+    h->s->guard = NULL;
+    /* After an abandon, a reader may be stuck on the stalled disk: never joined. */
+    server_pool_free(h->readers, h->s->stuck);
     nt_free(h);
 }

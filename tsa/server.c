@@ -300,8 +300,24 @@ static json_t *mirror_json(server *s, uint64_t ledger_size)
     return j != NULL ? j : json_pack("{s:s}", "last_error", "mirror status not encodable");
 }
 
+/* Seconds the oldest uncommitted append has waited (0 when none). */
+static double commit_pending_s(const ledger_info *info)
+{
+    uint64_t now = nt_mono_ns();
+    return info->oldest_pending_ns != 0 && now > info->oldest_pending_ns
+               ? (double)(now - info->oldest_pending_ns) / 1e9
+               : 0.0;
+}
+
+/*
+ * Answers from memory only (ledger_info_get takes no LMDB transaction), so it
+ * answers on a stalled disk too, and says so: not ready once a commit has been
+ * pending for more than http.commit_stall_ms.
+ */
 void server_get_healthz(server_reply *r, server *s)
 {
+    const char *reason = NULL;
+    double pending_s;
     nt_clock_status clk = {NT_CLOCK_UNKNOWN, -1, -1};
     ledger_info info;
     nt_buf not_after = NT_BUF_INIT;
@@ -323,10 +339,23 @@ void server_get_healthz(server_reply *r, server *s)
         nt_time_rfc3339(&not_after, &ts, 0);
     }
     cert_ok = na > now;
-    ready = clock_ok && cert_ok && !info.full && !atomic_load(&s->stopping);
-    j = json_pack("{s:b, s:{s:s, s:I, s:b}, s:{s:s}, s:{s:o, s:s, s:I}, s:{s:s, s:I, s:I, s:b, s:I},"
-                  " s:I}",
-                  "ready", ready,
+    pending_s = commit_pending_s(&info);
+    if (atomic_load(&s->stopping)) {
+        reason = "shutting down";
+    } else if (pending_s * 1000.0 > (double)s->cfg->http_commit_stall_ms) {
+        reason = "a ledger commit has been pending longer than http.commit_stall_ms "
+                 "(stalled disk?)";
+    } else if (info.full) {
+        reason = "ledger storage is full";
+    } else if (!clock_ok) {
+        reason = "clock not synchronised";
+    } else if (!cert_ok) {
+        reason = "TSA certificate expired";
+    }
+    ready = reason == NULL;
+    j = json_pack("{s:b, s:s?, s:{s:s, s:I, s:b}, s:{s:s}, s:{s:o, s:s, s:I},"
+                  " s:{s:s, s:I, s:I, s:b, s:I, s:f}, s:I}",
+                  "ready", ready, "reason", reason,
                   "clock", "state", nt_clock_sync_name(clk.sync), "max_error_us",
                   (json_int_t)clk.max_error_us, "allow_unsynced", s->cfg->tsa.allow_unsynced_clock,
                   "key", "type", s->key_type,
@@ -335,7 +364,7 @@ void server_get_healthz(server_reply *r, server *s)
                   "ledger", "origin", ledger_origin(s->ledger), "size", (json_int_t)info.size,
                   "queue_depth", (json_int_t)info.queue_depth, "full", info.full,
                   "full_retry_in_ms", (json_int_t)info.full_retry_in_ms,
-                  "boot_epoch", (json_int_t)s->boot_epoch);
+                  "commit_pending_s", pending_s, "boot_epoch", (json_int_t)s->boot_epoch);
     /* The mirror never affects readiness: issuance does not depend on it. */
     if (j != NULL && json_object_set_new(j, "mirror", mirror_json(s, info.size)) < 0) {
         json_decref(j);
@@ -545,6 +574,22 @@ void server_get_metrics(server_reply *r, server *s)
     e |= nt_buf_puts(b, "# HELP notarium_ledger_full 1 after the ledger map filled up.\n"
                         "# TYPE notarium_ledger_full gauge\n");
     e |= nt_buf_printf(b, "notarium_ledger_full %d\n", info.full ? 1 : 0);
+    e |= nt_buf_puts(b, "# HELP notarium_ledger_commit_pending_seconds Age of the oldest append "
+                        "not yet committed (0 when none).\n"
+                        "# TYPE notarium_ledger_commit_pending_seconds gauge\n");
+    e |= nt_buf_printf(b, "notarium_ledger_commit_pending_seconds %.3f\n",
+                       commit_pending_s(&info));
+    if (s->guard != NULL) {
+        e |= nt_buf_printf(b, "# HELP notarium_http_connections Open HTTP connections.\n"
+                              "# TYPE notarium_http_connections gauge\n"
+                              "notarium_http_connections %u\n"
+                              "# HELP notarium_http_deadline_closed_total Connections ended "
+                              "because their request did not arrive in time.\n"
+                              "# TYPE notarium_http_deadline_closed_total counter\n"
+                              "notarium_http_deadline_closed_total %llu\n",
+                       server_guard_open_count(s->guard),
+                       (unsigned long long)server_guard_ended_total(s->guard));
+    }
     e |= nt_buf_puts(b, "# HELP notarium_ledger_map_bytes LMDB map size and bytes in use.\n"
                         "# TYPE notarium_ledger_map_bytes gauge\n");
     e |= nt_buf_printf(b, "notarium_ledger_map_bytes{kind=\"size\"} %zu\n", info.map_size);
@@ -1391,11 +1436,11 @@ static void sleep_ms(long ms)
     }
 }
 
-void server_shutdown(server *s)
+int server_shutdown(server *s)
 {
     int started;
     if (s == NULL || s->shut_down) {
-        return;
+        return s != NULL && s->stuck ? NT_EBUSY : 0;
     }
     s->shut_down = 1;
     started = s->http != NULL;
@@ -1405,25 +1450,36 @@ void server_shutdown(server *s)
         server_http_quiesce(s->http);
         /*
          * Requests whose leaves are queued stay suspended until the sequencer
-         * commits them; MHD must not be stopped with suspended connections,
-         * and their clients deserve their tokens.  The sequencer keeps running,
-         * so this ends; the bound only protects against a stuck disk.
+         * commits them, and their clients deserve their tokens.  On a stalled
+         * disk that never happens: after http.drain_timeout_ms they are
+         * answered 503 (systemFailure: nothing issued) and resumed, because
+         * libmicrohttpd aborts when stopped with suspended connections.
          */
-        deadline = nt_mono_ns() + 60ull * 1000000000ull;
+        deadline = nt_mono_ns() + (uint64_t)s->cfg->http_drain_timeout_ms * 1000000ull;
         while (atomic_load(&s->pending) > 0 && nt_mono_ns() < deadline) {
             sleep_ms(2);
+        }
+        if (atomic_load(&s->pending) > 0) {
+            s->stuck = 1;
+            nt_log_error("shutdown: the ledger did not commit within %u ms (stalled disk?): "
+                         "%u waiting requests answered 503, nothing was issued to them",
+                         s->cfg->http_drain_timeout_ms, server_http_abandon(s->http));
         }
         /* Let resumed connections send their answers. */
         deadline = nt_mono_ns() + 3ull * 1000000000ull;
         while (atomic_load(&s->active) > 0 && nt_mono_ns() < deadline) {
             sleep_ms(2);
         }
-        if (atomic_load(&s->pending) > 0) {
-            nt_log_error("shutdown: %lld appends still pending after 60 s",
-                         (long long)atomic_load(&s->pending));
-        }
         server_http_stop(s->http);
         s->http = NULL;
+    }
+    if (s->stuck) {
+        /* The sequencer is inside a commit that does not return: closing the ledger would
+         * wait for it for ever.  The process exits instead; LMDB keeps the last committed
+         * batch, as after a crash.  The mirror is left too (its last commit may be behind
+         * the ledger; it catches up at the next start). */
+        nt_log_error("stopped without closing the ledger");
+        return nt_error_set(NT_EBUSY, "the ledger did not commit within http.drain_timeout_ms");
     }
     /* Every request is answered: the mirror's last commit holds every token sent. */
     mirror_stop(s->mirror);
@@ -1433,6 +1489,7 @@ void server_shutdown(server *s)
     if (started) {
         nt_log_info("stopped");
     }
+    return 0;
 }
 
 void server_free(server *s)
@@ -1441,6 +1498,9 @@ void server_free(server *s)
         return;
     }
     server_shutdown(s);
+    if (s->stuck) {
+        return; /* the sequencer may still call back into nothing of ours, but never free */
+    }
     tsa_free(s->tsa);
     certs_signer_free(s->signer);
     EVP_PKEY_free(s->log_key);

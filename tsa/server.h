@@ -1,7 +1,8 @@
 /*
  * server.h - the daemon: its configuration file (config.c), the assembly of
- * signer + tsa + ledger (server.c) and the HTTP front end (http.c, the only
- * file that includes <microhttpd.h>).  tools/cmd_serve.c is a thin wrapper
+ * signer + tsa + ledger (server.c) and the HTTP front end (http.c and
+ * http_async.c, the only files that include <microhttpd.h>, with http_guard.c
+ * and http_pool.c).  tools/cmd_serve.c is a thin wrapper
  * around this header; tests and other tools may use it the same way.
  *
  * Life cycle:  server_config_load -> server_new (loads keys, runs the
@@ -85,6 +86,14 @@ typedef struct server_config {
     /* The verification page (docs/VERIFY-PAGE.md). */
     int web_verify_page;           /* serve /, /verify, /web/ (default true) */
     char *web_report_trust;        /* PEM roots of report signers for /v1/verify-report; NULL */
+
+    /* The "http" section: connection limits and time bounds (docs/OPERATING.md). */
+    unsigned http_max_connections;     /* open connections at most; 0 = from the fd limit */
+    unsigned http_max_per_address;     /* open connections per client address; 0 = no cap */
+    unsigned http_reserved;            /* of max_connections, kept for /healthz and /metrics */
+    unsigned http_request_timeout_ms;  /* a request's headers and body must arrive within it */
+    unsigned http_drain_timeout_ms;    /* shutdown waits this long for pending commits */
+    unsigned http_commit_stall_ms;     /* /healthz not ready once a commit pends this long */
 } server_config;
 
 /*
@@ -163,11 +172,17 @@ const char *server_address(const server *s);
  * Stop accepting connections, answer requests whose appends are queued
  * (their tokens are sent once committed), stop the HTTP threads, stop the
  * mirror (one last commit and one push attempt per remote that is behind)
- * and close the ledger.  Idempotent.
+ * and close the ledger.  Returns 0, or NT_EBUSY when appends were still not
+ * committed after cfg->http_drain_timeout_ms (a stalled disk): their
+ * requests were answered 503 (RFC 3161 systemFailure), and the ledger and
+ * the mirror were left open because closing them would wait for the stalled
+ * commit; the caller should then exit the process (server_free releases
+ * what it safely can).  Idempotent.
  */
-void server_shutdown(server *s);
+int server_shutdown(server *s);
 
-/* Shut down if needed and release everything.  NULL ok. */
+/* Shut down if needed and release everything (see server_shutdown for a stalled ledger).
+ * NULL ok. */
 void server_free(server *s);
 
 /* Parse "ADDR:PORT" / "[V6]:PORT" into host (appended) and port. */

@@ -1,6 +1,6 @@
 /*
- * server_int.h - private to the daemon's own files (server.c, http.c,
- * config.c): the server object, its metrics, and the MHD-free request
+ * server_int.h - private to the daemon's own files (server.c, http*.c,
+ * config.c, web.c): the server object, its metrics, and the MHD-free request
  * handlers that server.c implements and http.c calls.  Nothing outside tsa/
  * includes it.
  */
@@ -35,6 +35,9 @@ typedef struct server_metrics {
 } server_metrics;
 
 struct server_http; /* http.c */
+typedef struct server_guard server_guard; /* http_guard.c */
+typedef struct server_conn server_conn;
+typedef struct server_pool server_pool; /* http_pool.c */
 
 struct server {
     const server_config *cfg;
@@ -52,13 +55,15 @@ struct server {
     server_metrics metrics;
     _Atomic int stopping;       /* set by server_shutdown: no new appends */
     _Atomic int64_t active;     /* requests between first callback and completion */
-    _Atomic int64_t pending;    /* appends queued whose callback has not run */
+    _Atomic int64_t pending;    /* appends and ledger reads whose requests are suspended */
     int shut_down;
+    int stuck;                  /* shutdown found the ledger stalled: it stays open */
     mirror *mirror;             /* the git mirror thread; NULL when mirror.path is null */
     nt_buf trust_pem;           /* POST /v1/verify trust anchor: the chain's last certificate */
     nt_buf log_vkey;            /* POST /v1/verify: the log's C2SP vkey line */
     unsigned verify_max;        /* verifications running at once at most (the rest get 503) */
     _Atomic unsigned verifying; /* verifications running now */
+    server_guard *guard;        /* owned by http.c; NULL before the HTTP daemon starts */
 };
 
 /* A reply built by a handler; http.c turns it into an MHD response. */
@@ -184,10 +189,40 @@ int server_digest_parse(record_alg *alg, nt_buf *digest, server_reply *r, const 
 /* Record one finished request in the metrics. */
 void server_metrics_request(server *s, unsigned status, uint64_t latency_ns);
 
+/* http_guard.c: open connections and the per-request deadline (see the file's comment).
+ * Every function is thread-safe; server_guard_open/close pair up per connection, and
+ * server_guard_open may return NULL (out of memory: counted but without deadline). */
+int server_guard_new(server_guard **out, unsigned max, unsigned reserved,
+                     unsigned request_timeout_ms);
+void server_guard_free(server_guard *g);
+server_conn *server_guard_open(server_guard *g, int fd);
+void server_guard_close(server_guard *g, server_conn *c);
+/* 1 while a request is being received (the deadline clock restarts), 0 once it is. */
+void server_guard_reading(server_guard *g, server_conn *c, int reading);
+/* 1 when more than max - reserved connections are open. */
+int server_guard_pressed(server_guard *g);
+unsigned server_guard_open_count(server_guard *g);
+uint64_t server_guard_ended_total(server_guard *g);
+
+/* http_pool.c: `threads` threads running queued jobs.  server_pool_submit
+ * refuses (NT_EBUSY) unless an idle thread will take the job; freeing with
+ * `abandon` detaches the threads instead of joining them (one may be stuck). */
+typedef void (*server_job_fn)(void *ctx);
+int server_pool_new(server_pool **out, unsigned threads, unsigned queue_max);
+int server_pool_submit(server_pool *p, server_job_fn fn, void *ctx);
+void server_pool_free(server_pool *p, int abandon);
+
 /* http.c */
 int server_http_start(struct server_http **out, server *s, int listen_fd, unsigned threads);
 /* Stop accepting new connections (the listening socket is closed). */
 void server_http_quiesce(struct server_http *h);
+/*
+ * Answer every request still waiting for its commit with 503 (RFC 3161:
+ * systemFailure; nothing was issued to it) and resume it, so that
+ * server_http_stop finds no suspended connection.  A commit that completes
+ * later is ignored.  Returns how many requests were answered that way.
+ */
+unsigned server_http_abandon(struct server_http *h);
 /* Stop the worker threads and close every connection.  NULL ok. */
 void server_http_stop(struct server_http *h);
 

@@ -1,8 +1,8 @@
 /*
  * tsa.h - the time-stamping authority: RFC 3161 request checks, token
  * issuance (RFC 3161 + RFC 5816 ESSCertIDv2), serial numbers, clock policy,
- * and the HTTP daemon that ties it to the ledger.  http.c is the only file
- * that includes <microhttpd.h>.
+ * and the HTTP daemon that ties it to the ledger.  http.c and http_async.c
+ * are the only files that include <microhttpd.h>.
  *
  * Core (this section) is pure request -> response logic, safe to call from
  * many threads at once: signing takes no global lock (the only shared state is

@@ -25,6 +25,9 @@
 #   nt_mount_tmpfs DIR SIZE     mount a tmpfs of SIZE (e.g. 4m) on DIR, unmounted at exit;
 #                               fails the test when mounting is not permitted, unless
 #                               NT_ALLOW_SKIP=1 (then the test prints SKIP and passes)
+#   nt_demo_config DIR JQ_FILTER  a demo data directory (start and stop once), then edit its config
+#   nt_start_freezable DIR [args] nt_start_nodemo with the test-only disk-freeze shim preloaded
+#                               (tests/shim/freeze.c): `touch $NT_FREEZE_FILE` freezes, rm thaws
 set -euo pipefail
 
 : "${NOTARIUM:?NOTARIUM must name the notarium binary}"
@@ -175,4 +178,20 @@ nt_mount_tmpfs() {
             "set NT_ALLOW_SKIP=1 to skip it)"
     fi
     NT_MOUNTS+=("$dir")
+}
+
+nt_demo_config() {
+    nt_start "$1"
+    nt_stop
+    nt_config_set "$1" "$2"
+}
+
+nt_start_freezable() {
+    local shim="${NT_BUILD_DIR:?NT_BUILD_DIR must name the build directory}/tests/libnt_freeze.so"
+    [[ -f "$shim" ]] || nt_fail "no $shim"
+    export NT_FREEZE_FILE="$T/freeze"
+    rm -f "$NT_FREEZE_FILE"
+    # An ASan build wants its runtime first; the shim is not instrumented.
+    LD_PRELOAD="$shim" ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0" \
+        nt_start_nodemo "$@"
 }

@@ -536,6 +536,38 @@ static void test_bad_oid_refused_at_start(const char *pki_dir)
     nt_buf_dispose(&b);
 }
 
+/* The "http" section: defaults, every member, and each refusal (issue 13 items 5, 6, 12). */
+static void test_http_section(void)
+{
+    nt_buf b = NT_BUF_INIT;
+    server_config *c = ACCEPTED("{" MIN_TSA ", " MIN_LEDGER "}");
+    REQUIRE(c != NULL);
+    CHECK(c->http_max_connections == 0 && c->http_max_per_address == 64 &&
+          c->http_reserved == 8 && c->http_request_timeout_ms == 30000 &&
+          c->http_drain_timeout_ms == 60000 && c->http_commit_stall_ms == 10000);
+    server_config_free(c);
+
+    c = ACCEPTED(with_top(&b, "\"http\": {\"max_connections\": 48, \"reserved_connections\": 8,"
+                              " \"max_connections_per_address\": 0, \"request_timeout_ms\": 100,"
+                              " \"drain_timeout_ms\": 0, \"commit_stall_ms\": 1}"));
+    REQUIRE(c != NULL);
+    CHECK(c->http_max_connections == 48 && c->http_max_per_address == 0 &&
+          c->http_reserved == 8 && c->http_request_timeout_ms == 100 &&
+          c->http_drain_timeout_ms == 0 && c->http_commit_stall_ms == 1);
+    server_config_free(c);
+
+    REFUSED(with_top(&b, "\"http\": []"), "http: not an object");
+    REFUSED(with_top(&b, "\"http\": {\"timeout\": 1}"), "http.timeout: unknown member");
+    REFUSED(with_top(&b, "\"http\": {\"max_connections\": 3}"), "http.max_connections: 0");
+    REFUSED(with_top(&b, "\"http\": {\"max_connections\": 8, \"reserved_connections\": 8}"),
+            "http.reserved_connections: must be below");
+    REFUSED(with_top(&b, "\"http\": {\"request_timeout_ms\": 99}"),
+            "http.request_timeout_ms: at least 100");
+    REFUSED(with_top(&b, "\"http\": {\"commit_stall_ms\": 0}"), "http.commit_stall_ms: at least 1");
+    REFUSED(with_top(&b, "\"http\": {\"drain_timeout_ms\": -1}"), "http.drain_timeout_ms: not an");
+    nt_buf_dispose(&b);
+}
+
 static void test_default_json(void)
 {
     nt_buf json = NT_BUF_INIT, key = NT_BUF_INIT, entry = NT_BUF_INIT;
@@ -941,6 +973,7 @@ int main(void)
     test_every_option();
     test_refusals();
     test_web();
+    test_http_section();
     test_default_json();
     test_load(tmp);
     test_listen_parse();
