@@ -94,6 +94,9 @@ static int engine_open(const char *module)
                   "libengine-pkcs11-openssl)");
     }
     NT_OSSL(ENGINE_ctrl_cmd_string(e, "MODULE_PATH", module, 0), "pkcs11 engine: MODULE_PATH");
+    /* Log in before looking for the key (private keys are visible only then) rather than
+     * searching the token logged out first. */
+    NT_OSSL(ENGINE_ctrl_cmd_string(e, "FORCE_LOGIN", NULL, 0), "pkcs11 engine: FORCE_LOGIN");
     NT_OSSL(ENGINE_init(e), "PKCS#11 module %s: cannot initialise it", module);
     NT_ENSURE((p11_module = nt_strdup(module)) != NULL, NT_ENOMEM, "out of memory");
     p11_engine = e;

@@ -56,7 +56,7 @@ static void token_setup(void)
     REQUIRE(nt_file_write_atomic(path_in(&p, "softhsm2.conf"), conf.ptr, conf.len, 0600) == 0);
     REQUIRE(setenv("SOFTHSM2_CONF", nt_buf_cstr(&p), 1) == 0);
     sh("--init-token --free --label nt --pin 1234 --so-pin 5678");
-    sh("--init-token --free --label ntlog --pin 1234 --so-pin 5678");
+    sh("--init-token --free --label logtok --pin 1234 --so-pin 5678");
     REQUIRE(nt_buf_printf(&gen, "--module '%s' --login --pin 1234 --keypairgen", module) == 0);
     REQUIRE(nt_buf_printf(&cmd, "%s --token-label nt --key-type EC:prime256v1 --label tsa-ec "
                                 "--id 01", nt_buf_cstr(&gen)) == 0);
@@ -66,7 +66,7 @@ static void token_setup(void)
                           nt_buf_cstr(&gen)) == 0);
     sh(nt_buf_cstr(&cmd));
     nt_buf_clear(&cmd);
-    REQUIRE(nt_buf_printf(&cmd, "%s --token-label ntlog --key-type EC:edwards25519 --label log "
+    REQUIRE(nt_buf_printf(&cmd, "%s --token-label logtok --key-type EC:edwards25519 --label log "
                                 "--id 03", nt_buf_cstr(&gen)) == 0);
     sh(nt_buf_cstr(&cmd));
     nt_buf_dispose(&gen);
@@ -242,7 +242,7 @@ static void test_token_refusals(void)
     CHECK(strstr(nt_error_last(), "no such private key") != NULL);
 
     /* Ed25519 on the token: refused at start with the supported combinations named */
-    CHECK(certs_log_key_open(&k, "pkcs11:token=ntlog;object=log;type=private", &p) < 0);
+    CHECK(certs_log_key_open(&k, "pkcs11:token=logtok;object=log;type=private", &p) < 0);
     CHECK(strstr(nt_error_last(), "cannot use Ed25519") != NULL);
     CHECK(strstr(nt_error_last(), "docs/KEYS.md") != NULL);
     CHECK(k == NULL);
