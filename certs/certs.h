@@ -142,10 +142,39 @@ int certs_signer_receipt_ders(nt_buf *out, size_t *count, size_t max, const cert
  * Also (additions): "keyUsage must be digitalSignature/nonRepudiation only"
  * (e.g. keyEncipherment, which `openssl ts -verify` rejects), "certificate
  * validity dates are malformed", "certificate extensions are malformed".
- * Checked in that order, keyCertSign/cRLSign before digitalSignature.
+ * Checked in that order, keyCertSign/cRLSign before digitalSignature.  Then
+ * "chain does not verify: <OpenSSL's reason> (at <subject>)" when the chain
+ * holds a self-signed root.  The first defect of certs_signer_inspect.
  * Thread-safe; reads the certificate only.
  */
 int certs_signer_check(const certs_signer *s, time_t now);
+
+/* Findings of certs_signer_inspect, in the order above. */
+typedef enum certs_severity {
+    CERTS_DEFECT = 0,  /* the server refuses to start */
+    CERTS_WARNING = 1, /* logged: e.g. fewer than CERTS_EXPIRY_WARN_DAYS left */
+    CERTS_NOTE = 2,    /* information: days left, chain not verifiable without a root */
+} certs_severity;
+#define CERTS_EXPIRY_WARN_DAYS 30
+#define CERTS_FINDINGS_MAX 24
+typedef struct certs_finding {
+    certs_severity severity;
+    char text[320]; /* one line, no newline */
+} certs_finding;
+typedef struct certs_findings {
+    size_t count;   /* items used (at most CERTS_FINDINGS_MAX; later ones dropped) */
+    size_t defects; /* how many of them are CERTS_DEFECT */
+    certs_finding item[CERTS_FINDINGS_MAX];
+} certs_findings;
+
+/*
+ * Every finding at `now`, not just the first: the defects of certs_signer_check
+ * (each check runs), the chain, and per certificate (TSA and chain) a warning
+ * "<role> certificate <subject> expires in N days, on <date>" under 30 days,
+ * plus a note with the TSA certificate's days left.  0, or NT_EINVAL when
+ * nothing is loaded.  Thread-safe.
+ */
+int certs_signer_inspect(certs_findings *out, const certs_signer *s, time_t now);
 
 /* ------------------------------------------------------------------ PKCS#11, key sources */
 
@@ -238,6 +267,8 @@ int certs_cert_write_pem(const char *path, X509 *cert);
 
 /* SHA-256 fingerprint as lowercase hex (appended). */
 int certs_cert_fingerprint(nt_buf *out, X509 *cert);
+/* The subject as one RFC 2253 line ("CN=Example TSA,O=Example"), appended. */
+int certs_cert_subject(nt_buf *out, X509 *cert);
 /* notAfter as time_t. */
 int certs_cert_not_after(time_t *out, const X509 *cert);
 

@@ -440,6 +440,23 @@ int certs_cert_fingerprint(nt_buf *out, X509 *cert)
     return nt_hex_encode(out, md, len);
 }
 
+int certs_cert_subject(nt_buf *out, X509 *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long n;
+    int error = 0;
+
+    NT_ENSURE(bio != NULL, NT_ENOMEM, "out of memory");
+    NT_OSSL(X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0,
+            "cannot print the certificate's subject");
+    n = BIO_get_mem_data(bio, &data);
+    NT_TRY(nt_buf_put(out, data, n > 0 ? (size_t)n : 0));
+done:
+    BIO_free(bio);
+    return error;
+}
+
 int certs_cert_not_after(time_t *out, const X509 *cert)
 {
     struct tm tm;

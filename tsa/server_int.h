@@ -34,6 +34,7 @@ typedef struct server_metrics {
 } server_metrics;
 
 struct server_http; /* http.c */
+struct server_keys; /* server_keys.c */
 
 struct server {
     const server_config *cfg;
@@ -58,6 +59,7 @@ struct server {
     nt_buf log_vkey;            /* POST /v1/verify: the log's C2SP vkey line */
     unsigned verify_max;        /* verifications running at once at most (the rest get 503) */
     _Atomic unsigned verifying; /* verifications running now */
+    struct server_keys *keys;   /* certificate expiry for /metrics and the daily warning */
 };
 
 /* A reply built by a handler; http.c turns it into an MHD response. */
@@ -150,6 +152,18 @@ int server_receipt_json(nt_buf *out, server *s, uint64_t index);
 
 /* Record one finished request in the metrics. */
 void server_metrics_request(server *s, unsigned status, uint64_t latency_ns);
+
+/* A Prometheus label value (backslash, double quote, newline escaped), appended. */
+int server__label_value(nt_buf *b, const char *v);
+
+/* server_keys.c: load the signer and log key as configured and run the start-up checks
+ * (NT_EINVAL "TSA certificate refused: <reason>"); warnings (e.g. under 30 days left) are
+ * logged.  Then once a day (called per request, cheap otherwise) the checks are logged again;
+ * /metrics gets notarium_certificate_days_left per certificate. */
+int server__keys_load(server *s);
+void server__keys_tick(server *s);
+int server__keys_metrics(nt_buf *b, const server *s);
+void server__keys_free(server *s);
 
 /* http.c */
 int server_http_start(struct server_http **out, server *s, int listen_fd, unsigned threads);
