@@ -277,6 +277,73 @@ static void test_keys(void)
     CHECK_ERR(certs_signer_check(&empty, time(NULL)), NT_EINVAL);
 }
 
+/* certs_signer_inspect: every defect (not just the first), the chain, expiry warnings. */
+static void test_inspect(void)
+{
+    time_t now = time(NULL);
+    certs_findings f;
+    EVP_PKEY *other = NULL;
+    certs_signer *s;
+
+    /* clean: one note (days left), no defect, no warning */
+    s = signer_make(tsa_key, now, 400, 0);
+    REQUIRE(sk_X509_push(s->chain, ca->cert) > 0 && X509_up_ref(ca->cert) == 1);
+    CHECK_OK(certs_signer_inspect(&f, s, now));
+    CHECK(f.defects == 0 && f.count == 1 && f.item[0].severity == CERTS_NOTE);
+    CHECK(strstr(f.item[0].text, "(400 days left)") != NULL);
+    /* 20 days before the end: a warning, still no defect */
+    CHECK_OK(certs_signer_inspect(&f, s, now + 380 * 86400));
+    CHECK(f.defects == 0 && f.count == 1 && f.item[0].severity == CERTS_WARNING);
+    CHECK(strstr(f.item[0].text, "TSA certificate CN=Test TSA,O=Notarium Demo expires in 20 days") ==
+          f.item[0].text);
+    certs_signer_free(s);
+
+    /* CA + extra EKU + wrong key: three defects, in the documented order; check reports the
+     * first */
+    REQUIRE(certs_key_generate(&other, CERTS_KEY_EC_P256) == 0);
+    s = signer_make(tsa_key, now, 400, CERTS_PROFILE_CA | CERTS_PROFILE_EKU_EXTRA);
+    EVP_PKEY_free(s->key);
+    s->key = other;
+    CHECK_OK(certs_signer_inspect(&f, s, now));
+    CHECK(f.defects == 3);
+    CHECK_STR(f.item[0].text, "extendedKeyUsage must be timeStamping only");
+    CHECK_STR(f.item[1].text, "certificate is a CA");
+    CHECK_STR(f.item[2].text, "private key does not match the certificate");
+    CHECK_ERR(certs_signer_check(s, now), NT_EINVAL);
+    CHECK_STR(nt_error_last(), "extendedKeyUsage must be timeStamping only");
+    certs_signer_free(s);
+
+    /* a chain whose root did not issue the certificate; twin: the right root */
+    {
+        certs_pki_options o = {0};
+        certs_signer *other_ca = NULL;
+        nt_buf dir = NT_BUF_INIT, a = NT_BUF_INIT, b = NT_BUF_INIT;
+        REQUIRE(nt_path_join(&dir, base, "other") == 0);
+        o.dir = nt_buf_cstr(&dir);
+        o.log_origin = "example.test/other";
+        REQUIRE(certs_pki_init(&o) == 0);
+        REQUIRE(nt_path_join(&a, o.dir, "ca.pem") == 0 && nt_path_join(&b, o.dir, "ca.key") == 0);
+        REQUIRE(certs_signer_load_pem(&other_ca, nt_buf_cstr(&a), nt_buf_cstr(&b), NULL, NULL) ==
+                0);
+        s = signer_make(tsa_key, now, 400, 0);
+        REQUIRE(sk_X509_push(s->chain, other_ca->cert) > 0 && X509_up_ref(other_ca->cert) == 1);
+        CHECK_ERR(certs_signer_check(s, now), NT_EINVAL);
+        CHECK(strstr(nt_error_last(), "chain does not verify: ") == nt_error_last());
+        certs_signer_free(s);
+        /* no root at all: a note, not a defect */
+        s = signer_make(tsa_key, now, 400, 0);
+        CHECK_OK(certs_signer_inspect(&f, s, now));
+        CHECK(f.defects == 0 && f.count == 2 && f.item[0].severity == CERTS_NOTE &&
+              strstr(f.item[0].text, "no self-signed root") != NULL);
+        certs_signer_free(s);
+        certs_signer_free(other_ca);
+        nt_buf_dispose(&dir);
+        nt_buf_dispose(&a);
+        nt_buf_dispose(&b);
+    }
+    CHECK_ERR(certs_signer_inspect(&f, NULL, now), NT_EINVAL);
+}
+
 int main(void)
 {
     certs_pki_options o = {0};
@@ -295,6 +362,7 @@ int main(void)
     test_eku();
     test_key_usage_and_ca();
     test_keys();
+    test_inspect();
 
     certs_signer_free(ca);
     EVP_PKEY_free(tsa_key);
