@@ -315,16 +315,10 @@ static void test_inspect(void)
 
     /* a chain whose root did not issue the certificate; twin: the right root */
     {
-        certs_pki_options o = {0};
-        certs_signer *other_ca = NULL;
-        nt_buf dir = NT_BUF_INIT, a = NT_BUF_INIT, b = NT_BUF_INIT;
+        nt_buf dir = NT_BUF_INIT;
+        certs_signer *other_ca;
         REQUIRE(nt_path_join(&dir, base, "other") == 0);
-        o.dir = nt_buf_cstr(&dir);
-        o.log_origin = "example.test/other";
-        REQUIRE(certs_pki_init(&o) == 0);
-        REQUIRE(nt_path_join(&a, o.dir, "ca.pem") == 0 && nt_path_join(&b, o.dir, "ca.key") == 0);
-        REQUIRE(certs_signer_load_pem(&other_ca, nt_buf_cstr(&a), nt_buf_cstr(&b), NULL, NULL) ==
-                0);
+        other_ca = fx_dev_ca(nt_buf_cstr(&dir));
         s = signer_make(tsa_key, now, 400, 0);
         REQUIRE(sk_X509_push(s->chain, other_ca->cert) > 0 && X509_up_ref(other_ca->cert) == 1);
         CHECK_ERR(certs_signer_check(s, now), NT_EINVAL);
@@ -338,23 +332,14 @@ static void test_inspect(void)
         certs_signer_free(s);
         certs_signer_free(other_ca);
         nt_buf_dispose(&dir);
-        nt_buf_dispose(&a);
-        nt_buf_dispose(&b);
     }
     CHECK_ERR(certs_signer_inspect(&f, NULL, now), NT_EINVAL);
 }
 
 int main(void)
 {
-    certs_pki_options o = {0};
-    nt_buf a = NT_BUF_INIT, b = NT_BUF_INIT;
-
     REQUIRE(test_tmpdir(base, sizeof(base)) != NULL);
-    o.dir = base;
-    o.log_origin = "example.test/log";
-    REQUIRE(certs_pki_init(&o) == 0);
-    REQUIRE(certs_signer_load_pem(&ca, path_in(&a, "ca.pem"), path_in(&b, "ca.key"), NULL, NULL) ==
-            0);
+    ca = fx_dev_ca(base);
     REQUIRE(certs_key_generate(&tsa_key, CERTS_KEY_EC_P256) == 0);
 
     test_good();
@@ -366,8 +351,6 @@ int main(void)
 
     certs_signer_free(ca);
     EVP_PKEY_free(tsa_key);
-    nt_buf_dispose(&a);
-    nt_buf_dispose(&b);
     fx_rm_rf(base);
     return TEST_END();
 }

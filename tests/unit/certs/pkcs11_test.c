@@ -254,15 +254,8 @@ static void test_token_refusals(void)
 
 int main(void)
 {
-    certs_pki_options o = {0};
-    nt_buf a = NT_BUF_INIT, b = NT_BUF_INIT;
-
     REQUIRE(test_tmpdir(base, sizeof(base)) != NULL);
-    o.dir = base;
-    o.log_origin = "example.test/log";
-    REQUIRE(certs_pki_init(&o) == 0);
-    REQUIRE(certs_signer_load_pem(&ca, path_in(&a, "ca.pem"), path_in(&b, "ca.key"), NULL, NULL) ==
-            0);
+    ca = fx_dev_ca(base);
     token_setup();
 
     test_uri();
@@ -272,8 +265,6 @@ int main(void)
     test_token_refusals();
 
     certs_signer_free(ca);
-    nt_buf_dispose(&a);
-    nt_buf_dispose(&b);
     fx_rm_rf(base);
     return TEST_END();
 }
