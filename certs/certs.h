@@ -1,8 +1,10 @@
 /*
  * certs.h - keys and certificates: the development PKI, loading the TSA's
  * signing key and certificate chain (PEM, optionally passphrase-protected, or
- * PKCS#12), loading the log's Ed25519 key, and the start-up checks that
- * refuse a certificate unfit for time-stamping.  Links util and OpenSSL only.
+ * PKCS#12, or a PKCS#11 token through OpenSSL's pkcs11 engine), loading the
+ * log's Ed25519 key, and the start-up checks that refuse a certificate unfit
+ * for time-stamping.  Links util and OpenSSL only (the pkcs11 engine is
+ * loaded at run time, only when a pkcs11: URI is configured).
  *
  * Thread safety: a loaded certs_signer is immutable and may be shared by any
  * number of signing threads (OpenSSL 3 EVP_PKEY and X509 are safe for
@@ -106,7 +108,8 @@ typedef struct certs_signer {
  * belongs to the caller (certs_signer_free); NULL on error.  Returns
  * NT_ENOTFOUND for a missing file, NT_EINVAL for a file that does not parse,
  * a wrong or missing passphrase (the message names the file and the
- * problem), NT_ERANGE for a file over 1 MiB.  Does not run certs_signer_check.
+ * problem) or a key file group or others may access (chmod 600), NT_ERANGE
+ * for a file over 1 MiB.  Does not run certs_signer_check.
  */
 int certs_signer_load_pem(certs_signer **out, const char *cert_path, const char *key_path,
                           const char *passphrase, const char *chain_path);
@@ -139,10 +142,107 @@ int certs_signer_receipt_ders(nt_buf *out, size_t *count, size_t max, const cert
  * Also (additions): "keyUsage must be digitalSignature/nonRepudiation only"
  * (e.g. keyEncipherment, which `openssl ts -verify` rejects), "certificate
  * validity dates are malformed", "certificate extensions are malformed".
- * Checked in that order, keyCertSign/cRLSign before digitalSignature.
+ * Checked in that order, keyCertSign/cRLSign before digitalSignature.  Then
+ * "chain does not verify: <OpenSSL's reason> (at <subject>)" when the chain
+ * holds a self-signed root.  The first defect of certs_signer_inspect.
  * Thread-safe; reads the certificate only.
  */
 int certs_signer_check(const certs_signer *s, time_t now);
+
+/* Findings of certs_signer_inspect, in the order above. */
+typedef enum certs_severity {
+    CERTS_DEFECT = 0,  /* the server refuses to start */
+    CERTS_WARNING = 1, /* logged: e.g. fewer than CERTS_EXPIRY_WARN_DAYS left */
+    CERTS_NOTE = 2,    /* information: days left, chain not verifiable without a root */
+} certs_severity;
+#define CERTS_EXPIRY_WARN_DAYS 30
+#define CERTS_FINDINGS_MAX 24
+typedef struct certs_finding {
+    certs_severity severity;
+    char text[320]; /* one line, no newline */
+} certs_finding;
+typedef struct certs_findings {
+    size_t count;   /* items used (at most CERTS_FINDINGS_MAX; later ones dropped) */
+    size_t defects; /* how many of them are CERTS_DEFECT */
+    certs_finding item[CERTS_FINDINGS_MAX];
+} certs_findings;
+
+/*
+ * Every finding at `now`, not just the first: the defects of certs_signer_check
+ * (each check runs), the chain, and per certificate (TSA and chain) a warning
+ * "<role> certificate <subject> expires in N days, on <date>" under 30 days,
+ * plus a note with the TSA certificate's days left.  0, or NT_EINVAL when
+ * nothing is loaded.  Thread-safe.
+ */
+int certs_signer_inspect(certs_findings *out, const certs_signer *s, time_t now);
+
+/* ------------------------------------------------------------------ PKCS#11, key sources */
+
+/* How to reach a PKCS#11 token (config.json's "pkcs11" section).  The PIN is never in the
+ * configuration itself: it comes from a file (0600/0400) or an environment variable. */
+typedef struct certs_pkcs11_config {
+    const char *module;   /* the token's PKCS#11 library (.so); required for a pkcs11: URI */
+    const char *pin_file; /* a file holding the PIN (first line), or */
+    const char *pin_env;  /* an environment variable holding it; neither: no login */
+} certs_pkcs11_config;
+
+/* 1 if s is a "pkcs11:" URI (RFC 7512), 0 otherwise (a file path). */
+int certs_uri_is_pkcs11(const char *s);
+/*
+ * 0 if uri is a pkcs11: URI we accept; NT_EINVAL if it is not one or carries
+ * the PIN (pin-value / pin-source: the PIN comes from pin_file or pin_env).
+ */
+int certs_pkcs11_uri_check(const char *uri);
+/*
+ * Load a private key that stays in the token, through OpenSSL's pkcs11 engine
+ * (libp11, Debian libengine-pkcs11-openssl), logging in with the configured
+ * PIN (never prompting), then sign and verify a test message with it.  *out
+ * belongs to the caller (EVP_PKEY_free); the engine and module stay loaded
+ * until the process ends (the token stays logged in).  One module per process.  Codes:
+ * NT_EINVAL (bad URI, PIN missing/refused, PIN file readable by others),
+ * NT_ENOTFOUND (no module file, no such key), NT_EUNSUPPORTED (engine not
+ * installed, a second module), NT_ECRYPTO / NT_EVERIFY (the token failed).
+ * Thread-safe.  Known limit: libp11 0.4.12 (Debian 12) cannot use Ed25519
+ * token keys (docs/KEYS.md).
+ */
+int certs_pkcs11_key_load(EVP_PKEY **out, const char *uri, const certs_pkcs11_config *p11);
+
+/*
+ * Read a secret file (passphrase, PIN): its first line, trailing CR/LF
+ * dropped, into out (replaced).  NT_EINVAL naming the file and its mode when
+ * group or others may access it (unless lax), NT_ENOTFOUND, NT_ERANGE (over 4
+ * KiB).  Wipe out with nt_buf_dispose_secret.
+ */
+int certs_secret_file_read(nt_buf *out, const char *path, int lax);
+
+/* Where the TSA's key and certificates come from (config.json's tsa.* and pkcs11.*). */
+typedef struct certs_signer_source {
+    const char *cert;                /* PEM certificate (chain may follow) */
+    const char *key;                 /* PEM private key file, or a pkcs11: URI */
+    const char *key_passphrase_file; /* NULL: key not encrypted */
+    const char *chain;               /* PEM issuers; NULL: none */
+    const char *pkcs12;              /* when set, replaces cert/key/chain */
+    const char *pkcs12_passphrase_file;
+    certs_pkcs11_config pkcs11;      /* for a pkcs11: key */
+    int lax_modes; /* 1: accept key/passphrase/PIN files readable by others (pki check, which
+                      reports them itself); 0 everywhere else */
+} certs_signer_source;
+
+/*
+ * Load the signer from a source: PKCS#12, or cert + chain + (PEM key or
+ * pkcs11: URI), passphrases and the PIN read from their files and wiped after
+ * use.  Key, PKCS#12, passphrase and PIN files accessible by group or others
+ * are refused (NT_EINVAL naming the file and its mode).  Codes as
+ * certs_signer_load_pem / certs_pkcs11_key_load.  Does not run the checks.
+ */
+int certs_signer_load(certs_signer **out, const certs_signer_source *src);
+
+/*
+ * The log key from a PEM file (certs_log_key_load) or a pkcs11: URI (p11
+ * required then).  A token key that cannot be loaded is refused with the
+ * supported combinations named (libp11 0.4.12 has no Ed25519).
+ */
+int certs_log_key_open(EVP_PKEY **out, const char *path_or_uri, const certs_pkcs11_config *p11);
 
 /*
  * Load an Ed25519 private key from a PEM file (log key).  NT_ENOTFOUND if the
@@ -167,6 +267,8 @@ int certs_cert_write_pem(const char *path, X509 *cert);
 
 /* SHA-256 fingerprint as lowercase hex (appended). */
 int certs_cert_fingerprint(nt_buf *out, X509 *cert);
+/* The subject as one RFC 2253 line ("CN=Example TSA,O=Example"), appended. */
+int certs_cert_subject(nt_buf *out, X509 *cert);
 /* notAfter as time_t. */
 int certs_cert_not_after(time_t *out, const X509 *cert);
 

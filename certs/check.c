@@ -2,13 +2,17 @@
  * check.c - the start-up checks of certs.h (certs_signer_check): refuse a TSA
  * key and certificate that a relying party would reject, before the server
  * issues a single token with them.  Each refusal is one line the operator
- * reads at start-up; the wording is part of the contract in certs.h.
+ * reads at start-up; the wording is part of the contract in certs.h.  All
+ * findings are collected (certs_signer_inspect, for `notarium pki check`);
+ * certs_signer_check reports the first defect.
  */
 #include "certs/certs.h"
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Render an ASN1_TIME as RFC 3339 UTC seconds ("2026-01-01T00:00:00Z"). */
@@ -129,27 +133,170 @@ static int check_key_type(EVP_PKEY *key)
     return nt_error_set(NT_EINVAL, "unsupported key type");
 }
 
-int certs_signer_check(const certs_signer *s, time_t now)
+/* ------------------------------------------------------------------ findings */
+
+static NT_PRINTF(3, 4) void finding_add(certs_findings *f, certs_severity sev, const char *fmt, ...)
+{
+    va_list ap;
+    if (f->count == CERTS_FINDINGS_MAX) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(f->item[f->count].text, sizeof(f->item[f->count].text), fmt, ap);
+    va_end(ap);
+    f->item[f->count].severity = sev;
+    f->count++;
+    if (sev == CERTS_DEFECT) {
+        f->defects++;
+    }
+}
+
+/* A check's refusal (its nt_error_last text) as a defect. */
+static void finding_from(certs_findings *f, int rc)
+{
+    if (rc < 0) {
+        finding_add(f, CERTS_DEFECT, "%s", nt_error_last());
+    }
+}
+
+/* The TSA certificate's own dates are reported by check_validity: not twice. */
+static int chain_cb(int ok, X509_STORE_CTX *ctx)
+{
+    int e = X509_STORE_CTX_get_error(ctx);
+    if (!ok && X509_STORE_CTX_get_error_depth(ctx) == 0 &&
+        (e == X509_V_ERR_CERT_NOT_YET_VALID || e == X509_V_ERR_CERT_HAS_EXPIRED)) {
+        return 1;
+    }
+    return ok;
+}
+
+/*
+ * The chain, when it ends at a self-signed root: signatures, validity and
+ * CA constraints of every link (OpenSSL's path validation at `now`).  The TSA
+ * certificate's own profile is judged by the checks above, so no purpose is
+ * asked for here (a wrong EKU would otherwise be reported twice).
+ */
+static void check_chain(certs_findings *f, const certs_signer *s, time_t now)
+{
+    X509_STORE *store = X509_STORE_new();
+    X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+    STACK_OF(X509) *untrusted = sk_X509_new_null();
+    int roots = 0;
+
+    if (store == NULL || ctx == NULL || untrusted == NULL) {
+        finding_add(f, CERTS_DEFECT, "out of memory checking the chain");
+        goto done;
+    }
+    for (int i = 0; s->chain != NULL && i < sk_X509_num(s->chain); i++) {
+        X509 *c = sk_X509_value(s->chain, i);
+        int ok = X509_check_issued(c, c) == X509_V_OK ? X509_STORE_add_cert(store, c)
+                                                      : sk_X509_push(untrusted, c) > 0;
+        roots += X509_check_issued(c, c) == X509_V_OK;
+        if (!ok) {
+            finding_add(f, CERTS_DEFECT, "out of memory checking the chain");
+            goto done;
+        }
+    }
+    if (roots == 0) {
+        finding_add(f, CERTS_NOTE, "chain not verified: it holds no self-signed root");
+        goto done;
+    }
+    if (!X509_STORE_CTX_init(ctx, store, s->cert, untrusted)) {
+        finding_add(f, CERTS_DEFECT, "out of memory checking the chain");
+        goto done;
+    }
+    X509_STORE_CTX_set_time(ctx, 0, now);
+    X509_STORE_CTX_set_verify_cb(ctx, chain_cb);
+    if (X509_verify_cert(ctx) != 1) {
+        int err = X509_STORE_CTX_get_error(ctx);
+        X509 *at = X509_STORE_CTX_get_current_cert(ctx);
+        char name[256] = "?";
+        if (at != NULL) {
+            X509_NAME_oneline(X509_get_subject_name(at), name, sizeof(name));
+        }
+        finding_add(f, CERTS_DEFECT, "chain does not verify: %s (at %s)",
+                    X509_verify_cert_error_string(err), name);
+    }
+done:
+    ERR_clear_error();
+    sk_X509_free(untrusted);
+    X509_STORE_CTX_free(ctx);
+    X509_STORE_free(store);
+}
+
+/* Days left for one certificate: a warning under CERTS_EXPIRY_WARN_DAYS (expiry itself is a
+ * defect found elsewhere). */
+static void check_days_left(certs_findings *f, X509 *cert, const char *role, time_t now)
+{
+    char when[64];
+    nt_buf subject = NT_BUF_INIT;
+    time_t na;
+    long long days;
+
+    if (certs_cert_not_after(&na, cert) < 0 || na <= now) {
+        return;
+    }
+    days = (long long)((na - now) / 86400);
+    time_text(when, sizeof(when), X509_get0_notAfter(cert));
+    if (certs_cert_subject(&subject, cert) < 0) {
+        nt_buf_clear(&subject);
+    }
+    if (days < CERTS_EXPIRY_WARN_DAYS) {
+        finding_add(f, CERTS_WARNING, "%s certificate %s expires in %lld days, on %s", role,
+                    nt_buf_cstr(&subject), days, when);
+    } else if (strcmp(role, "TSA") == 0) {
+        finding_add(f, CERTS_NOTE, "TSA certificate %s valid until %s (%lld days left)",
+                    nt_buf_cstr(&subject), when, days);
+    }
+    nt_buf_dispose(&subject);
+}
+
+int certs_signer_inspect(certs_findings *out, const certs_signer *s, time_t now)
 {
     X509 *cert;
     int error = 0;
 
+    memset(out, 0, sizeof(*out));
     NT_ENSURE(s != NULL && s->cert != NULL && s->key != NULL, NT_EINVAL,
               "no TSA certificate or key loaded");
     cert = s->cert;
-    NT_TRY(check_validity(cert, now));
-    NT_TRY(check_eku(cert));
-    NT_TRY(check_ku(cert));
-    NT_ENSURE((X509_get_extension_flags(cert) & EXFLAG_CA) == 0, NT_EINVAL, "certificate is a CA");
+    finding_from(out, check_validity(cert, now));
+    finding_from(out, check_eku(cert));
+    finding_from(out, check_ku(cert));
+    if (X509_get_extension_flags(cert) & EXFLAG_CA) {
+        finding_add(out, CERTS_DEFECT, "certificate is a CA");
+    }
     if (X509_check_private_key(cert, s->key) != 1) {
         ERR_clear_error();
-        NT_ENSURE(0, NT_EINVAL, "private key does not match the certificate");
+        finding_add(out, CERTS_DEFECT, "private key does not match the certificate");
     }
-    NT_TRY(check_key_type(s->key));
-    /* Last, so the specific reasons above win: a certificate whose extensions do not
-     * decode (or repeat) is refused rather than half-understood. */
-    NT_ENSURE((X509_get_extension_flags(cert) & EXFLAG_INVALID) == 0, NT_EINVAL,
-              "certificate extensions are malformed");
+    finding_from(out, check_key_type(s->key));
+    /* After the specific reasons: a certificate whose extensions do not decode (or
+     * repeat) is refused rather than half-understood. */
+    if (X509_get_extension_flags(cert) & EXFLAG_INVALID) {
+        finding_add(out, CERTS_DEFECT, "certificate extensions are malformed");
+    }
+    check_chain(out, s, now);
+    check_days_left(out, cert, "TSA", now);
+    for (int i = 0; s->chain != NULL && i < sk_X509_num(s->chain); i++) {
+        check_days_left(out, sk_X509_value(s->chain, i), "chain", now);
+    }
+    nt_error_clear();
+done:
+    return error;
+}
+
+int certs_signer_check(const certs_signer *s, time_t now)
+{
+    certs_findings f;
+    int error = 0;
+
+    NT_TRY(certs_signer_inspect(&f, s, now));
+    for (size_t i = 0; i < f.count; i++) {
+        if (f.item[i].severity == CERTS_DEFECT) {
+            return nt_error_set(NT_EINVAL, "%s", f.item[i].text);
+        }
+    }
 done:
     return error;
 }

@@ -5,7 +5,7 @@
  * Ed25519 key, and small certificate accessors.  Every error names the file
  * and what was wrong with it, because the operator reads it at start-up.
  */
-#include "certs/certs.h"
+#include "certs/certs_int.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -13,7 +13,6 @@
 #include <openssl/x509v3.h>
 
 #include <string.h>
-#include <sys/stat.h>
 
 /* Keys, certificates and PKCS#12 bundles are small; anything bigger is not one. */
 #define CERTS_FILE_MAX (1024 * 1024)
@@ -50,11 +49,13 @@ static int pem_at_end(void)
     return e != 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
 }
 
-static int file_bio(BIO **out, nt_buf *data, const char *path)
+/* private_file: a key or PKCS#12 file, refused when group or others may access it. */
+static int file_bio(BIO **out, nt_buf *data, const char *path, int private_file)
 {
     int error = 0;
     *out = NULL;
-    NT_TRY(nt_file_read(data, path, CERTS_FILE_MAX));
+    NT_TRY(private_file ? nt_file_read_private(data, path, CERTS_FILE_MAX)
+                        : nt_file_read(data, path, CERTS_FILE_MAX));
     NT_ENSURE(data->len > 0, NT_EINVAL, "%s: file is empty", path);
     *out = BIO_new_mem_buf(data->ptr, (int)data->len);
     if (*out == NULL) {
@@ -119,7 +120,7 @@ int certs_load_pem_certs(STACK_OF(X509) * *out, const char *path)
     int count = 0, error = 0;
 
     *out = NULL;
-    NT_TRY(file_bio(&bio, &data, path));
+    NT_TRY(file_bio(&bio, &data, path, 0));
     NT_OSSL_PTR(stack = sk_X509_new_null(), "cannot allocate a certificate stack");
     NT_TRY(read_certs(stack, bio, path, &count));
     NT_ENSURE(count > 0, NT_EINVAL, "%s: no PEM certificate found", path);
@@ -132,15 +133,14 @@ done:
     return error;
 }
 
-static int read_key(EVP_PKEY **out, const char *path, const char *passphrase)
+static int read_key(EVP_PKEY **out, const char *path, const char *passphrase, int lax)
 {
     nt_buf data = NT_BUF_INIT;
     BIO *bio = NULL;
-    struct stat st;
     int error = 0;
 
     *out = NULL;
-    NT_TRY(file_bio(&bio, &data, path));
+    NT_TRY(file_bio(&bio, &data, path, !lax));
     ERR_clear_error();
     *out = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, (void *)passphrase);
     if (*out == NULL) {
@@ -158,9 +158,6 @@ static int read_key(EVP_PKEY **out, const char *path, const char *passphrase)
         } else {
             error = fail_ossl(NT_EINVAL, "no readable PEM private key", path);
         }
-    } else if (stat(path, &st) == 0 && (st.st_mode & 0077) != 0) {
-        nt_log_warn("private key %s is readable by group or others (mode %03o); chmod 600 it", path,
-                    (unsigned)(st.st_mode & 0777));
     }
 done:
     BIO_free(bio);
@@ -234,16 +231,14 @@ done:
     return error;
 }
 
-int certs_signer_load_pem(certs_signer **out, const char *cert_path, const char *key_path,
-                          const char *passphrase, const char *chain_path)
+int certs__signer_load_certs(certs_signer **out, const char *cert_path, const char *chain_path)
 {
     certs_signer *s = NULL;
     STACK_OF(X509) *certs = NULL, *extra = NULL, *all = NULL;
     int error = 0;
 
     *out = NULL;
-    NT_ENSURE(cert_path != NULL && key_path != NULL, NT_EINVAL,
-              "a certificate file and a key file are required");
+    NT_ENSURE(cert_path != NULL, NT_EINVAL, "a certificate file is required");
     NT_TRY(certs_load_pem_certs(&certs, cert_path));
     NT_OSSL_PTR(all = sk_X509_new_null(), "cannot allocate a certificate stack");
     for (int i = 1; i < sk_X509_num(certs); i++) {
@@ -271,7 +266,6 @@ int certs_signer_load_pem(certs_signer **out, const char *cert_path, const char 
     s->cert = sk_X509_value(certs, 0);
     NT_OSSL(X509_up_ref(s->cert), "cannot reference a certificate");
     NT_TRY(chain_build(&s->chain, s->cert, all));
-    NT_TRY(read_key(&s->key, key_path, passphrase));
     *out = s;
     s = NULL;
 done:
@@ -282,7 +276,37 @@ done:
     return error;
 }
 
+int certs__signer_load_pem(certs_signer **out, const char *cert_path, const char *key_path,
+                           const char *passphrase, const char *chain_path, int lax)
+{
+    certs_signer *s = NULL;
+    int error = 0;
+
+    *out = NULL;
+    NT_ENSURE(cert_path != NULL && key_path != NULL, NT_EINVAL,
+              "a certificate file and a key file are required");
+    NT_TRY(certs__signer_load_certs(&s, cert_path, chain_path));
+    NT_TRY(read_key(&s->key, key_path, passphrase, lax));
+    *out = s;
+    s = NULL;
+done:
+    certs_signer_free(s);
+    return error;
+}
+
+int certs_signer_load_pem(certs_signer **out, const char *cert_path, const char *key_path,
+                          const char *passphrase, const char *chain_path)
+{
+    return certs__signer_load_pem(out, cert_path, key_path, passphrase, chain_path, 0);
+}
+
 int certs_signer_load_p12(certs_signer **out, const char *p12_path, const char *passphrase)
+{
+    return certs__signer_load_p12(out, p12_path, passphrase, 0);
+}
+
+int certs__signer_load_p12(certs_signer **out, const char *p12_path, const char *passphrase,
+                           int lax)
 {
     certs_signer *s = NULL;
     nt_buf data = NT_BUF_INIT;
@@ -296,7 +320,7 @@ int certs_signer_load_p12(certs_signer **out, const char *p12_path, const char *
 
     *out = NULL;
     NT_ENSURE(p12_path != NULL, NT_EINVAL, "no PKCS#12 file given");
-    NT_TRY(file_bio(&bio, &data, p12_path));
+    NT_TRY(file_bio(&bio, &data, p12_path, !lax));
     ERR_clear_error();
     p12 = d2i_PKCS12_bio(bio, NULL);
     if (p12 == NULL) {
@@ -396,7 +420,7 @@ int certs_log_key_load(EVP_PKEY **out, const char *path)
 
     *out = NULL;
     NT_ENSURE(path != NULL, NT_EINVAL, "no log key file given");
-    NT_TRY(read_key(&key, path, NULL));
+    NT_TRY(read_key(&key, path, NULL, 0));
     NT_ENSURE(EVP_PKEY_is_a(key, "ED25519"), NT_EINVAL,
               "%s: the log key must be Ed25519, this is %s", path, EVP_PKEY_get0_type_name(key));
     *out = key;
@@ -414,6 +438,23 @@ int certs_cert_fingerprint(nt_buf *out, X509 *cert)
         return nt_error_ossl("cannot compute the certificate fingerprint");
     }
     return nt_hex_encode(out, md, len);
+}
+
+int certs_cert_subject(nt_buf *out, X509 *cert)
+{
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL;
+    long n;
+    int error = 0;
+
+    NT_ENSURE(bio != NULL, NT_ENOMEM, "out of memory");
+    NT_OSSL(X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0,
+            "cannot print the certificate's subject");
+    n = BIO_get_mem_data(bio, &data);
+    NT_TRY(nt_buf_put(out, data, n > 0 ? (size_t)n : 0));
+done:
+    BIO_free(bio);
+    return error;
 }
 
 int certs_cert_not_after(time_t *out, const X509 *cert)

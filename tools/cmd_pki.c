@@ -1,6 +1,7 @@
 /*
  * cmd_pki.c - `notarium pki init DIR`: a development PKI (root CA, TSA
- * certificate, Ed25519 log key) through certs_pki_init.  For demos and tests;
+ * certificate, Ed25519 log key) through certs_pki_init; `pki check` is in
+ * cmd_pki_check.c.  For demos and tests;
  * docs/KEYS.md explains what to use in production.
  */
 #include "certs/certs.h"
@@ -10,11 +11,13 @@
 #include <string.h>
 
 int cmd_pki(int argc, char **argv);
+int cmd_pki_check(int argc, char **argv); /* cmd_pki_check.c */
 
 static void pki_usage(void)
 {
     fprintf(stderr, "usage: notarium pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|"
-                    "rsa-4096]\n                         [--origin ORIGIN] [--days N] [--force]\n");
+                    "rsa-4096]\n                         [--origin ORIGIN] [--days N] [--force]\n"
+                    "       notarium pki check --cert CERT --key KEY|pkcs11:URI [--chain CHAIN] ...\n");
 }
 
 int cmd_pki(int argc, char **argv)
@@ -25,6 +28,9 @@ int cmd_pki(int argc, char **argv)
 
     memset(&o, 0, sizeof(o));
     o.tsa_key = CERTS_KEY_EC_P256;
+    if (argc >= 2 && strcmp(argv[1], "check") == 0) {
+        return cmd_pki_check(argc, argv);
+    }
     if (argc < 3 || strcmp(argv[1], "init") != 0 || argv[2][0] == '-') {
         pki_usage();
         return 2;

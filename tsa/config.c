@@ -99,12 +99,12 @@ static int get_str(char **out, json_t *obj, const char *section, const char *key
     return 0;
 }
 
-/* Resolve a relative path against the data directory, in place. */
+/* Resolve a relative path against the data directory, in place (a pkcs11: URI is kept). */
 static int resolve_path(char **path, const char *data_dir)
 {
     nt_buf b = NT_BUF_INIT;
     int error = 0;
-    if (*path == NULL || (*path)[0] == '/') {
+    if (*path == NULL || (*path)[0] == '/' || certs_uri_is_pkcs11(*path)) {
         return 0;
     }
     NT_TRY(nt_path_join(&b, data_dir, *path));
@@ -248,6 +248,42 @@ done:
     return error;
 }
 
+/* "pkcs11": the token module and the PIN's source (never the PIN itself: docs/KEYS.md). */
+static int parse_pkcs11(server_config *cfg, json_t *o)
+{
+    static const char *const allowed[] = {"module", "pin_file", "pin_env"};
+    const char *sec = "pkcs11.";
+    int error = 0;
+
+    NT_ENSURE(json_is_object(o), NT_EINVAL, "pkcs11: not an object");
+    NT_TRY(check_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
+    NT_TRY(get_str(&cfg->pkcs11_module, o, sec, "module", NULL, 1));
+    NT_TRY(get_str(&cfg->pkcs11_pin_file, o, sec, "pin_file", NULL, 1));
+    NT_TRY(get_str(&cfg->pkcs11_pin_env, o, sec, "pin_env", NULL, 1));
+    NT_ENSURE(cfg->pkcs11_pin_file == NULL || cfg->pkcs11_pin_env == NULL, NT_EINVAL,
+              "pkcs11: pin_file and pin_env exclude each other");
+done:
+    return error;
+}
+
+/* A key given as a pkcs11: URI must be one we accept, with a module to reach it. */
+static int check_key_uri(const server_config *cfg, const char *member, const char *value)
+{
+    int error = 0;
+    if (!certs_uri_is_pkcs11(value)) {
+        return 0;
+    }
+    if (certs_pkcs11_uri_check(value) < 0) {
+        char reason[256];
+        snprintf(reason, sizeof(reason), "%s", nt_error_last());
+        NT_ENSURE(0, NT_EINVAL, "%s: %s", member, reason);
+    }
+    NT_ENSURE(cfg->pkcs11_module != NULL, NT_EINVAL,
+              "%s: a pkcs11: key needs pkcs11.module (the PKCS#11 library of the HSM)", member);
+done:
+    return error;
+}
+
 static int parse_api_keys(server_config *cfg, json_t *arr)
 {
     static const char *const allowed[] = {"id", "salt", "sha256"};
@@ -366,7 +402,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
 {
     static const char *const allowed[] = {"listen", "threads", "max_body", "log_level", "tsa",
                                           "ledger", "api_keys", "evidence", "mirror", "web",
-                                          "http"};
+                                          "http", "pkcs11"};
     static const char *const evidence_allowed[] = {"max_metadata_bytes"};
     static const char *const web_allowed[] = {"verify_page", "report_trust"};
     server_config *cfg = NULL;
@@ -436,6 +472,13 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     }
     NT_TRY(parse_http(cfg, json_object_get(root, "http")));
 
+    if ((v = json_object_get(root, "pkcs11")) != NULL) {
+        NT_TRY(parse_pkcs11(cfg, v));
+    }
+    NT_TRY(check_key_uri(cfg, "tsa.key", cfg->tsa_pkcs12 == NULL ? cfg->tsa_key : NULL));
+    NT_TRY(check_key_uri(cfg, "ledger.log_key", cfg->ledger_log_key));
+    NT_TRY(resolve_path(&cfg->pkcs11_module, data_dir));
+    NT_TRY(resolve_path(&cfg->pkcs11_pin_file, data_dir));
     NT_TRY(resolve_path(&cfg->tsa_cert, data_dir));
     NT_TRY(resolve_path(&cfg->tsa_key, data_dir));
     NT_TRY(resolve_path(&cfg->tsa_key_passphrase_file, data_dir));
@@ -500,6 +543,9 @@ void server_config_free(server_config *cfg)
     nt_free(cfg->ledger_log_key);
     nt_free(cfg->mirror_path);
     nt_free(cfg->web_report_trust);
+    nt_free(cfg->pkcs11_module);
+    nt_free(cfg->pkcs11_pin_file);
+    nt_free(cfg->pkcs11_pin_env);
     for (size_t i = 0; i < SERVER_MAX_REMOTES; i++) {
         nt_free(cfg->mirror_remotes[i]);
     }

@@ -394,10 +394,11 @@ void server_metrics_request(server *s, unsigned status, uint64_t latency_ns)
     atomic_fetch_add(&s->metrics.latency_buckets[b], 1);
     atomic_fetch_add(&s->metrics.latency_count, 1);
     atomic_fetch_add(&s->metrics.latency_sum_us, latency_ns / 1000);
+    server__keys_tick(s);
 }
 
 /* A Prometheus label value: backslash, double quote and newline escaped. */
-static int label_value(nt_buf *b, const char *v)
+int server__label_value(nt_buf *b, const char *v)
 {
     int e = 0;
     for (; *v != '\0' && e == 0; v++) {
@@ -416,7 +417,7 @@ static int remote_sample(nt_buf *b, const char *name, const char *url, const cha
 {
     int e = 0;
     e |= nt_buf_printf(b, "%s{remote=\"", name);
-    e |= label_value(b, url);
+    e |= server__label_value(b, url);
     e |= nt_buf_printf(b, "\"} %s\n", value);
     return e;
 }
@@ -598,6 +599,7 @@ void server_get_metrics(server_reply *r, server *s)
                         "# TYPE notarium_boot_epoch gauge\n");
     e |= nt_buf_printf(b, "notarium_boot_epoch %u\n", s->boot_epoch);
     e |= mirror_metrics(b, s, info.size);
+    e |= server__keys_metrics(b, s);
     if (e != 0) {
         server_reply_error(r, 500, "internal_error", NULL, "out of memory");
         return;
@@ -1350,22 +1352,15 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     nt_buf line = NT_BUF_INIT;
     int fd = -1, error = 0;
     unsigned threads;
-    char reason[512];
 
     *out = NULL;
     NT_ENSURE((s = nt_calloc(1, sizeof(*s))) != NULL, NT_ENOMEM, "out of memory");
     s->cfg = cfg;
 
-    NT_TRY(server_config_signer_load(&s->signer, s->cfg));
-    if (certs_signer_check(s->signer, time(NULL)) < 0) {
-        snprintf(reason, sizeof(reason), "%s", nt_error_last());
-        error = nt_error_set(NT_EINVAL, "TSA certificate refused: %s", reason);
-        goto done;
-    }
+    NT_TRY(server__keys_load(s)); /* signer + checks, log key (server_keys.c) */
     snprintf(s->key_type, sizeof(s->key_type), "%s", tsa_key_type_name(s->signer->key));
     NT_TRY(cert_ders(s));
     NT_TRY(receipt_certs_cache(s));
-    NT_TRY(certs_log_key_load(&s->log_key, cfg->ledger_log_key));
     NT_TRY(boot_epoch_next(&s->boot_epoch, cfg->data_dir));
 
     tc = cfg->tsa;
@@ -1502,6 +1497,7 @@ void server_free(server *s)
         return; /* the sequencer may still call back into nothing of ours, but never free */
     }
     tsa_free(s->tsa);
+    server__keys_free(s);
     certs_signer_free(s->signer);
     EVP_PKEY_free(s->log_key);
     for (size_t i = 0; i < RECEIPT_MAX_CERTS; i++) {

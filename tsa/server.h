@@ -51,7 +51,7 @@ typedef struct server_config {
     char *tsa_accepted_extensions[TSA_MAX_EXTENSIONS];
     char *tsa_signing_digest;
     char *tsa_cert;              /* PEM certificate (may hold the chain too) */
-    char *tsa_key;               /* PEM private key */
+    char *tsa_key;               /* PEM private key, or a pkcs11: URI (kept as given) */
     char *tsa_key_passphrase_file; /* NULL = key not encrypted */
     char *tsa_chain;             /* PEM issuers; NULL = none */
     char *tsa_pkcs12;            /* when set, replaces cert/key/chain */
@@ -59,7 +59,7 @@ typedef struct server_config {
 
     char *ledger_path;
     char *ledger_origin;
-    char *ledger_log_key;
+    char *ledger_log_key;        /* Ed25519 PEM key, or a pkcs11: URI (kept as given) */
     uint64_t ledger_map_size_mb;
     unsigned ledger_batch_max;
     unsigned ledger_batch_window_us;
@@ -94,6 +94,10 @@ typedef struct server_config {
     unsigned http_request_timeout_ms;  /* a request's headers and body must arrive within it */
     unsigned http_drain_timeout_ms;    /* shutdown waits this long for pending commits */
     unsigned http_commit_stall_ms;     /* /healthz not ready once a commit pends this long */
+    /* "pkcs11": the module for pkcs11: keys and the PIN's source (docs/KEYS.md); NULL = none. */
+    char *pkcs11_module;
+    char *pkcs11_pin_file;
+    char *pkcs11_pin_env;        /* the name of the environment variable */
 } server_config;
 
 /*
@@ -108,9 +112,10 @@ void server_config_free(server_config *cfg);
 
 /*
  * Load the TSA signer the configuration names: tsa.pkcs12 (with its passphrase file), or
- * tsa.cert + tsa.key (+ passphrase file) + tsa.chain.  *out is the caller's
- * (certs_signer_free).  Codes of certs_signer_load_pem / _p12; NT_ENOTFOUND or NT_EIO for
- * an unreadable passphrase file.  Does not run certs_signer_check.  (tsa/server_signer.c)
+ * tsa.cert + tsa.key (a PEM file + passphrase file, or a pkcs11: URI with the "pkcs11"
+ * section) + tsa.chain, through certs_signer_load.  *out is the caller's
+ * (certs_signer_free).  Codes of certs_signer_load; NT_EINVAL for a key, passphrase or PIN
+ * file group or others can read, NT_ENOTFOUND or NT_EIO for an unreadable one.  Does not run certs_signer_check.  (tsa/server_signer.c)
  */
 int server_config_signer_load(certs_signer **out, const server_config *cfg);
 

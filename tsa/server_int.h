@@ -38,6 +38,7 @@ struct server_http; /* http.c */
 typedef struct server_guard server_guard; /* http_guard.c */
 typedef struct server_conn server_conn;
 typedef struct server_pool server_pool; /* http_pool.c */
+struct server_keys; /* server_keys.c */
 
 struct server {
     const server_config *cfg;
@@ -64,6 +65,7 @@ struct server {
     unsigned verify_max;        /* verifications running at once at most (the rest get 503) */
     _Atomic unsigned verifying; /* verifications running now */
     server_guard *guard;        /* owned by http.c; NULL before the HTTP daemon starts */
+    struct server_keys *keys;   /* certificate expiry for /metrics and the daily warning */
 };
 
 /* A reply built by a handler; http.c turns it into an MHD response. */
@@ -211,6 +213,17 @@ typedef void (*server_job_fn)(void *ctx);
 int server_pool_new(server_pool **out, unsigned threads, unsigned queue_max);
 int server_pool_submit(server_pool *p, server_job_fn fn, void *ctx);
 void server_pool_free(server_pool *p, int abandon);
+/* A Prometheus label value (backslash, double quote, newline escaped), appended. */
+int server__label_value(nt_buf *b, const char *v);
+
+/* server_keys.c: load the signer and log key as configured and run the start-up checks
+ * (NT_EINVAL "TSA certificate refused: <reason>"); warnings (e.g. under 30 days left) are
+ * logged.  Then once a day (called per request, cheap otherwise) the checks are logged again;
+ * /metrics gets notarium_certificate_days_left per certificate. */
+int server__keys_load(server *s);
+void server__keys_tick(server *s);
+int server__keys_metrics(nt_buf *b, const server *s);
+void server__keys_free(server *s);
 
 /* http.c */
 int server_http_start(struct server_http **out, server *s, int listen_fd, unsigned threads);

@@ -1,47 +1,27 @@
 /*
  * server_signer.c - the TSA signer a server configuration names (tsa.pkcs12, or
- * tsa.cert + tsa.key + tsa.chain, with passphrase files), loaded through certs/.
+ * tsa.cert + tsa.key|pkcs11: URI + tsa.chain, with passphrase and PIN files),
+ * loaded through certs/ (certs_signer_load: secret files must be 0600/0400).
  * One loader for `notarium serve` (server.c) and the tools that need the same
  * certificates, e.g. `notarium ledger get` for a receipt's certificates.
  */
 #include "tsa/server.h"
 
-/* A passphrase file's first line (trailing newline dropped), for PEM / PKCS#12. */
-static int read_passphrase(nt_buf *out, const char *path)
-{
-    int error = nt_file_read(out, path, 4096);
-    if (error < 0) {
-        return error;
-    }
-    while (out->len > 0 && (out->ptr[out->len - 1] == '\n' || out->ptr[out->len - 1] == '\r')) {
-        out->ptr[--out->len] = '\0';
-    }
-    return 0;
-}
+#include <string.h>
 
 int server_config_signer_load(certs_signer **out, const server_config *c)
 {
-    nt_buf pass = NT_BUF_INIT;
-    int error = 0;
+    certs_signer_source src;
 
-    *out = NULL;
-    if (c->tsa_pkcs12 != NULL) {
-        if (c->tsa_pkcs12_passphrase_file != NULL) {
-            NT_TRY(read_passphrase(&pass, c->tsa_pkcs12_passphrase_file));
-        }
-        NT_TRY(certs_signer_load_p12(out, c->tsa_pkcs12,
-                                     c->tsa_pkcs12_passphrase_file != NULL ? nt_buf_cstr(&pass)
-                                                                           : NULL));
-    } else {
-        if (c->tsa_key_passphrase_file != NULL) {
-            NT_TRY(read_passphrase(&pass, c->tsa_key_passphrase_file));
-        }
-        NT_TRY(certs_signer_load_pem(out, c->tsa_cert, c->tsa_key,
-                                     c->tsa_key_passphrase_file != NULL ? nt_buf_cstr(&pass)
-                                                                        : NULL,
-                                     c->tsa_chain));
-    }
-done:
-    nt_buf_dispose_secret(&pass);
-    return error;
+    memset(&src, 0, sizeof(src));
+    src.cert = c->tsa_cert;
+    src.key = c->tsa_key;
+    src.key_passphrase_file = c->tsa_key_passphrase_file;
+    src.chain = c->tsa_chain;
+    src.pkcs12 = c->tsa_pkcs12;
+    src.pkcs12_passphrase_file = c->tsa_pkcs12_passphrase_file;
+    src.pkcs11.module = c->pkcs11_module;
+    src.pkcs11.pin_file = c->pkcs11_pin_file;
+    src.pkcs11.pin_env = c->pkcs11_pin_env;
+    return certs_signer_load(out, &src);
 }

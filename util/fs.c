@@ -14,19 +14,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int nt_file_read(nt_buf *out, const char *path, size_t max)
+/* Read fd to its end; `private_file`: refuse a file that group or others may access. */
+static int file_read_fd(nt_buf *out, int fd, const char *path, size_t max, int private_file)
 {
-    int fd, error = 0;
+    int error = 0;
     struct stat st;
 
-    nt_buf_clear(out);
-    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
-        return nt_error_set(errno == ENOENT ? NT_ENOTFOUND : NT_EIO, "cannot open %s: %s", path,
-                            strerror(errno));
+    if (fstat(fd, &st) != 0) {
+        return nt_error_set(NT_EIO, "cannot stat %s: %s", path, strerror(errno));
     }
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
-        error = nt_error_set(NT_ERANGE, "%s is larger than %zu bytes", path, max);
-        goto done;
+    if (private_file && (st.st_mode & 0077) != 0) {
+        return nt_error_set(NT_EINVAL,
+                            "%s is accessible by group or others (mode %04o): a key, passphrase "
+                            "or PIN file must be 0600 or 0400 (chmod 600 %s)",
+                            path, (unsigned)(st.st_mode & 07777), path);
+    }
+    if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > max) {
+        return nt_error_set(NT_ERANGE, "%s is larger than %zu bytes", path, max);
     }
     for (;;) {
         ssize_t n;
@@ -50,8 +54,31 @@ int nt_file_read(nt_buf *out, const char *path, size_t max)
     }
     out->ptr[out->len] = '\0';
 done:
+    return error;
+}
+
+static int file_read(nt_buf *out, const char *path, size_t max, int private_file)
+{
+    int fd, error;
+
+    nt_buf_clear(out);
+    if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+        return nt_error_set(errno == ENOENT ? NT_ENOTFOUND : NT_EIO, "cannot open %s: %s", path,
+                            strerror(errno));
+    }
+    error = file_read_fd(out, fd, path, max, private_file);
     close(fd);
     return error;
+}
+
+int nt_file_read(nt_buf *out, const char *path, size_t max)
+{
+    return file_read(out, path, max, 0);
+}
+
+int nt_file_read_private(nt_buf *out, const char *path, size_t max)
+{
+    return file_read(out, path, max, 1);
 }
 
 static int fsync_dir_of(const char *path)

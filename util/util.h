@@ -242,6 +242,13 @@ int nt_parse_u64(uint64_t *out, const char *s, size_t len);
 
 /* Read a whole file into out (replacing its contents); NT_ERANGE if larger than max. */
 int nt_file_read(nt_buf *out, const char *path, size_t max);
+/*
+ * nt_file_read for a secret (private key, passphrase, PIN): NT_EINVAL, naming
+ * the file and its mode, when group or others have any access to it (checked
+ * on the opened file, so a swap between check and read is caught).  The caller
+ * wipes out (nt_buf_dispose_secret).
+ */
+int nt_file_read_private(nt_buf *out, const char *path, size_t max);
 /* Write data to path atomically: temp file in the same directory, fsync, rename, fsync dir. */
 int nt_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
 /* mkdir -p with the given mode for created directories. */

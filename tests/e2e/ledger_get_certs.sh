@@ -33,7 +33,8 @@ nt_check "\"$(jq -r '.certificates[1]' "$T/cli-pem.json")\" == \"$(der_b64 "$D/p
     "ledger get (PEM): the second certificate is not ca.pem"
 nt_check "$(jq '.certificates | length' "$T/cli-pem.json") == 2" "ledger get (PEM): not 2 certificates"
 
-# PKCS#12: the same certificates, from the PKCS#12 file
+# PKCS#12: the same certificates, from the PKCS#12 file (secret files 0600: others are refused)
+umask 077
 printf 'p12-secret\n' >"$D/pki/p12.pass"
 openssl pkcs12 -export -inkey "$D/pki/tsa.key" -in "$D/pki/tsa.pem" -certfile "$D/pki/ca.pem" \
     -passout pass:p12-secret -out "$D/pki/tsa.p12" 2>/dev/null || nt_fail "openssl pkcs12 -export"

@@ -10,16 +10,19 @@
  * strings that point at the configuration's own copies, API keys with valid
  * distinct ids, and parses again the same way (deterministic).  Seeds in
  * tests/fuzz/corpus/config/: the default configuration, a full one, a
- * PKCS#12 one and several refusals.
+ * PKCS#12 one, a PKCS#11 one and several refusals.
  */
 #include "tsa/server.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define DATA_DIR "/nonexistent/notarium-fuzz"
+
+static const char *c_pkcs11_module; /* of the configuration being checked */
 
 static void check_path(const char *p, int nullable)
 {
@@ -32,6 +35,18 @@ static void check_path(const char *p, int nullable)
     if (p[0] != '/') {
         abort();
     }
+}
+
+static void check_key(const char *p, int nullable)
+{
+    if (p != NULL && strncasecmp(p, "pkcs11:", 7) == 0) {
+        if (c_pkcs11_module == NULL || strstr(p, ";pin-value=") != NULL ||
+            strstr(p, ":pin-value=") != NULL || strstr(p, "?pin-value=") != NULL) {
+            abort();
+        }
+        return;
+    }
+    check_path(p, nullable);
 }
 
 static void check_config(const server_config *c)
@@ -74,14 +89,21 @@ static void check_config(const server_config *c)
     if (c->tsa_pkcs12 == NULL && (c->tsa_cert == NULL || c->tsa_key == NULL)) {
         abort();
     }
+    c_pkcs11_module = c->pkcs11_module;
     check_path(c->tsa_cert, 1);
-    check_path(c->tsa_key, 1);
+    /* a key may be a pkcs11: URI (kept as given, never with the PIN in it) */
+    check_key(c->tsa_key, 1);
     check_path(c->tsa_key_passphrase_file, 1);
     check_path(c->tsa_chain, 1);
     check_path(c->tsa_pkcs12, 1);
     check_path(c->tsa_pkcs12_passphrase_file, 1);
     check_path(c->ledger_path, 0);
-    check_path(c->ledger_log_key, 0);
+    check_key(c->ledger_log_key, 0);
+    check_path(c->pkcs11_module, 1);
+    check_path(c->pkcs11_pin_file, 1);
+    if (c->pkcs11_pin_file != NULL && c->pkcs11_pin_env != NULL) {
+        abort();
+    }
     check_path(c->mirror_path, 1);
     if (c->ledger_origin == NULL || c->ledger_origin[0] == '\0' || c->ledger_map_size_mb == 0 ||
         c->ledger_map_size_mb > (1u << 24) || c->ledger_batch_max > 65536 ||

@@ -2,7 +2,7 @@
  * certs_fixture.h - shared by the certificate unit tests (tests/unit/certs/):
  * the common includes, recursive removal of a test's temporary directory, and
  * running a shell command (the `openssl` command is the tests' independent
- * oracle) with its output captured.  Header-only, static helpers, included
+ * oracle) with its output captured, and a development root CA.  Header-only, static helpers, included
  * once per test executable.
  */
 #ifndef NT_CERTS_FIXTURE_H
@@ -55,6 +55,23 @@ static NT_UNUSED NT_PRINTF(2, 3) int fx_run(nt_buf *out, const char *fmt, ...)
     status = pclose(p);
     nt_buf_dispose(&cmd);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* A development PKI in dir (certs_pki_init) and its root CA (key + certificate) loaded. */
+static NT_UNUSED certs_signer *fx_dev_ca(const char *dir)
+{
+    certs_pki_options o = {0};
+    nt_buf cert = NT_BUF_INIT, key = NT_BUF_INIT;
+    certs_signer *ca = NULL;
+
+    o.dir = dir;
+    o.log_origin = "example.test/log";
+    REQUIRE(certs_pki_init(&o) == 0);
+    REQUIRE(nt_path_join(&cert, dir, "ca.pem") == 0 && nt_path_join(&key, dir, "ca.key") == 0);
+    REQUIRE(certs_signer_load_pem(&ca, nt_buf_cstr(&cert), nt_buf_cstr(&key), NULL, NULL) == 0);
+    nt_buf_dispose(&cert);
+    nt_buf_dispose(&key);
+    return ca;
 }
 
 #endif

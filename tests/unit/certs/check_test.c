@@ -277,17 +277,69 @@ static void test_keys(void)
     CHECK_ERR(certs_signer_check(&empty, time(NULL)), NT_EINVAL);
 }
 
+/* certs_signer_inspect: every defect (not just the first), the chain, expiry warnings. */
+static void test_inspect(void)
+{
+    time_t now = time(NULL);
+    certs_findings f;
+    EVP_PKEY *other = NULL;
+    certs_signer *s;
+
+    /* clean: one note (days left), no defect, no warning */
+    s = signer_make(tsa_key, now, 400, 0);
+    REQUIRE(sk_X509_push(s->chain, ca->cert) > 0 && X509_up_ref(ca->cert) == 1);
+    CHECK_OK(certs_signer_inspect(&f, s, now));
+    CHECK(f.defects == 0 && f.count == 1 && f.item[0].severity == CERTS_NOTE);
+    CHECK(strstr(f.item[0].text, "(400 days left)") != NULL);
+    /* 20 days before the end: a warning, still no defect */
+    CHECK_OK(certs_signer_inspect(&f, s, now + 380 * 86400));
+    CHECK(f.defects == 0 && f.count == 1 && f.item[0].severity == CERTS_WARNING);
+    CHECK(strstr(f.item[0].text, "TSA certificate CN=Test TSA,O=Notarium Demo expires in 20 days") ==
+          f.item[0].text);
+    certs_signer_free(s);
+
+    /* CA + extra EKU + wrong key: three defects, in the documented order; check reports the
+     * first */
+    REQUIRE(certs_key_generate(&other, CERTS_KEY_EC_P256) == 0);
+    s = signer_make(tsa_key, now, 400, CERTS_PROFILE_CA | CERTS_PROFILE_EKU_EXTRA);
+    EVP_PKEY_free(s->key);
+    s->key = other;
+    CHECK_OK(certs_signer_inspect(&f, s, now));
+    CHECK(f.defects == 3);
+    CHECK_STR(f.item[0].text, "extendedKeyUsage must be timeStamping only");
+    CHECK_STR(f.item[1].text, "certificate is a CA");
+    CHECK_STR(f.item[2].text, "private key does not match the certificate");
+    CHECK_ERR(certs_signer_check(s, now), NT_EINVAL);
+    CHECK_STR(nt_error_last(), "extendedKeyUsage must be timeStamping only");
+    certs_signer_free(s);
+
+    /* a chain whose root did not issue the certificate; twin: the right root */
+    {
+        nt_buf dir = NT_BUF_INIT;
+        certs_signer *other_ca;
+        REQUIRE(nt_path_join(&dir, base, "other") == 0);
+        other_ca = fx_dev_ca(nt_buf_cstr(&dir));
+        s = signer_make(tsa_key, now, 400, 0);
+        REQUIRE(sk_X509_push(s->chain, other_ca->cert) > 0 && X509_up_ref(other_ca->cert) == 1);
+        CHECK_ERR(certs_signer_check(s, now), NT_EINVAL);
+        CHECK(strstr(nt_error_last(), "chain does not verify: ") == nt_error_last());
+        certs_signer_free(s);
+        /* no root at all: a note, not a defect */
+        s = signer_make(tsa_key, now, 400, 0);
+        CHECK_OK(certs_signer_inspect(&f, s, now));
+        CHECK(f.defects == 0 && f.count == 2 && f.item[0].severity == CERTS_NOTE &&
+              strstr(f.item[0].text, "no self-signed root") != NULL);
+        certs_signer_free(s);
+        certs_signer_free(other_ca);
+        nt_buf_dispose(&dir);
+    }
+    CHECK_ERR(certs_signer_inspect(&f, NULL, now), NT_EINVAL);
+}
+
 int main(void)
 {
-    certs_pki_options o = {0};
-    nt_buf a = NT_BUF_INIT, b = NT_BUF_INIT;
-
     REQUIRE(test_tmpdir(base, sizeof(base)) != NULL);
-    o.dir = base;
-    o.log_origin = "example.test/log";
-    REQUIRE(certs_pki_init(&o) == 0);
-    REQUIRE(certs_signer_load_pem(&ca, path_in(&a, "ca.pem"), path_in(&b, "ca.key"), NULL, NULL) ==
-            0);
+    ca = fx_dev_ca(base);
     REQUIRE(certs_key_generate(&tsa_key, CERTS_KEY_EC_P256) == 0);
 
     test_good();
@@ -295,11 +347,10 @@ int main(void)
     test_eku();
     test_key_usage_and_ca();
     test_keys();
+    test_inspect();
 
     certs_signer_free(ca);
     EVP_PKEY_free(tsa_key);
-    nt_buf_dispose(&a);
-    nt_buf_dispose(&b);
     fx_rm_rf(base);
     return TEST_END();
 }

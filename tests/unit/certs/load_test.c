@@ -309,6 +309,68 @@ static void test_errors(void)
 }
 
 /* Allocation failure at every point of a load: an error, never a crash or a leak (ASan). */
+/* Key, PKCS#12, passphrase and log key files that group or others may read are refused. */
+static void test_modes(void)
+{
+    static const unsigned loose[] = {0640, 0604, 0644};
+    certs_signer_source src = {0};
+    certs_signer *s = NULL;
+    EVP_PKEY *k = NULL;
+
+    write_p12(P(0, "mode.p12"), "pw", NULL);
+    write_text(P(0, "pass"), "pw\n");
+    for (size_t i = 0; i < NT_ARRAY_LEN(loose); i++) {
+        char mode[16];
+        snprintf(mode, sizeof(mode), "mode %04o", loose[i]);
+        REQUIRE(chmod(P(0, "tsa.key"), loose[i]) == 0);
+        CHECK_ERR(certs_signer_load_pem(&s, P(0, "tsa.pem"), P(1, "tsa.key"), NULL, NULL),
+                  NT_EINVAL);
+        CHECK(strstr(nt_error_last(), mode) != NULL && strstr(nt_error_last(), "tsa.key") != NULL);
+        /* lax (pki check, which reports the mode itself) loads it */
+        src.cert = P(0, "tsa.pem");
+        src.key = P(1, "tsa.key");
+        src.lax_modes = 1;
+        CHECK_OK(certs_signer_load(&s, &src));
+        certs_signer_free(s);
+        s = NULL;
+        src.lax_modes = 0;
+        CHECK_ERR(certs_signer_load(&s, &src), NT_EINVAL);
+        REQUIRE(chmod(P(0, "tsa.key"), 0600) == 0);
+
+        REQUIRE(chmod(P(0, "mode.p12"), loose[i]) == 0);
+        CHECK_ERR(certs_signer_load_p12(&s, P(0, "mode.p12"), "pw"), NT_EINVAL);
+        CHECK(strstr(nt_error_last(), mode) != NULL);
+        REQUIRE(chmod(P(0, "mode.p12"), 0600) == 0);
+
+        /* the passphrase file of a PKCS#12 source */
+        memset(&src, 0, sizeof(src));
+        src.pkcs12 = P(0, "mode.p12");
+        src.pkcs12_passphrase_file = P(1, "pass");
+        CHECK_OK(certs_signer_load(&s, &src));
+        certs_signer_free(s);
+        s = NULL;
+        REQUIRE(chmod(P(0, "pass"), loose[i]) == 0);
+        CHECK_ERR(certs_signer_load(&s, &src), NT_EINVAL);
+        CHECK(strstr(nt_error_last(), mode) != NULL && strstr(nt_error_last(), "pass") != NULL);
+        REQUIRE(chmod(P(0, "pass"), 0400) == 0);
+        memset(&src, 0, sizeof(src));
+
+        REQUIRE(chmod(P(0, "log.key"), loose[i]) == 0);
+        CHECK_ERR(certs_log_key_load(&k, P(0, "log.key")), NT_EINVAL);
+        REQUIRE(chmod(P(0, "log.key"), 0600) == 0);
+        CHECK_OK(certs_log_key_load(&k, P(0, "log.key")));
+        EVP_PKEY_free(k);
+        k = NULL;
+    }
+    /* the passphrase file is its first line */
+    write_text(P(0, "pass"), "pw\r\nsecond line\n");
+    memset(&src, 0, sizeof(src));
+    src.pkcs12 = P(0, "mode.p12");
+    src.pkcs12_passphrase_file = P(1, "pass");
+    CHECK_OK(certs_signer_load(&s, &src));
+    certs_signer_free(s);
+}
+
 static void test_alloc_failures(void)
 {
     int ok_seen = 0;
@@ -382,6 +444,8 @@ int main(void)
     certs_pki_options o = {0};
     certs_signer *s = NULL;
 
+    /* key files made here (BIO_new_file, the openssl command) are private, as they must be */
+    umask(077);
     REQUIRE(test_tmpdir(base, sizeof(base)) != NULL);
     o.dir = base;
     o.log_origin = "example.test/log";
@@ -398,6 +462,7 @@ int main(void)
     test_p12();
     test_chain_order();
     test_errors();
+    test_modes();
     test_alloc_failures();
     test_accessors();
 

@@ -961,6 +961,58 @@ static void test_web(void)
     nt_buf_dispose(&b);
 }
 
+/* "pkcs11" and pkcs11: URIs: kept as given, never resolved as paths; the PIN never inline. */
+static void test_pkcs11(void)
+{
+    static const char uri[] = "pkcs11:token=tsa;object=tsa-ec;type=private";
+    nt_buf b = NT_BUF_INIT;
+    server_config *c;
+
+    nt_buf_clear(&b);
+    REQUIRE(nt_buf_printf(&b,
+                          "{\"tsa\": {\"policy\": \"1.2.3\", \"key\": \"%s\"}, "
+                          "\"ledger\": {\"origin\": \"o.test/log\"}, "
+                          "\"pkcs11\": {\"module\": \"/usr/lib/p11.so\", \"pin_file\": "
+                          "\"secrets/pin\"}}",
+                          uri) == 0);
+    c = ACCEPTED(nt_buf_cstr(&b));
+    if (c != NULL) {
+        CHECK_STR(c->tsa_key, uri); /* not DATA "/pkcs11:..." */
+        CHECK_STR(c->pkcs11_module, "/usr/lib/p11.so");
+        CHECK_STR(c->pkcs11_pin_file, DATA "/secrets/pin");
+        CHECK(c->pkcs11_pin_env == NULL);
+        CHECK_STR(c->ledger_log_key, DATA "/pki/log.key");
+    }
+    server_config_free(c);
+    c = ACCEPTED("{\"tsa\": {\"policy\": \"1.2.3\"}, \"ledger\": {\"origin\": \"o.test/log\", "
+                 "\"log_key\": \"pkcs11:object=log\"}, \"pkcs11\": {\"module\": \"m.so\", "
+                 "\"pin_env\": \"HSM_PIN\"}}");
+    if (c != NULL) {
+        CHECK_STR(c->ledger_log_key, "pkcs11:object=log");
+        CHECK_STR(c->pkcs11_module, DATA "/m.so");
+        CHECK_STR(c->pkcs11_pin_env, "HSM_PIN");
+    }
+    server_config_free(c);
+    /* negative twins */
+    REFUSED(with_tsa(&b, "\"key\": \"pkcs11:object=k\""), "tsa.key: a pkcs11: key needs pkcs11.module");
+    REFUSED("{\"tsa\": {\"policy\": \"1.2.3\"}, \"ledger\": {\"origin\": \"o.test/log\", "
+            "\"log_key\": \"pkcs11:object=log\"}}",
+            "ledger.log_key: a pkcs11: key needs pkcs11.module");
+    REFUSED("{\"tsa\": {\"policy\": \"1.2.3\", \"key\": \"pkcs11:object=k;pin-value=1234\"}, "
+            "\"ledger\": {\"origin\": \"o.test/log\"}, \"pkcs11\": {\"module\": \"m.so\"}}",
+            "tsa.key: the pkcs11: URI must not carry the PIN");
+    REFUSED("{\"tsa\": {\"policy\": \"1.2.3\"}, \"ledger\": {\"origin\": \"o.test/log\"}, "
+            "\"pkcs11\": {\"module\": \"m.so\", \"pin_file\": \"p\", \"pin_env\": \"P\"}}",
+            "pkcs11: pin_file and pin_env exclude each other");
+    REFUSED("{\"tsa\": {\"policy\": \"1.2.3\"}, \"ledger\": {\"origin\": \"o.test/log\"}, "
+            "\"pkcs11\": {\"module\": \"m.so\", \"pin\": \"1234\"}}",
+            "pkcs11.pin: unknown member");
+    REFUSED("{\"tsa\": {\"policy\": \"1.2.3\"}, \"ledger\": {\"origin\": \"o.test/log\"}, "
+            "\"pkcs11\": []}",
+            "pkcs11: not an object");
+    nt_buf_dispose(&b);
+}
+
 int main(void)
 {
     char tmp[512];
@@ -974,6 +1026,7 @@ int main(void)
     test_refusals();
     test_web();
     test_http_section();
+    test_pkcs11();
     test_default_json();
     test_load(tmp);
     test_listen_parse();

@@ -26,8 +26,25 @@ static void test_files(void)
     CHECK_STR(nt_buf_cstr(&data), "hello");
     /* negative twins: too large, missing */
     CHECK_ERR(nt_file_read(&data, nt_buf_cstr(&path), 4), NT_ERANGE);
+    /* a private (secret) file: 0600 and 0400 read; any group or other bit refused */
+    CHECK_OK(nt_file_read_private(&data, nt_buf_cstr(&path), 100));
+    CHECK_STR(nt_buf_cstr(&data), "hello");
+    REQUIRE(chmod(nt_buf_cstr(&path), 0400) == 0);
+    CHECK_OK(nt_file_read_private(&data, nt_buf_cstr(&path), 100));
+    static const unsigned loose[] = {0640, 0604, 0620, 0610, 0644};
+    for (size_t i = 0; i < NT_ARRAY_LEN(loose); i++) {
+        char mode[16];
+        REQUIRE(chmod(nt_buf_cstr(&path), loose[i]) == 0);
+        CHECK_ERR(nt_file_read_private(&data, nt_buf_cstr(&path), 100), NT_EINVAL);
+        snprintf(mode, sizeof(mode), "(mode %04o)", loose[i]);
+        CHECK(strstr(nt_error_last(), mode) != NULL);
+        CHECK(strstr(nt_error_last(), nt_buf_cstr(&path)) != NULL);
+        CHECK_OK(nt_file_read(&data, nt_buf_cstr(&path), 100)); /* not a secret: fine */
+    }
+    REQUIRE(chmod(nt_buf_cstr(&path), 0600) == 0);
     CHECK_OK(nt_path_join(&path, dir, "missing"));
     CHECK_ERR(nt_file_read(&data, nt_buf_cstr(&path), 100), NT_ENOTFOUND);
+    CHECK_ERR(nt_file_read_private(&data, nt_buf_cstr(&path), 100), NT_ENOTFOUND);
     /* a file where a directory is wanted */
     CHECK_OK(nt_path_join(&path, nt_buf_cstr(&sub), "f/g"));
     CHECK_ERR(nt_mkdir_p(nt_buf_cstr(&path), 0700), NT_EIO);
