@@ -41,6 +41,9 @@ typedef struct ledger_options {
     unsigned full_retry_ms;    /* after a batch failed with NT_EFULL, appends are refused for this
                                   long, then one probe is let through; the back-off doubles with
                                   every failed probe up to 30 s; 0 = 1000 */
+    int restore;               /* 1 = rebuilding from the mirror (mirror_restore) only: every
+                                  append must come without metadata, and a leaf that commits
+                                  to metadata is stored with its metadata marked missing */
 } ledger_options;
 
 /*
@@ -104,6 +107,16 @@ typedef void (*ledger_done_fn)(void *ctx, int error, uint64_t index);
  */
 int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done_fn fn, void *ctx);
 
+/*
+ * ledger_append_async for a leaf whose token has genTime `gen_time_ns`
+ * (nanoseconds since the Unix epoch; 0 = unknown): the ledger's durable
+ * genTime high-water mark (ledger_info.gen_time_hw_ns) is raised to it in the
+ * same write transaction as the leaf.  Leaves are committed in queue order,
+ * which under concurrency is not genTime order: the mark is the maximum.
+ */
+int ledger_append_timed_async(ledger *l, nt_bytes leaf, nt_bytes metadata, uint64_t gen_time_ns,
+                              ledger_done_fn fn, void *ctx);
+
 /* Blocking form of ledger_append_async, for tools and tests: returns once the leaf is
  * durably committed (0 and *index_out set) or the append failed (its code).  Must not be
  * called from a ledger_done_fn. */
@@ -112,6 +125,8 @@ int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metada
 typedef struct ledger_info {
     uint64_t size;            /* committed leaves */
     uint8_t root[32];         /* root of the committed tree */
+    uint64_t gen_time_hw_ns;  /* the largest genTime ever committed with a timed append (ns since
+                                 the epoch); 0 when none (or a ledger older than the mark) */
     uint64_t queue_depth;     /* appends waiting */
     uint64_t batches;         /* write transactions committed since open */
     uint64_t appends_failed;  /* appends that failed since open */
@@ -155,7 +170,9 @@ int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, rec
 /*
  * Fill a receipt for leaf `index` proven against the latest checkpoint
  * (everything but `certs`, which the caller adds).  `r` must be initialised;
- * its buffers are replaced.  NT_ENOTFOUND when the leaf is not committed.
+ * its buffers are replaced.  A leaf restored from the mirror whose metadata
+ * was lost gets has_metadata 0 and metadata_missing 1.  NT_ENOTFOUND when the
+ * leaf is not committed.
  */
 int ledger_receipt_fill(receipt *r, ledger *l, uint64_t index);
 

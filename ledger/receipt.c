@@ -158,6 +158,8 @@ int receipt_encode(nt_buf *out, const receipt *r)
     certs = NULL;
     if (r->has_metadata) {
         NT_TRY(set_member(root, "metadata", b64_string(r->metadata.ptr, r->metadata.len)));
+    } else if (r->metadata_missing) {
+        NT_TRY(set_member(root, "metadata_missing", json_true()));
     }
 
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -333,6 +335,12 @@ int receipt_decode(receipt *out, const char *json, size_t len)
         /* empty metadata is legitimate: its SHA-256 is still committed in the leaf */
         NT_TRY(decode_b64(&r.metadata, v, "metadata", 0));
         r.has_metadata = 1;
+    }
+    v = json_object_get(root, "metadata_missing");
+    if (v != NULL) {
+        NT_ENSURE(json_is_true(v) && !r.has_metadata, NT_EINVAL,
+                  "metadata_missing: must be true, and only without metadata");
+        r.metadata_missing = 1;
     }
     *out = r;
     receipt_init(&r);

@@ -12,6 +12,8 @@
  *     "checkpoint": "<signed note text the proof is against>",
  *     "certificates": ["<base64 DER>", ...],      TSA certificate first, then its chain
  *     "metadata": "<base64 of the exact metadata bytes>"   only when the leaf has metadata
+ *     "metadata_missing": true   instead of "metadata", when the leaf commits to metadata
+ *                                that the ledger lost (restored from the mirror, which holds none)
  *   }
  *
  * Integers are JSON numbers (exact up to 2^53).  Unknown members are ignored
@@ -41,6 +43,7 @@ typedef struct receipt {
     size_t cert_count;
     int has_metadata;
     nt_buf metadata;
+    int metadata_missing; /* the leaf commits to metadata the ledger no longer has (restore) */
 } receipt;
 
 void receipt_init(receipt *r);

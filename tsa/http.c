@@ -329,7 +329,11 @@ static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes m
     }
     q->suspended = 1;
     MHD_suspend_connection(q->conn);
-    rc = ledger_append_async(s->ledger, leaf, metadata, on_appended, q);
+    /* The genTime goes with the leaf: the ledger keeps its durable high-water mark. */
+    rc = ledger_append_timed_async(s->ledger, leaf, metadata,
+                                   (uint64_t)q->result.gen_time.tv_sec * 1000000000u +
+                                       (uint64_t)q->result.gen_time.tv_nsec,
+                                   on_appended, q);
     if (rc < 0) {
         /* The callback will not run: resume ourselves with the error. */
         q->append_error = rc;

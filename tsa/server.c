@@ -1243,51 +1243,32 @@ done:
 
 /*
  * Time never runs backwards across a restart (BRIEF invariant 3): raise the
- * tsa's last genTime to the genTime of the newest token in the ledger.
+ * tsa's last genTime to the ledger's durable genTime high-water mark (the
+ * largest genTime ever committed; leaves are not in genTime order), or for a
+ * ledger written before the mark existed, to the newest leaf's genTime.
  */
 static void gen_time_floor_from_ledger(server *s)
 {
     ledger_info info;
     nt_buf leaf = NT_BUF_INIT;
     record rec;
-    PKCS7 *p7 = NULL;
-    TS_TST_INFO *tst = NULL;
-    const unsigned char *p;
-    struct tm tm;
-    struct timespec ts = {0, 0};
+    uint64_t ns = 0;
+    uint32_t epoch;
+    struct timespec ts;
 
-    if (ledger_info_get(&info, s->ledger) < 0 || info.size == 0 ||
-        ledger_leaf_get(&leaf, NULL, s->ledger, info.size - 1) < 0 ||
-        record_decode(&rec, leaf.ptr, leaf.len) < 0) {
+    if (ledger_info_get(&info, s->ledger) < 0 || info.size == 0) {
         goto done;
     }
-    p = rec.token.ptr;
-    if ((p7 = d2i_PKCS7(NULL, &p, (long)rec.token.len)) == NULL ||
-        (tst = PKCS7_to_TS_TST_INFO(p7)) == NULL) {
+    ns = info.gen_time_hw_ns;
+    if (ns == 0 && (ledger_leaf_get(&leaf, NULL, s->ledger, info.size - 1) < 0 ||
+                    record_decode(&rec, leaf.ptr, leaf.len) < 0 ||
+                    tsa_token_info(&ns, &epoch, rec.token) < 0)) {
         goto done;
     }
-    {
-        const ASN1_GENERALIZEDTIME *gt = TS_TST_INFO_get_time(tst);
-        const char *text = (const char *)ASN1_STRING_get0_data(gt);
-        const char *dot = strchr(text, '.');
-        if (ASN1_TIME_to_tm(gt, &tm) != 1) {
-            goto done;
-        }
-        ts.tv_sec = timegm(&tm);
-        if (dot != NULL) {
-            long frac = 0, scale = 100000000;
-            for (const char *d = dot + 1; *d >= '0' && *d <= '9' && scale > 0; d++) {
-                frac += (*d - '0') * scale;
-                scale /= 10;
-            }
-            ts.tv_nsec = frac;
-        }
-    }
+    ts.tv_sec = (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
     tsa_gen_time_floor(s->tsa, &ts);
 done:
-    ERR_clear_error();
-    TS_TST_INFO_free(tst);
-    PKCS7_free(p7);
     nt_buf_dispose(&leaf);
 }
 

@@ -1188,13 +1188,15 @@ static int step_ledger(vctx *v, const note_verifier *nv)
                             "叶子中的摘要与时间戳令牌的 messageImprint 不同");
         goto done;
     }
-    if (rec.has_metadata != v->rc.has_metadata) {
+    /* metadata_missing: the ledger lost the bytes (a restore from the mirror); the leaf
+     * still commits to their hash, and everything else below still holds. */
+    if (rec.has_metadata != v->rc.has_metadata && !(rec.has_metadata && v->rc.metadata_missing)) {
         error = ledger_fail(r, "LEAF_MISMATCH", "ledger.metadata_flag_mismatch",
                             "the receipt's metadata and the leaf's metadata flag disagree",
                             "回执中的元数据与叶子的元数据标志不一致");
         goto done;
     }
-    if (rec.has_metadata) {
+    if (rec.has_metadata && v->rc.has_metadata) {
         uint8_t mh[32];
         SHA256(v->rc.metadata.ptr != NULL ? v->rc.metadata.ptr : (const uint8_t *)"",
                v->rc.metadata.len, mh);
@@ -1205,7 +1207,14 @@ static int step_ledger(vctx *v, const note_verifier *nv)
             goto done;
         }
     }
-    if (rec.has_metadata) {
+    if (rec.has_metadata && !v->rc.has_metadata) {
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata_missing",
+                                "leaf %llu commits to this token and to %s:%s; its metadata was "
+                                "lost by the log (restored from its mirror) and is not checked",
+                                "叶子 %llu 承诺了该令牌及摘要 %s:%s；其元数据已在日志恢复时丢失，未予核对",
+                                (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
+                                nt_buf_cstr(&r->imprint)));
+    } else if (rec.has_metadata) {
         NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata",
                                 "leaf %llu commits to this token and to %s:%s and its metadata",
                                 "叶子 %llu 承诺了该令牌、摘要 %s:%s 及其元数据",
