@@ -1334,9 +1334,10 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     tsa_config tc;
     ledger_options lo;
     nt_buf line = NT_BUF_INIT;
-    int fd = -1, error = 0;
+    int fd = -1, error = 0, allow_new;
     unsigned threads;
     char reason[512];
+    ledger_info head;
 
     *out = NULL;
     NT_ENSURE((s = nt_calloc(1, sizeof(*s))) != NULL, NT_ENOMEM, "out of memory");
@@ -1352,6 +1353,8 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     NT_TRY(cert_ders(s));
     NT_TRY(receipt_certs_cache(s));
     NT_TRY(certs_log_key_load(&s->log_key, cfg->ledger_log_key));
+    allow_new = opts != NULL && opts->allow_new_ledger;
+    NT_TRY(server_ledger_guard(cfg, allow_new));
     NT_TRY(boot_epoch_next(&s->boot_epoch, cfg->data_dir));
 
     tc = cfg->tsa;
@@ -1372,6 +1375,8 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     lo.full_retry_ms = cfg->ledger_full_retry_ms;
     NT_TRY(nt_mkdir_p(cfg->ledger_path, 0700));
     NT_TRY(ledger_open(&s->ledger, &lo));
+    NT_TRY(ledger_info_get(&head, s->ledger));
+    NT_TRY(server_ledger_guard_head(cfg, head.size, head.root, allow_new));
     gen_time_floor_from_ledger(s);
 
     NT_TRY(verify_anchors(s));
@@ -1459,6 +1464,13 @@ void server_shutdown(server *s)
     /* Every request is answered: the mirror's last commit holds every token sent. */
     mirror_stop(s->mirror);
     s->mirror = NULL;
+    if (started) {
+        ledger_info head;
+        if (ledger_info_get(&head, s->ledger) < 0 ||
+            server_ledger_mark(s->cfg, head.size, head.root) < 0) {
+            nt_log_warn("cannot record the ledger head in state/ledger: %s", nt_error_last());
+        }
+    }
     ledger_close(s->ledger);
     s->ledger = NULL;
     if (started) {

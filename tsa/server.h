@@ -137,6 +137,8 @@ typedef struct server_options {
     const char *listen;          /* overrides cfg->listen when not NULL */
     int threads;                 /* overrides cfg->threads when >= 0 */
     const char *port_file;       /* "ADDR:PORT\n" written atomically after listening; NULL = none */
+    int allow_new_ledger;        /* 1 = create a new ledger even where the directory ran before
+                                    (server_ledger_guard); `serve --allow-new-ledger` */
 } server_options;
 
 typedef struct server server;
@@ -167,6 +169,29 @@ void server_shutdown(server *s);
 
 /* Shut down if needed and release everything.  NULL ok. */
 void server_free(server *s);
+
+/*
+ * One log per key (docs/OPERATING.md, "Disaster recovery"): before the ledger
+ * is opened, refuse (NT_ESTATE, with the one-line reason naming `notarium
+ * ledger restore`) when cfg->ledger_path holds no ledger (data.mdb missing or
+ * empty) although the data directory ran before: the ledger marker
+ * state/ledger, state/boot-epoch or the git mirror exists.  With allow_new it
+ * logs a warning instead and returns 0.  NT_ECORRUPT never: a damaged marker
+ * counts as a trace of a past run.
+ */
+int server_ledger_guard(const server_config *cfg, int allow_new);
+
+/*
+ * After the open: refuse (NT_ESTATE) a ledger whose head (size, root) is
+ * behind the head the marker recorded, or of the same size with another root
+ * (unless allow_new), then record (size, root) in the marker.  NT_ECORRUPT
+ * for a marker that is not one of this log's.
+ */
+int server_ledger_guard_head(const server_config *cfg, uint64_t size, const uint8_t root[32],
+                             int allow_new);
+
+/* Write the marker state/ledger (docs/FORMATS.md) for the head (size, root), atomically. */
+int server_ledger_mark(const server_config *cfg, uint64_t size, const uint8_t root[32]);
 
 /* Parse "ADDR:PORT" / "[V6]:PORT" into host (appended) and port. */
 int server_listen_parse(nt_buf *host_out, uint16_t *port_out, const char *listen);
