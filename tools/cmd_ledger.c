@@ -19,6 +19,7 @@
 
 int cmd_ledger(int argc, char **argv);
 int cmd_ledger_check(int argc, char **argv); /* cmd_ledger_check.c */
+int cmd_ledger_restore(int argc, char **argv);
 
 static void ledger_usage(void)
 {
@@ -30,7 +31,9 @@ static void ledger_usage(void)
             "       notarium ledger check --data DIR [--config FILE] [--log-key VKEY] "
             "[--all-checkpoints] [--max-problems N]\n"
             "       notarium ledger check-consistency --log-key VKEY OLD_CHECKPOINT NEW_CHECKPOINT "
-            "PROOF.json\n");
+            "PROOF.json\n"
+            "       notarium ledger restore --from GIT_URL_OR_PATH --data DIR [--config FILE] "
+            "[--log-key VKEY]\n");
 }
 
 /* Positional arguments and --data / --config / --log-key, in any order. */
@@ -288,6 +291,9 @@ int cmd_ledger(int argc, char **argv)
 
     if (argc >= 2 && strcmp(argv[1], "check") == 0) {
         return cmd_ledger_check(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "restore") == 0) {
+        return cmd_ledger_restore(argc - 1, argv + 1); /* cmd_restore.c */
     }
     if (argc < 2 || parse_args(&a, argc, argv) < 0 || a.npos < 1) {
         ledger_usage();

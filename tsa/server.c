@@ -1107,20 +1107,8 @@ static int boot_epoch_next(uint32_t *out, const char *data_dir)
     NT_TRY(nt_path_join(&dir, data_dir, "state"));
     NT_TRY(nt_mkdir_p(nt_buf_cstr(&dir), 0700));
     NT_TRY(nt_path_join(&path, nt_buf_cstr(&dir), "boot-epoch"));
-    error = nt_file_read(&text, nt_buf_cstr(&path), 64);
-    if (error == NT_ENOTFOUND) {
-        error = 0;
-    } else {
-        NT_TRY(error);
-        while (text.len > 0 && (text.ptr[text.len - 1] == '\n' || text.ptr[text.len - 1] == ' ')) {
-            text.len--;
-        }
-        NT_ENSURE(nt_parse_u64(&epoch, (const char *)text.ptr, text.len) == 0 &&
-                      epoch < UINT32_MAX,
-                  NT_ECORRUPT, "%s: not a decimal boot epoch", nt_buf_cstr(&path));
-    }
+    NT_TRY(server__boot_epoch_read(&epoch, nt_buf_cstr(&path)));
     epoch++;
-    nt_buf_clear(&text);
     NT_TRY(nt_buf_printf(&text, "%llu\n", (unsigned long long)epoch));
     NT_TRY(nt_file_write_atomic(nt_buf_cstr(&path), text.ptr, text.len, 0600));
     *out = (uint32_t)epoch;

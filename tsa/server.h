@@ -190,6 +190,10 @@ int server_ledger_guard(const server_config *cfg, int allow_new);
 int server_ledger_guard_head(const server_config *cfg, uint64_t size, const uint8_t root[32],
                              int allow_new);
 
+/* Raise data_dir/state/boot-epoch to at least `epoch` (a restore: the next start then
+ * issues serials of a later epoch than every restored token's). */
+int server_boot_epoch_raise(const char *data_dir, uint32_t epoch);
+
 /* Write the marker state/ledger (docs/FORMATS.md) for the head (size, root), atomically. */
 int server_ledger_mark(const server_config *cfg, uint64_t size, const uint8_t root[32]);
 

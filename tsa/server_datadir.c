@@ -25,6 +25,7 @@ static int marker_path(nt_buf *out, const server_config *cfg)
     int error = 0;
     nt_buf dir = NT_BUF_INIT;
     NT_TRY(nt_path_join(&dir, cfg->data_dir, "state"));
+    NT_TRY(nt_mkdir_p(nt_buf_cstr(&dir), 0700));
     NT_TRY(nt_path_join(out, nt_buf_cstr(&dir), "ledger"));
 done:
     nt_buf_dispose(&dir);
@@ -95,6 +96,49 @@ int server_ledger_mark(const server_config *cfg, uint64_t size, const uint8_t ro
     NT_TRY(nt_buf_putc(&text, '\n'));
     NT_TRY(nt_file_write_atomic(nt_buf_cstr(&path), text.ptr, text.len, 0600));
 done:
+    nt_buf_dispose(&path);
+    nt_buf_dispose(&text);
+    return error;
+}
+
+int server__boot_epoch_read(uint64_t *out, const char *path)
+{
+    int error = 0;
+    nt_buf text = NT_BUF_INIT;
+
+    *out = 0;
+    error = nt_file_read(&text, path, 64);
+    if (error == NT_ENOTFOUND) {
+        error = 0;
+        goto done;
+    }
+    NT_TRY(error);
+    while (text.len > 0 && (text.ptr[text.len - 1] == '\n' || text.ptr[text.len - 1] == ' ')) {
+        text.len--;
+    }
+    NT_ENSURE(nt_parse_u64(out, (const char *)text.ptr, text.len) == 0 && *out < UINT32_MAX,
+              NT_ECORRUPT, "%s: not a decimal boot epoch", path);
+done:
+    nt_buf_dispose(&text);
+    return error;
+}
+
+int server_boot_epoch_raise(const char *data_dir, uint32_t epoch)
+{
+    int error = 0;
+    uint64_t now = 0;
+    nt_buf dir = NT_BUF_INIT, path = NT_BUF_INIT, text = NT_BUF_INIT;
+
+    NT_TRY(nt_path_join(&dir, data_dir, "state"));
+    NT_TRY(nt_mkdir_p(nt_buf_cstr(&dir), 0700));
+    NT_TRY(nt_path_join(&path, nt_buf_cstr(&dir), "boot-epoch"));
+    NT_TRY(server__boot_epoch_read(&now, nt_buf_cstr(&path)));
+    if (now < epoch) {
+        NT_TRY(nt_buf_printf(&text, "%u\n", epoch));
+        NT_TRY(nt_file_write_atomic(nt_buf_cstr(&path), text.ptr, text.len, 0600));
+    }
+done:
+    nt_buf_dispose(&dir);
     nt_buf_dispose(&path);
     nt_buf_dispose(&text);
     return error;

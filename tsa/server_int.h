@@ -158,4 +158,8 @@ void server_http_quiesce(struct server_http *h);
 /* Stop the worker threads and close every connection.  NULL ok. */
 void server_http_stop(struct server_http *h);
 
+/* server_datadir.c: the boot epoch stored at `path` (0 when the file is missing);
+ * NT_ECORRUPT when it is not a decimal number below 2^32 - 1. */
+int server__boot_epoch_read(uint64_t *out, const char *path);
+
 #endif
