@@ -195,13 +195,14 @@ int server_ledger_guard(const server_config *cfg, int allow_new)
                cfg->ledger_path, nt_buf_cstr(&why), cfg->ledger_origin);
         goto done;
     }
+    /* One line, the remedy first (the message buffer is 512 bytes; paths can be long). */
     error = nt_error_set(NT_ESTATE,
-                         "the ledger %s is missing or empty, but this data directory ran before "
-                         "(%s): a new ledger would be a second log under the same key. Restore "
-                         "it from the mirror with `notarium ledger restore --from <mirror remote> "
-                         "--data %s` (docs/OPERATING.md, \"Disaster recovery\"); "
-                         "--allow-new-ledger starts a new log anyway",
-                         cfg->ledger_path, nt_buf_cstr(&why), cfg->data_dir);
+                         "ledger missing or empty in a data directory that ran before: run "
+                         "`notarium ledger restore --from <mirror remote> --data DIR` "
+                         "(docs/OPERATING.md, \"Disaster recovery\"), a new ledger would be a "
+                         "second log under the same key (--allow-new-ledger forces one); "
+                         "found %s",
+                         nt_buf_cstr(&why));
 done:
     nt_buf_dispose(&epoch);
     nt_buf_dispose(&why);

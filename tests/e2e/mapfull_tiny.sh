@@ -41,7 +41,8 @@ nt_config_set "$data" '.ledger.map_size_mb = 1'
 # No retry probe during this test (a small token may still fit; diskfull_recover.sh tests that).
 nt_config_set "$data" '.ledger.full_retry_ms = 600000'
 rm -rf "$data/ledger"
-start_server nt_start_nodemo --allow-new-ledger
+nt_start_nodemo "$data" --log-level warn --allow-new-ledger
+url="$NT_URL"
 vkey="$data/pki/log.vkey"
 api_key="$(cat "$data/demo-api-key")"
 
@@ -115,7 +116,8 @@ code=$(http GET "/v1/proof/inclusion?index=$last&size=$size" "$tmp/incl.json")
 
 # After a restart: every granted token is still there, the head extends the old one.
 stop_server
-start_server nt_start_nodemo --allow-new-ledger
+nt_start_nodemo "$data" --log-level warn --allow-new-ledger
+url="$NT_URL"
 "$LOAD" --url "$url" --check-records "$tmp/granted.rec" --vkey "$vkey" ||
     fail "granted tokens lost across a restart"
 "$LOAD" --url "$url" --check-consistency "$tmp/cp.before" --vkey "$vkey" ||

@@ -69,7 +69,7 @@ mkdir -p "$data/ledger" && : >"$data/ledger/data.mdb"
 if "$NOTARIUM" serve --data "$data" --listen 127.0.0.1:0 >"$T/refused2.out" 2>&1; then
     nt_fail "the server started on an empty data.mdb"
 fi
-grep -q "missing or empty" "$T/refused2.out" || nt_fail "refusal: $(cat "$T/refused2.out")"
+grep -q "ledger missing or empty" "$T/refused2.out" || nt_fail "refusal: $(cat "$T/refused2.out")"
 # Even with no mirror configured (the boot epoch and the marker remain).
 mv "$data/mirror.git" "$T/mirror.away"
 nt_config_set "$data" '.mirror.path = null'
