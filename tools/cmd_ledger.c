@@ -145,9 +145,11 @@ static int cmd_read(const ledger_args *a, const char *sub)
             nt_buf root = NT_BUF_INIT;
             nt_hex_encode(&root, info.root, 32);
             printf("origin: %s\nsize: %llu\nroot: %s\nmap: %zu of %zu bytes used\n"
-                   "checkpoint:\n%s",
+                   "gentime high-water: %llu.%09llu\ncheckpoint:\n%s",
                    ledger_origin(l), (unsigned long long)info.size, nt_buf_cstr(&root),
-                   info.map_used, info.map_size, nt_buf_cstr(&out));
+                   info.map_used, info.map_size,
+                   (unsigned long long)(info.gen_time_hw_ns / 1000000000u),
+                   (unsigned long long)(info.gen_time_hw_ns % 1000000000u), nt_buf_cstr(&out));
             nt_buf_dispose(&root);
         }
     } else if (strcmp(sub, "get") == 0) {
