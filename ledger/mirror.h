@@ -222,7 +222,8 @@ typedef struct mirror_restore_result {
  * order, to a ledger opened with `restore` (metadata missing where the leaf
  * commits to some); check that the rebuilt size, root and checkpoint are the
  * mirror's head.  The ledger then continues the same log at the next index.
- * On failure the partly written ledger is left for the operator to remove.
+ * On failure the partly written ledger, and a local mirror this call seeded, are
+ * left for the operator to remove (the message says what failed).
  * *out is filled on success (mirror_restore_result_dispose).
  */
 int mirror_restore(mirror_restore_result *out, const mirror_restore_options *opts);
