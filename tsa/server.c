@@ -1100,23 +1100,7 @@ done:
  */
 static int boot_epoch_next(uint32_t *out, const char *data_dir)
 {
-    nt_buf dir = NT_BUF_INIT, path = NT_BUF_INIT, text = NT_BUF_INIT;
-    uint64_t epoch = 0;
-    int error = 0;
-
-    NT_TRY(nt_path_join(&dir, data_dir, "state"));
-    NT_TRY(nt_mkdir_p(nt_buf_cstr(&dir), 0700));
-    NT_TRY(nt_path_join(&path, nt_buf_cstr(&dir), "boot-epoch"));
-    NT_TRY(server__boot_epoch_read(&epoch, nt_buf_cstr(&path)));
-    epoch++;
-    NT_TRY(nt_buf_printf(&text, "%llu\n", (unsigned long long)epoch));
-    NT_TRY(nt_file_write_atomic(nt_buf_cstr(&path), text.ptr, text.len, 0600));
-    *out = (uint32_t)epoch;
-done:
-    nt_buf_dispose(&dir);
-    nt_buf_dispose(&path);
-    nt_buf_dispose(&text);
-    return error;
+    return server__boot_epoch_set(out, data_dir, 1, 0);
 }
 
 /* The receipts' certificates: the one list certs_signer_receipt_ders builds. */

@@ -101,47 +101,46 @@ done:
     return error;
 }
 
-int server__boot_epoch_read(uint64_t *out, const char *path)
+int server__boot_epoch_set(uint32_t *out, const char *data_dir, int bump, uint32_t at_least)
 {
     int error = 0;
-    nt_buf text = NT_BUF_INIT;
-
-    *out = 0;
-    error = nt_file_read(&text, path, 64);
-    if (error == NT_ENOTFOUND) {
-        error = 0;
-        goto done;
-    }
-    NT_TRY(error);
-    while (text.len > 0 && (text.ptr[text.len - 1] == '\n' || text.ptr[text.len - 1] == ' ')) {
-        text.len--;
-    }
-    NT_ENSURE(nt_parse_u64(out, (const char *)text.ptr, text.len) == 0 && *out < UINT32_MAX,
-              NT_ECORRUPT, "%s: not a decimal boot epoch", path);
-done:
-    nt_buf_dispose(&text);
-    return error;
-}
-
-int server_boot_epoch_raise(const char *data_dir, uint32_t epoch)
-{
-    int error = 0;
-    uint64_t now = 0;
+    uint64_t epoch = 0, want;
     nt_buf dir = NT_BUF_INIT, path = NT_BUF_INIT, text = NT_BUF_INIT;
 
     NT_TRY(nt_path_join(&dir, data_dir, "state"));
     NT_TRY(nt_mkdir_p(nt_buf_cstr(&dir), 0700));
     NT_TRY(nt_path_join(&path, nt_buf_cstr(&dir), "boot-epoch"));
-    NT_TRY(server__boot_epoch_read(&now, nt_buf_cstr(&path)));
-    if (now < epoch) {
-        NT_TRY(nt_buf_printf(&text, "%u\n", epoch));
+    error = nt_file_read(&text, nt_buf_cstr(&path), 64);
+    if (error == NT_ENOTFOUND) {
+        error = 0;
+    } else {
+        NT_TRY(error);
+        while (text.len > 0 && (text.ptr[text.len - 1] == '\n' || text.ptr[text.len - 1] == ' ')) {
+            text.len--;
+        }
+        NT_ENSURE(nt_parse_u64(&epoch, (const char *)text.ptr, text.len) == 0 &&
+                      epoch < UINT32_MAX,
+                  NT_ECORRUPT, "%s: not a decimal boot epoch", nt_buf_cstr(&path));
+    }
+    want = bump ? epoch + 1 : (epoch > at_least ? epoch : at_least);
+    if (want != epoch || bump) {
+        nt_buf_clear(&text);
+        NT_TRY(nt_buf_printf(&text, "%llu\n", (unsigned long long)want));
         NT_TRY(nt_file_write_atomic(nt_buf_cstr(&path), text.ptr, text.len, 0600));
+    }
+    if (out != NULL) {
+        *out = (uint32_t)want;
     }
 done:
     nt_buf_dispose(&dir);
     nt_buf_dispose(&path);
     nt_buf_dispose(&text);
     return error;
+}
+
+int server_boot_epoch_raise(const char *data_dir, uint32_t epoch)
+{
+    return server__boot_epoch_set(NULL, data_dir, 0, epoch);
 }
 
 /* 1 when <ledger_path>/data.mdb exists and is not empty. */

@@ -3,7 +3,7 @@
  * directory that ran before (ledger marker, boot epoch, git mirror) and lost
  * its ledger (missing, or an empty data.mdb) is refused unless the operator
  * allows a new log; a first start is not; the marker's head must not be ahead
- * of the ledger's.
+ * of the ledger's; the boot epoch a restore raises.
  */
 #include "tests/unit/test.h"
 #include "tsa/server.h"
@@ -89,6 +89,27 @@ static void test_guard(void)
     CHECK_ERR(server_ledger_guard_head(&c, 5, root, 0), NT_ECORRUPT);
 }
 
+/* What a restore does to state/boot-epoch: raise, never lower; a damaged file is refused. */
+static void test_boot_epoch_raise(void)
+{
+    nt_buf text = NT_BUF_INIT;
+    char path[400];
+    snprintf(path, sizeof(path), "%s/boot-epoch", g_state);
+    SH("rm -rf '%s'", g_state);
+    CHECK_OK(server_boot_epoch_raise(g_dir, 7));
+    CHECK_OK(nt_file_read(&text, path, 64));
+    CHECK(text.len == 2 && memcmp(text.ptr, "7\n", 2) == 0);
+    CHECK_OK(server_boot_epoch_raise(g_dir, 3));
+    CHECK_OK(nt_file_read(&text, path, 64));
+    CHECK(text.len == 2 && memcmp(text.ptr, "7\n", 2) == 0);
+    CHECK_OK(server_boot_epoch_raise(g_dir, 12));
+    CHECK_OK(nt_file_read(&text, path, 64));
+    CHECK(text.len == 3 && memcmp(text.ptr, "12\n", 3) == 0);
+    SH("echo twelve > '%s'", path);
+    CHECK_ERR(server_boot_epoch_raise(g_dir, 13), NT_ECORRUPT);
+    nt_buf_dispose(&text);
+}
+
 int main(void)
 {
     nt_log_set_level(NT_LOG_NONE);
@@ -97,6 +118,7 @@ int main(void)
     snprintf(g_mirror, sizeof(g_mirror), "%s/mirror.git", g_dir);
     snprintf(g_state, sizeof(g_state), "%s/state", g_dir);
     test_guard();
+    test_boot_epoch_raise();
     SH("rm -rf '%s'", g_dir);
     return TEST_END();
 }
