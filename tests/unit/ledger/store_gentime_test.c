@@ -9,21 +9,6 @@
 
 #include <pthread.h>
 
-static EVP_PKEY *g_key;
-
-static ledger_options opts_for(const char *dir)
-{
-    ledger_options o;
-    memset(&o, 0, sizeof(o));
-    o.path = dir;
-    o.origin = FIX_ORIGIN;
-    o.log_key = g_key;
-    o.batch_window_us = 300;
-    o.batch_max = 4;
-    o.map_size = (size_t)16 << 20;
-    return o;
-}
-
 typedef struct waiter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -72,7 +57,8 @@ static void test_gen_time_mark(void)
     uint64_t idx;
 
     REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
-    o = opts_for(dir);
+    o = fix_store_opts(dir);
+    o.batch_max = 4;
     REQUIRE(ledger_open(&l, &o) == 0);
     CHECK_OK(ledger_info_get(&info, l));
     CHECK(info.gen_time_hw_ns == 0);
@@ -114,7 +100,8 @@ static void test_restore_mode(void)
     uint64_t idx;
 
     REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
-    o = opts_for(dir);
+    o = fix_store_opts(dir);
+    o.batch_max = 4;
     receipt_init(&r);
     receipt_init(&back);
     fix_leaf_ex(&leaf, 1, 1, 50, 1); /* commits to metadata */
@@ -178,9 +165,9 @@ static void test_restore_mode(void)
 int main(void)
 {
     nt_log_set_level(NT_LOG_NONE);
-    g_key = fix_key();
+    fix_store_setup();
     test_gen_time_mark();
     test_restore_mode();
-    EVP_PKEY_free(g_key);
+    fix_store_teardown();
     return TEST_END();
 }
