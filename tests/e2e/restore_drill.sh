@@ -88,6 +88,16 @@ rm -rf "$T/override"
 # 3. The site is lost (ledger and local mirror): restore from the pushed remote.
 nt_config_set "$data" 'del(.mirror.path)'
 rm -rf "$data/ledger" "$T/mirror.away"
+# Usage and a source that is not there: exit 2 / exit 1 with one line, nothing written.
+rc=0; "$NOTARIUM" ledger restore --data "$data" 2>/dev/null || rc=$?
+nt_check "$rc == 2" "restore without --from: exit $rc"
+rc=0; tool ledger restore --from "$T/nowhere.git" --data "$data" 2>"$T/nowhere.err" || rc=$?
+nt_check "$rc == 1" "restore from nowhere: exit $rc"
+grep -q "notarium ledger restore: " "$T/nowhere.err" || nt_fail "no message: $(cat "$T/nowhere.err")"
+nt_check "! -e \"$data/ledger/data.mdb\" && ! -e \"$data/mirror.git\"" "a failed restore wrote"
+rc=0; tool ledger restore --from "$remote" --data "$data" --log-key "$T/none.vkey" 2>/dev/null ||
+    rc=$?
+nt_check "$rc == 1" "restore without a vkey: exit $rc"
 tool ledger restore --from "$remote" --data "$data" >"$T/restore.out" 2>"$T/restore.err" ||
     nt_fail "restore failed: $(cat "$T/restore.err")"
 grep -q "^restored $n_before leaves" "$T/restore.out" || nt_fail "restore: $(cat "$T/restore.out")"
