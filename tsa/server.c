@@ -1327,11 +1327,6 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     NT_TRY(certs_log_key_load(&s->log_key, cfg->ledger_log_key));
     allow_new = opts != NULL && opts->allow_new_ledger;
     NT_TRY(server_ledger_guard(cfg, allow_new));
-    NT_TRY(boot_epoch_next(&s->boot_epoch, cfg->data_dir));
-
-    tc = cfg->tsa;
-    tc.boot_epoch = s->boot_epoch;
-    NT_TRY(tsa_new(&s->tsa, &tc, s->signer));
 
     memset(&lo, 0, sizeof(lo));
     lo.path = cfg->ledger_path;
@@ -1349,6 +1344,13 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     NT_TRY(ledger_open(&s->ledger, &lo));
     NT_TRY(ledger_info_get(&head, s->ledger));
     NT_TRY(server_ledger_guard_head(cfg, head.size, head.root, allow_new));
+    /* The epoch is bumped once the ledger exists: a first start that fails before
+     * must not leave a boot epoch without a ledger (server_ledger_guard would then
+     * refuse every later start). */
+    NT_TRY(boot_epoch_next(&s->boot_epoch, cfg->data_dir));
+    tc = cfg->tsa;
+    tc.boot_epoch = s->boot_epoch;
+    NT_TRY(tsa_new(&s->tsa, &tc, s->signer));
     gen_time_floor_from_ledger(s);
 
     NT_TRY(verify_anchors(s));

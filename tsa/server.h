@@ -144,9 +144,10 @@ typedef struct server_options {
 typedef struct server server;
 
 /*
- * Start the daemon: read and bump data_dir/state/boot-epoch, load the signer
- * and run certs_signer_check (NT_EINVAL with its one-line reason on failure:
- * the caller prints it and exits 1), open the ledger, start the git mirror
+ * Start the daemon: load the signer and run certs_signer_check (NT_EINVAL
+ * with its one-line reason on failure: the caller prints it and exits 1),
+ * refuse a lost ledger (server_ledger_guard, server_ledger_guard_head: NT_ESTATE),
+ * open the ledger, read and bump data_dir/state/boot-epoch, start the git mirror
  * (unless cfg->mirror_path is NULL; its first commit is made here, and a
  * repository it cannot open or that is not a prefix of the ledger fails the
  * start with a one-line reason), create the tsa, listen and start the HTTP

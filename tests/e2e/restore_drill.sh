@@ -25,6 +25,14 @@ tool() { LSAN_OPTIONS="suppressions=$T/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 size() { curl -sS "$NT_URL/v1/checkpoint" | sed -n 2p; }
 head_size() { git -C "$1" cat-file blob main:checkpoint 2>/dev/null | sed -n 2p || true; }
 
+# 0. A first start that fails before its ledger exists leaves no trace that would refuse
+#    the next one (a file where the ledger directory goes).
+mkdir -p "$data" && : >"$data/ledger"
+if "$NOTARIUM" serve --demo --data "$data" --listen 127.0.0.1:0 >"$T/first.out" 2>&1; then
+    nt_fail "the server started with a file as its ledger directory"
+fi
+nt_check "! -e \"$data/state/boot-epoch\"" "a failed first start left a boot epoch"
+rm -f "$data/ledger"
 nt_start "$data" --log-level warn --mirror-remote "$remote"
 vkey="$data/pki/log.vkey"
 ca="$data/pki/ca.pem"
