@@ -41,6 +41,9 @@ typedef struct ledger_options {
     unsigned full_retry_ms;    /* after a batch failed with NT_EFULL, appends are refused for this
                                   long, then one probe is let through; the back-off doubles with
                                   every failed probe up to 30 s; 0 = 1000 */
+    int restore;               /* 1 = rebuilding from the mirror (mirror_restore) only: every
+                                  append must come without metadata, and a leaf that commits
+                                  to metadata is stored with its metadata marked missing */
 } ledger_options;
 
 /*
@@ -104,19 +107,26 @@ typedef void (*ledger_done_fn)(void *ctx, int error, uint64_t index);
  */
 int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done_fn fn, void *ctx);
 
-/* Longest owner label ledger_append_owned_async takes, bytes. */
+/* Longest owner label ledger_append_full_async takes, bytes. */
 #define LEDGER_OWNER_MAX 64
 
 /*
- * ledger_append_async that also records who appended the leaf: `owner`
- * (0..LEDGER_OWNER_MAX opaque bytes; the server gives the API key id that
- * wrote an evidence record) is committed in the same write transaction,
- * beside the leaf and outside it: it is in no hash, no checkpoint and no
- * mirror, so the leaf bytes do not depend on it.  Empty = no owner (exactly
- * ledger_append_async).  NT_EINVAL for an over-long owner.
+ * ledger_append_async with what the ledger keeps beside the leaf, outside it:
+ *
+ * - `owner` (0..LEDGER_OWNER_MAX opaque bytes; the server gives the API key
+ *   id that wrote an evidence record) is committed in the same write
+ *   transaction, in no hash, no checkpoint and no mirror, so the leaf bytes do
+ *   not depend on it.  Empty = no owner.  NT_EINVAL for an over-long owner.
+ * - `gen_time_ns`, the genTime of the leaf's token (nanoseconds since the Unix
+ *   epoch; 0 = unknown): the ledger's durable genTime high-water mark
+ *   (ledger_info.gen_time_hw_ns) is raised to it in the same write
+ *   transaction as the leaf.  Leaves are committed in queue order, which
+ *   under concurrency is not genTime order: the mark is the maximum.
+ *
+ * ledger_append_async(l, leaf, metadata, fn, ctx) is this with no owner and 0.
  */
-int ledger_append_owned_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
-                              ledger_done_fn fn, void *ctx);
+int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
+                             uint64_t gen_time_ns, ledger_done_fn fn, void *ctx);
 
 /* Blocking form of ledger_append_async, for tools and tests: returns once the leaf is
  * durably committed (0 and *index_out set) or the append failed (its code).  Must not be
@@ -126,6 +136,8 @@ int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metada
 typedef struct ledger_info {
     uint64_t size;            /* committed leaves */
     uint8_t root[32];         /* root of the committed tree */
+    uint64_t gen_time_hw_ns;  /* the largest genTime ever committed with a timed append (ns since
+                                 the epoch); 0 when none (or a ledger older than the mark) */
     uint64_t queue_depth;     /* appends waiting */
     uint64_t batches;         /* write transactions committed since open */
     uint64_t appends_failed;  /* appends that failed since open */
@@ -156,7 +168,7 @@ int ledger_checkpoint_at(nt_buf *out, ledger *l, uint64_t size);
 int ledger_leaf_get(nt_buf *leaf_out, nt_buf *metadata_out, ledger *l, uint64_t index);
 
 /*
- * The owner recorded for leaf `index` by ledger_append_owned_async (replaces
+ * The owner recorded for leaf `index` by ledger_append_full_async (replaces
  * owner_out's contents).  NT_ENOTFOUND when none was recorded (appended
  * without an owner, or by a version that kept none).
  */
@@ -190,7 +202,9 @@ int ledger_find_digest_from(uint64_t **indexes_out, size_t *count_out, ledger *l
 /*
  * Fill a receipt for leaf `index` proven against the latest checkpoint
  * (everything but `certs`, which the caller adds).  `r` must be initialised;
- * its buffers are replaced.  NT_ENOTFOUND when the leaf is not committed.
+ * its buffers are replaced.  A leaf restored from the mirror whose metadata
+ * was lost gets has_metadata 0 and metadata_missing 1.  NT_ENOTFOUND when the
+ * leaf is not committed.
  */
 int ledger_receipt_fill(receipt *r, ledger *l, uint64_t index);
 

@@ -199,4 +199,53 @@ typedef struct audit_result {
  */
 int audit_run(audit_result *out, const audit_options *opts);
 
+/* ------------------------------------------------------------ disaster recovery */
+
+/*
+ * Called for each restored leaf, in index order: set *gen_time_ns_out to the
+ * genTime of its token (the ledger's high-water mark), or return a negative
+ * code to stop the restore.  The record points into the restore's buffers.
+ */
+typedef int (*mirror_restore_leaf_fn)(uint64_t *gen_time_ns_out, void *ctx, uint64_t index,
+                                      const record *rec);
+
+typedef struct mirror_restore_options {
+    const char *source;          /* git URL or path of a copy of the mirror, required */
+    const char *vkey;            /* the log's C2SP vkey text, required */
+    const char *mirror_path;     /* the server's local mirror: seeded with the source's history
+                                    when missing (so the mirror thread continues it), or the
+                                    source itself; NULL = leave alone */
+    ledger_options ledger;       /* path, origin, log_key (private), map_size of the ledger to
+                                    rebuild; the batch and queue options are the restore's own */
+    mirror_restore_leaf_fn leaf_fn; /* may be NULL (no genTime mark) */
+    void *leaf_ctx;
+} mirror_restore_options;
+
+typedef struct mirror_restore_result {
+    uint64_t size;               /* restored tree size = the mirror's head */
+    uint8_t root[32];
+    uint64_t gen_time_hw_ns;     /* the largest genTime leaf_fn reported */
+    uint64_t *missing;           /* indexes of leaves whose metadata is missing (ascending) */
+    size_t missing_count;
+    audit_result audit;          /* the audit of the source that preceded the rebuild */
+} mirror_restore_result;
+
+/*
+ * Rebuild a lost ledger at opts->ledger.path from a copy of its mirror
+ * (docs/OPERATING.md, "Disaster recovery"): refuse when a ledger is there
+ * (NT_EEXISTS; an empty data.mdb counts as none) or when opts->mirror_path
+ * exists and is not the source (NT_EEXISTS); seed mirror_path; audit the whole
+ * copy as audit_run does (NT_EVERIFY naming what failed); check that the log
+ * key re-signs the head checkpoint byte for byte (NT_EVERIFY: another key
+ * could only start another log); append every entry of the head commit, in
+ * order, to a ledger opened with `restore` (metadata missing where the leaf
+ * commits to some); check that the rebuilt size, root and checkpoint are the
+ * mirror's head.  The ledger then continues the same log at the next index.
+ * On failure the partly written ledger, and a local mirror this call seeded, are
+ * left for the operator to remove (the message says what failed).
+ * *out is filled on success (mirror_restore_result_dispose).
+ */
+int mirror_restore(mirror_restore_result *out, const mirror_restore_options *opts);
+void mirror_restore_result_dispose(mirror_restore_result *r);
+
 #endif

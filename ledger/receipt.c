@@ -160,6 +160,8 @@ int receipt_encode(nt_buf *out, const receipt *r)
               "metadata: both given and withheld");
     if (r->has_metadata) {
         NT_TRY(set_member(root, "metadata", b64_string(r->metadata.ptr, r->metadata.len)));
+    } else if (r->metadata_missing) {
+        NT_TRY(set_member(root, "metadata_missing", json_true()));
     } else if (r->metadata_withheld) {
         NT_TRY(set_member(root, "metadata_withheld", json_true()));
     }
@@ -343,6 +345,12 @@ int receipt_decode(receipt *out, const char *json, size_t len)
         NT_ENSURE(json_is_true(v), NT_EINVAL, "metadata_withheld: not true");
         NT_ENSURE(!r.has_metadata, NT_EINVAL, "metadata_withheld: beside metadata");
         r.metadata_withheld = 1;
+    }
+    v = json_object_get(root, "metadata_missing");
+    if (v != NULL) {
+        NT_ENSURE(json_is_true(v) && !r.has_metadata && !r.metadata_withheld, NT_EINVAL,
+                  "metadata_missing: must be true, and only without metadata or metadata_withheld");
+        r.metadata_missing = 1;
     }
     *out = r;
     receipt_init(&r);

@@ -14,6 +14,9 @@
  *     "metadata": "<base64 of the exact metadata bytes>"   only when the leaf has metadata
  *     "metadata_withheld": true     instead of "metadata", when the leaf has metadata
  *                                   that this receipt's reader may not see
+ *     "metadata_missing": true      instead of "metadata", when the leaf commits to metadata
+ *                                   that the ledger lost (restored from the mirror, which
+ *                                   holds none); at most one of the three is present
  *   }
  *
  * A receipt with metadata withheld still proves the token and the leaf's
@@ -48,6 +51,7 @@ typedef struct receipt {
     int has_metadata;
     nt_buf metadata;
     int metadata_withheld; /* the leaf has metadata, left out of this receipt (has_metadata 0) */
+    int metadata_missing;  /* the leaf commits to metadata the ledger no longer has (restore) */
 } receipt;
 
 void receipt_init(receipt *r);

@@ -14,11 +14,15 @@
  * Named databases of the environment (format version 1):
  *   "leaves"      u64be index                   -> leaf bytes
  *   "metadata"    u64be index                   -> metadata bytes (leaves that have any)
- *   "owners"      u64be index                   -> who appended the leaf (ledger_append_owned_async)
+ *   "owners"      u64be index                   -> who appended the leaf (ledger_append_full_async)
  *   "nodes"       level byte || u64be index     -> 32-byte complete-subtree hash
  *   "digests"     alg byte || digest            -> u64be index (DUPSORT|DUPFIXED)
  *   "checkpoints" u64be tree size               -> signed checkpoint note
  *   "meta"        "version" (u32be) "origin" "size" (u64be) "root" (32 bytes)
+ *                 "gentime" (u64be ns, the genTime high-water mark; absent before any
+ *                 timed append, and in ledgers written before it existed)
+ * A leaf that commits to metadata but has no "metadata" entry had its metadata
+ * lost: only a restore (opts->restore) writes such leaves.
  */
 #include "ledger/ledger.h"
 #include "ledger/ledger_int.h"
@@ -55,6 +59,7 @@ typedef struct store_entry {
     ledger_done_fn fn;
     void *ctx;
     uint64_t enqueued_ns;
+    uint64_t gen_ns; /* genTime of the leaf's token (0 = not given) */
     record_alg alg;
     const uint8_t *digest; /* points into leaf */
     size_t digest_len;
@@ -70,6 +75,7 @@ typedef struct store_entry {
 
 struct ledger {
     int readonly; /* opened by ledger_open_readonly: no sequencer, no lock, no key */
+    int restore;  /* opts->restore: leaves may come without their metadata */
     int lock_fd;  /* flock'd "sequencer.lock": one sequencer per ledger; -1 when read-only */
     MDB_env *env;
     MDB_dbi db_leaves, db_metadata, db_nodes, db_digests, db_checkpoints, db_meta;
@@ -99,6 +105,7 @@ struct ledger {
     int fatal; /* a negative code once the in-memory frontier could not be rebuilt */
     uint64_t size;
     uint8_t root[MERKLE_HASH_SIZE];
+    uint64_t gen_hw_ns; /* committed genTime high-water mark */
     uint64_t batches, appends_failed;
     uint64_t batch_since_ns; /* enqueue time of the oldest entry of the batch being written */
     char last_error[256];
@@ -406,6 +413,24 @@ done:
     return error;
 }
 
+/* The genTime high-water mark; 0 when none is stored. */
+static int store_gen_hw_read(uint64_t *out, MDB_txn *txn, ledger *l)
+{
+    int error = 0;
+    MDB_val v;
+
+    *out = 0;
+    error = store_meta_get(&v, txn, l, "gentime");
+    if (error == NT_ENOTFOUND) {
+        return 0;
+    }
+    NT_TRY(error);
+    NT_ENSURE(v.mv_size == 8, NT_ECORRUPT, "stored genTime mark has %zu bytes", v.mv_size);
+    *out = nt_load_u64be(v.mv_data);
+done:
+    return error;
+}
+
 /* The leaves must end exactly at the stored size. */
 static int store_leaves_check(MDB_txn *txn, ledger *l, uint64_t size)
 {
@@ -462,6 +487,7 @@ static int store_init(ledger *l)
         NT_TRY(store_identity_check(txn, l, &v));
         NT_TRY(store_frontier_verify(&l->frontier, root, &size, txn, l));
         NT_TRY(store_leaves_check(txn, l, size));
+        NT_TRY(store_gen_hw_read(&l->gen_hw_ns, txn, l));
         nt_store_u64be(word, size);
         v = store_val(word, 8);
         NT_ENSURE(mdb_get(txn, l->db_checkpoints, &v, &v) == 0, NT_ECORRUPT,
@@ -570,6 +596,7 @@ int ledger_open(ledger **out, const ledger_options *opts)
     l = nt_calloc(1, sizeof(*l));
     NT_ENSURE(l != NULL, NT_ENOMEM, "out of memory");
     l->lock_fd = -1;
+    l->restore = opts->restore;
     l->batch_max = opts->batch_max ? opts->batch_max : STORE_DEFAULT_BATCH_MAX;
     l->window_ns = (uint64_t)(opts->batch_window_us ? opts->batch_window_us
                                                     : STORE_DEFAULT_WINDOW_US) * 1000u;
@@ -826,12 +853,14 @@ static void store_full_backoff(ledger *l)
  * the new head; on failure the transaction is aborted and the caller reloads
  * the frontier.
  */
-static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], ledger *l, size_t n)
+static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], uint64_t *gen_hw_out, ledger *l,
+                             size_t n)
 {
     int error = 0;
     MDB_txn *txn = NULL;
     store_hash_ctx hc;
     uint64_t index = l->frontier.size;
+    uint64_t gen_hw = *gen_hw_out;
     uint8_t key[8], dkey[1 + RECORD_MAX_DIGEST], word[8];
     uint8_t leaf_hash[MERKLE_HASH_SIZE];
     MDB_val k, v;
@@ -863,19 +892,30 @@ static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], ledger *l, size
         STORE_MDB(mdb_put(txn, l->db_digests, &k, &v, 0), "store digest index");
         merkle_leaf_hash(leaf_hash, e->leaf, e->leaf_len);
         NT_TRY(merkle_frontier_append(&l->frontier, leaf_hash, store_hash_write, &hc));
+        if (e->gen_ns > gen_hw) {
+            gen_hw = e->gen_ns;
+        }
     }
     merkle_frontier_root(root_out, &l->frontier);
     nt_store_u64be(word, index);
     NT_TRY(store_meta_put(txn, l, "size", word, 8));
     NT_TRY(store_meta_put(txn, l, "root", root_out, MERKLE_HASH_SIZE));
     NT_TRY(store_checkpoint_put(txn, l, index, root_out));
+    /* Leaves are not in genTime order under concurrency: the mark is the maximum ever
+     * committed, so a restart never issues a genTime below one already issued. */
+    if (gen_hw > *gen_hw_out) {
+        nt_store_u64be(word, gen_hw);
+        NT_TRY(store_meta_put(txn, l, "gentime", word, 8));
+    }
     /* The commit writes the pages and fsyncs (unless no_sync): only after it returns
      * may anyone learn an index. */
     error = mdb_txn_commit(txn);
     txn = NULL;
     if (error != 0) {
         error = store_err(error, "commit batch");
+        goto done;
     }
+    *gen_hw_out = gen_hw;
 done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
@@ -904,17 +944,20 @@ static void store_batch_run(ledger *l, size_t n)
 {
     int error;
     uint64_t first = l->frontier.size;
+    uint64_t gen_hw;
     uint8_t root[MERKLE_HASH_SIZE];
 
     pthread_mutex_lock(&l->mu);
     error = l->fatal;
+    gen_hw = l->gen_hw_ns;
     pthread_mutex_unlock(&l->mu);
     if (error == 0) {
-        error = store_batch_write(root, l, n);
+        error = store_batch_write(root, &gen_hw, l, n);
     }
 
     pthread_mutex_lock(&l->mu);
     if (error == 0) {
+        l->gen_hw_ns = gen_hw;
         l->size = l->frontier.size;
         memcpy(l->root, root, sizeof(root));
         l->batches++;
@@ -1007,7 +1050,8 @@ static void *store_sequencer_main(void *arg)
 
 /* ------------------------------------------------------------------ appends */
 
-static int store_entry_new(store_entry **out, nt_bytes leaf, nt_bytes metadata, nt_bytes owner)
+static int store_entry_new(store_entry **out, const ledger *l, nt_bytes leaf, nt_bytes metadata,
+                           nt_bytes owner)
 {
     int error = 0;
     store_entry *e = NULL;
@@ -1018,7 +1062,11 @@ static int store_entry_new(store_entry **out, nt_bytes leaf, nt_bytes metadata, 
 
     *out = NULL;
     NT_TRY(record_decode(&r, leaf.ptr, leaf.len));
-    if (r.has_metadata) {
+    if (l->restore) {
+        /* The mirror holds no metadata: such a leaf is stored without it (missing). */
+        NT_ENSURE(metadata.len == 0, NT_EINVAL, "a restore appends leaves without metadata");
+        r.has_metadata = 0;
+    } else if (r.has_metadata) {
         NT_OSSL(EVP_Digest(metadata.ptr != NULL ? metadata.ptr : (const uint8_t *)"",
                            metadata.len, mh, NULL, EVP_sha256(), NULL),
                 "SHA-256 of metadata");
@@ -1065,11 +1113,11 @@ done:
 
 int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done_fn fn, void *ctx)
 {
-    return ledger_append_owned_async(l, leaf, metadata, NT_BYTES(NULL, 0), fn, ctx);
+    return ledger_append_full_async(l, leaf, metadata, NT_BYTES(NULL, 0), 0, fn, ctx);
 }
 
-int ledger_append_owned_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
-                              ledger_done_fn fn, void *ctx)
+int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
+                             uint64_t gen_time_ns, ledger_done_fn fn, void *ctx)
 {
     int error = 0;
     store_entry *e = NULL;
@@ -1084,7 +1132,8 @@ int ledger_append_owned_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_by
     NT_ENSURE(!l->readonly, NT_ESTATE,
               "the ledger was opened read-only: appends go through the process that holds it "
               "(the server)");
-    NT_TRY(store_entry_new(&e, leaf, metadata, owner));
+    NT_TRY(store_entry_new(&e, l, leaf, metadata, owner));
+    e->gen_ns = gen_time_ns;
     e->fn = fn;
     e->ctx = ctx;
 
@@ -1201,12 +1250,16 @@ int ledger_info_get(ledger_info *out, ledger *l)
         MDB_txn *txn = NULL;
         NT_TRY(store_read_begin(&txn, l));
         error = store_head_read(&out->size, out->root, txn, l);
+        if (error == 0) {
+            error = store_gen_hw_read(&out->gen_time_hw_ns, txn, l);
+        }
         mdb_txn_abort(txn);
         goto done;
     }
     pthread_mutex_lock(&l->mu);
     out->size = l->size;
     memcpy(out->root, l->root, sizeof(out->root));
+    out->gen_time_hw_ns = l->gen_hw_ns;
     out->queue_depth = l->ring_count;
     out->batches = l->batches;
     out->appends_failed = l->appends_failed;
@@ -1258,9 +1311,10 @@ done:
     return error;
 }
 
-/* Leaf (and metadata) of `index` inside txn; metadata_out cleared when the leaf has none. */
-static int store_leaf_read(nt_buf *leaf_out, nt_buf *metadata_out, MDB_txn *txn, ledger *l,
-                           uint64_t index)
+/* Leaf (and metadata) of `index` inside txn; metadata_out cleared when the leaf has none;
+ * *stored_out (may be NULL) says whether a metadata entry exists. */
+static int store_leaf_read(nt_buf *leaf_out, nt_buf *metadata_out, int *stored_out, MDB_txn *txn,
+                           ledger *l, uint64_t index)
 {
     int error = 0;
     uint8_t key[8];
@@ -1282,6 +1336,9 @@ static int store_leaf_read(nt_buf *leaf_out, nt_buf *metadata_out, MDB_txn *txn,
             STORE_MDB(rc, "read metadata");
             NT_TRY(nt_buf_set(metadata_out, v.mv_data, v.mv_size));
         }
+        if (stored_out != NULL) {
+            *stored_out = rc != MDB_NOTFOUND;
+        }
     }
 done:
     return error;
@@ -1293,7 +1350,7 @@ int ledger_leaf_get(nt_buf *leaf_out, nt_buf *metadata_out, ledger *l, uint64_t 
     MDB_txn *txn = NULL;
 
     NT_TRY(store_read_begin(&txn, l));
-    NT_TRY(store_leaf_read(leaf_out, metadata_out, txn, l, index));
+    NT_TRY(store_leaf_read(leaf_out, metadata_out, NULL, txn, l, index));
 done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
@@ -1484,18 +1541,21 @@ int ledger_receipt_fill(receipt *r, ledger *l, uint64_t index)
     uint64_t head = 0;
     record rec;
     store_hash_ctx hc;
+    int stored = 0;
 
     NT_TRY(store_read_begin(&txn, l));
     /* One read transaction: leaf, proof and checkpoint all describe the same head. */
     NT_TRY(store_head_read(&head, NULL, txn, l));
-    NT_TRY(store_leaf_read(&r->leaf, &r->metadata, txn, l, index));
+    NT_TRY(store_leaf_read(&r->leaf, &r->metadata, &stored, txn, l, index));
     NT_ENSURE(index < head, NT_ECORRUPT, "leaf %llu stored beyond the head",
               (unsigned long long)index);
     error = record_decode(&rec, r->leaf.ptr, r->leaf.len);
     NT_ENSURE(error == 0, NT_ECORRUPT, "stored leaf %llu does not decode",
               (unsigned long long)index);
     NT_TRY(nt_buf_set(&r->token, rec.token.ptr, rec.token.len));
-    r->has_metadata = rec.has_metadata;
+    /* Metadata lost in a restore: say so instead of sending bytes that do not hash right. */
+    r->has_metadata = rec.has_metadata && stored;
+    r->metadata_missing = rec.has_metadata && !stored;
     nt_buf_clear(&r->proof);
     hc.txn = txn;
     hc.l = l;

@@ -19,6 +19,7 @@
 
 int cmd_ledger(int argc, char **argv);
 int cmd_ledger_check(int argc, char **argv); /* cmd_ledger_check.c */
+int cmd_ledger_restore(int argc, char **argv);
 
 static void ledger_usage(void)
 {
@@ -30,7 +31,9 @@ static void ledger_usage(void)
             "       notarium ledger check --data DIR [--config FILE] [--log-key VKEY] "
             "[--all-checkpoints] [--max-problems N]\n"
             "       notarium ledger check-consistency --log-key VKEY OLD_CHECKPOINT NEW_CHECKPOINT "
-            "PROOF.json\n");
+            "PROOF.json\n"
+            "       notarium ledger restore --from GIT_URL_OR_PATH --data DIR [--config FILE] "
+            "[--log-key VKEY]\n");
 }
 
 /* Positional arguments and --data / --config / --log-key, in any order. */
@@ -142,9 +145,11 @@ static int cmd_read(const ledger_args *a, const char *sub)
             nt_buf root = NT_BUF_INIT;
             nt_hex_encode(&root, info.root, 32);
             printf("origin: %s\nsize: %llu\nroot: %s\nmap: %zu of %zu bytes used\n"
-                   "checkpoint:\n%s",
+                   "gentime high-water: %llu.%09llu\ncheckpoint:\n%s",
                    ledger_origin(l), (unsigned long long)info.size, nt_buf_cstr(&root),
-                   info.map_used, info.map_size, nt_buf_cstr(&out));
+                   info.map_used, info.map_size,
+                   (unsigned long long)(info.gen_time_hw_ns / 1000000000u),
+                   (unsigned long long)(info.gen_time_hw_ns % 1000000000u), nt_buf_cstr(&out));
             nt_buf_dispose(&root);
         }
     } else if (strcmp(sub, "get") == 0) {
@@ -288,6 +293,9 @@ int cmd_ledger(int argc, char **argv)
 
     if (argc >= 2 && strcmp(argv[1], "check") == 0) {
         return cmd_ledger_check(argc - 1, argv + 1);
+    }
+    if (argc >= 2 && strcmp(argv[1], "restore") == 0) {
+        return cmd_ledger_restore(argc - 1, argv + 1); /* cmd_restore.c */
     }
     if (argc < 2 || parse_args(&a, argc, argv) < 0 || a.npos < 1) {
         ledger_usage();

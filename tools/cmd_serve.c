@@ -22,7 +22,7 @@ static void serve_usage(void)
     fprintf(stderr, "usage: notarium serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT]\n"
                     "                      [--port-file FILE] [--threads N] [--check-ledger]\n"
                     "                      [--log-level debug|info|warn|error]\n"
-                    "                      [--mirror-remote URL ...]\n");
+                    "                      [--mirror-remote URL ...] [--allow-new-ledger]\n");
 }
 
 #ifdef NT_TEST_HOOKS
@@ -104,7 +104,7 @@ static void print_demo_help(const char *data, const char *addr)
 int cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *config_path = NULL, *level_name = NULL;
-    server_options opts = {NULL, -1, NULL};
+    server_options opts = {NULL, -1, NULL, 0};
     server_config *cfg = NULL;
     server *s = NULL;
     nt_buf path = NT_BUF_INIT;
@@ -123,6 +123,10 @@ int cmd_serve(int argc, char **argv)
         }
         if (strcmp(a, "--check-ledger") == 0) {
             check_ledger = 1;
+            continue;
+        }
+        if (strcmp(a, "--allow-new-ledger") == 0) {
+            opts.allow_new_ledger = 1; /* server_ledger_guard: loud in the log */
             continue;
         }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {

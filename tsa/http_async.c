@@ -127,11 +127,14 @@ static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes m
     t->q = q;
     ticket_file(s->http, t);
     MHD_suspend_connection(q->conn);
-    /* The key that wrote an evidence record owns its metadata (server_metadata_filter). */
-    rc = ledger_append_owned_async(s->ledger, leaf, metadata,
-                                   q->key != NULL ? NT_BYTES(q->key->id, strlen(q->key->id))
-                                                  : NT_BYTES(NULL, 0),
-                                   on_appended, t);
+    /* The key that wrote an evidence record owns its metadata (server_metadata_filter);
+     * the genTime goes with the leaf: the ledger keeps its durable high-water mark. */
+    rc = ledger_append_full_async(s->ledger, leaf, metadata,
+                                  q->key != NULL ? NT_BYTES(q->key->id, strlen(q->key->id))
+                                                 : NT_BYTES(NULL, 0),
+                                  (uint64_t)q->result.gen_time.tv_sec * 1000000000u +
+                                      (uint64_t)q->result.gen_time.tv_nsec,
+                                  on_appended, t);
     if (rc < 0) {
         /* The callback will not run: answer ourselves, unless shutdown already did. */
         pthread_mutex_lock(&ticket_mu);

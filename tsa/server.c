@@ -1095,35 +1095,7 @@ done:
  */
 static int boot_epoch_next(uint32_t *out, const char *data_dir)
 {
-    nt_buf dir = NT_BUF_INIT, path = NT_BUF_INIT, text = NT_BUF_INIT;
-    uint64_t epoch = 0;
-    int error = 0;
-
-    NT_TRY(nt_path_join(&dir, data_dir, "state"));
-    NT_TRY(nt_mkdir_p(nt_buf_cstr(&dir), 0700));
-    NT_TRY(nt_path_join(&path, nt_buf_cstr(&dir), "boot-epoch"));
-    error = nt_file_read(&text, nt_buf_cstr(&path), 64);
-    if (error == NT_ENOTFOUND) {
-        error = 0;
-    } else {
-        NT_TRY(error);
-        while (text.len > 0 && (text.ptr[text.len - 1] == '\n' || text.ptr[text.len - 1] == ' ')) {
-            text.len--;
-        }
-        NT_ENSURE(nt_parse_u64(&epoch, (const char *)text.ptr, text.len) == 0 &&
-                      epoch < UINT32_MAX,
-                  NT_ECORRUPT, "%s: not a decimal boot epoch", nt_buf_cstr(&path));
-    }
-    epoch++;
-    nt_buf_clear(&text);
-    NT_TRY(nt_buf_printf(&text, "%llu\n", (unsigned long long)epoch));
-    NT_TRY(nt_file_write_atomic(nt_buf_cstr(&path), text.ptr, text.len, 0600));
-    *out = (uint32_t)epoch;
-done:
-    nt_buf_dispose(&dir);
-    nt_buf_dispose(&path);
-    nt_buf_dispose(&text);
-    return error;
+    return server__boot_epoch_set(out, data_dir, 1, 0);
 }
 
 /* The receipts' certificates: the one list certs_signer_receipt_ders builds. */
@@ -1240,51 +1212,32 @@ done:
 
 /*
  * Time never runs backwards across a restart (BRIEF invariant 3): raise the
- * tsa's last genTime to the genTime of the newest token in the ledger.
+ * tsa's last genTime to the ledger's durable genTime high-water mark (the
+ * largest genTime ever committed; leaves are not in genTime order), or for a
+ * ledger written before the mark existed, to the newest leaf's genTime.
  */
 static void gen_time_floor_from_ledger(server *s)
 {
     ledger_info info;
     nt_buf leaf = NT_BUF_INIT;
     record rec;
-    PKCS7 *p7 = NULL;
-    TS_TST_INFO *tst = NULL;
-    const unsigned char *p;
-    struct tm tm;
-    struct timespec ts = {0, 0};
+    uint64_t ns = 0;
+    uint32_t epoch;
+    struct timespec ts;
 
-    if (ledger_info_get(&info, s->ledger) < 0 || info.size == 0 ||
-        ledger_leaf_get(&leaf, NULL, s->ledger, info.size - 1) < 0 ||
-        record_decode(&rec, leaf.ptr, leaf.len) < 0) {
+    if (ledger_info_get(&info, s->ledger) < 0 || info.size == 0) {
         goto done;
     }
-    p = rec.token.ptr;
-    if ((p7 = d2i_PKCS7(NULL, &p, (long)rec.token.len)) == NULL ||
-        (tst = PKCS7_to_TS_TST_INFO(p7)) == NULL) {
+    ns = info.gen_time_hw_ns;
+    if (ns == 0 && (ledger_leaf_get(&leaf, NULL, s->ledger, info.size - 1) < 0 ||
+                    record_decode(&rec, leaf.ptr, leaf.len) < 0 ||
+                    tsa_token_info(&ns, &epoch, rec.token) < 0)) {
         goto done;
     }
-    {
-        const ASN1_GENERALIZEDTIME *gt = TS_TST_INFO_get_time(tst);
-        const char *text = (const char *)ASN1_STRING_get0_data(gt);
-        const char *dot = strchr(text, '.');
-        if (ASN1_TIME_to_tm(gt, &tm) != 1) {
-            goto done;
-        }
-        ts.tv_sec = timegm(&tm);
-        if (dot != NULL) {
-            long frac = 0, scale = 100000000;
-            for (const char *d = dot + 1; *d >= '0' && *d <= '9' && scale > 0; d++) {
-                frac += (*d - '0') * scale;
-                scale /= 10;
-            }
-            ts.tv_nsec = frac;
-        }
-    }
+    ts.tv_sec = (time_t)(ns / 1000000000u);
+    ts.tv_nsec = (long)(ns % 1000000000u);
     tsa_gen_time_floor(s->tsa, &ts);
 done:
-    ERR_clear_error();
-    TS_TST_INFO_free(tst);
-    PKCS7_free(p7);
     nt_buf_dispose(&leaf);
 }
 
@@ -1350,8 +1303,9 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     tsa_config tc;
     ledger_options lo;
     nt_buf line = NT_BUF_INIT;
-    int fd = -1, error = 0;
+    int fd = -1, error = 0, allow_new;
     unsigned threads;
+    ledger_info head;
 
     *out = NULL;
     NT_ENSURE((s = nt_calloc(1, sizeof(*s))) != NULL, NT_ENOMEM, "out of memory");
@@ -1361,11 +1315,8 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     snprintf(s->key_type, sizeof(s->key_type), "%s", tsa_key_type_name(s->signer->key));
     NT_TRY(cert_ders(s));
     NT_TRY(receipt_certs_cache(s));
-    NT_TRY(boot_epoch_next(&s->boot_epoch, cfg->data_dir));
-
-    tc = cfg->tsa;
-    tc.boot_epoch = s->boot_epoch;
-    NT_TRY(tsa_new(&s->tsa, &tc, s->signer));
+    allow_new = opts != NULL && opts->allow_new_ledger;
+    NT_TRY(server_ledger_guard(cfg, allow_new));
 
     memset(&lo, 0, sizeof(lo));
     lo.path = cfg->ledger_path;
@@ -1381,6 +1332,15 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     lo.full_retry_ms = cfg->ledger_full_retry_ms;
     NT_TRY(nt_mkdir_p(cfg->ledger_path, 0700));
     NT_TRY(ledger_open(&s->ledger, &lo));
+    NT_TRY(ledger_info_get(&head, s->ledger));
+    NT_TRY(server_ledger_guard_head(cfg, head.size, head.root, allow_new));
+    /* The epoch is bumped once the ledger exists: a first start that fails before
+     * must not leave a boot epoch without a ledger (server_ledger_guard would then
+     * refuse every later start). */
+    NT_TRY(boot_epoch_next(&s->boot_epoch, cfg->data_dir));
+    tc = cfg->tsa;
+    tc.boot_epoch = s->boot_epoch;
+    NT_TRY(tsa_new(&s->tsa, &tc, s->signer));
     gen_time_floor_from_ledger(s);
 
     NT_TRY(verify_anchors(s));
@@ -1479,6 +1439,13 @@ int server_shutdown(server *s)
     /* Every request is answered: the mirror's last commit holds every token sent. */
     mirror_stop(s->mirror);
     s->mirror = NULL;
+    if (started) {
+        ledger_info head;
+        if (ledger_info_get(&head, s->ledger) < 0 ||
+            server_ledger_mark(s->cfg, head.size, head.root) < 0) {
+            nt_log_warn("cannot record the ledger head in state/ledger: %s", nt_error_last());
+        }
+    }
     ledger_close(s->ledger);
     s->ledger = NULL;
     if (started) {

@@ -153,14 +153,17 @@ typedef struct server_options {
     const char *listen;          /* overrides cfg->listen when not NULL */
     int threads;                 /* overrides cfg->threads when >= 0 */
     const char *port_file;       /* "ADDR:PORT\n" written atomically after listening; NULL = none */
+    int allow_new_ledger;        /* 1 = create a new ledger even where the directory ran before
+                                    (server_ledger_guard); `serve --allow-new-ledger` */
 } server_options;
 
 typedef struct server server;
 
 /*
- * Start the daemon: read and bump data_dir/state/boot-epoch, load the signer
- * and run certs_signer_check (NT_EINVAL with its one-line reason on failure:
- * the caller prints it and exits 1), open the ledger, start the git mirror
+ * Start the daemon: load the signer and run certs_signer_check (NT_EINVAL
+ * with its one-line reason on failure: the caller prints it and exits 1),
+ * refuse a lost ledger (server_ledger_guard, server_ledger_guard_head: NT_ESTATE),
+ * open the ledger, read and bump data_dir/state/boot-epoch, start the git mirror
  * (unless cfg->mirror_path is NULL; its first commit is made here, and a
  * repository it cannot open or that is not a prefix of the ledger fails the
  * start with a one-line reason), create the tsa, listen and start the HTTP
@@ -189,6 +192,33 @@ int server_shutdown(server *s);
 /* Shut down if needed and release everything (see server_shutdown for a stalled ledger).
  * NULL ok. */
 void server_free(server *s);
+
+/*
+ * One log per key (docs/OPERATING.md, "Disaster recovery"): before the ledger
+ * is opened, refuse (NT_ESTATE, with the one-line reason naming `notarium
+ * ledger restore`) when cfg->ledger_path holds no ledger (data.mdb missing or
+ * empty) although the data directory ran before: the ledger marker
+ * state/ledger, state/boot-epoch or the git mirror exists.  With allow_new it
+ * logs a warning instead and returns 0.  NT_ECORRUPT never: a damaged marker
+ * counts as a trace of a past run.
+ */
+int server_ledger_guard(const server_config *cfg, int allow_new);
+
+/*
+ * After the open: refuse (NT_ESTATE) a ledger whose head (size, root) is
+ * behind the head the marker recorded, or of the same size with another root
+ * (unless allow_new), then record (size, root) in the marker.  NT_ECORRUPT
+ * for a marker that is not one of this log's.
+ */
+int server_ledger_guard_head(const server_config *cfg, uint64_t size, const uint8_t root[32],
+                             int allow_new);
+
+/* Raise data_dir/state/boot-epoch to at least `epoch` (a restore: the next start then
+ * issues serials of a later epoch than every restored token's). */
+int server_boot_epoch_raise(const char *data_dir, uint32_t epoch);
+
+/* Write the marker state/ledger (docs/FORMATS.md) for the head (size, root), atomically. */
+int server_ledger_mark(const server_config *cfg, uint64_t size, const uint8_t root[32]);
 
 /* Parse "ADDR:PORT" / "[V6]:PORT" into host (appended) and port. */
 int server_listen_parse(nt_buf *host_out, uint16_t *port_out, const char *listen);

@@ -239,4 +239,9 @@ unsigned server_http_abandon(struct server_http *h);
 /* Stop the worker threads and close every connection.  NULL ok. */
 void server_http_stop(struct server_http *h);
 
+/* server_datadir.c: read data_dir/state/boot-epoch (0 when missing; NT_ECORRUPT when not a
+ * decimal below 2^32 - 1), then store epoch + 1 (bump) or max(epoch, at_least) durably;
+ * *out (may be NULL) gets the value stored. */
+int server__boot_epoch_set(uint32_t *out, const char *data_dir, int bump, uint32_t at_least);
+
 #endif

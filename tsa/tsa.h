@@ -138,4 +138,12 @@ int tsa_clock_status(nt_clock_status *out, tsa *t);
  */
 void tsa_gen_time_floor(tsa *t, const struct timespec *floor);
 
+/*
+ * Read an issued DER TimeStampToken back: its genTime (ns since the epoch,
+ * fraction kept) and the boot epoch of its serialNumber (docs/TOKEN-PROFILE.md
+ * section 5).  NT_EINVAL when `token` is not a TimeStampToken or its serial
+ * is longer than ours.  Signatures are not checked.  Thread-safe.
+ */
+int tsa_token_info(uint64_t *gen_time_ns_out, uint32_t *boot_epoch_out, nt_bytes token);
+
 #endif

@@ -1208,8 +1208,10 @@ static int step_ledger(vctx *v, const note_verifier *nv)
                             "叶子中的摘要与时间戳令牌的 messageImprint 不同");
         goto done;
     }
-    /* A receipt may withhold the metadata (HTTP-API.md): the leaf still commits to its hash. */
-    if (rec.has_metadata != (v->rc.has_metadata || v->rc.metadata_withheld)) {
+    /* A receipt may withhold the metadata (HTTP-API.md), or say the log lost it (a restore
+     * from the mirror): the leaf still commits to its hash, and everything else holds. */
+    if (rec.has_metadata !=
+        (v->rc.has_metadata || v->rc.metadata_withheld || v->rc.metadata_missing)) {
         error = ledger_fail(r, "LEAF_MISMATCH", "ledger.metadata_flag_mismatch",
                             "the receipt's metadata and the leaf's metadata flag disagree",
                             "回执中的元数据与叶子的元数据标志不一致");
@@ -1234,6 +1236,15 @@ static int step_ledger(vctx *v, const note_verifier *nv)
                                 (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
                                 nt_buf_cstr(&r->imprint)));
         NT_TRY(verifier__limit(r, "the receipt withholds the evidence metadata: it was not checked"));
+    } else if (v->rc.metadata_missing) {
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata_missing",
+                                "leaf %llu commits to this token and to %s:%s; its metadata was "
+                                "lost by the log (restored from its mirror) and is not checked",
+                                "叶子 %llu 承诺了该令牌及摘要 %s:%s；其元数据已在日志恢复时丢失，未予核对",
+                                (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
+                                nt_buf_cstr(&r->imprint)));
+        NT_TRY(verifier__limit(r, "the log lost the evidence metadata (restored from its mirror): "
+                                  "it was not checked"));
     } else if (rec.has_metadata) {
         NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata",
                                 "leaf %llu commits to this token and to %s:%s and its metadata",

@@ -26,7 +26,7 @@ rm -rf "$data/ledger"
 nt_mount_tmpfs "$data/ledger" 4m
 # 200 ms first back-off (doubling to 30 s): the recovery below is quick.
 nt_config_set "$data" '.ledger.full_retry_ms = 200'
-nt_start_nodemo "$data" --log-level warn
+nt_start_nodemo "$data" --log-level warn --allow-new-ledger # a deliberate new log: the demo one was removed
 vkey="$data/pki/log.vkey"
 
 # Some tokens while there is room.

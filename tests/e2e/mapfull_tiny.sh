@@ -33,14 +33,16 @@ http() {
 }
 tree_size() { nt_tree_size "$url"; }
 
-# A demo data dir, then a 1 MiB map for a fresh ledger (the demo one is removed).
+# A demo data dir, then a 1 MiB map for a fresh ledger (the demo one is removed, so the
+# start needs --allow-new-ledger: the directory ran before).
 start_server nt_start
 stop_server
 nt_config_set "$data" '.ledger.map_size_mb = 1'
 # No retry probe during this test (a small token may still fit; diskfull_recover.sh tests that).
 nt_config_set "$data" '.ledger.full_retry_ms = 600000'
 rm -rf "$data/ledger"
-start_server nt_start_nodemo
+nt_start_nodemo "$data" --log-level warn --allow-new-ledger
+url="$NT_URL"
 vkey="$data/pki/log.vkey"
 api_key="$(cat "$data/demo-api-key")"
 
@@ -114,7 +116,8 @@ code=$(http GET "/v1/proof/inclusion?index=$last&size=$size" "$tmp/incl.json")
 
 # After a restart: every granted token is still there, the head extends the old one.
 stop_server
-start_server nt_start_nodemo
+nt_start_nodemo "$data" --log-level warn --allow-new-ledger
+url="$NT_URL"
 "$LOAD" --url "$url" --check-records "$tmp/granted.rec" --vkey "$vkey" ||
     fail "granted tokens lost across a restart"
 "$LOAD" --url "$url" --check-consistency "$tmp/cp.before" --vkey "$vkey" ||

@@ -940,8 +940,8 @@ static void test_owner_and_paging(void)
     g.open = 1;
     fix_leaf_ex(&leaf, 7, 4242, 50, 1);
     fix_meta(&meta, 7);
-    CHECK_OK(ledger_append_owned_async(l, nt_buf_bytes(&leaf), nt_buf_bytes(&meta),
-                                       NT_BYTES("tenant-a", 8), gate_count, &g));
+    CHECK_OK(ledger_append_full_async(l, nt_buf_bytes(&leaf), nt_buf_bytes(&meta),
+                                      NT_BYTES("tenant-a", 8), 0, gate_count, &g));
     gate_open_and_wait(&g, 1);
     CHECK(g.errors[0] == 0);
     fix_leaf_ex(&leaf, 8, 4242, 50, 0);
@@ -954,8 +954,9 @@ static void test_owner_and_paging(void)
     CHECK_ERR(ledger_owner_get(&owner, l, 2), NT_ENOTFOUND);
     /* An over-long owner is refused and nothing is queued. */
     memset(long_owner, 'x', sizeof(long_owner));
-    CHECK_ERR(ledger_append_owned_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
-                                        NT_BYTES(long_owner, sizeof(long_owner)), gate_count, &g),
+    CHECK_ERR(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
+                                       NT_BYTES(long_owner, sizeof(long_owner)), 0, gate_count,
+                                       &g),
               NT_EINVAL);
     /* 40 more leaves with that digest: 42 in all, paged by `from`. */
     for (uint64_t i = 0; i < 40; i++) {
@@ -1030,8 +1031,8 @@ static void test_owner_and_paging(void)
         CHECK_ERR(ledger_owner_get(&owner, l, 0), NT_ENOTFOUND);
         g.done = 0;
         fix_leaf_ex(&leaf, 500, 4242, 40, 0);
-        CHECK_OK(ledger_append_owned_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
-                                           NT_BYTES("b", 1), gate_count, &g));
+        CHECK_OK(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
+                                          NT_BYTES("b", 1), 0, gate_count, &g));
         gate_open_and_wait(&g, 1);
         got = 42;
         CHECK_OK(ledger_owner_get(&owner, l, got));

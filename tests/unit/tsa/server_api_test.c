@@ -66,10 +66,10 @@ static void append(ledger *l, const uint8_t *digest, unsigned seq, const char *o
         SHA256((const uint8_t *)g_meta, strlen(g_meta), rec.metadata_hash);
     }
     REQUIRE(record_encode(&leaf, &rec) == 0);
-    REQUIRE(ledger_append_owned_async(
+    REQUIRE(ledger_append_full_async(
                 l, nt_buf_bytes(&leaf),
                 owner != NULL ? NT_BYTES(g_meta, strlen(g_meta)) : NT_BYTES(NULL, 0),
-                owner != NULL ? NT_BYTES(owner, strlen(owner)) : NT_BYTES(NULL, 0), on_done,
+                owner != NULL ? NT_BYTES(owner, strlen(owner)) : NT_BYTES(NULL, 0), 0, on_done,
                 &w) == 0);
     pthread_mutex_lock(&w.mu);
     while (!w.done) {
