@@ -132,12 +132,80 @@ done:
     return error;
 }
 
+/* Step 1: everything examined is identified by its SHA-256; the receipt's bytes go to `data`. */
+static int step_inputs(vctx *v, nt_buf *data, note_verifier *nv)
+{
+    int error = 0;
+    verifier_report *r = v->r;
+    nt_buf trust = NT_BUF_INIT, vkey = NT_BUF_INIT;
+
+    NT_TRY(verifier__input_load(data, &r->receipt, v->opts->receipt_path, v->opts->receipt,
+                                "receipt"));
+    NT_TRY(verifier__input_load(&trust, &r->trust, v->opts->trust_path, v->opts->trust,
+                                "trust anchors"));
+    NT_TRY(verifier__input_load(&vkey, &r->log_key, v->opts->log_key_path, v->opts->log_key,
+                                "log key"));
+    NT_TRY(load_anchors(v, &trust));
+    if (note_vkey_parse(nv, (const char *)vkey.ptr, vkey.len) < 0) {
+        error = nt_error_set(NT_EINVAL, "--log-key: not a C2SP vkey: %s", nt_error_last());
+        goto done;
+    }
+    {
+        const char *end = memchr(vkey.ptr, '\n', vkey.len);
+        size_t n = end != NULL ? (size_t)(end - (const char *)vkey.ptr) : vkey.len;
+        NT_TRY(nt_buf_set(&r->log_vkey, vkey.ptr, n));
+    }
+    NT_TRY(nt_buf_puts(&r->log_name, nv->name));
+    r->log_key_id = nv->key_id;
+    r->mirror_requested = v->opts->mirror != NULL;
+    if (v->opts->mirror != NULL) {
+        NT_TRY(nt_buf_puts(&r->mirror_source, v->opts->mirror));
+    }
+    verifier__step_set(r, VERIFIER_STEP_INPUTS, VERIFIER_STEP_PASSED, NULL);
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.receipt",
+                            "receipt %s: %llu bytes, sha256 %s", "回执 %s：%llu 字节，sha256 %s",
+                            nt_buf_cstr(&r->receipt.name), (unsigned long long)r->receipt.size,
+                            r->receipt.sha256));
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.trust",
+                            "trust anchors %s: %zu certificate(s), sha256 %s",
+                            "信任锚 %s：%zu 张证书，sha256 %s", nt_buf_cstr(&r->trust.name),
+                            r->anchor_count, r->trust.sha256));
+    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.log_key", "log key %s: %s, sha256 %s",
+                            "日志公钥 %s：%s，sha256 %s", nt_buf_cstr(&r->log_key.name),
+                            nt_buf_cstr(&r->log_vkey), r->log_key.sha256));
+done:
+    nt_buf_dispose(&trust);
+    nt_buf_dispose(&vkey);
+    return error;
+}
+
+/* What the report says it did not examine: no mirror, and what a time-stamp never proves. */
+static int note_limits(verifier_report *r, const verifier_options *opts)
+{
+    int error = 0;
+    if (opts->mirror == NULL) {
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_MIRROR, "mirror.none",
+                                "no mirror given (--mirror)", "未提供镜像（--mirror）"));
+        NT_TRY(verifier__limit(r, "the checkpoint was not compared with an independent mirror"));
+    } else if (r->steps[VERIFIER_STEP_MIRROR].status == VERIFIER_STEP_NOT_RUN &&
+               r->steps[VERIFIER_STEP_MIRROR].details.len == 0) {
+        NT_TRY(verifier__detail(r, VERIFIER_STEP_MIRROR, "mirror.no_checkpoint",
+                                "not run: the ledger step did not establish a checkpoint",
+                                "未执行：账本检查未能确立检查点"));
+    }
+    NT_TRY(verifier__limit(r, "who created, signed or agreed to the document"));
+    NT_TRY(verifier__limit(r, "that the document did not exist before genTime"));
+    NT_TRY(verifier__limit(r, "the truth or legal validity of the document's content"));
+done:
+    return error;
+}
+
 int verifier_run(verifier_report **out, const verifier_options *opts)
 {
     int error = 0;
     verifier_report *r = NULL;
     vctx v;
-    nt_buf data = NT_BUF_INIT, trust = NT_BUF_INIT, vkey = NT_BUF_INIT, sup = NT_BUF_INIT;
+    nt_buf data = NT_BUF_INIT, sup = NT_BUF_INIT;
     record_alg sup_alg = RECORD_ALG_SHA256;
     note_verifier nv;
 
@@ -166,38 +234,7 @@ int verifier_run(verifier_report **out, const verifier_options *opts)
     }
     verifier__time_text(r->now_text, (int64_t)r->now);
 
-    /* Step 1: everything examined is identified by its SHA-256. */
-    NT_TRY(verifier__input_load(&data, &r->receipt, opts->receipt_path, opts->receipt, "receipt"));
-    NT_TRY(verifier__input_load(&trust, &r->trust, opts->trust_path, opts->trust, "trust anchors"));
-    NT_TRY(verifier__input_load(&vkey, &r->log_key, opts->log_key_path, opts->log_key, "log key"));
-    NT_TRY(load_anchors(&v, &trust));
-    if (note_vkey_parse(&nv, (const char *)vkey.ptr, vkey.len) < 0) {
-        error = nt_error_set(NT_EINVAL, "--log-key: not a C2SP vkey: %s", nt_error_last());
-        goto done;
-    }
-    {
-        const char *end = memchr(vkey.ptr, '\n', vkey.len);
-        size_t n = end != NULL ? (size_t)(end - (const char *)vkey.ptr) : vkey.len;
-        NT_TRY(nt_buf_set(&r->log_vkey, vkey.ptr, n));
-    }
-    NT_TRY(nt_buf_puts(&r->log_name, nv.name));
-    r->log_key_id = nv.key_id;
-    r->mirror_requested = opts->mirror != NULL;
-    if (opts->mirror != NULL) {
-        NT_TRY(nt_buf_puts(&r->mirror_source, opts->mirror));
-    }
-    verifier__step_set(r, VERIFIER_STEP_INPUTS, VERIFIER_STEP_PASSED, NULL);
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.receipt",
-                            "receipt %s: %llu bytes, sha256 %s", "回执 %s：%llu 字节，sha256 %s",
-                            nt_buf_cstr(&r->receipt.name), (unsigned long long)r->receipt.size,
-                            r->receipt.sha256));
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.trust",
-                            "trust anchors %s: %zu certificate(s), sha256 %s",
-                            "信任锚 %s：%zu 张证书，sha256 %s", nt_buf_cstr(&r->trust.name),
-                            r->anchor_count, r->trust.sha256));
-    NT_TRY(verifier__detail(r, VERIFIER_STEP_INPUTS, "inputs.log_key", "log key %s: %s, sha256 %s",
-                            "日志公钥 %s：%s，sha256 %s", nt_buf_cstr(&r->log_key.name),
-                            nt_buf_cstr(&r->log_vkey), r->log_key.sha256));
+    NT_TRY(step_inputs(&v, &data, &nv));
 
     /* Step 3 is parsed first: the document is hashed with the token's algorithm. */
     if (receipt_decode(&v.rc, (const char *)data.ptr, data.len) < 0) {
@@ -233,19 +270,7 @@ int verifier_run(verifier_report **out, const verifier_options *opts)
     if (v.have_receipt) {
         NT_TRY(verifier__step_ledger(&v, &nv));
     }
-    if (opts->mirror == NULL) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_MIRROR, "mirror.none",
-                                "no mirror given (--mirror)", "未提供镜像（--mirror）"));
-        NT_TRY(verifier__limit(r, "the checkpoint was not compared with an independent mirror"));
-    } else if (r->steps[VERIFIER_STEP_MIRROR].status == VERIFIER_STEP_NOT_RUN &&
-               r->steps[VERIFIER_STEP_MIRROR].details.len == 0) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_MIRROR, "mirror.no_checkpoint",
-                                "not run: the ledger step did not establish a checkpoint",
-                                "未执行：账本检查未能确立检查点"));
-    }
-    NT_TRY(verifier__limit(r, "who created, signed or agreed to the document"));
-    NT_TRY(verifier__limit(r, "that the document did not exist before genTime"));
-    NT_TRY(verifier__limit(r, "the truth or legal validity of the document's content"));
+    NT_TRY(note_limits(r, opts));
     conclude(r);
     NT_TRY(command_line_build(r, opts));
     NT_TRY(report_id(r));
@@ -261,8 +286,6 @@ done:
     sk_X509_pop_free(v.anchors, X509_free);
     sk_X509_pop_free(v.chain, X509_free);
     nt_buf_dispose(&data);
-    nt_buf_dispose(&trust);
-    nt_buf_dispose(&vkey);
     nt_buf_dispose(&sup);
     return error;
 }

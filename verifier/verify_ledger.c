@@ -26,22 +26,18 @@ static int ledger_fail(verifier_report *r, const char *sub, const char *code, co
     return verifier__detail_text(r, VERIFIER_STEP_LEDGER, code, en, zh);
 }
 
-int verifier__step_ledger(vctx *v, const note_verifier *nv)
+/* Did a check of this step fail (the helpers below stop at the first failure)? */
+static int ledger_failed(const verifier_report *r)
+{
+    return r->steps[VERIFIER_STEP_LEDGER].status == VERIFIER_STEP_FAILED;
+}
+
+/* The receipt's leaf: a canonical record committing to this token, digest and metadata. */
+static int check_leaf(vctx *v)
 {
     int error = 0;
     verifier_report *r = v->r;
     record rec;
-    checkpoint cp;
-    size_t body_len = 0;
-    uint8_t leaf_hash[MERKLE_HASH_SIZE];
-
-    r->have_ledger = 1;
-    r->leaf_index = v->rc.leaf_index;
-    r->tree_size = v->rc.tree_size;
-    NT_TRY(nt_buf_puts(&r->origin, nt_buf_cstr(&v->rc.origin)));
-    NT_TRY(nt_buf_set(&r->checkpoint, v->rc.checkpoint.ptr, v->rc.checkpoint.len));
-    merkle_leaf_hash(leaf_hash, v->rc.leaf.ptr, v->rc.leaf.len);
-    NT_TRY(nt_hex_encode(&r->leaf_hash, leaf_hash, sizeof(leaf_hash)));
 
     if (record_decode(&rec, v->rc.leaf.ptr, v->rc.leaf.len) < 0) {
         nt_buf msg = NT_BUF_INIT, zh = NT_BUF_INIT;
@@ -101,6 +97,16 @@ int verifier__step_ledger(vctx *v, const note_verifier *nv)
                                 (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
                                 nt_buf_cstr(&r->imprint)));
     }
+done:
+    return error;
+}
+
+/* The checkpoint: from the pinned log, signed by its key, for the proof's tree size. */
+static int check_checkpoint(vctx *v, const note_verifier *nv, checkpoint *cp)
+{
+    int error = 0;
+    verifier_report *r = v->r;
+    size_t body_len = 0;
 
     if (strcmp(nt_buf_cstr(&v->rc.origin), nv->name) != 0) {
         nt_buf msg = NT_BUF_INIT, zh = NT_BUF_INIT;
@@ -125,14 +131,14 @@ int verifier__step_ledger(vctx *v, const note_verifier *nv)
                             "检查点没有指定日志公钥的有效签名");
         goto done;
     }
-    if (vr < 0 || checkpoint_parse(&cp, (const char *)v->rc.checkpoint.ptr, body_len) < 0) {
+    if (vr < 0 || checkpoint_parse(cp, (const char *)v->rc.checkpoint.ptr, body_len) < 0) {
         error = ledger_fail(r, "CHECKPOINT_FORMAT_FAILURE", "ledger.checkpoint_format",
                             "the checkpoint is not a well-formed signed note",
                             "检查点不是格式正确的签名注记（signed note）");
         goto done;
     }
-    NT_TRY(nt_hex_encode(&r->root, cp.root, sizeof(cp.root)));
-    if (strcmp(cp.origin, nv->name) != 0) {
+    NT_TRY(nt_hex_encode(&r->root, cp->root, sizeof(cp->root)));
+    if (strcmp(cp->origin, nv->name) != 0) {
         error = ledger_fail(r, "LOG_MISMATCH", "ledger.checkpoint_origin",
                             "the checkpoint's origin is not the pinned log's name",
                             "检查点的 origin 不是指定日志的名称");
@@ -141,11 +147,38 @@ int verifier__step_ledger(vctx *v, const note_verifier *nv)
     NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.checkpoint_ok",
                             "checkpoint signed by the pinned log key %s+%08x: size %llu",
                             "检查点由指定的日志公钥 %s+%08x 签名：树大小 %llu", nv->name,
-                            (unsigned)nv->key_id, (unsigned long long)cp.size));
-    if (cp.size != v->rc.tree_size) {
+                            (unsigned)nv->key_id, (unsigned long long)cp->size));
+    if (cp->size != v->rc.tree_size) {
         error = ledger_fail(r, "CHECKPOINT_MISMATCH", "ledger.tree_size_mismatch",
                             "the inclusion proof is for another tree size than the checkpoint's",
                             "包含证明针对的树大小与检查点的不同");
+        goto done;
+    }
+done:
+    return error;
+}
+
+int verifier__step_ledger(vctx *v, const note_verifier *nv)
+{
+    int error = 0;
+    verifier_report *r = v->r;
+    checkpoint cp = {0};
+    uint8_t leaf_hash[MERKLE_HASH_SIZE];
+
+    r->have_ledger = 1;
+    r->leaf_index = v->rc.leaf_index;
+    r->tree_size = v->rc.tree_size;
+    NT_TRY(nt_buf_puts(&r->origin, nt_buf_cstr(&v->rc.origin)));
+    NT_TRY(nt_buf_set(&r->checkpoint, v->rc.checkpoint.ptr, v->rc.checkpoint.len));
+    merkle_leaf_hash(leaf_hash, v->rc.leaf.ptr, v->rc.leaf.len);
+    NT_TRY(nt_hex_encode(&r->leaf_hash, leaf_hash, sizeof(leaf_hash)));
+
+    NT_TRY(check_leaf(v));
+    if (ledger_failed(r)) {
+        goto done;
+    }
+    NT_TRY(check_checkpoint(v, nv, &cp));
+    if (ledger_failed(r)) {
         goto done;
     }
     int ir = merkle_verify_inclusion(leaf_hash, v->rc.leaf_index, v->rc.tree_size, v->rc.proof.ptr,
