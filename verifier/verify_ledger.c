@@ -40,18 +40,10 @@ static int check_leaf(vctx *v)
     record rec;
 
     if (record_decode(&rec, v->rc.leaf.ptr, v->rc.leaf.len) < 0) {
-        nt_buf msg = NT_BUF_INIT, zh = NT_BUF_INIT;
-        error =
-            nt_buf_printf(&msg, "the leaf is not a canonical Notarium record: %s", nt_error_last());
-        if (error == 0) {
-            error = nt_buf_printf(&zh, "叶子不是规范的 Notarium 记录：%s", nt_error_last());
-        }
-        if (error == 0) {
-            error = ledger_fail(r, "LEAF_FORMAT_FAILURE", "ledger.leaf_format", nt_buf_cstr(&msg),
-                                nt_buf_cstr(&zh));
-        }
-        nt_buf_dispose(&msg);
-        nt_buf_dispose(&zh);
+        verifier__step_set(r, VERIFIER_STEP_LEDGER, VERIFIER_STEP_FAILED, "LEAF_FORMAT_FAILURE");
+        error = verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_format",
+                                 "the leaf is not a canonical Notarium record: %s",
+                                 "叶子不是规范的 Notarium 记录：%s", nt_error_last());
         goto done;
     }
     if (rec.token.len != v->rc.token.len ||
@@ -109,19 +101,11 @@ static int check_checkpoint(vctx *v, const note_verifier *nv, checkpoint *cp)
     size_t body_len = 0;
 
     if (strcmp(nt_buf_cstr(&v->rc.origin), nv->name) != 0) {
-        nt_buf msg = NT_BUF_INIT, zh = NT_BUF_INIT;
-        error = nt_buf_printf(&msg, "the receipt is from log \"%s\", the pinned log key is \"%s\"",
-                              nt_buf_cstr(&v->rc.origin), nv->name);
-        if (error == 0) {
-            error = nt_buf_printf(&zh, "该回执来自日志“%s”，而指定的日志公钥属于“%s”",
-                                  nt_buf_cstr(&v->rc.origin), nv->name);
-        }
-        if (error == 0) {
-            error = ledger_fail(r, "LOG_MISMATCH", "ledger.log_mismatch", nt_buf_cstr(&msg),
-                                nt_buf_cstr(&zh));
-        }
-        nt_buf_dispose(&msg);
-        nt_buf_dispose(&zh);
+        verifier__step_set(r, VERIFIER_STEP_LEDGER, VERIFIER_STEP_FAILED, "LOG_MISMATCH");
+        error = verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.log_mismatch",
+                                 "the receipt is from log \"%s\", the pinned log key is \"%s\"",
+                                 "该回执来自日志“%s”，而指定的日志公钥属于“%s”",
+                                 nt_buf_cstr(&v->rc.origin), nv->name);
         goto done;
     }
     int vr = note_verify(&body_len, (const char *)v->rc.checkpoint.ptr, v->rc.checkpoint.len, nv);
