@@ -7,6 +7,7 @@
 #include "verifier/verifier_int.h"
 
 #include <getopt.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,195 +58,205 @@ done:
     return error;
 }
 
-int verifier_cli_verify(int argc, char **argv, const char *prog)
-{
-    enum {
-        O_DOC = 1000,
-        O_DIGEST,
-        O_RECEIPT,
-        O_TRUST,
-        O_LOGKEY,
-        O_MIRROR,
-        O_CRL,
-        O_JSON,
-        O_PDF,
-        O_LANG,
-        O_SKEY,
-        O_SCERT,
-        O_SCHAIN,
-        O_SIG,
-        O_NOW,
-        O_QUIET,
-        O_HELP,
-        O_GIT,
-        O_TSA,
-        O_TSA_CA,
-    };
-    static const struct option longopts[] = {
-        {"document", required_argument, NULL, O_DOC},
-        {"digest", required_argument, NULL, O_DIGEST},
-        {"receipt", required_argument, NULL, O_RECEIPT},
-        {"trust", required_argument, NULL, O_TRUST},
-        {"log-key", required_argument, NULL, O_LOGKEY},
-        {"mirror", required_argument, NULL, O_MIRROR},
-        {"crl", required_argument, NULL, O_CRL},
-        {"report-json", required_argument, NULL, O_JSON},
-        {"report-pdf", required_argument, NULL, O_PDF},
-        {"lang", required_argument, NULL, O_LANG},
-        {"sign-key", required_argument, NULL, O_SKEY},
-        {"sign-cert", required_argument, NULL, O_SCERT},
-        {"sign-chain", required_argument, NULL, O_SCHAIN},
-        {"report-sig", required_argument, NULL, O_SIG},
-        {"tsa", required_argument, NULL, O_TSA},
-        {"tsa-ca", required_argument, NULL, O_TSA_CA},
-        {"now", required_argument, NULL, O_NOW},
-        {"git", required_argument, NULL, O_GIT},
-        {"quiet", no_argument, NULL, O_QUIET},
-        {"help", no_argument, NULL, O_HELP},
-        {NULL, 0, NULL, 0},
-    };
+/* What `verify` was asked for: the verification's options and what to do with the report. */
+typedef struct cli_verify {
     verifier_options o;
-    const char *json_path = NULL, *pdf_path = NULL, *lang = "en";
-    const char *skey = NULL, *scert = NULL, *schain = NULL, *sig_path = NULL, *tsa = NULL;
-    const char *tsa_ca = NULL;
-    int quiet = 0, c, status = VERIFIER_EXIT_ERROR;
-    verifier_report *r = NULL;
-    nt_buf json = NT_BUF_INIT, cmd = NT_BUF_INIT, sig = NT_BUF_INIT, sigp = NT_BUF_INIT;
-    nt_buf stamped = NT_BUF_INIT;
+    const char *json_path, *pdf_path, *lang, *skey, *scert, *schain, *sig_path, *tsa, *tsa_ca;
+    int quiet;
+} cli_verify;
 
-    memset(&o, 0, sizeof(o));
+enum cli_opt_kind { OPT_TEXT, OPT_CRL, OPT_NOW, OPT_QUIET, OPT_HELP };
+
+/*
+ * The options of `verify`, in one table: a text option sets the string at
+ * `field` of cli_verify; an `output` one says what to do with the report and
+ * is left out of the report's "verify it yourself" command line.
+ */
+static const struct cli_opt {
+    const char *name;
+    enum cli_opt_kind kind;
+    size_t field;
+    int output;
+} verify_opts[] = {
+    {"document", OPT_TEXT, offsetof(cli_verify, o.document_path), 0},
+    {"digest", OPT_TEXT, offsetof(cli_verify, o.digest), 0},
+    {"receipt", OPT_TEXT, offsetof(cli_verify, o.receipt_path), 0},
+    {"trust", OPT_TEXT, offsetof(cli_verify, o.trust_path), 0},
+    {"log-key", OPT_TEXT, offsetof(cli_verify, o.log_key_path), 0},
+    {"mirror", OPT_TEXT, offsetof(cli_verify, o.mirror), 0},
+    {"crl", OPT_CRL, 0, 0},
+    {"report-json", OPT_TEXT, offsetof(cli_verify, json_path), 1},
+    {"report-pdf", OPT_TEXT, offsetof(cli_verify, pdf_path), 1},
+    {"lang", OPT_TEXT, offsetof(cli_verify, lang), 1},
+    {"sign-key", OPT_TEXT, offsetof(cli_verify, skey), 1},
+    {"sign-cert", OPT_TEXT, offsetof(cli_verify, scert), 1},
+    {"sign-chain", OPT_TEXT, offsetof(cli_verify, schain), 1},
+    {"report-sig", OPT_TEXT, offsetof(cli_verify, sig_path), 1},
+    {"tsa", OPT_TEXT, offsetof(cli_verify, tsa), 1},
+    {"tsa-ca", OPT_TEXT, offsetof(cli_verify, tsa_ca), 1},
+    {"now", OPT_NOW, 0, 1},
+    {"git", OPT_TEXT, offsetof(cli_verify, o.git_command), 0},
+    {"quiet", OPT_QUIET, 0, 1},
+    {"help", OPT_HELP, 0, 1},
+};
+
+#define VERIFY_OPT_BASE 1000
+
+/* Parse and check the options: -1 to go on, or the exit status to return now. */
+static int verify_args_parse(cli_verify *a, int argc, char **argv, const char *prog)
+{
+    struct option longopts[NT_ARRAY_LEN(verify_opts) + 1];
+    int c;
+
+    memset(longopts, 0, sizeof(longopts));
+    for (size_t i = 0; i < NT_ARRAY_LEN(verify_opts); i++) {
+        int plain = verify_opts[i].kind == OPT_QUIET || verify_opts[i].kind == OPT_HELP;
+        longopts[i].name = verify_opts[i].name;
+        longopts[i].has_arg = plain ? no_argument : required_argument;
+        longopts[i].val = VERIFY_OPT_BASE + (int)i;
+    }
+    memset(a, 0, sizeof(*a));
+    a->lang = "en";
     optind = 1;
     opterr = 1;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        switch (c) {
-        case O_DOC:
-            o.document_path = optarg;
+        size_t i = (size_t)(c - VERIFY_OPT_BASE);
+        if (c < VERIFY_OPT_BASE || i >= NT_ARRAY_LEN(verify_opts)) {
+            usage_verify(stderr, prog);
+            return VERIFIER_EXIT_USAGE;
+        }
+        switch (verify_opts[i].kind) {
+        case OPT_TEXT:
+            *(const char **)(void *)((char *)a + verify_opts[i].field) = optarg;
             break;
-        case O_DIGEST:
-            o.digest = optarg;
-            break;
-        case O_RECEIPT:
-            o.receipt_path = optarg;
-            break;
-        case O_TRUST:
-            o.trust_path = optarg;
-            break;
-        case O_LOGKEY:
-            o.log_key_path = optarg;
-            break;
-        case O_MIRROR:
-            o.mirror = optarg;
-            break;
-        case O_CRL:
-            if (o.crl_count >= VERIFIER_MAX_CRLS) {
+        case OPT_CRL:
+            if (a->o.crl_count >= VERIFIER_MAX_CRLS) {
                 fprintf(stderr, "%s: at most %d --crl\n", prog, VERIFIER_MAX_CRLS);
                 return VERIFIER_EXIT_USAGE;
             }
-            o.crl_paths[o.crl_count++] = optarg;
+            a->o.crl_paths[a->o.crl_count++] = optarg;
             break;
-        case O_JSON:
-            json_path = optarg;
-            break;
-        case O_PDF:
-            pdf_path = optarg;
-            break;
-        case O_LANG:
-            lang = optarg;
-            break;
-        case O_SKEY:
-            skey = optarg;
-            break;
-        case O_SCERT:
-            scert = optarg;
-            break;
-        case O_SCHAIN:
-            schain = optarg;
-            break;
-        case O_SIG:
-            sig_path = optarg;
-            break;
-        case O_GIT:
-            o.git_command = optarg;
-            break;
-        case O_TSA:
-            tsa = optarg;
-            break;
-        case O_TSA_CA:
-            tsa_ca = optarg;
-            break;
-        case O_NOW: {
+        case OPT_NOW: {
             uint64_t t = 0;
             if (nt_parse_u64(&t, optarg, strlen(optarg)) < 0 || t == 0 || t > INT64_MAX / 2) {
                 fprintf(stderr, "%s: --now takes Unix seconds\n", prog);
                 return VERIFIER_EXIT_USAGE;
             }
-            o.now = (time_t)t;
+            a->o.now = (time_t)t;
             break;
         }
-        case O_QUIET:
-            quiet = 1;
+        case OPT_QUIET:
+            a->quiet = 1;
             break;
-        case O_HELP:
+        case OPT_HELP:
             usage_verify(stdout, prog);
             return 0;
-        default:
-            usage_verify(stderr, prog);
-            return VERIFIER_EXIT_USAGE;
         }
     }
-    if (optind != argc || (o.document_path == NULL) == (o.digest == NULL) ||
-        o.receipt_path == NULL || o.trust_path == NULL || o.log_key_path == NULL ||
-        (skey == NULL) != (scert == NULL) || (sig_path != NULL && skey == NULL) ||
-        (tsa != NULL && skey == NULL) || (tsa_ca != NULL && tsa == NULL)) {
+    if (optind != argc || (a->o.document_path == NULL) == (a->o.digest == NULL) ||
+        a->o.receipt_path == NULL || a->o.trust_path == NULL || a->o.log_key_path == NULL ||
+        (a->skey == NULL) != (a->scert == NULL) || (a->sig_path != NULL && a->skey == NULL) ||
+        (a->tsa != NULL && a->skey == NULL) || (a->tsa_ca != NULL && a->tsa == NULL)) {
         usage_verify(stderr, prog);
         return VERIFIER_EXIT_USAGE;
     }
-    if (strcmp(lang, "en") != 0 && strcmp(lang, "zh") != 0) {
+    if (strcmp(a->lang, "en") != 0 && strcmp(a->lang, "zh") != 0) {
         fprintf(stderr, "%s: --lang must be en or zh\n", prog);
         return VERIFIER_EXIT_USAGE;
     }
-    if (pdf_path != NULL && !verifier_pdf_supported()) {
+    if (a->pdf_path != NULL && !verifier_pdf_supported()) {
         fprintf(stderr, "%s: this build has no PDF support (cairo + pango)\n", prog);
         return VERIFIER_EXIT_USAGE;
     }
-    if (skey != NULL && json_path == NULL) {
+    if (a->skey != NULL && a->json_path == NULL) {
         fprintf(stderr, "%s: --sign-key needs --report-json\n", prog);
         return VERIFIER_EXIT_USAGE;
     }
-    if (tsa != NULL) {
-        if (verifier__url_check(tsa) < 0) {
-            fprintf(stderr, "%s: %s\n", prog, nt_error_last());
-            return VERIFIER_EXIT_USAGE;
-        }
+    if (a->tsa != NULL && verifier__url_check(a->tsa) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, nt_error_last());
+        return VERIFIER_EXIT_USAGE;
     }
-    /* The exact command, for the report's "verify it yourself" section (without outputs). */
-    if (nt_buf_puts(&cmd, VERIFIER_NAME) < 0) {
-        goto done;
-    }
+    return -1;
+}
+
+/* The exact command, for the report's "verify it yourself" section (without outputs). */
+static int verify_command_line(nt_buf *cmd, int argc, char **argv)
+{
+    int error = 0;
+    NT_TRY(nt_buf_puts(cmd, VERIFIER_NAME));
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int skip = 0;
-        static const char *const outputs[] = {
-            "--report-json", "--report-pdf", "--sign-key", "--sign-cert", "--sign-chain",
-            "--report-sig",  "--quiet",      "--now",      "--lang",      "--tsa",
-            "--tsa-ca"};
-        for (size_t k = 0; k < NT_ARRAY_LEN(outputs); k++) {
-            size_t n = strlen(outputs[k]);
-            if (strncmp(a, outputs[k], n) == 0 && (a[n] == '\0' || a[n] == '=')) {
-                skip = strcmp(outputs[k], "--quiet") == 0 || a[n] == '=' ? 1 : 2;
+        for (size_t k = 0; k < NT_ARRAY_LEN(verify_opts); k++) {
+            const struct cli_opt *opt = &verify_opts[k];
+            size_t n = strlen(opt->name);
+            if (opt->output && opt->kind != OPT_HELP && strncmp(a, "--", 2) == 0 &&
+                strncmp(a + 2, opt->name, n) == 0 && (a[n + 2] == '\0' || a[n + 2] == '=')) {
+                skip = opt->kind == OPT_QUIET || a[n + 2] == '=' ? 1 : 2;
             }
         }
         if (skip > 0) {
             i += skip - 1;
             continue;
         }
-        if (nt_buf_putc(&cmd, ' ') < 0 || quote_arg(&cmd, a) < 0) {
-            goto done;
-        }
+        NT_TRY(nt_buf_putc(cmd, ' '));
+        NT_TRY(quote_arg(cmd, a));
     }
-    o.command_line = nt_buf_cstr(&cmd);
+done:
+    return error;
+}
 
-    if (verifier_run(&r, &o) < 0) {
+/* Sign the JSON report (and have the signature time-stamped with --tsa) into --report-sig. */
+static int verify_sign(const cli_verify *a, const nt_buf *json, const char *prog)
+{
+    int error = 0;
+    nt_buf sig = NT_BUF_INIT, sigp = NT_BUF_INIT, stamped = NT_BUF_INIT;
+    const char *sig_path = a->sig_path;
+    if (sig_path == NULL) {
+        NT_TRY(nt_buf_printf(&sigp, "%s.p7s", a->json_path));
+        sig_path = nt_buf_cstr(&sigp);
+    }
+    if ((error = verifier_report_sign(&sig, nt_buf_bytes(json), a->skey, a->scert, a->schain)) <
+        0) {
+        fprintf(stderr, "%s: signing the report: %s\n", prog, nt_error_last());
+        goto done;
+    }
+    /* The only network access of a verification, and only when asked for. */
+    if (a->tsa != NULL &&
+        (error = verifier_report_timestamp(&stamped, nt_buf_bytes(&sig), a->tsa, a->tsa_ca)) < 0) {
+        fprintf(stderr, "%s: time-stamping the report signature at %s: %s\n", prog, a->tsa,
+                nt_error_last());
+        goto done;
+    }
+    const nt_buf *out = a->tsa != NULL ? &stamped : &sig;
+    if ((error = nt_file_write_atomic(sig_path, out->ptr, out->len, 0644)) < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, sig_path, nt_error_last());
+        goto done;
+    }
+done:
+    nt_buf_dispose(&sig);
+    nt_buf_dispose(&sigp);
+    nt_buf_dispose(&stamped);
+    return error;
+}
+
+int verifier_cli_verify(int argc, char **argv, const char *prog)
+{
+    cli_verify a;
+    int status = verify_args_parse(&a, argc, argv, prog);
+    verifier_report *r = NULL;
+    nt_buf json = NT_BUF_INIT, cmd = NT_BUF_INIT;
+
+    if (status >= 0) {
+        return status;
+    }
+    status = VERIFIER_EXIT_ERROR;
+    if (verify_command_line(&cmd, argc, argv) < 0) {
+        goto done;
+    }
+    a.o.command_line = nt_buf_cstr(&cmd);
+
+    if (verifier_run(&r, &a.o) < 0) {
         fprintf(stderr, "%s: %s\n", prog, nt_error_last());
         status = nt_error_code() == NT_EINVAL ? VERIFIER_EXIT_USAGE : VERIFIER_EXIT_ERROR;
         goto done;
@@ -254,39 +265,19 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         fprintf(stderr, "%s: %s\n", prog, nt_error_last());
         goto done;
     }
-    if (json_path != NULL && nt_file_write_atomic(json_path, json.ptr, json.len, 0644) < 0) {
-        fprintf(stderr, "%s: %s: %s\n", prog, json_path, nt_error_last());
+    if (a.json_path != NULL && nt_file_write_atomic(a.json_path, json.ptr, json.len, 0644) < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, a.json_path, nt_error_last());
         goto done;
     }
-    if (pdf_path != NULL && verifier_report_pdf(r, pdf_path, lang) < 0) {
+    if (a.pdf_path != NULL && verifier_report_pdf(r, a.pdf_path, a.lang) < 0) {
         fprintf(stderr, "%s: %s\n", prog, nt_error_last());
         goto done;
     }
-    if (skey != NULL) {
-        if (sig_path == NULL) {
-            if (nt_buf_printf(&sigp, "%s.p7s", json_path) < 0) {
-                goto done;
-            }
-            sig_path = nt_buf_cstr(&sigp);
-        }
-        if (verifier_report_sign(&sig, nt_buf_bytes(&json), skey, scert, schain) < 0) {
-            fprintf(stderr, "%s: signing the report: %s\n", prog, nt_error_last());
-            goto done;
-        }
-        /* The only network access of a verification, and only when asked for. */
-        if (tsa != NULL && verifier_report_timestamp(&stamped, nt_buf_bytes(&sig), tsa, tsa_ca) < 0) {
-            fprintf(stderr, "%s: time-stamping the report signature at %s: %s\n", prog, tsa,
-                    nt_error_last());
-            goto done;
-        }
-        const nt_buf *out = tsa != NULL ? &stamped : &sig;
-        if (nt_file_write_atomic(sig_path, out->ptr, out->len, 0644) < 0) {
-            fprintf(stderr, "%s: %s: %s\n", prog, sig_path, nt_error_last());
-            goto done;
-        }
+    if (a.skey != NULL && verify_sign(&a, &json, prog) < 0) {
+        goto done;
     }
-    if (!quiet) {
-        if (json_path == NULL) {
+    if (!a.quiet) {
+        if (a.json_path == NULL) {
             fwrite(json.ptr, 1, json.len, stdout);
         } else {
             const char *sub = verifier_report_subindication(r);
@@ -299,9 +290,6 @@ done:
     verifier_report_free(r);
     nt_buf_dispose(&json);
     nt_buf_dispose(&cmd);
-    nt_buf_dispose(&sig);
-    nt_buf_dispose(&sigp);
-    nt_buf_dispose(&stamped);
     return status;
 }
 

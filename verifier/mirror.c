@@ -213,26 +213,138 @@ done:
     return error;
 }
 
-int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
-                           const struct note_verifier *v, uint64_t size, const uint8_t root[32])
+/* What walking the mirror's checkpoint history needs. */
+typedef struct mirror_walk {
+    verifier_report *r;
+    const char *git, *repo;
+    const struct note_verifier *v;
+    uint64_t size; /* the receipt's checkpoint */
+    const uint8_t *root;
+    char later_commit[48]; /* the first later checkpoint tried */
+    nt_buf note, spec;
+} mirror_walk;
+
+/*
+ * One commit of the mirror's checkpoint history: the checkpoint it holds
+ * compared with the receipt's; *found set when that settles the step.
+ */
+static int mirror_commit(mirror_walk *w, const char *commit, long long ctime, int *found)
 {
     int error = 0;
-    const char *git = opts->git_command != NULL ? opts->git_command : "git";
-    char tmp[64] = "";
-    const char *repo = opts->mirror;
-    nt_buf out = NT_BUF_INIT, note = NT_BUF_INIT, spec = NT_BUF_INIT;
+    verifier_report *r = w->r;
     const verifier_step_id S = VERIFIER_STEP_MIRROR;
-    char later_commit[48] = "";
     char when[32];
+
+    nt_buf_clear(&w->spec);
+    NT_TRY(nt_buf_printf(&w->spec, "%s:checkpoint", commit));
+    const char *sargv[] = {"git", "-C", w->repo, "show", nt_buf_cstr(&w->spec), NULL};
+    int rc = git_run(&w->note, w->git, sargv);
+    NT_TRY(rc < 0 ? rc : 0);
+    size_t body = 0;
+    checkpoint cp;
+    if (rc != 0 || note_verify(&body, (const char *)w->note.ptr, w->note.len, w->v) < 0 ||
+        checkpoint_parse(&cp, (const char *)w->note.ptr, body) < 0 ||
+        strcmp(cp.origin, w->v->name) != 0) {
+        return 0; /* not signed by the pinned key: not evidence either way */
+    }
+    if (cp.size == w->size && memcmp(cp.root, w->root, 32) != 0) {
+        verifier__step_set(r, S, VERIFIER_STEP_FAILED, "SPLIT_VIEW");
+        error = verifier__detail(r, S, "mirror.split_view",
+                                 "commit %s holds a different checkpoint signed by the log "
+                                 "key for the same tree size %llu: the log equivocated",
+                                 "提交 %s 含有另一个由该日志公钥签名、树大小同为 %llu "
+                                 "的检查点：该日志出现了分叉（equivocation）",
+                                 commit, (unsigned long long)w->size);
+        *found = 1;
+        goto done;
+    }
+    if (cp.size == w->size || (cp.size > w->size && w->later_commit[0] == '\0')) {
+        int proven = cp.size == w->size;
+        const why_text *why = &WHY_NO_TILE;
+        if (!proven) {
+            snprintf(w->later_commit, sizeof(w->later_commit), "%s", commit);
+            int t =
+                tiles_consistent(w->git, w->repo, commit, w->size, w->root, cp.size, cp.root, &why);
+            NT_TRY(t < 0 ? t : 0);
+            proven = t == 1;
+            if (why == &WHY_NOT_PREFIX) {
+                /* The tiles hash to a tree the log key signed, and that tree's prefix of the
+                 * receipt's size has another root than the one the log key signed for the
+                 * receipt: two signed views that cannot both hold.  That is proof of a fork,
+                 * not a mere lack of corroboration. */
+                verifier__step_set(r, S, VERIFIER_STEP_FAILED, "SPLIT_VIEW");
+                error = verifier__detail(
+                    r, S, "mirror.fork",
+                    "the later checkpoint (size %llu) in commit %s is signed by the log key "
+                    "and its tiles give another root for tree size %llu: the log forked",
+                    "较新的检查点（树大小 %llu，提交 %s）由该日志公钥签名，其瓦片给出的树大小 "
+                    "%llu 的根哈希与回执的不同：该日志出现了分叉",
+                    (unsigned long long)cp.size, commit, (unsigned long long)w->size);
+                *found = 1;
+                goto done;
+            }
+            if (!proven) {
+                nt_buf en = NT_BUF_INIT, zh = NT_BUF_INIT;
+                error = nt_buf_printf(&en, "later checkpoint (size %llu) in commit %s: %s",
+                                      (unsigned long long)cp.size, commit, why->en);
+                if (error == 0) {
+                    error = nt_buf_printf(&zh, "较新的检查点（树大小 %llu，提交 %s）：%s",
+                                          (unsigned long long)cp.size, commit, why->zh);
+                }
+                if (error == 0) {
+                    error = verifier__detail_text(r, S, "mirror.later_unproven", nt_buf_cstr(&en),
+                                                  nt_buf_cstr(&zh));
+                }
+                nt_buf_dispose(&en);
+                nt_buf_dispose(&zh);
+                goto done;
+            }
+        }
+        verifier__time_text(when, (int64_t)ctime);
+        error = nt_buf_puts(&r->mirror_commit, commit);
+        error = error < 0 ? error : nt_buf_puts(&r->mirror_commit_time, when);
+        r->mirror_checkpoint_size = cp.size;
+        verifier__step_set(r, S, VERIFIER_STEP_PASSED, NULL);
+        if (error == 0) {
+            error = cp.size == w->size
+                        ? verifier__detail(r, S, "mirror.found",
+                                           "the checkpoint is in the mirror's history: first "
+                                           "in commit %s, committed %s",
+                                           "该检查点在镜像的历史中：首次出现于提交 %s，提交时间 %s",
+                                           commit, when)
+                        : verifier__detail(r, S, "mirror.later_proven",
+                                           "a later checkpoint (size %llu, commit %s, "
+                                           "committed %s) is proven consistent with it by "
+                                           "recomputing both roots from the mirror's tiles",
+                                           "一个较新的检查点（树大小 %llu，提交 %s，提交时间 "
+                                           "%s）经由镜像的瓦片重新计算两个根哈希，被证明与之一致",
+                                           (unsigned long long)cp.size, commit, when);
+        }
+        *found = 1;
+    }
+done:
+    return error;
+}
+
+/*
+ * The mirror as a local repository: a remote one is cloned bare into `tmp`
+ * (created here).  1 when it cannot be read (the step is then INDETERMINATE).
+ */
+static int mirror_open(const char **repo_out, char tmp[64], verifier_report *r,
+                       const verifier_options *opts, const char *git, nt_buf *out)
+{
+    int error = 0;
+    const verifier_step_id S = VERIFIER_STEP_MIRROR;
+    const char *repo = opts->mirror;
 
     r->mirror_remote = is_remote(opts->mirror);
     if (r->mirror_remote) {
         const char *base = getenv("TMPDIR");
-        snprintf(tmp, sizeof(tmp), "%s/ntv-mirror-XXXXXX",
+        snprintf(tmp, 64, "%s/ntv-mirror-XXXXXX",
                  base != NULL && strlen(base) < 40 ? base : "/tmp");
         NT_ENSURE(mkdtemp(tmp) != NULL, NT_EIO, "mkdtemp: %s", strerror(errno));
         const char *argv[] = {"git", "clone", "--bare", "--quiet", "--", opts->mirror, tmp, NULL};
-        int rc = git_run(&out, git, argv);
+        int rc = git_run(out, git, argv);
         NT_TRY(rc < 0 ? rc : 0);
         NT_TRY(verifier__detail(r, S, "mirror.cloned", "network used: cloned %s",
                                 "使用了网络：已克隆 %s", opts->mirror));
@@ -240,12 +352,34 @@ int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
             verifier__step_set(r, S, VERIFIER_STEP_INDETERMINATE, "MIRROR_UNAVAILABLE");
             NT_TRY(verifier__detail(r, S, "mirror.clone_failed", "git clone failed (exit %d)",
                                     "git clone 失败（退出码 %d）", rc));
-            goto done;
+            return 1;
         }
         repo = tmp;
     } else if (strncmp(repo, "file://", 7) == 0) {
         repo += 7;
     }
+    *repo_out = repo;
+done:
+    return error;
+}
+
+int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
+                           const struct note_verifier *v, uint64_t size, const uint8_t root[32])
+{
+    int error = 0;
+    const char *git = opts->git_command != NULL ? opts->git_command : "git";
+    char tmp[64] = "";
+    const char *repo = NULL;
+    nt_buf out = NT_BUF_INIT;
+    const verifier_step_id S = VERIFIER_STEP_MIRROR;
+    mirror_walk w = {.r = r, .git = git, .v = v, .size = size, .root = root};
+
+    int opened = mirror_open(&repo, tmp, r, opts, git, &out);
+    NT_TRY(opened < 0 ? opened : 0);
+    if (opened == 1) {
+        goto done;
+    }
+    w.repo = repo;
     const char *argv[] = {"git",  "-C", repo,         "log", "--reverse", "--format=%H %ct",
                           "HEAD", "--", "checkpoint", NULL};
     int rc = git_run(&out, git, argv);
@@ -270,104 +404,9 @@ int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
             continue;
         }
         seen++;
-        nt_buf_clear(&spec);
-        error = nt_buf_printf(&spec, "%s:checkpoint", commit);
+        error = mirror_commit(&w, commit, ctime, &found);
         if (error < 0) {
             break;
-        }
-        const char *sargv[] = {"git", "-C", repo, "show", nt_buf_cstr(&spec), NULL};
-        rc = git_run(&note, git, sargv);
-        if (rc < 0) {
-            error = rc;
-            break;
-        }
-        size_t body = 0;
-        checkpoint cp;
-        if (rc != 0 || note_verify(&body, (const char *)note.ptr, note.len, v) < 0 ||
-            checkpoint_parse(&cp, (const char *)note.ptr, body) < 0 ||
-            strcmp(cp.origin, v->name) != 0) {
-            continue; /* not signed by the pinned key: not evidence either way */
-        }
-        if (cp.size == size && memcmp(cp.root, root, 32) != 0) {
-            verifier__step_set(r, S, VERIFIER_STEP_FAILED, "SPLIT_VIEW");
-            error = verifier__detail(r, S, "mirror.split_view",
-                                     "commit %s holds a different checkpoint signed by the log "
-                                     "key for the same tree size %llu: the log equivocated",
-                                     "提交 %s 含有另一个由该日志公钥签名、树大小同为 %llu "
-                                     "的检查点：该日志出现了分叉（equivocation）",
-                                     commit, (unsigned long long)size);
-            found = 1;
-            break;
-        }
-        if (cp.size == size || (cp.size > size && later_commit[0] == '\0')) {
-            int proven = cp.size == size;
-            const why_text *why = &WHY_NO_TILE;
-            if (!proven) {
-                snprintf(later_commit, sizeof(later_commit), "%s", commit);
-                int t = tiles_consistent(git, repo, commit, size, root, cp.size, cp.root, &why);
-                if (t < 0) {
-                    error = t;
-                    break;
-                }
-                proven = t == 1;
-                if (why == &WHY_NOT_PREFIX) {
-                    /* The tiles hash to a tree the log key signed, and that tree's prefix of the
-                     * receipt's size has another root than the one the log key signed for the
-                     * receipt: two signed views that cannot both hold.  That is proof of a fork,
-                     * not a mere lack of corroboration. */
-                    verifier__step_set(r, S, VERIFIER_STEP_FAILED, "SPLIT_VIEW");
-                    error = verifier__detail(
-                        r, S, "mirror.fork",
-                        "the later checkpoint (size %llu) in commit %s is signed by the log key "
-                        "and its tiles give another root for tree size %llu: the log forked",
-                        "较新的检查点（树大小 %llu，提交 %s）由该日志公钥签名，其瓦片给出的树大小 "
-                        "%llu 的根哈希与回执的不同：该日志出现了分叉",
-                        (unsigned long long)cp.size, commit, (unsigned long long)size);
-                    found = 1;
-                    break;
-                }
-                if (!proven) {
-                    nt_buf en = NT_BUF_INIT, zh = NT_BUF_INIT;
-                    error = nt_buf_printf(&en, "later checkpoint (size %llu) in commit %s: %s",
-                                          (unsigned long long)cp.size, commit, why->en);
-                    if (error == 0) {
-                        error = nt_buf_printf(&zh, "较新的检查点（树大小 %llu，提交 %s）：%s",
-                                              (unsigned long long)cp.size, commit, why->zh);
-                    }
-                    if (error == 0) {
-                        error = verifier__detail_text(r, S, "mirror.later_unproven",
-                                                      nt_buf_cstr(&en), nt_buf_cstr(&zh));
-                    }
-                    nt_buf_dispose(&en);
-                    nt_buf_dispose(&zh);
-                    if (error < 0) {
-                        break;
-                    }
-                    continue;
-                }
-            }
-            verifier__time_text(when, (int64_t)ctime);
-            error = nt_buf_puts(&r->mirror_commit, commit);
-            error = error < 0 ? error : nt_buf_puts(&r->mirror_commit_time, when);
-            r->mirror_checkpoint_size = cp.size;
-            verifier__step_set(r, S, VERIFIER_STEP_PASSED, NULL);
-            if (error == 0) {
-                error =
-                    cp.size == size
-                        ? verifier__detail(r, S, "mirror.found",
-                                           "the checkpoint is in the mirror's history: first "
-                                           "in commit %s, committed %s",
-                                           "该检查点在镜像的历史中：首次出现于提交 %s，提交时间 %s",
-                                           commit, when)
-                        : verifier__detail(r, S, "mirror.later_proven",
-                                           "a later checkpoint (size %llu, commit %s, "
-                                           "committed %s) is proven consistent with it by "
-                                           "recomputing both roots from the mirror's tiles",
-                                           "一个较新的检查点（树大小 %llu，提交 %s，提交时间 "
-                                           "%s）经由镜像的瓦片重新计算两个根哈希，被证明与之一致",
-                                           (unsigned long long)cp.size, commit, when);
-            }
-            found = 1;
         }
     }
     nt_buf_dispose(&list);
@@ -386,7 +425,7 @@ done:
         nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     }
     nt_buf_dispose(&out);
-    nt_buf_dispose(&note);
-    nt_buf_dispose(&spec);
+    nt_buf_dispose(&w.note);
+    nt_buf_dispose(&w.spec);
     return error;
 }

@@ -88,26 +88,28 @@ const char *verifier__conclusion_en(const verifier_report *r)
     return conclusion_en(r);
 }
 
-int verifier_report_json(nt_buf *out, const verifier_report *r)
+/* A member holding an array of certificates. */
+static int put_certs(json_t *obj, const char *key, const verifier_cert_info *certs, size_t n)
 {
     int error = 0;
-    json_t *root = NULL, *o = NULL, *a = NULL;
-    char *text = NULL;
+    json_t *a = json_array();
+    NT_ENSURE(a != NULL, NT_ENOMEM, "report: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        NT_TRY(push(a, cert_json(&certs[i])));
+    }
+    error = put(obj, key, a); /* takes a, also on failure */
+    a = NULL;
+done:
+    json_decref(a);
+    return error;
+}
 
-    root = json_object();
-    NT_ENSURE(root != NULL, NT_ENOMEM, "report: out of memory");
-    NT_TRY(put(root, "report_version", json_integer(1)));
-    NT_TRY(put(root, "report_id", json_string(r->report_id)));
-    NT_TRY(put(root, "verifier",
-               json_pack("{s:s,s:s}", "name", VERIFIER_NAME, "version", NT_VERSION)));
-    NT_TRY(put(root, "verification_time", json_string(r->now_text)));
-    NT_TRY(put(root, "indication", json_string(verifier_indication_name(r->indication))));
-    NT_TRY(put(root, "subindication",
-               r->indication != VERIFIER_PASSED && r->sub != NULL ? json_string(r->sub)
-                                                                  : json_null()));
-    NT_TRY(put(root, "conclusion", json_string(conclusion_en(r))));
+/* "inputs": what was examined, each file by its SHA-256. */
+static int put_inputs(json_t *root, const verifier_report *r)
+{
+    int error = 0;
+    json_t *o = NULL, *a = NULL;
 
-    /* inputs */
     NT_ENSURE((o = json_object()) != NULL, NT_ENOMEM, "report: out of memory");
     NT_TRY(put(o, "document", input_json(&r->document)));
     NT_TRY(put(o, "digest_supplied", json_boolean(r->digest_supplied)));
@@ -118,25 +120,31 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
     for (size_t i = 0; i < r->crl_count; i++) {
         NT_TRY(push(a, input_json(&r->crls[i])));
     }
-    NT_TRY(put(o, "crls", a));
+    error = put(o, "crls", a); /* takes it, also on failure */
     a = NULL;
+    NT_TRY(error);
     NT_TRY(put(o, "mirror",
                r->mirror_requested
                    ? json_pack("{s:s,s:b}", "source", nt_buf_cstr(&r->mirror_source), "remote",
                                r->mirror_remote)
                    : json_null()));
     NT_TRY(put(o, "network_used", json_boolean(r->mirror_requested && r->mirror_remote)));
-    NT_TRY(put(root, "inputs", o));
+    error = put(root, "inputs", o); /* takes it, also on failure */
     o = NULL;
+done:
+    json_decref(o);
+    json_decref(a);
+    return error;
+}
 
-    /* trust */
+/* "trust": the pinned TSA roots and log key. */
+static int put_trust(json_t *root, const verifier_report *r)
+{
+    int error = 0;
+    json_t *o = NULL;
+
     NT_ENSURE((o = json_object()) != NULL, NT_ENOMEM, "report: out of memory");
-    NT_ENSURE((a = json_array()) != NULL, NT_ENOMEM, "report: out of memory");
-    for (size_t i = 0; i < r->anchor_count; i++) {
-        NT_TRY(push(a, cert_json(&r->anchors[i])));
-    }
-    NT_TRY(put(o, "tsa_roots", a));
-    a = NULL;
+    NT_TRY(put_certs(o, "tsa_roots", r->anchors, r->anchor_count));
     NT_TRY(put(o, "log_key",
                json_pack("{s:s,s:s,s:s}", "name", nt_buf_cstr(&r->log_name), "key_id", "", "vkey",
                          nt_buf_cstr(&r->log_vkey))));
@@ -145,16 +153,19 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
         snprintf(kid, sizeof(kid), "%08x", (unsigned)r->log_key_id);
         NT_TRY(put(json_object_get(o, "log_key"), "key_id", json_string(kid)));
     }
-    NT_TRY(put(root, "trust", o));
+    error = put(root, "trust", o); /* takes it, also on failure */
     o = NULL;
+done:
+    json_decref(o);
+    return error;
+}
 
-    /* evidence */
-    NT_TRY(put(root, "evidence",
-               json_pack("{s:o,s:o,s:s}", "digest_algorithm", str_or_null(&r->evidence_alg),
-                         "digest", str_or_null(&r->evidence_digest), "source",
-                         r->digest_supplied ? "supplied" : "document")));
+/* "timestamp": the token's fields and the signer's chain (null without a token). */
+static int put_timestamp(json_t *root, const verifier_report *r)
+{
+    int error = 0;
+    json_t *o = NULL;
 
-    /* timestamp */
     if (r->have_token) {
         NT_ENSURE((o = json_object()) != NULL, NT_ENOMEM, "report: out of memory");
         NT_TRY(put(o, "gen_time", json_string(nt_buf_cstr(&r->gen_time))));
@@ -173,18 +184,70 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
                              nt_buf_cstr(&r->imprint))));
         NT_TRY(put(o, "signer_identified_by", str_or_null(&r->ess_version)));
         NT_TRY(put(o, "chain_verified", json_boolean(r->chain_verified)));
-        NT_ENSURE((a = json_array()) != NULL, NT_ENOMEM, "report: out of memory");
-        for (size_t i = 0; i < r->chain_count; i++) {
-            NT_TRY(push(a, cert_json(&r->chain[i])));
-        }
-        NT_TRY(put(o, "chain", a));
-        a = NULL;
-        NT_TRY(put(root, "timestamp", o));
+        NT_TRY(put_certs(o, "chain", r->chain, r->chain_count));
+        error = put(root, "timestamp", o); /* takes it, also on failure */
         o = NULL;
     } else {
         NT_TRY(put(root, "timestamp", json_null()));
     }
+done:
+    json_decref(o);
+    return error;
+}
 
+/* "steps": each step's result, sub-indication, details and their codes. */
+static int put_steps(json_t *root, const verifier_report *r)
+{
+    int error = 0;
+    json_t *a = NULL;
+
+    NT_ENSURE((a = json_array()) != NULL, NT_ENOMEM, "report: out of memory");
+    for (int i = 0; i < VERIFIER_STEP_COUNT; i++) {
+        const verifier_step_result *st = &r->steps[i];
+        int optional = i == VERIFIER_STEP_REVOCATION || i == VERIFIER_STEP_MIRROR;
+        /* details in English, detail_codes language-neutral: one code per detail line */
+        NT_TRY(
+            push(a, json_pack("{s:i,s:s,s:b,s:s,s:o,s:o,s:o}", "step", i + 1, "name",
+                              verifier_step_name((verifier_step_id)i), "mandatory", !optional,
+                              "result", verifier_status_name(st->status), "subindication",
+                              st->sub != NULL ? json_string(st->sub) : json_null(), "details",
+                              lines_array(&st->details), "detail_codes", lines_array(&st->codes))));
+    }
+    error = put(root, "steps", a); /* takes it, also on failure */
+    a = NULL;
+done:
+    json_decref(a);
+    return error;
+}
+
+int verifier_report_json(nt_buf *out, const verifier_report *r)
+{
+    int error = 0;
+    json_t *root = NULL;
+    char *text = NULL;
+
+    root = json_object();
+    NT_ENSURE(root != NULL, NT_ENOMEM, "report: out of memory");
+    NT_TRY(put(root, "report_version", json_integer(1)));
+    NT_TRY(put(root, "report_id", json_string(r->report_id)));
+    NT_TRY(put(root, "verifier",
+               json_pack("{s:s,s:s}", "name", VERIFIER_NAME, "version", NT_VERSION)));
+    NT_TRY(put(root, "verification_time", json_string(r->now_text)));
+    NT_TRY(put(root, "indication", json_string(verifier_indication_name(r->indication))));
+    NT_TRY(put(root, "subindication",
+               r->indication != VERIFIER_PASSED && r->sub != NULL ? json_string(r->sub)
+                                                                  : json_null()));
+    NT_TRY(put(root, "conclusion", json_string(conclusion_en(r))));
+
+    NT_TRY(put_inputs(root, r));
+    NT_TRY(put_trust(root, r));
+    /* evidence */
+    NT_TRY(put(root, "evidence",
+               json_pack("{s:o,s:o,s:s}", "digest_algorithm", str_or_null(&r->evidence_alg),
+                         "digest", str_or_null(&r->evidence_digest), "source",
+                         r->digest_supplied ? "supplied" : "document")));
+
+    NT_TRY(put_timestamp(root, r));
     /* ledger */
     if (r->have_ledger) {
         NT_TRY(
@@ -210,21 +273,7 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
         NT_TRY(put(root, "mirror", json_null()));
     }
 
-    /* steps */
-    NT_ENSURE((a = json_array()) != NULL, NT_ENOMEM, "report: out of memory");
-    for (int i = 0; i < VERIFIER_STEP_COUNT; i++) {
-        const verifier_step_result *st = &r->steps[i];
-        int optional = i == VERIFIER_STEP_REVOCATION || i == VERIFIER_STEP_MIRROR;
-        /* details in English, detail_codes language-neutral: one code per detail line */
-        NT_TRY(
-            push(a, json_pack("{s:i,s:s,s:b,s:s,s:o,s:o,s:o}", "step", i + 1, "name",
-                              verifier_step_name((verifier_step_id)i), "mandatory", !optional,
-                              "result", verifier_status_name(st->status), "subindication",
-                              st->sub != NULL ? json_string(st->sub) : json_null(), "details",
-                              lines_array(&st->details), "detail_codes", lines_array(&st->codes))));
-    }
-    NT_TRY(put(root, "steps", a));
-    a = NULL;
+    NT_TRY(put_steps(root, r));
     NT_TRY(put(root, "not_established", lines_array(&r->limits)));
     NT_TRY(put(root, "verify_yourself", json_string(nt_buf_cstr(&r->command_line))));
 
@@ -235,7 +284,5 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
 done:
     free(text);
     json_decref(root);
-    json_decref(o);
-    json_decref(a);
     return error;
 }

@@ -11,6 +11,7 @@
  */
 #include "verifier/verifier_int.h"
 
+#include <stdarg.h>
 #include <string.h>
 
 #ifdef NT_VERIFIER_PDF
@@ -131,6 +132,9 @@ static const tr strings[] = {
     {"the receipt withholds the evidence metadata: it was not checked",
      "the receipt withholds the evidence metadata: it was not checked",
      "回执未包含证据元数据：未予核对"},
+    {"the log lost the evidence metadata (restored from its mirror): it was not checked",
+     "the log lost the evidence metadata (restored from its mirror): it was not checked",
+     "日志（从镜像恢复）已丢失证据元数据：未予核对"},
 };
 
 static const char *T(const char *lang, const char *key)
@@ -154,13 +158,24 @@ typedef struct pdf {
     const char *mono;
 } pdf;
 
-static void footer(pdf *p)
+/* A layout in `family` at `size` points (the layout keeps its own copy of the font). */
+static PangoLayout *layout_new(pdf *p, const char *family, double size, int bold)
 {
     PangoLayout *l = pango_cairo_create_layout(p->cr);
-    PangoFontDescription *fd = pango_font_description_from_string(p->sans);
-    char text[160];
-    pango_font_description_set_absolute_size(fd, 8 * PANGO_SCALE);
+    PangoFontDescription *fd = pango_font_description_from_string(family);
+    pango_font_description_set_absolute_size(fd, size * PANGO_SCALE);
+    if (bold) {
+        pango_font_description_set_weight(fd, PANGO_WEIGHT_BOLD);
+    }
     pango_layout_set_font_description(l, fd);
+    pango_font_description_free(fd);
+    return l;
+}
+
+static void footer(pdf *p)
+{
+    PangoLayout *l = layout_new(p, p->sans, 8, 0);
+    char text[160];
     if (strcmp(p->lang, "zh") == 0) {
         snprintf(text, sizeof(text), "%s · %s %d 页", p->r->report_id, T(p->lang, "page"), p->page);
     } else {
@@ -171,7 +186,6 @@ static void footer(pdf *p)
     cairo_set_source_rgb(p->cr, 0.4, 0.4, 0.4);
     pango_cairo_show_layout(p->cr, l);
     cairo_set_source_rgb(p->cr, 0, 0, 0);
-    pango_font_description_free(fd);
     g_object_unref(l);
 }
 
@@ -188,15 +202,9 @@ enum style { ST_TITLE, ST_H1, ST_BODY, ST_MONO, ST_SMALL };
 /* Lay out one block of pango markup, starting a new page when it does not fit. */
 static void block(pdf *p, enum style st, const char *markup, double indent)
 {
-    PangoLayout *l = pango_cairo_create_layout(p->cr);
-    PangoFontDescription *fd =
-        pango_font_description_from_string(st == ST_MONO ? p->mono : p->sans);
     double size = st == ST_TITLE ? 16 : st == ST_H1 ? 12.5 : st == ST_SMALL ? 8 : 9.5;
-    pango_font_description_set_absolute_size(fd, size * PANGO_SCALE);
-    if (st == ST_TITLE || st == ST_H1) {
-        pango_font_description_set_weight(fd, PANGO_WEIGHT_BOLD);
-    }
-    pango_layout_set_font_description(l, fd);
+    PangoLayout *l =
+        layout_new(p, st == ST_MONO ? p->mono : p->sans, size, st == ST_TITLE || st == ST_H1);
     pango_layout_set_width(l, (int)((PAGE_W - 2 * MARGIN - indent) * PANGO_SCALE));
     pango_layout_set_wrap(l, PANGO_WRAP_WORD_CHAR);
     pango_layout_set_markup(l, markup, -1);
@@ -212,28 +220,38 @@ static void block(pdf *p, enum style st, const char *markup, double indent)
     cairo_move_to(p->cr, MARGIN + indent, p->y);
     pango_cairo_show_layout(p->cr, l);
     p->y += hh + (st == ST_TITLE ? 8 : 2);
-    pango_font_description_free(fd);
     g_object_unref(l);
 }
 
-static void text(pdf *p, enum style st, const char *plain, double indent)
+/* A block of markup whose %s arguments are escaped (g_markup_printf_escaped). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void
+blockf(pdf *p, enum style st, double indent, const char *fmt, ...)
 {
-    char *m = g_markup_escape_text(plain, -1);
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = g_markup_vprintf_escaped(fmt, ap);
+    va_end(ap);
     block(p, st, m, indent);
     g_free(m);
 }
 
+static void text(pdf *p, enum style st, const char *plain, double indent)
+{
+    blockf(p, st, indent, "%s", plain);
+}
+
 static void kv(pdf *p, const char *key, const char *value, int mono)
 {
-    char *k = g_markup_escape_text(T(p->lang, key), -1);
-    char *v =
-        g_markup_escape_text(value != NULL && value[0] != '\0' ? value : T(p->lang, "none"), -1);
-    char *m = mono ? g_strdup_printf("<b>%s</b>: <tt>%s</tt>", k, v)
-                   : g_strdup_printf("<b>%s</b>: %s", k, v);
-    block(p, ST_BODY, m, 0);
-    g_free(k);
-    g_free(v);
-    g_free(m);
+    const char *k = T(p->lang, key);
+    const char *v = value != NULL && value[0] != '\0' ? value : T(p->lang, "none");
+    if (mono) {
+        blockf(p, ST_BODY, 0, "<b>%s</b>: <tt>%s</tt>", k, v);
+    } else {
+        blockf(p, ST_BODY, 0, "<b>%s</b>: %s", k, v);
+    }
 }
 
 static void cert(pdf *p, const verifier_cert_info *c, size_t i)
@@ -251,32 +269,35 @@ static void cert(pdf *p, const verifier_cert_info *c, size_t i)
     text(p, ST_SMALL, line, 24);
 }
 
-static void render(pdf *p)
+/* The title block: report ID, time, verifier and the result. */
+static void render_head(pdf *p)
 {
     const verifier_report *r = p->r;
-    char buf[512];
     const char *lang = p->lang;
+    char buf[512];
 
     text(p, ST_TITLE, T(lang, "title"), 0);
     kv(p, "report_id", r->report_id, 1);
     kv(p, "verification_time", r->now_text, 0);
     snprintf(buf, sizeof(buf), "%s %s", VERIFIER_NAME, NT_VERSION);
     kv(p, "verifier", buf, 0);
-    {
-        char *ind = g_markup_escape_text(T(lang, verifier_indication_name(r->indication)), -1);
-        const char *color = r->indication == VERIFIER_PASSED   ? "#006400"
-                            : r->indication == VERIFIER_FAILED ? "#b00000"
-                                                               : "#a06000";
-        char *m = g_strdup_printf("<b>%s</b>: <span foreground=\"%s\" weight=\"bold\" "
-                                  "size=\"large\">%s</span>",
-                                  T(lang, "indication"), color, ind);
-        block(p, ST_BODY, m, 0);
-        g_free(m);
-        g_free(ind);
-    }
+    const char *color = r->indication == VERIFIER_PASSED   ? "#006400"
+                        : r->indication == VERIFIER_FAILED ? "#b00000"
+                                                           : "#a06000";
+    blockf(p, ST_BODY, 0,
+           "<b>%s</b>: <span foreground=\"%s\" weight=\"bold\" size=\"large\">%s</span>",
+           T(lang, "indication"), color, T(lang, verifier_indication_name(r->indication)));
     if (r->indication != VERIFIER_PASSED && r->sub != NULL) {
         kv(p, "subindication", r->sub, 1);
     }
+}
+
+/* 1. The evidence: the document or supplied digest, and every input by its SHA-256. */
+static void render_evidence(pdf *p)
+{
+    const verifier_report *r = p->r;
+    const char *lang = p->lang;
+    char buf[512];
 
     text(p, ST_H1, T(lang, "evidence"), 0);
     if (r->document.present) {
@@ -303,6 +324,14 @@ static void render(pdf *p)
         snprintf(buf, sizeof(buf), "CRL: %s  %s", nt_buf_cstr(&r->crls[i].name), r->crls[i].sha256);
         text(p, ST_SMALL, buf, 10);
     }
+}
+
+/* 2. The time-stamp's fields and the signer's certificate chain. */
+static void render_timestamp(pdf *p)
+{
+    const verifier_report *r = p->r;
+    const char *lang = p->lang;
+    char buf[512];
 
     text(p, ST_H1, T(lang, "timestamp"), 0);
     if (r->have_token) {
@@ -324,6 +353,14 @@ static void render(pdf *p)
     } else {
         text(p, ST_BODY, T(lang, "none"), 0);
     }
+}
+
+/* 3. The ledger position, the signed checkpoint and the mirror. */
+static void render_ledger(pdf *p)
+{
+    const verifier_report *r = p->r;
+    const char *lang = p->lang;
+    char buf[512];
 
     text(p, ST_H1, T(lang, "ledger"), 0);
     if (r->have_ledger) {
@@ -334,11 +371,8 @@ static void render(pdf *p)
         kv(p, "tree_size", buf, 0);
         kv(p, "root", nt_buf_cstr(&r->root), 1);
         /* label and note in one block, so that a page break never separates them */
-        char *note = g_markup_escape_text(nt_buf_cstr(&r->checkpoint), -1);
-        char *m = g_strdup_printf("<b>%s</b>:\n<tt>%s</tt>", T(lang, "checkpoint"), note);
-        block(p, ST_BODY, m, 0);
-        g_free(m);
-        g_free(note);
+        blockf(p, ST_BODY, 0, "<b>%s</b>:\n<tt>%s</tt>", T(lang, "checkpoint"),
+               nt_buf_cstr(&r->checkpoint));
         if (r->mirror_requested) {
             kv(p, "mirror", nt_buf_cstr(&r->mirror_source), 0);
             if (r->mirror_commit.len > 0) {
@@ -350,20 +384,22 @@ static void render(pdf *p)
     } else {
         text(p, ST_BODY, T(lang, "none"), 0);
     }
+}
+
+/* 4. Each check with its result and detail lines (in the report's language). */
+static void render_steps(pdf *p)
+{
+    const verifier_report *r = p->r;
+    const char *lang = p->lang;
 
     text(p, ST_H1, T(lang, "steps"), 0);
     for (int i = 0; i < VERIFIER_STEP_COUNT; i++) {
         const verifier_step_result *st = &r->steps[i];
         char key[32];
         snprintf(key, sizeof(key), "step_%s", verifier_step_name((verifier_step_id)i));
-        char *name = g_markup_escape_text(T(lang, key), -1);
-        char *res = g_markup_escape_text(T(lang, verifier_status_name(st->status)), -1);
-        char *m = g_strdup_printf("<b>%d. %s</b> — %s%s%s", i + 1, name, res,
-                                  st->sub != NULL ? " · " : "", st->sub != NULL ? st->sub : "");
-        block(p, ST_BODY, m, 0);
-        g_free(m);
-        g_free(name);
-        g_free(res);
+        blockf(p, ST_BODY, 0, "<b>%d. %s</b> — %s%s%s", i + 1, T(lang, key),
+               T(lang, verifier_status_name(st->status)), st->sub != NULL ? " · " : "",
+               st->sub != NULL ? st->sub : "");
         size_t pos = 0;
         const char *line;
         size_t len;
@@ -374,6 +410,14 @@ static void render(pdf *p)
             g_free(d);
         }
     }
+}
+
+/* 5.-7. Conclusion, what the report does not establish, and how to repeat it. */
+static void render_end(pdf *p)
+{
+    const verifier_report *r = p->r;
+    const char *lang = p->lang;
+    char buf[512];
 
     text(p, ST_H1, T(lang, "conclusion"), 0);
     snprintf(buf, sizeof(buf), "concl_%s", verifier_indication_name(r->indication));
@@ -395,6 +439,16 @@ static void render(pdf *p)
     text(p, ST_BODY, T(lang, "yourself_text"), 0);
     text(p, ST_MONO, nt_buf_cstr(&r->command_line), 6);
     footer(p);
+}
+
+static void render(pdf *p)
+{
+    render_head(p);
+    render_evidence(p);
+    render_timestamp(p);
+    render_ledger(p);
+    render_steps(p);
+    render_end(p);
 }
 
 int verifier_pdf_supported(void)

@@ -24,6 +24,8 @@
 #include <openssl/ts.h>
 #include <openssl/x509.h>
 
+#define PEM_FILE_MAX (16u << 20)
+
 /* The PEM certificates in `pem` (`name` for messages). */
 static int pem_certs_mem(STACK_OF(X509) * *out, nt_bytes pem, const char *name)
 {
@@ -50,11 +52,31 @@ static int pem_certs(STACK_OF(X509) * *out, const char *path)
 {
     int error = 0;
     nt_buf data = NT_BUF_INIT;
-    NT_TRY(nt_file_read(&data, path, 16u << 20));
+    NT_TRY(nt_file_read(&data, path, PEM_FILE_MAX));
     NT_TRY(pem_certs_mem(out, nt_buf_bytes(&data), path));
 done:
     nt_buf_dispose(&data);
     return error;
+}
+
+/* Append the DER of `cms` to `out`. */
+static int cms_der_put(nt_buf *out, CMS_ContentInfo *cms)
+{
+    int error = 0;
+    unsigned char *der = NULL;
+    int len = i2d_CMS_ContentInfo(cms, &der);
+    NT_OSSL(len, "i2d_CMS_ContentInfo");
+    NT_TRY(nt_buf_put(out, der, (size_t)len));
+done:
+    OPENSSL_free(der);
+    return error;
+}
+
+/* A check OpenSSL refused: its reason goes into the message, NT_EVERIFY is returned. */
+static int ossl_refused(const char *what)
+{
+    (void)nt_error_ossl("%s", what);
+    return NT_EVERIFY;
 }
 
 int verifier_report_sign(nt_buf *out, nt_bytes report_json, const char *key_path,
@@ -66,7 +88,6 @@ int verifier_report_sign(nt_buf *out, nt_bytes report_json, const char *key_path
     EVP_PKEY *key = NULL;
     STACK_OF(X509) *certs = NULL, *chain = NULL;
     CMS_ContentInfo *cms = NULL;
-    unsigned char *der = NULL;
 
     NT_TRY(nt_file_read(&keypem, key_path, 1u << 20));
     NT_OSSL_PTR(kb = BIO_new_mem_buf(keypem.ptr, (int)keypem.len), "BIO");
@@ -84,11 +105,8 @@ int verifier_report_sign(nt_buf *out, nt_bytes report_json, const char *key_path
     NT_OSSL_PTR(in = BIO_new_mem_buf(report_json.ptr, (int)report_json.len), "BIO");
     NT_OSSL_PTR(cms = CMS_sign(sk_X509_value(certs, 0), key, chain, in, CMS_DETACHED | CMS_BINARY),
                 "CMS_sign");
-    int len = i2d_CMS_ContentInfo(cms, &der);
-    NT_OSSL(len, "i2d_CMS_ContentInfo");
-    NT_TRY(nt_buf_put(out, der, (size_t)len));
+    NT_TRY(cms_der_put(out, cms));
 done:
-    OPENSSL_free(der);
     CMS_ContentInfo_free(cms);
     BIO_free(in);
     BIO_free(kb);
@@ -122,6 +140,17 @@ done:
     return error;
 }
 
+/* cms_parse for a signature about to be time-stamped: it must not carry a time-stamp yet. */
+static int cms_parse_unstamped(CMS_ContentInfo **out, CMS_SignerInfo **si_out, nt_bytes der)
+{
+    int error = 0;
+    NT_TRY(cms_parse(out, si_out, der));
+    NT_ENSURE(CMS_unsigned_get_attr_by_NID(*si_out, NID_id_smime_aa_timeStampToken, -1) < 0,
+              NT_EINVAL, "the signature already carries a time-stamp");
+done:
+    return error;
+}
+
 /* The hash of the SignerInfo's signature value: the imprint a time-stamp covers. */
 static int signature_imprint(uint8_t *md, unsigned *md_len, CMS_SignerInfo *si, const EVP_MD *alg)
 {
@@ -150,9 +179,7 @@ int verifier_report_timestamp_request(nt_buf *tsq_out, nt_bytes signature_der)
     uint8_t md[EVP_MAX_MD_SIZE], rnd[8];
     unsigned md_len = 0;
 
-    NT_TRY(cms_parse(&cms, &si, signature_der));
-    NT_ENSURE(CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1) < 0, NT_EINVAL,
-              "the signature already carries a time-stamp");
+    NT_TRY(cms_parse_unstamped(&cms, &si, signature_der));
     NT_TRY(signature_imprint(md, &md_len, si, EVP_sha256()));
     NT_OSSL_PTR(req = TS_REQ_new(), "TS_REQ_new");
     /* RFC 3161 2.4.1: "version INTEGER { v1(1) }" */
@@ -193,14 +220,12 @@ int verifier_report_timestamp_attach(nt_buf *out, nt_bytes signature_der, nt_byt
     TS_REQ *req = NULL;
     TS_RESP *resp = NULL;
     TS_VERIFY_CTX *vc = NULL;
-    unsigned char *tok = NULL, *der = NULL;
+    unsigned char *tok = NULL;
     uint8_t md[EVP_MAX_MD_SIZE];
     unsigned md_len = 0;
     const unsigned char *p;
 
-    NT_TRY(cms_parse(&cms, &si, signature_der));
-    NT_ENSURE(CMS_unsigned_get_attr_by_NID(si, NID_id_smime_aa_timeStampToken, -1) < 0, NT_EINVAL,
-              "the signature already carries a time-stamp");
+    NT_TRY(cms_parse_unstamped(&cms, &si, signature_der));
     p = tsq.ptr;
     req = d2i_TS_REQ(NULL, &p, (long)tsq.len);
     ERR_clear_error();
@@ -226,8 +251,7 @@ int verifier_report_timestamp_attach(nt_buf *out, nt_bytes signature_der, nt_byt
     NT_OSSL_PTR(vc = TS_REQ_to_TS_VERIFY_CTX(req, NULL), "TS_VERIFY_CTX");
     TS_VERIFY_CTX_set_flags(vc, TS_VFY_VERSION | TS_VFY_IMPRINT | TS_VFY_NONCE);
     if (TS_RESP_verify_response(vc, resp) != 1) {
-        error = nt_error_ossl("the TSA did not grant a time-stamp for this request");
-        error = NT_EVERIFY;
+        error = ossl_refused("the TSA did not grant a time-stamp for this request");
         goto done;
     }
     int toklen = i2d_PKCS7(TS_RESP_get_token(resp), &tok);
@@ -235,11 +259,8 @@ int verifier_report_timestamp_attach(nt_buf *out, nt_bytes signature_der, nt_byt
     NT_OSSL(CMS_unsigned_add1_attr_by_NID(si, NID_id_smime_aa_timeStampToken, V_ASN1_SEQUENCE, tok,
                                           toklen),
             "adding the time-stamp attribute");
-    int len = i2d_CMS_ContentInfo(cms, &der);
-    NT_OSSL(len, "i2d_CMS_ContentInfo");
-    NT_TRY(nt_buf_put(out, der, (size_t)len));
+    NT_TRY(cms_der_put(out, cms));
 done:
-    OPENSSL_free(der);
     OPENSSL_free(tok);
     TS_VERIFY_CTX_free(vc);
     TS_RESP_free(resp);
@@ -359,8 +380,7 @@ static int token_check(int64_t *gen_out, verifier_report_sig_info *info, const A
     TS_VERIFY_CTX_set_store(vc, store);
     store = NULL; /* owned by vc now */
     if (TS_RESP_verify_token(vc, p7) != 1) {
-        error = nt_error_ossl("the time-stamp on the report signature does not verify");
-        error = NT_EVERIFY;
+        error = ossl_refused("the time-stamp on the report signature does not verify");
         goto done;
     }
     if (info != NULL && !info->timestamped) {
@@ -416,8 +436,7 @@ static int signature_verify(verifier_report_sig_info *info, nt_bytes report_json
     /* Any purpose: a report signer is not a TLS or S/MIME entity. */
     X509_VERIFY_PARAM_set_purpose(X509_STORE_get0_param(store), X509_PURPOSE_ANY);
     if (CMS_verify(cms, NULL, store, in, NULL, CMS_BINARY) != 1) {
-        error = nt_error_ossl("the report signature does not verify");
-        error = NT_EVERIFY;
+        error = ossl_refused("the report signature does not verify");
         goto done;
     }
     if (info != NULL) {
@@ -435,11 +454,12 @@ done:
     return error;
 }
 
-int verifier_report_signature_verify(verifier_report_sig_info *info, nt_bytes report_json,
-                                     nt_bytes signature_der, const char *trust_path)
+/* signature_verify against the PEM trust anchors in `trust_pem` (`name` for messages). */
+static int signature_verify_pem(verifier_report_sig_info *info, nt_bytes report_json,
+                                nt_bytes signature_der, nt_bytes trust_pem, const char *name)
 {
     STACK_OF(X509) *roots = NULL;
-    int error = pem_certs(&roots, trust_path);
+    int error = pem_certs_mem(&roots, trust_pem, name);
     if (error < 0) {
         sk_X509_pop_free(roots, X509_free);
         return error;
@@ -447,16 +467,22 @@ int verifier_report_signature_verify(verifier_report_sig_info *info, nt_bytes re
     return signature_verify(info, report_json, signature_der, roots);
 }
 
+int verifier_report_signature_verify(verifier_report_sig_info *info, nt_bytes report_json,
+                                     nt_bytes signature_der, const char *trust_path)
+{
+    int error = 0;
+    nt_buf data = NT_BUF_INIT;
+    NT_TRY(nt_file_read(&data, trust_path, PEM_FILE_MAX));
+    NT_TRY(signature_verify_pem(info, report_json, signature_der, nt_buf_bytes(&data), trust_path));
+done:
+    nt_buf_dispose(&data);
+    return error;
+}
+
 int verifier_report_signature_verify_pem(verifier_report_sig_info *info, nt_bytes report_json,
                                          nt_bytes signature_der, nt_bytes trust_pem)
 {
-    STACK_OF(X509) *roots = NULL;
-    int error = pem_certs_mem(&roots, trust_pem, "trust anchors");
-    if (error < 0) {
-        sk_X509_pop_free(roots, X509_free);
-        return error;
-    }
-    return signature_verify(info, report_json, signature_der, roots);
+    return signature_verify_pem(info, report_json, signature_der, trust_pem, "trust anchors");
 }
 
 int verifier_report_signature_check(nt_buf *signer_out, nt_bytes report_json,

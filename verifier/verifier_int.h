@@ -1,15 +1,23 @@
 /*
- * verifier_int.h - private to nt_verifier: the report structure that
- * verify.c fills and report_json.c / report_pdf.c render, and the helpers the
- * verifier's files share (verifier__ prefix).  Not installed, not included
- * outside verifier/.
+ * verifier_int.h - private to nt_verifier: the report structure that the
+ * steps (verify*.c) fill and report_json.c / report_pdf.c render, the
+ * context the steps share, and the helpers the verifier's files share
+ * (verifier__ prefix).  Not installed, not included outside verifier/.
  */
 #ifndef VERIFIER_VERIFIER_INT_H
 #define VERIFIER_VERIFIER_INT_H
 
 #include "verifier/verifier.h"
 
+#include "ledger/note.h"
+#include "ledger/receipt.h"
+#include "ledger/record.h"
+
 #include <openssl/asn1.h>
+#include <openssl/evp.h>
+#include <openssl/pkcs7.h>
+#include <openssl/ts.h>
+#include <openssl/x509.h>
 #include <stdint.h>
 
 #define VERIFIER_NAME        "notarium-verify"
@@ -155,6 +163,63 @@ int verifier__asn1_int_hex(nt_buf *out, const ASN1_INTEGER *v);
 
 /* Format a time_t as RFC 3339 UTC ("2026-01-02T03:04:05Z"). */
 void verifier__time_text(char out[32], int64_t t);
+
+/*
+ * The verification steps (verify*.c).  verify.c runs them in order on one
+ * context, vctx, which holds what a step hands to the next: the decoded
+ * receipt, the parsed token, the certificate pool, anchors and chain.  Each
+ * step records its outcome in the report with verifier__step_set /
+ * verifier__detail and returns a negative NT_E* code only when the
+ * verification itself could not go on (out of memory, an unreadable input).
+ */
+typedef struct vctx {
+    verifier_report *r;
+    const verifier_options *opts;
+    receipt rc;
+    int have_receipt;
+    PKCS7 *p7;
+    TS_TST_INFO *tst;
+    record_alg imprint_alg;
+    nt_buf imprint;
+    STACK_OF(X509) * pool; /* token certificates + receipt certificates */
+    STACK_OF(X509) * anchors;
+    STACK_OF(X509) * chain; /* verified path, signer first */
+    X509 *signer;           /* borrowed from pool */
+    int64_t gen_time;
+} vctx;
+
+/* verify_token.c: step 3, the token parsed into v->tst and the report. */
+int verifier__step_token(vctx *v);
+/* verify_token.c: step 2, the document (or the supplied digest) against the imprint. */
+int verifier__step_digest(vctx *v, const record_alg *sup_alg, const nt_buf *sup_digest);
+/* verify_signature.c: step 4, signature, signer identification, chain, key usage. */
+int verifier__step_signature(vctx *v);
+/* verify_revocation.c: step 5, the verified chain against the --crl files. */
+int verifier__step_revocation(vctx *v);
+/* verify_ledger.c: step 6, leaf, checkpoint and inclusion proof (then the mirror step). */
+int verifier__step_ledger(vctx *v, const note_verifier *nv);
+
+/*
+ * verify_inputs.c: load an input given as bytes (when bytes.ptr is set) or
+ * as the file `path` (at most 64 MiB), recording its name, size and SHA-256
+ * in `info`; `what` names it in error messages.
+ */
+int verifier__input_load(nt_buf *data, verifier_input *info, const char *path, nt_bytes bytes,
+                         const char *what);
+/*
+ * verify_inputs.c: hash the document at `path` streamed with `alg` (NULL:
+ * SHA-256 only) and SHA-256 in one pass, filling `info` and md/md_len.
+ */
+int verifier__document_hash(verifier_input *info, uint8_t *md, unsigned *md_len, const char *path,
+                            const EVP_MD *alg);
+/* verify_inputs.c: parse --digest "ALG:HEX" (NT_EINVAL with a message otherwise). */
+int verifier__digest_parse(record_alg *alg, nt_buf *digest, const char *text);
+/* verify_inputs.c: describe a certificate for the report (subject, issuer, serial, validity). */
+int verifier__cert_info_fill(verifier_cert_info *c, X509 *x);
+/* verify_report.c: free what verifier__cert_info_fill allocated. */
+void verifier__cert_info_dispose(verifier_cert_info *c);
+/* verify_inputs.c: `len` bytes as lowercase hex into out[2 * len + 1]. */
+void verifier__hex_lower(char *out, const uint8_t *data, size_t len);
 
 /*
  * Mirror corroboration (mirror.c): look for the checkpoint of `size`/`root`

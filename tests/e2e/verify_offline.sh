@@ -64,6 +64,10 @@ run "$V" --document "$T/contract.txt" "${args[@]}" --now "$now" --report-json "$
 run "$V" --document "$T/contract.txt" "${args[@]}" --now "$now" --report-json "$T/lang-zh.json" \
     --lang zh --quiet
 cmp -s "$T/lang-en.json" "$T/lang-zh.json" || fail "the JSON report changes with --lang"
+# "verify it yourself" repeats the inputs, not the outputs (--now, --lang, --report-*, --quiet)
+want="notarium-verify --document $T/contract.txt --receipt $C/receipt.json --trust $C/ca.pem --log-key $C/log.vkey"
+[[ $(jget "$T/lang-zh.json" '.verify_yourself') == "$want" ]] ||
+    fail "verify_yourself: $(jget "$T/lang-zh.json" '.verify_yourself')"
 [[ $(jget "$T/lang-zh.json" '.steps[5].detail_codes[0]') == ledger.leaf_ok ]] || fail "detail_codes"
 [[ $(jget "$T/lang-zh.json" '[.steps[] | (.details | length) == (.detail_codes | length)] | all') == true ]] ||
     fail "one detail code per detail line"

@@ -90,6 +90,13 @@ static void edit_checkpoint(receipt *rc, void *ctx)
     nt_buf_set(&rc->checkpoint, note->ptr, note->len);
 }
 
+static void edit_leaf(receipt *rc, void *ctx)
+{
+    (void)ctx;
+    REQUIRE(rc->leaf.len > 3);
+    rc->leaf.len = 3; /* not a canonical record any more */
+}
+
 static void test_genuine_and_changed_byte(void)
 {
     kase k;
@@ -184,6 +191,29 @@ static void test_steps_and_json(void)
     kase_dispose(&k);
 }
 
+/* The ledger step's last detail line (starting with `text`) and its code in the JSON report. */
+static void ledger_detail(const verifier_options *o, const char *code, const char *text)
+{
+    verifier_report *r = NULL;
+    nt_buf j = NT_BUF_INIT;
+    REQUIRE(verifier_run(&r, o) == 0);
+    REQUIRE(verifier_report_json(&j, r) == 0);
+    json_error_t jerr;
+    json_t *root = json_loadb((const char *)j.ptr, j.len, 0, &jerr);
+    REQUIRE(root != NULL);
+    json_t *step = json_array_get(json_object_get(root, "steps"), VERIFIER_STEP_LEDGER);
+    json_t *details = json_object_get(step, "details");
+    json_t *codes = json_object_get(step, "detail_codes");
+    size_t n = json_array_size(details);
+    REQUIRE(n > 0 && json_array_size(codes) == n);
+    CHECK_STR(json_string_value(json_array_get(codes, n - 1)), code);
+    const char *line = json_string_value(json_array_get(details, n - 1));
+    CHECK(line != NULL && strncmp(line, text, strlen(text)) == 0);
+    json_decref(root);
+    nt_buf_dispose(&j);
+    verifier_report_free(r);
+}
+
 static void test_ledger_forgeries(void)
 {
     kase k;
@@ -223,6 +253,13 @@ static void test_ledger_forgeries(void)
     opts_of(&o, &k, &forged);
     CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
 
+    /* a leaf that is not a record */
+    receipt_edit(&forged, &k.receipt, edit_leaf, NULL);
+    opts_of(&o, &k, &forged);
+    CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
+    CHECK_STR(sub, "LEAF_FORMAT_FAILURE");
+    ledger_detail(&o, "ledger.leaf_format", "the leaf is not a canonical Notarium record: ");
+
     /* a receipt from a different log, verified with this log's key */
     kase k2;
     kase_new(&k2, g_gen - FX_DAY, g_gen + 365 * FX_DAY, "other.test/log");
@@ -231,6 +268,9 @@ static void test_ledger_forgeries(void)
     o.trust = nt_buf_bytes(&k2.trust);
     CHECK(vfx_run(&o, &sub) == VERIFIER_FAILED);
     CHECK_STR(sub, "LOG_MISMATCH");
+    ledger_detail(&o, "ledger.log_mismatch",
+                  "the receipt is from log \"other.test/log\", the pinned log key is "
+                  "\"notarium.test/log\"");
     o.log_key = nt_buf_bytes(&k2.vkey);
     CHECK(vfx_run(&o, &sub) == VERIFIER_PASSED);
 
