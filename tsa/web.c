@@ -100,8 +100,16 @@ static int certs_json(json_t *arr, nt_bytes pem)
         NT_OSSL(PEM_write_bio_X509(out, x), "PEM");
         len = BIO_get_mem_data(out, &text);
         {
-            /* The subject, then the PEM text (it starts at "-----BEGIN"). */
-            const char *begin = text != NULL ? strstr(text, "-----BEGIN") : NULL;
+            /* The subject, then the PEM text (it starts at "-----BEGIN").  A memory BIO's
+             * data is not NUL-terminated: search its `len` bytes only. */
+            static const char mark[] = "-----BEGIN";
+            const char *begin = NULL;
+            for (long i = 0; text != NULL && i + (long)sizeof(mark) - 1 <= len; i++) {
+                if (memcmp(text + i, mark, sizeof(mark) - 1) == 0) {
+                    begin = text + i;
+                    break;
+                }
+            }
             NT_ENSURE(begin != NULL, NT_ECRYPTO, "cannot encode a certificate");
             NT_ENSURE(json_array_append_new(
                           arr, json_pack("{s:s%, s:s, s:s%}", "subject", text,
