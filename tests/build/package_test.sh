@@ -9,10 +9,7 @@
 set -euo pipefail
 : "${NT_BUILD_DIR:?}" "${NT_SOURCE_DIR:?}" "${NT_PACKAGE_TMP:?}" "${NT_VERSION:?}"
 T="$NT_PACKAGE_TMP"
-pid=""
-cleanup() { [[ -z "$pid" ]] || { kill -TERM "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; }; }
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; [[ ! -f "$T/serve.log" ]] || tail -n 20 "$T/serve.log" >&2; exit 1; }
+fail() { echo "FAIL: $*" >&2; exit 1; }
 rm -rf "$T"
 mkdir -p "$T"
 
@@ -87,25 +84,15 @@ if [[ "$(id -u)" -eq 0 ]] && ! getent passwd notarium >/dev/null; then
         fail "start as root without the notarium user: exit $rc: $(cat "$T/refused.log")"
 fi
 jq 'del(.user)' "$cfg" >"$cfg.new" && mv "$cfg.new" "$cfg"
-"$bin" serve --config "$cfg" --data "$D" --listen 127.0.0.1:0 --port-file "$T/port" --allow-root \
-    >"$T/serve.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 1200); do
-    [[ -s "$T/port" ]] && break
-    kill -0 "$pid" 2>/dev/null || fail "the extracted server exited during start-up"
-    sleep 0.025
-done
-[[ -s "$T/port" ]] || fail "the extracted server did not start within 30 s"
+# The e2e helpers, pointed at the extracted binary: start on 127.0.0.1:0, token, stop.
+NOTARIUM="$bin"
+NT_E2E_TMP="$T/e2e"
+source "$NT_SOURCE_DIR/tests/e2e/lib.sh"
+nt_start_nodemo "$D" --config "$cfg"
 echo package >"$T/doc.txt"
-openssl ts -query -data "$T/doc.txt" -sha256 -cert -out "$T/doc.tsq" 2>/dev/null
-code="$(curl -sS -o "$T/doc.tsr" -w '%{http_code}' -H 'Content-Type: application/timestamp-query' \
-    --data-binary @"$T/doc.tsq" "http://$(tr -d '\n' <"$T/port")/tsa")"
-[[ "$code" == 200 ]] || fail "/tsa answered $code"
+nt_tsq "$T/doc.tsq" -data "$T/doc.txt" -sha256 -cert
+[[ "$(nt_post_tsq "$T/doc.tsq" "$T/doc.tsr")" == 200 ]] || fail "/tsa did not answer 200"
 openssl ts -verify -data "$T/doc.txt" -in "$T/doc.tsr" -CAfile "$D/pki/ca.pem" >/dev/null 2>&1 ||
     fail "openssl ts -verify refused the token of the extracted server"
-kill -TERM "$pid"
-rc=0
-wait "$pid" || rc=$?
-pid=""
-[[ $rc -eq 0 ]] || fail "the extracted server exited with $rc after SIGTERM"
+nt_stop
 echo "package_test: ok ($(basename "$deb"), $(wc -l <"$T/want") files)"
