@@ -5,7 +5,8 @@
 # gid with no other group, and tokens are still issued (the data directory, owned by the user,
 # is written).  Started as root without a user it refuses, before touching the data directory;
 # an unknown user, a user with uid 0 and --demo with --user are refused too.  Needs root (CI
-# runs as root): the test creates a system user and removes it on exit.
+# runs as root): the test creates a system user and removes it on exit.  Also refused: an empty
+# --user, a "user" that is not a string, and (not root) a user other than the current one.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nt_setup
 
@@ -63,6 +64,15 @@ refused rootuser 1 "user root: has uid or gid 0" \
 refused demouser 2 "--demo with --user" \
     "$NOTARIUM" serve --demo --data "$T/demo" --listen 127.0.0.1:0 --user "$user"
 [[ ! -e "$T/demo" ]] || nt_fail "--demo with --user made a data directory"
+refused emptyuser 1 "user: not a user name" \
+    "$NOTARIUM" serve --data "$D" --listen 127.0.0.1:0 --user ""
+# Not root: a configured user must be the current one (systemd's User= with "user").
+if runuser -u "$user" -- test -x "$NOTARIUM"; then
+    refused notroot 1 "user nobody: cannot switch to it: not started as root (running as uid $uid)" \
+        runuser -u "$user" -- "$NOTARIUM" serve --data "$D" --listen 127.0.0.1:0 --user nobody
+else
+    echo "note: $user cannot run $NOTARIUM (a parent directory is not searchable): not-root case not run"
+fi
 
 check_ids() { # what
     local status="/proc/$NT_PID/status"
@@ -108,6 +118,8 @@ grep -q "now running as user $user (uid $uid, gid $gid)" "$D.log" || nt_fail "no
 nt_stop
 
 # 4. The same from the configuration's "user" member, without --user.
+nt_config_set "$D" '.user = 5'
+refused cfgtype 1 "user: not a non-empty string" "$NOTARIUM" serve --data "$D" --listen 127.0.0.1:0
 nt_config_set "$D" ".user = \"$user\""
 chown "$user:$user" "$D/config.json"
 rm -f "$D.port"

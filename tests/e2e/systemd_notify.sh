@@ -2,7 +2,8 @@
 # systemd_notify.sh - the readiness protocol of Type=notify (sd_notify(3), tools/serve_notify.c):
 # with $NOTIFY_SOCKET set, `notarium serve` sends READY=1 and STATUS=listening on ADDR once the
 # ledger is open and the port file exists, and STOPPING=1 on SIGTERM; a path socket and an
-# abstract one (@name) both work.  A malformed NOTIFY_SOCKET is a warning, not a failed start.
+# abstract one (@name) both work.  A malformed NOTIFY_SOCKET, or one nobody listens on, is a
+# warning, not a failed start.
 # The listener is a few lines of python3 (a unix datagram socket), as systemd's would be.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nt_setup
@@ -46,5 +47,9 @@ run "@notarium-e2e-notify-$$" abstract
 NOTIFY_SOCKET="relative/name" nt_start "$T/bad"
 grep -q "systemd notification: NOTIFY_SOCKET: not an absolute path or @abstract name" "$NT_LOG" ||
     nt_fail "bad NOTIFY_SOCKET: no warning"
+nt_stop
+NOTIFY_SOCKET="$T/nobody-listens.sock" nt_start "$T/bad2"
+grep -q "systemd notification: NOTIFY_SOCKET $T/nobody-listens.sock: No such file or directory" \
+    "$NT_LOG" || nt_fail "NOTIFY_SOCKET without a listener: no warning"
 nt_stop
 echo "systemd_notify: OK"
