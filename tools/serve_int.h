@@ -14,7 +14,7 @@
 typedef struct serve_user {
     char name[64];
     uid_t uid;
-    gid_t gid; /* the user's primary group, the only group kept */
+    gid_t gid;      /* the user's primary group, the only group kept */
     char home[256]; /* becomes $HOME: libgit2 reads $HOME/.gitconfig, root's is unreadable */
 } serve_user;
 

@@ -80,8 +80,7 @@ int serve_privs_drop(const serve_user *u)
     return 0;
 }
 
-int serve_privs_start(server_options *opts, const server_config *cfg, const char *user,
-                      int root_ok)
+int serve_privs_start(server_options *opts, const server_config *cfg, const char *user, int root_ok)
 {
     const char *name = user != NULL ? user : cfg->user;
     serve_user u;
@@ -94,8 +93,8 @@ int serve_privs_start(server_options *opts, const server_config *cfg, const char
         if (name != NULL) {
             NT_TRY(serve_user_lookup(&u, name));
             NT_ENSURE(getuid() == u.uid, NT_EINVAL,
-                      "user %s: cannot switch to it: not started as root (running as uid %u)",
-                      name, (unsigned)getuid());
+                      "user %s: cannot switch to it: not started as root (running as uid %u)", name,
+                      (unsigned)getuid());
         }
         return 0;
     }
