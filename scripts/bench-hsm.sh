@@ -45,7 +45,7 @@ D="$work/data"
 
 start() {
     rm -f "$D.port"
-    "$NOTARIUM" serve --data "$D" "$@" --listen 127.0.0.1:0 --port-file "$D.port" \
+    "$NOTARIUM" serve --allow-root --data "$D" "$@" --listen 127.0.0.1:0 --port-file "$D.port" \
         >>"$D.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 1200); do

@@ -82,7 +82,7 @@ start_server() { # data-dir [--demo]
     local data=$1
     shift
     rm -f "$work/port"
-    "$NOTARIUM" serve "$@" --data "$data" --listen 127.0.0.1:0 --port-file "$work/port" \
+    "$NOTARIUM" serve --allow-root "$@" --data "$data" --listen 127.0.0.1:0 --port-file "$work/port" \
         --log-level error >>"$work/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 600); do

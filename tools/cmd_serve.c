@@ -3,8 +3,11 @@
  * directory when asked, load the configuration and run the daemon
  * (tsa/server.h) until SIGTERM or SIGINT.  Signals are blocked before any
  * thread starts and taken with sigwait here, so no handler ever runs inside
- * a worker thread.
+ * a worker thread.  Started as root it binds, then drops to the configured
+ * user before anything is opened for writing (serve_privs.c), and it tells
+ * systemd when it is ready and when it stops (serve_notify.c).
  */
+#include "tools/serve_int.h"
 #include "tsa/server.h"
 
 #include <signal.h>
@@ -21,6 +24,7 @@ static void serve_usage(void)
 {
     fprintf(stderr, "usage: notarium serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT]\n"
                     "                      [--port-file FILE] [--threads N] [--check-ledger]\n"
+                    "                      [--user NAME] [--allow-root]\n"
                     "                      [--log-level debug|info|warn|error]\n"
                     "                      [--mirror-remote URL ...] [--allow-new-ledger]\n");
 }
@@ -103,14 +107,15 @@ static void print_demo_help(const char *data, const char *addr)
 
 int cmd_serve(int argc, char **argv)
 {
-    const char *data = NULL, *config_path = NULL, *level_name = NULL;
-    server_options opts = {NULL, -1, NULL, 0};
+    const char *data = NULL, *config_path = NULL, *level_name = NULL, *user = NULL;
+    server_options opts = {NULL, -1, NULL, 0, 0, -1};
     server_config *cfg = NULL;
     server *s = NULL;
     nt_buf path = NT_BUF_INIT;
     nt_log_level level;
     sigset_t set;
-    int demo = 0, status = 1, sig = 0, check_ledger = 0;
+    int demo = 0, status = 1, sig = 0, check_ledger = 0, allow_root = 0, new_rc;
+    char state[160];
     const char *remotes[SERVER_MAX_REMOTES];
     size_t remote_count = 0;
 
@@ -129,6 +134,10 @@ int cmd_serve(int argc, char **argv)
             opts.allow_new_ledger = 1; /* server_ledger_guard: loud in the log */
             continue;
         }
+        if (strcmp(a, "--allow-root") == 0) {
+            allow_root = 1;
+            continue;
+        }
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             serve_usage();
             return 0;
@@ -144,6 +153,8 @@ int cmd_serve(int argc, char **argv)
             config_path = v;
         } else if (strcmp(a, "--listen") == 0) {
             opts.listen = v;
+        } else if (strcmp(a, "--user") == 0) {
+            user = v;
         } else if (strcmp(a, "--port-file") == 0) {
             opts.port_file = v;
         } else if (strcmp(a, "--threads") == 0) {
@@ -194,6 +205,12 @@ int cmd_serve(int argc, char **argv)
     if (apply_test_clock_hook() < 0) {
         return 2;
     }
+    if (demo && user != NULL && geteuid() == 0) {
+        /* The demo directory would be made by root, unreadable to the user. */
+        fprintf(stderr, "notarium serve: --demo with --user: run the demo as that user instead "
+                        "(e.g. runuser -u NAME -- notarium serve --demo ...)\n");
+        return 2;
+    }
     if (demo && server_demo_prepare(data) < 0) {
         fprintf(stderr, "notarium serve: demo set-up failed: %s\n", nt_error_last());
         goto done;
@@ -227,6 +244,11 @@ int cmd_serve(int argc, char **argv)
     if (level_name == NULL) {
         nt_log_set_level(cfg->log_level);
     }
+    /* Bind, then drop root: before the ledger check, the keys and the data directory. */
+    if (serve_privs_start(&opts, cfg, user, demo || allow_root) < 0) {
+        fprintf(stderr, "notarium serve: %s\n", nt_error_last());
+        goto done;
+    }
     /* Before the server holds the ledger: read-only, as `notarium ledger check` (a new
      * data directory has no ledger yet, and nothing to check). */
     if (check_ledger || cfg->ledger_check_at_start) {
@@ -248,9 +270,16 @@ int cmd_serve(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    if (server_new(&s, cfg, &opts) < 0) {
+    new_rc = server_new(&s, cfg, &opts);
+    opts.has_listen_fd = 0; /* server_new took the bound socket, also when it failed */
+    if (new_rc < 0) {
         fprintf(stderr, "notarium serve: %s\n", nt_error_last());
         goto done;
+    }
+    /* The ledger is open and the listener up (port file written): ready. */
+    snprintf(state, sizeof(state), "READY=1\nSTATUS=listening on %s", server_address(s));
+    if (serve_notify(state) < 0) {
+        nt_log_warn("systemd notification: %s", nt_error_last());
     }
     if (demo) {
         print_demo_help(data, server_address(s));
@@ -258,9 +287,15 @@ int cmd_serve(int argc, char **argv)
     while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM)) {
     }
     nt_log_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    if (serve_notify("STOPPING=1\nSTATUS=stopping: answering queued requests") < 0) {
+        nt_log_warn("systemd notification: %s", nt_error_last());
+    }
     /* 3: the ledger did not commit within http.drain_timeout_ms (docs/OPERATING.md). */
     status = server_shutdown(s) < 0 ? 3 : 0;
 done:
+    if (opts.has_listen_fd) {
+        close(opts.listen_fd); /* bound, but the start failed before server_new */
+    }
     server_free(s);
     server_config_free(cfg);
     nt_buf_dispose(&path);

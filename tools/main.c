@@ -25,6 +25,7 @@ static void usage(FILE *f)
             "commands:\n"
             "  serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT] [--port-file FILE]\n"
             "        [--threads N] [--log-level debug|info|warn|error] [--check-ledger]\n"
+            "        [--user NAME] [--allow-root]\n"
             "                         run the time-stamping server\n"
             "  pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096]\n"
             "        [--origin ORIGIN] [--days N] [--force]\n"

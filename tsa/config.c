@@ -402,7 +402,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
 {
     static const char *const allowed[] = {"listen", "threads", "max_body", "log_level", "tsa",
                                           "ledger", "api_keys", "evidence", "mirror", "web",
-                                          "http", "pkcs11"};
+                                          "http", "pkcs11", "user"};
     static const char *const evidence_allowed[] = {"max_metadata_bytes"};
     static const char *const web_allowed[] = {"verify_page", "report_trust"};
     server_config *cfg = NULL;
@@ -438,6 +438,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     NT_TRY(get_str(&level, root, "", "log_level", "info", 0));
     NT_ENSURE(nt_log_level_parse(&cfg->log_level, level) == 0, NT_EINVAL,
               "log_level: one of debug, info, warn, error, none");
+    NT_TRY(get_str(&cfg->user, root, "", "user", NULL, 1));
 
     NT_ENSURE((v = json_object_get(root, "tsa")) != NULL, NT_EINVAL, "tsa: required");
     NT_TRY(parse_tsa(cfg, v));
@@ -524,6 +525,7 @@ void server_config_free(server_config *cfg)
     }
     nt_free(cfg->data_dir);
     nt_free(cfg->listen);
+    nt_free(cfg->user);
     nt_free(cfg->tsa_policy);
     for (size_t i = 0; i < TSA_MAX_POLICIES; i++) {
         nt_free(cfg->tsa_accepted_policies[i]);

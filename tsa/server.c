@@ -1241,14 +1241,31 @@ done:
     nt_buf_dispose(&leaf);
 }
 
-/* Open, bind and listen; the address actually bound goes to s->address. */
-static int listen_socket(int *fd_out, server *s, const char *listen_spec)
+/* The address a listening socket is bound to, "ADDR:PORT" or "[V6]:PORT". */
+static int sock_address(char *out, size_t size, int fd)
 {
-    struct addrinfo hints, *res = NULL;
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
+    char host[NI_MAXHOST], port[NI_MAXSERV];
+    int rc;
+
+    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+        return nt_error_set(NT_EIO, "getsockname: %s", strerror(errno));
+    }
+    rc = getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), port, sizeof(port),
+                     NI_NUMERICHOST | NI_NUMERICSERV);
+    if (rc != 0) {
+        return nt_error_set(NT_EIO, "getnameinfo: %s", gai_strerror(rc));
+    }
+    snprintf(out, size, ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+    return 0;
+}
+
+int server_listen_open(int *fd_out, char *addr_out, size_t addr_size, const char *listen_spec)
+{
+    struct addrinfo hints, *res = NULL;
     nt_buf host = NT_BUF_INIT;
-    char port_text[8], addr[INET6_ADDRSTRLEN];
+    char port_text[8];
     uint16_t port;
     int fd = -1, one = 1, rc, error = 0;
 
@@ -1267,17 +1284,7 @@ static int listen_socket(int *fd_out, server *s, const char *listen_spec)
     NT_ENSURE(bind(fd, res->ai_addr, res->ai_addrlen) == 0, NT_EIO, "cannot listen on %s: %s",
               listen_spec, strerror(errno));
     NT_ENSURE(listen(fd, 4096) == 0, NT_EIO, "listen: %s", strerror(errno));
-    NT_ENSURE(getsockname(fd, (struct sockaddr *)&ss, &sl) == 0, NT_EIO, "getsockname: %s",
-              strerror(errno));
-    if (ss.ss_family == AF_INET6) {
-        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-        inet_ntop(AF_INET6, &a->sin6_addr, addr, sizeof(addr));
-        snprintf(s->address, sizeof(s->address), "[%s]:%u", addr, (unsigned)ntohs(a->sin6_port));
-    } else {
-        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-        inet_ntop(AF_INET, &a->sin_addr, addr, sizeof(addr));
-        snprintf(s->address, sizeof(s->address), "%s:%u", addr, (unsigned)ntohs(a->sin_port));
-    }
+    NT_TRY(sock_address(addr_out, addr_size, fd));
     *fd_out = fd;
     fd = -1;
 done:
@@ -1308,6 +1315,9 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     ledger_info head;
 
     *out = NULL;
+    if (opts != NULL && opts->has_listen_fd) {
+        fd = opts->listen_fd; /* ours from here on, also on failure */
+    }
     NT_ENSURE((s = nt_calloc(1, sizeof(*s))) != NULL, NT_ENOMEM, "out of memory");
     s->cfg = cfg;
 
@@ -1351,8 +1361,13 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
      */
     NT_TRY(mirror_begin(s));
 
-    NT_TRY(listen_socket(&fd, s, opts != NULL && opts->listen != NULL ? opts->listen
+    if (fd >= 0) {
+        NT_TRY(sock_address(s->address, sizeof(s->address), fd));
+    } else {
+        NT_TRY(server_listen_open(&fd, s->address, sizeof(s->address),
+                                  opts != NULL && opts->listen != NULL ? opts->listen
                                                                        : cfg->listen));
+    }
     threads = opts != NULL && opts->threads >= 0 ? (unsigned)opts->threads : cfg->threads;
     if (threads == 0) {
         threads = cpu_count();

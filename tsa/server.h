@@ -44,6 +44,7 @@ typedef struct server_config {
     unsigned threads;            /* HTTP worker threads; 0 = number of CPUs */
     size_t max_body;             /* largest request body accepted, bytes */
     nt_log_level log_level;
+    char *user;                  /* started as root: drop to this user after binding; NULL */
 
     tsa_config tsa;              /* its strings point into the members below */
     char *tsa_policy;
@@ -155,6 +156,8 @@ typedef struct server_options {
     const char *port_file;       /* "ADDR:PORT\n" written atomically after listening; NULL = none */
     int allow_new_ledger;        /* 1 = create a new ledger even where the directory ran before
                                     (server_ledger_guard); `serve --allow-new-ledger` */
+    int has_listen_fd;           /* 1: listen_fd is a socket from server_listen_open, used */
+    int listen_fd;               /* instead of binding (owned by the server from server_new on) */
 } server_options;
 
 typedef struct server server;
@@ -219,6 +222,14 @@ int server_boot_epoch_raise(const char *data_dir, uint32_t epoch);
 
 /* Write the marker state/ledger (docs/FORMATS.md) for the head (size, root), atomically. */
 int server_ledger_mark(const server_config *cfg, uint64_t size, const uint8_t root[32]);
+
+/*
+ * Bind and listen on "ADDR:PORT" (port 0 = any free port): *fd_out is the caller's (close-on-exec,
+ * non-blocking), the address actually bound is written to addr ("ADDR:PORT" / "[V6]:PORT").
+ * `notarium serve` binds with this before it drops root (tools/serve_privs.c) and hands the
+ * socket to server_new.  NT_EINVAL for an address that does not resolve, NT_EIO when binding fails.
+ */
+int server_listen_open(int *fd_out, char *addr, size_t addr_size, const char *listen);
 
 /* Parse "ADDR:PORT" / "[V6]:PORT" into host (appended) and port. */
 int server_listen_parse(nt_buf *host_out, uint16_t *port_out, const char *listen);

@@ -100,7 +100,7 @@ done
 # refused ARGS...: start must fail (exit 1) with this text on stderr
 refused() {
     local name="$1" text="$2" rc=0
-    "$NOTARIUM" serve --data "$D" --listen 127.0.0.1:0 >"$T/$name.out" 2>"$T/$name.err" || rc=$?
+    "$NOTARIUM" serve --allow-root --data "$D" --listen 127.0.0.1:0 >"$T/$name.out" 2>"$T/$name.err" || rc=$?
     nt_check "$rc == 1" "$name: exit status $rc, want 1: $(cat "$T/$name.err")"
     grep -qF "$text" "$T/$name.err" || nt_fail "$name: stderr lacks '$text': $(cat "$T/$name.err")"
     ! grep -q "$PIN" "$T/$name.err" "$T/$name.out" || nt_fail "$name: the PIN appears in the output"

@@ -75,7 +75,7 @@ expect_problem() {
     grep -q "^PROBLEM $1 $2: " "$T/check.out" || nt_fail "no 'PROBLEM $1 $2' line"
     grep -q '^FAILED: ' "$T/check.out" || nt_fail "no FAILED line"
     rc=0
-    timeout 60 "$NOTARIUM" serve --data "$data" --listen 127.0.0.1:0 --port-file "$T/p" \
+    timeout 60 "$NOTARIUM" serve --allow-root --data "$data" --listen 127.0.0.1:0 --port-file "$T/p" \
         --check-ledger >"$T/serve.out" 2>&1 || rc=$?
     nt_check '"$rc" -ne 0 && "$rc" -lt 124' "serve --check-ledger on a damaged ledger: status $rc"
     grep -q 'the ledger check failed' "$T/serve.out" || nt_fail "serve: no refusal message"
@@ -88,7 +88,7 @@ expect_problem leaf "${idx[2]}"
 # the same through the configuration instead of the flag
 nt_config_set "$data" '.ledger.check_at_start = true'
 rc=0
-timeout 60 "$NOTARIUM" serve --data "$data" --listen 127.0.0.1:0 >"$T/serve2.out" 2>&1 || rc=$?
+timeout 60 "$NOTARIUM" serve --allow-root --data "$data" --listen 127.0.0.1:0 >"$T/serve2.out" 2>&1 || rc=$?
 nt_check '"$rc" -ne 0 && "$rc" -lt 124' "serve with ledger.check_at_start: status $rc"
 grep -q 'the ledger check failed' "$T/serve2.out" || nt_fail "check_at_start: no refusal"
 nt_config_set "$data" 'del(.ledger.check_at_start)'

@@ -35,6 +35,6 @@ expect_refusal() {
     grep -q "has $((size / 2)) bytes" "$T/$name.err" || nt_fail "$name: the message does not give the file's size"
 }
 expect_refusal info "$NOTARIUM" ledger info --data "$data"
-expect_refusal serve "$NOTARIUM" serve --data "$data" --listen 127.0.0.1:0 --port-file "$T/port"
+expect_refusal serve "$NOTARIUM" serve --allow-root --data "$data" --listen 127.0.0.1:0 --port-file "$T/port"
 [[ ! -s "$T/port" ]] || nt_fail "serve wrote a port file for a truncated ledger"
 echo "PASS: truncated data.mdb refused by ledger info and serve"

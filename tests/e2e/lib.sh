@@ -10,6 +10,8 @@
 #
 #   nt_setup                    fresh $NT_E2E_TMP; sets T (= NT_E2E_TMP)
 #   nt_start DIR [serve args]   start `serve --demo --data DIR`; sets NT_URL, NT_PID, NT_LOG
+#                               (every server here gets --allow-root: CI runs as root, and
+#                               dropping to a user is tested on its own in privdrop.sh)
 #   nt_start_nodemo DIR [args]  the same without --demo (DIR/config.json must exist)
 #   nt_stop                     SIGTERM the last started server, expect exit status 0
 #   nt_fail MSG                 print MSG and the server log tail, exit 1
@@ -88,7 +90,7 @@ nt__start() {
     local portfile="$dir.port"
     NT_LOG="$dir.log"
     rm -f "$portfile"
-    "$NOTARIUM" serve --data "$dir" --listen 127.0.0.1:0 --port-file "$portfile" "$@" \
+    "$NOTARIUM" serve --allow-root --data "$dir" --listen 127.0.0.1:0 --port-file "$portfile" "$@" \
         >>"$NT_LOG" 2>&1 &
     NT_PID=$!
     NT_PIDS+=("$NT_PID")

@@ -16,7 +16,7 @@ refused() { # DATA RE MSG [serve args]
     local dir="$1" re="$2" msg="$3" rc=0
     shift 3
     rm -f "$dir.port"
-    "$NOTARIUM" serve --data "$dir" --listen 127.0.0.1:0 --port-file "$dir.port" "$@" \
+    "$NOTARIUM" serve --allow-root --data "$dir" --listen 127.0.0.1:0 --port-file "$dir.port" "$@" \
         >"$T/out" 2>"$T/err" || rc=$?
     nt_check "$rc -eq 1" "$msg: exit $rc: $(cat "$T/err")"
     [[ ! -e "$dir.port" ]] || nt_fail "$msg: a port file was written"

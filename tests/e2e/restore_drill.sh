@@ -68,20 +68,20 @@ tool audit --log-key "$vkey" --state "$T/audit.state" --no-progress "file://$rem
 
 # 2. Lose the ledger: every start is refused with one line naming the restore.
 rm -rf "$data/ledger"
-if "$NOTARIUM" serve --data "$data" --listen 127.0.0.1:0 >"$T/refused1.out" 2>&1; then
+if "$NOTARIUM" serve --allow-root --data "$data" --listen 127.0.0.1:0 >"$T/refused1.out" 2>&1; then
     nt_fail "the server started without its ledger"
 fi
 grep -q "notarium ledger restore" "$T/refused1.out" || nt_fail "refusal: $(cat "$T/refused1.out")"
 nt_check "! -e \"$data/ledger/data.mdb\"" "a refused start created a ledger"
 mkdir -p "$data/ledger" && : >"$data/ledger/data.mdb"
-if "$NOTARIUM" serve --data "$data" --listen 127.0.0.1:0 >"$T/refused2.out" 2>&1; then
+if "$NOTARIUM" serve --allow-root --data "$data" --listen 127.0.0.1:0 >"$T/refused2.out" 2>&1; then
     nt_fail "the server started on an empty data.mdb"
 fi
 grep -q "ledger missing or empty" "$T/refused2.out" || nt_fail "refusal: $(cat "$T/refused2.out")"
 # Even with no mirror configured (the boot epoch and the marker remain).
 mv "$data/mirror.git" "$T/mirror.away"
 nt_config_set "$data" '.mirror.path = null'
-if "$NOTARIUM" serve --data "$data" --listen 127.0.0.1:0 >"$T/refused3.out" 2>&1; then
+if "$NOTARIUM" serve --allow-root --data "$data" --listen 127.0.0.1:0 >"$T/refused3.out" 2>&1; then
     nt_fail "the server started without its ledger and without its mirror"
 fi
 grep -q "state/boot-epoch" "$T/refused3.out" || nt_fail "refusal: $(cat "$T/refused3.out")"

@@ -19,7 +19,7 @@ nt_check "$(stat -c %a "$D/demo-api-key") == 600" "demo-api-key is not 0600"
 
 refused() { # name text
     local name="$1" text="$2" rc=0
-    "$NOTARIUM" serve --data "$D" --listen 127.0.0.1:0 >"$T/$name.out" 2>"$T/$name.err" || rc=$?
+    "$NOTARIUM" serve --allow-root --data "$D" --listen 127.0.0.1:0 >"$T/$name.out" 2>"$T/$name.err" || rc=$?
     nt_check "$rc == 1" "$name: exit status $rc, want 1"
     grep -qF "$text" "$T/$name.err" || nt_fail "$name: stderr lacks '$text': $(cat "$T/$name.err")"
 }
