@@ -11,6 +11,11 @@
  * token (policy OID, ESSCertIDv2 DER, TSA name, accuracy, digest) is built
  * once in tsa_new; signing touches only per-request objects and the shared,
  * read-only EVP_PKEY, so threads sign in parallel without any lock of ours.
+ *
+ * Tokens are issued by the direct DER writer of token_fast.c whenever
+ * tsa_new could set it up (every supported key type); the CMS code here is
+ * the reference it is tested against (tsa__token_reference, token_int.h)
+ * and the fallback for a TSA whose name or certificate is too large for it.
  */
 #include "tsa/token_int.h"
 
