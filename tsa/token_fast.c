@@ -28,10 +28,10 @@
 #include <string.h>
 #include <time.h>
 
-#define FAST_SLOTS 16           /* signing contexts kept; more threads make temporary ones */
-#define FAST_TST_MAX 4096u      /* scratch for one TSTInfo */
-#define FAST_ATTRS_MAX 4096u    /* scratch for the signed attributes */
-#define FAST_ATTR_SMALL 128u    /* one of the three per-token attributes */
+#define FAST_SLOTS      16    /* signing contexts kept; more threads make temporary ones */
+#define FAST_TST_MAX    4096u /* scratch for one TSTInfo */
+#define FAST_ATTRS_MAX  4096u /* scratch for the signed attributes */
+#define FAST_ATTR_SMALL 128u  /* one of the three per-token attributes */
 
 /* A signing context: taken by one thread at a time (busy), created on first use. */
 typedef struct fast_slot {
@@ -41,20 +41,20 @@ typedef struct fast_slot {
 } fast_slot;
 
 struct tsa__fast {
-    nt_buf sid;        /* IssuerAndSerialNumber of the TSA certificate */
-    nt_buf dig_alg;    /* AlgorithmIdentifier of the signature digest */
-    nt_buf sig_alg;    /* signatureAlgorithm, as the CMS code writes it */
-    nt_buf ct_attr;    /* Attribute contentType = id-ct-TSTInfo */
-    nt_buf ess_attr;   /* Attribute signingCertificateV2 */
-    nt_buf oid_st;     /* OID TLVs: signingTime, messageDigest, id-ct-TSTInfo, id-signedData */
+    nt_buf sid;      /* IssuerAndSerialNumber of the TSA certificate */
+    nt_buf dig_alg;  /* AlgorithmIdentifier of the signature digest */
+    nt_buf sig_alg;  /* signatureAlgorithm, as the CMS code writes it */
+    nt_buf ct_attr;  /* Attribute contentType = id-ct-TSTInfo */
+    nt_buf ess_attr; /* Attribute signingCertificateV2 */
+    nt_buf oid_st;   /* OID TLVs: signingTime, messageDigest, id-ct-TSTInfo, id-signedData */
     nt_buf oid_md;
     nt_buf oid_tst;
     nt_buf oid_sd;
-    nt_buf policy;     /* the configured policy OID TLV */
-    nt_buf accuracy;   /* Accuracy TLV; empty when omitted */
-    nt_buf tsa_name;   /* [0] EXPLICIT GeneralName TLV; empty when omitted */
-    size_t sig_max;    /* EVP_PKEY_get_size */
-    size_t resp_max;   /* bound on a TimeStampResp with certificates */
+    nt_buf policy;   /* the configured policy OID TLV */
+    nt_buf accuracy; /* Accuracy TLV; empty when omitted */
+    nt_buf tsa_name; /* [0] EXPLICIT GeneralName TLV; empty when omitted */
+    size_t sig_max;  /* EVP_PKEY_get_size */
+    size_t resp_max; /* bound on a TimeStampResp with certificates */
     fast_slot slots[FAST_SLOTS];
 };
 
@@ -78,7 +78,8 @@ static void dw_init(dw *w, uint8_t *buf, size_t cap, const char *what)
 static int dw_room(const dw *w, size_t len)
 {
     if ((size_t)(w->p - w->lo) < len) {
-        return nt_error_set(NT_ERANGE, "token: %s does not fit its buffer (%zu bytes left, %zu needed)",
+        return nt_error_set(NT_ERANGE,
+                            "token: %s does not fit its buffer (%zu bytes left, %zu needed)",
                             w->what, (size_t)(w->p - w->lo), len);
     }
     return 0;
@@ -669,14 +670,14 @@ int tsa__fast_new(tsa__fast **out, const tsa *t)
     NT_TRY(oid_tlv(&f->oid_st, NID_pkcs9_signingTime));
     NT_TRY(oid_tlv(&f->oid_md, NID_pkcs9_messageDigest));
     NT_TRY(attr_const(&f->ct_attr, NID_pkcs9_contentType, nt_buf_bytes(&f->oid_tst)));
-    NT_TRY(attr_const(&f->ess_attr, NID_id_smime_aa_signingCertificateV2,
-                      nt_buf_bytes(&t->ess_v2)));
+    NT_TRY(
+        attr_const(&f->ess_attr, NID_id_smime_aa_signingCertificateV2, nt_buf_bytes(&t->ess_v2)));
     len = i2d_ASN1_OBJECT(t->policy, &der);
     NT_TRY(put_i2d(&f->policy, len, der, "the policy"));
     der = NULL;
     if (t->accuracy != NULL) {
         len = i2d_TS_ACCURACY(t->accuracy, &der);
-    NT_TRY(put_i2d(&f->accuracy, len, der, "accuracy"));
+        NT_TRY(put_i2d(&f->accuracy, len, der, "accuracy"));
         der = NULL;
     }
     if (t->tsa_name != NULL) {
@@ -723,9 +724,9 @@ void tsa__fast_free(tsa__fast *f)
     for (size_t i = 0; i < FAST_SLOTS; i++) {
         slot_dispose(&f->slots[i]);
     }
-    nt_buf *bufs[] = {&f->sid,    &f->dig_alg,  &f->sig_alg, &f->ct_attr, &f->ess_attr,
-                      &f->oid_st, &f->oid_md,   &f->oid_tst, &f->oid_sd,  &f->policy,
-                      &f->accuracy, &f->tsa_name};
+    nt_buf *bufs[] = {&f->sid,      &f->dig_alg, &f->sig_alg,  &f->ct_attr,
+                      &f->ess_attr, &f->oid_st,  &f->oid_md,   &f->oid_tst,
+                      &f->oid_sd,   &f->policy,  &f->accuracy, &f->tsa_name};
     for (size_t i = 0; i < NT_ARRAY_LEN(bufs); i++) {
         nt_buf_dispose(bufs[i]);
     }

@@ -17,7 +17,7 @@ typedef struct tsa__token_in {
     const ASN1_INTEGER *nonce;     /* NULL: none */
     int cert_req;                  /* embed the TSA certificate and its chain */
     uint8_t serial[TSA_SERIAL_BYTES];
-    struct timespec gen;           /* genTime, already on the precision grid */
+    struct timespec gen; /* genTime, already on the precision grid */
 } tsa__token_in;
 
 /*

@@ -153,7 +153,9 @@ static TS_REQ *random_input(tsa__token_in *in, ASN1_INTEGER **neg, const tsa_con
     o.params = (int)((r >> 8) % 2);
     o.nonce_bytes = (int)((r >> 16) % 33);
     o.cert_req = (int)((r >> 24) % 2);
-    o.policy = (r >> 32) % 3 == 0 ? NULL : (r >> 32) % 3 == 1 ? FX_POLICY : cfg->accepted_policies[0];
+    o.policy = (r >> 32) % 3 == 0   ? NULL
+               : (r >> 32) % 3 == 1 ? FX_POLICY
+                                    : cfg->accepted_policies[0];
     fx_request(&der, &q, &o);
     nt_buf_dispose(&der);
     memset(in, 0, sizeof(*in));
@@ -219,9 +221,8 @@ static void test_key(certs_key_type type, int pss, const char *label)
                   memcmp(resp.ptr + 9, fast.ptr, fast.len) == 0);
             CHECK(verifies(&fast, q, &pki, in.cert_req, mode));
             CHECK(verifies(&ref, q, &pki, in.cert_req, mode));
-            compare_tokens(&fast, &ref, pki.signer, in.cert_req, type != CERTS_KEY_EC_P256 &&
-                                                                     type != CERTS_KEY_EC_P384 &&
-                                                                     !pss);
+            compare_tokens(&fast, &ref, pki.signer, in.cert_req,
+                           type != CERTS_KEY_EC_P256 && type != CERTS_KEY_EC_P384 && !pss);
             /* negative twins: a byte flipped in the TSTInfo, then in the signature */
             {
                 CMS_ContentInfo *cms = cms_of(&fast);
