@@ -31,6 +31,7 @@ struct tsa {
     STACK_OF(X509) *embed;       /* certReq TRUE: signer, then its chain (no duplicates) */
     nt_buf embed_der;            /* their DER, concatenated in that order */
     uint64_t unit_ns;            /* one unit of genTime precision */
+    struct tsa__fast *fast;      /* token_fast.c's constants and contexts; NULL: CMS path */
 
     /* the only mutable shared state: atomics */
     _Atomic uint64_t serial_counter;

@@ -11,8 +11,13 @@
  * token (policy OID, ESSCertIDv2 DER, TSA name, accuracy, digest) is built
  * once in tsa_new; signing touches only per-request objects and the shared,
  * read-only EVP_PKEY, so threads sign in parallel without any lock of ours.
+ *
+ * Tokens are issued by the direct DER writer of token_fast.c whenever
+ * tsa_new could set it up (every supported key type); the CMS code here is
+ * the reference it is tested against (tsa__token_reference, token_int.h)
+ * and the fallback for a TSA whose name or certificate is too large for it.
  */
-#include "tsa/core_int.h"
+#include "tsa/token_int.h"
 
 #include <openssl/bn.h>
 #include <openssl/cms.h>
@@ -52,6 +57,7 @@ void tsa_free(tsa *t)
     nt_buf_dispose(&t->ess_v2);
     sk_X509_pop_free(t->embed, X509_free);
     nt_buf_dispose(&t->embed_der);
+    tsa__fast_free(t->fast);
     nt_free(t);
 }
 
@@ -281,6 +287,13 @@ int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer)
     atomic_init(&t->clock_sync, (int)NT_CLOCK_UNKNOWN);
     atomic_init(&t->clock_max_error_us, -1L);
     atomic_init(&t->clock_est_error_us, -1L);
+    /* the fast path needs everything above; without it, tokens take the CMS path */
+    error = tsa__fast_new(&t->fast, t);
+    if (error == NT_EUNSUPPORTED) {
+        nt_log_info("tsa: %s; tokens are built through OpenSSL's CMS code", nt_error_last());
+        error = 0;
+    }
+    NT_TRY(error);
 
     *out = t;
     t = NULL;
@@ -302,7 +315,7 @@ done:
  * So: YYYYMMDDhhmmss[.f+]Z, the fraction cut (not rounded) to `digits`, then
  * stripped of trailing zeros, with no '.' when nothing is left.
  */
-static int gen_time_string(char *out, size_t cap, const struct timespec *ts, int digits)
+int tsa__gen_time_string(char *out, size_t cap, const struct timespec *ts, int digits)
 {
     struct tm tm;
     time_t sec = ts->tv_sec;
@@ -359,7 +372,7 @@ static int build_tstinfo(nt_buf *out, const tsa *t, const TS_MSG_IMPRINT *imprin
     NT_OSSL_PTR(bn = BN_bin2bn(serial, TSA_SERIAL_BYTES, NULL), "serial");
     NT_OSSL_PTR(sn = BN_to_ASN1_INTEGER(bn, NULL), "serial");
     NT_OSSL(TS_TST_INFO_set_serial(tst, sn), "TSTInfo serialNumber");
-    NT_TRY(gen_time_string(when, sizeof(when), gen, t->cfg.precision_digits));
+    NT_TRY(tsa__gen_time_string(when, sizeof(when), gen, t->cfg.precision_digits));
     NT_OSSL_PTR(gt = ASN1_GENERALIZEDTIME_new(), "ASN1_GENERALIZEDTIME_new");
     NT_OSSL(ASN1_STRING_set(gt, when, (int)strlen(when)), "genTime");
     NT_OSSL(TS_TST_INFO_set_time(tst, gt), "TSTInfo genTime");
@@ -533,40 +546,57 @@ done:
     return error;
 }
 
+int tsa__token_reference(nt_buf *token, const tsa *t, const tsa__token_in *in)
+{
+    int error = 0;
+    nt_buf tst = NT_BUF_INIT;
+
+    NT_TRY(build_tstinfo(&tst, t, in->imprint, in->policy, in->nonce, in->serial, &in->gen));
+    NT_TRY(sign_tstinfo(token, t, nt_buf_bytes(&tst), in->cert_req, &in->gen));
+done:
+    nt_buf_dispose(&tst);
+    return error;
+}
+
 int tsa__issue(tsa_result *out, tsa *t, const TS_MSG_IMPRINT *imprint, const tsa__alg *alg,
                const ASN1_OBJECT *policy, const ASN1_INTEGER *nonce, int cert_req)
 {
     int error = 0;
     char reason[sizeof(out->reason)];
-    uint8_t serial[TSA_SERIAL_BYTES];
-    struct timespec gen;
-    nt_buf tst = NT_BUF_INIT;
+    tsa__token_in in;
     tsa_fail fail;
     size_t skip = 0;
 
     out->alg = alg->alg;
+    memset(&in, 0, sizeof(in));
+    in.imprint = imprint;
+    in.policy = policy;
+    in.nonce = nonce;
+    in.cert_req = cert_req;
     fail = tsa__clock_check(t, reason, sizeof(reason));
     if (fail == TSA_FAIL_NONE) {
-        fail = tsa__gen_time_next(&gen, t, reason, sizeof(reason));
+        fail = tsa__gen_time_next(&in.gen, t, reason, sizeof(reason));
     }
     if (fail != TSA_FAIL_NONE) {
         return tsa__reject(out, t, fail, "%s", reason);
     }
-    NT_TRY(tsa__serial_next(serial, t));
-    NT_TRY(build_tstinfo(&tst, t, imprint, policy, nonce, serial, &gen));
-    NT_TRY(sign_tstinfo(&out->token, t, nt_buf_bytes(&tst), cert_req, &gen));
-    NT_TRY(tsa_response_granted(&out->response, nt_buf_bytes(&out->token)));
-    while (skip + 1 < TSA_SERIAL_BYTES && serial[skip] == 0) {
+    NT_TRY(tsa__serial_next(in.serial, t));
+    if (t->fast != NULL) {
+        NT_TRY(tsa__token_fast(&out->response, &out->token, t, &in));
+    } else {
+        NT_TRY(tsa__token_reference(&out->token, t, &in));
+        NT_TRY(tsa_response_granted(&out->response, nt_buf_bytes(&out->token)));
+    }
+    while (skip + 1 < TSA_SERIAL_BYTES && in.serial[skip] == 0) {
         skip++;
     }
-    NT_TRY(nt_buf_set(&out->serial, serial + skip, TSA_SERIAL_BYTES - skip));
+    NT_TRY(nt_buf_set(&out->serial, in.serial + skip, TSA_SERIAL_BYTES - skip));
     out->granted = 1;
     out->fail = TSA_FAIL_NONE;
     out->reason[0] = '\0';
-    out->gen_time = gen;
+    out->gen_time = in.gen;
     atomic_fetch_add(&t->stat_granted, 1);
 done:
-    nt_buf_dispose(&tst);
     if (error < 0) {
         /* RFC 3161: "systemFailure (25) -- the request cannot be handled due
          * to system failure"; the detail goes to the log, not to the client */
