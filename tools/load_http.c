@@ -121,8 +121,33 @@ void load__client_close(client *c)
     c->fd = -1;
 }
 
-/* GET path; the body replaces body_out's contents.  One retry on a stale keep-alive connection. */
+static int client_get_once(int *status_out, nt_buf *body_out, client *c, const char *path);
+
+/*
+ * GET path; the body replaces body_out's contents.  One retry on a stale
+ * keep-alive connection, and retries on 503 (a server shedding load: its
+ * ledger readers all busy) for up to LOAD_CHECK_TIMEOUT_S * 3 seconds, waiting
+ * 50 ms doubling to 1 s between them: the checks judge what the server holds,
+ * not how busy it was at the instant of a lookup.
+ */
 int load__client_get(int *status_out, nt_buf *body_out, client *c, const char *path)
+{
+    uint64_t deadline = nt_mono_ns() + (uint64_t)LOAD_CHECK_TIMEOUT_S * 3u * 1000000000u;
+    uint64_t wait_ns = 50000000u;
+    int error;
+
+    for (;;) {
+        error = client_get_once(status_out, body_out, c, path);
+        if (error < 0 || *status_out != 503 || nt_mono_ns() + wait_ns > deadline) {
+            return error;
+        }
+        struct timespec ts = {(time_t)(wait_ns / 1000000000u), (long)(wait_ns % 1000000000u)};
+        nanosleep(&ts, NULL);
+        wait_ns = wait_ns * 2 > 1000000000u ? 1000000000u : wait_ns * 2;
+    }
+}
+
+static int client_get_once(int *status_out, nt_buf *body_out, client *c, const char *path)
 {
     int error = 0;
     nt_buf req = NT_BUF_INIT;

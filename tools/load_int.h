@@ -33,6 +33,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define LOAD_MAX_CONNECTIONS 1024u
