@@ -1,7 +1,7 @@
 /*
  * mirror.h - the git mirror of the ledger and the auditor that replays it.
- * Part of the `nt_mirror` library (ledger/mirror.c, the only file that
- * includes <git2.h>, and ledger/audit.c); it builds on the ledger (ledger.h)
+ * Part of the `nt_mirror` library (ledger/mirror*.c: only mirror_git.c and
+ * mirror_write.c include <git2.h>; and ledger/audit*.c); it builds on the ledger (ledger.h)
  * and the pure nt_merkle library.  docs/MIRROR.md pins the exact layout.
  *
  * The mirror is a bare git repository in the C2SP tlog-tiles layout:

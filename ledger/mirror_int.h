@@ -1,13 +1,16 @@
 /*
  * mirror_int.h - private to the nt_mirror library: the tile geometry shared
- * by the mirror writer (mirror.c) and the auditor (audit.c), and the few git
- * operations the auditor needs, implemented in mirror.c so that it stays the
- * only file that includes <git2.h>.  Not installed, not for other components.
+ * by the mirror writer (mirror_write.c) and the auditor (audit.c), the
+ * repository handle the mirror thread (mirror.c) drives, and the few git
+ * operations the auditor needs, implemented in mirror_git.c so that only
+ * mirror_git.c and mirror_write.c include <git2.h>.  Not installed, not for
+ * other components.
  */
 #ifndef LEDGER_MIRROR_INT_H
 #define LEDGER_MIRROR_INT_H
 
 #include "ledger/mirror.h"
+#include "ledger/note.h"
 #include "util/util.h"
 
 #define MIRROR_TILE_WIDTH 256u
@@ -45,6 +48,33 @@ size_t ledger__note_body_len(const char *note, size_t len);
 /* Tiles at `level` in a tree of `size` leaves: how many are full, and the partial width. */
 void ledger__tile_count(uint64_t *full_out, unsigned *partial_width_out, uint64_t size,
                         unsigned level);
+
+/* Parse the checkpoint body of the signed note `note` (NT_EINVAL when it has no
+ * blank line, else as checkpoint_parse); the signatures are not checked. */
+int ledger__note_checkpoint_parse(checkpoint *out, const char *note, size_t len);
+
+/* ----------------------------------------------------------- the repository (mirror thread) */
+
+/* libgit2's repository, opaque outside mirror_git.c and mirror_write.c. */
+struct git_repository;
+
+/*
+ * Open the bare repository at path, creating it (HEAD -> main) when absent; adds
+ * 022 to the process umask (docs/MIRROR.md).  NT_EINVAL when path is something
+ * else, NT_EIO when libgit2 fails.
+ */
+int ledger__repo_open(struct git_repository **out, const char *path);
+void ledger__repo_free(struct git_repository *repo);
+
+/*
+ * Commit the ledger's latest checkpoint to `repo` if it is newer than HEAD;
+ * *size_out (may be NULL) gets HEAD's size afterwards.  `last` (NULL for a
+ * one-shot update) is the commit this mirror wrote or found last, all zero
+ * before the first step: a branch moved since is refused (NT_ECORRUPT); *last
+ * is updated.  mirror_write.c.
+ */
+int ledger__repo_update(uint64_t *size_out, struct git_repository *repo, ledger *l,
+                        uint8_t last[MIRROR_OID_SIZE]);
 
 /* ----------------------------------------------------------- git, for the audit */
 
