@@ -10,6 +10,7 @@
  * of audit_tokens.c (audit_int.h), in parallel with the replay, and merged
  * back in entry order.
  */
+#include "ledger/audit.h"
 #include "ledger/audit_int.h"
 #include "ledger/mirror.h"
 #include "ledger/mirror_int.h"
