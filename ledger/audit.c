@@ -28,7 +28,7 @@
 #define SAVE_INTERVAL_MS 5000u
 
 typedef struct tile_level {
-    uint8_t h[MIRROR_TILE_WIDTH][MERKLE_HASH_SIZE];
+    uint8_t h[TILES_WIDTH][MERKLE_HASH_SIZE];
     unsigned count;
 } tile_level;
 
@@ -49,7 +49,7 @@ typedef struct replay {
     ledger__git *g;
     note_verifier v;
     merkle_frontier f;
-    tile_level lv[MIRROR_MAX_LEVELS];
+    tile_level lv[TILES_MAX_LEVELS];
     uint64_t size;          /* leaves replayed so far */
     audit_state state;      /* what the state file says was verified before */
     int state_root_seen;    /* the replay passed state.size and matched its root */
@@ -226,7 +226,7 @@ static int tile_read(replay *r, const uint8_t tree[MIRROR_OID_SIZE], int level, 
 {
     int error = 0;
     nt_buf_clear(&r->path);
-    NT_TRY(ledger__tile_path(&r->path, level, index, width));
+    NT_TRY(tiles_path(&r->path, level, index, width));
     int rc = ledger__git_blob_read(level < 0 ? &r->blob : &r->tile, r->g, tree,
                                    (const char *)r->path.ptr);
     if (rc == NT_ENOTFOUND) {
@@ -235,7 +235,7 @@ static int tile_read(replay *r, const uint8_t tree[MIRROR_OID_SIZE], int level, 
     }
     NT_TRY(rc);
     if (level >= 0) {
-        size_t want = (size_t)(width == 0 ? MIRROR_TILE_WIDTH : width) * MERKLE_HASH_SIZE;
+        size_t want = (size_t)(width == 0 ? TILES_WIDTH : width) * MERKLE_HASH_SIZE;
         NT_ENSURE(r->tile.len == want, NT_EVERIFY, "commit %.12s: %s is %zu bytes, expected %zu",
                   r->commit_hex, (const char *)r->path.ptr, r->tile.len, want);
     }
@@ -249,7 +249,7 @@ static int tile_compare(replay *r, const uint8_t tree[MIRROR_OID_SIZE], unsigned
 {
     int error = 0;
     NT_TRY(tile_read(r, tree, (int)level, index, width));
-    unsigned n = width == 0 ? MIRROR_TILE_WIDTH : width;
+    unsigned n = width == 0 ? TILES_WIDTH : width;
     for (unsigned i = 0; i < n; i++) {
         if (memcmp(r->tile.ptr + (size_t)i * 32, r->lv[level].h[i], 32) != 0) {
             char found[65], want[65];
@@ -269,18 +269,18 @@ done:
 static int carry(replay *r, const uint8_t tree[MIRROR_OID_SIZE])
 {
     int error = 0;
-    for (unsigned level = 0; level + 1 < MIRROR_MAX_LEVELS; level++) {
-        if (r->lv[level].count < MIRROR_TILE_WIDTH) {
+    for (unsigned level = 0; level + 1 < TILES_MAX_LEVELS; level++) {
+        if (r->lv[level].count < TILES_WIDTH) {
             break;
         }
         if (level > 0) {
             uint64_t full;
             unsigned w;
-            ledger__tile_count(&full, &w, r->size, level);
+            tiles_count(&full, &w, r->size, level);
             NT_TRY(tile_compare(r, tree, level, full - 1, 0));
         }
         uint8_t h[32];
-        NT_TRY(merkle_root_naive(h, &r->lv[level].h[0][0], MIRROR_TILE_WIDTH));
+        NT_TRY(merkle_root_naive(h, &r->lv[level].h[0][0], TILES_WIDTH));
         r->lv[level].count = 0;
         memcpy(r->lv[level + 1].h[r->lv[level + 1].count++], h, 32);
     }
@@ -329,10 +329,10 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
 {
     int error = 0;
     char bundle_path[256], tile_path[256];
-    for (uint64_t b = from / MIRROR_TILE_WIDTH; b * MIRROR_TILE_WIDTH < to; b++) {
-        uint64_t start = b * MIRROR_TILE_WIDTH;
-        unsigned n = to - start >= MIRROR_TILE_WIDTH ? MIRROR_TILE_WIDTH : (unsigned)(to - start);
-        unsigned width = n == MIRROR_TILE_WIDTH ? 0 : n;
+    for (uint64_t b = from / TILES_WIDTH; b * TILES_WIDTH < to; b++) {
+        uint64_t start = b * TILES_WIDTH;
+        unsigned n = to - start >= TILES_WIDTH ? TILES_WIDTH : (unsigned)(to - start);
+        unsigned width = n == TILES_WIDTH ? 0 : n;
         unsigned known = from > start ? (unsigned)(from - start) : 0;
         NT_TRY(tile_read(r, tree, -1, b, width));
         snprintf(bundle_path, sizeof(bundle_path), "%s", (const char *)r->path.ptr);
@@ -405,7 +405,7 @@ static int path_collect(void *ctx, int upsert, int level, uint64_t index, unsign
 {
     path_lists *ls = ctx;
     nt_buf *b = upsert ? ls->keep : ls->drop;
-    int error = ledger__tile_path(b, level, index, width);
+    int error = tiles_path(b, level, index, width);
     return error < 0 ? error : nt_buf_putc(b, 0);
 }
 
@@ -517,10 +517,10 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
     }
 
     NT_TRY(leaves_replay(r, c->tree, prev_size, cp.size));
-    for (unsigned level = 1; level < MIRROR_MAX_LEVELS; level++) {
+    for (unsigned level = 1; level < TILES_MAX_LEVELS; level++) {
         uint64_t full;
         unsigned w;
-        ledger__tile_count(&full, &w, cp.size, level);
+        tiles_count(&full, &w, cp.size, level);
         if (w > 0) {
             NT_TRY(tile_compare(r, c->tree, level, full, w));
         }
@@ -539,7 +539,7 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
 
     /* Nothing else in the tree changed: rebuild it from the previous one and compare. */
     path_lists ls = {&keep, &drop};
-    NT_TRY(ledger__tile_changes(prev_size, cp.size, path_collect, &ls));
+    NT_TRY(tiles_changes(prev_size, cp.size, path_collect, &ls));
     NT_TRY(nt_buf_put(&keep, "checkpoint", sizeof("checkpoint")));
     rc = ledger__git_tree_expect(r->g, prev != NULL ? prev->tree : NULL, c->tree, &keep, &drop);
     if (rc == NT_EVERIFY) {
@@ -572,10 +572,10 @@ static int resume_load(replay *r, const ledger__git_commit *c, nt_buf *note)
               r->commit_hex);
     r->f = r->state.frontier;
     r->size = r->state.size;
-    for (unsigned level = 0; level < MIRROR_MAX_LEVELS; level++) {
+    for (unsigned level = 0; level < TILES_MAX_LEVELS; level++) {
         uint64_t full;
         unsigned w;
-        ledger__tile_count(&full, &w, r->size, level);
+        tiles_count(&full, &w, r->size, level);
         if (w == 0) {
             continue;
         }

@@ -17,91 +17,6 @@
 #define MIRROR_SIG_NAME "Notarium mirror"
 #define MIRROR_SIG_EMAIL "mirror@notarium.invalid"
 
-/* ------------------------------------------------------------------ geometry */
-
-static int tile_index_put(nt_buf *out, uint64_t index)
-{
-    /* tlog-tiles: "zero-padded 3-digit path elements. All but the last path
-     * element MUST begin with an x." (1234067 -> x001/x234/067) */
-    unsigned groups[8];
-    int n = 0;
-    do {
-        groups[n++] = (unsigned)(index % 1000);
-        index /= 1000;
-    } while (index > 0);
-    int error = 0;
-    for (int i = n - 1; i >= 0; i--) {
-        NT_TRY(nt_buf_printf(out, i > 0 ? "x%03u/" : "%03u", groups[i]));
-    }
-done:
-    return error;
-}
-
-int ledger__tile_path(nt_buf *out, int level, uint64_t index, unsigned width)
-{
-    int error = 0;
-    NT_ENSURE(level < MIRROR_MAX_LEVELS && width <= MIRROR_PARTIAL_DIR, NT_EINVAL,
-              "tile path: level %d width %u out of range", level, width);
-    if (level < 0) {
-        NT_TRY(nt_buf_puts(out, "tile/entries/"));
-    } else {
-        NT_TRY(nt_buf_printf(out, "tile/%d/", level));
-    }
-    NT_TRY(tile_index_put(out, index));
-    if (width == MIRROR_PARTIAL_DIR) {
-        NT_TRY(nt_buf_puts(out, ".p"));
-    } else if (width > 0) {
-        NT_TRY(nt_buf_printf(out, ".p/%u", width));
-    }
-done:
-    return error;
-}
-
-void ledger__tile_count(uint64_t *full_out, unsigned *partial_width_out, uint64_t size,
-                        unsigned level)
-{
-    uint64_t units = size;
-    for (unsigned i = 0; i < level && units > 0; i++) {
-        units /= MIRROR_TILE_WIDTH;
-    }
-    *full_out = units / MIRROR_TILE_WIDTH;
-    *partial_width_out = (unsigned)(units % MIRROR_TILE_WIDTH);
-}
-
-int ledger__tile_changes(uint64_t from, uint64_t to, ledger__tile_fn fn, void *ctx)
-{
-    int error = 0;
-    NT_ENSURE(from <= to, NT_EINVAL, "tile changes: %" PRIu64 " > %" PRIu64, from, to);
-    for (int level = -1; level < MIRROR_MAX_LEVELS; level++) {
-        unsigned tl = level < 0 ? 0 : (unsigned)level;
-        uint64_t full_from, full_to;
-        unsigned w_from, w_to;
-        ledger__tile_count(&full_from, &w_from, from, tl);
-        ledger__tile_count(&full_to, &w_to, to, tl);
-        if (full_to == 0 && w_to == 0) {
-            break; /* no tile at this level, nor above */
-        }
-        if (full_from == full_to && w_from == w_to) {
-            continue;
-        }
-        if (w_from > 0) {
-            if (full_to == full_from && w_to > 0) {
-                NT_TRY(fn(ctx, 0, level, full_from, w_from));
-            } else {
-                NT_TRY(fn(ctx, 0, level, full_from, MIRROR_PARTIAL_DIR));
-            }
-        }
-        for (uint64_t n = full_from; n < full_to; n++) {
-            NT_TRY(fn(ctx, 1, level, n, 0));
-        }
-        if (w_to > 0) {
-            NT_TRY(fn(ctx, 1, level, full_to, w_to));
-        }
-    }
-done:
-    return error;
-}
-
 size_t ledger__note_body_len(const char *note, size_t len)
 {
     for (size_t i = 0; i + 1 < len; i++) {
@@ -149,7 +64,7 @@ static int update_add(update_ctx *u, git_tree_update_t action, const git_oid *id
     if (level == INT32_MIN) {
         NT_TRY(nt_buf_puts(&u->paths, "checkpoint"));
     } else {
-        NT_TRY(ledger__tile_path(&u->paths, level, index, width));
+        NT_TRY(tiles_path(&u->paths, level, index, width));
     }
     NT_TRY(nt_buf_putc(&u->paths, 0));
     git_tree_update *up = &u->updates[u->count++];
@@ -166,11 +81,11 @@ done:
 static int tile_build(update_ctx *u, int level, uint64_t index, unsigned width)
 {
     int error = 0;
-    unsigned count = width == 0 ? MIRROR_TILE_WIDTH : width;
+    unsigned count = width == 0 ? TILES_WIDTH : width;
     nt_buf_clear(&u->data);
     if (level < 0) {
         for (unsigned i = 0; i < count; i++) {
-            uint64_t leaf_index = index * MIRROR_TILE_WIDTH + i;
+            uint64_t leaf_index = index * TILES_WIDTH + i;
             NT_TRY(ledger_leaf_get(&u->leaf, NULL, u->l, leaf_index));
             /* tlog-tiles: "Entry bundles are sequences of big-endian uint16
              * length-prefixed log entries."  record_decode (which the ledger runs on
@@ -186,8 +101,8 @@ static int tile_build(update_ctx *u, int level, uint64_t index, unsigned width)
         NT_TRY(nt_buf_grow(&u->data, (size_t)count * MERKLE_HASH_SIZE));
         for (unsigned i = 0; i < count; i++) {
             uint8_t h[MERKLE_HASH_SIZE];
-            NT_TRY(ledger_hash_get(h, u->l, (unsigned)level * MIRROR_TILE_HEIGHT,
-                                   index * MIRROR_TILE_WIDTH + i));
+            NT_TRY(ledger_hash_get(h, u->l, (unsigned)level * TILES_HEIGHT,
+                                   index * TILES_WIDTH + i));
             NT_TRY(nt_buf_put(&u->data, h, sizeof(h)));
         }
     }
@@ -321,7 +236,7 @@ int ledger__repo_update(uint64_t *size_out, git_repository *repo, ledger *l,
 
     u.repo = repo;
     u.l = l;
-    NT_TRY(ledger__tile_changes(head.present ? head.cp.size : 0, cp.size, update_tile_cb, &u));
+    NT_TRY(tiles_changes(head.present ? head.cp.size : 0, cp.size, update_tile_cb, &u));
     git_oid cp_id;
     GIT_TRY(git_blob_create_from_buffer(&cp_id, repo, note.ptr, note.len), "mirror: checkpoint");
     NT_TRY(update_add(&u, GIT_TREE_UPDATE_UPSERT, &cp_id, INT32_MIN, 0, 0));

@@ -124,13 +124,12 @@ static int restore_entries(mirror_restore_result *r, ledger *l, restore_flight *
     nt_buf path = NT_BUF_INIT, blob = NT_BUF_INIT;
     size_t cap = 0;
 
-    for (uint64_t b = 0; b * MIRROR_TILE_WIDTH < size; b++) {
-        uint64_t start = b * MIRROR_TILE_WIDTH;
-        unsigned n = size - start >= MIRROR_TILE_WIDTH ? MIRROR_TILE_WIDTH
-                                                       : (unsigned)(size - start);
+    for (uint64_t b = 0; b * TILES_WIDTH < size; b++) {
+        uint64_t start = b * TILES_WIDTH;
+        unsigned n = size - start >= TILES_WIDTH ? TILES_WIDTH : (unsigned)(size - start);
         const uint8_t *p, *end;
         nt_buf_clear(&path);
-        NT_TRY(ledger__tile_path(&path, -1, b, n == MIRROR_TILE_WIDTH ? 0 : n));
+        NT_TRY(tiles_path(&path, -1, b, n == TILES_WIDTH ? 0 : n));
         NT_TRY(ledger__git_blob_read(&blob, g, tree, nt_buf_cstr(&path)));
         p = blob.ptr;
         end = blob.ptr + blob.len;
