@@ -454,9 +454,11 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
     NT_TRY(rc == NT_ENOMEM ? rc : 0); /* out of memory says nothing about the checkpoint */
     if (rc < 0) {
         checkpoint unsigned_cp;
-        size_t body = ledger__note_body_len((const char *)note_out->ptr, note_out->len);
-        int parsed =
-            body > 0 && checkpoint_parse(&unsigned_cp, (const char *)note_out->ptr, body) == 0;
+        nt_error_state why;
+        nt_error_state_capture(&why, rc); /* checkpoint_open's message, for the report */
+        int parsed = ledger__note_checkpoint_parse(&unsigned_cp, (const char *)note_out->ptr,
+                                                   note_out->len) == 0;
+        nt_error_state_restore(&why);
         if (rc == NT_EVERIFY && parsed) {
             error = fail(r, "checkpoint of size %" PRIu64 ": no valid signature by %s+%08x",
                          unsigned_cp.size, r->v.name, r->v.key_id);
@@ -565,8 +567,7 @@ static int resume_load(replay *r, const ledger__git_commit *c, nt_buf *note)
     int error = 0;
     checkpoint cp;
     NT_TRY(ledger__git_blob_read(note, r->g, c->tree, "checkpoint"));
-    size_t body = ledger__note_body_len((const char *)note->ptr, note->len);
-    NT_ENSURE(body > 0 && checkpoint_parse(&cp, (const char *)note->ptr, body) == 0 &&
+    NT_ENSURE(ledger__note_checkpoint_parse(&cp, (const char *)note->ptr, note->len) == 0 &&
                   cp.size == r->state.size && memcmp(cp.root, r->state.root, 32) == 0,
               NT_EINVAL, "state file: commit %.12s does not hold the checkpoint it recorded",
               r->commit_hex);
@@ -649,8 +650,7 @@ int audit_run(audit_result *out, const audit_options *opts)
         ledger__oid_hex(hex, list[n - 1].id);
         r->commit_hex = hex;
         NT_TRY(ledger__git_blob_read(note, r->g, list[n - 1].tree, "checkpoint"));
-        size_t body = ledger__note_body_len((const char *)note->ptr, note->len);
-        if (body > 0 && checkpoint_parse(&head, (const char *)note->ptr, body) == 0 &&
+        if (ledger__note_checkpoint_parse(&head, (const char *)note->ptr, note->len) == 0 &&
             head.size > r->size) {
             r->progress_total = head.size - r->size;
         }

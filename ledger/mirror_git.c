@@ -114,16 +114,6 @@ void ledger__repo_free(git_repository *repo)
     git_repository_free(repo);
 }
 
-/* Parse the checkpoint body of a signed note. */
-int ledger__note_checkpoint_parse(checkpoint *out, const char *note, size_t len)
-{
-    size_t body = ledger__note_body_len(note, len);
-    if (body == 0) {
-        return nt_error_set(NT_EINVAL, "checkpoint note has no blank line");
-    }
-    return checkpoint_parse(out, note, body);
-}
-
 void ledger__head_dispose(ledger__head *h)
 {
     nt_buf_dispose(&h->note);

@@ -16,12 +16,9 @@
 #define MIRROR_MAX_LEAF 65535u /* = RECORD_MAX_LEAF */
 #define MIRROR_OID_SIZE 20
 
-/* Length of a signed note's body: up to and including the newline before the blank
- * line; 0 if there is none. */
-size_t ledger__note_body_len(const char *note, size_t len);
-
-/* Parse the checkpoint body of the signed note `note` (NT_EINVAL when it has no
- * blank line, else as checkpoint_parse); the signatures are not checked. */
+/* Find the body of the signed note `note` and parse it as a checkpoint: NT_EINVAL when
+ * it has no blank line, else as checkpoint_parse.  The signatures are not checked
+ * (checkpoint_open does that).  mirror_write.c. */
 int ledger__note_checkpoint_parse(checkpoint *out, const char *note, size_t len);
 
 /* ----------------------------------------------------------- the repository (mirror thread) */

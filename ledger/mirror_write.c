@@ -17,7 +17,9 @@
 #define MIRROR_SIG_NAME "Notarium mirror"
 #define MIRROR_SIG_EMAIL "mirror@notarium.invalid"
 
-size_t ledger__note_body_len(const char *note, size_t len)
+/* The length of a signed note's body: up to and including the newline before the
+ * blank line; 0 if there is none. */
+static size_t note_body_len(const char *note, size_t len)
 {
     for (size_t i = 0; i + 1 < len; i++) {
         if (note[i] == '\n' && note[i + 1] == '\n') {
@@ -25,6 +27,15 @@ size_t ledger__note_body_len(const char *note, size_t len)
         }
     }
     return 0;
+}
+
+int ledger__note_checkpoint_parse(checkpoint *out, const char *note, size_t len)
+{
+    size_t body = note_body_len(note, len);
+    if (body == 0) {
+        return nt_error_set(NT_EINVAL, "checkpoint note has no blank line");
+    }
+    return checkpoint_parse(out, note, body);
 }
 
 static int ledger_hash_cb(uint8_t out[MERKLE_HASH_SIZE], void *ctx, unsigned level, uint64_t index)
