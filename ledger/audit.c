@@ -433,12 +433,67 @@ static int trailer_eq(const char *msg, const char *key, const char *want)
     return v != NULL && len == strlen(want) && memcmp(v, want, len) == 0;
 }
 
+/* The chain: the commit says which checkpoint it follows (docs/MIRROR.md).  NT_EVERIFY
+ * when its trailers disagree with its checkpoint `cp` or with its parent's. */
+static int chain_check(replay *r, const ledger__git_commit *c, const checkpoint *cp,
+                       uint64_t prev_size, const nt_buf *prev_note)
+{
+    int error = 0;
+    nt_buf want = NT_BUF_INIT;
+
+    NT_TRY(nt_buf_printf(&want, "%" PRIu64, cp->size));
+    if (!trailer_eq(c->message, "Tree-Size", (const char *)want.ptr)) {
+        error = fail(r, "the commit message's Tree-Size is not the checkpoint's %" PRIu64, cp->size);
+        goto done;
+    }
+    nt_buf_clear(&want);
+    NT_TRY(nt_base64_encode(&want, cp->root, 32));
+    if (!trailer_eq(c->message, "Root", (const char *)want.ptr)) {
+        error = fail(r, "the commit message's Root is not the checkpoint's root");
+        goto done;
+    }
+    size_t tlen;
+    const char *said = trailer(c->message, "Previous-Tree-Size", &tlen);
+    if (prev_note == NULL) {
+        if (said != NULL) {
+            error = fail(r,
+                         "the first commit says it follows a checkpoint of size %.*s: the "
+                         "commits before it were dropped",
+                         (int)tlen, said);
+            goto done;
+        }
+    } else {
+        nt_buf_clear(&want);
+        NT_TRY(nt_buf_printf(&want, "%" PRIu64, prev_size));
+        if (said == NULL || !trailer_eq(c->message, "Previous-Tree-Size", (const char *)want.ptr)) {
+            error = fail(r,
+                         "checkpoint of size %" PRIu64 " says it follows size %.*s, but its "
+                         "parent holds size %" PRIu64 ": a commit was dropped or reordered",
+                         cp->size, said != NULL ? (int)tlen : 4, said != NULL ? said : "none",
+                         prev_size);
+            goto done;
+        }
+        uint8_t d[32];
+        EVP_Digest(prev_note->ptr, prev_note->len, d, NULL, EVP_sha256(), NULL);
+        nt_buf_clear(&want);
+        NT_TRY(nt_hex_encode(&want, d, 32));
+        if (!trailer_eq(c->message, "Previous-Checkpoint", (const char *)want.ptr)) {
+            error = fail(r, "Previous-Checkpoint is not the SHA-256 of the parent's checkpoint "
+                            "file: a commit was replaced");
+            goto done;
+        }
+    }
+done:
+    nt_buf_dispose(&want);
+    return error;
+}
+
 static int commit_check(replay *r, const ledger__git_commit *c, const ledger__git_commit *prev,
                         uint64_t prev_size, const nt_buf *prev_note, nt_buf *note_out)
 {
     int error = 0;
     checkpoint cp;
-    nt_buf keep = NT_BUF_INIT, drop = NT_BUF_INIT, want = NT_BUF_INIT;
+    nt_buf keep = NT_BUF_INIT, drop = NT_BUF_INIT;
 
     if (prev_note == NULL && c->parent_count != 0) {
         error = fail(r, "the first commit of main has a parent");
@@ -474,49 +529,7 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
         goto done;
     }
 
-    /* The chain: the commit says which checkpoint it follows (docs/MIRROR.md). */
-    NT_TRY(nt_buf_printf(&want, "%" PRIu64, cp.size));
-    if (!trailer_eq(c->message, "Tree-Size", (const char *)want.ptr)) {
-        error = fail(r, "the commit message's Tree-Size is not the checkpoint's %" PRIu64, cp.size);
-        goto done;
-    }
-    nt_buf_clear(&want);
-    NT_TRY(nt_base64_encode(&want, cp.root, 32));
-    if (!trailer_eq(c->message, "Root", (const char *)want.ptr)) {
-        error = fail(r, "the commit message's Root is not the checkpoint's root");
-        goto done;
-    }
-    size_t tlen;
-    const char *said = trailer(c->message, "Previous-Tree-Size", &tlen);
-    if (prev_note == NULL) {
-        if (said != NULL) {
-            error = fail(r,
-                         "the first commit says it follows a checkpoint of size %.*s: the "
-                         "commits before it were dropped",
-                         (int)tlen, said);
-            goto done;
-        }
-    } else {
-        nt_buf_clear(&want);
-        NT_TRY(nt_buf_printf(&want, "%" PRIu64, prev_size));
-        if (said == NULL || !trailer_eq(c->message, "Previous-Tree-Size", (const char *)want.ptr)) {
-            error = fail(r,
-                         "checkpoint of size %" PRIu64 " says it follows size %.*s, but its "
-                         "parent holds size %" PRIu64 ": a commit was dropped or reordered",
-                         cp.size, said != NULL ? (int)tlen : 4, said != NULL ? said : "none",
-                         prev_size);
-            goto done;
-        }
-        uint8_t d[32];
-        EVP_Digest(prev_note->ptr, prev_note->len, d, NULL, EVP_sha256(), NULL);
-        nt_buf_clear(&want);
-        NT_TRY(nt_hex_encode(&want, d, 32));
-        if (!trailer_eq(c->message, "Previous-Checkpoint", (const char *)want.ptr)) {
-            error = fail(r, "Previous-Checkpoint is not the SHA-256 of the parent's checkpoint "
-                            "file: a commit was replaced");
-            goto done;
-        }
-    }
+    NT_TRY(chain_check(r, c, &cp, prev_size, prev_note));
 
     NT_TRY(leaves_replay(r, c->tree, prev_size, cp.size));
     for (unsigned level = 1; level < TILES_MAX_LEVELS; level++) {
@@ -555,7 +568,6 @@ done:
         memcpy(r->res->root, cp.root, 32);
         r->res->size = cp.size;
     }
-    nt_buf_dispose(&want);
     nt_buf_dispose(&keep);
     nt_buf_dispose(&drop);
     return error;
@@ -586,6 +598,67 @@ static int resume_load(replay *r, const ledger__git_commit *c, nt_buf *note)
     }
 done:
     return error;
+}
+
+/* The progress bar's total: the entries between what is verified and the head's checkpoint. */
+static int progress_init(replay *r, const ledger__git_commit *head, nt_buf *note,
+                         char hex[2 * MIRROR_OID_SIZE + 1])
+{
+    int error = 0;
+    checkpoint cp;
+    ledger__oid_hex(hex, head->id);
+    r->commit_hex = hex;
+    NT_TRY(ledger__git_blob_read(note, r->g, head->tree, "checkpoint"));
+    if (ledger__note_checkpoint_parse(&cp, (const char *)note->ptr, note->len) == 0 &&
+        cp.size > r->size) {
+        r->progress_total = cp.size - r->size;
+    }
+    r->progress_base = r->size;
+done:
+    return error;
+}
+
+/* The state's commit is not in the history of main (whose head is `head`): NT_EVERIFY
+ * saying whether the tree it recorded was lost (rollback) or only its commit (rewrite). */
+static int state_lost(replay *r, const ledger__git_commit *head)
+{
+    char was[2 * MIRROR_OID_SIZE + 1], hex[2 * MIRROR_OID_SIZE + 1];
+    ledger__oid_hex(was, r->state.commit);
+    ledger__oid_hex(hex, head->id);
+    if (!r->state_root_seen) {
+        return nt_error_set(NT_EVERIFY,
+                            "rollback: main (commit %.12s) holds %" PRIu64 " entries, but a "
+                            "tree of %" PRIu64 " entries (commit %.12s) was verified before; "
+                            "this mirror does not extend it",
+                            hex, r->res->size, r->state.size, was);
+    }
+    return nt_error_set(NT_EVERIFY,
+                        "history rewritten: commit %.12s (checkpoint of size %" PRIu64
+                        ") verified before is no longer in the history of main "
+                        "(commit %.12s); the entries up to that size are unchanged",
+                        was, r->state.size, hex);
+}
+
+/* End of a run: the wall time and tokens verified into the result, everything freed.  NULL ok. */
+static void replay_free(replay *r, int error)
+{
+    if (r == NULL) {
+        return;
+    }
+    r->res->seconds = (double)(nt_mono_ns() - r->start_ns) / 1e9;
+    if (error < 0 && r->opts->progress && r->last_progress_ns != 0) {
+        fputc('\n', stderr);
+    }
+    if (r->pool != NULL) {
+        r->res->tokens = audit__pool_finish(r->pool);
+    }
+    audit__pool_stop(r->pool);
+    audit__trust_free(r->trust);
+    ledger__git_close(r->g);
+    nt_buf_dispose(&r->blob);
+    nt_buf_dispose(&r->tile);
+    nt_buf_dispose(&r->path);
+    nt_free(r);
 }
 
 int audit_run(audit_result *out, const audit_options *opts)
@@ -645,17 +718,7 @@ int audit_run(audit_result *out, const audit_options *opts)
             }
         }
     }
-    {
-        checkpoint head;
-        ledger__oid_hex(hex, list[n - 1].id);
-        r->commit_hex = hex;
-        NT_TRY(ledger__git_blob_read(note, r->g, list[n - 1].tree, "checkpoint"));
-        if (ledger__note_checkpoint_parse(&head, (const char *)note->ptr, note->len) == 0 &&
-            head.size > r->size) {
-            r->progress_total = head.size - r->size;
-        }
-        r->progress_base = r->size;
-    }
+    NT_TRY(progress_init(r, &list[n - 1], note, hex));
     uint64_t last_save = nt_mono_ns();
     uint64_t save_ns = opts->save_interval_ms < 0    ? 0
                        : opts->save_interval_ms == 0 ? (uint64_t)SAVE_INTERVAL_MS * 1000000u
@@ -691,44 +754,14 @@ int audit_run(audit_result *out, const audit_options *opts)
         memcpy(out->root, r->state.root, 32);
     }
     if (r->state.present && !resumed) {
-        char was[2 * MIRROR_OID_SIZE + 1];
-        ledger__oid_hex(was, r->state.commit);
-        ledger__oid_hex(hex, list[n - 1].id);
-        if (!r->state_root_seen) {
-            error = nt_error_set(NT_EVERIFY,
-                                 "rollback: main (commit %.12s) holds %" PRIu64 " entries, but a "
-                                 "tree of %" PRIu64 " entries (commit %.12s) was verified before; "
-                                 "this mirror does not extend it",
-                                 hex, out->size, r->state.size, was);
-        } else {
-            error = nt_error_set(NT_EVERIFY,
-                                 "history rewritten: commit %.12s (checkpoint of size %" PRIu64
-                                 ") verified before is no longer in the history of main "
-                                 "(commit %.12s); the entries up to that size are unchanged",
-                                 was, r->state.size, hex);
-        }
+        error = state_lost(r, &list[n - 1]);
         goto done;
     }
     if (opts->state_path != NULL) {
         NT_TRY(state_save(opts->state_path, &r->v, &r->f, list[n - 1].id, list[n - 1].tree));
     }
 done:
-    if (r != NULL) {
-        out->seconds = (double)(nt_mono_ns() - r->start_ns) / 1e9;
-        if (error < 0 && opts->progress && r->last_progress_ns != 0) {
-            fputc('\n', stderr);
-        }
-        if (r->pool != NULL) {
-            out->tokens = audit__pool_finish(r->pool);
-        }
-        audit__pool_stop(r->pool);
-        audit__trust_free(r->trust);
-        ledger__git_close(r->g);
-        nt_buf_dispose(&r->blob);
-        nt_buf_dispose(&r->tile);
-        nt_buf_dispose(&r->path);
-        nt_free(r);
-    }
+    replay_free(r, error);
     ledger__git_history_free(list, n);
     nt_buf_dispose(&cache);
     nt_buf_dispose(&note_a);

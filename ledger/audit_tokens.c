@@ -259,6 +259,63 @@ static int ess_check(char *why, size_t whylen, PKCS7_SIGNER_INFO *si, STACK_OF(X
 }
 
 /*
+ * The signer entry of a token whose certificates field is `certs_der` (`whole`:
+ * the token parsed whole, its certificates not cut out; never cached) and
+ * whose SignerInfo is `si`: from tv's cache, or parsed and validated into
+ * *tmp and cached when there is room.  NT_EVERIFY with `why` (prefixed by
+ * `sig`) when it does not validate; NT_ENOMEM when out of memory.
+ */
+static int signer_find(signer_entry **out, signer_entry *tmp, char *why, size_t whylen,
+                       token_verifier *tv, nt_bytes certs_der, PKCS7 *whole,
+                       PKCS7_SIGNER_INFO *si, const char *sig)
+{
+    int ok = NT_EVERIFY, rc;
+    STACK_OF(X509) *certs = NULL;
+    char inner[256];
+    for (size_t i = 0; whole == NULL && i < tv->cached; i++) {
+        signer_entry *c = &tv->cache[i];
+        if (c->certs_der.len == certs_der.len &&
+            (certs_der.len == 0 || memcmp(c->certs_der.ptr, certs_der.ptr, certs_der.len) == 0) &&
+            cert_matches(sk_X509_value(c->chain, 0), si->issuer_and_serial)) {
+            *out = c;
+            return 0;
+        }
+    }
+    rc = certs_parse(&certs, certs_der, whole);
+    if (rc < 0 && rc != NT_EVERIFY) {
+        ok = rc;
+        goto done;
+    }
+    if (rc < 0) {
+        ERR_clear_error();
+        whyf(why, whylen, "%s: its certificates cannot be parsed", sig);
+        goto done;
+    }
+    rc = signer_validate(tmp, inner, sizeof(inner), tv->trust, certs, si->issuer_and_serial);
+    if (rc < 0 && rc != NT_EVERIFY) {
+        ok = rc;
+        goto done;
+    }
+    if (rc < 0) {
+        whyf(why, whylen, "%s: %s", sig, inner);
+        goto done;
+    }
+    *out = tmp;
+    if (whole == NULL && tv->cached < SIGNER_CACHE_MAX &&
+        nt_buf_set(&tv->cache[tv->cached].certs_der, certs_der.ptr, certs_der.len) == 0) {
+        tv->cache[tv->cached].chain = tmp->chain;
+        tv->cache[tv->cached].not_before = tmp->not_before;
+        tv->cache[tv->cached].not_after = tmp->not_after;
+        tmp->chain = NULL;
+        *out = &tv->cache[tv->cached++];
+    }
+    ok = 0;
+done:
+    sk_X509_pop_free(certs, X509_free);
+    return ok;
+}
+
+/*
  * Verify one token against the leaf's digest; 0, NT_EVERIFY with `why` (no
  * entry prefix) filled when a check fails, or another code (NT_ENOMEM) with the
  * thread's error message when the check could not be made.  Thread-safe across
@@ -271,7 +328,6 @@ static int token_verify(char *why, size_t whylen, token_verifier *tv, const uint
     nt_bytes certs_der;
     PKCS7 *p7 = NULL;
     TS_TST_INFO *tst = NULL;
-    STACK_OF(X509) *certs = NULL;
     signer_entry tmp, *e = NULL;
     BIO *bio = NULL;
     memset(&tmp, 0, sizeof(tmp));
@@ -321,44 +377,10 @@ static int token_verify(char *why, size_t whylen, token_verifier *tv, const uint
         goto done;
     }
 
-    for (size_t i = 0; !whole && i < tv->cached && e == NULL; i++) {
-        signer_entry *c = &tv->cache[i];
-        if (c->certs_der.len == certs_der.len &&
-            (certs_der.len == 0 || memcmp(c->certs_der.ptr, certs_der.ptr, certs_der.len) == 0) &&
-            cert_matches(sk_X509_value(c->chain, 0), si->issuer_and_serial)) {
-            e = c;
-        }
-    }
-    if (e == NULL) {
-        char inner[256];
-        rc = certs_parse(&certs, certs_der, whole ? p7 : NULL);
-        if (rc < 0 && rc != NT_EVERIFY) {
-            ok = rc;
-            goto done;
-        }
-        if (rc < 0) {
-            ERR_clear_error();
-            whyf(why, whylen, "%s: its certificates cannot be parsed", sig);
-            goto done;
-        }
-        rc = signer_validate(&tmp, inner, sizeof(inner), tv->trust, certs, si->issuer_and_serial);
-        if (rc < 0 && rc != NT_EVERIFY) {
-            ok = rc;
-            goto done;
-        }
-        if (rc < 0) {
-            whyf(why, whylen, "%s: %s", sig, inner);
-            goto done;
-        }
-        e = &tmp;
-        if (!whole && tv->cached < SIGNER_CACHE_MAX &&
-            nt_buf_set(&tv->cache[tv->cached].certs_der, certs_der.ptr, certs_der.len) == 0) {
-            tv->cache[tv->cached].chain = tmp.chain;
-            tv->cache[tv->cached].not_before = tmp.not_before;
-            tv->cache[tv->cached].not_after = tmp.not_after;
-            tmp.chain = NULL;
-            e = &tv->cache[tv->cached++];
-        }
+    rc = signer_find(&e, &tmp, why, whylen, tv, certs_der, whole ? p7 : NULL, si, sig);
+    if (rc < 0) {
+        ok = rc;
+        goto done;
     }
     /* Certificates expire; a token is judged at the time it states it was made
      * (what X509_verify_cert would decide with the verification time = genTime). */
@@ -390,7 +412,6 @@ static int token_verify(char *why, size_t whylen, token_verifier *tv, const uint
 done:
     BIO_free_all(bio);
     sk_X509_pop_free(tmp.chain, X509_free);
-    sk_X509_pop_free(certs, X509_free);
     TS_TST_INFO_free(tst);
     PKCS7_free(p7);
     return ok;
