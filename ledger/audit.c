@@ -338,19 +338,17 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
         snprintf(bundle_path, sizeof(bundle_path), "%s", (const char *)r->path.ptr);
         NT_TRY(tile_read(r, tree, 0, b, width));
         snprintf(tile_path, sizeof(tile_path), "%s", (const char *)r->path.ptr);
-        const uint8_t *p = r->blob.ptr, *end = r->blob.ptr + r->blob.len;
+        size_t pos = 0;
         for (unsigned j = 0; j < n; j++) {
             uint64_t index = start + j;
-            if (end - p < 2 || (size_t)(end - p - 2) < nt_load_u16be(p)) {
+            nt_bytes leaf;
+            if (tiles_bundle_next(&leaf, r->blob.ptr, r->blob.len, &pos) < 0) {
                 error = fail(r, "%s: entry %u (leaf %" PRIu64 ") runs past the end of the bundle",
                              bundle_path, j, index);
                 goto done;
             }
-            size_t len = nt_load_u16be(p);
-            const uint8_t *leaf = p + 2;
-            p += 2 + len;
             uint8_t h[32];
-            merkle_leaf_hash(h, leaf, len);
+            merkle_leaf_hash(h, leaf.ptr, leaf.len);
             const uint8_t *stored = r->tile.ptr + (size_t)j * 32;
             char a[65], b2[65];
             if (j < known) {
@@ -382,11 +380,10 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
                              index, bundle_path, j, a, tile_path, b2, j);
                 goto done;
             }
-            NT_TRY(leaf_add(r, leaf, len, h));
+            NT_TRY(leaf_add(r, leaf.ptr, leaf.len, h));
         }
-        if (p != end) {
-            error =
-                fail(r, "%s: %zu bytes after its %u entries", bundle_path, (size_t)(end - p), n);
+        if (pos != r->blob.len) {
+            error = fail(r, "%s: %zu bytes after its %u entries", bundle_path, r->blob.len - pos, n);
             goto done;
         }
         r->res->tiles += 2;

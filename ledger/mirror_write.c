@@ -105,8 +105,7 @@ static int tile_build(update_ctx *u, int level, uint64_t index, unsigned width)
             NT_ENSURE(u->leaf.len <= MIRROR_MAX_LEAF, NT_ERANGE,
                       "mirror: leaf %" PRIu64 " is %zu bytes; an entry bundle holds at most %u",
                       leaf_index, u->leaf.len, MIRROR_MAX_LEAF);
-            NT_TRY(nt_buf_put_u16be(&u->data, (uint16_t)u->leaf.len));
-            NT_TRY(nt_buf_put(&u->data, u->leaf.ptr, u->leaf.len));
+            NT_TRY(tiles_bundle_put(&u->data, u->leaf.ptr, u->leaf.len));
         }
     } else {
         NT_TRY(nt_buf_grow(&u->data, (size_t)count * MERKLE_HASH_SIZE));

@@ -88,3 +88,27 @@ int tiles_changes(uint64_t from, uint64_t to, tiles_change_fn fn, void *ctx)
 done:
     return error;
 }
+
+int tiles_bundle_put(nt_buf *out, const uint8_t *entry, size_t len)
+{
+    int error = 0;
+    NT_ENSURE(len <= TILES_MAX_ENTRY, NT_ERANGE,
+              "entry bundle: an entry of %zu bytes (at most %u)", len, TILES_MAX_ENTRY);
+    NT_TRY(nt_buf_grow(out, 2 + len));
+    NT_TRY(nt_buf_put_u16be(out, (uint16_t)len));
+    NT_TRY(nt_buf_put(out, entry, len));
+done:
+    return error;
+}
+
+int tiles_bundle_next(nt_bytes *entry, const uint8_t *bundle, size_t len, size_t *pos)
+{
+    size_t at = *pos;
+    if (at > len || len - at < 2 || len - at - 2 < nt_load_u16be(bundle + at)) {
+        return nt_error_set(NT_EINVAL, "entry bundle: the entry at byte %zu runs past its end", at);
+    }
+    size_t n = nt_load_u16be(bundle + at);
+    *entry = NT_BYTES(bundle + at + 2, n);
+    *pos = at + 2 + n;
+    return 0;
+}

@@ -52,4 +52,20 @@ void tiles_count(uint64_t *full_out, unsigned *partial_width_out, uint64_t size,
 typedef int (*tiles_change_fn)(void *ctx, int upsert, int level, uint64_t index, unsigned width);
 int tiles_changes(uint64_t from, uint64_t to, tiles_change_fn fn, void *ctx);
 
+/* ------------------------------------------------------------ entry bundles */
+
+/* The longest entry a bundle can hold: its length is a big-endian uint16. */
+#define TILES_MAX_ENTRY 65535u
+
+/* Append one entry (uint16 length + bytes) to a bundle; NT_ERANGE when longer than
+ * TILES_MAX_ENTRY (nothing appended). */
+int tiles_bundle_put(nt_buf *out, const uint8_t *entry, size_t len);
+
+/*
+ * The entry of the bundle bundle[0..len) at *pos: *entry a view into bundle,
+ * *pos moved past it.  NT_EINVAL (nothing changed) when it runs past the end.
+ * A bundle of n entries is read by n calls ending with *pos == len.
+ */
+int tiles_bundle_next(nt_bytes *entry, const uint8_t *bundle, size_t len, size_t *pos);
+
 #endif

@@ -111,8 +111,49 @@ static void test_changes(void)
     CHECK_ERR(tiles_changes(5, 4, record_change, &c), NT_EINVAL);
 }
 
+/* "Entry bundles are sequences of big-endian uint16 length-prefixed log entries." */
+static void test_bundles(void)
+{
+    nt_buf b = NT_BUF_INIT;
+    static const uint8_t abc[] = {'a', 'b', 'c'};
+    CHECK_OK(tiles_bundle_put(&b, abc, 3));
+    CHECK_OK(tiles_bundle_put(&b, NULL, 0));
+    CHECK(b.len == 7);
+    CHECK_MEM(b.ptr, "\x00\x03" "abc\x00\x00", 7);
+    size_t pos = 0;
+    nt_bytes e;
+    CHECK_OK(tiles_bundle_next(&e, b.ptr, b.len, &pos));
+    CHECK(e.len == 3 && e.ptr == b.ptr + 2 && pos == 5);
+    CHECK_OK(tiles_bundle_next(&e, b.ptr, b.len, &pos));
+    CHECK(e.len == 0 && pos == 7);
+    /* at the end, and every truncation: refused, nothing moved */
+    CHECK_ERR(tiles_bundle_next(&e, b.ptr, b.len, &pos), NT_EINVAL);
+    CHECK(pos == 7);
+    for (size_t cut = 1; cut < 5; cut++) {
+        pos = 0;
+        CHECK_ERR(tiles_bundle_next(&e, b.ptr, cut, &pos), NT_EINVAL);
+        CHECK(pos == 0);
+    }
+    pos = 8;
+    CHECK_ERR(tiles_bundle_next(&e, b.ptr, b.len, &pos), NT_EINVAL);
+    /* the longest entry fits, one byte more does not */
+    nt_buf big = NT_BUF_INIT;
+    REQUIRE(nt_buf_grow(&big, TILES_MAX_ENTRY + 1) == 0);
+    memset(big.ptr, 'x', TILES_MAX_ENTRY + 1);
+    nt_buf_clear(&b);
+    CHECK_ERR(tiles_bundle_put(&b, big.ptr, TILES_MAX_ENTRY + 1), NT_ERANGE);
+    CHECK(b.len == 0);
+    CHECK_OK(tiles_bundle_put(&b, big.ptr, TILES_MAX_ENTRY));
+    pos = 0;
+    CHECK_OK(tiles_bundle_next(&e, b.ptr, b.len, &pos));
+    CHECK(e.len == TILES_MAX_ENTRY && pos == b.len);
+    nt_buf_dispose(&big);
+    nt_buf_dispose(&b);
+}
+
 int main(void)
 {
+    test_bundles();
     test_paths();
     test_counts();
     test_changes();
