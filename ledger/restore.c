@@ -9,8 +9,8 @@
  * mirror never holds metadata).  Ed25519 signatures are deterministic, so the
  * restored head's checkpoint is byte for byte the mirror's: the same log,
  * continued at the next index, never a second tree under the key.  The git
- * side goes through mirror.c's private helpers (mirror_int.h), which keeps
- * <git2.h> in mirror.c.
+ * side goes through mirror_git.c's private helpers (mirror_int.h), which keeps
+ * <git2.h> in mirror_git.c and mirror_write.c.
  */
 #include "ledger/mirror.h"
 #include "ledger/mirror_int.h"
