@@ -4,22 +4,18 @@
  * commit, rebuilding every leaf hash, tile and root, and checks them against
  * the signed checkpoints, the stored tiles, the commit chain and (optionally)
  * the TSA trust anchors; a state file makes the next run incremental and
- * catches forks and rollbacks.  Git access goes through mirror_int.h (mirror.c
- * is the only file with <git2.h>); no trust is placed in the mirror's server.
- * Token signatures (--trust) are checked by a small worker pool, in parallel
- * with the replay, and merged back in entry order (see "tokens" below).
+ * catches forks and rollbacks.  Git access goes through mirror_int.h (only
+ * mirror_git.c and mirror_write.c include <git2.h>); no trust is placed in the
+ * mirror's server.  Token signatures (--trust) are checked by the worker pool
+ * of audit_tokens.c (audit_int.h), in parallel with the replay, and merged
+ * back in entry order.
  */
+#include "ledger/audit.h"
+#include "ledger/audit_int.h"
 #include "ledger/mirror.h"
 #include "ledger/mirror_int.h"
 
 #include <inttypes.h>
-#include <openssl/err.h>
-#include <openssl/ess.h>
-#include <openssl/pem.h>
-#include <openssl/pkcs7.h>
-#include <openssl/ts.h>
-#include <openssl/x509.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +28,7 @@
 #define SAVE_INTERVAL_MS 5000u
 
 typedef struct tile_level {
-    uint8_t h[MIRROR_TILE_WIDTH][MERKLE_HASH_SIZE];
+    uint8_t h[TILES_WIDTH][MERKLE_HASH_SIZE];
     unsigned count;
 } tile_level;
 
@@ -53,14 +49,14 @@ typedef struct replay {
     ledger__git *g;
     note_verifier v;
     merkle_frontier f;
-    tile_level lv[MIRROR_MAX_LEVELS];
+    tile_level lv[TILES_MAX_LEVELS];
     uint64_t size;          /* leaves replayed so far */
     audit_state state;      /* what the state file says was verified before */
     int state_root_seen;    /* the replay passed state.size and matched its root */
     const char *commit_hex; /* commit being checked, for messages */
     /* token checks (with --trust) */
-    struct trust_set *trust;
-    struct token_pool *pool;
+    audit__trust *trust;
+    audit__pool *pool;
     /* progress */
     uint64_t progress_total, progress_base, last_progress_ns, start_ns, replay_ns;
     nt_buf blob, tile, path;
@@ -185,744 +181,6 @@ done:
     return error;
 }
 
-/* ------------------------------------------------------------------ tokens
- *
- * Why not TS_RESP_verify_token per token: it parses the certificates every
- * token carries (in OpenSSL 3.0 each public key goes through the provider
- * decoder framework, by far the dominant cost) and rebuilds and re-verifies
- * the certificate chain every time, about 1,700 tokens/s on one core.  A TSA
- * signs millions of tokens with the same few certificates, so here:
- *
- *  - the `certificates` field is cut out of the token's DER before parsing,
- *    and parsed once per distinct byte string;
- *  - the chain of each distinct signer certificate (with those certificates)
- *    is validated once, against the --trust anchors parsed once, for the
- *    time-stamping purpose and without a time check; what stays per token is
- *    the check that genTime lies in every certificate's validity period (the
- *    same verdict X509_verify_cert would give at genTime), the ESS
- *    signing-certificate attribute, and the CMS signature itself;
- *  - tokens are verified by a pool of worker threads, one per core, each with
- *    its own cache; the replay collects the results in entry order, so the
- *    first failure reported is the lowest entry that fails, every run.
- *
- * The per-token checks are those TS_RESP_verify_token makes with
- * TS_VFY_SIGNATURE: exactly one SignerInfo, the signer's chain to an anchor
- * with the timestamping purpose, RFC 5035/2634 signing-certificate(-v2)
- * matching the chain, and the signature over the signed attributes whose
- * messageDigest covers the TSTInfo.
- */
-
-#define SIGNER_CACHE_MAX 16
-#define POOL_SLOTS       1024u
-#define POOL_MAX_WORKERS 64
-
-/* One DER TLV at p with a one-byte tag and a definite length. */
-static int der_tlv(const uint8_t *p, size_t left, uint8_t *tag, size_t *hdr, size_t *clen)
-{
-    if (left < 2 || (p[0] & 0x1f) == 0x1f) {
-        return -1;
-    }
-    size_t n = p[1], h = 2;
-    if (n & 0x80) {
-        size_t k = n & 0x7f;
-        if (k == 0 || k > 4 || left < 2 + k) {
-            return -1; /* indefinite (BER) or absurd */
-        }
-        n = 0;
-        for (size_t i = 0; i < k; i++) {
-            n = (n << 8) | p[2 + i];
-        }
-        h += k;
-    }
-    if (n > left - h) {
-        return -1;
-    }
-    *tag = p[0];
-    *hdr = h;
-    *clen = n;
-    return 0;
-}
-
-static size_t der_hdr_size(size_t len)
-{
-    return len < 0x80 ? 2 : len <= 0xff ? 3 : len <= 0xffff ? 4 : len <= 0xffffff ? 5 : 6;
-}
-
-static int der_put_hdr(nt_buf *out, uint8_t tag, size_t len)
-{
-    uint8_t h[6];
-    size_t n = der_hdr_size(len);
-    h[0] = tag;
-    if (n == 2) {
-        h[1] = (uint8_t)len;
-    } else {
-        h[1] = (uint8_t)(0x80 | (n - 2));
-        for (size_t i = 0; i < n - 2; i++) {
-            h[n - 1 - i] = (uint8_t)(len >> (8 * i));
-        }
-    }
-    return nt_buf_put(out, h, n);
-}
-
-/*
- * Split a DER ContentInfo holding a SignedData into the content of its
- * `certificates` [0] field (a view; empty when absent) and, when there was
- * one, the same ContentInfo without it (in `out`; *stripped = 1).  1 when the
- * bytes are not laid out that way: the caller then parses the token whole;
- * NT_ENOMEM when `out` cannot grow.
- */
-static int token_split(nt_bytes *certs, int *stripped, nt_buf *out, const uint8_t *tok, size_t len)
-{
-    uint8_t tag;
-    size_t h, n;
-    *certs = NT_BYTES(NULL, 0);
-    *stripped = 0;
-    if (der_tlv(tok, len, &tag, &h, &n) < 0 || tag != 0x30 || h + n != len) {
-        return 1;
-    }
-    const uint8_t *ci = tok + h;
-    size_t ci_len = n;
-    if (der_tlv(ci, ci_len, &tag, &h, &n) < 0 || tag != 0x06) {
-        return 1;
-    }
-    size_t oid_len = h + n;
-    const uint8_t *q = ci + oid_len;
-    size_t qleft = ci_len - oid_len;
-    if (der_tlv(q, qleft, &tag, &h, &n) < 0 || tag != 0xa0 || h + n != qleft) {
-        return 1;
-    }
-    q += h;
-    qleft = n;
-    if (der_tlv(q, qleft, &tag, &h, &n) < 0 || tag != 0x30 || h + n != qleft) {
-        return 1;
-    }
-    const uint8_t *sd = q + h;
-    size_t sd_len = n, off = 0;
-    for (int i = 0; i < 3; i++) { /* version, digestAlgorithms, encapContentInfo */
-        if (der_tlv(sd + off, sd_len - off, &tag, &h, &n) < 0) {
-            return 1;
-        }
-        off += h + n;
-    }
-    if (off >= sd_len || sd[off] != 0xa0) {
-        return 0;
-    }
-    if (der_tlv(sd + off, sd_len - off, &tag, &h, &n) < 0) {
-        return 1;
-    }
-    *certs = NT_BYTES(sd + off + h, n);
-    size_t skip = h + n, new_sd = sd_len - skip;
-    size_t a0 = der_hdr_size(new_sd) + new_sd;
-    size_t total = oid_len + der_hdr_size(a0) + a0;
-    nt_buf_clear(out);
-    if (der_put_hdr(out, 0x30, total) < 0 || nt_buf_put(out, ci, oid_len) < 0 ||
-        der_put_hdr(out, 0xa0, a0) < 0 || der_put_hdr(out, 0x30, new_sd) < 0 ||
-        nt_buf_put(out, sd, off) < 0 || nt_buf_put(out, sd + off + skip, sd_len - off - skip) < 0) {
-        return NT_ENOMEM; /* the message is nt_buf's */
-    }
-    *stripped = 1;
-    return 0;
-}
-
-/* A signer certificate whose chain to an anchor verified, with the certificates it came with. */
-typedef struct signer_entry {
-    nt_buf certs_der;             /* the token's certificates field, byte for byte */
-    STACK_OF(X509) * chain;       /* verified chain, signer first */
-    time_t not_before, not_after; /* the intersection of the chain's validity periods */
-} signer_entry;
-
-/* What the --trust file gave: shared read-only by the workers. */
-typedef struct trust_set {
-    X509_STORE *store;      /* the self-signed anchors */
-    STACK_OF(X509) * extra; /* the other certificates: chain helpers */
-} trust_set;
-
-/* One worker's verifier: its own cache, so workers never lock each other. */
-typedef struct token_verifier {
-    const trust_set *trust;
-    signer_entry cache[SIGNER_CACHE_MAX];
-    size_t cached;
-    nt_buf stripped;
-} token_verifier;
-
-static void token_verifier_dispose(token_verifier *tv)
-{
-    for (size_t i = 0; i < tv->cached; i++) {
-        nt_buf_dispose(&tv->cache[i].certs_der);
-        sk_X509_pop_free(tv->cache[i].chain, X509_free);
-    }
-    tv->cached = 0;
-    nt_buf_dispose(&tv->stripped);
-}
-
-/* A failure reason, truncated to fit (a reason is for people, not parsed). */
-static void whyf(char *why, size_t len, const char *fmt, ...) NT_PRINTF(3, 4);
-static void whyf(char *why, size_t len, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, len, fmt, ap);
-    va_end(ap);
-}
-
-static void ossl_why(char *why, size_t len, const char *what)
-{
-    char buf[256];
-    unsigned long e = ERR_peek_last_error();
-    ERR_error_string_n(e, buf, sizeof(buf));
-    ERR_clear_error();
-    whyf(why, len, "%s%s%s", what, e != 0 ? ": " : "", e != 0 ? buf : "");
-}
-
-static int asn1_time_t(time_t *out, const ASN1_TIME *t)
-{
-    struct tm tm;
-    if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-        return -1;
-    }
-    *out = timegm(&tm);
-    return 0;
-}
-
-static int cert_matches(X509 *x, const PKCS7_ISSUER_AND_SERIAL *ias)
-{
-    return X509_NAME_cmp(X509_get_issuer_name(x), ias->issuer) == 0 &&
-           ASN1_INTEGER_cmp(X509_get0_serialNumber(x), ias->serial) == 0;
-}
-
-/* Parse the certificates field (each a plain Certificate), or take the whole token's:
- * NT_EVERIFY when they do not parse, NT_ENOMEM when the stack cannot be built. */
-static int certs_parse(STACK_OF(X509) * *out, nt_bytes der, PKCS7 *whole)
-{
-    STACK_OF(X509) *sk = sk_X509_new_null();
-    if (sk == NULL) {
-        return nt_error_set(NT_ENOMEM, "out of memory (certificate stack)");
-    }
-    if (whole != NULL) {
-        STACK_OF(X509) *in = whole->d.sign->cert;
-        for (int i = 0; in != NULL && i < sk_X509_num(in); i++) {
-            X509 *x = sk_X509_value(in, i);
-            if (!X509_up_ref(x) || !sk_X509_push(sk, x)) {
-                sk_X509_pop_free(sk, X509_free);
-                return nt_error_set(NT_ENOMEM, "out of memory (certificate stack)");
-            }
-        }
-    }
-    for (size_t off = 0; off < der.len;) {
-        uint8_t tag;
-        size_t h, n;
-        const unsigned char *p = der.ptr + off;
-        if (der_tlv(der.ptr + off, der.len - off, &tag, &h, &n) < 0 || tag != 0x30) {
-            sk_X509_pop_free(sk, X509_free);
-            return NT_EVERIFY;
-        }
-        X509 *x = d2i_X509(NULL, &p, (long)(h + n));
-        if (x == NULL || p != der.ptr + off + h + n || !sk_X509_push(sk, x)) {
-            X509_free(x);
-            sk_X509_pop_free(sk, X509_free);
-            return NT_EVERIFY;
-        }
-        off += h + n;
-    }
-    *out = sk;
-    return 0;
-}
-
-/*
- * Validate the chain of the signer named by `ias` among `certs` and the trust
- * file's other certificates; on success fill `e` (chain and validity window).
- * NT_EVERIFY with `why` when it does not validate, NT_ENOMEM when out of memory.
- */
-static int signer_validate(signer_entry *e, char *why, size_t whylen, const trust_set *trust,
-                           STACK_OF(X509) * certs, const PKCS7_ISSUER_AND_SERIAL *ias)
-{
-    int ok = NT_EVERIFY;
-    X509 *signer = NULL;
-    STACK_OF(X509) *untrusted = NULL;
-    X509_STORE_CTX *ctx = NULL;
-    for (int i = 0; signer == NULL && i < sk_X509_num(certs); i++) {
-        signer = cert_matches(sk_X509_value(certs, i), ias) ? sk_X509_value(certs, i) : NULL;
-    }
-    for (int i = 0; signer == NULL && i < sk_X509_num(trust->extra); i++) {
-        signer = cert_matches(sk_X509_value(trust->extra, i), ias) ? sk_X509_value(trust->extra, i)
-                                                                   : NULL;
-    }
-    if (signer == NULL) {
-        whyf(why, whylen, "the signer's certificate is neither in the token nor in --trust");
-        goto done;
-    }
-    untrusted = sk_X509_dup(trust->extra);
-    ctx = X509_STORE_CTX_new();
-    if (untrusted == NULL || ctx == NULL) {
-        ERR_clear_error();
-        ok = nt_error_set(NT_ENOMEM, "out of memory (certificate chain)");
-        goto done;
-    }
-    for (int i = 0; i < sk_X509_num(certs); i++) {
-        if (!sk_X509_push(untrusted, sk_X509_value(certs, i))) {
-            ERR_clear_error();
-            ok = nt_error_set(NT_ENOMEM, "out of memory (certificate chain)");
-            goto done;
-        }
-    }
-    if (X509_STORE_CTX_init(ctx, trust->store, signer, untrusted) != 1) {
-        ossl_why(why, whylen, "X509_STORE_CTX_init");
-        goto done;
-    }
-    /* OpenSSL's ts_verify_cert does the same: the TSA certificate must be fit for
-     * time-stamping (RFC 3161 2.3: extended key usage id-kp-timeStamping, critical). */
-    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_TIMESTAMP_SIGN);
-    X509_STORE_CTX_set_flags(ctx, X509_V_FLAG_NO_CHECK_TIME);
-    if (X509_verify_cert(ctx) != 1) {
-        ERR_clear_error();
-        whyf(why, whylen, "certificate verify error: %s",
-             X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
-        goto done;
-    }
-    e->chain = X509_STORE_CTX_get1_chain(ctx);
-    if (e->chain == NULL) {
-        ossl_why(why, whylen, "X509_STORE_CTX_get1_chain");
-        goto done;
-    }
-    e->not_before = 0;
-    e->not_after = (time_t)INT64_MAX;
-    for (int i = 0; i < sk_X509_num(e->chain); i++) {
-        X509 *x = sk_X509_value(e->chain, i);
-        time_t nb, na;
-        if (asn1_time_t(&nb, X509_get0_notBefore(x)) < 0 ||
-            asn1_time_t(&na, X509_get0_notAfter(x)) < 0) {
-            whyf(why, whylen, "a certificate of the chain has an unreadable validity period");
-            goto done;
-        }
-        e->not_before = nb > e->not_before ? nb : e->not_before;
-        e->not_after = na < e->not_after ? na : e->not_after;
-    }
-    ok = 0;
-done:
-    if (ok < 0 && e->chain != NULL) {
-        sk_X509_pop_free(e->chain, X509_free);
-        e->chain = NULL;
-    }
-    X509_STORE_CTX_free(ctx);
-    sk_X509_free(untrusted);
-    return ok;
-}
-
-/* The ESS signing-certificate attribute(s) must name the signer (and only chain members). */
-static int ess_check(char *why, size_t whylen, PKCS7_SIGNER_INFO *si, STACK_OF(X509) * chain)
-{
-    ESS_SIGNING_CERT *ss = NULL;
-    ESS_SIGNING_CERT_V2 *ssv2 = NULL;
-    ASN1_TYPE *a = PKCS7_get_signed_attribute(si, NID_id_smime_aa_signingCertificate);
-    if (a != NULL && a->type == V_ASN1_SEQUENCE) {
-        const unsigned char *p = a->value.sequence->data;
-        ss = d2i_ESS_SIGNING_CERT(NULL, &p, a->value.sequence->length);
-    }
-    a = PKCS7_get_signed_attribute(si, NID_id_smime_aa_signingCertificateV2);
-    if (a != NULL && a->type == V_ASN1_SEQUENCE) {
-        const unsigned char *p = a->value.sequence->data;
-        ssv2 = d2i_ESS_SIGNING_CERT_V2(NULL, &p, a->value.sequence->length);
-    }
-    int ok = OSSL_ESS_check_signing_certs(ss, ssv2, chain, 1) > 0 ? 0 : -1;
-    if (ok < 0) {
-        ossl_why(why, whylen, "the signing-certificate attribute does not match the signer");
-    }
-    ESS_SIGNING_CERT_free(ss);
-    ESS_SIGNING_CERT_V2_free(ssv2);
-    return ok;
-}
-
-/*
- * Verify one token against the leaf's digest; 0, NT_EVERIFY with `why` (no
- * entry prefix) filled when a check fails, or another code (NT_ENOMEM) with the
- * thread's error message when the check could not be made.  Thread-safe across
- * verifiers sharing one trust_set.
- */
-static int token_verify(char *why, size_t whylen, token_verifier *tv, const uint8_t *tok,
-                        size_t len, record_alg alg, const uint8_t *digest, size_t dlen)
-{
-    int ok = NT_EVERIFY, whole = 0, rc;
-    nt_bytes certs_der;
-    PKCS7 *p7 = NULL;
-    TS_TST_INFO *tst = NULL;
-    STACK_OF(X509) *certs = NULL;
-    signer_entry tmp, *e = NULL;
-    BIO *bio = NULL;
-    memset(&tmp, 0, sizeof(tmp));
-
-    int stripped = 0;
-    rc = token_split(&certs_der, &stripped, &tv->stripped, tok, len);
-    if (rc < 0) {
-        ok = rc;
-        goto done;
-    }
-    if (rc > 0) {
-        whole = 1; /* not laid out as we expect: let OpenSSL parse it all */
-        certs_der = NT_BYTES(NULL, 0);
-    }
-    const unsigned char *p = stripped ? tv->stripped.ptr : tok;
-    const unsigned char *end = p + (stripped ? tv->stripped.len : len);
-    p7 = d2i_PKCS7(NULL, &p, (long)(end - p));
-    if (p7 == NULL || p != end || (whole && p != tok + len)) {
-        ERR_clear_error();
-        whyf(why, whylen, "the token is not one DER ContentInfo");
-        goto done;
-    }
-    tst = PKCS7_to_TS_TST_INFO(p7);
-    if (tst == NULL) {
-        ERR_clear_error();
-        whyf(why, whylen, "the token holds no TSTInfo");
-        goto done;
-    }
-    TS_MSG_IMPRINT *mi = TS_TST_INFO_get_msg_imprint(tst);
-    ASN1_OCTET_STRING *md = TS_MSG_IMPRINT_get_msg(mi);
-    if (OBJ_obj2nid(TS_MSG_IMPRINT_get_algo(mi)->algorithm) != record_alg_nid(alg) ||
-        (size_t)ASN1_STRING_length(md) != dlen ||
-        memcmp(ASN1_STRING_get0_data(md), digest, dlen) != 0) {
-        whyf(why, whylen, "the token's message imprint is not the leaf's digest");
-        goto done;
-    }
-    const char *sig = "the token's signature does not verify against --trust";
-    STACK_OF(PKCS7_SIGNER_INFO) *sis = PKCS7_get_signer_info(p7);
-    if (sis == NULL || sk_PKCS7_SIGNER_INFO_num(sis) != 1) {
-        whyf(why, whylen, "%s: it must have exactly one signer", sig);
-        goto done;
-    }
-    PKCS7_SIGNER_INFO *si = sk_PKCS7_SIGNER_INFO_value(sis, 0);
-    time_t gen;
-    if (asn1_time_t(&gen, TS_TST_INFO_get_time(tst)) < 0) {
-        whyf(why, whylen, "the token's genTime cannot be read");
-        goto done;
-    }
-
-    for (size_t i = 0; !whole && i < tv->cached && e == NULL; i++) {
-        signer_entry *c = &tv->cache[i];
-        if (c->certs_der.len == certs_der.len &&
-            (certs_der.len == 0 || memcmp(c->certs_der.ptr, certs_der.ptr, certs_der.len) == 0) &&
-            cert_matches(sk_X509_value(c->chain, 0), si->issuer_and_serial)) {
-            e = c;
-        }
-    }
-    if (e == NULL) {
-        char inner[256];
-        rc = certs_parse(&certs, certs_der, whole ? p7 : NULL);
-        if (rc < 0 && rc != NT_EVERIFY) {
-            ok = rc;
-            goto done;
-        }
-        if (rc < 0) {
-            ERR_clear_error();
-            whyf(why, whylen, "%s: its certificates cannot be parsed", sig);
-            goto done;
-        }
-        rc = signer_validate(&tmp, inner, sizeof(inner), tv->trust, certs, si->issuer_and_serial);
-        if (rc < 0 && rc != NT_EVERIFY) {
-            ok = rc;
-            goto done;
-        }
-        if (rc < 0) {
-            whyf(why, whylen, "%s: %s", sig, inner);
-            goto done;
-        }
-        e = &tmp;
-        if (!whole && tv->cached < SIGNER_CACHE_MAX &&
-            nt_buf_set(&tv->cache[tv->cached].certs_der, certs_der.ptr, certs_der.len) == 0) {
-            tv->cache[tv->cached].chain = tmp.chain;
-            tv->cache[tv->cached].not_before = tmp.not_before;
-            tv->cache[tv->cached].not_after = tmp.not_after;
-            tmp.chain = NULL;
-            e = &tv->cache[tv->cached++];
-        }
-    }
-    /* Certificates expire; a token is judged at the time it states it was made
-     * (what X509_verify_cert would decide with the verification time = genTime). */
-    if (gen < e->not_before || gen > e->not_after) {
-        whyf(why, whylen, "%s: certificate verify error: %s at the token's genTime", sig,
-             gen < e->not_before ? "certificate is not yet valid" : "certificate has expired");
-        goto done;
-    }
-    char inner[256];
-    if (ess_check(inner, sizeof(inner), si, e->chain) < 0) {
-        whyf(why, whylen, "%s: %s", sig, inner);
-        goto done;
-    }
-    bio = PKCS7_dataInit(p7, NULL);
-    if (bio == NULL) {
-        ossl_why(inner, sizeof(inner), "PKCS7_dataInit");
-        whyf(why, whylen, "%s: %s", sig, inner);
-        goto done;
-    }
-    char buf[4096];
-    while (BIO_read(bio, buf, sizeof(buf)) > 0) {
-    }
-    if (PKCS7_signatureVerify(bio, p7, si, sk_X509_value(e->chain, 0)) != 1) {
-        ossl_why(inner, sizeof(inner), "bad signature");
-        whyf(why, whylen, "%s: %s", sig, inner);
-        goto done;
-    }
-    ok = 0;
-done:
-    BIO_free_all(bio);
-    sk_X509_pop_free(tmp.chain, X509_free);
-    sk_X509_pop_free(certs, X509_free);
-    TS_TST_INFO_free(tst);
-    PKCS7_free(p7);
-    return ok;
-}
-
-static int trust_load(trust_set *t, const char *path)
-{
-    int error = 0;
-    BIO *bio = NULL;
-    X509 *cert = NULL;
-    size_t anchors = 0;
-    NT_OSSL_PTR(bio = BIO_new_file(path, "r"), "--trust %s", path);
-    NT_OSSL_PTR(t->store = X509_STORE_new(), "X509_STORE_new");
-    NT_OSSL_PTR(t->extra = sk_X509_new_null(), "sk_X509_new_null");
-    while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        /* Self-signed certificates are the anchors; the others (a TSA certificate,
-         * intermediates) only help build chains for tokens that carry no certificates. */
-        if (X509_check_issued(cert, cert) == X509_V_OK) {
-            NT_OSSL(X509_STORE_add_cert(t->store, cert), "--trust %s", path);
-            X509_free(cert);
-            anchors++;
-        } else {
-            NT_OSSL(sk_X509_push(t->extra, cert), "sk_X509_push");
-        }
-        cert = NULL;
-    }
-    ERR_clear_error();
-    NT_ENSURE(anchors > 0, NT_EINVAL, "--trust %s: no self-signed (root) certificate in it", path);
-done:
-    X509_free(cert);
-    BIO_free(bio);
-    return error;
-}
-
-static void trust_dispose(trust_set *t)
-{
-    X509_STORE_free(t->store);
-    sk_X509_pop_free(t->extra, X509_free);
-    t->store = NULL;
-    t->extra = NULL;
-}
-
-/* ------------------------------------------------------------------ the worker pool */
-
-typedef struct token_job {
-    uint64_t index;  /* leaf index */
-    char commit[13]; /* the commit it was read from, for the message */
-    record_alg alg;
-    uint8_t digest[RECORD_MAX_DIGEST];
-    size_t dlen;
-    nt_buf token; /* a copy: the bundle buffer moves on */
-    int done, failed; /* failed: token_verify's code (0, NT_EVERIFY, NT_ENOMEM ...) */
-    char why[512];    /* NT_EVERIFY: the check that failed */
-    nt_error_state err; /* any other code: the worker's error, carried whole */
-} token_job;
-
-typedef struct token_pool {
-    pthread_mutex_t mu;
-    pthread_cond_t work;     /* workers wait for jobs */
-    pthread_cond_t finished; /* the replay waits for results */
-    token_job *slots;        /* POOL_SLOTS, a ring indexed by job number */
-    uint64_t submitted, claimed, harvested;
-    int stop;
-    unsigned nworkers, next_id;
-    pthread_t threads[POOL_MAX_WORKERS];
-    token_verifier verifiers[POOL_MAX_WORKERS];
-    uint64_t verified; /* tokens that verified, counted at harvest */
-    int failed;        /* a harvested job failed: first_fail holds it */
-    token_job first_fail;
-} token_pool;
-
-static void *pool_worker(void *arg)
-{
-    token_pool *pool = arg;
-    pthread_mutex_lock(&pool->mu);
-    unsigned me = pool->next_id++;
-    for (;;) {
-        while (!pool->stop && pool->claimed == pool->submitted) {
-            pthread_cond_wait(&pool->work, &pool->mu);
-        }
-        if (pool->claimed == pool->submitted) {
-            break;
-        }
-        token_job *j = &pool->slots[pool->claimed++ % POOL_SLOTS];
-        pthread_mutex_unlock(&pool->mu);
-        int rc = token_verify(j->why, sizeof(j->why), &pool->verifiers[me], j->token.ptr,
-                              j->token.len, j->alg, j->digest, j->dlen);
-        /* out of memory is not "the token failed": keep the worker's code and message */
-        nt_error_state_capture(&j->err, rc < 0 && rc != NT_EVERIFY ? rc : 0);
-        pthread_mutex_lock(&pool->mu);
-        j->failed = rc;
-        j->done = 1;
-        pthread_cond_broadcast(&pool->finished);
-    }
-    pthread_mutex_unlock(&pool->mu);
-    return NULL;
-}
-
-static void pool_stop(token_pool *pool)
-{
-    if (pool == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&pool->mu);
-    pool->stop = 1;
-    pthread_cond_broadcast(&pool->work);
-    pthread_mutex_unlock(&pool->mu);
-    for (unsigned i = 0; i < pool->nworkers; i++) {
-        pthread_join(pool->threads[i], NULL);
-    }
-    for (unsigned i = 0; i < POOL_MAX_WORKERS; i++) {
-        token_verifier_dispose(&pool->verifiers[i]);
-    }
-    if (pool->slots != NULL) {
-        for (unsigned i = 0; i < POOL_SLOTS; i++) {
-            nt_buf_dispose(&pool->slots[i].token);
-        }
-    }
-    nt_free(pool->slots);
-    pthread_cond_destroy(&pool->work);
-    pthread_cond_destroy(&pool->finished);
-    pthread_mutex_destroy(&pool->mu);
-    nt_free(pool);
-}
-
-/* One worker per online core (NT_AUDIT_THREADS overrides, for measurements). */
-static int pool_start(token_pool **out, const trust_set *trust)
-{
-    int error = 0;
-    token_pool *pool = nt_calloc(1, sizeof(*pool));
-    NT_ENSURE(pool != NULL, NT_ENOMEM, "out of memory");
-    pthread_mutex_init(&pool->mu, NULL);
-    pthread_cond_init(&pool->work, NULL);
-    pthread_cond_init(&pool->finished, NULL);
-    pool->slots = nt_calloc(POOL_SLOTS, sizeof(*pool->slots));
-    NT_ENSURE(pool->slots != NULL, NT_ENOMEM, "out of memory");
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    const char *env = getenv("NT_AUDIT_THREADS");
-    if (env != NULL && atoi(env) > 0) {
-        n = atoi(env);
-    }
-    n = n < 1 ? 1 : n > POOL_MAX_WORKERS ? POOL_MAX_WORKERS : n;
-    for (unsigned i = 0; i < POOL_MAX_WORKERS; i++) {
-        pool->verifiers[i].trust = trust;
-    }
-    pthread_mutex_lock(&pool->mu);
-    for (unsigned i = 0; i < (unsigned)n; i++) {
-        int rc = pthread_create(&pool->threads[i], NULL, pool_worker, pool);
-        if (rc != 0) {
-            pthread_mutex_unlock(&pool->mu);
-            error = nt_error_set(NT_ENOMEM, "audit: cannot start a token worker: %s", strerror(rc));
-            goto done;
-        }
-        pool->nworkers++;
-    }
-    pthread_mutex_unlock(&pool->mu);
-    *out = pool;
-    pool = NULL;
-done:
-    pool_stop(pool);
-    return error;
-}
-
-/* Collect finished jobs in submission order (mu held). */
-static void pool_harvest_locked(token_pool *pool)
-{
-    while (pool->harvested < pool->submitted) {
-        token_job *j = &pool->slots[pool->harvested % POOL_SLOTS];
-        if (!j->done) {
-            break;
-        }
-        if (j->failed && !pool->failed) {
-            pool->failed = 1;
-            pool->first_fail.index = j->index;
-            pool->first_fail.failed = j->failed;
-            pool->first_fail.err = j->err;
-            memcpy(pool->first_fail.commit, j->commit, sizeof(j->commit));
-            memcpy(pool->first_fail.why, j->why, sizeof(j->why));
-        } else if (!j->failed) {
-            pool->verified++;
-        }
-        pool->harvested++;
-    }
-}
-
-/* The lowest failing entry as the audit's error: NT_EVERIFY, or the worker's own code and
- * message restored (NT_ENOMEM: the audit could not be done, nothing was found wrong); or 0. */
-static int pool_error(token_pool *pool)
-{
-    if (!pool->failed) {
-        return 0;
-    }
-    if (pool->first_fail.failed != NT_EVERIFY) {
-        int code = nt_error_state_restore(&pool->first_fail.err);
-        return nt_error_set(code, "commit %.12s: entry %" PRIu64 ": %s", pool->first_fail.commit,
-                            pool->first_fail.index, nt_error_last());
-    }
-    return nt_error_set(NT_EVERIFY, "commit %.12s: entry %" PRIu64 ": %s", pool->first_fail.commit,
-                        pool->first_fail.index, pool->first_fail.why);
-}
-
-/* Queue one token; NT_EVERIFY as soon as an earlier token is known to have failed. */
-static int pool_submit(token_pool *pool, const char *commit_hex, uint64_t index, const record *rec)
-{
-    int error = 0;
-    pthread_mutex_lock(&pool->mu);
-    pool_harvest_locked(pool);
-    while (!pool->failed && pool->submitted - pool->harvested == POOL_SLOTS) {
-        pthread_cond_wait(&pool->finished, &pool->mu);
-        pool_harvest_locked(pool);
-    }
-    if (pool->failed) {
-        pthread_mutex_unlock(&pool->mu);
-        return pool_error(pool);
-    }
-    token_job *j = &pool->slots[pool->submitted % POOL_SLOTS];
-    pthread_mutex_unlock(&pool->mu);
-    /* the slot is ours until `submitted` moves past it */
-    j->index = index;
-    snprintf(j->commit, sizeof(j->commit), "%.12s", commit_hex);
-    j->alg = rec->alg;
-    j->dlen = rec->digest.len <= sizeof(j->digest) ? rec->digest.len : sizeof(j->digest);
-    memcpy(j->digest, rec->digest.ptr, j->dlen);
-    j->done = j->failed = 0;
-    j->why[0] = '\0';
-    error = nt_buf_set(&j->token, rec->token.ptr, rec->token.len);
-    if (error < 0) {
-        return error;
-    }
-    pthread_mutex_lock(&pool->mu);
-    pool->submitted++;
-    pthread_cond_signal(&pool->work);
-    pthread_mutex_unlock(&pool->mu);
-    return 0;
-}
-
-/* Wait for every queued token and collect the results. */
-static void pool_wait(token_pool *pool)
-{
-    pthread_mutex_lock(&pool->mu);
-    pool_harvest_locked(pool);
-    while (pool->harvested < pool->submitted) {
-        pthread_cond_wait(&pool->finished, &pool->mu);
-        pool_harvest_locked(pool);
-    }
-    pthread_mutex_unlock(&pool->mu);
-}
-
-/* Wait for every queued token; NT_EVERIFY naming the lowest failing entry, else 0. */
-static int pool_drain(token_pool *pool)
-{
-    if (pool == NULL) {
-        return 0;
-    }
-    pool_wait(pool);
-    return pool_error(pool);
-}
-
 /* ------------------------------------------------------------------ replay */
 
 /*
@@ -968,7 +226,7 @@ static int tile_read(replay *r, const uint8_t tree[MIRROR_OID_SIZE], int level, 
 {
     int error = 0;
     nt_buf_clear(&r->path);
-    NT_TRY(ledger__tile_path(&r->path, level, index, width));
+    NT_TRY(tiles_path(&r->path, level, index, width));
     int rc = ledger__git_blob_read(level < 0 ? &r->blob : &r->tile, r->g, tree,
                                    (const char *)r->path.ptr);
     if (rc == NT_ENOTFOUND) {
@@ -977,7 +235,7 @@ static int tile_read(replay *r, const uint8_t tree[MIRROR_OID_SIZE], int level, 
     }
     NT_TRY(rc);
     if (level >= 0) {
-        size_t want = (size_t)(width == 0 ? MIRROR_TILE_WIDTH : width) * MERKLE_HASH_SIZE;
+        size_t want = (size_t)(width == 0 ? TILES_WIDTH : width) * MERKLE_HASH_SIZE;
         NT_ENSURE(r->tile.len == want, NT_EVERIFY, "commit %.12s: %s is %zu bytes, expected %zu",
                   r->commit_hex, (const char *)r->path.ptr, r->tile.len, want);
     }
@@ -991,7 +249,7 @@ static int tile_compare(replay *r, const uint8_t tree[MIRROR_OID_SIZE], unsigned
 {
     int error = 0;
     NT_TRY(tile_read(r, tree, (int)level, index, width));
-    unsigned n = width == 0 ? MIRROR_TILE_WIDTH : width;
+    unsigned n = width == 0 ? TILES_WIDTH : width;
     for (unsigned i = 0; i < n; i++) {
         if (memcmp(r->tile.ptr + (size_t)i * 32, r->lv[level].h[i], 32) != 0) {
             char found[65], want[65];
@@ -1011,18 +269,18 @@ done:
 static int carry(replay *r, const uint8_t tree[MIRROR_OID_SIZE])
 {
     int error = 0;
-    for (unsigned level = 0; level + 1 < MIRROR_MAX_LEVELS; level++) {
-        if (r->lv[level].count < MIRROR_TILE_WIDTH) {
+    for (unsigned level = 0; level + 1 < TILES_MAX_LEVELS; level++) {
+        if (r->lv[level].count < TILES_WIDTH) {
             break;
         }
         if (level > 0) {
             uint64_t full;
             unsigned w;
-            ledger__tile_count(&full, &w, r->size, level);
+            tiles_count(&full, &w, r->size, level);
             NT_TRY(tile_compare(r, tree, level, full - 1, 0));
         }
         uint8_t h[32];
-        NT_TRY(merkle_root_naive(h, &r->lv[level].h[0][0], MIRROR_TILE_WIDTH));
+        NT_TRY(merkle_root_naive(h, &r->lv[level].h[0][0], TILES_WIDTH));
         r->lv[level].count = 0;
         memcpy(r->lv[level + 1].h[r->lv[level + 1].count++], h, 32);
     }
@@ -1041,7 +299,7 @@ static int leaf_add(replay *r, const uint8_t *leaf, size_t len, const uint8_t ha
         goto done;
     }
     if (r->pool != NULL) {
-        NT_TRY(pool_submit(r->pool, r->commit_hex, index, &rec));
+        NT_TRY(audit__pool_submit(r->pool, r->commit_hex, index, &rec));
     }
     NT_TRY(merkle_frontier_append(&r->f, hash, noop_node, NULL));
     memcpy(r->lv[0].h[r->lv[0].count++], hash, 32);
@@ -1071,28 +329,26 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
 {
     int error = 0;
     char bundle_path[256], tile_path[256];
-    for (uint64_t b = from / MIRROR_TILE_WIDTH; b * MIRROR_TILE_WIDTH < to; b++) {
-        uint64_t start = b * MIRROR_TILE_WIDTH;
-        unsigned n = to - start >= MIRROR_TILE_WIDTH ? MIRROR_TILE_WIDTH : (unsigned)(to - start);
-        unsigned width = n == MIRROR_TILE_WIDTH ? 0 : n;
+    for (uint64_t b = from / TILES_WIDTH; b * TILES_WIDTH < to; b++) {
+        uint64_t start = b * TILES_WIDTH;
+        unsigned n = to - start >= TILES_WIDTH ? TILES_WIDTH : (unsigned)(to - start);
+        unsigned width = n == TILES_WIDTH ? 0 : n;
         unsigned known = from > start ? (unsigned)(from - start) : 0;
         NT_TRY(tile_read(r, tree, -1, b, width));
         snprintf(bundle_path, sizeof(bundle_path), "%s", (const char *)r->path.ptr);
         NT_TRY(tile_read(r, tree, 0, b, width));
         snprintf(tile_path, sizeof(tile_path), "%s", (const char *)r->path.ptr);
-        const uint8_t *p = r->blob.ptr, *end = r->blob.ptr + r->blob.len;
+        size_t pos = 0;
         for (unsigned j = 0; j < n; j++) {
             uint64_t index = start + j;
-            if (end - p < 2 || (size_t)(end - p - 2) < nt_load_u16be(p)) {
+            nt_bytes leaf;
+            if (tiles_bundle_next(&leaf, r->blob.ptr, r->blob.len, &pos) < 0) {
                 error = fail(r, "%s: entry %u (leaf %" PRIu64 ") runs past the end of the bundle",
                              bundle_path, j, index);
                 goto done;
             }
-            size_t len = nt_load_u16be(p);
-            const uint8_t *leaf = p + 2;
-            p += 2 + len;
             uint8_t h[32];
-            merkle_leaf_hash(h, leaf, len);
+            merkle_leaf_hash(h, leaf.ptr, leaf.len);
             const uint8_t *stored = r->tile.ptr + (size_t)j * 32;
             char a[65], b2[65];
             if (j < known) {
@@ -1124,11 +380,10 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
                              index, bundle_path, j, a, tile_path, b2, j);
                 goto done;
             }
-            NT_TRY(leaf_add(r, leaf, len, h));
+            NT_TRY(leaf_add(r, leaf.ptr, leaf.len, h));
         }
-        if (p != end) {
-            error =
-                fail(r, "%s: %zu bytes after its %u entries", bundle_path, (size_t)(end - p), n);
+        if (pos != r->blob.len) {
+            error = fail(r, "%s: %zu bytes after its %u entries", bundle_path, r->blob.len - pos, n);
             goto done;
         }
         r->res->tiles += 2;
@@ -1147,7 +402,7 @@ static int path_collect(void *ctx, int upsert, int level, uint64_t index, unsign
 {
     path_lists *ls = ctx;
     nt_buf *b = upsert ? ls->keep : ls->drop;
-    int error = ledger__tile_path(b, level, index, width);
+    int error = tiles_path(b, level, index, width);
     return error < 0 ? error : nt_buf_putc(b, 0);
 }
 
@@ -1175,53 +430,21 @@ static int trailer_eq(const char *msg, const char *key, const char *want)
     return v != NULL && len == strlen(want) && memcmp(v, want, len) == 0;
 }
 
-static int commit_check(replay *r, const ledger__git_commit *c, const ledger__git_commit *prev,
-                        uint64_t prev_size, const nt_buf *prev_note, nt_buf *note_out)
+/* The chain: the commit says which checkpoint it follows (docs/MIRROR.md).  NT_EVERIFY
+ * when its trailers disagree with its checkpoint `cp` or with its parent's. */
+static int chain_check(replay *r, const ledger__git_commit *c, const checkpoint *cp,
+                       uint64_t prev_size, const nt_buf *prev_note)
 {
     int error = 0;
-    checkpoint cp;
-    nt_buf keep = NT_BUF_INIT, drop = NT_BUF_INIT, want = NT_BUF_INIT;
+    nt_buf want = NT_BUF_INIT;
 
-    if (prev_note == NULL && c->parent_count != 0) {
-        error = fail(r, "the first commit of main has a parent");
-        goto done;
-    }
-    int rc = ledger__git_blob_read(note_out, r->g, c->tree, "checkpoint");
-    if (rc == NT_ENOTFOUND) {
-        error = fail(r, "no checkpoint file");
-        goto done;
-    }
-    NT_TRY(rc);
-    rc = checkpoint_open(&cp, (const char *)note_out->ptr, note_out->len, &r->v, 0);
-    NT_TRY(rc == NT_ENOMEM ? rc : 0); /* out of memory says nothing about the checkpoint */
-    if (rc < 0) {
-        checkpoint unsigned_cp;
-        size_t body = ledger__note_body_len((const char *)note_out->ptr, note_out->len);
-        int parsed =
-            body > 0 && checkpoint_parse(&unsigned_cp, (const char *)note_out->ptr, body) == 0;
-        if (rc == NT_EVERIFY && parsed) {
-            error = fail(r, "checkpoint of size %" PRIu64 ": no valid signature by %s+%08x",
-                         unsigned_cp.size, r->v.name, r->v.key_id);
-        } else {
-            error = fail(r, "checkpoint file is not a valid signed checkpoint of %s: %s", r->v.name,
-                         nt_error_last());
-        }
-        goto done;
-    }
-    if (prev_note != NULL && cp.size <= prev_size) {
-        error = fail(r, "checkpoint size %" PRIu64 " does not grow from the previous %" PRIu64,
-                     cp.size, prev_size);
-        goto done;
-    }
-
-    /* The chain: the commit says which checkpoint it follows (docs/MIRROR.md). */
-    NT_TRY(nt_buf_printf(&want, "%" PRIu64, cp.size));
+    NT_TRY(nt_buf_printf(&want, "%" PRIu64, cp->size));
     if (!trailer_eq(c->message, "Tree-Size", (const char *)want.ptr)) {
-        error = fail(r, "the commit message's Tree-Size is not the checkpoint's %" PRIu64, cp.size);
+        error = fail(r, "the commit message's Tree-Size is not the checkpoint's %" PRIu64, cp->size);
         goto done;
     }
     nt_buf_clear(&want);
-    NT_TRY(nt_base64_encode(&want, cp.root, 32));
+    NT_TRY(nt_base64_encode(&want, cp->root, 32));
     if (!trailer_eq(c->message, "Root", (const char *)want.ptr)) {
         error = fail(r, "the commit message's Root is not the checkpoint's root");
         goto done;
@@ -1243,7 +466,7 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
             error = fail(r,
                          "checkpoint of size %" PRIu64 " says it follows size %.*s, but its "
                          "parent holds size %" PRIu64 ": a commit was dropped or reordered",
-                         cp.size, said != NULL ? (int)tlen : 4, said != NULL ? said : "none",
+                         cp->size, said != NULL ? (int)tlen : 4, said != NULL ? said : "none",
                          prev_size);
             goto done;
         }
@@ -1257,12 +480,59 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
             goto done;
         }
     }
+done:
+    nt_buf_dispose(&want);
+    return error;
+}
+
+static int commit_check(replay *r, const ledger__git_commit *c, const ledger__git_commit *prev,
+                        uint64_t prev_size, const nt_buf *prev_note, nt_buf *note_out)
+{
+    int error = 0;
+    checkpoint cp;
+    nt_buf keep = NT_BUF_INIT, drop = NT_BUF_INIT;
+
+    if (prev_note == NULL && c->parent_count != 0) {
+        error = fail(r, "the first commit of main has a parent");
+        goto done;
+    }
+    int rc = ledger__git_blob_read(note_out, r->g, c->tree, "checkpoint");
+    if (rc == NT_ENOTFOUND) {
+        error = fail(r, "no checkpoint file");
+        goto done;
+    }
+    NT_TRY(rc);
+    rc = checkpoint_open(&cp, (const char *)note_out->ptr, note_out->len, &r->v, 0);
+    NT_TRY(rc == NT_ENOMEM ? rc : 0); /* out of memory says nothing about the checkpoint */
+    if (rc < 0) {
+        checkpoint unsigned_cp;
+        nt_error_state why;
+        nt_error_state_capture(&why, rc); /* checkpoint_open's message, for the report */
+        int parsed = ledger__note_checkpoint_parse(&unsigned_cp, (const char *)note_out->ptr,
+                                                   note_out->len) == 0;
+        nt_error_state_restore(&why);
+        if (rc == NT_EVERIFY && parsed) {
+            error = fail(r, "checkpoint of size %" PRIu64 ": no valid signature by %s+%08x",
+                         unsigned_cp.size, r->v.name, r->v.key_id);
+        } else {
+            error = fail(r, "checkpoint file is not a valid signed checkpoint of %s: %s", r->v.name,
+                         nt_error_last());
+        }
+        goto done;
+    }
+    if (prev_note != NULL && cp.size <= prev_size) {
+        error = fail(r, "checkpoint size %" PRIu64 " does not grow from the previous %" PRIu64,
+                     cp.size, prev_size);
+        goto done;
+    }
+
+    NT_TRY(chain_check(r, c, &cp, prev_size, prev_note));
 
     NT_TRY(leaves_replay(r, c->tree, prev_size, cp.size));
-    for (unsigned level = 1; level < MIRROR_MAX_LEVELS; level++) {
+    for (unsigned level = 1; level < TILES_MAX_LEVELS; level++) {
         uint64_t full;
         unsigned w;
-        ledger__tile_count(&full, &w, cp.size, level);
+        tiles_count(&full, &w, cp.size, level);
         if (w > 0) {
             NT_TRY(tile_compare(r, c->tree, level, full, w));
         }
@@ -1281,7 +551,7 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
 
     /* Nothing else in the tree changed: rebuild it from the previous one and compare. */
     path_lists ls = {&keep, &drop};
-    NT_TRY(ledger__tile_changes(prev_size, cp.size, path_collect, &ls));
+    NT_TRY(tiles_changes(prev_size, cp.size, path_collect, &ls));
     NT_TRY(nt_buf_put(&keep, "checkpoint", sizeof("checkpoint")));
     rc = ledger__git_tree_expect(r->g, prev != NULL ? prev->tree : NULL, c->tree, &keep, &drop);
     if (rc == NT_EVERIFY) {
@@ -1295,7 +565,6 @@ done:
         memcpy(r->res->root, cp.root, 32);
         r->res->size = cp.size;
     }
-    nt_buf_dispose(&want);
     nt_buf_dispose(&keep);
     nt_buf_dispose(&drop);
     return error;
@@ -1307,17 +576,16 @@ static int resume_load(replay *r, const ledger__git_commit *c, nt_buf *note)
     int error = 0;
     checkpoint cp;
     NT_TRY(ledger__git_blob_read(note, r->g, c->tree, "checkpoint"));
-    size_t body = ledger__note_body_len((const char *)note->ptr, note->len);
-    NT_ENSURE(body > 0 && checkpoint_parse(&cp, (const char *)note->ptr, body) == 0 &&
+    NT_ENSURE(ledger__note_checkpoint_parse(&cp, (const char *)note->ptr, note->len) == 0 &&
                   cp.size == r->state.size && memcmp(cp.root, r->state.root, 32) == 0,
               NT_EINVAL, "state file: commit %.12s does not hold the checkpoint it recorded",
               r->commit_hex);
     r->f = r->state.frontier;
     r->size = r->state.size;
-    for (unsigned level = 0; level < MIRROR_MAX_LEVELS; level++) {
+    for (unsigned level = 0; level < TILES_MAX_LEVELS; level++) {
         uint64_t full;
         unsigned w;
-        ledger__tile_count(&full, &w, r->size, level);
+        tiles_count(&full, &w, r->size, level);
         if (w == 0) {
             continue;
         }
@@ -1327,6 +595,67 @@ static int resume_load(replay *r, const ledger__git_commit *c, nt_buf *note)
     }
 done:
     return error;
+}
+
+/* The progress bar's total: the entries between what is verified and the head's checkpoint. */
+static int progress_init(replay *r, const ledger__git_commit *head, nt_buf *note,
+                         char hex[2 * MIRROR_OID_SIZE + 1])
+{
+    int error = 0;
+    checkpoint cp;
+    ledger__oid_hex(hex, head->id);
+    r->commit_hex = hex;
+    NT_TRY(ledger__git_blob_read(note, r->g, head->tree, "checkpoint"));
+    if (ledger__note_checkpoint_parse(&cp, (const char *)note->ptr, note->len) == 0 &&
+        cp.size > r->size) {
+        r->progress_total = cp.size - r->size;
+    }
+    r->progress_base = r->size;
+done:
+    return error;
+}
+
+/* The state's commit is not in the history of main (whose head is `head`): NT_EVERIFY
+ * saying whether the tree it recorded was lost (rollback) or only its commit (rewrite). */
+static int state_lost(replay *r, const ledger__git_commit *head)
+{
+    char was[2 * MIRROR_OID_SIZE + 1], hex[2 * MIRROR_OID_SIZE + 1];
+    ledger__oid_hex(was, r->state.commit);
+    ledger__oid_hex(hex, head->id);
+    if (!r->state_root_seen) {
+        return nt_error_set(NT_EVERIFY,
+                            "rollback: main (commit %.12s) holds %" PRIu64 " entries, but a "
+                            "tree of %" PRIu64 " entries (commit %.12s) was verified before; "
+                            "this mirror does not extend it",
+                            hex, r->res->size, r->state.size, was);
+    }
+    return nt_error_set(NT_EVERIFY,
+                        "history rewritten: commit %.12s (checkpoint of size %" PRIu64
+                        ") verified before is no longer in the history of main "
+                        "(commit %.12s); the entries up to that size are unchanged",
+                        was, r->state.size, hex);
+}
+
+/* End of a run: the wall time and tokens verified into the result, everything freed.  NULL ok. */
+static void replay_free(replay *r, int error)
+{
+    if (r == NULL) {
+        return;
+    }
+    r->res->seconds = (double)(nt_mono_ns() - r->start_ns) / 1e9;
+    if (error < 0 && r->opts->progress && r->last_progress_ns != 0) {
+        fputc('\n', stderr);
+    }
+    if (r->pool != NULL) {
+        r->res->tokens = audit__pool_finish(r->pool);
+    }
+    audit__pool_stop(r->pool);
+    audit__trust_free(r->trust);
+    ledger__git_close(r->g);
+    nt_buf_dispose(&r->blob);
+    nt_buf_dispose(&r->tile);
+    nt_buf_dispose(&r->path);
+    nt_free(r);
 }
 
 int audit_run(audit_result *out, const audit_options *opts)
@@ -1351,10 +680,8 @@ int audit_run(audit_result *out, const audit_options *opts)
     merkle_frontier_init(&r->f);
     NT_TRY(note_vkey_parse(&r->v, opts->vkey, strlen(opts->vkey)));
     if (opts->trust_path != NULL) {
-        r->trust = nt_calloc(1, sizeof(*r->trust));
-        NT_ENSURE(r->trust != NULL, NT_ENOMEM, "out of memory");
-        NT_TRY(trust_load(r->trust, opts->trust_path));
-        NT_TRY(pool_start(&r->pool, r->trust));
+        NT_TRY(audit__trust_load(&r->trust, opts->trust_path));
+        NT_TRY(audit__pool_start(&r->pool, r->trust));
     }
     if (opts->state_path != NULL) {
         NT_TRY(state_load(&r->state, opts->state_path, &r->v));
@@ -1388,18 +715,7 @@ int audit_run(audit_result *out, const audit_options *opts)
             }
         }
     }
-    {
-        checkpoint head;
-        ledger__oid_hex(hex, list[n - 1].id);
-        r->commit_hex = hex;
-        NT_TRY(ledger__git_blob_read(note, r->g, list[n - 1].tree, "checkpoint"));
-        size_t body = ledger__note_body_len((const char *)note->ptr, note->len);
-        if (body > 0 && checkpoint_parse(&head, (const char *)note->ptr, body) == 0 &&
-            head.size > r->size) {
-            r->progress_total = head.size - r->size;
-        }
-        r->progress_base = r->size;
-    }
+    NT_TRY(progress_init(r, &list[n - 1], note, hex));
     uint64_t last_save = nt_mono_ns();
     uint64_t save_ns = opts->save_interval_ms < 0    ? 0
                        : opts->save_interval_ms == 0 ? (uint64_t)SAVE_INTERVAL_MS * 1000000u
@@ -1412,7 +728,7 @@ int audit_run(audit_result *out, const audit_options *opts)
         if (rc < 0) {
             /* a token queued before this point that failed comes first, as it would
              * in a sequential replay */
-            int te = pool_drain(r->pool);
+            int te = audit__pool_drain(r->pool);
             NT_TRY(te < 0 ? te : rc);
         }
         prev = &list[i];
@@ -1423,60 +739,26 @@ int audit_run(audit_result *out, const audit_options *opts)
         if (opts->state_path != NULL && (!r->state.present || resumed) &&
             nt_mono_ns() - last_save >= save_ns) {
             /* resumable: an interrupted run continues from here next time */
-            NT_TRY(pool_drain(r->pool));
+            NT_TRY(audit__pool_drain(r->pool));
             NT_TRY(state_save(opts->state_path, &r->v, &r->f, list[i].id, list[i].tree));
             last_save = nt_mono_ns();
         }
     }
-    NT_TRY(pool_drain(r->pool));
+    NT_TRY(audit__pool_drain(r->pool));
     progress(r, 1);
     if (start == n) {
         out->size = r->state.size;
         memcpy(out->root, r->state.root, 32);
     }
     if (r->state.present && !resumed) {
-        char was[2 * MIRROR_OID_SIZE + 1];
-        ledger__oid_hex(was, r->state.commit);
-        ledger__oid_hex(hex, list[n - 1].id);
-        if (!r->state_root_seen) {
-            error = nt_error_set(NT_EVERIFY,
-                                 "rollback: main (commit %.12s) holds %" PRIu64 " entries, but a "
-                                 "tree of %" PRIu64 " entries (commit %.12s) was verified before; "
-                                 "this mirror does not extend it",
-                                 hex, out->size, r->state.size, was);
-        } else {
-            error = nt_error_set(NT_EVERIFY,
-                                 "history rewritten: commit %.12s (checkpoint of size %" PRIu64
-                                 ") verified before is no longer in the history of main "
-                                 "(commit %.12s); the entries up to that size are unchanged",
-                                 was, r->state.size, hex);
-        }
+        error = state_lost(r, &list[n - 1]);
         goto done;
     }
     if (opts->state_path != NULL) {
         NT_TRY(state_save(opts->state_path, &r->v, &r->f, list[n - 1].id, list[n - 1].tree));
     }
 done:
-    if (r != NULL) {
-        out->seconds = (double)(nt_mono_ns() - r->start_ns) / 1e9;
-        if (error < 0 && opts->progress && r->last_progress_ns != 0) {
-            fputc('\n', stderr);
-        }
-        if (r->pool != NULL) {
-            pool_wait(r->pool);
-            out->tokens = r->pool->verified;
-        }
-        pool_stop(r->pool);
-        if (r->trust != NULL) {
-            trust_dispose(r->trust);
-            nt_free(r->trust);
-        }
-        ledger__git_close(r->g);
-        nt_buf_dispose(&r->blob);
-        nt_buf_dispose(&r->tile);
-        nt_buf_dispose(&r->path);
-        nt_free(r);
-    }
+    replay_free(r, error);
     ledger__git_history_free(list, n);
     nt_buf_dispose(&cache);
     nt_buf_dispose(&note_a);

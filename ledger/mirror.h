@@ -1,7 +1,8 @@
 /*
- * mirror.h - the git mirror of the ledger and the auditor that replays it.
- * Part of the `nt_mirror` library (ledger/mirror.c, the only file that
- * includes <git2.h>, and ledger/audit.c); it builds on the ledger (ledger.h)
+ * mirror.h - the git mirror of the ledger (the auditor that replays it:
+ * ledger/audit.h, included here for the callers that use both).
+ * Part of the `nt_mirror` library (ledger/mirror*.c: only mirror_git.c and
+ * mirror_write.c include <git2.h>; and ledger/audit*.c); it builds on the ledger (ledger.h)
  * and the pure nt_merkle library.  docs/MIRROR.md pins the exact layout.
  *
  * The mirror is a bare git repository in the C2SP tlog-tiles layout:
@@ -26,6 +27,7 @@
 #ifndef LEDGER_MIRROR_H
 #define LEDGER_MIRROR_H
 
+#include "ledger/audit.h"
 #include "ledger/ledger.h"
 #include "util/util.h"
 
@@ -145,59 +147,6 @@ typedef struct mirror_status {
 /* A snapshot of the mirror's state (thread-safe).  Release with mirror_status_dispose. */
 int mirror_status_get(mirror_status *out, mirror *m);
 void mirror_status_dispose(mirror_status *s);
-
-/* ------------------------------------------------------------ the audit */
-
-typedef struct audit_options {
-    const char *source;        /* git URL or path of the mirror, required */
-    const char *vkey;          /* the log's C2SP vkey text, required */
-    const char *trust_path;    /* PEM trust anchors (+ optional chain) to verify every token
-                                  signature with; NULL = token signatures not checked */
-    const char *state_path;    /* NULL = no state; else read (if present) and updated */
-    const char *cache_path;    /* where a non-local source is cloned/fetched; NULL = a temporary
-                                  directory, or "<state_path>.git" when state_path is set */
-    int progress;              /* 1 = progress bar on stderr (cmd_audit: when it is a TTY) */
-    int save_interval_ms;      /* with state_path: during a replay that extends the state, save
-                                  it at the first commit boundary after this long, so an
-                                  interrupted or failed run resumes there; 0 = 5000,
-                                  negative = at every commit boundary */
-} audit_options;
-
-typedef struct audit_result {
-    uint64_t size;             /* verified tree size of the head */
-    uint8_t root[32];          /* its root */
-    uint64_t resumed_size;     /* size the run resumed from (state), 0 for a full replay */
-    uint64_t checkpoints;      /* checkpoints (commits) verified in this run */
-    uint64_t leaves;           /* leaves replayed in this run */
-    uint64_t tokens;           /* token signatures verified in this run */
-    uint64_t tiles;            /* tiles and bundles checked in this run */
-    double seconds;            /* wall time of the replay */
-} audit_result;
-
-/*
- * Audit the mirror at opts->source, as docs/MIRROR.md describes: walk the
- * history of refs/heads/main from its first commit, verify every checkpoint's
- * signature with opts->vkey, replay every entry, rebuild every tile and root,
- * compare every tile, bundle and tree with what was rebuilt, check that the
- * commits chain with no checkpoint dropped, and (with trust_path) verify each
- * token's CMS signature and that its message imprint is the leaf's digest.
- * With state_path, resume from the state when its commit is still in the
- * history, and prove the new head extends what was verified before.
- *
- * Returns 0 when everything holds (the state, if any, is then advanced);
- * NT_EVERIFY when a check failed, with a precise message in nt_error_last()
- * (which commit / entry / tile / checkpoint, expected vs found); another
- * negative code when the audit could not run (clone failed, bad vkey, I/O).
- * When several checks fail, the one reported is the first a sequential replay
- * would meet (the lowest entry), whatever the thread count.
- *
- * Threads: libgit2 is used only from the calling thread.  With trust_path,
- * token signatures are verified by a pool of worker threads (one per online
- * core; the environment variable NT_AUDIT_THREADS=N overrides it), started
- * and joined inside this call, using OpenSSL concurrently; each worker
- * validates the certificate chain of each distinct signer certificate once.
- */
-int audit_run(audit_result *out, const audit_options *opts);
 
 /* ------------------------------------------------------------ disaster recovery */
 

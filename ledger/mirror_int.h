@@ -1,50 +1,48 @@
 /*
- * mirror_int.h - private to the nt_mirror library: the tile geometry shared
- * by the mirror writer (mirror.c) and the auditor (audit.c), and the few git
- * operations the auditor needs, implemented in mirror.c so that it stays the
- * only file that includes <git2.h>.  Not installed, not for other components.
+ * mirror_int.h - private to the nt_mirror library (the tile geometry is
+ * ledger/tiles.h): the repository handle the mirror thread (mirror.c) drives, and the few git
+ * operations the auditor needs, implemented in mirror_git.c so that only
+ * mirror_git.c and mirror_write.c include <git2.h>.  Not installed, not for
+ * other components.
  */
 #ifndef LEDGER_MIRROR_INT_H
 #define LEDGER_MIRROR_INT_H
 
 #include "ledger/mirror.h"
+#include "ledger/note.h"
+#include "ledger/tiles.h"
 #include "util/util.h"
 
-#define MIRROR_TILE_WIDTH 256u
-#define MIRROR_TILE_HEIGHT 8u
-#define MIRROR_TILE_BYTES (MIRROR_TILE_WIDTH * 32u)
 #define MIRROR_MAX_LEAF 65535u /* = RECORD_MAX_LEAF */
 #define MIRROR_OID_SIZE 20
-#define MIRROR_MAX_LEVELS 8 /* 256^8 = 2^64 */
 
-/* `width` for ledger__tile_path meaning the "<N>.p" directory itself. */
-#define MIRROR_PARTIAL_DIR 256u
+/* Find the body of the signed note `note` and parse it as a checkpoint: NT_EINVAL when
+ * it has no blank line, else as checkpoint_parse.  The signatures are not checked
+ * (checkpoint_open does that).  mirror_write.c. */
+int ledger__note_checkpoint_parse(checkpoint *out, const char *note, size_t len);
+
+/* ----------------------------------------------------------- the repository (mirror thread) */
+
+/* libgit2's repository, opaque outside mirror_git.c and mirror_write.c. */
+struct git_repository;
 
 /*
- * Append "tile/<level>/<N>" (level >= 0) or "tile/entries/<N>" (level < 0) to
- * out, N in the x-prefixed 3-digit encoding, followed by ".p/<width>" when
- * width is 1..255, or by ".p" when width is MIRROR_PARTIAL_DIR (0 = full tile).
+ * Open the bare repository at path, creating it (HEAD -> main) when absent; adds
+ * 022 to the process umask (docs/MIRROR.md).  NT_EINVAL when path is something
+ * else, NT_EIO when libgit2 fails.
  */
-int ledger__tile_path(nt_buf *out, int level, uint64_t index, unsigned width);
+int ledger__repo_open(struct git_repository **out, const char *path);
+void ledger__repo_free(struct git_repository *repo);
 
 /*
- * The changes that take the tile set of a tree of `from` leaves to that of a
- * tree of `to` leaves (from <= to), in a fixed order: for each level (entries
- * as level -1 first, then 0, 1, ...) the partial it drops, then the full tiles
- * it adds, then its new partial.  `fn` gets upsert = 1 for a tile to write
- * (width 0 = full) and upsert = 0 for a path to remove (width W = "N.p/W",
- * MIRROR_PARTIAL_DIR = the whole "N.p").  A negative return from fn stops.
+ * Commit the ledger's latest checkpoint to `repo` if it is newer than HEAD;
+ * *size_out (may be NULL) gets HEAD's size afterwards.  `last` (NULL for a
+ * one-shot update) is the commit this mirror wrote or found last, all zero
+ * before the first step: a branch moved since is refused (NT_ECORRUPT); *last
+ * is updated.  mirror_write.c.
  */
-typedef int (*ledger__tile_fn)(void *ctx, int upsert, int level, uint64_t index, unsigned width);
-int ledger__tile_changes(uint64_t from, uint64_t to, ledger__tile_fn fn, void *ctx);
-
-/* Length of a signed note's body: up to and including the newline before the blank
- * line; 0 if there is none. */
-size_t ledger__note_body_len(const char *note, size_t len);
-
-/* Tiles at `level` in a tree of `size` leaves: how many are full, and the partial width. */
-void ledger__tile_count(uint64_t *full_out, unsigned *partial_width_out, uint64_t size,
-                        unsigned level);
+int ledger__repo_update(uint64_t *size_out, struct git_repository *repo, ledger *l,
+                        uint8_t last[MIRROR_OID_SIZE]);
 
 /* ----------------------------------------------------------- git, for the audit */
 

@@ -66,48 +66,6 @@ struct ledger__pusher {
     uint64_t stop_deadline_ns;
 };
 
-/*
- * A log line must not carry push credentials: `msg` with every occurrence of
- * `url` written as /metrics and /healthz show it (tsa/server.c), the password
- * of its userinfo ("https://user:secret@host/...") replaced by "***".  A
- * message longer than `out` is cut.
- */
-static void redact_url(char *out, size_t size, const char *msg, const char *url)
-{
-    const char *auth = strstr(url, "://");
-    const char *at = NULL, *colon = NULL, *hit;
-    char shown[sizeof(((mirror_remote_status *)0)->url) + 8];
-    size_t n = 0, url_len = strlen(url);
-
-    if (auth != NULL) {
-        size_t len;
-        auth += 3;
-        len = strcspn(auth, "/?#");
-        for (size_t i = 0; i < len; i++) {
-            if (auth[i] == '@') {
-                at = auth + i; /* the last '@' of the authority ends the userinfo */
-            }
-        }
-        if (at != NULL) {
-            colon = memchr(auth, ':', (size_t)(at - auth));
-        }
-    }
-    if (colon == NULL || url_len == 0) {
-        snprintf(out, size, "%s", msg);
-        return;
-    }
-    snprintf(shown, sizeof(shown), "%.*s***%s", (int)(colon + 1 - url), url, at);
-    out[0] = '\0';
-    while ((hit = strstr(msg, url)) != NULL && n < size) {
-        int w = snprintf(out + n, size - n, "%.*s%s", (int)(hit - msg), msg, shown);
-        n += w > 0 ? (size_t)w : 0;
-        msg = hit + url_len;
-    }
-    if (n < size) {
-        snprintf(out + n, size - n, "%s", msg);
-    }
-}
-
 /* ------------------------------------------------------------------ the child */
 
 #define PUSH_CHILD_ARGV0 "notarium-mirror-push"
@@ -287,7 +245,8 @@ static void attempt_record(ledger__pusher *p, int error, uint64_t size)
     }
     if (p->st.consecutive_failures == 0) {
         char line[1024];
-        redact_url(line, sizeof(line), nt_error_last(), p->st.url);
+        /* a log line must not carry push credentials */
+        nt_url_redact_in(line, sizeof(line), nt_error_last(), p->st.url);
         nt_log_warn("mirror: %s (retrying with back-off)", line);
     }
     p->st.failures++;

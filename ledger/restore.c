@@ -9,8 +9,8 @@
  * mirror never holds metadata).  Ed25519 signatures are deterministic, so the
  * restored head's checkpoint is byte for byte the mirror's: the same log,
  * continued at the next index, never a second tree under the key.  The git
- * side goes through mirror.c's private helpers (mirror_int.h), which keeps
- * <git2.h> in mirror.c.
+ * side goes through mirror_git.c's private helpers (mirror_int.h), which keeps
+ * <git2.h> in mirror_git.c and mirror_write.c.
  */
 #include "ledger/mirror.h"
 #include "ledger/mirror_int.h"
@@ -124,23 +124,18 @@ static int restore_entries(mirror_restore_result *r, ledger *l, restore_flight *
     nt_buf path = NT_BUF_INIT, blob = NT_BUF_INIT;
     size_t cap = 0;
 
-    for (uint64_t b = 0; b * MIRROR_TILE_WIDTH < size; b++) {
-        uint64_t start = b * MIRROR_TILE_WIDTH;
-        unsigned n = size - start >= MIRROR_TILE_WIDTH ? MIRROR_TILE_WIDTH
-                                                       : (unsigned)(size - start);
-        const uint8_t *p, *end;
+    for (uint64_t b = 0; b * TILES_WIDTH < size; b++) {
+        uint64_t start = b * TILES_WIDTH;
+        unsigned n = size - start >= TILES_WIDTH ? TILES_WIDTH : (unsigned)(size - start);
+        size_t pos = 0;
         nt_buf_clear(&path);
-        NT_TRY(ledger__tile_path(&path, -1, b, n == MIRROR_TILE_WIDTH ? 0 : n));
+        NT_TRY(tiles_path(&path, -1, b, n == TILES_WIDTH ? 0 : n));
         NT_TRY(ledger__git_blob_read(&blob, g, tree, nt_buf_cstr(&path)));
-        p = blob.ptr;
-        end = blob.ptr + blob.len;
         for (unsigned j = 0; j < n; j++) {
-            size_t len;
-            NT_ENSURE(end - p >= 2 && (size_t)(end - p - 2) >= nt_load_u16be(p), NT_EVERIFY,
+            nt_bytes entry;
+            NT_ENSURE(tiles_bundle_next(&entry, blob.ptr, blob.len, &pos) == 0, NT_EVERIFY,
                       "restore: %s: entry %u runs past the end", nt_buf_cstr(&path), j);
-            len = nt_load_u16be(p);
-            NT_TRY(restore_leaf(r, &cap, l, f, o, start + j, NT_BYTES(p + 2, len)));
-            p += 2 + len;
+            NT_TRY(restore_leaf(r, &cap, l, f, o, start + j, entry));
         }
     }
     NT_TRY(restore_wait(f, 0));

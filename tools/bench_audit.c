@@ -12,6 +12,7 @@
  * docs/PERFORMANCE.md.
  */
 #include "certs/certs.h"
+#include "ledger/audit.h"
 #include "ledger/ledger.h"
 #include "ledger/mirror.h"
 #include "tsa/tsa.h"

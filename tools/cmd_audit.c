@@ -5,7 +5,7 @@
  * file, the progress switch, and the exit codes pinned in docs/MIRROR.md
  * (0 everything holds, 1 a check failed, 2 usage, 3 the audit could not run).
  */
-#include "ledger/mirror.h"
+#include "ledger/audit.h"
 
 #include <stdio.h>
 #include <string.h>

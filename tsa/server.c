@@ -176,57 +176,6 @@ static json_t *cert_subject_json(X509 *cert)
 }
 
 /*
- * A remote URL as shown in /metrics, /healthz and logs: a password in the
- * userinfo ("https://user:secret@host/...") is replaced by "***", since
- * /metrics is often scraped by systems that should not hold push credentials.
- */
-static void remote_display(char *out, size_t size, const char *url)
-{
-    const char *scheme = strstr(url, "://");
-    const char *auth = scheme != NULL ? scheme + 3 : NULL;
-    const char *at = NULL, *colon = NULL;
-
-    if (auth != NULL) {
-        size_t n = strcspn(auth, "/?#");
-        for (size_t i = 0; i < n; i++) {
-            if (auth[i] == '@') {
-                at = auth + i; /* the last '@' of the authority ends the userinfo */
-            }
-        }
-        if (at != NULL) {
-            colon = memchr(auth, ':', (size_t)(at - auth));
-        }
-    }
-    if (colon == NULL) {
-        snprintf(out, size, "%s", url);
-        return;
-    }
-    snprintf(out, size, "%.*s***%s", (int)(colon + 1 - url), url, at);
-}
-
-/* `msg` with every occurrence of the remote's raw URL replaced by its display form. */
-static void redact_error(char *out, size_t size, const char *msg, const char *raw,
-                         const char *shown)
-{
-    size_t n = 0, raw_len = strlen(raw);
-    const char *hit;
-
-    out[0] = '\0';
-    if (raw_len == 0 || strcmp(raw, shown) == 0) {
-        snprintf(out, size, "%s", msg);
-        return;
-    }
-    while ((hit = strstr(msg, raw)) != NULL && n < size) {
-        int w = snprintf(out + n, size - n, "%.*s%s", (int)(hit - msg), msg, shown);
-        n += w > 0 ? (size_t)w : 0;
-        msg = hit + raw_len;
-    }
-    if (n < size) {
-        snprintf(out + n, size - n, "%s", msg);
-    }
-}
-
-/*
  * mirror_status_get's sizes are those of the mirror thread's last look, up to
  * one interval old; lag is measured against the ledger as it is now, so that
  * a mirror that stopped looking cannot read as up to date.
@@ -272,8 +221,8 @@ static json_t *mirror_json(server *s, uint64_t ledger_size)
     remotes = json_array();
     for (size_t i = 0; remotes != NULL && i < st.remote_count; i++) {
         const mirror_remote_status *m = &st.remotes[i];
-        remote_display(url, sizeof(url), m->url);
-        redact_error(err, sizeof(err), m->last_error, m->url, url);
+        nt_url_redact(url, sizeof(url), m->url);
+        nt_url_redact_in(err, sizeof(err), m->last_error, m->url);
         printable(url);
         printable(err);
         if (json_array_append_new(
@@ -468,7 +417,7 @@ static int mirror_metrics(nt_buf *b, server *s, uint64_t ledger_size)
                                fams[f].name, fams[f].type);
             for (size_t i = 0; i < st.remote_count; i++) {
                 const mirror_remote_status *m = &st.remotes[i];
-                remote_display(url, sizeof(url), m->url);
+                nt_url_redact(url, sizeof(url), m->url);
                 switch (f) {
                 case 0:
                     snprintf(value, sizeof(value), "%llu", (unsigned long long)m->entries_behind);

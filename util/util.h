@@ -258,6 +258,22 @@ int nt_path_exists(const char *path);
 /* Join a directory and a name into out (replacing its contents). */
 int nt_path_join(nt_buf *out, const char *dir, const char *name);
 
+/* ------------------------------------------------------------------ URLs */
+
+/*
+ * A remote URL as logs, /metrics and /healthz show it: the password of its
+ * userinfo ("https://user:secret@host/..." -> "https://user:***@host/...")
+ * replaced by "***"; any other URL unchanged.  Cut to fit `size`; the
+ * password is never copied.
+ */
+void nt_url_redact(char *out, size_t size, const char *url);
+
+/* The longest redacted URL nt_url_redact_in substitutes whole (longer ones are cut). */
+#define NT_URL_SHOWN_MAX 1024
+
+/* `msg` with every occurrence of `url` written as nt_url_redact writes it; cut to fit `size`. */
+void nt_url_redact_in(char *out, size_t size, const char *msg, const char *url);
+
 /* ------------------------------------------------------------------ logging */
 
 typedef enum nt_log_level {

@@ -17,6 +17,7 @@
 
 #include "ledger/merkle.h"
 #include "ledger/note.h"
+#include "ledger/tiles.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -126,26 +127,12 @@ static int is_remote(const char *m)
     return colon != NULL && (slash == NULL || colon < slash) && colon != m;
 }
 
-/* "tile/0/x001/234[.p/W]" per C2SP tlog-tiles. */
+/* "<commit>:tile/0/x001/234[.p/W]" (ledger/tiles.h). */
 static int tile_path(nt_buf *out, const char *commit, uint64_t n, unsigned width)
 {
-    int error = 0;
-    char groups[8][4];
-    int g = 0;
-    do {
-        snprintf(groups[g++], sizeof(groups[0]), "%03u", (unsigned)(n % 1000));
-        n /= 1000;
-    } while (n > 0 && g < 8);
     nt_buf_clear(out);
-    NT_TRY(nt_buf_printf(out, "%s:tile/0/", commit));
-    for (int i = g - 1; i >= 0; i--) {
-        NT_TRY(nt_buf_printf(out, "%s%s%s", i > 0 ? "x" : "", groups[i], i > 0 ? "/" : ""));
-    }
-    if (width > 0) {
-        NT_TRY(nt_buf_printf(out, ".p/%u", width));
-    }
-done:
-    return error;
+    int error = nt_buf_printf(out, "%s:", commit);
+    return error < 0 ? error : tiles_path(out, 0, n, width);
 }
 
 /* Why a later checkpoint was not proven consistent, in both report languages. */
@@ -176,18 +163,21 @@ static int tiles_consistent(const char *git, const char *repo, const char *commi
     int error = 0;
     nt_buf hashes = NT_BUF_INIT, path = NT_BUF_INIT, blob = NT_BUF_INIT;
     uint8_t r1[32], r2[32];
-    uint64_t tiles = (size2 + 255) / 256;
+    uint64_t tiles;
+    unsigned partial;
+    tiles_count(&tiles, &partial, size2, 0);
+    tiles += partial > 0;
     if (tiles > MIRROR_MAX_TILES) {
         *why = &WHY_TOO_LARGE;
         goto done;
     }
     for (uint64_t t = 0; t < tiles; t++) {
-        unsigned width = (t + 1) * 256 <= size2 ? 0 : (unsigned)(size2 % 256);
+        unsigned width = t + 1 < tiles || partial == 0 ? 0 : partial;
         NT_TRY(tile_path(&path, commit, t, width));
         const char *argv[] = {"git", "-C", repo, "show", nt_buf_cstr(&path), NULL};
         int rc = git_run(&blob, git, argv);
         NT_TRY(rc < 0 ? rc : 0);
-        size_t want = (width == 0 ? 256u : width) * 32u;
+        size_t want = (width == 0 ? TILES_WIDTH : width) * 32u;
         if (rc != 0 || blob.len != want) {
             *why = &WHY_NO_TILE;
             goto done;

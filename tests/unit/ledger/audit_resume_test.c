@@ -7,6 +7,7 @@
  * at a tampered last commit) keeps what it verified and the next run resumes
  * there; its twin with no intermediate save keeps nothing.
  */
+#include "ledger/audit.h"
 #include "tests/unit/ledger/mirror_fixture.h"
 
 #include <fcntl.h>

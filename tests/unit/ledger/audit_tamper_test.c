@@ -8,6 +8,7 @@
  * log key, tokens that do not verify against --trust.  Tampering is done with
  * plain git plumbing, as an attacker with write access to a copy would.
  */
+#include "ledger/audit.h"
 #include "tests/unit/ledger/mirror_fixture.h"
 
 #include <stdio.h>

@@ -11,6 +11,7 @@
  * time (with one worker and with several); allocation failure in a worker's
  * token check is NT_ENOMEM, not a failed check.
  */
+#include "ledger/audit.h"
 #include "tests/unit/ledger/mirror_fixture.h"
 
 #include <stdio.h>
