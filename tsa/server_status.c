@@ -353,22 +353,27 @@ static int mirror_metrics(nt_buf *b, server *s, uint64_t ledger_size)
     return e != 0 ? -1 : 0;
 }
 
-void server_get_metrics(server_reply *r, server *s)
-{
-    server_metrics *m = &s->metrics;
-    nt_clock_status clk = {NT_CLOCK_UNKNOWN, -1, -1};
-    ledger_info info;
-    nt_buf *b = &r->body;
-    uint64_t cum = 0;
-    int e = 0;
+/* One gauge or counter without labels: its HELP, TYPE and sample lines. */
+typedef struct {
+    const char *name;
+    const char *type;
+    const char *help;
+    char value[32];
+} metric_row;
 
-    memset(&info, 0, sizeof(info));
-    if (ledger_info_get(&info, s->ledger) < 0) {
-        server_reply_error(r, 500, "internal_error", NULL, "ledger: %s", nt_error_last());
-        return;
+static int metric_rows(nt_buf *b, const metric_row *rows, size_t n)
+{
+    int e = 0;
+    for (size_t i = 0; i < n; i++) {
+        e |= nt_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %s\n", rows[i].name, rows[i].help,
+                           rows[i].name, rows[i].type, rows[i].name, rows[i].value);
     }
-    tsa_clock_status(&clk, s->tsa);
-    nt_buf_clear(b);
+    return e;
+}
+
+static int metrics_tokens(nt_buf *b, server_metrics *m)
+{
+    int e = 0;
     e |= nt_buf_puts(b, "# HELP notarium_tokens_total RFC 3161 and evidence responses sent, by "
                         "status (granted or PKIFailureInfo name).\n"
                         "# TYPE notarium_tokens_total counter\n");
@@ -379,10 +384,13 @@ void server_get_metrics(server_reply *r, server *s)
                            tsa_fail_name(known_fails[i]),
                            (unsigned long long)atomic_load(&m->tokens_rejected[known_fails[i]]));
     }
-    e |= nt_buf_puts(b, "# HELP notarium_evidence_created_total Evidence records committed.\n"
-                        "# TYPE notarium_evidence_created_total counter\n");
-    e |= nt_buf_printf(b, "notarium_evidence_created_total %llu\n",
-                       (unsigned long long)atomic_load(&m->evidence_created));
+    return e;
+}
+
+static int metrics_http(nt_buf *b, server_metrics *m)
+{
+    uint64_t cum = 0;
+    int e = 0;
     e |= nt_buf_puts(b, "# HELP notarium_http_requests_total HTTP requests answered, by status "
                         "code.\n# TYPE notarium_http_requests_total counter\n");
     for (size_t i = 0; i < SERVER_CODE_SLOTS; i++) {
@@ -409,41 +417,67 @@ void server_get_metrics(server_reply *r, server *s)
                        (double)atomic_load(&m->latency_sum_us) / 1e6);
     e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_count %llu\n",
                        (unsigned long long)atomic_load(&m->latency_count));
-    e |= nt_buf_puts(b, "# HELP notarium_overload_total Requests shed with 503 because the ledger "
-                        "queue was full.\n# TYPE notarium_overload_total counter\n");
-    e |= nt_buf_printf(b, "notarium_overload_total %llu\n",
-                       (unsigned long long)atomic_load(&m->overloaded));
-    e |= nt_buf_puts(b, "# HELP notarium_clock_synchronised 1 when the kernel reports the clock "
-                        "synchronised, 0 when not, -1 when unknown.\n"
-                        "# TYPE notarium_clock_synchronised gauge\n");
-    e |= nt_buf_printf(b, "notarium_clock_synchronised %d\n",
-                       clk.sync == NT_CLOCK_SYNCED ? 1 : clk.sync == NT_CLOCK_UNSYNCED ? 0 : -1);
-    e |= nt_buf_puts(b, "# HELP notarium_clock_max_error_seconds Kernel's maximum clock error "
-                        "estimate.\n# TYPE notarium_clock_max_error_seconds gauge\n");
-    e |= nt_buf_printf(b, "notarium_clock_max_error_seconds %.6f\n",
-                       clk.max_error_us < 0 ? -1.0 : (double)clk.max_error_us / 1e6);
-    e |= nt_buf_puts(b, "# HELP notarium_ledger_size Committed leaves.\n"
-                        "# TYPE notarium_ledger_size gauge\n");
-    e |= nt_buf_printf(b, "notarium_ledger_size %llu\n", (unsigned long long)info.size);
-    e |= nt_buf_puts(b, "# HELP notarium_ledger_queue_depth Appends waiting for the sequencer.\n"
-                        "# TYPE notarium_ledger_queue_depth gauge\n");
-    e |= nt_buf_printf(b, "notarium_ledger_queue_depth %llu\n",
-                       (unsigned long long)info.queue_depth);
-    e |= nt_buf_puts(b, "# HELP notarium_ledger_batches_total Write transactions committed since "
-                        "start.\n# TYPE notarium_ledger_batches_total counter\n");
-    e |= nt_buf_printf(b, "notarium_ledger_batches_total %llu\n", (unsigned long long)info.batches);
-    e |= nt_buf_puts(b, "# HELP notarium_ledger_appends_failed_total Appends that failed since "
-                        "start.\n# TYPE notarium_ledger_appends_failed_total counter\n");
-    e |= nt_buf_printf(b, "notarium_ledger_appends_failed_total %llu\n",
-                       (unsigned long long)info.appends_failed);
-    e |= nt_buf_puts(b, "# HELP notarium_ledger_full 1 after the ledger map filled up.\n"
-                        "# TYPE notarium_ledger_full gauge\n");
-    e |= nt_buf_printf(b, "notarium_ledger_full %d\n", info.full ? 1 : 0);
-    e |= nt_buf_puts(b, "# HELP notarium_ledger_commit_pending_seconds Age of the oldest append "
-                        "not yet committed (0 when none).\n"
-                        "# TYPE notarium_ledger_commit_pending_seconds gauge\n");
-    e |= nt_buf_printf(b, "notarium_ledger_commit_pending_seconds %.3f\n",
-                       commit_pending_s(&info));
+    return e;
+}
+
+#define ROW_U64(row, v) snprintf((row).value, sizeof((row).value), "%llu", (unsigned long long)(v))
+
+/* The label-free counters and gauges, in the order /metrics has always listed them. */
+static int metrics_scalars(nt_buf *b, server *s, const ledger_info *info,
+                           const nt_clock_status *clk)
+{
+    server_metrics *m = &s->metrics;
+    metric_row rows[] = {
+        {"notarium_overload_total", "counter",
+         "Requests shed with 503 because the ledger queue was full.", ""},
+        {"notarium_clock_synchronised", "gauge",
+         "1 when the kernel reports the clock synchronised, 0 when not, -1 when unknown.", ""},
+        {"notarium_clock_max_error_seconds", "gauge", "Kernel's maximum clock error estimate.", ""},
+        {"notarium_ledger_size", "gauge", "Committed leaves.", ""},
+        {"notarium_ledger_queue_depth", "gauge", "Appends waiting for the sequencer.", ""},
+        {"notarium_ledger_batches_total", "counter", "Write transactions committed since start.",
+         ""},
+        {"notarium_ledger_appends_failed_total", "counter", "Appends that failed since start.", ""},
+        {"notarium_ledger_full", "gauge", "1 after the ledger map filled up.", ""},
+        {"notarium_ledger_commit_pending_seconds", "gauge",
+         "Age of the oldest append not yet committed (0 when none).", ""},
+    };
+    ROW_U64(rows[0], atomic_load(&m->overloaded));
+    snprintf(rows[1].value, sizeof(rows[1].value), "%d",
+             clk->sync == NT_CLOCK_SYNCED ? 1 : clk->sync == NT_CLOCK_UNSYNCED ? 0 : -1);
+    snprintf(rows[2].value, sizeof(rows[2].value), "%.6f",
+             clk->max_error_us < 0 ? -1.0 : (double)clk->max_error_us / 1e6);
+    ROW_U64(rows[3], info->size);
+    ROW_U64(rows[4], info->queue_depth);
+    ROW_U64(rows[5], info->batches);
+    ROW_U64(rows[6], info->appends_failed);
+    snprintf(rows[7].value, sizeof(rows[7].value), "%d", info->full ? 1 : 0);
+    snprintf(rows[8].value, sizeof(rows[8].value), "%.3f", commit_pending_s(info));
+    return metric_rows(b, rows, NT_ARRAY_LEN(rows));
+}
+
+void server_get_metrics(server_reply *r, server *s)
+{
+    server_metrics *m = &s->metrics;
+    nt_clock_status clk = {NT_CLOCK_UNKNOWN, -1, -1};
+    ledger_info info;
+    nt_buf *b = &r->body;
+    int e = 0;
+
+    memset(&info, 0, sizeof(info));
+    if (ledger_info_get(&info, s->ledger) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "ledger: %s", nt_error_last());
+        return;
+    }
+    tsa_clock_status(&clk, s->tsa);
+    nt_buf_clear(b);
+    e |= metrics_tokens(b, m);
+    e |= nt_buf_printf(b, "# HELP notarium_evidence_created_total Evidence records committed.\n"
+                          "# TYPE notarium_evidence_created_total counter\n"
+                          "notarium_evidence_created_total %llu\n",
+                       (unsigned long long)atomic_load(&m->evidence_created));
+    e |= metrics_http(b, m);
+    e |= metrics_scalars(b, s, &info, &clk);
     if (s->guard != NULL) {
         e |= nt_buf_printf(b, "# HELP notarium_http_connections Open HTTP connections.\n"
                               "# TYPE notarium_http_connections gauge\n"
@@ -459,9 +493,9 @@ void server_get_metrics(server_reply *r, server *s)
                         "# TYPE notarium_ledger_map_bytes gauge\n");
     e |= nt_buf_printf(b, "notarium_ledger_map_bytes{kind=\"size\"} %zu\n", info.map_size);
     e |= nt_buf_printf(b, "notarium_ledger_map_bytes{kind=\"used\"} %zu\n", info.map_used);
-    e |= nt_buf_puts(b, "# HELP notarium_boot_epoch Start counter (part of every serial number).\n"
-                        "# TYPE notarium_boot_epoch gauge\n");
-    e |= nt_buf_printf(b, "notarium_boot_epoch %u\n", s->boot_epoch);
+    e |= nt_buf_printf(b, "# HELP notarium_boot_epoch Start counter (part of every serial "
+                          "number).\n# TYPE notarium_boot_epoch gauge\n"
+                          "notarium_boot_epoch %u\n", s->boot_epoch);
     e |= mirror_metrics(b, s, info.size);
     e |= server__keys_metrics(b, s);
     if (e != 0) {
