@@ -336,37 +336,19 @@ void server_get_receipt(server_reply *r, server *s, const char *index_text, cons
 int server_digest_parse(record_alg *alg, nt_buf *digest, server_reply *r, const char *text,
                         const char *field)
 {
-    const char *colon;
-    char name[16];
-    size_t want;
+    int error;
 
     if (text == NULL || text[0] == '\0') {
         server_reply_error(r, 400, "missing_member", field, "a digest \"<alg>:<hex>\" is required");
         return -1;
     }
-    colon = strchr(text, ':');
-    if (colon == NULL || colon == text || (size_t)(colon - text) >= sizeof(name)) {
-        server_reply_error(r, 400, "invalid_digest", field,
-                           "the digest must be written \"<alg>:<hex>\", e.g. \"sha256:...\"");
-        return -1;
-    }
-    memcpy(name, text, (size_t)(colon - text));
-    name[colon - text] = '\0';
-    if (record_alg_from_name(alg, name) < 0) {
-        server_reply_error(r, 400, "unknown_algorithm", field, "unknown digest algorithm '%s'",
-                           name);
-        return -1;
-    }
-    nt_buf_clear(digest);
-    if (nt_hex_decode(digest, colon + 1, strlen(colon + 1)) < 0) {
-        server_reply_error(r, 400, "invalid_digest", field, "the digest value is not hex");
-        return -1;
-    }
-    want = record_alg_size(*alg);
-    if (digest->len != want) {
-        server_reply_error(r, 400, "invalid_digest_length", field,
-                           "a %s digest is %zu bytes, got %zu", record_alg_name(*alg), want,
-                           digest->len);
+    error = record_digest_parse(alg, digest, text);
+    if (error < 0) {
+        server_reply_error(r, 400,
+                           error == NT_EUNSUPPORTED ? "unknown_algorithm"
+                           : error == NT_ERANGE     ? "invalid_digest_length"
+                                                    : "invalid_digest",
+                           field, "%s", nt_error_last());
         return -1;
     }
     return 0;
