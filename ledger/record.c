@@ -59,6 +59,33 @@ int record_alg_from_name(record_alg *out, const char *name)
     return nt_error_set(NT_EINVAL, "digest algorithm: unknown name \"%.64s\"", name);
 }
 
+int record_digest_parse(record_alg *alg, nt_buf *digest, const char *text)
+{
+    const char *colon = text != NULL ? strchr(text, ':') : NULL;
+    char name[16];
+    size_t want;
+
+    if (colon == NULL || colon == text || (size_t)(colon - text) >= sizeof(name)) {
+        return nt_error_set(NT_EINVAL,
+                            "the digest must be written \"<alg>:<hex>\", e.g. \"sha256:...\"");
+    }
+    memcpy(name, text, (size_t)(colon - text));
+    name[colon - text] = '\0';
+    if (record_alg_from_name(alg, name) < 0) {
+        return nt_error_set(NT_EUNSUPPORTED, "unknown digest algorithm '%s'", name);
+    }
+    nt_buf_clear(digest);
+    if (nt_hex_decode(digest, colon + 1, strlen(colon + 1)) < 0) {
+        return nt_error_set(NT_EINVAL, "the digest value is not hex");
+    }
+    want = record_alg_size(*alg);
+    if (digest->len != want) {
+        return nt_error_set(NT_ERANGE, "a %s digest is %zu bytes, got %zu", record_alg_name(*alg),
+                            want, digest->len);
+    }
+    return 0;
+}
+
 size_t record_alg_size(record_alg alg)
 {
     for (size_t i = 0; i < NT_ARRAY_LEN(alg_table); i++) {

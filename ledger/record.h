@@ -66,6 +66,15 @@ size_t record_alg_size(record_alg alg);
 int record_alg_nid(record_alg alg);
 /* NT_EINVAL (NT_ENOTFOUND) if the NID is not one of ours. */
 int record_alg_from_nid(record_alg *out, int nid);
+/*
+ * Parse a digest written "<alg>:<hex>" (e.g. "sha256:9f86..."): the algorithm
+ * as record_alg_from_name takes it (any case), the value strict hex of either
+ * case and exactly record_alg_size bytes; *digest is replaced.  The error code
+ * says what is wrong (the message says it in words): NT_EINVAL no "<alg>:"
+ * (or a name of 16 characters or more) or a value that is not hex,
+ * NT_EUNSUPPORTED an unknown algorithm, NT_ERANGE a value of the wrong length.
+ */
+int record_digest_parse(record_alg *alg, nt_buf *digest, const char *text);
 
 /* A decoded leaf.  The byte views borrow from the decoded buffer (or the caller's data). */
 typedef struct record {

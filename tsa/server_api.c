@@ -1,12 +1,13 @@
 /*
- * server_api.c - the /v1 API's access rule and bounded reads, beside
- * server.c's handlers: who may read evidence metadata (only the API key that
- * wrote it), the paged GET /v1/receipts, and the parsing of JSON request
- * bodies with a message that says what is wrong.  MHD-free like server.c;
+ * server_api.c - the /v1 API's reads and access rule: who may read evidence
+ * metadata (only the API key that wrote it), the paged GET /v1/receipts, the
+ * checkpoint, receipts and proofs, and the parsing of JSON request bodies with
+ * a message that says what is wrong.  MHD-free like the other server*.c;
  * http.c resolves the caller's API key and calls these.
  */
 #include "tsa/server_int.h"
 
+#include <jansson.h>
 #include <string.h>
 
 /* ------------------------------------------------------------------ JSON bodies */
@@ -174,4 +175,273 @@ done:
     nt_free(indexes);
     nt_buf_dispose(&digest);
     nt_buf_dispose(&body);
+}
+
+/* ------------------------------------------------------------------ /v1 reads */
+
+void server_get_checkpoint(server_reply *r, server *s)
+{
+    if (ledger_checkpoint_latest(&r->body, s->ledger) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "checkpoint: %s", nt_error_last());
+        return;
+    }
+    r->status = 200;
+    r->content_type = "text/plain; charset=utf-8";
+}
+
+/*
+ * Receipts repeat the same certificates, and base64 + JSON escaping of them
+ * was about a quarter of an evidence receipt's server CPU.  receipt_encode
+ * writes the member, pretty-printed, as "\n  \"certificates\": [...]" (or
+ * "[]" when empty): a newline only appears there between members, since
+ * newlines inside strings are escaped, so the text "...\": []" of a receipt
+ * encoded without certificates has exactly one place where receipt_encode's
+ * own text of the array, made once at start-up by server__receipt_certs_cache, goes.
+ * The bytes are those receipt_encode would write with the certificates.
+ */
+#define RECEIPT_CERTS_MEMBER "\n  \"certificates\": "
+
+static int receipt_with_certs(nt_buf *out, server *s, receipt *rc)
+{
+    nt_buf text = NT_BUF_INIT;
+    const char *at;
+    size_t head;
+    int error = 0;
+
+    rc->cert_count = 0;
+    NT_TRY(receipt_encode(&text, rc));
+    at = strstr(nt_buf_cstr(&text), RECEIPT_CERTS_MEMBER "[]");
+    NT_ENSURE(at != NULL, NT_ERROR, "receipt: no certificates member");
+    head = (size_t)(at - (const char *)text.ptr) + strlen(RECEIPT_CERTS_MEMBER);
+    NT_TRY(nt_buf_put(out, text.ptr, head));
+    NT_TRY(nt_buf_put(out, s->receipt_certs.ptr, s->receipt_certs.len));
+    NT_TRY(nt_buf_put(out, text.ptr + head + 2, text.len - head - 2));
+done:
+    nt_buf_dispose(&text);
+    return error;
+}
+
+/* The receipt's certificates: the TSA certificate and its chain (cert_ders). */
+static int receipt_certs_set(receipt *rc, const server *s)
+{
+    int error = 0;
+    for (size_t i = 0; i < s->cert_count && i < RECEIPT_MAX_CERTS; i++) {
+        NT_TRY(nt_buf_set(&rc->certs[i], s->cert_der[i].ptr, s->cert_der[i].len));
+        rc->cert_count = i + 1;
+    }
+done:
+    return error;
+}
+
+/* receipt_encode's text of the "certificates" array, from a receipt that ends with it. */
+int server__receipt_certs_cache(server *s)
+{
+    receipt rc;
+    nt_buf text = NT_BUF_INIT;
+    const char *at, *end;
+    int error = 0;
+
+    receipt_init(&rc);
+    if (s->cert_count == 0) {
+        goto done; /* nothing to cache: receipts are encoded whole */
+    }
+    NT_TRY(nt_buf_puts(&rc.origin, "cache.example/log"));
+    NT_TRY(nt_buf_puts(&rc.checkpoint, "cache.example/log\n1\n\n"));
+    NT_TRY(nt_buf_set(&rc.leaf, "l", 1));
+    NT_TRY(nt_buf_set(&rc.token, "t", 1));
+    rc.tree_size = 1;
+    NT_TRY(receipt_certs_set(&rc, s));
+    NT_TRY(receipt_encode(&text, &rc));
+    at = strstr(nt_buf_cstr(&text), RECEIPT_CERTS_MEMBER "[");
+    end = nt_buf_cstr(&text) + text.len;
+    /* No metadata: the member is the last one, followed by "\n}\n". */
+    NT_ENSURE(at != NULL && text.len >= 4 && memcmp(end - 3, "\n}\n", 3) == 0 && end[-4] == ']',
+              NT_ERROR, "receipt: unexpected certificates text");
+    at += strlen(RECEIPT_CERTS_MEMBER);
+    NT_TRY(nt_buf_set(&s->receipt_certs, at, (size_t)(end - 3 - at)));
+done:
+    nt_buf_dispose(&text);
+    receipt_dispose(&rc);
+    return error;
+}
+
+int server_receipt_json(nt_buf *out, server *s, uint64_t index, const char *reader)
+{
+    receipt rc;
+    int error = 0;
+
+    receipt_init(&rc);
+    NT_TRY(ledger_receipt_fill(&rc, s->ledger, index));
+    NT_TRY(server_metadata_filter(&rc, s, reader));
+    if (s->receipt_certs.len > 0) {
+        NT_TRY(receipt_with_certs(out, s, &rc));
+    } else {
+        NT_TRY(receipt_certs_set(&rc, s));
+        NT_TRY(receipt_encode(out, &rc));
+    }
+done:
+    receipt_dispose(&rc);
+    return error;
+}
+
+static int parse_index(uint64_t *out, const char *text)
+{
+    return text != NULL && nt_parse_u64(out, text, strlen(text)) == 0 ? 0 : -1;
+}
+
+static int ledger_size(uint64_t *out, server_reply *r, server *s)
+{
+    ledger_info info;
+    if (ledger_info_get(&info, s->ledger) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "ledger: %s", nt_error_last());
+        return -1;
+    }
+    *out = info.size;
+    return 0;
+}
+
+void server_get_receipt(server_reply *r, server *s, const char *index_text, const char *reader)
+{
+    uint64_t index, size;
+    int rc;
+
+    if (parse_index(&index, index_text) < 0) {
+        server_reply_error(r, 400, "invalid_index", "index",
+                           "the leaf index must be a decimal integer");
+        return;
+    }
+    if (ledger_size(&size, r, s) < 0) {
+        return;
+    }
+    if (index >= size) {
+        server_reply_error(r, 404, "not_found", "index", "no leaf %llu (the tree has %llu)",
+                           (unsigned long long)index, (unsigned long long)size);
+        return;
+    }
+    nt_buf_clear(&r->body);
+    rc = server_receipt_json(&r->body, s, index, reader);
+    if (rc == NT_ENOTFOUND) {
+        server_reply_error(r, 404, "not_found", "index", "no leaf %llu",
+                           (unsigned long long)index);
+        return;
+    }
+    if (rc < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "receipt: %s", nt_error_last());
+        return;
+    }
+    r->status = 200;
+    r->content_type = "application/json";
+}
+
+int server_digest_parse(record_alg *alg, nt_buf *digest, server_reply *r, const char *text,
+                        const char *field)
+{
+    int error;
+
+    if (text == NULL || text[0] == '\0') {
+        server_reply_error(r, 400, "missing_member", field, "a digest \"<alg>:<hex>\" is required");
+        return -1;
+    }
+    error = record_digest_parse(alg, digest, text);
+    if (error < 0) {
+        server_reply_error(r, 400,
+                           error == NT_EUNSUPPORTED ? "unknown_algorithm"
+                           : error == NT_ERANGE     ? "invalid_digest_length"
+                                                    : "invalid_digest",
+                           field, "%s", nt_error_last());
+        return -1;
+    }
+    return 0;
+}
+
+static json_t *hashes_json(const nt_buf *proof)
+{
+    json_t *arr = json_array();
+    nt_buf b64 = NT_BUF_INIT;
+    for (size_t off = 0; arr != NULL && off + 32 <= proof->len; off += 32) {
+        nt_buf_clear(&b64);
+        if (nt_base64_encode(&b64, proof->ptr + off, 32) < 0 ||
+            json_array_append_new(arr, json_string(nt_buf_cstr(&b64))) < 0) {
+            json_decref(arr);
+            arr = NULL;
+        }
+    }
+    nt_buf_dispose(&b64);
+    return arr;
+}
+
+static int two_params(uint64_t *a, uint64_t *b, uint64_t *size, server_reply *r, server *s,
+                      const char *a_text, const char *a_name, const char *b_text,
+                      const char *b_name)
+{
+    if (a_text == NULL || b_text == NULL) {
+        const char *missing = a_text == NULL ? a_name : b_name;
+        server_reply_error(r, 400, "missing_parameter", missing, "parameter '%s' is required",
+                           missing);
+        return -1;
+    }
+    const char *bad = parse_index(a, a_text) < 0 ? a_name
+                      : parse_index(b, b_text) < 0 ? b_name
+                                                   : NULL;
+    if (bad != NULL) {
+        server_reply_error(r, 400, "invalid_parameter", bad,
+                           "parameter '%s' must be a decimal integer", bad);
+        return -1;
+    }
+    return ledger_size(size, r, s);
+}
+
+void server_get_proof_inclusion(server_reply *r, server *s, const char *index_text,
+                                const char *size_text)
+{
+    uint64_t index, size, tree;
+    nt_buf proof = NT_BUF_INIT;
+
+    if (two_params(&index, &size, &tree, r, s, index_text, "index", size_text, "size") < 0) {
+        return;
+    }
+    if (size > tree) {
+        server_reply_error(r, 400, "size_beyond_tree", "size",
+                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)size,
+                           (unsigned long long)tree);
+    } else if (index >= size) {
+        server_reply_error(r, 400, "index_out_of_range", "index",
+                           "index %llu is not below size %llu", (unsigned long long)index,
+                           (unsigned long long)size);
+    } else if (ledger_proof_inclusion(&proof, s->ledger, index, size) < 0) {
+        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL,
+                           "%s", nt_error_last());
+    } else {
+        server_reply_json(r, 200,
+                          json_pack("{s:I, s:I, s:o}", "index", (json_int_t)index, "tree_size",
+                                    (json_int_t)size, "hashes", hashes_json(&proof)));
+    }
+    nt_buf_dispose(&proof);
+}
+
+void server_get_proof_consistency(server_reply *r, server *s, const char *from_text,
+                                  const char *to_text)
+{
+    uint64_t from, to, tree;
+    nt_buf proof = NT_BUF_INIT;
+
+    if (two_params(&from, &to, &tree, r, s, from_text, "from", to_text, "to") < 0) {
+        return;
+    }
+    if (to > tree) {
+        server_reply_error(r, 400, "size_beyond_tree", "to",
+                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)to,
+                           (unsigned long long)tree);
+    } else if (from > to) {
+        server_reply_error(r, 400, "invalid_range", "from", "from %llu is larger than to %llu",
+                           (unsigned long long)from, (unsigned long long)to);
+    } else if (ledger_proof_consistency(&proof, s->ledger, from, to) < 0) {
+        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL,
+                           "%s", nt_error_last());
+    } else {
+        server_reply_json(r, 200,
+                          json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "to",
+                                    (json_int_t)to, "hashes", hashes_json(&proof)));
+    }
+    nt_buf_dispose(&proof);
 }

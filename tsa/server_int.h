@@ -1,7 +1,7 @@
 /*
- * server_int.h - private to the daemon's own files (server.c, http*.c,
+ * server_int.h - private to the daemon's own files (server*.c, http*.c,
  * config.c, web.c): the server object, its metrics, and the MHD-free request
- * handlers that server.c implements and http.c calls.  Nothing outside tsa/
+ * handlers that server*.c implement and http.c calls.  Nothing outside tsa/
  * includes it.
  */
 #ifndef TSA_SERVER_INT_H
@@ -215,6 +215,8 @@ int server_pool_submit(server_pool *p, server_job_fn fn, void *ctx);
 void server_pool_free(server_pool *p, int abandon);
 /* A Prometheus label value (backslash, double quote, newline escaped), appended. */
 int server__label_value(nt_buf *b, const char *v);
+/* server_api.c: the receipt certificates' JSON text, made once by server_new. */
+int server__receipt_certs_cache(server *s);
 
 /* server_keys.c: load the signer and log key as configured and run the start-up checks
  * (NT_EINVAL "TSA certificate refused: <reason>"); warnings (e.g. under 30 days left) are

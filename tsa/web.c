@@ -6,7 +6,7 @@
  * anchors POST /v1/verify checks against, so the page can show them; POST
  * /v1/verify-report, the check `notarium verify-report` runs, for a signed
  * report dropped on the page; and the PDF rendering of POST /v1/verify.
- * MHD-free like server.c: http.c routes here and turns the server_reply into
+ * MHD-free like server*.c: http.c routes here and turns the server_reply into
  * a response.  The document itself never reaches this file: the page hashes
  * it in the browser and sends only the digest.
  */

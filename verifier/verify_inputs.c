@@ -128,23 +128,15 @@ done:
     return error;
 }
 
-/* Parse "ALG:HEX". */
+/* Parse "ALG:HEX" (record_digest_parse), naming the option in the message. */
 int verifier__digest_parse(record_alg *alg, nt_buf *digest, const char *text)
 {
-    int error = 0;
-    char name[32];
-    const char *colon = strchr(text, ':');
-    NT_ENSURE(colon != NULL && (size_t)(colon - text) < sizeof(name), NT_EINVAL,
-              "--digest: expected ALG:HEX, e.g. sha256:9f86...");
-    memcpy(name, text, (size_t)(colon - text));
-    name[colon - text] = '\0';
-    NT_TRY(record_alg_from_name(alg, name));
-    error = nt_hex_decode(digest, colon + 1, strlen(colon + 1));
-    NT_ENSURE(error == 0, NT_EINVAL, "--digest: the value is not hex");
-    NT_ENSURE(digest->len == record_alg_size(*alg), NT_EINVAL,
-              "--digest: %s digests are %zu bytes, got %zu", name, record_alg_size(*alg),
-              digest->len);
-done:
+    char msg[160];
+    int error = record_digest_parse(alg, digest, text);
+    if (error < 0) {
+        snprintf(msg, sizeof(msg), "%s", nt_error_last());
+        error = nt_error_set(NT_EINVAL, "--digest: %s", msg);
+    }
     return error;
 }
 

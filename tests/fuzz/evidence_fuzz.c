@@ -1,6 +1,6 @@
 /*
  * evidence_fuzz.c - fuzz target for the body of POST /v1/evidence: any bytes
- * through server_evidence_parse (tsa/server.c), the way http.c feeds them.
+ * through server_evidence_parse (tsa/server_evidence.c), the way http.c feeds them.
  * The parser reads only the server's configuration, so the server here is a
  * bare struct with a config (no signer, no ledger).  Every input is parsed
  * twice: by a strict server (no SHA-1 / MD5, 64 bytes of metadata at most) and

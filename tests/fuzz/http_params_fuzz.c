@@ -1,6 +1,6 @@
 /*
  * http_params_fuzz.c - fuzz target for the parameters the daemon reads from a
- * request line and its headers, through the MHD-free handlers of tsa/server.c
+ * request line and its headers, through the MHD-free handlers of tsa/server*.c
  * and tsa/config.c: the "<alg>:<hex>" digest of GET /v1/receipts, the leaf
  * index of GET /v1/receipt/<n>, index/size of /v1/proof/inclusion, from/to of
  * /v1/proof/consistency, a listen spec (server_listen_parse) and a presented

@@ -327,8 +327,36 @@ static void test_alg_table(void)
     CHECK_ERR(record_alg_from_nid(&a, NID_undef), NT_EINVAL);
 }
 
+#define H64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void test_digest_parse(void)
+{
+    record_alg a = RECORD_ALG_MD5;
+    nt_buf d = NT_BUF_INIT;
+    CHECK_OK(record_digest_parse(&a, &d, "sha256:" H64));
+    CHECK(a == RECORD_ALG_SHA256 && d.len == 32 && d.ptr[0] == 0x01 && d.ptr[31] == 0xef);
+    /* either case in the value and the name; the digest is replaced, not appended */
+    CHECK_OK(record_digest_parse(&a, &d, "SHA-256:0123456789ABCDEF0123456789ABCDEF"
+                                         "0123456789ABCDEF0123456789ABCDEF"));
+    CHECK(a == RECORD_ALG_SHA256 && d.len == 32 && d.ptr[7] == 0xef);
+    CHECK_ERR(record_digest_parse(&a, &d, NULL), NT_EINVAL);
+    CHECK_ERR(record_digest_parse(&a, &d, H64), NT_EINVAL);            /* no "<alg>:" */
+    CHECK_ERR(record_digest_parse(&a, &d, ":" H64), NT_EINVAL);        /* empty name */
+    CHECK_ERR(record_digest_parse(&a, &d, "sha256-long-alg-name:" H64), NT_EINVAL);
+    CHECK_ERR(record_digest_parse(&a, &d, "sha257:" H64), NT_EUNSUPPORTED);
+    CHECK(strstr(nt_error_last(), "sha257") != NULL);
+    CHECK_ERR(record_digest_parse(&a, &d, "sha256:" H64 "0"), NT_EINVAL);  /* odd hex */
+    CHECK_ERR(record_digest_parse(&a, &d, "sha256:" H64 "zz"), NT_EINVAL); /* not hex */
+    CHECK_ERR(record_digest_parse(&a, &d, "sha256:" H64 "00"), NT_ERANGE); /* too long */
+    CHECK_ERR(record_digest_parse(&a, &d, "sha512:" H64), NT_ERANGE);      /* too short */
+    CHECK_ERR(record_digest_parse(&a, &d, "sha256:"), NT_ERANGE);
+    CHECK(strstr(nt_error_last(), "32 bytes, got 0") != NULL);
+    nt_buf_dispose(&d);
+}
+
 int main(void)
 {
+    test_digest_parse();
     test_known_answer();
     test_round_trip_all_algs();
     test_encode_rejects();

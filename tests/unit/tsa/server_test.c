@@ -1,5 +1,5 @@
 /*
- * server_test.c - unit tests of the daemon's MHD-free pieces in tsa/server.c:
+ * server_test.c - unit tests of the daemon's MHD-free pieces in tsa/server*.c:
  * JSON error replies (escaping, invalid UTF-8, truncation), the evidence
  * body parser (every accepted form and every refusal with its error code
  * and field), the per-request metrics, and the GET handlers of /v1/receipt,
