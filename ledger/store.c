@@ -495,24 +495,12 @@ done:
     return error;
 }
 
-int ledger_open(ledger **out, const ledger_options *opts)
+/* The batching, queue and back-off settings of opts (0 = default), the origin,
+ * the queue and batch arrays and a reference to the log key. */
+static int store_options_apply(ledger *l, const ledger_options *opts)
 {
     int error = 0;
-    ledger *l = NULL;
-    pthread_condattr_t ca;
-    int ca_init = 0, mu_init = 0, cv_init = 0;
-    unsigned flags = MDB_NOTLS;
 
-    *out = NULL;
-    NT_ENSURE(opts != NULL && opts->path != NULL && opts->path[0] != '\0', NT_EINVAL,
-              "ledger path missing");
-    NT_TRY(store_origin_check(opts->origin));
-    NT_ENSURE(opts->log_key != NULL && EVP_PKEY_is_a(opts->log_key, "ED25519"), NT_EINVAL,
-              "the ledger's log key must be an Ed25519 key");
-
-    l = nt_calloc(1, sizeof(*l));
-    NT_ENSURE(l != NULL, NT_ENOMEM, "out of memory");
-    l->lock_fd = -1;
     l->restore = opts->restore;
     l->batch_max = opts->batch_max ? opts->batch_max : STORE_DEFAULT_BATCH_MAX;
     l->window_ns = (uint64_t)(opts->batch_window_us ? opts->batch_window_us
@@ -534,24 +522,36 @@ int ledger_open(ledger **out, const ledger_options *opts)
     NT_ENSURE(l->ring != NULL && l->batch != NULL, NT_ENOMEM, "out of memory");
     NT_OSSL(EVP_PKEY_up_ref(opts->log_key), "EVP_PKEY_up_ref");
     l->key = opts->log_key;
+done:
+    return error;
+}
 
-    NT_ENSURE(pthread_mutex_init(&l->mu, NULL) == 0, NT_ERROR, "pthread_mutex_init");
-    mu_init = 1;
-    NT_ENSURE(pthread_condattr_init(&ca) == 0, NT_ERROR, "pthread_condattr_init");
-    ca_init = 1;
-    NT_ENSURE(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0, NT_ERROR,
-              "pthread_condattr_setclock");
-    NT_ENSURE(pthread_cond_init(&l->work_cv, &ca) == 0, NT_ERROR, "pthread_cond_init");
-    cv_init = 1;
+/* mdb_env_create with the limits of every handle; map_size 0 leaves the map size
+ * alone (a reader then maps the size the writer stored in the environment). */
+static int store_env_create(ledger *l, size_t map_size)
+{
+    int error = 0;
 
-    NT_TRY(nt_mkdir_p(opts->path, 0700));
-    NT_TRY(store_lock(l, opts->path));
     STORE_MDB(mdb_env_create(&l->env), "mdb_env_create");
     STORE_MDB(mdb_env_set_maxdbs(l->env, 8), "mdb_env_set_maxdbs");
     STORE_MDB(mdb_env_set_maxreaders(l->env, STORE_MAX_READERS), "mdb_env_set_maxreaders");
-    STORE_MDB(mdb_env_set_mapsize(l->env, opts->map_size ? opts->map_size
-                                                         : STORE_DEFAULT_MAP_SIZE),
-              "mdb_env_set_mapsize");
+    if (map_size != 0) {
+        STORE_MDB(mdb_env_set_mapsize(l->env, map_size), "mdb_env_set_mapsize");
+    }
+done:
+    return error;
+}
+
+/* The writer's environment: directory, sequencer lock, LMDB environment, and the
+ * stored state created or validated. */
+static int store_env_open(ledger *l, const ledger_options *opts)
+{
+    int error = 0;
+    unsigned flags = MDB_NOTLS;
+
+    NT_TRY(nt_mkdir_p(opts->path, 0700));
+    NT_TRY(store_lock(l, opts->path));
+    NT_TRY(store_env_create(l, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE));
     /* MDB_NOTLS: read transactions are begun on request threads and belong to the
      * transaction, not the thread.  MDB_NOSYNC only when asked (benchmarks): without
      * fsync a commit is not durable and invariant 1 would not hold. */
@@ -565,7 +565,64 @@ int ledger_open(ledger **out, const ledger_options *opts)
     }
     NT_TRY(store_file_check(l, opts->path));
     NT_TRY(store_init(l));
+done:
+    return error;
+}
 
+/* Free a handle whose open failed; mu_init / cv_init: whether mu / work_cv exist. */
+static void store_discard(ledger *l, int mu_init, int cv_init)
+{
+    if (l == NULL) {
+        return;
+    }
+    if (cv_init) {
+        pthread_cond_destroy(&l->work_cv);
+    }
+    if (mu_init) {
+        pthread_mutex_destroy(&l->mu);
+    }
+    if (l->env != NULL) {
+        mdb_env_close(l->env);
+    }
+    if (l->lock_fd >= 0) {
+        close(l->lock_fd);
+    }
+    EVP_PKEY_free(l->key);
+    nt_free(l->ring);
+    nt_free(l->batch);
+    nt_free(l->origin);
+    nt_free(l);
+}
+
+int ledger_open(ledger **out, const ledger_options *opts)
+{
+    int error = 0;
+    ledger *l = NULL;
+    pthread_condattr_t ca;
+    int ca_init = 0, mu_init = 0, cv_init = 0;
+
+    *out = NULL;
+    NT_ENSURE(opts != NULL && opts->path != NULL && opts->path[0] != '\0', NT_EINVAL,
+              "ledger path missing");
+    NT_TRY(store_origin_check(opts->origin));
+    NT_ENSURE(opts->log_key != NULL && EVP_PKEY_is_a(opts->log_key, "ED25519"), NT_EINVAL,
+              "the ledger's log key must be an Ed25519 key");
+
+    l = nt_calloc(1, sizeof(*l));
+    NT_ENSURE(l != NULL, NT_ENOMEM, "out of memory");
+    l->lock_fd = -1;
+    NT_TRY(store_options_apply(l, opts));
+
+    NT_ENSURE(pthread_mutex_init(&l->mu, NULL) == 0, NT_ERROR, "pthread_mutex_init");
+    mu_init = 1;
+    NT_ENSURE(pthread_condattr_init(&ca) == 0, NT_ERROR, "pthread_condattr_init");
+    ca_init = 1;
+    NT_ENSURE(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0, NT_ERROR,
+              "pthread_condattr_setclock");
+    NT_ENSURE(pthread_cond_init(&l->work_cv, &ca) == 0, NT_ERROR, "pthread_cond_init");
+    cv_init = 1;
+
+    NT_TRY(store_env_open(l, opts));
     NT_ENSURE(pthread_create(&l->thread, NULL, store__sequencer_main, l) == 0, NT_ERROR,
               "could not start the ledger sequencer thread");
     l->thread_started = 1;
@@ -575,25 +632,7 @@ done:
     if (ca_init) {
         pthread_condattr_destroy(&ca);
     }
-    if (l != NULL) {
-        if (cv_init) {
-            pthread_cond_destroy(&l->work_cv);
-        }
-        if (mu_init) {
-            pthread_mutex_destroy(&l->mu);
-        }
-        if (l->env != NULL) {
-            mdb_env_close(l->env);
-        }
-        if (l->lock_fd >= 0) {
-            close(l->lock_fd);
-        }
-        EVP_PKEY_free(l->key);
-        nt_free(l->ring);
-        nt_free(l->batch);
-        nt_free(l->origin);
-        nt_free(l);
-    }
+    store_discard(l, mu_init, cv_init);
     return error;
 }
 
@@ -668,13 +707,11 @@ int ledger_open_readonly(ledger **out, const ledger_options *opts)
     NT_ENSURE(pthread_cond_init(&l->work_cv, NULL) == 0, NT_ERROR, "pthread_cond_init");
     cv_init = 1;
 
-    STORE_MDB(mdb_env_create(&l->env), "mdb_env_create");
-    STORE_MDB(mdb_env_set_maxdbs(l->env, 8), "mdb_env_set_maxdbs");
-    STORE_MDB(mdb_env_set_maxreaders(l->env, STORE_MAX_READERS), "mdb_env_set_maxreaders");
-    /* No mdb_env_set_mapsize: LMDB then maps the size the writer stored in the
-     * environment.  MDB_RDONLY still registers our readers in lock.mdb, which is
-     * what lets the writer (another process) keep the pages we read (lmdb.h: a
-     * reader needs write access to the lock file unless MDB_NOLOCK). */
+    /* No map size: LMDB then maps the size the writer stored in the environment. */
+    NT_TRY(store_env_create(l, 0));
+    /* MDB_RDONLY still registers our readers in lock.mdb, which is what lets the
+     * writer (another process) keep the pages we read (lmdb.h: a reader needs write
+     * access to the lock file unless MDB_NOLOCK). */
     error = mdb_env_open(l->env, opts->path, MDB_RDONLY | MDB_NOTLS, 0600);
     if (error != 0) {
         error = store__err(error, opts->path);
@@ -689,19 +726,7 @@ int ledger_open_readonly(ledger **out, const ledger_options *opts)
     l = NULL;
 done:
     nt_buf_dispose(&data);
-    if (l != NULL) {
-        if (cv_init) {
-            pthread_cond_destroy(&l->work_cv);
-        }
-        if (mu_init) {
-            pthread_mutex_destroy(&l->mu);
-        }
-        if (l->env != NULL) {
-            mdb_env_close(l->env);
-        }
-        nt_free(l->origin);
-        nt_free(l);
-    }
+    store_discard(l, mu_init, cv_init);
     return error;
 }
 
