@@ -196,7 +196,9 @@ static int store_proof_error(int error)
     return error;
 }
 
-int ledger_proof_inclusion(nt_buf *out, ledger *l, uint64_t index, uint64_t size)
+/* An inclusion proof of leaf a in the tree of size b, or (consistency) a
+ * consistency proof from size a to size b, read in one transaction. */
+static int store_proof(nt_buf *out, ledger *l, int consistency, uint64_t a, uint64_t b)
 {
     int error = 0;
     MDB_txn *txn = NULL;
@@ -206,12 +208,20 @@ int ledger_proof_inclusion(nt_buf *out, ledger *l, uint64_t index, uint64_t size
     nt_buf_clear(out);
     NT_TRY(store__read_begin(&txn, l));
     NT_TRY(store__head_read(&head, NULL, txn, l));
-    NT_ENSURE(index < size && size <= head, NT_EINVAL,
-              "no inclusion proof of leaf %llu in a tree of %llu (committed size %llu)",
-              (unsigned long long)index, (unsigned long long)size, (unsigned long long)head);
     hc.txn = txn;
     hc.l = l;
-    NT_TRY(store_proof_error(merkle_proof_inclusion(out, store__hash_read, &hc, index, size)));
+    if (consistency) {
+        NT_ENSURE(a <= b && b <= head, NT_EINVAL,
+                  "no consistency proof from %llu to %llu (committed size %llu)",
+                  (unsigned long long)a, (unsigned long long)b, (unsigned long long)head);
+        error = merkle_proof_consistency(out, store__hash_read, &hc, a, b);
+    } else {
+        NT_ENSURE(a < b && b <= head, NT_EINVAL,
+                  "no inclusion proof of leaf %llu in a tree of %llu (committed size %llu)",
+                  (unsigned long long)a, (unsigned long long)b, (unsigned long long)head);
+        error = merkle_proof_inclusion(out, store__hash_read, &hc, a, b);
+    }
+    NT_TRY(store_proof_error(error));
 done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
@@ -219,27 +229,14 @@ done:
     return error;
 }
 
+int ledger_proof_inclusion(nt_buf *out, ledger *l, uint64_t index, uint64_t size)
+{
+    return store_proof(out, l, 0, index, size);
+}
+
 int ledger_proof_consistency(nt_buf *out, ledger *l, uint64_t from, uint64_t to)
 {
-    int error = 0;
-    MDB_txn *txn = NULL;
-    uint64_t head = 0;
-    store_hash_ctx hc;
-
-    nt_buf_clear(out);
-    NT_TRY(store__read_begin(&txn, l));
-    NT_TRY(store__head_read(&head, NULL, txn, l));
-    NT_ENSURE(from <= to && to <= head, NT_EINVAL,
-              "no consistency proof from %llu to %llu (committed size %llu)",
-              (unsigned long long)from, (unsigned long long)to, (unsigned long long)head);
-    hc.txn = txn;
-    hc.l = l;
-    NT_TRY(store_proof_error(merkle_proof_consistency(out, store__hash_read, &hc, from, to)));
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
+    return store_proof(out, l, 1, from, to);
 }
 
 int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, record_alg alg,
