@@ -89,8 +89,7 @@ int ledger__git_tree_expect(ledger__git *g, const uint8_t *base,
                             const uint8_t actual[MIRROR_OID_SIZE],
                             const nt_buf *keep, const nt_buf *drop);
 
-/* Lowercase hex of len bytes into out (2 * len + 1 bytes, NUL-terminated);
- * for fixed-size messages, where nt_hex_encode's nt_buf would be overhead. */
+/* nt_hex_fill (util.h), kept under this name for the mirror's and auditor's callers. */
 void ledger__hex(char *out, const uint8_t *data, size_t len);
 
 /* Lowercase hex of an object id into a 41-byte buffer. */

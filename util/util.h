@@ -207,6 +207,9 @@ const char *nt_buf_cstr(const nt_buf *buf);
 
 /* Lowercase hex, appended to out. */
 int nt_hex_encode(nt_buf *out, const uint8_t *data, size_t len);
+/* Lowercase hex of len bytes into out[2 * len + 1], NUL-terminated: for fixed-size
+ * buffers, where an nt_buf would be overhead. */
+void nt_hex_fill(char *out, const uint8_t *data, size_t len);
 /* Strict hex (either case, even length), appended to out; NT_EINVAL otherwise. */
 int nt_hex_decode(nt_buf *out, const char *hex, size_t len);
 /* Standard base64 with padding, no line breaks, appended to out. */
