@@ -569,7 +569,8 @@ done:
     return error;
 }
 
-/* Free a handle whose open failed; mu_init / cv_init: whether mu / work_cv exist. */
+/* Free a handle (its sequencer stopped, or its open failed); mu_init / cv_init: whether
+ * mu / work_cv exist. */
 static void store_discard(ledger *l, int mu_init, int cv_init)
 {
     if (l == NULL) {
@@ -742,17 +743,7 @@ void ledger_close(ledger *l)
     if (l->thread_started) {
         pthread_join(l->thread, NULL);
     }
-    pthread_cond_destroy(&l->work_cv);
-    pthread_mutex_destroy(&l->mu);
-    mdb_env_close(l->env);
-    if (l->lock_fd >= 0) {
-        close(l->lock_fd);
-    }
-    EVP_PKEY_free(l->key);
-    nt_free(l->ring);
-    nt_free(l->batch);
-    nt_free(l->origin);
-    nt_free(l);
+    store_discard(l, 1, 1);
 }
 
 const char *ledger_origin(const ledger *l)
