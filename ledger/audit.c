@@ -253,8 +253,8 @@ static int tile_compare(replay *r, const uint8_t tree[MIRROR_OID_SIZE], unsigned
     for (unsigned i = 0; i < n; i++) {
         if (memcmp(r->tile.ptr + (size_t)i * 32, r->lv[level].h[i], 32) != 0) {
             char found[65], want[65];
-            ledger__hex(found, r->tile.ptr + (size_t)i * 32, MERKLE_HASH_SIZE);
-            ledger__hex(want, r->lv[level].h[i], MERKLE_HASH_SIZE);
+            nt_hex_fill(found, r->tile.ptr + (size_t)i * 32, MERKLE_HASH_SIZE);
+            nt_hex_fill(want, r->lv[level].h[i], MERKLE_HASH_SIZE);
             error = fail(r, "%s: hash %u is %s, rebuilt from the entries %s",
                          (const char *)r->path.ptr, i, found, want);
             goto done;
@@ -310,8 +310,8 @@ static int leaf_add(replay *r, const uint8_t *leaf, size_t len, const uint8_t ha
         merkle_frontier_root(root, &r->f);
         if (memcmp(root, r->state.root, 32) != 0) {
             char was[65], now[65];
-            ledger__hex(was, r->state.root, MERKLE_HASH_SIZE);
-            ledger__hex(now, root, MERKLE_HASH_SIZE);
+            nt_hex_fill(was, r->state.root, MERKLE_HASH_SIZE);
+            nt_hex_fill(now, root, MERKLE_HASH_SIZE);
             error = fail(r,
                          "fork: the tree of size %" PRIu64 " verified before had root %s, "
                          "this mirror's entries give %s",
@@ -354,8 +354,8 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
             if (j < known) {
                 /* seen at an earlier checkpoint: must not have changed */
                 if (memcmp(h, r->lv[0].h[j], 32) != 0) {
-                    ledger__hex(a, h, MERKLE_HASH_SIZE);
-                    ledger__hex(b2, r->lv[0].h[j], MERKLE_HASH_SIZE);
+                    nt_hex_fill(a, h, MERKLE_HASH_SIZE);
+                    nt_hex_fill(b2, r->lv[0].h[j], MERKLE_HASH_SIZE);
                     error = fail(r,
                                  "%s: entry %u (leaf %" PRIu64 ") changed since the previous "
                                  "checkpoint: hash %s, was %s",
@@ -363,8 +363,8 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
                     goto done;
                 }
                 if (memcmp(stored, r->lv[0].h[j], 32) != 0) {
-                    ledger__hex(a, stored, MERKLE_HASH_SIZE);
-                    ledger__hex(b2, r->lv[0].h[j], MERKLE_HASH_SIZE);
+                    nt_hex_fill(a, stored, MERKLE_HASH_SIZE);
+                    nt_hex_fill(b2, r->lv[0].h[j], MERKLE_HASH_SIZE);
                     error = fail(r, "%s: hash %u (leaf %" PRIu64 ") is %s, was %s", tile_path, j,
                                  index, a, b2);
                     goto done;
@@ -372,8 +372,8 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
                 continue;
             }
             if (memcmp(stored, h, 32) != 0) {
-                ledger__hex(a, h, MERKLE_HASH_SIZE);
-                ledger__hex(b2, stored, MERKLE_HASH_SIZE);
+                nt_hex_fill(a, h, MERKLE_HASH_SIZE);
+                nt_hex_fill(b2, stored, MERKLE_HASH_SIZE);
                 error = fail(r,
                              "entry %" PRIu64 ": %s entry %u hashes to %s, but %s has %s at "
                              "position %u",
@@ -541,8 +541,8 @@ static int commit_check(replay *r, const ledger__git_commit *c, const ledger__gi
     merkle_frontier_root(root, &r->f);
     if (memcmp(root, cp.root, 32) != 0) {
         char a[65], b[65];
-        ledger__hex(a, cp.root, MERKLE_HASH_SIZE);
-        ledger__hex(b, root, MERKLE_HASH_SIZE);
+        nt_hex_fill(a, cp.root, MERKLE_HASH_SIZE);
+        nt_hex_fill(b, root, MERKLE_HASH_SIZE);
         error =
             fail(r, "checkpoint of size %" PRIu64 ": signed root %s, but the entries rebuild %s",
                  cp.size, a, b);

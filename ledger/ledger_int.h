@@ -1,7 +1,7 @@
 /*
  * ledger_int.h - private to nt_ledger: a read snapshot of the store for
- * whole-ledger scans (ledger/check.c).  Implemented in store.c, the only file
- * with <lmdb.h>; everything read through one snapshot describes one committed
+ * whole-ledger scans (ledger/check.c).  Implemented in store_read.c (with
+ * <lmdb.h>, see store_int.h); everything read through one snapshot describes one committed
  * state (one LMDB read transaction), also while the sequencer (or another
  * process) keeps appending.  Bytes handed to a callback point into the map and
  * are valid only during the call.  A snapshot is used by one thread at a time.

@@ -51,19 +51,9 @@ void ledger__git_ready(void)
     pthread_once(&git_once, git_init_once);
 }
 
-void ledger__hex(char *out, const uint8_t *data, size_t len)
-{
-    static const char digits[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[data[i] >> 4];
-        out[2 * i + 1] = digits[data[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 void ledger__oid_hex(char out[2 * MIRROR_OID_SIZE + 1], const uint8_t id[MIRROR_OID_SIZE])
 {
-    ledger__hex(out, id, MIRROR_OID_SIZE);
+    nt_hex_fill(out, id, MIRROR_OID_SIZE);
 }
 
 /*

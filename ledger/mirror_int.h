@@ -87,9 +87,6 @@ int ledger__git_tree_expect(ledger__git *g, const uint8_t *base,
                             const uint8_t actual[MIRROR_OID_SIZE],
                             const nt_buf *keep, const nt_buf *drop);
 
-/* Lowercase hex of len bytes into out (2 * len + 1 bytes, NUL-terminated);
- * for fixed-size messages, where nt_hex_encode's nt_buf would be overhead. */
-void ledger__hex(char *out, const uint8_t *data, size_t len);
 
 /* Lowercase hex of an object id into a 41-byte buffer. */
 void ledger__oid_hex(char out[2 * MIRROR_OID_SIZE + 1], const uint8_t id[MIRROR_OID_SIZE]);

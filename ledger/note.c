@@ -30,43 +30,6 @@ static const char sig_prefix[] = "\xe2\x80\x94 ";
 
 /* ------------------------------------------------------------------ text checks */
 
-/*
- * Decode one UTF-8 sequence at s[0..len) (strict RFC 3629: shortest form, no surrogates,
- * at most U+10FFFF).  Returns its length, 0 if invalid.
- */
-static size_t utf8_next(uint32_t *cp, const uint8_t *s, size_t len)
-{
-    uint8_t c = s[0];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xe0) == 0xc0) {
-        n = 2, v = c & 0x1fu, min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        n = 3, v = c & 0x0fu, min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        n = 4, v = c & 0x07u, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len < n) {
-        return 0;
-    }
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        v = (v << 6) | (s[i] & 0x3fu);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
-        return 0;
-    }
-    *cp = v;
-    return n;
-}
-
 /* Unicode White_Space characters (plus every ASCII control, which names may not hold either). */
 static int is_unicode_space(uint32_t cp)
 {
@@ -85,7 +48,7 @@ static int check_text(const char *what, const char *text, size_t len)
     size_t i = 0;
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_next(&cp, s + i, len - i);
+        size_t n = nt_utf8_next(&cp, s + i, len - i);
         if (n == 0) {
             return nt_error_set(NT_EINVAL, "%s: invalid UTF-8 at byte %zu", what, i);
         }
@@ -112,7 +75,7 @@ int note_name_check(const char *name, size_t len)
     }
     while (i < len) {
         uint32_t cp;
-        size_t n = utf8_next(&cp, s + i, len - i);
+        size_t n = nt_utf8_next(&cp, s + i, len - i);
         if (n == 0) {
             return nt_error_set(NT_EINVAL, "key name: invalid UTF-8");
         }

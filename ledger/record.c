@@ -117,43 +117,6 @@ int record_alg_from_nid(record_alg *out, int nid)
     return nt_error_set(NT_EINVAL, "digest algorithm: NID %d is not supported", nid);
 }
 
-/* Strict UTF-8 (RFC 3629): shortest form, no surrogates, nothing above U+10FFFF. */
-static int utf8_valid(const uint8_t *s, size_t len)
-{
-    size_t i = 0;
-    while (i < len) {
-        uint8_t c = s[i];
-        size_t n;
-        uint32_t cp, min;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if ((c & 0xe0) == 0xc0) {
-            n = 1, cp = c & 0x1fu, min = 0x80;
-        } else if ((c & 0xf0) == 0xe0) {
-            n = 2, cp = c & 0x0fu, min = 0x800;
-        } else if ((c & 0xf8) == 0xf0) {
-            n = 3, cp = c & 0x07u, min = 0x10000;
-        } else {
-            return 0;
-        }
-        if (len - i - 1 < n) {
-            return 0;
-        }
-        for (size_t j = 1; j <= n; j++) {
-            if ((s[i + j] & 0xc0) != 0x80) {
-                return 0;
-            }
-            cp = (cp << 6) | (s[i + j] & 0x3fu);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-            return 0;
-        }
-        i += n + 1;
-    }
-    return 1;
-}
-
 /* The checks shared by encode and decode, so that both accept exactly the same records. */
 static int check_fields(record_kind kind, record_alg alg, size_t digest_len, nt_bytes label,
                         size_t token_len)
@@ -177,7 +140,7 @@ static int check_fields(record_kind kind, record_alg alg, size_t digest_len, nt_
         return nt_error_set(NT_EINVAL, "record label: %zu bytes, at most %u", label.len,
                             RECORD_MAX_LABEL);
     }
-    if (label.len > 0 && (label.ptr == NULL || !utf8_valid(label.ptr, label.len))) {
+    if (label.len > 0 && (label.ptr == NULL || !nt_utf8_valid(label.ptr, label.len))) {
         return nt_error_set(NT_EINVAL, "record label: not valid UTF-8");
     }
     if (token_len == 0 || token_len > RECORD_MAX_TOKEN) {
@@ -291,7 +254,7 @@ int record_decode(record *out, const uint8_t *data, size_t len)
               "record label: must be empty for a time-stamp record");
     NT_TRY(take(&p, &rd, llen, "label"));
     r.label = NT_BYTES(llen > 0 ? p : NULL, llen);
-    NT_ENSURE(utf8_valid(p, llen), NT_EINVAL, "record label: not valid UTF-8");
+    NT_ENSURE(nt_utf8_valid(p, llen), NT_EINVAL, "record label: not valid UTF-8");
     NT_TRY(take(&p, &rd, 4, "token length"));
     tlen = nt_load_u32be(p);
     NT_ENSURE(tlen >= 1 && tlen <= RECORD_MAX_TOKEN, NT_EINVAL,

@@ -1,7 +1,10 @@
 /*
- * store.c - the ledger's LMDB store and its sequencer (implements
- * ledger/ledger.h).  It is the only file of the project that includes
- * <lmdb.h>: every LMDB code is translated to an NT_E* code here.  One
+ * store.c - the ledger's LMDB store (implements ledger/ledger.h together with
+ * store_seq.c, the sequencer and appends, and store_read.c, the reads and the
+ * snapshots of ledger_int.h; store_int.h is their private header).  These
+ * three files are the only ones of the project that include <lmdb.h>: every
+ * LMDB code is translated to an NT_E* code here (store__err).  This file: the
+ * LMDB codes, the meta DB, subtree hashes, checkpoints, open and close.  One
  * sequencer thread takes queued appends in batches and writes each batch in
  * one write transaction (leaves, metadata, digest index, every subtree hash
  * the batch completes, the new head and a checkpoint signed for it); the
@@ -24,15 +27,10 @@
  * A leaf that commits to metadata but has no "metadata" entry had its metadata
  * lost: only a restore (opts->restore) writes such leaves.
  */
-#include "ledger/ledger.h"
-#include "ledger/ledger_int.h"
+#include "ledger/store_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <lmdb.h>
-#include <openssl/evp.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -44,8 +42,6 @@
 #define STORE_DEFAULT_WINDOW_US 1000u
 #define STORE_DEFAULT_QUEUE_MAX 8192u
 #define STORE_DEFAULT_QUEUE_BYTES ((size_t)256 << 20)
-/* A write transaction keeps its dirty pages in memory: cap the bytes per batch. */
-#define STORE_BATCH_BYTES_MAX ((size_t)64 << 20)
 #define STORE_MAX_READERS 1024u
 #define STORE_MIN_GAP_NS 20000u
 #define STORE_NODE_KEY_SIZE 9
@@ -54,70 +50,9 @@
 #define STORE_FULL_RETRY_MS 1000u
 #define STORE_FULL_RETRY_MAX_MS 30000u
 
-/* One queued append; the leaf and metadata bytes follow the struct. */
-typedef struct store_entry {
-    ledger_done_fn fn;
-    void *ctx;
-    uint64_t enqueued_ns;
-    uint64_t gen_ns; /* genTime of the leaf's token (0 = not given) */
-    record_alg alg;
-    const uint8_t *digest; /* points into leaf */
-    size_t digest_len;
-    int has_metadata;
-    const uint8_t *owner; /* owner_len bytes after the metadata; 0 = none */
-    size_t owner_len;
-    const uint8_t *leaf;
-    size_t leaf_len;
-    const uint8_t *meta;
-    size_t meta_len;
-    size_t bytes; /* leaf_len + meta_len, for the queue's byte bound */
-} store_entry;
-
-struct ledger {
-    int readonly; /* opened by ledger_open_readonly: no sequencer, no lock, no key */
-    int restore;  /* opts->restore: leaves may come without their metadata */
-    int lock_fd;  /* flock'd "sequencer.lock": one sequencer per ledger; -1 when read-only */
-    MDB_env *env;
-    MDB_dbi db_leaves, db_metadata, db_nodes, db_digests, db_checkpoints, db_meta;
-    MDB_dbi db_owners;
-    int has_owners; /* 0: a reader of a ledger written before "owners" existed */
-    char *origin;
-    EVP_PKEY *key;
-    unsigned batch_max;
-    uint64_t window_ns;
-    uint64_t gap_ns; /* end the batch window early after this long without a new entry */
-    size_t queue_max;
-    size_t queue_bytes_max;
-
-    pthread_mutex_t mu;
-    pthread_cond_t work_cv; /* the sequencer waits here for entries or close */
-    pthread_t thread;
-    int thread_started;
-    /* Everything below up to `frontier` is guarded by mu. */
-    store_entry **ring;
-    size_t ring_head, ring_count, ring_bytes;
-    uint64_t last_enqueue_ns;
-    int closing;
-    int full;
-    uint64_t full_retry_ns;    /* the current back-off while full */
-    uint64_t full_retry_at_ns; /* monotonic time at which the next probe may go in */
-    uint64_t full_retry_min_ns, full_retry_max_ns;
-    int fatal; /* a negative code once the in-memory frontier could not be rebuilt */
-    uint64_t size;
-    uint8_t root[MERKLE_HASH_SIZE];
-    uint64_t gen_hw_ns; /* committed genTime high-water mark */
-    uint64_t batches, appends_failed;
-    uint64_t batch_since_ns; /* enqueue time of the oldest entry of the batch being written */
-    char last_error[256];
-
-    /* Owned by the sequencer thread alone (and by ledger_open before it starts). */
-    merkle_frontier frontier;
-    store_entry **batch;
-};
-
 /* ------------------------------------------------------------------ LMDB codes */
 
-static int store_err(int rc, const char *what)
+int store__err(int rc, const char *what)
 {
     switch (rc) {
     case MDB_MAP_FULL:
@@ -147,16 +82,7 @@ static int store_err(int rc, const char *what)
     }
 }
 
-#define STORE_MDB(expr, what)                                                                   \
-    do {                                                                                        \
-        int mdb_rc_ = (expr);                                                                   \
-        if (mdb_rc_ != 0) {                                                                     \
-            error = store_err(mdb_rc_, (what));                                                 \
-            goto done;                                                                          \
-        }                                                                                       \
-    } while (0)
-
-static MDB_val store_val(const void *p, size_t len)
+MDB_val store__val(const void *p, size_t len)
 {
     MDB_val v;
     v.mv_data = (void *)(uintptr_t)p;
@@ -164,7 +90,7 @@ static MDB_val store_val(const void *p, size_t len)
     return v;
 }
 
-static int store_read_begin(MDB_txn **out, ledger *l)
+int store__read_begin(MDB_txn **out, ledger *l)
 {
     int rc = mdb_txn_begin(l->env, NULL, MDB_RDONLY, out);
     if (rc != 0) {
@@ -176,7 +102,7 @@ static int store_read_begin(MDB_txn **out, ledger *l)
             return nt_error_set(NT_EBUSY, "begin read transaction: the ledger's map was "
                                 "enlarged by its writer; reopen the ledger");
         }
-        return store_err(rc, "begin read transaction");
+        return store__err(rc, "begin read transaction");
     }
     return 0;
 }
@@ -185,29 +111,28 @@ static int store_read_begin(MDB_txn **out, ledger *l)
 
 static int store_meta_get(MDB_val *out, MDB_txn *txn, ledger *l, const char *name)
 {
-    MDB_val k = store_val(name, strlen(name));
+    MDB_val k = store__val(name, strlen(name));
     int rc = mdb_get(txn, l->db_meta, &k, out);
     if (rc != 0) {
-        return store_err(rc, name);
+        return store__err(rc, name);
     }
     return 0;
 }
 
-static int store_meta_put(MDB_txn *txn, ledger *l, const char *name, const void *data,
-                          size_t len)
+int store__meta_put(MDB_txn *txn, ledger *l, const char *name, const void *data, size_t len)
 {
-    MDB_val k = store_val(name, strlen(name));
-    MDB_val v = store_val(data, len);
+    MDB_val k = store__val(name, strlen(name));
+    MDB_val v = store__val(data, len);
     int rc = mdb_put(txn, l->db_meta, &k, &v, 0);
     if (rc != 0) {
-        return store_err(rc, "store tree head");
+        return store__err(rc, "store tree head");
     }
     return 0;
 }
 
 /* The committed head as stored: size and root. */
-static int store_head_read(uint64_t *size_out, uint8_t root_out[MERKLE_HASH_SIZE], MDB_txn *txn,
-                           ledger *l)
+int store__head_read(uint64_t *size_out, uint8_t root_out[MERKLE_HASH_SIZE], MDB_txn *txn,
+                     ledger *l)
 {
     int error = 0;
     MDB_val v;
@@ -236,14 +161,8 @@ static void store_node_key(uint8_t key[STORE_NODE_KEY_SIZE], unsigned level, uin
     nt_store_u64be(key + 1, index);
 }
 
-typedef struct store_hash_ctx {
-    MDB_txn *txn;
-    ledger *l;
-} store_hash_ctx;
-
 /* merkle_hash_fn over one transaction. */
-static int store_hash_read(uint8_t out[MERKLE_HASH_SIZE], void *ctx, unsigned level,
-                           uint64_t index)
+int store__hash_read(uint8_t out[MERKLE_HASH_SIZE], void *ctx, unsigned level, uint64_t index)
 {
     store_hash_ctx *c = ctx;
     uint8_t key[STORE_NODE_KEY_SIZE];
@@ -254,10 +173,10 @@ static int store_hash_read(uint8_t out[MERKLE_HASH_SIZE], void *ctx, unsigned le
         return nt_error_set(NT_EINVAL, "subtree level %u out of range", level);
     }
     store_node_key(key, level, index);
-    k = store_val(key, sizeof(key));
+    k = store__val(key, sizeof(key));
     rc = mdb_get(c->txn, c->l->db_nodes, &k, &v);
     if (rc != 0) {
-        return store_err(rc, "subtree hash");
+        return store__err(rc, "subtree hash");
     }
     if (v.mv_size != MERKLE_HASH_SIZE) {
         return nt_error_set(NT_ECORRUPT, "subtree hash (%u, %llu) has %zu bytes", level,
@@ -268,8 +187,8 @@ static int store_hash_read(uint8_t out[MERKLE_HASH_SIZE], void *ctx, unsigned le
 }
 
 /* merkle_node_fn: persist every subtree an append completes. */
-static int store_hash_write(void *ctx, unsigned level, uint64_t index,
-                            const uint8_t hash[MERKLE_HASH_SIZE])
+int store__hash_write(void *ctx, unsigned level, uint64_t index,
+                      const uint8_t hash[MERKLE_HASH_SIZE])
 {
     store_hash_ctx *c = ctx;
     uint8_t key[STORE_NODE_KEY_SIZE];
@@ -277,28 +196,28 @@ static int store_hash_write(void *ctx, unsigned level, uint64_t index,
     int rc;
 
     store_node_key(key, level, index);
-    k = store_val(key, sizeof(key));
-    v = store_val(hash, MERKLE_HASH_SIZE);
+    k = store__val(key, sizeof(key));
+    v = store__val(hash, MERKLE_HASH_SIZE);
     /* A node is written once, when completed; finding it already there means the
      * stored tree and the head disagree. */
     rc = mdb_put(c->txn, c->l->db_nodes, &k, &v, MDB_NOOVERWRITE);
     if (rc != 0) {
-        return store_err(rc, "store subtree hash");
+        return store__err(rc, "store subtree hash");
     }
     return 0;
 }
 
 /* Rebuild the frontier for the stored head and check it against the stored root. */
-static int store_frontier_verify(merkle_frontier *f, uint8_t root_out[MERKLE_HASH_SIZE],
-                                 uint64_t *size_out, MDB_txn *txn, ledger *l)
+int store__frontier_verify(merkle_frontier *f, uint8_t root_out[MERKLE_HASH_SIZE],
+                           uint64_t *size_out, MDB_txn *txn, ledger *l)
 {
     int error = 0;
     uint64_t size = 0;
     uint8_t stored[MERKLE_HASH_SIZE], computed[MERKLE_HASH_SIZE];
     store_hash_ctx hc = {txn, l};
 
-    NT_TRY(store_head_read(&size, stored, txn, l));
-    error = merkle_frontier_load(f, store_hash_read, &hc, size);
+    NT_TRY(store__head_read(&size, stored, txn, l));
+    error = merkle_frontier_load(f, store__hash_read, &hc, size);
     if (error == NT_ENOTFOUND) {
         error = nt_error_set(NT_ECORRUPT, "a subtree hash of the stored tree (size %llu) is "
                              "missing", (unsigned long long)size);
@@ -316,8 +235,8 @@ done:
 
 /* ------------------------------------------------------------------ checkpoints */
 
-static int store_checkpoint_put(MDB_txn *txn, ledger *l, uint64_t size,
-                                const uint8_t root[MERKLE_HASH_SIZE])
+int store__checkpoint_put(MDB_txn *txn, ledger *l, uint64_t size,
+                          const uint8_t root[MERKLE_HASH_SIZE])
 {
     int error = 0;
     checkpoint c;
@@ -332,8 +251,8 @@ static int store_checkpoint_put(MDB_txn *txn, ledger *l, uint64_t size,
     memcpy(c.root, root, MERKLE_HASH_SIZE);
     NT_TRY(checkpoint_sign(&note, &c, l->key));
     nt_store_u64be(key, size);
-    k = store_val(key, sizeof(key));
-    v = store_val(note.ptr, note.len);
+    k = store__val(key, sizeof(key));
+    v = store__val(note.ptr, note.len);
     rc = mdb_put(txn, l->db_checkpoints, &k, &v, 0);
     STORE_MDB(rc, "store checkpoint");
 done:
@@ -341,7 +260,7 @@ done:
     return error;
 }
 
-static int store_checkpoint_read(nt_buf *out, MDB_txn *txn, ledger *l, uint64_t size)
+int store__checkpoint_read(nt_buf *out, MDB_txn *txn, ledger *l, uint64_t size)
 {
     int error = 0;
     uint8_t key[8];
@@ -349,7 +268,7 @@ static int store_checkpoint_read(nt_buf *out, MDB_txn *txn, ledger *l, uint64_t 
     int rc;
 
     nt_store_u64be(key, size);
-    k = store_val(key, sizeof(key));
+    k = store__val(key, sizeof(key));
     rc = mdb_get(txn, l->db_checkpoints, &k, &v);
     if (rc == MDB_NOTFOUND) {
         return nt_error_set(NT_ENOTFOUND, "no checkpoint stored for tree size %llu",
@@ -367,7 +286,7 @@ static int store_dbi_open(MDB_dbi *out, MDB_txn *txn, const char *name, unsigned
 {
     int rc = mdb_dbi_open(txn, name, flags, out);
     if (rc != 0) {
-        return store_err(rc, name);
+        return store__err(rc, name);
     }
     return 0;
 }
@@ -414,7 +333,7 @@ done:
 }
 
 /* The genTime high-water mark; 0 when none is stored. */
-static int store_gen_hw_read(uint64_t *out, MDB_txn *txn, ledger *l)
+int store__gen_hw_read(uint64_t *out, MDB_txn *txn, ledger *l)
 {
     int error = 0;
     MDB_val v;
@@ -473,23 +392,23 @@ static int store_init(ledger *l)
         /* A new ledger: the empty tree and its signed checkpoint of size 0. */
         error = 0;
         nt_store_u64be(word, STORE_FORMAT_VERSION);
-        NT_TRY(store_meta_put(txn, l, "version", word + 4, 4));
-        NT_TRY(store_meta_put(txn, l, "origin", l->origin, origin_len));
+        NT_TRY(store__meta_put(txn, l, "version", word + 4, 4));
+        NT_TRY(store__meta_put(txn, l, "origin", l->origin, origin_len));
         nt_store_u64be(word, 0);
-        NT_TRY(store_meta_put(txn, l, "size", word, 8));
+        NT_TRY(store__meta_put(txn, l, "size", word, 8));
         merkle_empty_root(root);
-        NT_TRY(store_meta_put(txn, l, "root", root, sizeof(root)));
-        NT_TRY(store_checkpoint_put(txn, l, 0, root));
+        NT_TRY(store__meta_put(txn, l, "root", root, sizeof(root)));
+        NT_TRY(store__checkpoint_put(txn, l, 0, root));
         merkle_frontier_init(&l->frontier);
         size = 0;
     } else {
         NT_TRY(error);
         NT_TRY(store_identity_check(txn, l, &v));
-        NT_TRY(store_frontier_verify(&l->frontier, root, &size, txn, l));
+        NT_TRY(store__frontier_verify(&l->frontier, root, &size, txn, l));
         NT_TRY(store_leaves_check(txn, l, size));
-        NT_TRY(store_gen_hw_read(&l->gen_hw_ns, txn, l));
+        NT_TRY(store__gen_hw_read(&l->gen_hw_ns, txn, l));
         nt_store_u64be(word, size);
-        v = store_val(word, 8);
+        v = store__val(word, 8);
         NT_ENSURE(mdb_get(txn, l->db_checkpoints, &v, &v) == 0, NT_ECORRUPT,
                   "no checkpoint stored for the head (size %llu)", (unsigned long long)size);
     }
@@ -576,26 +495,12 @@ done:
     return error;
 }
 
-static void *store_sequencer_main(void *arg);
-
-int ledger_open(ledger **out, const ledger_options *opts)
+/* The batching, queue and back-off settings of opts (0 = default), the origin,
+ * the queue and batch arrays and a reference to the log key. */
+static int store_options_apply(ledger *l, const ledger_options *opts)
 {
     int error = 0;
-    ledger *l = NULL;
-    pthread_condattr_t ca;
-    int ca_init = 0, mu_init = 0, cv_init = 0;
-    unsigned flags = MDB_NOTLS;
 
-    *out = NULL;
-    NT_ENSURE(opts != NULL && opts->path != NULL && opts->path[0] != '\0', NT_EINVAL,
-              "ledger path missing");
-    NT_TRY(store_origin_check(opts->origin));
-    NT_ENSURE(opts->log_key != NULL && EVP_PKEY_is_a(opts->log_key, "ED25519"), NT_EINVAL,
-              "the ledger's log key must be an Ed25519 key");
-
-    l = nt_calloc(1, sizeof(*l));
-    NT_ENSURE(l != NULL, NT_ENOMEM, "out of memory");
-    l->lock_fd = -1;
     l->restore = opts->restore;
     l->batch_max = opts->batch_max ? opts->batch_max : STORE_DEFAULT_BATCH_MAX;
     l->window_ns = (uint64_t)(opts->batch_window_us ? opts->batch_window_us
@@ -617,6 +522,97 @@ int ledger_open(ledger **out, const ledger_options *opts)
     NT_ENSURE(l->ring != NULL && l->batch != NULL, NT_ENOMEM, "out of memory");
     NT_OSSL(EVP_PKEY_up_ref(opts->log_key), "EVP_PKEY_up_ref");
     l->key = opts->log_key;
+done:
+    return error;
+}
+
+/* mdb_env_create with the limits of every handle; map_size 0 leaves the map size
+ * alone (a reader then maps the size the writer stored in the environment). */
+static int store_env_create(ledger *l, size_t map_size)
+{
+    int error = 0;
+
+    STORE_MDB(mdb_env_create(&l->env), "mdb_env_create");
+    STORE_MDB(mdb_env_set_maxdbs(l->env, 8), "mdb_env_set_maxdbs");
+    STORE_MDB(mdb_env_set_maxreaders(l->env, STORE_MAX_READERS), "mdb_env_set_maxreaders");
+    if (map_size != 0) {
+        STORE_MDB(mdb_env_set_mapsize(l->env, map_size), "mdb_env_set_mapsize");
+    }
+done:
+    return error;
+}
+
+/* The writer's environment: directory, sequencer lock, LMDB environment, and the
+ * stored state created or validated. */
+static int store_env_open(ledger *l, const ledger_options *opts)
+{
+    int error = 0;
+    unsigned flags = MDB_NOTLS;
+
+    NT_TRY(nt_mkdir_p(opts->path, 0700));
+    NT_TRY(store_lock(l, opts->path));
+    NT_TRY(store_env_create(l, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE));
+    /* MDB_NOTLS: read transactions are begun on request threads and belong to the
+     * transaction, not the thread.  MDB_NOSYNC only when asked (benchmarks): without
+     * fsync a commit is not durable and invariant 1 would not hold. */
+    if (opts->no_sync) {
+        flags |= MDB_NOSYNC;
+    }
+    error = mdb_env_open(l->env, opts->path, flags, 0600);
+    if (error != 0) {
+        error = store__err(error, opts->path);
+        goto done;
+    }
+    NT_TRY(store_file_check(l, opts->path));
+    NT_TRY(store_init(l));
+done:
+    return error;
+}
+
+/* Free a handle (its sequencer stopped, or its open failed); mu_init / cv_init: whether
+ * mu / work_cv exist. */
+static void store_discard(ledger *l, int mu_init, int cv_init)
+{
+    if (l == NULL) {
+        return;
+    }
+    if (cv_init) {
+        pthread_cond_destroy(&l->work_cv);
+    }
+    if (mu_init) {
+        pthread_mutex_destroy(&l->mu);
+    }
+    if (l->env != NULL) {
+        mdb_env_close(l->env);
+    }
+    if (l->lock_fd >= 0) {
+        close(l->lock_fd);
+    }
+    EVP_PKEY_free(l->key);
+    nt_free(l->ring);
+    nt_free(l->batch);
+    nt_free(l->origin);
+    nt_free(l);
+}
+
+int ledger_open(ledger **out, const ledger_options *opts)
+{
+    int error = 0;
+    ledger *l = NULL;
+    pthread_condattr_t ca;
+    int ca_init = 0, mu_init = 0, cv_init = 0;
+
+    *out = NULL;
+    NT_ENSURE(opts != NULL && opts->path != NULL && opts->path[0] != '\0', NT_EINVAL,
+              "ledger path missing");
+    NT_TRY(store_origin_check(opts->origin));
+    NT_ENSURE(opts->log_key != NULL && EVP_PKEY_is_a(opts->log_key, "ED25519"), NT_EINVAL,
+              "the ledger's log key must be an Ed25519 key");
+
+    l = nt_calloc(1, sizeof(*l));
+    NT_ENSURE(l != NULL, NT_ENOMEM, "out of memory");
+    l->lock_fd = -1;
+    NT_TRY(store_options_apply(l, opts));
 
     NT_ENSURE(pthread_mutex_init(&l->mu, NULL) == 0, NT_ERROR, "pthread_mutex_init");
     mu_init = 1;
@@ -627,29 +623,8 @@ int ledger_open(ledger **out, const ledger_options *opts)
     NT_ENSURE(pthread_cond_init(&l->work_cv, &ca) == 0, NT_ERROR, "pthread_cond_init");
     cv_init = 1;
 
-    NT_TRY(nt_mkdir_p(opts->path, 0700));
-    NT_TRY(store_lock(l, opts->path));
-    STORE_MDB(mdb_env_create(&l->env), "mdb_env_create");
-    STORE_MDB(mdb_env_set_maxdbs(l->env, 8), "mdb_env_set_maxdbs");
-    STORE_MDB(mdb_env_set_maxreaders(l->env, STORE_MAX_READERS), "mdb_env_set_maxreaders");
-    STORE_MDB(mdb_env_set_mapsize(l->env, opts->map_size ? opts->map_size
-                                                         : STORE_DEFAULT_MAP_SIZE),
-              "mdb_env_set_mapsize");
-    /* MDB_NOTLS: read transactions are begun on request threads and belong to the
-     * transaction, not the thread.  MDB_NOSYNC only when asked (benchmarks): without
-     * fsync a commit is not durable and invariant 1 would not hold. */
-    if (opts->no_sync) {
-        flags |= MDB_NOSYNC;
-    }
-    error = mdb_env_open(l->env, opts->path, flags, 0600);
-    if (error != 0) {
-        error = store_err(error, opts->path);
-        goto done;
-    }
-    NT_TRY(store_file_check(l, opts->path));
-    NT_TRY(store_init(l));
-
-    NT_ENSURE(pthread_create(&l->thread, NULL, store_sequencer_main, l) == 0, NT_ERROR,
+    NT_TRY(store_env_open(l, opts));
+    NT_ENSURE(pthread_create(&l->thread, NULL, store__sequencer_main, l) == 0, NT_ERROR,
               "could not start the ledger sequencer thread");
     l->thread_started = 1;
     *out = l;
@@ -658,25 +633,7 @@ done:
     if (ca_init) {
         pthread_condattr_destroy(&ca);
     }
-    if (l != NULL) {
-        if (cv_init) {
-            pthread_cond_destroy(&l->work_cv);
-        }
-        if (mu_init) {
-            pthread_mutex_destroy(&l->mu);
-        }
-        if (l->env != NULL) {
-            mdb_env_close(l->env);
-        }
-        if (l->lock_fd >= 0) {
-            close(l->lock_fd);
-        }
-        EVP_PKEY_free(l->key);
-        nt_free(l->ring);
-        nt_free(l->batch);
-        nt_free(l->origin);
-        nt_free(l);
-    }
+    store_discard(l, mu_init, cv_init);
     return error;
 }
 
@@ -694,7 +651,7 @@ static int store_init_readonly(ledger *l)
     uint64_t size = 0;
     uint8_t root[MERKLE_HASH_SIZE];
 
-    NT_TRY(store_read_begin(&txn, l));
+    NT_TRY(store__read_begin(&txn, l));
     error = store_dbis_open(txn, l, 0);
     if (error == NT_ENOTFOUND) {
         error = nt_error_set(NT_ENOTFOUND, "not a ledger (a named database is missing)");
@@ -706,7 +663,7 @@ static int store_init_readonly(ledger *l)
     }
     NT_TRY(error);
     NT_TRY(store_identity_check(txn, l, &v));
-    NT_TRY(store_frontier_verify(&l->frontier, root, &size, txn, l));
+    NT_TRY(store__frontier_verify(&l->frontier, root, &size, txn, l));
     NT_TRY(store_leaves_check(txn, l, size));
     STORE_MDB(mdb_txn_commit(txn), "end read transaction");
     txn = NULL;
@@ -751,16 +708,14 @@ int ledger_open_readonly(ledger **out, const ledger_options *opts)
     NT_ENSURE(pthread_cond_init(&l->work_cv, NULL) == 0, NT_ERROR, "pthread_cond_init");
     cv_init = 1;
 
-    STORE_MDB(mdb_env_create(&l->env), "mdb_env_create");
-    STORE_MDB(mdb_env_set_maxdbs(l->env, 8), "mdb_env_set_maxdbs");
-    STORE_MDB(mdb_env_set_maxreaders(l->env, STORE_MAX_READERS), "mdb_env_set_maxreaders");
-    /* No mdb_env_set_mapsize: LMDB then maps the size the writer stored in the
-     * environment.  MDB_RDONLY still registers our readers in lock.mdb, which is
-     * what lets the writer (another process) keep the pages we read (lmdb.h: a
-     * reader needs write access to the lock file unless MDB_NOLOCK). */
+    /* No map size: LMDB then maps the size the writer stored in the environment. */
+    NT_TRY(store_env_create(l, 0));
+    /* MDB_RDONLY still registers our readers in lock.mdb, which is what lets the
+     * writer (another process) keep the pages we read (lmdb.h: a reader needs write
+     * access to the lock file unless MDB_NOLOCK). */
     error = mdb_env_open(l->env, opts->path, MDB_RDONLY | MDB_NOTLS, 0600);
     if (error != 0) {
-        error = store_err(error, opts->path);
+        error = store__err(error, opts->path);
         goto done;
     }
     /* Reader slots left by crashed processes pin old pages; clearing them is safe
@@ -772,19 +727,7 @@ int ledger_open_readonly(ledger **out, const ledger_options *opts)
     l = NULL;
 done:
     nt_buf_dispose(&data);
-    if (l != NULL) {
-        if (cv_init) {
-            pthread_cond_destroy(&l->work_cv);
-        }
-        if (mu_init) {
-            pthread_mutex_destroy(&l->mu);
-        }
-        if (l->env != NULL) {
-            mdb_env_close(l->env);
-        }
-        nt_free(l->origin);
-        nt_free(l);
-    }
+    store_discard(l, mu_init, cv_init);
     return error;
 }
 
@@ -800,926 +743,10 @@ void ledger_close(ledger *l)
     if (l->thread_started) {
         pthread_join(l->thread, NULL);
     }
-    pthread_cond_destroy(&l->work_cv);
-    pthread_mutex_destroy(&l->mu);
-    mdb_env_close(l->env);
-    if (l->lock_fd >= 0) {
-        close(l->lock_fd);
-    }
-    EVP_PKEY_free(l->key);
-    nt_free(l->ring);
-    nt_free(l->batch);
-    nt_free(l->origin);
-    nt_free(l);
+    store_discard(l, 1, 1);
 }
 
 const char *ledger_origin(const ledger *l)
 {
     return l->origin;
-}
-
-/* ------------------------------------------------------------------ sequencer */
-
-static void store_deadline(struct timespec *ts, uint64_t mono_ns)
-{
-    ts->tv_sec = (time_t)(mono_ns / 1000000000u);
-    ts->tv_nsec = (long)(mono_ns % 1000000000u);
-}
-
-/*
- * After a failed batch while the store is (or just became) full: refuse
- * appends for the back-off, which doubles with every failed probe up to the
- * maximum.  Space can come back without a restart (files deleted on the
- * disk), so the state is never permanent; a map configured too small stays
- * full, and then costs one failed batch per maximum back-off.  mu held.
- */
-static void store_full_backoff(ledger *l)
-{
-    if (!l->full) {
-        l->full = 1;
-        l->full_retry_ns = l->full_retry_min_ns;
-    } else if (l->full_retry_at_ns == UINT64_MAX) {
-        /* the probe failed */
-        l->full_retry_ns = l->full_retry_ns < l->full_retry_max_ns / 2 ? l->full_retry_ns * 2
-                                                                        : l->full_retry_max_ns;
-    } else {
-        return; /* appends queued before the store filled: the schedule stands */
-    }
-    l->full_retry_at_ns = nt_mono_ns() + l->full_retry_ns;
-}
-
-/*
- * Write one batch in one write transaction.  On success l->frontier describes
- * the new head; on failure the transaction is aborted and the caller reloads
- * the frontier.
- */
-static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], uint64_t *gen_hw_out, ledger *l,
-                             size_t n)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-    store_hash_ctx hc;
-    uint64_t index = l->frontier.size;
-    uint64_t gen_hw = *gen_hw_out;
-    uint8_t key[8], dkey[1 + RECORD_MAX_DIGEST], word[8];
-    uint8_t leaf_hash[MERKLE_HASH_SIZE];
-    MDB_val k, v;
-
-    STORE_MDB(mdb_txn_begin(l->env, NULL, 0, &txn), "begin write transaction");
-    hc.txn = txn;
-    hc.l = l;
-    for (size_t i = 0; i < n; i++, index++) {
-        const store_entry *e = l->batch[i];
-
-        nt_store_u64be(key, index);
-        k = store_val(key, sizeof(key));
-        /* Indexes only grow: MDB_APPEND fills pages sequentially, and a key that is
-         * not past the last one (MDB_KEYEXIST) means the store is inconsistent. */
-        v = store_val(e->leaf, e->leaf_len);
-        STORE_MDB(mdb_put(txn, l->db_leaves, &k, &v, MDB_APPEND), "store leaf");
-        if (e->has_metadata) {
-            v = store_val(e->meta, e->meta_len);
-            STORE_MDB(mdb_put(txn, l->db_metadata, &k, &v, MDB_APPEND), "store metadata");
-        }
-        if (e->owner_len > 0) {
-            v = store_val(e->owner, e->owner_len);
-            STORE_MDB(mdb_put(txn, l->db_owners, &k, &v, MDB_APPEND), "store owner");
-        }
-        dkey[0] = (uint8_t)e->alg;
-        memcpy(dkey + 1, e->digest, e->digest_len);
-        k = store_val(dkey, 1 + e->digest_len);
-        v = store_val(key, sizeof(key));
-        STORE_MDB(mdb_put(txn, l->db_digests, &k, &v, 0), "store digest index");
-        merkle_leaf_hash(leaf_hash, e->leaf, e->leaf_len);
-        NT_TRY(merkle_frontier_append(&l->frontier, leaf_hash, store_hash_write, &hc));
-        if (e->gen_ns > gen_hw) {
-            gen_hw = e->gen_ns;
-        }
-    }
-    merkle_frontier_root(root_out, &l->frontier);
-    nt_store_u64be(word, index);
-    NT_TRY(store_meta_put(txn, l, "size", word, 8));
-    NT_TRY(store_meta_put(txn, l, "root", root_out, MERKLE_HASH_SIZE));
-    NT_TRY(store_checkpoint_put(txn, l, index, root_out));
-    /* Leaves are not in genTime order under concurrency: the mark is the maximum ever
-     * committed, so a restart never issues a genTime below one already issued. */
-    if (gen_hw > *gen_hw_out) {
-        nt_store_u64be(word, gen_hw);
-        NT_TRY(store_meta_put(txn, l, "gentime", word, 8));
-    }
-    /* The commit writes the pages and fsyncs (unless no_sync): only after it returns
-     * may anyone learn an index. */
-    error = mdb_txn_commit(txn);
-    txn = NULL;
-    if (error != 0) {
-        error = store_err(error, "commit batch");
-        goto done;
-    }
-    *gen_hw_out = gen_hw;
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-/* After a failed batch: the frontier is back to the last committed head. */
-static int store_frontier_reload(ledger *l)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-    uint64_t size = 0;
-    uint8_t root[MERKLE_HASH_SIZE];
-
-    NT_TRY(store_read_begin(&txn, l));
-    NT_TRY(store_frontier_verify(&l->frontier, root, &size, txn, l));
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-static void store_batch_run(ledger *l, size_t n)
-{
-    int error;
-    uint64_t first = l->frontier.size;
-    uint64_t gen_hw;
-    uint8_t root[MERKLE_HASH_SIZE];
-
-    pthread_mutex_lock(&l->mu);
-    error = l->fatal;
-    gen_hw = l->gen_hw_ns;
-    pthread_mutex_unlock(&l->mu);
-    if (error == 0) {
-        error = store_batch_write(root, &gen_hw, l, n);
-    }
-
-    pthread_mutex_lock(&l->mu);
-    if (error == 0) {
-        l->gen_hw_ns = gen_hw;
-        l->size = l->frontier.size;
-        memcpy(l->root, root, sizeof(root));
-        l->batches++;
-        l->full = 0; /* space came back (or was never short): appends flow again */
-    } else {
-        l->appends_failed += n;
-        if (error == NT_EFULL || l->full) {
-            store_full_backoff(l);
-        }
-        if (l->fatal == 0) {
-            snprintf(l->last_error, sizeof(l->last_error), "%s", nt_error_last());
-        }
-    }
-    pthread_mutex_unlock(&l->mu);
-
-    if (error != 0 && l->fatal == 0) {
-        nt_log(NT_LOG_ERROR, NULL, "ledger: batch of %zu appends failed: %s", n,
-               l->last_error);
-        int rc = store_frontier_reload(l);
-        if (rc != 0) {
-            nt_log(NT_LOG_ERROR, NULL, "ledger: cannot reload the tree head, appends stop: %s",
-                   nt_error_last());
-            pthread_mutex_lock(&l->mu);
-            l->fatal = rc;
-            pthread_mutex_unlock(&l->mu);
-        }
-    }
-
-    for (size_t i = 0; i < n; i++) {
-        store_entry *e = l->batch[i];
-        e->fn(e->ctx, error, error == 0 ? first + i : 0);
-        nt_free(e);
-        l->batch[i] = NULL;
-    }
-}
-
-static void *store_sequencer_main(void *arg)
-{
-    ledger *l = arg;
-
-    pthread_mutex_lock(&l->mu);
-    for (;;) {
-        size_t n = 0, bytes = 0;
-
-        while (l->ring_count == 0 && !l->closing) {
-            pthread_cond_wait(&l->work_cv, &l->mu);
-        }
-        if (l->ring_count == 0) {
-            break; /* closing and drained */
-        }
-        /* Group commit: give producers until the oldest entry is window_ns old to
-         * fill the batch, but stop as soon as they pause for gap_ns: a producer
-         * waiting for its own acknowledgement cannot add to the batch, so at low
-         * load a full window would only add latency (measured: 1 in flight,
-         * 1.75 ms per append with a plain 1 ms window).  Entries that piled up
-         * during the previous commit are already old enough and go at once. */
-        for (;;) {
-            struct timespec ts;
-            uint64_t now = nt_mono_ns();
-            uint64_t full = l->ring[l->ring_head]->enqueued_ns + l->window_ns;
-            uint64_t idle = l->last_enqueue_ns + l->gap_ns;
-            uint64_t until = idle < full ? idle : full;
-            if (l->ring_count >= l->batch_max || l->closing || now >= until) {
-                break;
-            }
-            store_deadline(&ts, until);
-            pthread_cond_timedwait(&l->work_cv, &l->mu, &ts);
-        }
-        while (n < l->batch_max && l->ring_count > 0) {
-            store_entry *e = l->ring[l->ring_head];
-            if (n > 0 && bytes + e->bytes > STORE_BATCH_BYTES_MAX) {
-                break;
-            }
-            l->batch[n++] = e;
-            bytes += e->bytes;
-            l->ring[l->ring_head] = NULL;
-            l->ring_head = (l->ring_head + 1) % l->queue_max;
-            l->ring_count--;
-            l->ring_bytes -= e->bytes;
-        }
-        l->batch_since_ns = n > 0 ? l->batch[0]->enqueued_ns : 0;
-        pthread_mutex_unlock(&l->mu);
-        store_batch_run(l, n);
-        pthread_mutex_lock(&l->mu);
-        l->batch_since_ns = 0;
-    }
-    pthread_mutex_unlock(&l->mu);
-    return NULL;
-}
-
-/* ------------------------------------------------------------------ appends */
-
-static int store_entry_new(store_entry **out, const ledger *l, nt_bytes leaf, nt_bytes metadata,
-                           nt_bytes owner)
-{
-    int error = 0;
-    store_entry *e = NULL;
-    record r;
-    size_t total;
-    uint8_t *p;
-    uint8_t mh[32];
-
-    *out = NULL;
-    NT_TRY(record_decode(&r, leaf.ptr, leaf.len));
-    if (l->restore) {
-        /* The mirror holds no metadata: such a leaf is stored without it (missing). */
-        NT_ENSURE(metadata.len == 0, NT_EINVAL, "a restore appends leaves without metadata");
-        r.has_metadata = 0;
-    } else if (r.has_metadata) {
-        NT_OSSL(EVP_Digest(metadata.ptr != NULL ? metadata.ptr : (const uint8_t *)"",
-                           metadata.len, mh, NULL, EVP_sha256(), NULL),
-                "SHA-256 of metadata");
-        NT_ENSURE(memcmp(mh, r.metadata_hash, sizeof(mh)) == 0, NT_EINVAL,
-                  "metadata does not match the leaf's metadata hash");
-    } else {
-        NT_ENSURE(metadata.len == 0, NT_EINVAL,
-                  "metadata given for a leaf that commits to none");
-    }
-    NT_ENSURE(r.digest.len > 0 && r.digest.len <= RECORD_MAX_DIGEST, NT_EINVAL,
-              "leaf digest length %zu out of range", r.digest.len);
-    NT_TRY(nt_size_add(&total, sizeof(*e), leaf.len));
-    NT_TRY(nt_size_add(&total, total, metadata.len));
-    NT_TRY(nt_size_add(&total, total, owner.len));
-    e = nt_malloc(total);
-    NT_ENSURE(e != NULL, NT_ENOMEM, "out of memory");
-    memset(e, 0, sizeof(*e));
-    p = (uint8_t *)(e + 1);
-    memcpy(p, leaf.ptr, leaf.len);
-    e->leaf = p;
-    e->leaf_len = leaf.len;
-    e->alg = r.alg;
-    e->digest = p + (r.digest.ptr - leaf.ptr);
-    e->digest_len = r.digest.len;
-    e->has_metadata = r.has_metadata;
-    e->meta = p + leaf.len;
-    e->meta_len = metadata.len;
-    if (metadata.len > 0) {
-        memcpy(p + leaf.len, metadata.ptr, metadata.len);
-    }
-    e->owner = p + leaf.len + metadata.len;
-    e->owner_len = owner.len;
-    if (owner.len > 0) {
-        memcpy(p + leaf.len + metadata.len, owner.ptr, owner.len);
-    }
-    e->bytes = leaf.len + metadata.len + owner.len;
-    *out = e;
-done:
-    if (error == NT_ERANGE) {
-        error = nt_error_set(NT_EINVAL, "leaf too large");
-    }
-    return error;
-}
-
-int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done_fn fn, void *ctx)
-{
-    return ledger_append_full_async(l, leaf, metadata, NT_BYTES(NULL, 0), 0, fn, ctx);
-}
-
-int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
-                             uint64_t gen_time_ns, ledger_done_fn fn, void *ctx)
-{
-    int error = 0;
-    store_entry *e = NULL;
-    int locked = 0;
-
-    NT_ENSURE(l != NULL && fn != NULL && (leaf.ptr != NULL || leaf.len == 0) &&
-                  (metadata.ptr != NULL || metadata.len == 0) &&
-                  (owner.ptr != NULL || owner.len == 0),
-              NT_EINVAL, "ledger_append_async: bad arguments");
-    NT_ENSURE(owner.len <= LEDGER_OWNER_MAX, NT_EINVAL, "owner longer than %d bytes",
-              LEDGER_OWNER_MAX);
-    NT_ENSURE(!l->readonly, NT_ESTATE,
-              "the ledger was opened read-only: appends go through the process that holds it "
-              "(the server)");
-    NT_TRY(store_entry_new(&e, l, leaf, metadata, owner));
-    e->gen_ns = gen_time_ns;
-    e->fn = fn;
-    e->ctx = ctx;
-
-    pthread_mutex_lock(&l->mu);
-    locked = 1;
-    NT_ENSURE(!l->closing, NT_ESTATE, "ledger is closing");
-    NT_ENSURE(l->fatal == 0, l->fatal, "ledger stopped appending: %s", l->last_error);
-    if (l->full) {
-        uint64_t now = nt_mono_ns();
-        NT_ENSURE(now >= l->full_retry_at_ns, NT_EFULL,
-                  "ledger store is full (next retry in %llu ms): %s",
-                  l->full_retry_at_ns == UINT64_MAX
-                      ? 0ull
-                      : (unsigned long long)((l->full_retry_at_ns - now) / 1000000u),
-                  l->last_error);
-    }
-    NT_ENSURE(l->ring_count < l->queue_max, NT_EBUSY, "ledger append queue full (%zu)",
-              l->queue_max);
-    NT_ENSURE(l->ring_count == 0 || l->ring_bytes + e->bytes <= l->queue_bytes_max, NT_EBUSY,
-              "ledger append queue full (%zu bytes)", l->ring_bytes);
-    if (l->full) {
-        /* This append is the probe: the rest wait until its batch tells. */
-        l->full_retry_at_ns = UINT64_MAX;
-    }
-    e->enqueued_ns = nt_mono_ns();
-    l->last_enqueue_ns = e->enqueued_ns;
-    l->ring[(l->ring_head + l->ring_count) % l->queue_max] = e;
-    l->ring_count++;
-    l->ring_bytes += e->bytes;
-    /* Wake the sequencer for the first entry and when a batch is complete. */
-    if (l->ring_count == 1 || l->ring_count >= l->batch_max) {
-        pthread_cond_signal(&l->work_cv);
-    }
-    e = NULL;
-done:
-    if (locked) {
-        pthread_mutex_unlock(&l->mu);
-    }
-    nt_free(e);
-    return error;
-}
-
-typedef struct store_waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int done;
-    int error;
-    uint64_t index;
-} store_waiter;
-
-static void store_waiter_done(void *ctx, int error, uint64_t index)
-{
-    store_waiter *w = ctx;
-    pthread_mutex_lock(&w->mu);
-    w->error = error;
-    w->index = index;
-    w->done = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metadata)
-{
-    int error = 0;
-    store_waiter w;
-
-    memset(&w, 0, sizeof(w));
-    NT_ENSURE(pthread_mutex_init(&w.mu, NULL) == 0, NT_ERROR, "pthread_mutex_init");
-    if (pthread_cond_init(&w.cv, NULL) != 0) {
-        pthread_mutex_destroy(&w.mu);
-        return nt_error_set(NT_ERROR, "pthread_cond_init");
-    }
-    error = ledger_append_async(l, leaf, metadata, store_waiter_done, &w);
-    if (error == 0) {
-        pthread_mutex_lock(&w.mu);
-        while (!w.done) {
-            pthread_cond_wait(&w.cv, &w.mu);
-        }
-        pthread_mutex_unlock(&w.mu);
-        error = w.error;
-        if (error == 0) {
-            if (index_out != NULL) {
-                *index_out = w.index;
-            }
-        } else {
-            char msg[256];
-            pthread_mutex_lock(&l->mu);
-            snprintf(msg, sizeof(msg), "%s", l->last_error);
-            pthread_mutex_unlock(&l->mu);
-            nt_error_set(error, "ledger append failed: %s", msg);
-        }
-    }
-    pthread_cond_destroy(&w.cv);
-    pthread_mutex_destroy(&w.mu);
-done:
-    return error;
-}
-
-/* ------------------------------------------------------------------ reads */
-
-int ledger_info_get(ledger_info *out, ledger *l)
-{
-    int error = 0;
-    MDB_envinfo ei;
-    MDB_stat st;
-
-    memset(out, 0, sizeof(*out));
-    STORE_MDB(mdb_env_info(l->env, &ei), "mdb_env_info");
-    STORE_MDB(mdb_env_stat(l->env, &st), "mdb_env_stat");
-    out->map_size = ei.me_mapsize;
-    out->map_used = (ei.me_last_pgno + 1) * (size_t)st.ms_psize;
-    if (l->readonly) {
-        /* No sequencer here: the head is whatever another process committed last. */
-        MDB_txn *txn = NULL;
-        NT_TRY(store_read_begin(&txn, l));
-        error = store_head_read(&out->size, out->root, txn, l);
-        if (error == 0) {
-            error = store_gen_hw_read(&out->gen_time_hw_ns, txn, l);
-        }
-        mdb_txn_abort(txn);
-        goto done;
-    }
-    pthread_mutex_lock(&l->mu);
-    out->size = l->size;
-    memcpy(out->root, l->root, sizeof(out->root));
-    out->gen_time_hw_ns = l->gen_hw_ns;
-    out->queue_depth = l->ring_count;
-    out->batches = l->batches;
-    out->appends_failed = l->appends_failed;
-    out->full = l->full;
-    if (l->full && l->full_retry_at_ns != UINT64_MAX) {
-        uint64_t now = nt_mono_ns();
-        out->full_retry_in_ms = now >= l->full_retry_at_ns
-                                    ? 0
-                                    : (l->full_retry_at_ns - now + 999999u) / 1000000u;
-    }
-    out->oldest_pending_ns = l->batch_since_ns != 0 ? l->batch_since_ns
-                             : l->ring_count > 0    ? l->ring[l->ring_head]->enqueued_ns
-                                                    : 0;
-    pthread_mutex_unlock(&l->mu);
-done:
-    return error;
-}
-
-int ledger_checkpoint_latest(nt_buf *out, ledger *l)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-    uint64_t size = 0;
-
-    NT_TRY(store_read_begin(&txn, l));
-    NT_TRY(store_head_read(&size, NULL, txn, l));
-    error = store_checkpoint_read(out, txn, l, size);
-    if (error == NT_ENOTFOUND) {
-        error = nt_error_set(NT_ECORRUPT, "no checkpoint stored for the head");
-    }
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-int ledger_checkpoint_at(nt_buf *out, ledger *l, uint64_t size)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-
-    NT_TRY(store_read_begin(&txn, l));
-    NT_TRY(store_checkpoint_read(out, txn, l, size));
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-/* Leaf (and metadata) of `index` inside txn; metadata_out cleared when the leaf has none;
- * *stored_out (may be NULL) says whether a metadata entry exists. */
-static int store_leaf_read(nt_buf *leaf_out, nt_buf *metadata_out, int *stored_out, MDB_txn *txn,
-                           ledger *l, uint64_t index)
-{
-    int error = 0;
-    uint8_t key[8];
-    MDB_val k, v;
-    int rc;
-
-    nt_store_u64be(key, index);
-    k = store_val(key, sizeof(key));
-    rc = mdb_get(txn, l->db_leaves, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        return nt_error_set(NT_ENOTFOUND, "no leaf %llu", (unsigned long long)index);
-    }
-    STORE_MDB(rc, "read leaf");
-    NT_TRY(nt_buf_set(leaf_out, v.mv_data, v.mv_size));
-    if (metadata_out != NULL) {
-        nt_buf_clear(metadata_out);
-        rc = mdb_get(txn, l->db_metadata, &k, &v);
-        if (rc != MDB_NOTFOUND) {
-            STORE_MDB(rc, "read metadata");
-            NT_TRY(nt_buf_set(metadata_out, v.mv_data, v.mv_size));
-        }
-        if (stored_out != NULL) {
-            *stored_out = rc != MDB_NOTFOUND;
-        }
-    }
-done:
-    return error;
-}
-
-int ledger_leaf_get(nt_buf *leaf_out, nt_buf *metadata_out, ledger *l, uint64_t index)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-
-    NT_TRY(store_read_begin(&txn, l));
-    NT_TRY(store_leaf_read(leaf_out, metadata_out, NULL, txn, l, index));
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-int ledger_owner_get(nt_buf *owner_out, ledger *l, uint64_t index)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-    uint8_t key[8];
-    MDB_val k, v;
-    int rc;
-
-    nt_buf_clear(owner_out);
-    if (!l->has_owners) {
-        return nt_error_set(NT_ENOTFOUND, "no owner recorded for leaf %llu",
-                            (unsigned long long)index);
-    }
-    NT_TRY(store_read_begin(&txn, l));
-    nt_store_u64be(key, index);
-    k = store_val(key, sizeof(key));
-    rc = mdb_get(txn, l->db_owners, &k, &v);
-    if (rc == MDB_NOTFOUND) {
-        error = nt_error_set(NT_ENOTFOUND, "no owner recorded for leaf %llu",
-                             (unsigned long long)index);
-        goto done;
-    }
-    STORE_MDB(rc, "read owner");
-    NT_TRY(nt_buf_set(owner_out, v.mv_data, v.mv_size));
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-int ledger_hash_get(uint8_t out[32], ledger *l, unsigned level, uint64_t index)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-    store_hash_ctx hc;
-
-    NT_TRY(store_read_begin(&txn, l));
-    hc.txn = txn;
-    hc.l = l;
-    error = store_hash_read(out, &hc, level, index);
-    if (error == NT_ENOTFOUND) {
-        error = nt_error_set(NT_ENOTFOUND, "no complete subtree at level %u index %llu", level,
-                             (unsigned long long)index);
-    }
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-/* A stored subtree missing inside the committed tree is corruption, not "not found". */
-static int store_proof_error(int error)
-{
-    if (error == NT_ENOTFOUND) {
-        return nt_error_set(NT_ECORRUPT, "a subtree hash inside the committed tree is missing");
-    }
-    return error;
-}
-
-int ledger_proof_inclusion(nt_buf *out, ledger *l, uint64_t index, uint64_t size)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-    uint64_t head = 0;
-    store_hash_ctx hc;
-
-    nt_buf_clear(out);
-    NT_TRY(store_read_begin(&txn, l));
-    NT_TRY(store_head_read(&head, NULL, txn, l));
-    NT_ENSURE(index < size && size <= head, NT_EINVAL,
-              "no inclusion proof of leaf %llu in a tree of %llu (committed size %llu)",
-              (unsigned long long)index, (unsigned long long)size, (unsigned long long)head);
-    hc.txn = txn;
-    hc.l = l;
-    NT_TRY(store_proof_error(merkle_proof_inclusion(out, store_hash_read, &hc, index, size)));
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-int ledger_proof_consistency(nt_buf *out, ledger *l, uint64_t from, uint64_t to)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-    uint64_t head = 0;
-    store_hash_ctx hc;
-
-    nt_buf_clear(out);
-    NT_TRY(store_read_begin(&txn, l));
-    NT_TRY(store_head_read(&head, NULL, txn, l));
-    NT_ENSURE(from <= to && to <= head, NT_EINVAL,
-              "no consistency proof from %llu to %llu (committed size %llu)",
-              (unsigned long long)from, (unsigned long long)to, (unsigned long long)head);
-    hc.txn = txn;
-    hc.l = l;
-    NT_TRY(store_proof_error(merkle_proof_consistency(out, store_hash_read, &hc, from, to)));
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-int ledger_find_digest(uint64_t **indexes_out, size_t *count_out, ledger *l, record_alg alg,
-                       nt_bytes digest, size_t max)
-{
-    return ledger_find_digest_from(indexes_out, count_out, l, alg, digest, 0, max);
-}
-
-int ledger_find_digest_from(uint64_t **indexes_out, size_t *count_out, ledger *l, record_alg alg,
-                            nt_bytes digest, uint64_t from, size_t max)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    uint8_t dkey[1 + RECORD_MAX_DIGEST], start[8];
-    uint64_t *found = NULL;
-    size_t count = 0, cap = 0;
-    MDB_val k, v;
-    int rc;
-
-    *indexes_out = NULL;
-    *count_out = 0;
-    NT_ENSURE(digest.len > 0 && digest.len <= RECORD_MAX_DIGEST && digest.ptr != NULL,
-              NT_EINVAL, "digest length %zu out of range", digest.len);
-    NT_ENSURE((unsigned)alg <= 0xff, NT_EINVAL, "digest algorithm out of range");
-    if (max == 0) {
-        goto done;
-    }
-    dkey[0] = (uint8_t)alg;
-    memcpy(dkey + 1, digest.ptr, digest.len);
-    k = store_val(dkey, 1 + digest.len);
-    /* The duplicates are u64be indexes, sorted as numbers: seek to the first >= from. */
-    nt_store_u64be(start, from);
-    v = store_val(start, sizeof(start));
-
-    NT_TRY(store_read_begin(&txn, l));
-    STORE_MDB(mdb_cursor_open(txn, l->db_digests, &cur), "open digest cursor");
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rc == 0 && count < max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-        NT_ENSURE(v.mv_size == 8, NT_ECORRUPT, "digest index entry has %zu bytes", v.mv_size);
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            uint64_t *p;
-            if (ncap > max) {
-                ncap = max;
-            }
-            p = nt_reallocarray(found, ncap, sizeof(*found));
-            NT_ENSURE(p != NULL, NT_ENOMEM, "out of memory");
-            found = p;
-            cap = ncap;
-        }
-        found[count++] = nt_load_u64be(v.mv_data);
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        error = store_err(rc, "read digest index");
-        goto done;
-    }
-    if (count > 0) {
-        *indexes_out = found;
-        *count_out = count;
-        found = NULL;
-    }
-done:
-    mdb_cursor_close(cur);
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    nt_free(found);
-    return error;
-}
-
-int ledger_receipt_fill(receipt *r, ledger *l, uint64_t index)
-{
-    int error = 0;
-    MDB_txn *txn = NULL;
-    uint64_t head = 0;
-    record rec;
-    store_hash_ctx hc;
-    int stored = 0;
-
-    NT_TRY(store_read_begin(&txn, l));
-    /* One read transaction: leaf, proof and checkpoint all describe the same head. */
-    NT_TRY(store_head_read(&head, NULL, txn, l));
-    NT_TRY(store_leaf_read(&r->leaf, &r->metadata, &stored, txn, l, index));
-    NT_ENSURE(index < head, NT_ECORRUPT, "leaf %llu stored beyond the head",
-              (unsigned long long)index);
-    error = record_decode(&rec, r->leaf.ptr, r->leaf.len);
-    NT_ENSURE(error == 0, NT_ECORRUPT, "stored leaf %llu does not decode",
-              (unsigned long long)index);
-    NT_TRY(nt_buf_set(&r->token, rec.token.ptr, rec.token.len));
-    /* Metadata lost in a restore: say so instead of sending bytes that do not hash right. */
-    r->has_metadata = rec.has_metadata && stored;
-    r->metadata_missing = rec.has_metadata && !stored;
-    nt_buf_clear(&r->proof);
-    hc.txn = txn;
-    hc.l = l;
-    NT_TRY(store_proof_error(merkle_proof_inclusion(&r->proof, store_hash_read, &hc, index,
-                                                    head)));
-    nt_buf_clear(&r->checkpoint);
-    error = store_checkpoint_read(&r->checkpoint, txn, l, head);
-    if (error == NT_ENOTFOUND) {
-        error = nt_error_set(NT_ECORRUPT, "no checkpoint stored for the head");
-    }
-    NT_TRY(error);
-    NT_TRY(nt_buf_set(&r->origin, l->origin, strlen(l->origin)));
-    r->version = RECEIPT_VERSION;
-    r->leaf_index = index;
-    r->tree_size = head;
-done:
-    if (txn != NULL) {
-        mdb_txn_abort(txn);
-    }
-    return error;
-}
-
-/* ------------------------------------------------------------------ snapshots (ledger_int.h) */
-
-struct ledger__snap {
-    ledger *l;
-    MDB_txn *txn;
-    MDB_cursor *digests; /* opened on first use: one lookup per leaf in a check */
-    store_hash_ctx hc;
-};
-
-int ledger__snap_begin(ledger__snap **out, ledger *l)
-{
-    int error = 0;
-    ledger__snap *s = nt_calloc(1, sizeof(*s));
-
-    *out = NULL;
-    NT_ENSURE(s != NULL, NT_ENOMEM, "out of memory");
-    NT_TRY(store_read_begin(&s->txn, l));
-    s->l = l;
-    s->hc.txn = s->txn;
-    s->hc.l = l;
-    *out = s;
-    s = NULL;
-done:
-    nt_free(s);
-    return error;
-}
-
-void ledger__snap_end(ledger__snap *s)
-{
-    if (s != NULL) {
-        mdb_cursor_close(s->digests);
-        mdb_txn_abort(s->txn);
-        nt_free(s);
-    }
-}
-
-int ledger__snap_head(uint64_t *size_out, uint8_t root_out[MERKLE_HASH_SIZE], ledger__snap *s)
-{
-    return store_head_read(size_out, root_out, s->txn, s->l);
-}
-
-int ledger__snap_hash(uint8_t out[MERKLE_HASH_SIZE], void *snap, unsigned level, uint64_t index)
-{
-    return store_hash_read(out, &((ledger__snap *)snap)->hc, level, index);
-}
-
-int ledger__snap_digest_has(ledger__snap *s, record_alg alg, nt_bytes digest, uint64_t index)
-{
-    uint8_t dkey[1 + RECORD_MAX_DIGEST], word[8];
-    MDB_val k, v;
-    int rc = 0;
-
-    if (digest.len == 0 || digest.len > RECORD_MAX_DIGEST || (unsigned)alg > 0xff) {
-        return nt_error_set(NT_EINVAL, "digest out of range");
-    }
-    dkey[0] = (uint8_t)alg;
-    memcpy(dkey + 1, digest.ptr, digest.len);
-    nt_store_u64be(word, index);
-    k = store_val(dkey, 1 + digest.len);
-    v = store_val(word, sizeof(word));
-    if (s->digests == NULL) {
-        rc = mdb_cursor_open(s->txn, s->l->db_digests, &s->digests);
-    }
-    if (rc == 0) {
-        rc = mdb_cursor_get(s->digests, &k, &v, MDB_GET_BOTH);
-    }
-    return rc == 0 ? 0 : store_err(rc, "digest index");
-}
-
-/* The u64be index of a leaves / metadata / checkpoints key; UINT64_MAX when malformed. */
-static uint64_t store_key_index(const MDB_val *k)
-{
-    return k->mv_size == 8 ? nt_load_u64be(k->mv_data) : UINT64_MAX;
-}
-
-int ledger__snap_leaves(ledger__snap *s, ledger__row_fn fn, void *ctx)
-{
-    int error = 0;
-    MDB_cursor *lc = NULL, *mc = NULL;
-    MDB_val lk, lv, mk, mv;
-    int lrc, mrc;
-
-    STORE_MDB(mdb_cursor_open(s->txn, s->l->db_leaves, &lc), "open leaves cursor");
-    STORE_MDB(mdb_cursor_open(s->txn, s->l->db_metadata, &mc), "open metadata cursor");
-    lrc = mdb_cursor_get(lc, &lk, &lv, MDB_FIRST);
-    mrc = mdb_cursor_get(mc, &mk, &mv, MDB_FIRST);
-    /* A merge join on the index: both databases are in key order. */
-    while (lrc == 0 || mrc == 0) {
-        uint64_t li = lrc == 0 ? store_key_index(&lk) : UINT64_MAX;
-        uint64_t mi = mrc == 0 ? store_key_index(&mk) : UINT64_MAX;
-        nt_bytes meta = NT_BYTES(mv.mv_data, mv.mv_size);
-        if (lrc == 0 && (mrc != 0 || li < mi || li == UINT64_MAX)) {
-            NT_TRY(fn(ctx, li, NT_BYTES(lv.mv_data, lv.mv_size), 1, NULL));
-            lrc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT);
-        } else if (lrc == 0 && li == mi) {
-            NT_TRY(fn(ctx, li, NT_BYTES(lv.mv_data, lv.mv_size), 1, &meta));
-            lrc = mdb_cursor_get(lc, &lk, &lv, MDB_NEXT);
-            mrc = mdb_cursor_get(mc, &mk, &mv, MDB_NEXT);
-        } else {
-            NT_TRY(fn(ctx, mi, NT_BYTES(NULL, 0), 0, &meta)); /* metadata without its leaf */
-            mrc = mdb_cursor_get(mc, &mk, &mv, MDB_NEXT);
-        }
-    }
-    if (lrc != MDB_NOTFOUND) {
-        STORE_MDB(lrc, "read leaves");
-    }
-    if (mrc != MDB_NOTFOUND) {
-        STORE_MDB(mrc, "read metadata");
-    }
-done:
-    mdb_cursor_close(mc);
-    mdb_cursor_close(lc);
-    return error;
-}
-
-int ledger__snap_checkpoints(ledger__snap *s, ledger__row_fn fn, void *ctx)
-{
-    int error = 0;
-    MDB_cursor *cur = NULL;
-    MDB_val k, v;
-    int rc;
-
-    STORE_MDB(mdb_cursor_open(s->txn, s->l->db_checkpoints, &cur), "open checkpoints cursor");
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        NT_TRY(fn(ctx, store_key_index(&k), NT_BYTES(v.mv_data, v.mv_size), 1, NULL));
-    }
-    if (rc != MDB_NOTFOUND) {
-        STORE_MDB(rc, "read checkpoints");
-    }
-done:
-    mdb_cursor_close(cur);
-    return error;
-}
-
-int ledger__snap_node_count(uint64_t *out, ledger__snap *s)
-{
-    int error = 0;
-    MDB_stat st;
-
-    STORE_MDB(mdb_stat(s->txn, s->l->db_nodes, &st), "subtree hash count");
-    *out = st.ms_entries;
-done:
-    return error;
 }

@@ -174,20 +174,27 @@ const char *nt_buf_cstr(const nt_buf *buf)
     return buf->ptr != NULL ? (const char *)buf->ptr : "";
 }
 
-int nt_hex_encode(nt_buf *out, const uint8_t *data, size_t len)
+void nt_hex_fill(char *out, const uint8_t *data, size_t len)
 {
     static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[data[i] >> 4];
+        out[2 * i + 1] = digits[data[i] & 0xf];
+    }
+    out[2 * len] = '\0';
+}
+
+int nt_hex_encode(nt_buf *out, const uint8_t *data, size_t len)
+{
     size_t need;
     int error;
 
     if ((error = nt_size_mul(&need, len, 2)) < 0 || (error = nt_buf_grow(out, need)) < 0) {
         return error;
     }
-    for (size_t i = 0; i < len; i++) {
-        out->ptr[out->len++] = (uint8_t)digits[data[i] >> 4];
-        out->ptr[out->len++] = (uint8_t)digits[data[i] & 0xf];
-    }
-    out->ptr[out->len] = '\0';
+    nt_hex_fill((char *)out->ptr + out->len, data, len);
+    out->len += need;
     return 0;
 }
 

@@ -205,8 +205,18 @@ nt_bytes nt_buf_bytes(const nt_buf *buf);
 /* The contents as a C string ("" when empty).  Borrowed. */
 const char *nt_buf_cstr(const nt_buf *buf);
 
+/* Strict UTF-8 (RFC 3629: shortest form, no surrogates, at most U+10FFFF), utf8.c.
+ * nt_utf8_next decodes the one sequence at s[0..len) into *cp and returns its
+ * length, 0 when it is invalid, truncated or len is 0. */
+size_t nt_utf8_next(uint32_t *cp, const uint8_t *s, size_t len);
+/* 1 if s[0..len) is strict UTF-8 throughout, 0 if not. */
+int nt_utf8_valid(const uint8_t *s, size_t len);
+
 /* Lowercase hex, appended to out. */
 int nt_hex_encode(nt_buf *out, const uint8_t *data, size_t len);
+/* Lowercase hex of len bytes into out[2 * len + 1], NUL-terminated: for fixed-size
+ * buffers, where an nt_buf would be overhead. */
+void nt_hex_fill(char *out, const uint8_t *data, size_t len);
 /* Strict hex (either case, even length), appended to out; NT_EINVAL otherwise. */
 int nt_hex_decode(nt_buf *out, const char *hex, size_t len);
 /* Standard base64 with padding, no line breaks, appended to out. */

@@ -218,8 +218,6 @@ int verifier__digest_parse(record_alg *alg, nt_buf *digest, const char *text);
 int verifier__cert_info_fill(verifier_cert_info *c, X509 *x);
 /* verify_report.c: free what verifier__cert_info_fill allocated. */
 void verifier__cert_info_dispose(verifier_cert_info *c);
-/* verify_inputs.c: `len` bytes as lowercase hex into out[2 * len + 1]. */
-void verifier__hex_lower(char *out, const uint8_t *data, size_t len);
 
 /*
  * Mirror corroboration (mirror.c): look for the checkpoint of `size`/`root`

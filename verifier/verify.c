@@ -98,7 +98,7 @@ static int report_id(verifier_report *r)
                          nt_buf_cstr(&r->evidence_digest), r->document.sha256, (int)r->indication));
     SHA256(seed.ptr, seed.len, md);
     char hex[33];
-    verifier__hex_lower(hex, md, 16);
+    nt_hex_fill(hex, md, 16);
     snprintf(r->report_id, sizeof(r->report_id), "NTV-%.8s-%.8s-%.8s", hex, hex + 8, hex + 16);
 done:
     nt_buf_dispose(&seed);

@@ -28,21 +28,11 @@
 
 /* ------------------------------------------------------------------ inputs */
 
-void verifier__hex_lower(char *out, const uint8_t *data, size_t len)
-{
-    static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = hex[data[i] >> 4];
-        out[2 * i + 1] = hex[data[i] & 15];
-    }
-    out[2 * len] = '\0';
-}
-
 static void sha256_hex(char out[65], const uint8_t *data, size_t len)
 {
     uint8_t md[32];
     SHA256(data, len, md);
-    verifier__hex_lower(out, md, sizeof(md));
+    nt_hex_fill(out, md, sizeof(md));
 }
 
 /* Load an input given as bytes or as a file, recording its name, size and SHA-256. */
@@ -110,7 +100,7 @@ int verifier__cert_info_fill(verifier_cert_info *c, X509 *x)
     }
     NT_TRY(verifier__asn1_int_hex(&c->serial, X509_get0_serialNumber(x)));
     NT_OSSL(X509_digest(x, EVP_sha256(), md, &mdlen), "certificate digest");
-    verifier__hex_lower(c->sha256, md, 32);
+    nt_hex_fill(c->sha256, md, 32);
     struct tm tm;
     const ASN1_TIME *times[2] = {X509_get0_notBefore(x), X509_get0_notAfter(x)};
     char *outs[2] = {c->not_before, c->not_after};
@@ -183,7 +173,7 @@ int verifier__document_hash(verifier_input *info, uint8_t *md, unsigned *md_len,
         }
     }
     NT_OSSL(EVP_DigestFinal_ex(c256, d256, &n256), "digest");
-    verifier__hex_lower(info->sha256, d256, 32);
+    nt_hex_fill(info->sha256, d256, 32);
     info->size = total;
     info->present = 1;
     NT_TRY(nt_buf_set(&info->name, path, strlen(path)));

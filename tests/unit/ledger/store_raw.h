@@ -2,7 +2,7 @@
  * store_raw.h - raw LMDB access to a ledger's named databases behind the
  * store's back, for the corruption tests (store_test.c, check_test.c): read
  * one record, overwrite or delete it.  Tests only: the product reaches LMDB
- * through ledger/store.c alone.
+ * through ledger/store*.c alone.
  */
 #ifndef NT_TESTS_STORE_RAW_H
 #define NT_TESTS_STORE_RAW_H

@@ -25,6 +25,16 @@ static void test_hex(void)
     nt_buf b = NT_BUF_INIT, d = NT_BUF_INIT;
     CHECK_OK(nt_hex_encode(&b, (const uint8_t *)"\x00\xff\x10", 3));
     CHECK_STR(nt_buf_cstr(&b), "00ff10");
+    CHECK_OK(nt_hex_encode(&b, (const uint8_t *)"\xab", 1)); /* appends */
+    CHECK_STR(nt_buf_cstr(&b), "00ff10ab");
+    {
+        char fixed[2 * 4 + 1];
+        memset(fixed, 'x', sizeof(fixed));
+        nt_hex_fill(fixed, (const uint8_t *)"\x01\x23\xcd\xef", 4);
+        CHECK_STR(fixed, "0123cdef");
+        nt_hex_fill(fixed, (const uint8_t *)"", 0);
+        CHECK_STR(fixed, "");
+    }
     CHECK_OK(nt_hex_decode(&d, "00FF10", 6));
     CHECK(d.len == 3 && memcmp(d.ptr, "\x00\xff\x10", 3) == 0);
     nt_buf_clear(&d);

@@ -1,0 +1,139 @@
+/*
+ * store_int.h - private to the ledger store (store.c, store_seq.c,
+ * store_read.c, the only files with <lmdb.h>): the handle, a queued append
+ * and the store__ helpers shared between the three files.  See store.c for
+ * the named databases and their layout.
+ */
+#ifndef LEDGER_STORE_INT_H
+#define LEDGER_STORE_INT_H
+
+#include "ledger/ledger.h"
+
+#include <lmdb.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+
+/* A write transaction keeps its dirty pages in memory: cap the bytes per batch. */
+#define STORE_BATCH_BYTES_MAX ((size_t)64 << 20)
+
+/* One queued append; the leaf and metadata bytes follow the struct. */
+typedef struct store_entry {
+    ledger_done_fn fn;
+    void *ctx;
+    uint64_t enqueued_ns;
+    uint64_t gen_ns; /* genTime of the leaf's token (0 = not given) */
+    record_alg alg;
+    const uint8_t *digest; /* points into leaf */
+    size_t digest_len;
+    int has_metadata;
+    const uint8_t *owner; /* owner_len bytes after the metadata; 0 = none */
+    size_t owner_len;
+    const uint8_t *leaf;
+    size_t leaf_len;
+    const uint8_t *meta;
+    size_t meta_len;
+    size_t bytes; /* leaf_len + meta_len, for the queue's byte bound */
+} store_entry;
+
+struct ledger {
+    int readonly; /* opened by ledger_open_readonly: no sequencer, no lock, no key */
+    int restore;  /* opts->restore: leaves may come without their metadata */
+    int lock_fd;  /* flock'd "sequencer.lock": one sequencer per ledger; -1 when read-only */
+    MDB_env *env;
+    MDB_dbi db_leaves, db_metadata, db_nodes, db_digests, db_checkpoints, db_meta;
+    MDB_dbi db_owners;
+    int has_owners; /* 0: a reader of a ledger written before "owners" existed */
+    char *origin;
+    EVP_PKEY *key;
+    unsigned batch_max;
+    uint64_t window_ns;
+    uint64_t gap_ns; /* end the batch window early after this long without a new entry */
+    size_t queue_max;
+    size_t queue_bytes_max;
+
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv; /* the sequencer waits here for entries or close */
+    pthread_t thread;
+    int thread_started;
+    /* Everything below up to `frontier` is guarded by mu. */
+    store_entry **ring;
+    size_t ring_head, ring_count, ring_bytes;
+    uint64_t last_enqueue_ns;
+    int closing;
+    int full;
+    uint64_t full_retry_ns;    /* the current back-off while full */
+    uint64_t full_retry_at_ns; /* monotonic time at which the next probe may go in */
+    uint64_t full_retry_min_ns, full_retry_max_ns;
+    int fatal; /* a negative code once the in-memory frontier could not be rebuilt */
+    uint64_t size;
+    uint8_t root[MERKLE_HASH_SIZE];
+    uint64_t gen_hw_ns; /* committed genTime high-water mark */
+    uint64_t batches, appends_failed;
+    uint64_t batch_since_ns; /* enqueue time of the oldest entry of the batch being written */
+    char last_error[256];
+
+    /* Owned by the sequencer thread alone (and by ledger_open before it starts). */
+    merkle_frontier frontier;
+    store_entry **batch;
+};
+
+/* On an LMDB error: error = store__err(rc, what) and goto done. */
+#define STORE_MDB(expr, what)                                                                   \
+    do {                                                                                        \
+        int mdb_rc_ = (expr);                                                                   \
+        if (mdb_rc_ != 0) {                                                                     \
+            error = store__err(mdb_rc_, (what));                                                \
+            goto done;                                                                          \
+        }                                                                                       \
+    } while (0)
+
+typedef struct store_hash_ctx {
+    MDB_txn *txn;
+    ledger *l;
+} store_hash_ctx;
+
+/* ------------------------------------------------------------------ store.c */
+
+/* An LMDB return code as an NT_E* code with an error message naming `what`. */
+int store__err(int rc, const char *what);
+
+/* An MDB_val over p[0..len) (LMDB does not write through it). */
+MDB_val store__val(const void *p, size_t len);
+
+/* A read transaction (NT_EBUSY when a writer of another process enlarged the map). */
+int store__read_begin(MDB_txn **out, ledger *l);
+
+/* Store one "meta" DB value. */
+int store__meta_put(MDB_txn *txn, ledger *l, const char *name, const void *data, size_t len);
+
+/* The committed head as stored: size and root. */
+int store__head_read(uint64_t *size_out, uint8_t root_out[MERKLE_HASH_SIZE], MDB_txn *txn,
+                     ledger *l);
+
+/* merkle_hash_fn over one transaction. */
+int store__hash_read(uint8_t out[MERKLE_HASH_SIZE], void *ctx, unsigned level, uint64_t index);
+
+/* merkle_node_fn: persist every subtree an append completes. */
+int store__hash_write(void *ctx, unsigned level, uint64_t index,
+                      const uint8_t hash[MERKLE_HASH_SIZE]);
+
+/* Rebuild the frontier for the stored head and check it against the stored root. */
+int store__frontier_verify(merkle_frontier *f, uint8_t root_out[MERKLE_HASH_SIZE],
+                           uint64_t *size_out, MDB_txn *txn, ledger *l);
+
+/* Sign the checkpoint of (size, root) with the ledger's key and store it. */
+int store__checkpoint_put(MDB_txn *txn, ledger *l, uint64_t size,
+                          const uint8_t root[MERKLE_HASH_SIZE]);
+
+/* The stored checkpoint note of tree size `size` (NT_ENOTFOUND when none). */
+int store__checkpoint_read(nt_buf *out, MDB_txn *txn, ledger *l, uint64_t size);
+
+/* The genTime high-water mark; 0 when none is stored. */
+int store__gen_hw_read(uint64_t *out, MDB_txn *txn, ledger *l);
+
+/* ------------------------------------------------------------------ store_seq.c */
+
+/* The sequencer thread (started by ledger_open): `arg` is the ledger. */
+void *store__sequencer_main(void *arg);
+
+#endif
