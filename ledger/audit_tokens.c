@@ -104,7 +104,7 @@ static int asn1_time_t(time_t *out, const ASN1_TIME *t)
 {
     struct tm tm;
     if (t == NULL || ASN1_TIME_to_tm(t, &tm) != 1) {
-        return -1;
+        return NT_EINVAL;
     }
     *out = timegm(&tm);
     return 0;

@@ -58,7 +58,7 @@ static int parse_args(ledger_args *a, int argc, char **argv)
             a->log_key = v;
             i++;
         } else if (argv[i][0] == '-' || a->npos == (int)NT_ARRAY_LEN(a->pos)) {
-            return -1;
+            return NT_EINVAL;
         } else {
             a->pos[a->npos++] = argv[i];
         }
@@ -97,7 +97,7 @@ static int parse_u64_arg(uint64_t *out, const char *s, const char *what)
 {
     if (s == NULL || nt_parse_u64(out, s, strlen(s)) < 0) {
         fprintf(stderr, "notarium ledger: %s must be a decimal integer\n", what);
-        return -1;
+        return NT_EINVAL;
     }
     return 0;
 }
@@ -112,7 +112,7 @@ static int print_proof(const nt_buf *proof, const char *k1, uint64_t v1, const c
         nt_buf_clear(&b64);
         if (nt_base64_encode(&b64, proof->ptr + off, 32) < 0) {
             nt_buf_dispose(&b64);
-            return -1;
+            return NT_EINVAL;
         }
         printf("%s\n    \"%s\"", off == 0 ? "" : ",", nt_buf_cstr(&b64));
     }

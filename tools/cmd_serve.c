@@ -57,7 +57,7 @@ static int apply_test_clock_hook(void)
         nt_clock_set_sync_source(fake_sync, NULL);
     } else {
         fprintf(stderr, "notarium serve: NOTARIUM_TEST_CLOCK_SYNC must be synced or unsynced\n");
-        return -1;
+        return NT_EINVAL;
     }
     nt_log_warn("test hook: clock synchronisation forced to '%s' (NOTARIUM_TEST_CLOCK_SYNC)", v);
     return 0;

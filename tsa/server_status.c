@@ -244,8 +244,8 @@ static int mirror_metrics(nt_buf *b, server *s, uint64_t ledger_size)
     if (s->mirror == NULL) {
         return 0;
     }
-    if (mirror_status_get(&st, s->mirror) < 0) {
-        return -1;
+    if ((e = mirror_status_get(&st, s->mirror)) < 0) {
+        return e;
     }
     mirror_lag_now(&st, ledger_size);
     e |= nt_buf_puts(b, "# HELP notarium_mirror_size Tree size of the git mirror's HEAD "

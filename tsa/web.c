@@ -193,15 +193,15 @@ int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_byte
         server_reply_error(r, 503, "overloaded", NULL,
                            "%u verifications are running, retry later", s->verify_max);
         r->retry_after = 1;
-        return -1;
+        return NT_EBUSY;
     }
     if (server_json_object(out, r, body) < 0) { /* server_api.c: says what is wrong */
-        return -1;
+        return NT_EINVAL;
     }
     json_object_foreach(*out, key, v) {
         if (strcmp(key, member1) != 0 && strcmp(key, member2) != 0) {
             server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
-            return -1;
+            return NT_EINVAL;
         }
     }
     return 0;
@@ -216,17 +216,17 @@ int server_web_pdf(server_reply *r, const verifier_report *rep, const char *lang
     lang = lang != NULL ? lang : "en";
     if (strcmp(lang, "en") != 0 && strcmp(lang, "zh") != 0) {
         server_reply_error(r, 400, "invalid_lang", "lang", "lang must be en or zh");
-        return -1;
+        return NT_EINVAL;
     }
     if (!verifier_pdf_supported()) {
         server_reply_error(r, 501, "pdf_unsupported", "format",
                            "this server was built without PDF reports");
-        return -1;
+        return NT_EUNSUPPORTED;
     }
     if (verifier_report_pdf_buf(&pdf, rep, lang) < 0) {
         server_reply_error(r, 500, "internal_error", NULL, "pdf: %s", nt_error_last());
         nt_buf_dispose(&pdf);
-        return -1;
+        return NT_EIO;
     }
     nt_buf_dispose(&r->body);
     r->body = pdf;

@@ -103,6 +103,9 @@ static const struct cli_opt {
 #define VERIFY_OPT_BASE 1000
 
 /* Parse and check the options: -1 to go on, or the exit status to return now. */
+/* verify_args_parse's "go on": the options are good (any other value is an exit status). */
+#define CLI_PARSED (-1)
+
 static int verify_args_parse(cli_verify *a, int argc, char **argv, const char *prog)
 {
     struct option longopts[NT_ARRAY_LEN(verify_opts) + 1];
@@ -176,7 +179,7 @@ static int verify_args_parse(cli_verify *a, int argc, char **argv, const char *p
         fprintf(stderr, "%s: %s\n", prog, nt_error_last());
         return VERIFIER_EXIT_USAGE;
     }
-    return -1;
+    return CLI_PARSED;
 }
 
 /* The exact command, for the report's "verify it yourself" section (without outputs). */
