@@ -43,13 +43,13 @@ const char *certs_key_type_name(certs_key_type type);
 int certs_key_generate(EVP_PKEY **out, certs_key_type type);
 
 typedef struct certs_pki_options {
-    const char *dir;           /* created (0700) if missing */
-    certs_key_type tsa_key;    /* TSA signing key type */
-    const char *org;           /* organisation name in subjects; NULL = "Notarium Demo" */
-    const char *log_origin;    /* log key name / checkpoint origin, required */
-    int days;                  /* TSA certificate validity; 0 = 825; the root gets 10 years */
-    int force;                 /* overwrite existing files */
-    int rsa_pss;               /* sign both certificates with RSASSA-PSS when the root is RSA */
+    const char *dir;        /* created (0700) if missing */
+    certs_key_type tsa_key; /* TSA signing key type */
+    const char *org;        /* organisation name in subjects; NULL = "Notarium Demo" */
+    const char *log_origin; /* log key name / checkpoint origin, required */
+    int days;               /* TSA certificate validity; 0 = 825; the root gets 10 years */
+    int force;              /* overwrite existing files */
+    int rsa_pss;            /* sign both certificates with RSASSA-PSS when the root is RSA */
 } certs_pki_options;
 
 /*
@@ -82,22 +82,22 @@ int certs_pki_init(const certs_pki_options *opts);
  * (X509_free).  NT_EINVAL for bad arguments, NT_ECRYPTO if OpenSSL fails.
  */
 enum {
-    CERTS_PROFILE_NO_EKU = 1,            /* omit extendedKeyUsage */
-    CERTS_PROFILE_EKU_NOT_CRITICAL = 2,  /* timeStamping EKU, not critical */
-    CERTS_PROFILE_EKU_EXTRA = 4,         /* serverAuth next to timeStamping */
-    CERTS_PROFILE_KU_KEYCERTSIGN = 8,    /* keyUsage keyCertSign only (wrong) */
+    CERTS_PROFILE_NO_EKU = 1,                  /* omit extendedKeyUsage */
+    CERTS_PROFILE_EKU_NOT_CRITICAL = 2,        /* timeStamping EKU, not critical */
+    CERTS_PROFILE_EKU_EXTRA = 4,               /* serverAuth next to timeStamping */
+    CERTS_PROFILE_KU_KEYCERTSIGN = 8,          /* keyUsage keyCertSign only (wrong) */
     CERTS_PROFILE_KU_NO_DIGITALSIGNATURE = 16, /* keyUsage nonRepudiation only (wrong) */
-    CERTS_PROFILE_CA = 32,               /* basicConstraints CA:TRUE (wrong) */
-    CERTS_PROFILE_RSA_PSS = 64,          /* sign with RSASSA-PSS (RSA CA keys only; valid) */
+    CERTS_PROFILE_CA = 32,                     /* basicConstraints CA:TRUE (wrong) */
+    CERTS_PROFILE_RSA_PSS = 64,                /* sign with RSASSA-PSS (RSA CA keys only; valid) */
 };
 int certs_tsa_cert_issue(X509 **out, EVP_PKEY *key, EVP_PKEY *ca_key, X509 *ca_cert,
                          const char *common_name, time_t not_before, int days, int profile_flags);
 
 /* The TSA's signing material. */
 typedef struct certs_signer {
-    EVP_PKEY *key;            /* private key */
-    X509 *cert;               /* the TSA certificate */
-    STACK_OF(X509) *chain;    /* issuers, nearest first, root last if known (may be empty) */
+    EVP_PKEY *key;          /* private key */
+    X509 *cert;             /* the TSA certificate */
+    STACK_OF(X509) * chain; /* issuers, nearest first, root last if known (may be empty) */
 } certs_signer;
 
 /*
@@ -156,7 +156,7 @@ typedef enum certs_severity {
     CERTS_NOTE = 2,    /* information: days left, chain not verifiable without a root */
 } certs_severity;
 #define CERTS_EXPIRY_WARN_DAYS 30
-#define CERTS_FINDINGS_MAX 24
+#define CERTS_FINDINGS_MAX     24
 typedef struct certs_finding {
     certs_severity severity;
     char text[320]; /* one line, no newline */
@@ -223,7 +223,7 @@ typedef struct certs_signer_source {
     const char *chain;               /* PEM issuers; NULL: none */
     const char *pkcs12;              /* when set, replaces cert/key/chain */
     const char *pkcs12_passphrase_file;
-    certs_pkcs11_config pkcs11;      /* for a pkcs11: key */
+    certs_pkcs11_config pkcs11; /* for a pkcs11: key */
     int lax_modes; /* 1: accept key/passphrase/PIN files readable by others (pki check, which
                       reports them itself); 0 everywhere else */
 } certs_signer_source;
@@ -255,7 +255,7 @@ int certs_log_key_load(EVP_PKEY **out, const char *path);
  * order.  *out belongs to the caller (sk_X509_pop_free(.., X509_free)).
  * NT_ENOTFOUND, or NT_EINVAL if the file holds no or a malformed certificate.
  */
-int certs_load_pem_certs(STACK_OF(X509) **out, const char *path);
+int certs_load_pem_certs(STACK_OF(X509) * *out, const char *path);
 
 /*
  * Write a key (PKCS#8 PEM, 0600; with a passphrase an EncryptedPrivateKeyInfo,

@@ -448,7 +448,8 @@ int certs_cert_subject(nt_buf *out, X509 *cert)
     int error = 0;
 
     NT_ENSURE(bio != NULL, NT_ENOMEM, "out of memory");
-    NT_OSSL(X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0,
+    /* X509_NAME_print_ex: -1 on error, else the byte count (0 for an empty name). */
+    NT_OSSL(X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) + 1,
             "cannot print the certificate's subject");
     n = BIO_get_mem_data(bio, &data);
     NT_TRY(nt_buf_put(out, data, n > 0 ? (size_t)n : 0));

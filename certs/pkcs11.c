@@ -49,10 +49,8 @@ int certs_pkcs11_uri_check(const char *uri)
     }
     for (const char *p = uri; *p != '\0'; p++) {
         for (size_t i = 0; i < NT_ARRAY_LEN(banned); i++) {
-            if (strncasecmp(p, banned[i], strlen(banned[i])) == 0 && (p[-1] == ';' ||
-                                                                      p[-1] == '?' ||
-                                                                      p[-1] == '&' ||
-                                                                      p[-1] == ':')) {
+            if (strncasecmp(p, banned[i], strlen(banned[i])) == 0 &&
+                (p[-1] == ';' || p[-1] == '?' || p[-1] == '&' || p[-1] == ':')) {
                 return nt_error_set(NT_EINVAL,
                                     "the pkcs11: URI must not carry the PIN (%.*s): give it in "
                                     "pkcs11.pin_file or pkcs11.pin_env",
@@ -83,8 +81,8 @@ static int engine_open(const char *module)
         NT_OSSL_PTR(p11_ui = UI_create_method("notarium: no PIN prompt"), "UI_create_method");
         UI_method_set_reader(p11_ui, p11_ui_read);
     }
-    NT_ENSURE(access(module, R_OK) == 0, NT_ENOTFOUND, "PKCS#11 module %s: not found or not readable",
-              module);
+    NT_ENSURE(access(module, R_OK) == 0, NT_ENOTFOUND,
+              "PKCS#11 module %s: not found or not readable", module);
     ENGINE_load_builtin_engines();
     e = ENGINE_by_id("pkcs11");
     if (e == NULL) {
@@ -140,8 +138,8 @@ static int load_failed(const char *uri, const char *module)
                             "0.4.12)",
                             uri, module);
     }
-    return nt_error_set(NT_ECRYPTO, "%s: cannot load the private key through %s (%s)", uri,
-                        module, reason[0] != '\0' ? reason : "no reason given");
+    return nt_error_set(NT_ECRYPTO, "%s: cannot load the private key through %s (%s)", uri, module,
+                        reason[0] != '\0' ? reason : "no reason given");
 }
 
 /* Sign and verify a fixed message: a key the token will not sign with fails now, not at the
@@ -174,7 +172,8 @@ static int read_pin(nt_buf *pin, const certs_pkcs11_config *p11)
 {
     int error = 0;
     if (p11->pin_file != NULL) {
-        NT_ENSURE(p11->pin_env == NULL, NT_EINVAL, "pkcs11: pin_file and pin_env exclude each other");
+        NT_ENSURE(p11->pin_env == NULL, NT_EINVAL,
+                  "pkcs11: pin_file and pin_env exclude each other");
         NT_TRY(certs_secret_file_read(pin, p11->pin_file, 0));
     } else if (p11->pin_env != NULL) {
         const char *v = getenv(p11->pin_env);

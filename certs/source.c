@@ -42,10 +42,9 @@ int certs_signer_load(certs_signer **out, const certs_signer_source *src)
         if (src->pkcs12_passphrase_file != NULL) {
             NT_TRY(certs_secret_file_read(&pass, src->pkcs12_passphrase_file, src->lax_modes));
         }
-        NT_TRY(certs__signer_load_p12(out, src->pkcs12,
-                                      src->pkcs12_passphrase_file != NULL ? nt_buf_cstr(&pass)
-                                                                          : NULL,
-                                      src->lax_modes));
+        NT_TRY(certs__signer_load_p12(
+            out, src->pkcs12, src->pkcs12_passphrase_file != NULL ? nt_buf_cstr(&pass) : NULL,
+            src->lax_modes));
     } else if (certs_uri_is_pkcs11(src->key)) {
         NT_TRY(certs__signer_load_certs(&s, src->cert, src->chain));
         NT_TRY(certs_pkcs11_key_load(&s->key, src->key, &src->pkcs11));
@@ -85,8 +84,9 @@ int certs_log_key_open(EVP_PKEY **out, const char *path_or_uri, const certs_pkcs
                              reason);
         goto done;
     }
-    NT_ENSURE(EVP_PKEY_is_a(key, "ED25519"), NT_EINVAL, "%s: the log key must be Ed25519, this is %s",
-              path_or_uri, EVP_PKEY_get0_type_name(key));
+    NT_ENSURE(EVP_PKEY_is_a(key, "ED25519"), NT_EINVAL,
+              "%s: the log key must be Ed25519, this is %s", path_or_uri,
+              EVP_PKEY_get0_type_name(key));
     *out = key;
     key = NULL;
 done:

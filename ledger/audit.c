@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define STATE_MAGIC "notarium-audit-state 1"
-#define STATE_MAX   (64u * 1024u)
-#define PROGRESS_WIDTH 24u
+#define STATE_MAGIC      "notarium-audit-state 1"
+#define STATE_MAX        (64u * 1024u)
+#define PROGRESS_WIDTH   24u
 #define SAVE_INTERVAL_MS 5000u
 
 typedef struct tile_level {
@@ -383,7 +383,8 @@ static int leaves_replay(replay *r, const uint8_t tree[MIRROR_OID_SIZE], uint64_
             NT_TRY(leaf_add(r, leaf.ptr, leaf.len, h));
         }
         if (pos != r->blob.len) {
-            error = fail(r, "%s: %zu bytes after its %u entries", bundle_path, r->blob.len - pos, n);
+            error =
+                fail(r, "%s: %zu bytes after its %u entries", bundle_path, r->blob.len - pos, n);
             goto done;
         }
         r->res->tiles += 2;
@@ -440,7 +441,8 @@ static int chain_check(replay *r, const ledger__git_commit *c, const checkpoint 
 
     NT_TRY(nt_buf_printf(&want, "%" PRIu64, cp->size));
     if (!trailer_eq(c->message, "Tree-Size", (const char *)want.ptr)) {
-        error = fail(r, "the commit message's Tree-Size is not the checkpoint's %" PRIu64, cp->size);
+        error =
+            fail(r, "the commit message's Tree-Size is not the checkpoint's %" PRIu64, cp->size);
         goto done;
     }
     nt_buf_clear(&want);

@@ -14,29 +14,29 @@
 #include <stdint.h>
 
 typedef struct audit_options {
-    const char *source;        /* git URL or path of the mirror, required */
-    const char *vkey;          /* the log's C2SP vkey text, required */
-    const char *trust_path;    /* PEM trust anchors (+ optional chain) to verify every token
-                                  signature with; NULL = token signatures not checked */
-    const char *state_path;    /* NULL = no state; else read (if present) and updated */
-    const char *cache_path;    /* where a non-local source is cloned/fetched; NULL = a temporary
-                                  directory, or "<state_path>.git" when state_path is set */
-    int progress;              /* 1 = progress bar on stderr (cmd_audit: when it is a TTY) */
-    int save_interval_ms;      /* with state_path: during a replay that extends the state, save
-                                  it at the first commit boundary after this long, so an
-                                  interrupted or failed run resumes there; 0 = 5000,
-                                  negative = at every commit boundary */
+    const char *source;     /* git URL or path of the mirror, required */
+    const char *vkey;       /* the log's C2SP vkey text, required */
+    const char *trust_path; /* PEM trust anchors (+ optional chain) to verify every token
+                               signature with; NULL = token signatures not checked */
+    const char *state_path; /* NULL = no state; else read (if present) and updated */
+    const char *cache_path; /* where a non-local source is cloned/fetched; NULL = a temporary
+                               directory, or "<state_path>.git" when state_path is set */
+    int progress;           /* 1 = progress bar on stderr (cmd_audit: when it is a TTY) */
+    int save_interval_ms;   /* with state_path: during a replay that extends the state, save
+                               it at the first commit boundary after this long, so an
+                               interrupted or failed run resumes there; 0 = 5000,
+                               negative = at every commit boundary */
 } audit_options;
 
 typedef struct audit_result {
-    uint64_t size;             /* verified tree size of the head */
-    uint8_t root[32];          /* its root */
-    uint64_t resumed_size;     /* size the run resumed from (state), 0 for a full replay */
-    uint64_t checkpoints;      /* checkpoints (commits) verified in this run */
-    uint64_t leaves;           /* leaves replayed in this run */
-    uint64_t tokens;           /* token signatures verified in this run */
-    uint64_t tiles;            /* tiles and bundles checked in this run */
-    double seconds;            /* wall time of the replay */
+    uint64_t size;         /* verified tree size of the head */
+    uint8_t root[32];      /* its root */
+    uint64_t resumed_size; /* size the run resumed from (state), 0 for a full replay */
+    uint64_t checkpoints;  /* checkpoints (commits) verified in this run */
+    uint64_t leaves;       /* leaves replayed in this run */
+    uint64_t tokens;       /* token signatures verified in this run */
+    uint64_t tiles;        /* tiles and bundles checked in this run */
+    double seconds;        /* wall time of the replay */
 } audit_result;
 
 /*

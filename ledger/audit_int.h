@@ -23,8 +23,7 @@ int audit__der_tlv(const uint8_t *p, size_t left, uint8_t *tag, size_t *hdr, siz
  * 1 when the bytes are not laid out that way (the caller then parses the
  * token whole); NT_ENOMEM when `out` cannot grow.  Any input is safe.
  */
-int audit__token_split(nt_bytes *certs, int *stripped, nt_buf *out, const uint8_t *tok,
-                       size_t len);
+int audit__token_split(nt_bytes *certs, int *stripped, nt_buf *out, const uint8_t *tok, size_t len);
 
 /* The --trust anchors (self-signed certificates) and chain helpers, read-only once loaded. */
 typedef struct audit__trust audit__trust;

@@ -266,8 +266,8 @@ static int ess_check(char *why, size_t whylen, PKCS7_SIGNER_INFO *si, STACK_OF(X
  * `sig`) when it does not validate; NT_ENOMEM when out of memory.
  */
 static int signer_find(signer_entry **out, signer_entry *tmp, char *why, size_t whylen,
-                       token_verifier *tv, nt_bytes certs_der, PKCS7 *whole,
-                       PKCS7_SIGNER_INFO *si, const char *sig)
+                       token_verifier *tv, nt_bytes certs_der, PKCS7 *whole, PKCS7_SIGNER_INFO *si,
+                       const char *sig)
 {
     int ok = NT_EVERIFY, rc;
     STACK_OF(X509) *certs = NULL;
@@ -462,9 +462,9 @@ typedef struct token_job {
     record_alg alg;
     uint8_t digest[RECORD_MAX_DIGEST];
     size_t dlen;
-    nt_buf token; /* a copy: the bundle buffer moves on */
-    int done, failed; /* failed: token_verify's code (0, NT_EVERIFY, NT_ENOMEM ...) */
-    char why[512];    /* NT_EVERIFY: the check that failed */
+    nt_buf token;       /* a copy: the bundle buffer moves on */
+    int done, failed;   /* failed: token_verify's code (0, NT_EVERIFY, NT_ENOMEM ...) */
+    char why[512];      /* NT_EVERIFY: the check that failed */
     nt_error_state err; /* any other code: the worker's error, carried whole */
 } token_job;
 

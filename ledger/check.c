@@ -20,7 +20,7 @@
 #include <string.h>
 
 #define CHECK_DEFAULT_PROBLEMS 20u
-#define CHECK_PROGRESS_EVERY 65536u
+#define CHECK_PROGRESS_EVERY   65536u
 
 typedef struct check_ctx {
     ledger_check_result *r;
@@ -28,10 +28,10 @@ typedef struct check_ctx {
     ledger *l;
     ledger__snap *snap;
     size_t max;
-    uint64_t size;  /* the stored head */
+    uint64_t size; /* the stored head */
     uint8_t stored_root[MERKLE_HASH_SIZE];
-    uint64_t next;  /* the next leaf index the tree expects */
-    int broken;     /* a leaf is missing: the tree cannot be recomputed past it */
+    uint64_t next;       /* the next leaf index the tree expects */
+    int broken;          /* a leaf is missing: the tree cannot be recomputed past it */
     int head_checkpoint; /* the head's checkpoint was found */
     merkle_frontier f;
     /* Per level, whether each of the last two completed subtrees differed from the stored
@@ -98,8 +98,8 @@ static int check_node(void *ctx, unsigned level, uint64_t index,
                           "subtree hash (level %u, index %llu, leaves %llu..%llu): stored %s, "
                           "recomputed from the leaves %s",
                           level, (unsigned long long)index, (unsigned long long)(index << level),
-                          (unsigned long long)(((index + 1) << level) - 1),
-                          check_hex(&b, stored), check_hex(&a, hash));
+                          (unsigned long long)(((index + 1) << level) - 1), check_hex(&b, stored),
+                          check_hex(&a, hash));
         }
         nt_buf_dispose(&a);
         nt_buf_dispose(&b);
@@ -137,8 +137,7 @@ static void check_metadata(check_ctx *c, uint64_t index, const record *rec, cons
 }
 
 /* ledger__row_fn over the leaves (joined with their metadata). */
-static int check_leaf(void *ctx, uint64_t index, nt_bytes leaf, int has_leaf,
-                      const nt_bytes *meta)
+static int check_leaf(void *ctx, uint64_t index, nt_bytes leaf, int has_leaf, const nt_bytes *meta)
 {
     check_ctx *c = ctx;
     record rec;
@@ -154,9 +153,10 @@ static int check_leaf(void *ctx, uint64_t index, nt_bytes leaf, int has_leaf,
     c->r->leaves++;
     c->r->metadata += meta != NULL;
     if (index == UINT64_MAX || index >= c->size) {
-        check_problem(c, "leaf", 0, index, "a leaf is stored at %s %llu, beyond the head (size %llu)",
-                      index == UINT64_MAX ? "a malformed key," : "index",
-                      (unsigned long long)index, (unsigned long long)c->size);
+        check_problem(c, "leaf", 0, index,
+                      "a leaf is stored at %s %llu, beyond the head (size %llu)",
+                      index == UINT64_MAX ? "a malformed key," : "index", (unsigned long long)index,
+                      (unsigned long long)c->size);
         return 0;
     }
     if (index != c->next && !c->broken) {

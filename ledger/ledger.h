@@ -11,8 +11,8 @@
  * instant leaves the state of the last committed batch.
  *
  * Thread safety: every function may be called from any thread once
- * ledger_open (or ledger_open_readonly) has returned; reads use their own LMDB read transactions and
- * never wait for the sequencer.
+ * ledger_open (or ledger_open_readonly) has returned; reads use their own LMDB read transactions
+ * and never wait for the sequencer.
  */
 #ifndef LEDGER_LEDGER_H
 #define LEDGER_LEDGER_H
@@ -28,23 +28,23 @@
 typedef struct ledger ledger;
 
 typedef struct ledger_options {
-    const char *path;          /* directory of the LMDB environment (created if missing) */
-    size_t map_size;           /* LMDB map size in bytes; 0 = 64 GiB */
-    const char *origin;        /* checkpoint origin line / log key name */
-    EVP_PKEY *log_key;         /* Ed25519 signing key; ledger_open takes its own reference */
-    unsigned batch_max;        /* leaves per write transaction at most; 0 = 512 */
-    unsigned batch_window_us;  /* how long the sequencer waits to fill a batch; 0 = 1000; the wait
-                                  ends early once no append arrived for window/20 (>= 20 us),
-                                  see docs/PERFORMANCE.md "Ledger" */
-    unsigned queue_max;        /* queued appends at most before NT_EBUSY; 0 = 8192 */
-    int no_sync;               /* 1 = MDB_NOSYNC: benchmarks only, never the default */
-    size_t queue_bytes_max;    /* queued leaf + metadata bytes at most before NT_EBUSY; 0 = 256 MiB */
-    unsigned full_retry_ms;    /* after a batch failed with NT_EFULL, appends are refused for this
-                                  long, then one probe is let through; the back-off doubles with
-                                  every failed probe up to 30 s; 0 = 1000 */
-    int restore;               /* 1 = rebuilding from the mirror (mirror_restore) only: every
-                                  append must come without metadata, and a leaf that commits
-                                  to metadata is stored with its metadata marked missing */
+    const char *path;         /* directory of the LMDB environment (created if missing) */
+    size_t map_size;          /* LMDB map size in bytes; 0 = 64 GiB */
+    const char *origin;       /* checkpoint origin line / log key name */
+    EVP_PKEY *log_key;        /* Ed25519 signing key; ledger_open takes its own reference */
+    unsigned batch_max;       /* leaves per write transaction at most; 0 = 512 */
+    unsigned batch_window_us; /* how long the sequencer waits to fill a batch; 0 = 1000; the wait
+                                 ends early once no append arrived for window/20 (>= 20 us),
+                                 see docs/PERFORMANCE.md "Ledger" */
+    unsigned queue_max;       /* queued appends at most before NT_EBUSY; 0 = 8192 */
+    int no_sync;              /* 1 = MDB_NOSYNC: benchmarks only, never the default */
+    size_t queue_bytes_max; /* queued leaf + metadata bytes at most before NT_EBUSY; 0 = 256 MiB */
+    unsigned full_retry_ms; /* after a batch failed with NT_EFULL, appends are refused for this
+                               long, then one probe is let through; the back-off doubles with
+                               every failed probe up to 30 s; 0 = 1000 */
+    int restore;            /* 1 = rebuilding from the mirror (mirror_restore) only: every
+                               append must come without metadata, and a leaf that commits
+                               to metadata is stored with its metadata marked missing */
 } ledger_options;
 
 /*
@@ -100,9 +100,9 @@ typedef void (*ledger_done_fn)(void *ctx, int error, uint64_t index);
  * be full: after a batch failed for lack of space (LMDB map full, or ENOSPC
  * from the file system) appends are refused for a back-off (full_retry_ms,
  * doubling to 30 s), then one append goes in as a probe; the first batch that
- * commits clears the state, so freed disk space needs no restart.  The leaf must decode with record_decode (NT_EINVAL otherwise),
- * and the metadata must match it: when the record has metadata, SHA-256 of
- * `metadata` must equal its metadata hash; when it has none, `metadata` must
+ * commits clears the state, so freed disk space needs no restart.  The leaf must decode with
+ * record_decode (NT_EINVAL otherwise), and the metadata must match it: when the record has
+ * metadata, SHA-256 of `metadata` must equal its metadata hash; when it has none, `metadata` must
  * be empty (NT_EINVAL otherwise).  On any non-zero return the callback is
  * never called; on 0 it is called exactly once.
  */
@@ -135,19 +135,19 @@ int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_byt
 int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metadata);
 
 typedef struct ledger_info {
-    uint64_t size;            /* committed leaves */
-    uint8_t root[32];         /* root of the committed tree */
-    uint64_t gen_time_hw_ns;  /* the largest genTime ever committed with a timed append (ns since
-                                 the epoch); 0 when none (or a ledger older than the mark) */
-    uint64_t queue_depth;     /* appends waiting */
-    uint64_t batches;         /* write transactions committed since open */
-    uint64_t appends_failed;  /* appends that failed since open */
-    size_t map_size;          /* bytes */
-    size_t map_used;          /* bytes in use (last page number * page size) */
-    int full;                 /* 1 after a map-full or disk-full failure, until a batch commits
-                                 again (ledger_append_async retries with back-off) */
-    uint64_t full_retry_in_ms; /* while full: time until the next probe may go in (0 = now or
-                                  a probe is in flight) */
+    uint64_t size;              /* committed leaves */
+    uint8_t root[32];           /* root of the committed tree */
+    uint64_t gen_time_hw_ns;    /* the largest genTime ever committed with a timed append (ns since
+                                   the epoch); 0 when none (or a ledger older than the mark) */
+    uint64_t queue_depth;       /* appends waiting */
+    uint64_t batches;           /* write transactions committed since open */
+    uint64_t appends_failed;    /* appends that failed since open */
+    size_t map_size;            /* bytes */
+    size_t map_used;            /* bytes in use (last page number * page size) */
+    int full;                   /* 1 after a map-full or disk-full failure, until a batch commits
+                                   again (ledger_append_async retries with back-off) */
+    uint64_t full_retry_in_ms;  /* while full: time until the next probe may go in (0 = now or
+                                   a probe is in flight) */
     uint64_t oldest_pending_ns; /* nt_mono_ns() when the oldest append not yet answered was
                                    queued (queued or in the commit now running); 0 = none */
 } ledger_info;
@@ -162,7 +162,8 @@ const char *ledger_origin(const ledger *l);
 
 /* The latest signed checkpoint note (replaces out's contents). */
 int ledger_checkpoint_latest(nt_buf *out, ledger *l);
-/* The signed checkpoint stored for exactly `size` (every committed batch stores one); NT_ENOTFOUND. */
+/* The signed checkpoint stored for exactly `size` (every committed batch stores one); NT_ENOTFOUND.
+ */
 int ledger_checkpoint_at(nt_buf *out, ledger *l, uint64_t size);
 
 /* Leaf bytes and (if metadata_out is not NULL) metadata bytes of leaf `index`; NT_ENOTFOUND. */
@@ -175,7 +176,8 @@ int ledger_leaf_get(nt_buf *leaf_out, nt_buf *metadata_out, ledger *l, uint64_t 
  */
 int ledger_owner_get(nt_buf *owner_out, ledger *l, uint64_t index);
 
-/* Hash of the complete subtree at `level` covering [index << level, (index+1) << level); NT_ENOTFOUND. */
+/* Hash of the complete subtree at `level` covering [index << level, (index+1) << level);
+ * NT_ENOTFOUND. */
 int ledger_hash_get(uint8_t out[32], ledger *l, unsigned level, uint64_t index);
 
 /* RFC 9162 proofs against committed sizes (replace out's contents); NT_EINVAL for bad sizes. */
@@ -234,11 +236,11 @@ typedef struct ledger_check_options {
 } ledger_check_options;
 
 typedef struct ledger_check_problem {
-    char what[16];      /* "leaf", "metadata", "subtree", "digest-index", "head", "checkpoint" */
-    unsigned level;     /* subtree level ("subtree"; 0 otherwise) */
-    uint64_t index;     /* leaf index, subtree index at `level`, or a tree size ("head",
-                           "checkpoint") */
-    char message[256];  /* what is wrong, with the index and the values found */
+    char what[16];     /* "leaf", "metadata", "subtree", "digest-index", "head", "checkpoint" */
+    unsigned level;    /* subtree level ("subtree"; 0 otherwise) */
+    uint64_t index;    /* leaf index, subtree index at `level`, or a tree size ("head",
+                          "checkpoint") */
+    char message[256]; /* what is wrong, with the index and the values found */
 } ledger_check_problem;
 
 typedef struct ledger_check_result {

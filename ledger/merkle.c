@@ -49,7 +49,8 @@ void merkle_node_hash(uint8_t out[MERKLE_HASH_SIZE], const uint8_t left[MERKLE_H
 
 void merkle_empty_root(uint8_t out[MERKLE_HASH_SIZE])
 {
-    /* RFC 9162 2.1.1: "The hash of an empty list is the hash of an empty string: MTH({}) = HASH()." */
+    /* RFC 9162 2.1.1: "The hash of an empty list is the hash of an empty string: MTH({}) = HASH()."
+     */
     SHA256((const uint8_t *)"", 0, out);
 }
 
@@ -334,8 +335,7 @@ done:
     return error;
 }
 
-int merkle_proof_consistency(nt_buf *out, merkle_hash_fn get, void *ctx, uint64_t from,
-                             uint64_t to)
+int merkle_proof_consistency(nt_buf *out, merkle_hash_fn get, void *ctx, uint64_t from, uint64_t to)
 {
     /*
      * RFC 9162 2.1.4.1:

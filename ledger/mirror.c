@@ -23,19 +23,20 @@ struct mirror {
     pthread_t thread;
     int thread_started;
     pthread_mutex_t mu;
-    pthread_cond_t cond;       /* wakes the thread */
-    pthread_cond_t done_cond;  /* wakes mirror_sync callers */
+    pthread_cond_t cond;      /* wakes the thread */
+    pthread_cond_t done_cond; /* wakes mirror_sync callers */
     int stopping;
     uint64_t sync_req, sync_done;
     int sync_error;
-    uint8_t last_commit[MIRROR_OID_SIZE]; /* the commit written (or found at start) last; mirror thread only */
+    uint8_t last_commit[MIRROR_OID_SIZE]; /* the commit written (or found at start) last; mirror
+                                             thread only */
     /* status, under mu */
     uint64_t ledger_size, mirrored_size, commits;
     char last_error[256];
-    ledger__growth growth;     /* when the ledger grew, for the lag */
+    ledger__growth growth; /* when the ledger grew, for the lag */
     /* one push worker per remote (mirror_push.c); the array is fixed after start */
     ledger__pusher **pushers;
-    uint64_t *push_ticket;     /* under mu: each remote's ticket of the last forced cycle */
+    uint64_t *push_ticket; /* under mu: each remote's ticket of the last forced cycle */
     size_t remote_count;
 };
 
@@ -286,8 +287,7 @@ int mirror_status_get(mirror_status *out, mirror *m)
         mirror_remote_status *s = &out->remotes[i];
         uint64_t next_try;
         ledger__pusher_status(s, &next_try, m->pushers[i]);
-        s->entries_behind =
-            m->ledger_size > s->pushed_size ? m->ledger_size - s->pushed_size : 0;
+        s->entries_behind = m->ledger_size > s->pushed_size ? m->ledger_size - s->pushed_size : 0;
         s->seconds_behind = ledger__growth_lag(&m->growth, s->pushed_size, now);
         s->retry_in_s = next_try > now ? (double)(next_try - now) / 1e9 : 0.0;
     }

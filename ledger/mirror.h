@@ -66,14 +66,14 @@ int mirror_head_get(uint64_t *size_out, uint8_t root_out[32], const char *path);
 typedef struct mirror mirror;
 
 typedef struct mirror_options {
-    const char *path;             /* bare repository (created if missing), required */
-    unsigned interval_ms;         /* look at the ledger at most this often; 0 = 1000 */
-    const char *const *remotes;   /* remote URLs, copied; may be NULL when remote_count is 0 */
+    const char *path;           /* bare repository (created if missing), required */
+    unsigned interval_ms;       /* look at the ledger at most this often; 0 = 1000 */
+    const char *const *remotes; /* remote URLs, copied; may be NULL when remote_count is 0 */
     size_t remote_count;
-    unsigned retry_min_ms;        /* first back-off after a failed push; 0 = 1000 */
-    unsigned retry_max_ms;        /* back-off ceiling; 0 = 60000 */
-    unsigned push_timeout_ms;     /* a push running longer is killed and fails; 0 = 30000 */
-    unsigned stop_timeout_ms;     /* mirror_stop waits at most this for pushes; 0 = 5000 */
+    unsigned retry_min_ms;    /* first back-off after a failed push; 0 = 1000 */
+    unsigned retry_max_ms;    /* back-off ceiling; 0 = 60000 */
+    unsigned push_timeout_ms; /* a push running longer is killed and fails; 0 = 30000 */
+    unsigned stop_timeout_ms; /* mirror_stop waits at most this for pushes; 0 = 5000 */
 } mirror_options;
 
 /*
@@ -119,27 +119,27 @@ int mirror_sync(mirror *m);
 
 typedef struct mirror_remote_status {
     char url[512];
-    uint64_t pushed_size;      /* tree size last pushed successfully (0 before the first push) */
-    uint64_t entries_behind;   /* ledger size - pushed_size */
-    double seconds_behind;     /* age of the oldest ledger growth the remote lacks; 0 if none */
-    uint64_t pushes;           /* successful pushes since start */
-    uint64_t failures;         /* failed pushes since start */
+    uint64_t pushed_size;    /* tree size last pushed successfully (0 before the first push) */
+    uint64_t entries_behind; /* ledger size - pushed_size */
+    double seconds_behind;   /* age of the oldest ledger growth the remote lacks; 0 if none */
+    uint64_t pushes;         /* successful pushes since start */
+    uint64_t failures;       /* failed pushes since start */
     unsigned consecutive_failures;
-    double retry_in_s;         /* seconds until the next attempt while backing off, else 0 */
-    char last_error[256];      /* "" when the last attempt succeeded, e.g. "push to URL timed
-                                  out after 30 s" */
-    uint64_t attempts;         /* pushes started since start (a running one included) */
-    double pushing_s;          /* how long the push in flight has run; 0 when none */
-    double last_success_s;     /* seconds since the last successful push; -1 = none yet */
+    double retry_in_s;     /* seconds until the next attempt while backing off, else 0 */
+    char last_error[256];  /* "" when the last attempt succeeded, e.g. "push to URL timed
+                              out after 30 s" */
+    uint64_t attempts;     /* pushes started since start (a running one included) */
+    double pushing_s;      /* how long the push in flight has run; 0 when none */
+    double last_success_s; /* seconds since the last successful push; -1 = none yet */
 } mirror_remote_status;
 
 typedef struct mirror_status {
-    uint64_t ledger_size;      /* ledger size at the last look */
-    uint64_t mirrored_size;    /* tree size of HEAD */
-    uint64_t entries_behind;   /* ledger_size - mirrored_size */
-    double seconds_behind;     /* as for a remote, for the local repository */
-    uint64_t commits;          /* commits written since start */
-    char last_error[256];      /* last commit error, "" when the last commit succeeded */
+    uint64_t ledger_size;    /* ledger size at the last look */
+    uint64_t mirrored_size;  /* tree size of HEAD */
+    uint64_t entries_behind; /* ledger_size - mirrored_size */
+    double seconds_behind;   /* as for a remote, for the local repository */
+    uint64_t commits;        /* commits written since start */
+    char last_error[256];    /* last commit error, "" when the last commit succeeded */
     size_t remote_count;
     mirror_remote_status *remotes; /* remote_count entries, owned: mirror_status_dispose */
 } mirror_status;
@@ -159,24 +159,24 @@ typedef int (*mirror_restore_leaf_fn)(uint64_t *gen_time_ns_out, void *ctx, uint
                                       const record *rec);
 
 typedef struct mirror_restore_options {
-    const char *source;          /* git URL or path of a copy of the mirror, required */
-    const char *vkey;            /* the log's C2SP vkey text, required */
-    const char *mirror_path;     /* the server's local mirror: seeded with the source's history
-                                    when missing (so the mirror thread continues it), or the
-                                    source itself; NULL = leave alone */
-    ledger_options ledger;       /* path, origin, log_key (private), map_size of the ledger to
-                                    rebuild; the batch and queue options are the restore's own */
+    const char *source;             /* git URL or path of a copy of the mirror, required */
+    const char *vkey;               /* the log's C2SP vkey text, required */
+    const char *mirror_path;        /* the server's local mirror: seeded with the source's history
+                                       when missing (so the mirror thread continues it), or the
+                                       source itself; NULL = leave alone */
+    ledger_options ledger;          /* path, origin, log_key (private), map_size of the ledger to
+                                       rebuild; the batch and queue options are the restore's own */
     mirror_restore_leaf_fn leaf_fn; /* may be NULL (no genTime mark) */
     void *leaf_ctx;
 } mirror_restore_options;
 
 typedef struct mirror_restore_result {
-    uint64_t size;               /* restored tree size = the mirror's head */
+    uint64_t size; /* restored tree size = the mirror's head */
     uint8_t root[32];
-    uint64_t gen_time_hw_ns;     /* the largest genTime leaf_fn reported */
-    uint64_t *missing;           /* indexes of leaves whose metadata is missing (ascending) */
+    uint64_t gen_time_hw_ns; /* the largest genTime leaf_fn reported */
+    uint64_t *missing;       /* indexes of leaves whose metadata is missing (ascending) */
     size_t missing_count;
-    audit_result audit;          /* the audit of the source that preceded the rebuild */
+    audit_result audit; /* the audit of the source that preceded the rebuild */
 } mirror_restore_result;
 
 /*

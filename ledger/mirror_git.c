@@ -77,8 +77,8 @@ int ledger__repo_open(git_repository **out, const char *path)
               "mirror: %s exists and is not a git repository", path);
     git_repository_init_options opts;
     git_repository_init_options_init(&opts, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
-    opts.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH |
-                 GIT_REPOSITORY_INIT_NO_REINIT;
+    opts.flags =
+        GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
     opts.initial_head = "main";
     opts.description = "Notarium ledger mirror (C2SP tlog-tiles layout)";
     GIT_TRY(git_repository_init_ext(out, path, &opts), "mirror: cannot create %s", path);
@@ -509,8 +509,10 @@ int ledger__git_tree_expect(ledger__git *g, const uint8_t *base_id,
                              d->old_file.path);
         break;
     default:
-        error = nt_error_set(NT_EVERIFY, "%s differs from the copy verified at the previous "
-                                         "checkpoint", d->new_file.path);
+        error = nt_error_set(NT_EVERIFY,
+                             "%s differs from the copy verified at the previous "
+                             "checkpoint",
+                             d->new_file.path);
         break;
     }
 done:
@@ -525,4 +527,3 @@ done:
     }
     return error;
 }
-

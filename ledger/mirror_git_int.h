@@ -18,13 +18,13 @@
  * the formatted context and libgit2's last message. */
 int ledger__git_fail(int gerr, const char *fmt, ...) NT_PRINTF(2, 3);
 
-#define GIT_TRY(expr, ...)                                                                      \
-    do {                                                                                        \
-        int git_rc_ = (expr);                                                                   \
-        if (git_rc_ < 0) {                                                                      \
-            error = ledger__git_fail(git_rc_, __VA_ARGS__);                                     \
-            goto done;                                                                          \
-        }                                                                                       \
+#define GIT_TRY(expr, ...)                                                                         \
+    do {                                                                                           \
+        int git_rc_ = (expr);                                                                      \
+        if (git_rc_ < 0) {                                                                         \
+            error = ledger__git_fail(git_rc_, __VA_ARGS__);                                        \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
 
 /* libgit2 initialised once for the process (never shut down). */

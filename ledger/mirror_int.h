@@ -84,9 +84,8 @@ int ledger__git_blob_read(nt_buf *out, ledger__git *g, const uint8_t tree[MIRROR
  * "X differs") otherwise.  Paths are NUL-separated in the buffers.
  */
 int ledger__git_tree_expect(ledger__git *g, const uint8_t *base,
-                            const uint8_t actual[MIRROR_OID_SIZE],
-                            const nt_buf *keep, const nt_buf *drop);
-
+                            const uint8_t actual[MIRROR_OID_SIZE], const nt_buf *keep,
+                            const nt_buf *drop);
 
 /* Lowercase hex of an object id into a 41-byte buffer. */
 void ledger__oid_hex(char out[2 * MIRROR_OID_SIZE + 1], const uint8_t id[MIRROR_OID_SIZE]);
@@ -103,11 +102,11 @@ void ledger__oid_hex(char out[2 * MIRROR_OID_SIZE + 1], const uint8_t id[MIRROR_
 typedef struct ledger__pusher ledger__pusher;
 
 typedef struct ledger__pusher_options {
-    const char *repo_path;     /* the mirror's bare repository, copied */
-    const char *url;           /* the remote, copied (at most 511 bytes) */
-    unsigned timeout_ms;       /* a push taking longer is killed and counts as failed */
-    unsigned retry_min_ms;     /* back-off after a failure, doubling ... */
-    unsigned retry_max_ms;     /* ... up to this */
+    const char *repo_path; /* the mirror's bare repository, copied */
+    const char *url;       /* the remote, copied (at most 511 bytes) */
+    unsigned timeout_ms;   /* a push taking longer is killed and counts as failed */
+    unsigned retry_min_ms; /* back-off after a failure, doubling ... */
+    unsigned retry_max_ms; /* ... up to this */
 } ledger__pusher_options;
 
 int ledger__pusher_start(ledger__pusher **out, const ledger__pusher_options *opts);

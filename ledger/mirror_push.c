@@ -34,8 +34,8 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -51,7 +51,7 @@ typedef struct push_answer {
 
 struct ledger__pusher {
     char *repo_path;
-    char exe[4096];      /* this program, exec'd as the push process */
+    char exe[4096]; /* this program, exec'd as the push process */
     unsigned timeout_ms, retry_min_ms, retry_max_ms, backoff_ms;
     pthread_t thread;
     int started;
@@ -69,7 +69,7 @@ struct ledger__pusher {
 /* ------------------------------------------------------------------ the child */
 
 #define PUSH_CHILD_ARGV0 "notarium-mirror-push"
-#define PUSH_CHILD_FD 3
+#define PUSH_CHILD_FD    3
 
 /*
  * The push process: this program itself, exec'd with argv
@@ -344,8 +344,8 @@ int ledger__pusher_start(ledger__pusher **out, const ledger__pusher_options *opt
     p->started = 1;
     if (pthread_create(&p->thread, NULL, pusher_main, p) != 0) {
         p->started = 0;
-        error = nt_error_set(NT_ERROR, "mirror: cannot start the push thread for remote %s",
-                             opts->url);
+        error =
+            nt_error_set(NT_ERROR, "mirror: cannot start the push thread for remote %s", opts->url);
         goto done;
     }
     *out = p;
@@ -387,8 +387,7 @@ void ledger__pusher_status(mirror_remote_status *out, uint64_t *next_try_ns, led
     uint64_t now = nt_mono_ns();
     *out = p->st;
     out->pushing_s = p->push_started_ns != 0 ? (double)(now - p->push_started_ns) / 1e9 : 0.0;
-    out->last_success_s = p->last_success_ns != 0 ? (double)(now - p->last_success_ns) / 1e9
-                                                   : -1.0;
+    out->last_success_s = p->last_success_ns != 0 ? (double)(now - p->last_success_ns) / 1e9 : -1.0;
     *next_try_ns = p->next_try_ns;
     pthread_mutex_unlock(&p->mu);
 }

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIRROR_SIG_NAME "Notarium mirror"
+#define MIRROR_SIG_NAME  "Notarium mirror"
 #define MIRROR_SIG_EMAIL "mirror@notarium.invalid"
 
 /* The length of a signed note's body: up to and including the newline before the
@@ -51,9 +51,9 @@ typedef struct update_ctx {
     git_tree_update *updates;
     size_t count;
     size_t cap;
-    nt_buf paths;       /* NUL-separated; offsets in path_off */
+    nt_buf paths; /* NUL-separated; offsets in path_off */
     size_t *path_off;
-    nt_buf data;        /* scratch for tile / bundle bytes */
+    nt_buf data; /* scratch for tile / bundle bytes */
     nt_buf leaf;
 } update_ctx;
 
@@ -111,8 +111,8 @@ static int tile_build(update_ctx *u, int level, uint64_t index, unsigned width)
         NT_TRY(nt_buf_grow(&u->data, (size_t)count * MERKLE_HASH_SIZE));
         for (unsigned i = 0; i < count; i++) {
             uint8_t h[MERKLE_HASH_SIZE];
-            NT_TRY(ledger_hash_get(h, u->l, (unsigned)level * TILES_HEIGHT,
-                                   index * TILES_WIDTH + i));
+            NT_TRY(
+                ledger_hash_get(h, u->l, (unsigned)level * TILES_HEIGHT, index * TILES_WIDTH + i));
             NT_TRY(nt_buf_put(&u->data, h, sizeof(h)));
         }
     }
@@ -157,8 +157,8 @@ static int message_build(nt_buf *out, const checkpoint *cp, const ledger__head *
         uint8_t digest[32];
         NT_OSSL(EVP_Digest(prev->note.ptr, prev->note.len, digest, NULL, EVP_sha256(), NULL),
                 "sha256");
-        NT_TRY(nt_buf_printf(out, "Previous-Tree-Size: %" PRIu64 "\nPrevious-Checkpoint: ",
-                             prev->cp.size));
+        NT_TRY(nt_buf_printf(
+            out, "Previous-Tree-Size: %" PRIu64 "\nPrevious-Checkpoint: ", prev->cp.size));
         NT_TRY(nt_hex_encode(out, digest, sizeof(digest)));
         NT_TRY(nt_buf_putc(out, '\n'));
     }
@@ -212,8 +212,8 @@ int ledger__repo_update(uint64_t *size_out, git_repository *repo, ledger *l,
                   "mirror: HEAD checkpoint has %" PRIu64 " entries, the ledger only %" PRIu64,
                   head.cp.size, info.size);
         NT_ENSURE(strcmp(head.cp.origin, ledger_origin(l)) == 0, NT_ECORRUPT,
-                  "mirror: HEAD checkpoint is for log \"%s\", the ledger is \"%s\"",
-                  head.cp.origin, ledger_origin(l));
+                  "mirror: HEAD checkpoint is for log \"%s\", the ledger is \"%s\"", head.cp.origin,
+                  ledger_origin(l));
         if (head.cp.size == 0) {
             merkle_empty_root(root);
         } else {
@@ -242,7 +242,8 @@ int ledger__repo_update(uint64_t *size_out, git_repository *repo, ledger *l,
     }
     NT_ENSURE(memcmp(root, cp.root, sizeof(root)) == 0, NT_ECORRUPT,
               "mirror: the ledger's checkpoint root for size %" PRIu64
-              " does not match its stored hashes", cp.size);
+              " does not match its stored hashes",
+              cp.size);
 
     u.repo = repo;
     u.l = l;

@@ -18,8 +18,8 @@
 #include <string.h>
 
 #define NOTE_SIG_TYPE_ED25519 0x01
-#define ED25519_KEY_SIZE 32
-#define ED25519_SIG_SIZE 64
+#define ED25519_KEY_SIZE      32
+#define ED25519_SIG_SIZE      64
 /* "Verifiers SHOULD apply a maximum limit to the number of signatures in a note ... but MUST
  * accept at least up to 16 signatures." */
 #define NOTE_MAX_SIGS 100
@@ -138,7 +138,7 @@ int note_vkey_parse(note_verifier *out, const char *vkey, size_t len)
      * of its zero-padded big endian representation." */
     NT_ENSURE(plus2 - plus1 - 1 == 8, NT_EINVAL, "vkey: key ID must be 8 hex digits");
     for (const char *h = plus1 + 1; h < plus2; h++) {
-        int d;
+        int d = 0;
         if (*h >= '0' && *h <= '9') {
             d = *h - '0';
         } else if (*h >= 'a' && *h <= 'f') {
@@ -234,8 +234,7 @@ int note_sign(nt_buf *out, const char *text, size_t len, const char *name, EVP_P
     md = EVP_MD_CTX_new();
     NT_ENSURE(md != NULL, NT_ENOMEM, "note: out of memory");
     NT_OSSL(EVP_DigestSignInit(md, NULL, NULL, NULL, key), "note: Ed25519 sign init");
-    NT_OSSL(EVP_DigestSign(md, sig + 4, &siglen, (const uint8_t *)text, len),
-            "note: Ed25519 sign");
+    NT_OSSL(EVP_DigestSign(md, sig + 4, &siglen, (const uint8_t *)text, len), "note: Ed25519 sign");
     NT_ENSURE(siglen == ED25519_SIG_SIZE, NT_ECRYPTO, "note: Ed25519 signature of %zu bytes",
               siglen);
     /* "The first four bytes in the signature are the uint32 key ID stored in big-endian order." */
@@ -326,9 +325,9 @@ int note_verify(size_t *body_len, const char *note, size_t len, const note_verif
         NT_ENSURE(eol != NULL, NT_EINVAL, "note: unterminated signature line");
         NT_ENSURE(++count <= NOTE_MAX_SIGS, NT_EINVAL, "note: more than %d signatures",
                   NOTE_MAX_SIGS);
-        NT_ENSURE((size_t)(eol - line) > SIG_PREFIX_LEN &&
-                      memcmp(line, sig_prefix, SIG_PREFIX_LEN) == 0,
-                  NT_EINVAL, "note: signature line %u does not start with an em dash and a space", count);
+        NT_ENSURE(
+            (size_t)(eol - line) > SIG_PREFIX_LEN && memcmp(line, sig_prefix, SIG_PREFIX_LEN) == 0,
+            NT_EINVAL, "note: signature line %u does not start with an em dash and a space", count);
         name = line + SIG_PREFIX_LEN;
         space = memchr(name, ' ', (size_t)(eol - name));
         NT_ENSURE(space != NULL, NT_EINVAL, "note: signature line %u has no signature", count);
@@ -420,8 +419,7 @@ int checkpoint_parse(checkpoint *out, const char *body, size_t len)
     NT_ENSURE(body != NULL, NT_EINVAL, "checkpoint: missing body");
     NT_ENSURE(len <= NOTE_MAX_SIZE, NT_EINVAL, "checkpoint: larger than %u bytes", NOTE_MAX_SIZE);
     NT_TRY(check_text("checkpoint", body, len));
-    NT_ENSURE(len > 0 && body[len - 1] == '\n', NT_EINVAL,
-              "checkpoint: does not end in a newline");
+    NT_ENSURE(len > 0 && body[len - 1] == '\n', NT_EINVAL, "checkpoint: does not end in a newline");
     for (int i = 0; i < 3; i++) {
         const char *eol;
         NT_ENSURE(pos < len, NT_EINVAL, "checkpoint: fewer than three lines");

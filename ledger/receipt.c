@@ -275,8 +275,8 @@ int receipt_decode(receipt *out, const char *json, size_t len)
               RECEIPT_MAX_SIZE);
     /* Duplicate members would let two readers see two different receipts: refused. */
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-    NT_ENSURE(root != NULL, NT_EINVAL, "receipt: invalid JSON at line %d column %d: %s",
-              jerr.line, jerr.column, jerr.text);
+    NT_ENSURE(root != NULL, NT_EINVAL, "receipt: invalid JSON at line %d column %d: %s", jerr.line,
+              jerr.column, jerr.text);
     NT_ENSURE(json_is_object(root), NT_EINVAL, "receipt: not a JSON object");
 
     v = json_object_get(root, "version");
@@ -305,8 +305,7 @@ int receipt_decode(receipt *out, const char *json, size_t len)
     NT_ENSURE(json_is_array(v), NT_EINVAL, "proof.hashes: not an array");
     NT_ENSURE(json_array_size(v) <= RECEIPT_MAX_PROOF, NT_EINVAL, "proof.hashes: more than %d",
               RECEIPT_MAX_PROOF);
-    json_array_foreach(v, i, item)
-    {
+    json_array_foreach (v, i, item) {
         char member[48];
         snprintf(member, sizeof(member), "proof.hashes[%zu]", i);
         error = decode_b64(&h, item, member, 1);
@@ -326,8 +325,7 @@ int receipt_decode(receipt *out, const char *json, size_t len)
     NT_ENSURE(json_is_array(v), NT_EINVAL, "certificates: not an array");
     NT_ENSURE(json_array_size(v) <= RECEIPT_MAX_CERTS, NT_EINVAL, "certificates: more than %d",
               RECEIPT_MAX_CERTS);
-    json_array_foreach(v, i, item)
-    {
+    json_array_foreach (v, i, item) {
         char member[48];
         snprintf(member, sizeof(member), "certificates[%zu]", i);
         NT_TRY(decode_b64(&r.certs[i], item, member, 1));

@@ -31,21 +31,21 @@
 
 #include "util/util.h"
 
-#define RECEIPT_VERSION 1
-#define RECEIPT_MAX_SIZE (32u * 1024u * 1024u)
+#define RECEIPT_VERSION   1
+#define RECEIPT_MAX_SIZE  (32u * 1024u * 1024u)
 #define RECEIPT_MAX_PROOF 64
 #define RECEIPT_MAX_CERTS 16
 
 /* A receipt in memory.  Every buffer is owned; release with receipt_dispose. */
 typedef struct receipt {
     int version;
-    nt_buf origin;        /* NUL-terminated text */
+    nt_buf origin; /* NUL-terminated text */
     uint64_t leaf_index;
-    nt_buf leaf;          /* leaf bytes */
-    nt_buf token;         /* DER TimeStampToken */
+    nt_buf leaf;  /* leaf bytes */
+    nt_buf token; /* DER TimeStampToken */
     uint64_t tree_size;
-    nt_buf proof;         /* n * 32 bytes */
-    nt_buf checkpoint;    /* signed note text, NUL-terminated */
+    nt_buf proof;      /* n * 32 bytes */
+    nt_buf checkpoint; /* signed note text, NUL-terminated */
     nt_buf certs[RECEIPT_MAX_CERTS];
     size_t cert_count;
     int has_metadata;

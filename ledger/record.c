@@ -233,7 +233,8 @@ int record_decode(record *out, const uint8_t *data, size_t len)
     NT_ENSURE(data != NULL || len == 0, NT_EINVAL, "record: NULL data");
     NT_ENSURE(len <= RECORD_MAX_LEAF, NT_EINVAL,
               "record length: %zu bytes; a leaf is at most %u (a tlog-tiles entry bundle "
-              "stores 16-bit lengths)", len, RECORD_MAX_LEAF);
+              "stores 16-bit lengths)",
+              len, RECORD_MAX_LEAF);
     NT_TRY(take_u8(&version, &rd, "version"));
     NT_ENSURE(version == RECORD_VERSION, NT_EINVAL, "record version: %u, expected %u", version,
               RECORD_VERSION);

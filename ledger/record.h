@@ -34,10 +34,10 @@
 
 #include "util/util.h"
 
-#define RECORD_VERSION 1
-#define RECORD_MAX_TOKEN (16u * 1024u * 1024u) /* the field's own bound */
-#define RECORD_MAX_LEAF 65535u                   /* the whole encoding; binds first */
-#define RECORD_MAX_LABEL 255u
+#define RECORD_VERSION    1
+#define RECORD_MAX_TOKEN  (16u * 1024u * 1024u) /* the field's own bound */
+#define RECORD_MAX_LEAF   65535u                /* the whole encoding; binds first */
+#define RECORD_MAX_LABEL  255u
 #define RECORD_MAX_DIGEST 64u
 
 typedef enum record_kind {
@@ -56,7 +56,8 @@ typedef enum record_alg {
     RECORD_ALG_MD5 = 8,  /* accepted only if the operator allows it */
 } record_alg;
 
-/* "sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512", "sha1", "md5"; NULL if unknown. */
+/* "sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512", "sha1", "md5"; NULL if unknown.
+ */
 const char *record_alg_name(record_alg alg);
 /* Case-insensitive; also accepts "sha-256" style spellings. NT_EINVAL if unknown. */
 int record_alg_from_name(record_alg *out, const char *name);

@@ -105,7 +105,8 @@ static int restore_leaf(mirror_restore_result *r, size_t *cap, ledger *l, restor
     pthread_mutex_lock(&f->mu);
     f->queued++;
     pthread_mutex_unlock(&f->mu);
-    error = ledger_append_full_async(l, leaf, NT_BYTES(NULL, 0), NT_BYTES(NULL, 0), gen, restore_done, f);
+    error = ledger_append_full_async(l, leaf, NT_BYTES(NULL, 0), NT_BYTES(NULL, 0), gen,
+                                     restore_done, f);
     if (error != 0) {
         pthread_mutex_lock(&f->mu);
         f->queued--;
@@ -155,7 +156,8 @@ static int restore_target_check(const char *dir)
     NT_TRY(nt_path_join(&data, dir, "data.mdb"));
     NT_ENSURE(stat(nt_buf_cstr(&data), &st) != 0 || st.st_size == 0, NT_EEXISTS,
               "restore: %s already holds a ledger: a restore never writes over one (move it "
-              "away first)", dir);
+              "away first)",
+              dir);
 done:
     nt_buf_dispose(&data);
     return error;
@@ -191,8 +193,8 @@ static int restore_seed(nt_buf *read_from, const mirror_restore_options *o)
     }
     /* A local path is fetched through file:// (ledger__git_open would read it in place). */
     if (strstr(o->source, "://") == NULL) {
-        NT_ENSURE(realpath(o->source, src_real) != NULL, NT_ENOTFOUND, "restore: %s: %s",
-                  o->source, strerror(errno));
+        NT_ENSURE(realpath(o->source, src_real) != NULL, NT_ENOTFOUND, "restore: %s: %s", o->source,
+                  strerror(errno));
         NT_TRY(nt_buf_printf(&url, "file://%s", src_real));
     } else {
         NT_TRY(nt_buf_puts(&url, o->source));
@@ -243,8 +245,8 @@ int mirror_restore(mirror_restore_result *out, const mirror_restore_options *opt
     NT_ENSURE(nhist > 0, NT_ENOTFOUND, "restore: the mirror has no commits");
     NT_TRY(ledger__git_blob_read(&note, g, hist[nhist - 1].tree, "checkpoint"));
     NT_TRY(checkpoint_open(&cp, (const char *)note.ptr, note.len, &v, 0));
-    NT_ENSURE(cp.size == out->audit.size && memcmp(cp.root, out->audit.root, 32) == 0,
-              NT_EVERIFY, "restore: the mirror's head checkpoint is not the audited head");
+    NT_ENSURE(cp.size == out->audit.size && memcmp(cp.root, out->audit.root, 32) == 0, NT_EVERIFY,
+              "restore: the mirror's head checkpoint is not the audited head");
     NT_ENSURE(strcmp(cp.origin, opts->ledger.origin) == 0, NT_EINVAL,
               "restore: the mirror is the log \"%s\", the configuration says \"%s\"", cp.origin,
               opts->ledger.origin);
@@ -281,7 +283,8 @@ int mirror_restore(mirror_restore_result *out, const mirror_restore_options *opt
     NT_TRY(ledger_info_get(&info, l));
     NT_ENSURE(info.size == cp.size && memcmp(info.root, cp.root, 32) == 0, NT_EVERIFY,
               "restore: the rebuilt tree (size %llu) does not match the mirror's checkpoint "
-              "(size %llu)", (unsigned long long)info.size, (unsigned long long)cp.size);
+              "(size %llu)",
+              (unsigned long long)info.size, (unsigned long long)cp.size);
     NT_TRY(ledger_checkpoint_latest(&mine, l));
     NT_ENSURE(mine.len == note.len && memcmp(mine.ptr, note.ptr, note.len) == 0, NT_EVERIFY,
               "restore: the rebuilt ledger's checkpoint differs from the mirror's");

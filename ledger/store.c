@@ -36,18 +36,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define STORE_FORMAT_VERSION 1u
-#define STORE_DEFAULT_MAP_SIZE ((size_t)64 << 30)
-#define STORE_DEFAULT_BATCH_MAX 512u
-#define STORE_DEFAULT_WINDOW_US 1000u
-#define STORE_DEFAULT_QUEUE_MAX 8192u
+#define STORE_FORMAT_VERSION      1u
+#define STORE_DEFAULT_MAP_SIZE    ((size_t)64 << 30)
+#define STORE_DEFAULT_BATCH_MAX   512u
+#define STORE_DEFAULT_WINDOW_US   1000u
+#define STORE_DEFAULT_QUEUE_MAX   8192u
 #define STORE_DEFAULT_QUEUE_BYTES ((size_t)256 << 20)
-#define STORE_MAX_READERS 1024u
-#define STORE_MIN_GAP_NS 20000u
-#define STORE_NODE_KEY_SIZE 9
+#define STORE_MAX_READERS         1024u
+#define STORE_MIN_GAP_NS          20000u
+#define STORE_NODE_KEY_SIZE       9
 /* While the store is full, one probe batch is let through after this back-off,
  * doubling up to STORE_FULL_RETRY_MAX_MS (see ledger_append_async). */
-#define STORE_FULL_RETRY_MS 1000u
+#define STORE_FULL_RETRY_MS     1000u
 #define STORE_FULL_RETRY_MAX_MS 30000u
 
 /* ------------------------------------------------------------------ LMDB codes */
@@ -100,7 +100,7 @@ int store__read_begin(MDB_txn **out, ledger *l)
              * larger map.  Adopting it needs no transaction open in this process,
              * which a shared handle cannot promise: reopen instead. */
             return nt_error_set(NT_EBUSY, "begin read transaction: the ledger's map was "
-                                "enlarged by its writer; reopen the ledger");
+                                          "enlarged by its writer; reopen the ledger");
         }
         return store__err(rc, "begin read transaction");
     }
@@ -219,14 +219,17 @@ int store__frontier_verify(merkle_frontier *f, uint8_t root_out[MERKLE_HASH_SIZE
     NT_TRY(store__head_read(&size, stored, txn, l));
     error = merkle_frontier_load(f, store__hash_read, &hc, size);
     if (error == NT_ENOTFOUND) {
-        error = nt_error_set(NT_ECORRUPT, "a subtree hash of the stored tree (size %llu) is "
-                             "missing", (unsigned long long)size);
+        error = nt_error_set(NT_ECORRUPT,
+                             "a subtree hash of the stored tree (size %llu) is "
+                             "missing",
+                             (unsigned long long)size);
     }
     NT_TRY(error);
     merkle_frontier_root(computed, f);
     NT_ENSURE(memcmp(computed, stored, MERKLE_HASH_SIZE) == 0, NT_ECORRUPT,
               "stored root does not match the root recomputed from the stored subtree hashes "
-              "(tree size %llu)", (unsigned long long)size);
+              "(tree size %llu)",
+              (unsigned long long)size);
     memcpy(root_out, stored, MERKLE_HASH_SIZE);
     *size_out = size;
 done:
@@ -325,9 +328,9 @@ static int store_identity_check(MDB_txn *txn, ledger *l, const MDB_val *version)
               nt_load_u32be(version->mv_data), STORE_FORMAT_VERSION);
     error = store_meta_get(&v, txn, l, "origin");
     NT_ENSURE(error == 0, NT_ECORRUPT, "stored origin missing");
-    NT_ENSURE(v.mv_size == origin_len && memcmp(v.mv_data, l->origin, origin_len) == 0,
-              NT_EINVAL, "origin \"%s\" does not match the ledger's stored origin \"%.*s\"",
-              l->origin, (int)(v.mv_size > 255 ? 255 : v.mv_size), (const char *)v.mv_data);
+    NT_ENSURE(v.mv_size == origin_len && memcmp(v.mv_data, l->origin, origin_len) == 0, NT_EINVAL,
+              "origin \"%s\" does not match the ledger's stored origin \"%.*s\"", l->origin,
+              (int)(v.mv_size > 255 ? 255 : v.mv_size), (const char *)v.mv_data);
 done:
     return error;
 }
@@ -503,14 +506,13 @@ static int store_options_apply(ledger *l, const ledger_options *opts)
 
     l->restore = opts->restore;
     l->batch_max = opts->batch_max ? opts->batch_max : STORE_DEFAULT_BATCH_MAX;
-    l->window_ns = (uint64_t)(opts->batch_window_us ? opts->batch_window_us
-                                                    : STORE_DEFAULT_WINDOW_US) * 1000u;
+    l->window_ns =
+        (uint64_t)(opts->batch_window_us ? opts->batch_window_us : STORE_DEFAULT_WINDOW_US) * 1000u;
     l->gap_ns = l->window_ns / 20 > STORE_MIN_GAP_NS ? l->window_ns / 20 : STORE_MIN_GAP_NS;
     l->queue_max = opts->queue_max ? opts->queue_max : STORE_DEFAULT_QUEUE_MAX;
-    l->queue_bytes_max = opts->queue_bytes_max ? opts->queue_bytes_max
-                                               : STORE_DEFAULT_QUEUE_BYTES;
-    l->full_retry_min_ns = (uint64_t)(opts->full_retry_ms ? opts->full_retry_ms
-                                                          : STORE_FULL_RETRY_MS) * 1000000u;
+    l->queue_bytes_max = opts->queue_bytes_max ? opts->queue_bytes_max : STORE_DEFAULT_QUEUE_BYTES;
+    l->full_retry_min_ns =
+        (uint64_t)(opts->full_retry_ms ? opts->full_retry_ms : STORE_FULL_RETRY_MS) * 1000000u;
     l->full_retry_max_ns = (uint64_t)STORE_FULL_RETRY_MAX_MS * 1000000u;
     if (l->full_retry_max_ns < l->full_retry_min_ns) {
         l->full_retry_max_ns = l->full_retry_min_ns;

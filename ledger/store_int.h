@@ -78,13 +78,13 @@ struct ledger {
 };
 
 /* On an LMDB error: error = store__err(rc, what) and goto done. */
-#define STORE_MDB(expr, what)                                                                   \
-    do {                                                                                        \
-        int mdb_rc_ = (expr);                                                                   \
-        if (mdb_rc_ != 0) {                                                                     \
-            error = store__err(mdb_rc_, (what));                                                \
-            goto done;                                                                          \
-        }                                                                                       \
+#define STORE_MDB(expr, what)                                                                      \
+    do {                                                                                           \
+        int mdb_rc_ = (expr);                                                                      \
+        if (mdb_rc_ != 0) {                                                                        \
+            error = store__err(mdb_rc_, (what));                                                   \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
 
 typedef struct store_hash_ctx {

@@ -43,9 +43,8 @@ int ledger_info_get(ledger_info *out, ledger *l)
     out->full = l->full;
     if (l->full && l->full_retry_at_ns != UINT64_MAX) {
         uint64_t now = nt_mono_ns();
-        out->full_retry_in_ms = now >= l->full_retry_at_ns
-                                    ? 0
-                                    : (l->full_retry_at_ns - now + 999999u) / 1000000u;
+        out->full_retry_in_ms =
+            now >= l->full_retry_at_ns ? 0 : (l->full_retry_at_ns - now + 999999u) / 1000000u;
     }
     out->oldest_pending_ns = l->batch_since_ns != 0 ? l->batch_since_ns
                              : l->ring_count > 0    ? l->ring[l->ring_head]->enqueued_ns
@@ -259,8 +258,8 @@ int ledger_find_digest_from(uint64_t **indexes_out, size_t *count_out, ledger *l
 
     *indexes_out = NULL;
     *count_out = 0;
-    NT_ENSURE(digest.len > 0 && digest.len <= RECORD_MAX_DIGEST && digest.ptr != NULL,
-              NT_EINVAL, "digest length %zu out of range", digest.len);
+    NT_ENSURE(digest.len > 0 && digest.len <= RECORD_MAX_DIGEST && digest.ptr != NULL, NT_EINVAL,
+              "digest length %zu out of range", digest.len);
     NT_ENSURE((unsigned)alg <= 0xff, NT_EINVAL, "digest algorithm out of range");
     if (max == 0) {
         goto done;
@@ -333,8 +332,8 @@ int ledger_receipt_fill(receipt *r, ledger *l, uint64_t index)
     nt_buf_clear(&r->proof);
     hc.txn = txn;
     hc.l = l;
-    NT_TRY(store_proof_error(merkle_proof_inclusion(&r->proof, store__hash_read, &hc, index,
-                                                    head)));
+    NT_TRY(
+        store_proof_error(merkle_proof_inclusion(&r->proof, store__hash_read, &hc, index, head)));
     nt_buf_clear(&r->checkpoint);
     error = store__checkpoint_read(&r->checkpoint, txn, l, head);
     if (error == NT_ENOTFOUND) {

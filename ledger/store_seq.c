@@ -33,7 +33,7 @@ static void store_full_backoff(ledger *l)
     } else if (l->full_retry_at_ns == UINT64_MAX) {
         /* the probe failed */
         l->full_retry_ns = l->full_retry_ns < l->full_retry_max_ns / 2 ? l->full_retry_ns * 2
-                                                                        : l->full_retry_max_ns;
+                                                                       : l->full_retry_max_ns;
     } else {
         return; /* appends queued before the store filled: the schedule stands */
     }
@@ -166,8 +166,7 @@ static void store_batch_run(ledger *l, size_t n)
     pthread_mutex_unlock(&l->mu);
 
     if (error != 0 && l->fatal == 0) {
-        nt_log(NT_LOG_ERROR, NULL, "ledger: batch of %zu appends failed: %s", n,
-               l->last_error);
+        nt_log(NT_LOG_ERROR, NULL, "ledger: batch of %zu appends failed: %s", n, l->last_error);
         int rc = store_frontier_reload(l);
         if (rc != 0) {
             nt_log(NT_LOG_ERROR, NULL, "ledger: cannot reload the tree head, appends stop: %s",
@@ -259,14 +258,13 @@ static int store_entry_new(store_entry **out, const ledger *l, nt_bytes leaf, nt
         NT_ENSURE(metadata.len == 0, NT_EINVAL, "a restore appends leaves without metadata");
         r.has_metadata = 0;
     } else if (r.has_metadata) {
-        NT_OSSL(EVP_Digest(metadata.ptr != NULL ? metadata.ptr : (const uint8_t *)"",
-                           metadata.len, mh, NULL, EVP_sha256(), NULL),
+        NT_OSSL(EVP_Digest(metadata.ptr != NULL ? metadata.ptr : (const uint8_t *)"", metadata.len,
+                           mh, NULL, EVP_sha256(), NULL),
                 "SHA-256 of metadata");
         NT_ENSURE(memcmp(mh, r.metadata_hash, sizeof(mh)) == 0, NT_EINVAL,
                   "metadata does not match the leaf's metadata hash");
     } else {
-        NT_ENSURE(metadata.len == 0, NT_EINVAL,
-                  "metadata given for a leaf that commits to none");
+        NT_ENSURE(metadata.len == 0, NT_EINVAL, "metadata given for a leaf that commits to none");
     }
     NT_ENSURE(r.digest.len > 0 && r.digest.len <= RECORD_MAX_DIGEST, NT_EINVAL,
               "leaf digest length %zu out of range", r.digest.len);

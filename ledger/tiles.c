@@ -44,8 +44,7 @@ done:
     return error;
 }
 
-void tiles_count(uint64_t *full_out, unsigned *partial_width_out, uint64_t size,
-                        unsigned level)
+void tiles_count(uint64_t *full_out, unsigned *partial_width_out, uint64_t size, unsigned level)
 {
     uint64_t units = size;
     for (unsigned i = 0; i < level && units > 0; i++) {
@@ -92,8 +91,8 @@ done:
 int tiles_bundle_put(nt_buf *out, const uint8_t *entry, size_t len)
 {
     int error = 0;
-    NT_ENSURE(len <= TILES_MAX_ENTRY, NT_ERANGE,
-              "entry bundle: an entry of %zu bytes (at most %u)", len, TILES_MAX_ENTRY);
+    NT_ENSURE(len <= TILES_MAX_ENTRY, NT_ERANGE, "entry bundle: an entry of %zu bytes (at most %u)",
+              len, TILES_MAX_ENTRY);
     NT_TRY(nt_buf_grow(out, 2 + len));
     NT_TRY(nt_buf_put_u16be(out, (uint16_t)len));
     NT_TRY(nt_buf_put(out, entry, len));

@@ -19,11 +19,11 @@
 
 #include <stdint.h>
 
-#define TILES_WIDTH 256u                    /* hashes (or entries) in a full tile */
-#define TILES_HEIGHT 8u                     /* Merkle levels a tile spans: 256 = 2^8 */
-#define TILES_BYTES (TILES_WIDTH * 32u)     /* a full hash tile: 8,192 bytes */
-#define TILES_MAX_LEVELS 8                  /* 256^8 = 2^64: every uint64_t tree size */
-#define TILES_ENTRIES (-1)                  /* `level` of the entry bundles */
+#define TILES_WIDTH      256u                /* hashes (or entries) in a full tile */
+#define TILES_HEIGHT     8u                  /* Merkle levels a tile spans: 256 = 2^8 */
+#define TILES_BYTES      (TILES_WIDTH * 32u) /* a full hash tile: 8,192 bytes */
+#define TILES_MAX_LEVELS 8                   /* 256^8 = 2^64: every uint64_t tree size */
+#define TILES_ENTRIES    (-1)                /* `level` of the entry bundles */
 
 /* `width` for tiles_path meaning the "<N>.p" directory itself. */
 #define TILES_PARTIAL_DIR 256u

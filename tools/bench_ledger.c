@@ -5,8 +5,8 @@
  * of appends in flight (leaves of --leaf-bytes, fsync on unless --no-sync).
  * Phase 2 (with --leaves N): builds a tree of N leaves, then reports storage
  * bytes per leaf and the latency of inclusion and consistency proofs and of
- * receipts at that size, and the time of a whole-ledger check (ledger_check).  Results go to docs/PERFORMANCE.md ("## Ledger").
- * Not run by ctest.
+ * receipts at that size, and the time of a whole-ledger check (ledger_check).  Results go to
+ * docs/PERFORMANCE.md ("## Ledger"). Not run by ctest.
  */
 #include "ledger/ledger.h"
 
@@ -41,7 +41,7 @@ typedef struct bench_run {
     sem_t slots;
     atomic_ullong done;
     atomic_ullong failed;
-    atomic_ullong next;  /* next leaf number to hand out */
+    atomic_ullong next; /* next leaf number to hand out */
     uint64_t total;
     size_t leaf_bytes;
     uint64_t seed_base;
@@ -49,21 +49,22 @@ typedef struct bench_run {
 
 static void usage(void)
 {
-    fprintf(stderr,
-            "usage: notarium-bench-ledger [options]\n"
-            "  --dir DIR          where to create the ledgers (default: a new dir in $TMPDIR)\n"
-            "  --threads N        producer threads (default 8)\n"
-            "  --appends N        appends for the throughput phase (default 20000; 0 skips)\n"
-            "  --leaf-bytes B     token bytes per leaf (default 1500, like a real token)\n"
-            "  --inflight N       appends in flight at most (default 512)\n"
-            "  --batch-max N      ledger batch_max (default 0 = the ledger's default)\n"
-            "  --window-us N      ledger batch_window_us (default 0 = the ledger's default)\n"
-            "  --no-sync          MDB_NOSYNC for the throughput phase (comparison only)\n"
-            "  --leaves N         phase 2: build a tree of N leaves, measure proofs + storage\n"
-            "  --tree-leaf-bytes B  token bytes per leaf for phase 2 (default: --leaf-bytes)\n"
-            "  --tree-sync        build the phase 2 tree with fsync (default: no_sync to build fast)\n"
-            "  --samples N        proofs per kind in phase 2 (default 20000)\n"
-            "  --keep             keep the ledgers\n");
+    fprintf(
+        stderr,
+        "usage: notarium-bench-ledger [options]\n"
+        "  --dir DIR          where to create the ledgers (default: a new dir in $TMPDIR)\n"
+        "  --threads N        producer threads (default 8)\n"
+        "  --appends N        appends for the throughput phase (default 20000; 0 skips)\n"
+        "  --leaf-bytes B     token bytes per leaf (default 1500, like a real token)\n"
+        "  --inflight N       appends in flight at most (default 512)\n"
+        "  --batch-max N      ledger batch_max (default 0 = the ledger's default)\n"
+        "  --window-us N      ledger batch_window_us (default 0 = the ledger's default)\n"
+        "  --no-sync          MDB_NOSYNC for the throughput phase (comparison only)\n"
+        "  --leaves N         phase 2: build a tree of N leaves, measure proofs + storage\n"
+        "  --tree-leaf-bytes B  token bytes per leaf for phase 2 (default: --leaf-bytes)\n"
+        "  --tree-sync        build the phase 2 tree with fsync (default: no_sync to build fast)\n"
+        "  --samples N        proofs per kind in phase 2 (default 20000)\n"
+        "  --keep             keep the ledgers\n");
 }
 
 static int parse_u64(uint64_t *out, const char *s)
@@ -190,8 +191,8 @@ static void *bench_producer(void *arg)
         nt_store_u64be(leaf.ptr + 4, run->seed_base + n);
         while (sem_wait(&run->slots) != 0) {
         }
-        while ((rc = ledger_append_async(run->l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
-                                         bench_done, run)) == NT_EBUSY) {
+        while ((rc = ledger_append_async(run->l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0), bench_done,
+                                         run)) == NT_EBUSY) {
             usleep(50);
         }
         if (rc != 0) {
@@ -258,8 +259,8 @@ static void report_latency(const char *what, uint64_t *ns, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         sum += (double)ns[i];
     }
-    printf("  %-22s mean %7.1f us  p50 %7.1f us  p99 %7.1f us  max %7.1f us  (%u samples)\n",
-           what, sum / n / 1e3, (double)ns[n / 2] / 1e3, (double)ns[(size_t)n * 99 / 100] / 1e3,
+    printf("  %-22s mean %7.1f us  p50 %7.1f us  p99 %7.1f us  max %7.1f us  (%u samples)\n", what,
+           sum / n / 1e3, (double)ns[n / 2] / 1e3, (double)ns[(size_t)n * 99 / 100] / 1e3,
            (double)ns[n - 1] / 1e3, n);
 }
 
@@ -352,8 +353,7 @@ static int phase_tree(const bench_opts *o, const char *base, EVP_PKEY *key)
            (unsigned long long)n, o->tree_leaf_bytes, secs, (double)n / secs,
            o->tree_sync ? "fsync" : "no_sync");
     printf("  storage: %.1f bytes/leaf used (map_used %zu), data.mdb %lld bytes on disk\n",
-           (double)info.map_used / (double)n, info.map_used,
-           (long long)st.st_blocks * 512);
+           (double)info.map_used / (double)n, info.map_used, (long long)st.st_blocks * 512);
 
     for (unsigned i = 0; i < o->samples; i++) {
         uint64_t idx = rand64(&state) % n, t0 = nt_mono_ns();

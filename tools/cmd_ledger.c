@@ -180,8 +180,8 @@ static int cmd_read(const ledger_args *a, const char *sub)
     } else {
         uint64_t x, y;
         int inclusion;
-        if (a->npos != 4 || (strcmp(a->pos[1], "inclusion") != 0 &&
-                             strcmp(a->pos[1], "consistency") != 0)) {
+        if (a->npos != 4 ||
+            (strcmp(a->pos[1], "inclusion") != 0 && strcmp(a->pos[1], "consistency") != 0)) {
             ledger_usage();
             status = 2;
             goto done;
@@ -234,7 +234,7 @@ static int read_proof(nt_buf *proof, const char *path)
     NT_ENSURE(root != NULL, NT_EINVAL, "%s: %s", path, jerr.text);
     hashes = json_object_get(root, "hashes");
     NT_ENSURE(json_is_array(hashes), NT_EINVAL, "%s: no \"hashes\" array", path);
-    json_array_foreach(hashes, i, h) {
+    json_array_foreach (hashes, i, h) {
         NT_ENSURE(json_is_string(h), NT_EINVAL, "%s: hashes[%zu] is not a string", path, i);
         NT_ENSURE(nt_base64_decode(proof, json_string_value(h), json_string_length(h)) == 0 &&
                       proof->len == (i + 1) * 32,
@@ -262,7 +262,8 @@ static int cmd_check_consistency(const ledger_args *a)
         fprintf(stderr, "notarium ledger: %s: %s\n", a->log_key, nt_error_last());
         goto done;
     }
-    if (read_checkpoint(&old_cp, a->pos[1], &v) < 0 || read_checkpoint(&new_cp, a->pos[2], &v) < 0) {
+    if (read_checkpoint(&old_cp, a->pos[1], &v) < 0 ||
+        read_checkpoint(&new_cp, a->pos[2], &v) < 0) {
         fprintf(stderr, "notarium ledger: checkpoint: %s\n", nt_error_last());
         goto done;
     }
@@ -274,8 +275,7 @@ static int cmd_check_consistency(const ledger_args *a)
                                    proof.len);
     if (rc < 0) {
         fprintf(stderr, "notarium ledger: NOT consistent: size %llu -> %llu: %s\n",
-                (unsigned long long)old_cp.size, (unsigned long long)new_cp.size,
-                nt_error_last());
+                (unsigned long long)old_cp.size, (unsigned long long)new_cp.size, nt_error_last());
         goto done;
     }
     printf("consistent: %s size %llu -> %llu\n", old_cp.origin, (unsigned long long)old_cp.size,

@@ -15,9 +15,10 @@ int cmd_pki_check(int argc, char **argv); /* cmd_pki_check.c */
 
 static void pki_usage(void)
 {
-    fprintf(stderr, "usage: notarium pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|"
-                    "rsa-4096]\n                         [--origin ORIGIN] [--days N] [--force]\n"
-                    "       notarium pki check --cert CERT --key KEY|pkcs11:URI [--chain CHAIN] ...\n");
+    fprintf(stderr,
+            "usage: notarium pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|"
+            "rsa-4096]\n                         [--origin ORIGIN] [--days N] [--force]\n"
+            "       notarium pki check --cert CERT --key KEY|pkcs11:URI [--chain CHAIN] ...\n");
 }
 
 int cmd_pki(int argc, char **argv)
@@ -70,7 +71,8 @@ int cmd_pki(int argc, char **argv)
     }
     if (o.log_origin == NULL) {
         uint8_t rnd[4];
-        if (RAND_bytes(rnd, sizeof(rnd)) != 1 || nt_buf_puts(&origin, "notarium.localhost/log-") < 0 ||
+        if (RAND_bytes(rnd, sizeof(rnd)) != 1 ||
+            nt_buf_puts(&origin, "notarium.localhost/log-") < 0 ||
             nt_hex_encode(&origin, rnd, sizeof(rnd)) < 0) {
             fprintf(stderr, "notarium pki: cannot make an origin\n");
             goto done;

@@ -16,10 +16,11 @@ int cmd_pki_check(int argc, char **argv);
 
 static void check_usage(void)
 {
-    fprintf(stderr,
-            "usage: notarium pki check --cert CERT.pem --key KEY.pem|pkcs11:URI [--chain CHAIN.pem]\n"
-            "                          [--passphrase-file FILE] [--pkcs11-module LIB.so]\n"
-            "                          [--pin-file FILE | --pin-env VAR]\n");
+    fprintf(
+        stderr,
+        "usage: notarium pki check --cert CERT.pem --key KEY.pem|pkcs11:URI [--chain CHAIN.pem]\n"
+        "                          [--passphrase-file FILE] [--pkcs11-module LIB.so]\n"
+        "                          [--pin-file FILE | --pin-env VAR]\n");
 }
 
 /* A secret file (key, passphrase, PIN) group or others may access is a defect. */
@@ -30,8 +31,8 @@ static int mode_defect(const char *what, const char *path)
         (st.st_mode & 0077) == 0) {
         return 0;
     }
-    printf("defect: %s %s is accessible by group or others (mode %04o): chmod 600 %s\n", what,
-           path, (unsigned)(st.st_mode & 07777), path);
+    printf("defect: %s %s is accessible by group or others (mode %04o): chmod 600 %s\n", what, path,
+           (unsigned)(st.st_mode & 07777), path);
     return 1;
 }
 

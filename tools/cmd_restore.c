@@ -60,11 +60,11 @@ int cmd_ledger_restore(int argc, char **argv)
     memset(&r, 0, sizeof(r));
     for (int i = 1; i < argc; i++) {
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        const char **slot = strcmp(argv[i], "--from") == 0       ? &from
-                            : strcmp(argv[i], "--data") == 0     ? &data
-                            : strcmp(argv[i], "--config") == 0   ? &config
+        const char **slot = strcmp(argv[i], "--from") == 0      ? &from
+                            : strcmp(argv[i], "--data") == 0    ? &data
+                            : strcmp(argv[i], "--config") == 0  ? &config
                             : strcmp(argv[i], "--log-key") == 0 ? &vkey_path
-                                                                 : NULL;
+                                                                : NULL;
         if (slot == NULL || v == NULL) {
             restore_usage();
             return 2;
@@ -129,8 +129,7 @@ int cmd_ledger_restore(int argc, char **argv)
                "metadata missing for %zu leaves (the mirror holds none)\n",
                (unsigned long long)r.size, (unsigned long long)r.audit.checkpoints,
                nt_buf_cstr(&root), (unsigned long long)(r.gen_time_hw_ns / 1000000000u),
-               (unsigned long long)(r.gen_time_hw_ns % 1000000000u), st.max_epoch,
-               r.missing_count);
+               (unsigned long long)(r.gen_time_hw_ns % 1000000000u), st.max_epoch, r.missing_count);
         nt_buf_dispose(&root);
     }
     status = 0;

@@ -22,11 +22,12 @@ int cmd_ledger_check_config(const server_config *cfg, const char *vkey_path, int
 
 static void serve_usage(void)
 {
-    fprintf(stderr, "usage: notarium serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT]\n"
-                    "                      [--port-file FILE] [--threads N] [--check-ledger]\n"
-                    "                      [--user NAME] [--allow-root]\n"
-                    "                      [--log-level debug|info|warn|error]\n"
-                    "                      [--mirror-remote URL ...] [--allow-new-ledger]\n");
+    fprintf(stderr,
+            "usage: notarium serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT]\n"
+            "                      [--port-file FILE] [--threads N] [--check-ledger]\n"
+            "                      [--user NAME] [--allow-root]\n"
+            "                      [--log-level debug|info|warn|error]\n"
+            "                      [--mirror-remote URL ...] [--allow-new-ledger]\n");
 }
 
 #ifdef NT_TEST_HOOKS
@@ -78,23 +79,24 @@ static void print_demo_help(const char *data, const char *addr)
     } else {
         self[n] = '\0';
     }
-    printf("\nNotarium demo server listening on http://%s\n"
-           "Data directory: %s   (API key: %s/demo-api-key, trust anchor: %s/pki/ca.pem)\n\n"
-           "# Time-stamp a file with RFC 3161 and verify the token:\n"
-           "echo 'hello' > doc.txt\n"
-           "openssl ts -query -data doc.txt -sha256 -cert -out doc.tsq\n"
-           "curl -sS -H 'Content-Type: application/timestamp-query' --data-binary @doc.tsq "
-           "http://%s/tsa -o doc.tsr\n"
-           "openssl ts -verify -data doc.txt -in doc.tsr -CAfile %s/pki/ca.pem\n\n"
-           "# Record evidence (JSON API) and get its receipt:\n"
-           "curl -sS -H \"Authorization: Bearer $(cat %s/demo-api-key)\" "
-           "-H 'Content-Type: application/json' \\\n"
-           "  -d '{\"digest\":\"sha256:'\"$(sha256sum doc.txt | cut -d' ' -f1)\"'\","
-           "\"kind\":\"contract.signed\",\"metadata\":{\"signer\":\"alice\"}}' "
-           "http://%s/v1/evidence\n\n"
-           "# Find the receipt of the time-stamped file:\n"
-           "curl -sS \"http://%s/v1/receipts?digest=sha256:$(sha256sum doc.txt | cut -d' ' -f1)\"\n\n",
-           addr, data, data, data, addr, data, data, addr, addr);
+    printf(
+        "\nNotarium demo server listening on http://%s\n"
+        "Data directory: %s   (API key: %s/demo-api-key, trust anchor: %s/pki/ca.pem)\n\n"
+        "# Time-stamp a file with RFC 3161 and verify the token:\n"
+        "echo 'hello' > doc.txt\n"
+        "openssl ts -query -data doc.txt -sha256 -cert -out doc.tsq\n"
+        "curl -sS -H 'Content-Type: application/timestamp-query' --data-binary @doc.tsq "
+        "http://%s/tsa -o doc.tsr\n"
+        "openssl ts -verify -data doc.txt -in doc.tsr -CAfile %s/pki/ca.pem\n\n"
+        "# Record evidence (JSON API) and get its receipt:\n"
+        "curl -sS -H \"Authorization: Bearer $(cat %s/demo-api-key)\" "
+        "-H 'Content-Type: application/json' \\\n"
+        "  -d '{\"digest\":\"sha256:'\"$(sha256sum doc.txt | cut -d' ' -f1)\"'\","
+        "\"kind\":\"contract.signed\",\"metadata\":{\"signer\":\"alice\"}}' "
+        "http://%s/v1/evidence\n\n"
+        "# Find the receipt of the time-stamped file:\n"
+        "curl -sS \"http://%s/v1/receipts?digest=sha256:$(sha256sum doc.txt | cut -d' ' -f1)\"\n\n",
+        addr, data, data, data, addr, data, data, addr, addr);
     printf("# Keep that receipt and verify it offline into a certification report (JSON + PDF):\n"
            "curl -sS \"http://%s/v1/receipts?digest=sha256:$(sha256sum doc.txt | cut -d' ' -f1)\" "
            "| jq '.receipts[0]' > doc.receipt.json\n"
@@ -168,8 +170,7 @@ int cmd_serve(int argc, char **argv)
             level_name = v;
         } else if (strcmp(a, "--mirror-remote") == 0) {
             if (remote_count == SERVER_MAX_REMOTES) {
-                fprintf(stderr, "notarium serve: at most %d --mirror-remote\n",
-                        SERVER_MAX_REMOTES);
+                fprintf(stderr, "notarium serve: at most %d --mirror-remote\n", SERVER_MAX_REMOTES);
                 return 2;
             }
             remotes[remote_count++] = v; /* appended to the config's mirror.remotes */

@@ -106,11 +106,13 @@ int load__check_records(const load_opts *o)
         total++;
 
         nt_buf_clear(&path);
-        NT_TRY(nt_buf_printf(&path, "/v1/receipts?digest=%s&limit=100", line)); /* the largest page */
+        NT_TRY(
+            nt_buf_printf(&path, "/v1/receipts?digest=%s&limit=100", line)); /* the largest page */
         int status = 0;
         NT_TRY(load__client_get(&status, &body, &c, nt_buf_cstr(&path)));
         json_error_t jerr;
-        json_t *root = status == 200 ? json_loadb((const char *)body.ptr, body.len, 0, &jerr) : NULL;
+        json_t *root =
+            status == 200 ? json_loadb((const char *)body.ptr, body.len, 0, &jerr) : NULL;
         json_t *list = json_object_get(root, "receipts");
         int found = 0;
         const char *why = status == 200 ? "no receipt for this digest" : "HTTP status";

@@ -109,9 +109,7 @@ int load__sock_open(int *fd_out, const struct sockaddr_in *addr, int nonblock)
     return 0;
 }
 
-
 /* ------------------------------------------------------------------ blocking client for checks */
-
 
 void load__client_close(client *c)
 {

@@ -36,20 +36,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOAD_MAX_CONNECTIONS 1024u
-#define LOAD_MAX_THREADS 64u
+#define LOAD_MAX_CONNECTIONS      1024u
+#define LOAD_MAX_THREADS          64u
 #define LOAD_DEFAULT_MAX_REQUESTS 1000000ull
-#define LOAD_HARD_MAX_REQUESTS 10000000ull
-#define LOAD_MAX_DURATION_S 3600.0
-#define LOAD_MAX_HEADER 16384u
-#define LOAD_MAX_BODY (16u * 1024u * 1024u)
-#define LOAD_RECONNECT_NS 20000000ull /* 20 ms between refused connects: a restarting server */
-#define LOAD_CHECK_TIMEOUT_S 10
+#define LOAD_HARD_MAX_REQUESTS    10000000ull
+#define LOAD_MAX_DURATION_S       3600.0
+#define LOAD_MAX_HEADER           16384u
+#define LOAD_MAX_BODY             (16u * 1024u * 1024u)
+#define LOAD_RECONNECT_NS         20000000ull /* 20 ms between refused connects: a restarting server */
+#define LOAD_CHECK_TIMEOUT_S      10
 
 typedef struct load_opts {
     struct sockaddr_in addr;
-    char host[80];      /* Host header value: "127.0.0.1:3161" */
-    char path[256];     /* request path for the load run */
+    char host[80];  /* Host header value: "127.0.0.1:3161" */
+    char path[256]; /* request path for the load run */
     unsigned connections;
     unsigned threads;
     double duration_s;
@@ -70,7 +70,7 @@ typedef struct http_resp {
     int status;
     size_t header_len; /* bytes up to and including the blank line */
     size_t body_len;
-    int close;         /* the server will close the connection after this response */
+    int close; /* the server will close the connection after this response */
 } http_resp;
 
 typedef struct req_state {
@@ -95,10 +95,10 @@ int load__build_evidence_request(nt_buf *out, req_state *st, const load_opts *o,
 int load__build_tsa_request(nt_buf *out, req_state *st, const load_opts *o);
 int load__check_consistency(const load_opts *o);
 reply_kind load__check_evidence_reply(const load_opts *o, const req_state *st, int status,
-                                       const uint8_t *body, size_t len, char *why, size_t why_len);
+                                      const uint8_t *body, size_t len, char *why, size_t why_len);
 int load__check_records(const load_opts *o);
 reply_kind load__check_tsa_reply(const load_opts *o, const req_state *st, int status,
-                                  const uint8_t *body, size_t len, char *why, size_t why_len);
+                                 const uint8_t *body, size_t len, char *why, size_t why_len);
 void load__client_close(client *c);
 int load__client_get(int *status_out, nt_buf *body_out, client *c, const char *path);
 extern FILE *load__record;

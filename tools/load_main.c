@@ -77,8 +77,8 @@ static int url_parse(load_opts *o, const char *url)
                             host);
     }
     if ((ntohl(o->addr.sin_addr.s_addr) >> 24) != 127) {
-        return nt_error_set(NT_EINVAL, "refusing target %s: not on the loopback network 127.0.0.0/8",
-                            host);
+        return nt_error_set(NT_EINVAL,
+                            "refusing target %s: not on the loopback network 127.0.0.0/8", host);
     }
     snprintf(o->host, sizeof(o->host), "%s:%u", host, (unsigned)port);
     snprintf(o->path, sizeof(o->path), "%s", p);
@@ -93,7 +93,6 @@ static int parse_uint(uint64_t *out, const char *s, uint64_t min, uint64_t max, 
     }
     return 0;
 }
-
 
 /* ------------------------------------------------------------------ main */
 
@@ -173,7 +172,8 @@ static int opts_parse(load_opts *o, int argc, char **argv)
     o->md = EVP_get_digestbynid(record_alg_nid(o->alg));
     NT_ENSURE(o->md != NULL, NT_EINVAL, "digest %s not available", alg);
     if (o->evidence) {
-        NT_ENSURE(o->api_key != NULL && o->api_key[0] != '\0' && strpbrk(o->api_key, "\r\n") == NULL,
+        NT_ENSURE(o->api_key != NULL && o->api_key[0] != '\0' &&
+                      strpbrk(o->api_key, "\r\n") == NULL,
                   NT_EINVAL, "--evidence needs --api-key KEY");
         if (url_path == NULL && (strcmp(o->path, "/") == 0 || strcmp(o->path, "/tsa") == 0)) {
             snprintf(o->path, sizeof(o->path), "/v1/evidence");
@@ -181,8 +181,8 @@ static int opts_parse(load_opts *o, int argc, char **argv)
     }
     if (!threads_set) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        o->threads = cpus > 0 && (unsigned long)cpus < o->connections ? (unsigned)cpus
-                                                                       : o->connections;
+        o->threads =
+            cpus > 0 && (unsigned long)cpus < o->connections ? (unsigned)cpus : o->connections;
     }
     if (o->threads > o->connections) {
         o->threads = o->connections;

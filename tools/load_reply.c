@@ -109,7 +109,6 @@ static int resp_token_span(nt_bytes *out, const uint8_t *der, size_t len)
     return 0;
 }
 
-
 /* The record file (--record) is shared by every thread. */
 static pthread_mutex_t g_record_lock = PTHREAD_MUTEX_INITIALIZER;
 FILE *load__record;
@@ -180,7 +179,8 @@ static int der_take(nt_bytes *content, const unsigned char **p, const unsigned c
  */
 static int resp_spans(nt_bytes *status_info, nt_bytes *tst_info, const uint8_t *der, size_t len)
 {
-    /* id-ct-TSTInfo 1.2.840.113549.1.9.16.1.4 (RFC 3161 2.4.2), id-signedData 1.2.840.113549.1.7.2 */
+    /* id-ct-TSTInfo 1.2.840.113549.1.9.16.1.4 (RFC 3161 2.4.2), id-signedData 1.2.840.113549.1.7.2
+     */
     static const uint8_t oid_tst[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
                                       0x01, 0x09, 0x10, 0x01, 0x04};
     static const uint8_t oid_sd[] = {0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02};
@@ -207,8 +207,8 @@ static int resp_spans(nt_bytes *status_info, nt_bytes *tst_info, const uint8_t *
     }
     p = ci.ptr;
     end = ci.ptr + ci.len;
-    if (der_take(&oid, &p, end, V_ASN1_UNIVERSAL, V_ASN1_OBJECT) < 0 ||
-        oid.len != sizeof(oid_sd) || memcmp(oid.ptr, oid_sd, sizeof(oid_sd)) != 0 ||
+    if (der_take(&oid, &p, end, V_ASN1_UNIVERSAL, V_ASN1_OBJECT) < 0 || oid.len != sizeof(oid_sd) ||
+        memcmp(oid.ptr, oid_sd, sizeof(oid_sd)) != 0 ||
         der_take(&exp, &p, end, V_ASN1_CONTEXT_SPECIFIC, 0) < 0 || p != end) {
         return nt_error_set(NT_EINVAL, "timeStampToken is not a CMS SignedData");
     }
@@ -243,7 +243,7 @@ static int resp_spans(nt_bytes *status_info, nt_bytes *tst_info, const uint8_t *
 }
 
 reply_kind load__check_tsa_reply(const load_opts *o, const req_state *st, int status,
-                                  const uint8_t *body, size_t len, char *why, size_t why_len)
+                                 const uint8_t *body, size_t len, char *why, size_t why_len)
 {
     reply_kind kind = REPLY_ERROR;
     const unsigned char *p;
@@ -308,7 +308,7 @@ done:
 }
 
 reply_kind load__check_evidence_reply(const load_opts *o, const req_state *st, int status,
-                                       const uint8_t *body, size_t len, char *why, size_t why_len)
+                                      const uint8_t *body, size_t len, char *why, size_t why_len)
 {
     reply_kind kind = REPLY_ERROR;
     receipt r;

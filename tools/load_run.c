@@ -149,10 +149,10 @@ static void conn_complete(worker *w, conn *c, const http_resp *r)
     const load_opts *o = w->o;
     char why[200] = "";
     const uint8_t *body = c->in.ptr + r->header_len;
-    reply_kind k = o->evidence ? load__check_evidence_reply(o, &c->st, r->status, body, r->body_len, why,
-                                                      sizeof(why))
-                               : load__check_tsa_reply(o, &c->st, r->status, body, r->body_len, why,
-                                                 sizeof(why));
+    reply_kind k =
+        o->evidence
+            ? load__check_evidence_reply(o, &c->st, r->status, body, r->body_len, why, sizeof(why))
+            : load__check_tsa_reply(o, &c->st, r->status, body, r->body_len, why, sizeof(why));
     if (r->status == 503) {
         w->http503++;
     }

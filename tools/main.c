@@ -19,31 +19,32 @@ int cmd_audit(int argc, char **argv);
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: notarium <command> [options]\n"
-            "\n"
-            "commands:\n"
-            "  serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT] [--port-file FILE]\n"
-            "        [--threads N] [--log-level debug|info|warn|error] [--check-ledger]\n"
-            "        [--user NAME] [--allow-root]\n"
-            "                         run the time-stamping server\n"
-            "  pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096]\n"
-            "        [--origin ORIGIN] [--days N] [--force]\n"
-            "                         create a development PKI and log key\n"
-            "  pki check --cert C --key K|pkcs11:URI [--chain CH] [--passphrase-file F]\n"
-            "        [--pkcs11-module LIB --pin-file F|--pin-env VAR]\n"
-            "                         the start-up checks of a certificate and key\n"
-            "  ledger info|get INDEX|proof inclusion I S|proof consistency A B --data DIR\n"
-            "  ledger check-consistency --log-key VKEY OLD_CHECKPOINT NEW_CHECKPOINT PROOF.json\n"
-            "                         read the ledger; check a consistency proof offline\n"
-            "  ledger check --data DIR [--log-key VKEY] [--all-checkpoints] [--max-problems N]\n"
-            "                         recompute the whole ledger from its leaves and compare\n"
-            "  apikey new [--id ID]   make an API key and its configuration entry\n"
-            "  verify ...             verify a document and its receipt offline (report: JSON, PDF)\n"
-            "  verify-report ...      check a signed (and time-stamped) verification report\n"
-            "  audit ...              replay and audit a ledger mirror\n"
-            "  version                print the version\n"
-            "  help                   this text\n");
+    fprintf(
+        f,
+        "usage: notarium <command> [options]\n"
+        "\n"
+        "commands:\n"
+        "  serve [--demo] --data DIR [--config FILE] [--listen ADDR:PORT] [--port-file FILE]\n"
+        "        [--threads N] [--log-level debug|info|warn|error] [--check-ledger]\n"
+        "        [--user NAME] [--allow-root]\n"
+        "                         run the time-stamping server\n"
+        "  pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096]\n"
+        "        [--origin ORIGIN] [--days N] [--force]\n"
+        "                         create a development PKI and log key\n"
+        "  pki check --cert C --key K|pkcs11:URI [--chain CH] [--passphrase-file F]\n"
+        "        [--pkcs11-module LIB --pin-file F|--pin-env VAR]\n"
+        "                         the start-up checks of a certificate and key\n"
+        "  ledger info|get INDEX|proof inclusion I S|proof consistency A B --data DIR\n"
+        "  ledger check-consistency --log-key VKEY OLD_CHECKPOINT NEW_CHECKPOINT PROOF.json\n"
+        "                         read the ledger; check a consistency proof offline\n"
+        "  ledger check --data DIR [--log-key VKEY] [--all-checkpoints] [--max-problems N]\n"
+        "                         recompute the whole ledger from its leaves and compare\n"
+        "  apikey new [--id ID]   make an API key and its configuration entry\n"
+        "  verify ...             verify a document and its receipt offline (report: JSON, PDF)\n"
+        "  verify-report ...      check a signed (and time-stamped) verification report\n"
+        "  audit ...              replay and audit a ledger mirror\n"
+        "  version                print the version\n"
+        "  help                   this text\n");
 }
 
 int main(int argc, char **argv)

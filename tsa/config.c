@@ -28,7 +28,7 @@ static int check_members(json_t *obj, const char *section, const char *const *al
     const char *key;
     json_t *value;
 
-    json_object_foreach(obj, key, value) {
+    json_object_foreach (obj, key, value) {
         size_t i;
         (void)value;
         for (i = 0; i < n; i++) {
@@ -51,8 +51,7 @@ static int get_uint(uint64_t *out, json_t *obj, const char *section, const char 
         *out = def;
         return 0;
     }
-    if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-        (uint64_t)json_integer_value(v) > max) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
         return nt_error_set(NT_EINVAL, "%s%s: not an integer in 0..%llu", section, key,
                             (unsigned long long)max);
     }
@@ -131,7 +130,7 @@ static int get_str_array(char **out, size_t *count, size_t max, json_t *obj, con
     if (json_array_size(arr) > max) {
         return nt_error_set(NT_EINVAL, "%s%s: more than %zu entries", section, key, max);
     }
-    json_array_foreach(arr, i, v) {
+    json_array_foreach (arr, i, v) {
         if (!json_is_string(v) || json_string_length(v) == 0) {
             return nt_error_set(NT_EINVAL, "%s%s[%zu]: not a non-empty string", section, key, i);
         }
@@ -160,11 +159,25 @@ int server_name_valid(const char *s, size_t n)
 
 static int parse_tsa(server_config *cfg, json_t *o)
 {
-    static const char *const allowed[] = {
-        "policy", "accepted_policies", "accepted_extensions", "accuracy_ms", "precision",
-        "ordering", "include_tsa_name", "allow_sha1", "allow_md5", "allow_unsynced_clock",
-        "signing_digest", "rsa_pss", "node_id", "cert", "key", "key_passphrase_file", "chain",
-        "pkcs12", "pkcs12_passphrase_file"};
+    static const char *const allowed[] = {"policy",
+                                          "accepted_policies",
+                                          "accepted_extensions",
+                                          "accuracy_ms",
+                                          "precision",
+                                          "ordering",
+                                          "include_tsa_name",
+                                          "allow_sha1",
+                                          "allow_md5",
+                                          "allow_unsynced_clock",
+                                          "signing_digest",
+                                          "rsa_pss",
+                                          "node_id",
+                                          "cert",
+                                          "key",
+                                          "key_passphrase_file",
+                                          "chain",
+                                          "pkcs12",
+                                          "pkcs12_passphrase_file"};
     const char *sec = "tsa.";
     tsa_config *t = &cfg->tsa;
     uint64_t u = 0;
@@ -175,8 +188,8 @@ static int parse_tsa(server_config *cfg, json_t *o)
     NT_TRY(get_str(&cfg->tsa_policy, o, sec, "policy", NULL, 0));
     NT_ENSURE(cfg->tsa_policy != NULL, NT_EINVAL, "tsa.policy: required");
     t->policy = cfg->tsa_policy;
-    NT_TRY(get_str_array(cfg->tsa_accepted_policies, &t->accepted_policy_count, TSA_MAX_POLICIES,
-                         o, sec, "accepted_policies"));
+    NT_TRY(get_str_array(cfg->tsa_accepted_policies, &t->accepted_policy_count, TSA_MAX_POLICIES, o,
+                         sec, "accepted_policies"));
     for (size_t i = 0; i < t->accepted_policy_count; i++) {
         t->accepted_policies[i] = cfg->tsa_accepted_policies[i];
     }
@@ -210,17 +223,17 @@ static int parse_tsa(server_config *cfg, json_t *o)
     NT_TRY(get_str(&cfg->tsa_chain, o, sec, "chain", "pki/ca.pem", 1));
     NT_TRY(get_str(&cfg->tsa_pkcs12, o, sec, "pkcs12", NULL, 1));
     NT_TRY(get_str(&cfg->tsa_pkcs12_passphrase_file, o, sec, "pkcs12_passphrase_file", NULL, 1));
-    NT_ENSURE(cfg->tsa_pkcs12 != NULL || (cfg->tsa_cert != NULL && cfg->tsa_key != NULL),
-              NT_EINVAL, "tsa: either pkcs12 or both cert and key are required");
+    NT_ENSURE(cfg->tsa_pkcs12 != NULL || (cfg->tsa_cert != NULL && cfg->tsa_key != NULL), NT_EINVAL,
+              "tsa: either pkcs12 or both cert and key are required");
 done:
     return error;
 }
 
 static int parse_ledger(server_config *cfg, json_t *o)
 {
-    static const char *const allowed[] = {"path", "origin", "log_key", "map_size_mb", "batch_max",
-                                          "batch_window_us", "queue_max", "no_sync",
-                                          "full_retry_ms", "check_at_start"};
+    static const char *const allowed[] = {
+        "path",      "origin",  "log_key",       "map_size_mb",   "batch_max", "batch_window_us",
+        "queue_max", "no_sync", "full_retry_ms", "check_at_start"};
     const char *sec = "ledger.";
     uint64_t u = 0;
     int error = 0;
@@ -295,7 +308,7 @@ static int parse_api_keys(server_config *cfg, json_t *arr)
     NT_ENSURE(json_is_array(arr), NT_EINVAL, "api_keys: not an array");
     NT_ENSURE(json_array_size(arr) <= SERVER_MAX_API_KEYS, NT_EINVAL,
               "api_keys: more than %d entries", SERVER_MAX_API_KEYS);
-    json_array_foreach(arr, i, o) {
+    json_array_foreach (arr, i, o) {
         server_api_key *k = &cfg->api_keys[i];
         const char *id, *salt, *hash;
         char sec[32];
@@ -331,8 +344,9 @@ done:
 
 static int parse_mirror(server_config *cfg, json_t *o)
 {
-    static const char *const allowed[] = {"path", "interval_ms", "remotes", "retry_min_ms",
-                                          "retry_max_ms", "push_timeout_ms", "stop_timeout_ms"};
+    static const char *const allowed[] = {"path",           "interval_ms",  "remotes",
+                                          "retry_min_ms",   "retry_max_ms", "push_timeout_ms",
+                                          "stop_timeout_ms"};
     const char *sec = "mirror.";
     uint64_t u = 0;
     int error = 0;
@@ -366,9 +380,9 @@ done:
 /* The "http" section; every member optional (see the defaults below and OPERATING.md). */
 static int parse_http(server_config *cfg, json_t *o)
 {
-    static const char *const allowed[] = {"max_connections", "max_connections_per_address",
+    static const char *const allowed[] = {"max_connections",      "max_connections_per_address",
                                           "reserved_connections", "request_timeout_ms",
-                                          "drain_timeout_ms", "commit_stall_ms"};
+                                          "drain_timeout_ms",     "commit_stall_ms"};
     const char *sec = "http.";
     uint64_t u = 0;
     int error = 0;
@@ -400,9 +414,9 @@ done:
 
 int server_config_parse(server_config **out, const char *json, size_t len, const char *data_dir)
 {
-    static const char *const allowed[] = {"listen", "threads", "max_body", "log_level", "tsa",
-                                          "ledger", "api_keys", "evidence", "mirror", "web",
-                                          "http", "pkcs11", "user"};
+    static const char *const allowed[] = {"listen", "threads",  "max_body", "log_level", "tsa",
+                                          "ledger", "api_keys", "evidence", "mirror",    "web",
+                                          "http",   "pkcs11",   "user"};
     static const char *const evidence_allowed[] = {"max_metadata_bytes"};
     static const char *const web_allowed[] = {"verify_page", "report_trust"};
     server_config *cfg = NULL;
@@ -579,17 +593,15 @@ int server_config_default_json(nt_buf *out, const char *origin, const char *api_
         " s:{s:i},"
         " s:{s:s, s:i, s:[]}}",
         "listen", SERVER_DEFAULT_LISTEN, "threads", 0, "max_body", SERVER_DEFAULT_MAX_BODY,
-        "log_level", "info",
-        "tsa", "policy", SERVER_DEFAULT_POLICY, "accepted_policies", "accepted_extensions",
-        "accuracy_ms", 1000, "precision", 3, "ordering", 0, "include_tsa_name", 0, "allow_sha1", 0,
-        "allow_md5", 0, "allow_unsynced_clock", allow_unsynced_clock ? 1 : 0, "signing_digest",
-        "sha256", "rsa_pss", 0, "node_id", 0, "cert", "pki/tsa.pem", "key", "pki/tsa.key",
-        "key_passphrase_file", "chain", "pki/ca.pem", "pkcs12", "pkcs12_passphrase_file",
-        "ledger", "path", "ledger", "origin", origin, "log_key", "pki/log.key", "map_size_mb",
-        65536, "batch_max", 512, "batch_window_us", 1000, "queue_max", 8192, "no_sync", 0,
-        "api_keys", keys,
-        "evidence", "max_metadata_bytes", 16384,
-        "mirror", "path", "mirror.git", "interval_ms", 1000, "remotes");
+        "log_level", "info", "tsa", "policy", SERVER_DEFAULT_POLICY, "accepted_policies",
+        "accepted_extensions", "accuracy_ms", 1000, "precision", 3, "ordering", 0,
+        "include_tsa_name", 0, "allow_sha1", 0, "allow_md5", 0, "allow_unsynced_clock",
+        allow_unsynced_clock ? 1 : 0, "signing_digest", "sha256", "rsa_pss", 0, "node_id", 0,
+        "cert", "pki/tsa.pem", "key", "pki/tsa.key", "key_passphrase_file", "chain", "pki/ca.pem",
+        "pkcs12", "pkcs12_passphrase_file", "ledger", "path", "ledger", "origin", origin, "log_key",
+        "pki/log.key", "map_size_mb", 65536, "batch_max", 512, "batch_window_us", 1000, "queue_max",
+        8192, "no_sync", 0, "api_keys", keys, "evidence", "max_metadata_bytes", 16384, "mirror",
+        "path", "mirror.git", "interval_ms", 1000, "remotes");
     NT_ENSURE(root != NULL, NT_ENOMEM, "cannot build the default configuration");
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     NT_ENSURE(text != NULL, NT_ENOMEM, "out of memory");

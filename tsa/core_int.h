@@ -14,8 +14,8 @@
 #include <stdatomic.h>
 
 struct tsa {
-    tsa_config cfg;              /* copy; its string pointers are not kept (set to NULL) */
-    const certs_signer *signer;  /* borrowed */
+    tsa_config cfg;             /* copy; its string pointers are not kept (set to NULL) */
+    const certs_signer *signer; /* borrowed */
 
     /* parsed once, read-only afterwards: shared by every signing thread */
     ASN1_OBJECT *policy;
@@ -23,22 +23,22 @@ struct tsa {
     size_t accepted_policy_count;
     ASN1_OBJECT *accepted_extensions[TSA_MAX_EXTENSIONS];
     size_t accepted_extension_count;
-    EVP_MD *sign_md;             /* digest of the CMS signature */
-    int sign_pss;                /* RSASSA-PSS padding */
-    GENERAL_NAME *tsa_name;      /* TSTInfo.tsa, NULL when not included */
-    TS_ACCURACY *accuracy;       /* NULL when omitted */
-    nt_buf ess_v2;               /* DER SigningCertificateV2 of the signer (constant) */
-    STACK_OF(X509) *embed;       /* certReq TRUE: signer, then its chain (no duplicates) */
-    nt_buf embed_der;            /* their DER, concatenated in that order */
-    uint64_t unit_ns;            /* one unit of genTime precision */
-    struct tsa__fast *fast;      /* token_fast.c's constants and contexts; NULL: CMS path */
+    EVP_MD *sign_md;        /* digest of the CMS signature */
+    int sign_pss;           /* RSASSA-PSS padding */
+    GENERAL_NAME *tsa_name; /* TSTInfo.tsa, NULL when not included */
+    TS_ACCURACY *accuracy;  /* NULL when omitted */
+    nt_buf ess_v2;          /* DER SigningCertificateV2 of the signer (constant) */
+    STACK_OF(X509) * embed; /* certReq TRUE: signer, then its chain (no duplicates) */
+    nt_buf embed_der;       /* their DER, concatenated in that order */
+    uint64_t unit_ns;       /* one unit of genTime precision */
+    struct tsa__fast *fast; /* token_fast.c's constants and contexts; NULL: CMS path */
 
     /* the only mutable shared state: atomics */
     _Atomic uint64_t serial_counter;
-    _Atomic uint64_t last_gen_ns;      /* last issued genTime, ns since the epoch */
+    _Atomic uint64_t last_gen_ns; /* last issued genTime, ns since the epoch */
     _Atomic uint64_t stat_granted;
     _Atomic uint64_t stat_rejected[32];
-    _Atomic int clock_sync;            /* nt_clock_sync as last observed */
+    _Atomic int clock_sync; /* nt_clock_sync as last observed */
     _Atomic long clock_max_error_us;
     _Atomic long clock_est_error_us;
 };

@@ -48,14 +48,14 @@ static void request_log(http_req *q, unsigned status, size_t bytes_out)
     log_json_escape(&f, q->path);
     nt_buf_printf(&f, "\",\"status\":%u", status);
     if (q->has_alg) {
-        nt_buf_printf(&f, ",\"alg\":\"%s\"", record_alg_name(q->alg) ? record_alg_name(q->alg)
-                                                                      : "unknown");
+        nt_buf_printf(&f, ",\"alg\":\"%s\"",
+                      record_alg_name(q->alg) ? record_alg_name(q->alg) : "unknown");
     }
     if (q->fail != TSA_FAIL_NONE) {
         nt_buf_printf(&f, ",\"fail\":\"%s\"", tsa_fail_name(q->fail));
     }
-    nt_buf_printf(&f, ",\"latency_ms\":%.3f,\"bytes_in\":%llu,\"bytes_out\":%zu",
-                  (double)ns / 1e6, (unsigned long long)q->bytes_in, bytes_out);
+    nt_buf_printf(&f, ",\"latency_ms\":%.3f,\"bytes_in\":%llu,\"bytes_out\":%zu", (double)ns / 1e6,
+                  (unsigned long long)q->bytes_in, bytes_out);
     if (q->leaf >= 0) {
         nt_buf_printf(&f, ",\"leaf\":%lld", (long long)q->leaf);
     }
@@ -74,8 +74,8 @@ enum MHD_Result http__send_reply(http_req *q, server_reply *r)
     enum MHD_Result ret;
     char num[24];
 
-    resp = MHD_create_response_from_buffer(r->body.len, r->body.ptr != NULL ? r->body.ptr : (void *)"",
-                                           MHD_RESPMEM_MUST_COPY);
+    resp = MHD_create_response_from_buffer(
+        r->body.len, r->body.ptr != NULL ? r->body.ptr : (void *)"", MHD_RESPMEM_MUST_COPY);
     if (resp == NULL) {
         return MHD_NO;
     }
@@ -108,8 +108,8 @@ enum MHD_Result http__send_reply(http_req *q, server_reply *r)
     return ret;
 }
 
-enum MHD_Result http__send_error(http_req *q, unsigned status, const char *code,
-                                 const char *field, const char *msg)
+enum MHD_Result http__send_error(http_req *q, unsigned status, const char *code, const char *field,
+                                 const char *msg)
 {
     server_reply r;
     enum MHD_Result ret;
@@ -303,8 +303,10 @@ static enum MHD_Result handle_get(http_req *q, const char *url)
     case ROUTE_RECEIPT:
     case ROUTE_RECEIPTS:
     case ROUTE_PROOF_INCLUSION:
-    case ROUTE_PROOF_CONSISTENCY: return http__handle_read(q, url);
-    default: break;
+    case ROUTE_PROOF_CONSISTENCY:
+        return http__handle_read(q, url);
+    default:
+        break;
     }
     server_reply_init(&r);
     if (q->route == ROUTE_HEALTHZ) {
@@ -328,8 +330,8 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
 {
     server *s = q->s;
     int is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-    int is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
-                 strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+    int is_get =
+        strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     const char *value;
 
     if (q->route == ROUTE_NONE) {
@@ -351,20 +353,20 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
         if (q->route == ROUTE_EVIDENCE && (value = request_key(q, 1)) != NULL) {
             return http__send_error(q, 401, "unauthorized", NULL, value);
         }
-        value = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
-                                            MHD_HTTP_HEADER_CONTENT_TYPE);
+        value = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (q->route == ROUTE_TSA ? !media_type_is(value, tsa_types, 2)
                                   : !media_type_is(value, json_types, 1)) {
             return http__send_error(q, 415, "unsupported_media_type", NULL,
-                              q->route == ROUTE_TSA
-                                  ? "Content-Type must be application/timestamp-query"
-                                  : "Content-Type must be application/json");
+                                    q->route == ROUTE_TSA
+                                        ? "Content-Type must be application/timestamp-query"
+                                        : "Content-Type must be application/json");
         }
-        value = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
-                                            MHD_HTTP_HEADER_CONTENT_LENGTH);
+        value =
+            MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (value != NULL && nt_parse_u64(&declared, value, strlen(value)) == 0 &&
             declared > s->cfg->max_body) {
-            return http__send_error(q, 413, "body_too_large", NULL, "the request body is too large");
+            return http__send_error(q, 413, "body_too_large", NULL,
+                                    "the request body is too large");
         }
         return MHD_YES; /* read the body */
     }
@@ -516,8 +518,7 @@ static enum MHD_Result first_call(http_req *q, struct MHD_Connection *conn, cons
     if (atomic_load(&s->stopping)) {
         return send_error_close(q, 503, "shutting_down", "the server is shutting down");
     }
-    if (q->route != ROUTE_HEALTHZ && q->route != ROUTE_METRICS &&
-        server_guard_pressed(s->guard)) {
+    if (q->route != ROUTE_HEALTHZ && q->route != ROUTE_METRICS && server_guard_pressed(s->guard)) {
         return send_error_close(q, 503, "too_many_connections",
                                 "the server is at its connection limit, retry later");
     }
@@ -525,9 +526,8 @@ static enum MHD_Result first_call(http_req *q, struct MHD_Connection *conn, cons
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     server *s = cls;
     http_req *q = *con_cls;
@@ -648,8 +648,7 @@ int server_http_start(struct server_http **out, server *s, int listen_fd, unsign
     struct server_http *h;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
-    unsigned max = cfg->http_max_connections != 0 ? cfg->http_max_connections
-                                                   : connection_limit();
+    unsigned max = cfg->http_max_connections != 0 ? cfg->http_max_connections : connection_limit();
     unsigned pool = threads > 1 ? threads : 0;
     int error;
 
@@ -674,10 +673,10 @@ int server_http_start(struct server_http **out, server *s, int listen_fd, unsign
     h->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
         MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_THREAD_POOL_SIZE, pool,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
-        on_connection, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, max,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->http_max_per_address, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+        MHD_OPTION_CONNECTION_LIMIT, max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        cfg->http_max_per_address, MHD_OPTION_END);
     if (h->daemon == NULL) {
         s->http = NULL;
         server_guard_free(s->guard);

@@ -26,7 +26,7 @@
  */
 struct http_ticket {
     struct http_ticket *prev, *next;
-    http_req *q;             /* NULL once abandoned */
+    http_req *q; /* NULL once abandoned */
     struct server_http *h;
     /* a ledger read: its inputs, copied (q may be gone when it runs) and its reply */
     http_route route;
@@ -129,12 +129,11 @@ static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes m
     MHD_suspend_connection(q->conn);
     /* The key that wrote an evidence record owns its metadata (server_metadata_filter);
      * the genTime goes with the leaf: the ledger keeps its durable high-water mark. */
-    rc = ledger_append_full_async(s->ledger, leaf, metadata,
-                                  q->key != NULL ? NT_BYTES(q->key->id, strlen(q->key->id))
-                                                 : NT_BYTES(NULL, 0),
-                                  (uint64_t)q->result.gen_time.tv_sec * 1000000000u +
-                                      (uint64_t)q->result.gen_time.tv_nsec,
-                                  on_appended, t);
+    rc = ledger_append_full_async(
+        s->ledger, leaf, metadata,
+        q->key != NULL ? NT_BYTES(q->key->id, strlen(q->key->id)) : NT_BYTES(NULL, 0),
+        (uint64_t)q->result.gen_time.tv_sec * 1000000000u + (uint64_t)q->result.gen_time.tv_nsec,
+        on_appended, t);
     if (rc < 0) {
         /* The callback will not run: answer ourselves, unless shutdown already did. */
         pthread_mutex_lock(&ticket_mu);
@@ -161,13 +160,21 @@ static void read_run(void *ctx)
 
     server_reply_init(&t->reply);
     switch (t->route) {
-    case ROUTE_CHECKPOINT: server_get_checkpoint(&t->reply, s); break;
-    case ROUTE_RECEIPT: server_get_receipt(&t->reply, s, t->arg1, t->reader); break;
+    case ROUTE_CHECKPOINT:
+        server_get_checkpoint(&t->reply, s);
+        break;
+    case ROUTE_RECEIPT:
+        server_get_receipt(&t->reply, s, t->arg1, t->reader);
+        break;
     case ROUTE_RECEIPTS:
         server_get_receipts(&t->reply, s, t->arg1, t->arg2, t->arg3, t->reader);
         break;
-    case ROUTE_PROOF_INCLUSION: server_get_proof_inclusion(&t->reply, s, t->arg1, t->arg2); break;
-    default: server_get_proof_consistency(&t->reply, s, t->arg1, t->arg2); break;
+    case ROUTE_PROOF_INCLUSION:
+        server_get_proof_inclusion(&t->reply, s, t->arg1, t->arg2);
+        break;
+    default:
+        server_get_proof_consistency(&t->reply, s, t->arg1, t->arg2);
+        break;
     }
     pthread_mutex_lock(&ticket_mu);
     q = t->q;
@@ -203,15 +210,24 @@ enum MHD_Result http__handle_read(http_req *q, const char *url)
     }
     t->route = q->route;
     switch (q->route) {
-    case ROUTE_RECEIPT: a1 = url + 12; break;
+    case ROUTE_RECEIPT:
+        a1 = url + 12;
+        break;
     case ROUTE_RECEIPTS:
         a1 = http__arg(q, "digest");
         a2 = http__arg(q, "limit");
         a3 = http__arg(q, "cursor");
         break;
-    case ROUTE_PROOF_INCLUSION: a1 = http__arg(q, "index"); a2 = http__arg(q, "size"); break;
-    case ROUTE_PROOF_CONSISTENCY: a1 = http__arg(q, "from"); a2 = http__arg(q, "to"); break;
-    default: break;
+    case ROUTE_PROOF_INCLUSION:
+        a1 = http__arg(q, "index");
+        a2 = http__arg(q, "size");
+        break;
+    case ROUTE_PROOF_CONSISTENCY:
+        a1 = http__arg(q, "from");
+        a2 = http__arg(q, "to");
+        break;
+    default:
+        break;
     }
     if (arg_copy(&t->arg1, a1) < 0 || arg_copy(&t->arg2, a2) < 0 || arg_copy(&t->arg3, a3) < 0 ||
         arg_copy(&t->reader, http__key_id(q)) < 0) {
@@ -275,10 +291,14 @@ static const char *append_error_text(const http_req *q, int error)
         return "server shutting down: the ledger did not commit in time, nothing was issued";
     }
     switch (error) {
-    case NT_EBUSY: return "server overloaded: the ledger queue is full, retry later";
-    case NT_EFULL: return "ledger storage is full";
-    case NT_ESTATE: return "server shutting down";
-    default: return "ledger write failed";
+    case NT_EBUSY:
+        return "server overloaded: the ledger queue is full, retry later";
+    case NT_EFULL:
+        return "ledger storage is full";
+    case NT_ESTATE:
+        return "server shutting down";
+    default:
+        return "ledger write failed";
     }
 }
 
@@ -298,13 +318,13 @@ static enum MHD_Result finish_append(http_req *q)
         if (q->route == ROUTE_TSA) {
             /* Never the token: a systemFailure rejection instead (invariant 1). */
             return http__send_tsa_rejection(q, 503, TSA_FAIL_SYSTEM_FAILURE,
-                                      append_error_text(q, q->append_error));
+                                            append_error_text(q, q->append_error));
         }
         return http__send_error(q, 503,
-                          q->append_error == NT_EBUSY   ? "overloaded"
-                          : q->append_error == NT_EFULL ? "ledger_full"
-                                                        : "ledger_unavailable",
-                          NULL, append_error_text(q, q->append_error));
+                                q->append_error == NT_EBUSY   ? "overloaded"
+                                : q->append_error == NT_EFULL ? "ledger_full"
+                                                              : "ledger_unavailable",
+                                NULL, append_error_text(q, q->append_error));
     }
     q->leaf = (int64_t)q->append_index;
     server_reply_init(&r);

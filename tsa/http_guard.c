@@ -26,19 +26,19 @@
 /* Inside the reserve, a connection still reading its request after this long is ended:
  * health probes send their few bytes at once, trickling clients do not. */
 #define GUARD_PRESSURE_GRACE_NS (1000ull * 1000000ull)
-#define GUARD_TICK_NS (50ull * 1000000ull)
+#define GUARD_TICK_NS           (50ull * 1000000ull)
 
 struct server_conn {
     struct server_conn *prev, *next;
     int fd;
-    int reading;        /* a request is being received */
-    int ended;          /* shut down by the guard */
-    uint64_t since_ns;  /* when the current request could start arriving */
+    int reading;       /* a request is being received */
+    int ended;         /* shut down by the guard */
+    uint64_t since_ns; /* when the current request could start arriving */
 };
 
 struct server_guard {
     pthread_mutex_t mu;
-    pthread_cond_t cv;  /* CLOCK_MONOTONIC: the thread's tick and its stop signal */
+    pthread_cond_t cv; /* CLOCK_MONOTONIC: the thread's tick and its stop signal */
     pthread_t thread;
     int thread_started;
     int stop;

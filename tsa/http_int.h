@@ -35,9 +35,9 @@ typedef enum http_route {
     ROUTE_PROOF_INCLUSION,
     ROUTE_PROOF_CONSISTENCY,
     ROUTE_VERIFY,
-    ROUTE_VERIFY_REPORT,        /* web.c */
-    ROUTE_TRUST,                /* web.c */
-    ROUTE_WEB,                  /* web.c: the page's files; GET / when the page is on */
+    ROUTE_VERIFY_REPORT, /* web.c */
+    ROUTE_TRUST,         /* web.c */
+    ROUTE_WEB,           /* web.c: the page's files; GET / when the page is on */
 } http_route;
 
 typedef struct http_req {
@@ -48,20 +48,20 @@ typedef struct http_req {
     char method[12];
     char path[160];
     nt_buf body;
-    uint64_t bytes_in;          /* request body bytes received (logged) */
+    uint64_t bytes_in; /* request body bytes received (logged) */
     int too_large;
     int replied;
-    int begun;                  /* the first access-handler call was made */
-    int nul_in_target;          /* the raw request target has a percent-encoded NUL */
-    server_conn *guard_conn;    /* this connection in the guard; NULL = untracked */
-    int suspended;              /* waiting for the ledger (an append or a read) */
-    int abandoned;              /* answered by server_http_abandon, not by the ledger */
-    int append_error;           /* written by the callback before it resumes us */
+    int begun;               /* the first access-handler call was made */
+    int nul_in_target;       /* the raw request target has a percent-encoded NUL */
+    server_conn *guard_conn; /* this connection in the guard; NULL = untracked */
+    int suspended;           /* waiting for the ledger (an append or a read) */
+    int abandoned;           /* answered by server_http_abandon, not by the ledger */
+    int append_error;        /* written by the callback before it resumes us */
     uint64_t append_index;
-    server_reply read_reply;    /* a ledger read's reply, moved here before the resume */
-    tsa_result result;          /* /tsa and /v1/evidence */
+    server_reply read_reply; /* a ledger read's reply, moved here before the resume */
+    tsa_result result;       /* /tsa and /v1/evidence */
     server_evidence evidence;
-    const server_api_key *key;  /* the API key presented (borrowed from cfg), NULL = none */
+    const server_api_key *key; /* the API key presented (borrowed from cfg), NULL = none */
     /* for the request log */
     int has_alg;
     record_alg alg;
@@ -71,8 +71,8 @@ typedef struct http_req {
 
 /* http.c */
 enum MHD_Result http__send_reply(http_req *q, server_reply *r);
-enum MHD_Result http__send_error(http_req *q, unsigned status, const char *code,
-                                 const char *field, const char *msg);
+enum MHD_Result http__send_error(http_req *q, unsigned status, const char *code, const char *field,
+                                 const char *msg);
 /* An RFC 3161 rejection with HTTP `status` (200, or 503 for our own failures). */
 enum MHD_Result http__send_tsa_rejection(http_req *q, unsigned status, tsa_fail fail,
                                          const char *text);

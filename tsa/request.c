@@ -274,8 +274,8 @@ static int der_value(const der_tlv *v, unsigned depth, char *reason, size_t cap)
         return 0;
     case 0x02:
         /* X.690 8.3.2: the first nine bits of an INTEGER are not all ones or all zeros. */
-        if (v->len == 0 || (v->len > 1 && ((c[0] == 0x00 && !(c[1] & 0x80)) ||
-                                           (c[0] == 0xff && (c[1] & 0x80))))) {
+        if (v->len == 0 ||
+            (v->len > 1 && ((c[0] == 0x00 && !(c[1] & 0x80)) || (c[0] == 0xff && (c[1] & 0x80))))) {
             snprintf(reason, cap, "request is not DER-encoded: INTEGER not minimal");
             return -1;
         }
@@ -327,8 +327,9 @@ static int request_der_check(nt_bytes der, char *reason, size_t cap)
             return -1;
         }
         if (field.tag == 0x01 && field.ptr[0] == 0x00) {
-            snprintf(reason, cap, "request is not DER-encoded: certReq FALSE is the DEFAULT "
-                                  "and must be omitted");
+            snprintf(reason, cap,
+                     "request is not DER-encoded: certReq FALSE is the DEFAULT "
+                     "and must be omitted");
             return -1;
         }
         if (field.tag != 0xa0) {
@@ -348,8 +349,9 @@ static int request_der_check(nt_bytes der, char *reason, size_t cap)
                     return -1;
                 }
                 if (item.tag == 0x01 && item.ptr[0] == 0x00) {
-                    snprintf(reason, cap, "request is not DER-encoded: Extension critical "
-                                          "FALSE is the DEFAULT and must be omitted");
+                    snprintf(reason, cap,
+                             "request is not DER-encoded: Extension critical "
+                             "FALSE is the DEFAULT and must be omitted");
                     return -1;
                 }
             }

@@ -20,8 +20,8 @@
 #if defined(__linux__)
 #include <sys/syscall.h>
 #endif
-#include <sys/socket.h>
 #include <arpa/inet.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,10 +43,14 @@ static const char *tsa_key_type_name(EVP_PKEY *key)
     case EVP_PKEY_RSA:
     case EVP_PKEY_RSA_PSS:
         switch (EVP_PKEY_get_bits(key)) {
-        case 2048: return "rsa-2048";
-        case 3072: return "rsa-3072";
-        case 4096: return "rsa-4096";
-        default: return "rsa";
+        case 2048:
+            return "rsa-2048";
+        case 3072:
+            return "rsa-3072";
+        case 4096:
+            return "rsa-4096";
+        default:
+            return "rsa";
         }
     case EVP_PKEY_ED25519:
         return "ed25519";
@@ -54,7 +58,6 @@ static const char *tsa_key_type_name(EVP_PKEY *key)
         return "unknown";
     }
 }
-
 
 /*
  * Serial numbers embed a boot epoch that must grow at every start (tsa.h):
@@ -169,8 +172,7 @@ static int mirror_begin(server *s)
     if (error < 0) {
         char reason[400];
         const char *msg = nt_error_last();
-        snprintf(reason, sizeof(reason), "%s",
-                 strncmp(msg, "mirror: ", 8) == 0 ? msg + 8 : msg);
+        snprintf(reason, sizeof(reason), "%s", strncmp(msg, "mirror: ", 8) == 0 ? msg + 8 : msg);
         error = nt_error_set(error, "git mirror %s: %s", c->mirror_path, reason);
     }
 done:
@@ -331,9 +333,9 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     if (fd >= 0) {
         NT_TRY(sock_address(s->address, sizeof(s->address), fd));
     } else {
-        NT_TRY(server_listen_open(&fd, s->address, sizeof(s->address),
-                                  opts != NULL && opts->listen != NULL ? opts->listen
-                                                                       : cfg->listen));
+        NT_TRY(
+            server_listen_open(&fd, s->address, sizeof(s->address),
+                               opts != NULL && opts->listen != NULL ? opts->listen : cfg->listen));
     }
     threads = opts != NULL && opts->threads >= 0 ? (unsigned)opts->threads : cfg->threads;
     if (threads == 0) {
@@ -347,9 +349,8 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
         NT_TRY(nt_buf_printf(&line, "%s\n", s->address));
         NT_TRY(nt_file_write_atomic(opts->port_file, line.ptr, line.len, 0644));
     }
-    nt_log(NT_LOG_INFO, NULL,
-           "listening on %s (%u threads, key %s, boot epoch %u, ledger %s)", s->address, threads,
-           s->key_type, s->boot_epoch, cfg->ledger_path);
+    nt_log(NT_LOG_INFO, NULL, "listening on %s (%u threads, key %s, boot epoch %u, ledger %s)",
+           s->address, threads, s->key_type, s->boot_epoch, cfg->ledger_path);
     *out = s;
     s = NULL;
 done:

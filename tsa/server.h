@@ -19,11 +19,11 @@
 #include "tsa/tsa.h"
 #include "util/util.h"
 
-#define SERVER_DEFAULT_LISTEN "127.0.0.1:3161"
+#define SERVER_DEFAULT_LISTEN   "127.0.0.1:3161"
 #define SERVER_DEFAULT_MAX_BODY 65536
-#define SERVER_DEFAULT_POLICY "2.999.3161.1" /* ITU-T example arc: demo only, set your own */
-#define SERVER_MAX_API_KEYS 64
-#define SERVER_MAX_REMOTES 16
+#define SERVER_DEFAULT_POLICY   "2.999.3161.1" /* ITU-T example arc: demo only, set your own */
+#define SERVER_MAX_API_KEYS     64
+#define SERVER_MAX_REMOTES      16
 
 /* One API key entry: the clear key is never stored, only SHA-256(salt || key). */
 typedef struct server_api_key {
@@ -39,28 +39,28 @@ typedef struct server_api_key {
  * relative paths in the file have been resolved against data_dir.
  */
 typedef struct server_config {
-    char *data_dir;              /* the --data directory */
-    char *listen;                /* "ADDR:PORT" ("[v6]:PORT" for IPv6) */
-    unsigned threads;            /* HTTP worker threads; 0 = number of CPUs */
-    size_t max_body;             /* largest request body accepted, bytes */
+    char *data_dir;   /* the --data directory */
+    char *listen;     /* "ADDR:PORT" ("[v6]:PORT" for IPv6) */
+    unsigned threads; /* HTTP worker threads; 0 = number of CPUs */
+    size_t max_body;  /* largest request body accepted, bytes */
     nt_log_level log_level;
-    char *user;                  /* started as root: drop to this user after binding; NULL */
+    char *user; /* started as root: drop to this user after binding; NULL */
 
-    tsa_config tsa;              /* its strings point into the members below */
+    tsa_config tsa; /* its strings point into the members below */
     char *tsa_policy;
     char *tsa_accepted_policies[TSA_MAX_POLICIES];
     char *tsa_accepted_extensions[TSA_MAX_EXTENSIONS];
     char *tsa_signing_digest;
-    char *tsa_cert;              /* PEM certificate (may hold the chain too) */
-    char *tsa_key;               /* PEM private key, or a pkcs11: URI (kept as given) */
+    char *tsa_cert;                /* PEM certificate (may hold the chain too) */
+    char *tsa_key;                 /* PEM private key, or a pkcs11: URI (kept as given) */
     char *tsa_key_passphrase_file; /* NULL = key not encrypted */
-    char *tsa_chain;             /* PEM issuers; NULL = none */
-    char *tsa_pkcs12;            /* when set, replaces cert/key/chain */
+    char *tsa_chain;               /* PEM issuers; NULL = none */
+    char *tsa_pkcs12;              /* when set, replaces cert/key/chain */
     char *tsa_pkcs12_passphrase_file;
 
     char *ledger_path;
     char *ledger_origin;
-    char *ledger_log_key;        /* Ed25519 PEM key, or a pkcs11: URI (kept as given) */
+    char *ledger_log_key; /* Ed25519 PEM key, or a pkcs11: URI (kept as given) */
     uint64_t ledger_map_size_mb;
     unsigned ledger_batch_max;
     unsigned ledger_batch_window_us;
@@ -79,26 +79,26 @@ typedef struct server_config {
     unsigned mirror_interval_ms;
     char *mirror_remotes[SERVER_MAX_REMOTES]; /* config remotes, then each --mirror-remote */
     size_t mirror_remote_count;
-    unsigned mirror_retry_min_ms;  /* push back-off: first delay, ms (default 1000) */
-    unsigned mirror_retry_max_ms;  /* push back-off: ceiling, ms (default 60000) */
+    unsigned mirror_retry_min_ms;    /* push back-off: first delay, ms (default 1000) */
+    unsigned mirror_retry_max_ms;    /* push back-off: ceiling, ms (default 60000) */
     unsigned mirror_push_timeout_ms; /* a push running longer is killed (default 30000) */
     unsigned mirror_stop_timeout_ms; /* shutdown waits at most this for pushes (default 5000) */
 
     /* The verification page (docs/VERIFY-PAGE.md). */
-    int web_verify_page;           /* serve /, /verify, /web/ (default true) */
-    char *web_report_trust;        /* PEM roots of report signers for /v1/verify-report; NULL */
+    int web_verify_page;    /* serve /, /verify, /web/ (default true) */
+    char *web_report_trust; /* PEM roots of report signers for /v1/verify-report; NULL */
 
     /* The "http" section: connection limits and time bounds (docs/OPERATING.md). */
-    unsigned http_max_connections;     /* open connections at most; 0 = from the fd limit */
-    unsigned http_max_per_address;     /* open connections per client address; 0 = no cap */
-    unsigned http_reserved;            /* of max_connections, kept for /healthz and /metrics */
-    unsigned http_request_timeout_ms;  /* a request's headers and body must arrive within it */
-    unsigned http_drain_timeout_ms;    /* shutdown waits this long for pending commits */
-    unsigned http_commit_stall_ms;     /* /healthz not ready once a commit pends this long */
+    unsigned http_max_connections;    /* open connections at most; 0 = from the fd limit */
+    unsigned http_max_per_address;    /* open connections per client address; 0 = no cap */
+    unsigned http_reserved;           /* of max_connections, kept for /healthz and /metrics */
+    unsigned http_request_timeout_ms; /* a request's headers and body must arrive within it */
+    unsigned http_drain_timeout_ms;   /* shutdown waits this long for pending commits */
+    unsigned http_commit_stall_ms;    /* /healthz not ready once a commit pends this long */
     /* "pkcs11": the module for pkcs11: keys and the PIN's source (docs/KEYS.md); NULL = none. */
     char *pkcs11_module;
     char *pkcs11_pin_file;
-    char *pkcs11_pin_env;        /* the name of the environment variable */
+    char *pkcs11_pin_env; /* the name of the environment variable */
 } server_config;
 
 /*
@@ -116,7 +116,8 @@ void server_config_free(server_config *cfg);
  * tsa.cert + tsa.key (a PEM file + passphrase file, or a pkcs11: URI with the "pkcs11"
  * section) + tsa.chain, through certs_signer_load.  *out is the caller's
  * (certs_signer_free).  Codes of certs_signer_load; NT_EINVAL for a key, passphrase or PIN
- * file group or others can read, NT_ENOTFOUND or NT_EIO for an unreadable one.  Does not run certs_signer_check.  (tsa/server_signer.c)
+ * file group or others can read, NT_ENOTFOUND or NT_EIO for an unreadable one.  Does not run
+ * certs_signer_check.  (tsa/server_signer.c)
  */
 int server_config_signer_load(certs_signer **out, const server_config *cfg);
 
@@ -151,13 +152,13 @@ const server_api_key *server_api_key_check(const server_config *cfg, const char 
 int server_demo_prepare(const char *dir);
 
 typedef struct server_options {
-    const char *listen;          /* overrides cfg->listen when not NULL */
-    int threads;                 /* overrides cfg->threads when >= 0 */
-    const char *port_file;       /* "ADDR:PORT\n" written atomically after listening; NULL = none */
-    int allow_new_ledger;        /* 1 = create a new ledger even where the directory ran before
-                                    (server_ledger_guard); `serve --allow-new-ledger` */
-    int has_listen_fd;           /* 1: listen_fd is a socket from server_listen_open, used */
-    int listen_fd;               /* instead of binding (owned by the server from server_new on) */
+    const char *listen;    /* overrides cfg->listen when not NULL */
+    int threads;           /* overrides cfg->threads when >= 0 */
+    const char *port_file; /* "ADDR:PORT\n" written atomically after listening; NULL = none */
+    int allow_new_ledger;  /* 1 = create a new ledger even where the directory ran before
+                              (server_ledger_guard); `serve --allow-new-ledger` */
+    int has_listen_fd;     /* 1: listen_fd is a socket from server_listen_open, used */
+    int listen_fd;         /* instead of binding (owned by the server from server_new on) */
 } server_options;
 
 typedef struct server server;

@@ -321,8 +321,7 @@ void server_get_receipt(server_reply *r, server *s, const char *index_text, cons
     nt_buf_clear(&r->body);
     rc = server_receipt_json(&r->body, s, index, reader);
     if (rc == NT_ENOTFOUND) {
-        server_reply_error(r, 404, "not_found", "index", "no leaf %llu",
-                           (unsigned long long)index);
+        server_reply_error(r, 404, "not_found", "index", "no leaf %llu", (unsigned long long)index);
         return;
     }
     if (rc < 0) {
@@ -380,7 +379,7 @@ static int two_params(uint64_t *a, uint64_t *b, uint64_t *size, server_reply *r,
                            missing);
         return -1;
     }
-    const char *bad = parse_index(a, a_text) < 0 ? a_name
+    const char *bad = parse_index(a, a_text) < 0   ? a_name
                       : parse_index(b, b_text) < 0 ? b_name
                                                    : NULL;
     if (bad != NULL) {
@@ -409,8 +408,8 @@ void server_get_proof_inclusion(server_reply *r, server *s, const char *index_te
                            "index %llu is not below size %llu", (unsigned long long)index,
                            (unsigned long long)size);
     } else if (ledger_proof_inclusion(&proof, s->ledger, index, size) < 0) {
-        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL,
-                           "%s", nt_error_last());
+        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL, "%s",
+                           nt_error_last());
     } else {
         server_reply_json(r, 200,
                           json_pack("{s:I, s:I, s:o}", "index", (json_int_t)index, "tree_size",
@@ -436,8 +435,8 @@ void server_get_proof_consistency(server_reply *r, server *s, const char *from_t
         server_reply_error(r, 400, "invalid_range", "from", "from %llu is larger than to %llu",
                            (unsigned long long)from, (unsigned long long)to);
     } else if (ledger_proof_consistency(&proof, s->ledger, from, to) < 0) {
-        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL,
-                           "%s", nt_error_last());
+        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL, "%s",
+                           nt_error_last());
     } else {
         server_reply_json(r, 200,
                           json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "to",

@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 
 #define MARKER_MAGIC "notarium-ledger-marker 1\n"
-#define MARKER_MAX 4096
+#define MARKER_MAX   4096
 
 static int marker_path(nt_buf *out, const server_config *cfg)
 {
@@ -118,8 +118,7 @@ int server__boot_epoch_set(uint32_t *out, const char *data_dir, int bump, uint32
         while (text.len > 0 && (text.ptr[text.len - 1] == '\n' || text.ptr[text.len - 1] == ' ')) {
             text.len--;
         }
-        NT_ENSURE(nt_parse_u64(&epoch, (const char *)text.ptr, text.len) == 0 &&
-                      epoch < UINT32_MAX,
+        NT_ENSURE(nt_parse_u64(&epoch, (const char *)text.ptr, text.len) == 0 && epoch < UINT32_MAX,
                   NT_ECORRUPT, "%s: not a decimal boot epoch", nt_buf_cstr(&path));
     }
     want = bump ? epoch + 1 : (epoch > at_least ? epoch : at_least);
@@ -231,8 +230,8 @@ int server_ledger_guard_head(const server_config *cfg, uint64_t size, const uint
                              "this directory recorded (size %llu, root %s): an older or foreign "
                              "copy would fork the log. Restore it with `notarium ledger restore` "
                              "(docs/OPERATING.md, \"Disaster recovery\")",
-                             cfg->ledger_path, (unsigned long long)size,
-                             (unsigned long long)known, hex);
+                             cfg->ledger_path, (unsigned long long)size, (unsigned long long)known,
+                             hex);
         goto done;
     }
     NT_TRY(server_ledger_mark(cfg, size, root));

@@ -32,7 +32,7 @@ int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_byt
     if (server_json_object(&root, r, body) < 0) {
         return -1;
     }
-    json_object_foreach(root, key, v) {
+    json_object_foreach (root, key, v) {
         if (strcmp(key, "digest") != 0 && strcmp(key, "kind") != 0 &&
             strcmp(key, "metadata") != 0) {
             server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
@@ -51,8 +51,7 @@ int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_byt
     if ((e->alg == RECORD_ALG_SHA1 && !s->cfg->tsa.allow_sha1) ||
         (e->alg == RECORD_ALG_MD5 && !s->cfg->tsa.allow_md5)) {
         server_reply_error(r, 400, "algorithm_not_accepted", "digest",
-                           "%s digests are not accepted by this server",
-                           record_alg_name(e->alg));
+                           "%s digests are not accepted by this server", record_alg_name(e->alg));
         goto done;
     }
     v = json_object_get(root, "kind");

@@ -28,17 +28,17 @@ typedef struct server_metrics {
     _Atomic uint64_t latency_buckets[SERVER_LATENCY_BUCKETS + 1]; /* non-cumulative */
     _Atomic uint64_t latency_count;
     _Atomic uint64_t latency_sum_us;
-    _Atomic uint64_t tokens_granted;          /* tokens actually sent (leaf committed) */
-    _Atomic uint64_t tokens_rejected[32];     /* rejections sent, by failure bit */
+    _Atomic uint64_t tokens_granted;      /* tokens actually sent (leaf committed) */
+    _Atomic uint64_t tokens_rejected[32]; /* rejections sent, by failure bit */
     _Atomic uint64_t evidence_created;
-    _Atomic uint64_t overloaded;              /* 503 for a full ledger queue */
+    _Atomic uint64_t overloaded; /* 503 for a full ledger queue */
 } server_metrics;
 
-struct server_http; /* http.c */
+struct server_http;                       /* http.c */
 typedef struct server_guard server_guard; /* http_guard.c */
 typedef struct server_conn server_conn;
 typedef struct server_pool server_pool; /* http_pool.c */
-struct server_keys; /* server_keys.c */
+struct server_keys;                     /* server_keys.c */
 
 struct server {
     const server_config *cfg;
@@ -47,16 +47,16 @@ struct server {
     tsa *tsa;
     ledger *ledger;
     uint32_t boot_epoch;
-    char address[80];           /* "ADDR:PORT" actually bound */
+    char address[80]; /* "ADDR:PORT" actually bound */
     struct server_http *http;
     nt_buf cert_der[RECEIPT_MAX_CERTS]; /* TSA certificate then its chain, for receipts */
     size_t cert_count;
-    nt_buf receipt_certs;       /* receipt_encode's text of that "certificates" array, made once */
-    char key_type[24];          /* "ec-p256", "rsa-2048", ... for /healthz */
+    nt_buf receipt_certs; /* receipt_encode's text of that "certificates" array, made once */
+    char key_type[24];    /* "ec-p256", "rsa-2048", ... for /healthz */
     server_metrics metrics;
-    _Atomic int stopping;       /* set by server_shutdown: no new appends */
-    _Atomic int64_t active;     /* requests between first callback and completion */
-    _Atomic int64_t pending;    /* appends and ledger reads whose requests are suspended */
+    _Atomic int stopping;    /* set by server_shutdown: no new appends */
+    _Atomic int64_t active;  /* requests between first callback and completion */
+    _Atomic int64_t pending; /* appends and ledger reads whose requests are suspended */
     int shut_down;
     int stuck;                  /* shutdown found the ledger stalled: it stays open */
     mirror *mirror;             /* the git mirror thread; NULL when mirror.path is null */
@@ -71,14 +71,14 @@ struct server {
 /* A reply built by a handler; http.c turns it into an MHD response. */
 typedef struct server_reply {
     unsigned status;
-    const char *content_type;   /* static string */
+    const char *content_type; /* static string */
     nt_buf body;
-    const char *allow;          /* Allow header for 405, static */
-    unsigned retry_after;       /* seconds, 0 = no header */
-    int www_authenticate;       /* add WWW-Authenticate: Bearer */
-    char location[64];          /* Location header when not empty */
-    int close;                  /* ask for Connection: close */
-    int web;                    /* a page file: add server_web_headers (CSP, nosniff, ...) */
+    const char *allow;    /* Allow header for 405, static */
+    unsigned retry_after; /* seconds, 0 = no header */
+    int www_authenticate; /* add WWW-Authenticate: Bearer */
+    char location[64];    /* Location header when not empty */
+    int close;            /* ask for Connection: close */
+    int web;              /* a page file: add server_web_headers (CSP, nosniff, ...) */
 } server_reply;
 
 /* 1 if s[0..n) is 1..64 characters of [A-Za-z0-9._-]: API key ids, evidence kinds. */
@@ -99,7 +99,7 @@ void server_get_receipt(server_reply *r, server *s, const char *index_text, cons
 
 /* GET /v1/receipts page sizes (server_api.c; documented in HTTP-API.md). */
 #define SERVER_RECEIPTS_DEFAULT 20
-#define SERVER_RECEIPTS_MAX 100
+#define SERVER_RECEIPTS_MAX     100
 /*
  * GET /v1/receipts?digest=..&limit=..&cursor=..: at most `limit` receipts
  * (default SERVER_RECEIPTS_DEFAULT, 1..SERVER_RECEIPTS_MAX) of the leaves with
@@ -118,7 +118,7 @@ typedef struct server_evidence {
     nt_buf digest;
     char kind[65];
     int has_metadata;
-    nt_buf metadata;            /* json_dumps(metadata, JSON_COMPACT | JSON_SORT_KEYS) */
+    nt_buf metadata; /* json_dumps(metadata, JSON_COMPACT | JSON_SORT_KEYS) */
 } server_evidence;
 
 void server_evidence_init(server_evidence *e);

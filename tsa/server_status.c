@@ -17,10 +17,14 @@ const double server_latency_bounds[SERVER_LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
 /* The PKIFailureInfo bits tsa.h names, for /metrics. */
-static const tsa_fail known_fails[] = {
-    TSA_FAIL_BAD_ALG,           TSA_FAIL_BAD_REQUEST,           TSA_FAIL_BAD_DATA_FORMAT,
-    TSA_FAIL_TIME_NOT_AVAILABLE, TSA_FAIL_UNACCEPTED_POLICY,    TSA_FAIL_UNACCEPTED_EXTENSION,
-    TSA_FAIL_ADD_INFO_NOT_AVAILABLE, TSA_FAIL_SYSTEM_FAILURE};
+static const tsa_fail known_fails[] = {TSA_FAIL_BAD_ALG,
+                                       TSA_FAIL_BAD_REQUEST,
+                                       TSA_FAIL_BAD_DATA_FORMAT,
+                                       TSA_FAIL_TIME_NOT_AVAILABLE,
+                                       TSA_FAIL_UNACCEPTED_POLICY,
+                                       TSA_FAIL_UNACCEPTED_EXTENSION,
+                                       TSA_FAIL_ADD_INFO_NOT_AVAILABLE,
+                                       TSA_FAIL_SYSTEM_FAILURE};
 
 static json_t *cert_subject_json(X509 *cert)
 {
@@ -91,14 +95,13 @@ static json_t *mirror_json(server *s, uint64_t ledger_size)
         printable(err);
         if (json_array_append_new(
                 remotes,
-                json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:s, s:I, s:f, s:f}", "url", url,
-                          "pushed_size", (json_int_t)m->pushed_size, "entries_behind",
+                json_pack("{s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:f, s:s, s:I, s:f, s:f}", "url",
+                          url, "pushed_size", (json_int_t)m->pushed_size, "entries_behind",
                           (json_int_t)m->entries_behind, "seconds_behind", m->seconds_behind,
                           "pushes", (json_int_t)m->pushes, "failures", (json_int_t)m->failures,
-                          "consecutive_failures", (json_int_t)m->consecutive_failures,
-                          "retry_in_s", m->retry_in_s, "last_error", err, "attempts",
-                          (json_int_t)m->attempts, "pushing_s", m->pushing_s,
-                          "last_success_s", m->last_success_s)) < 0) {
+                          "consecutive_failures", (json_int_t)m->consecutive_failures, "retry_in_s",
+                          m->retry_in_s, "last_error", err, "attempts", (json_int_t)m->attempts,
+                          "pushing_s", m->pushing_s, "last_success_s", m->last_success_s)) < 0) {
             json_decref(remotes);
             remotes = NULL;
         }
@@ -107,8 +110,8 @@ static json_t *mirror_json(server *s, uint64_t ledger_size)
     j = json_pack("{s:s, s:I, s:I, s:I, s:f, s:I, s:s, s:o*}", "path", s->cfg->mirror_path,
                   "ledger_size", (json_int_t)st.ledger_size, "size", (json_int_t)st.mirrored_size,
                   "entries_behind", (json_int_t)st.entries_behind, "seconds_behind",
-                  st.seconds_behind, "commits", (json_int_t)st.commits, "last_error",
-                  st.last_error, "remotes", remotes);
+                  st.seconds_behind, "commits", (json_int_t)st.commits, "last_error", st.last_error,
+                  "remotes", remotes);
     mirror_status_dispose(&st);
     return j != NULL ? j : json_pack("{s:s}", "last_error", "mirror status not encodable");
 }
@@ -168,16 +171,15 @@ void server_get_healthz(server_reply *r, server *s)
     ready = reason == NULL;
     j = json_pack("{s:b, s:s?, s:{s:s, s:I, s:b}, s:{s:s}, s:{s:o, s:s, s:I},"
                   " s:{s:s, s:I, s:I, s:b, s:I, s:f}, s:I}",
-                  "ready", ready, "reason", reason,
-                  "clock", "state", nt_clock_sync_name(clk.sync), "max_error_us",
-                  (json_int_t)clk.max_error_us, "allow_unsynced", s->cfg->tsa.allow_unsynced_clock,
-                  "key", "type", s->key_type,
-                  "certificate", "subject", cert_subject_json(s->signer->cert), "not_after",
-                  nt_buf_cstr(&not_after), "days_left", (json_int_t)((na - now) / 86400),
-                  "ledger", "origin", ledger_origin(s->ledger), "size", (json_int_t)info.size,
-                  "queue_depth", (json_int_t)info.queue_depth, "full", info.full,
-                  "full_retry_in_ms", (json_int_t)info.full_retry_in_ms,
-                  "commit_pending_s", pending_s, "boot_epoch", (json_int_t)s->boot_epoch);
+                  "ready", ready, "reason", reason, "clock", "state", nt_clock_sync_name(clk.sync),
+                  "max_error_us", (json_int_t)clk.max_error_us, "allow_unsynced",
+                  s->cfg->tsa.allow_unsynced_clock, "key", "type", s->key_type, "certificate",
+                  "subject", cert_subject_json(s->signer->cert), "not_after",
+                  nt_buf_cstr(&not_after), "days_left", (json_int_t)((na - now) / 86400), "ledger",
+                  "origin", ledger_origin(s->ledger), "size", (json_int_t)info.size, "queue_depth",
+                  (json_int_t)info.queue_depth, "full", info.full, "full_retry_in_ms",
+                  (json_int_t)info.full_retry_in_ms, "commit_pending_s", pending_s, "boot_epoch",
+                  (json_int_t)s->boot_epoch);
     /* The mirror never affects readiness: issuance does not depend on it. */
     if (j != NULL && json_object_set_new(j, "mirror", mirror_json(s, info.size)) < 0) {
         json_decref(j);
@@ -216,10 +218,18 @@ int server__label_value(nt_buf *b, const char *v)
     int e = 0;
     for (; *v != '\0' && e == 0; v++) {
         switch (*v) {
-        case '\\': e = nt_buf_puts(b, "\\\\"); break;
-        case '"': e = nt_buf_puts(b, "\\\""); break;
-        case '\n': e = nt_buf_puts(b, "\\n"); break;
-        default: e = nt_buf_putc(b, *v); break;
+        case '\\':
+            e = nt_buf_puts(b, "\\\\");
+            break;
+        case '"':
+            e = nt_buf_puts(b, "\\\"");
+            break;
+        case '\n':
+            e = nt_buf_puts(b, "\\n");
+            break;
+        default:
+            e = nt_buf_putc(b, *v);
+            break;
         }
     }
     return e;
@@ -286,7 +296,9 @@ static int mirror_metrics(nt_buf *b, server *s, uint64_t ledger_size)
                 case 0:
                     snprintf(value, sizeof(value), "%llu", (unsigned long long)m->entries_behind);
                     break;
-                case 1: snprintf(value, sizeof(value), "%.3f", m->seconds_behind); break;
+                case 1:
+                    snprintf(value, sizeof(value), "%.3f", m->seconds_behind);
+                    break;
                 case 2:
                     snprintf(value, sizeof(value), "%llu", (unsigned long long)m->failures);
                     break;
@@ -343,9 +355,9 @@ static int metrics_http(nt_buf *b, server_metrics *m)
     e |= nt_buf_puts(b, "# HELP notarium_http_requests_total HTTP requests answered, by status "
                         "code.\n# TYPE notarium_http_requests_total counter\n");
     for (size_t i = 0; i < SERVER_CODE_SLOTS; i++) {
-        e |= nt_buf_printf(b, "notarium_http_requests_total{code=\"%u\"} %llu\n",
-                           server_metric_codes[i],
-                           (unsigned long long)atomic_load(&m->requests[i]));
+        e |=
+            nt_buf_printf(b, "notarium_http_requests_total{code=\"%u\"} %llu\n",
+                          server_metric_codes[i], (unsigned long long)atomic_load(&m->requests[i]));
     }
     e |= nt_buf_printf(b, "notarium_http_requests_total{code=\"other\"} %llu\n",
                        (unsigned long long)atomic_load(&m->requests[SERVER_CODE_SLOTS]));
@@ -358,8 +370,10 @@ static int metrics_http(nt_buf *b, server_metrics *m)
             e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
                                server_latency_bounds[i], (unsigned long long)cum);
         } else {
-            e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_bucket{le=\"+Inf\"} "
-                                  "%llu\n", (unsigned long long)cum);
+            e |= nt_buf_printf(b,
+                               "notarium_http_request_duration_seconds_bucket{le=\"+Inf\"} "
+                               "%llu\n",
+                               (unsigned long long)cum);
         }
     }
     e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_sum %.6f\n",
@@ -393,7 +407,9 @@ static int metrics_scalars(nt_buf *b, server *s, const ledger_info *info,
     };
     ROW_U64(rows[0], atomic_load(&m->overloaded));
     snprintf(rows[1].value, sizeof(rows[1].value), "%d",
-             clk->sync == NT_CLOCK_SYNCED ? 1 : clk->sync == NT_CLOCK_UNSYNCED ? 0 : -1);
+             clk->sync == NT_CLOCK_SYNCED     ? 1
+             : clk->sync == NT_CLOCK_UNSYNCED ? 0
+                                              : -1);
     snprintf(rows[2].value, sizeof(rows[2].value), "%.6f",
              clk->max_error_us < 0 ? -1.0 : (double)clk->max_error_us / 1e6);
     ROW_U64(rows[3], info->size);
@@ -421,30 +437,34 @@ void server_get_metrics(server_reply *r, server *s)
     tsa_clock_status(&clk, s->tsa);
     nt_buf_clear(b);
     e |= metrics_tokens(b, m);
-    e |= nt_buf_printf(b, "# HELP notarium_evidence_created_total Evidence records committed.\n"
-                          "# TYPE notarium_evidence_created_total counter\n"
-                          "notarium_evidence_created_total %llu\n",
+    e |= nt_buf_printf(b,
+                       "# HELP notarium_evidence_created_total Evidence records committed.\n"
+                       "# TYPE notarium_evidence_created_total counter\n"
+                       "notarium_evidence_created_total %llu\n",
                        (unsigned long long)atomic_load(&m->evidence_created));
     e |= metrics_http(b, m);
     e |= metrics_scalars(b, s, &info, &clk);
     if (s->guard != NULL) {
-        e |= nt_buf_printf(b, "# HELP notarium_http_connections Open HTTP connections.\n"
-                              "# TYPE notarium_http_connections gauge\n"
-                              "notarium_http_connections %u\n"
-                              "# HELP notarium_http_deadline_closed_total Connections ended "
-                              "because their request did not arrive in time.\n"
-                              "# TYPE notarium_http_deadline_closed_total counter\n"
-                              "notarium_http_deadline_closed_total %llu\n",
-                       server_guard_open_count(s->guard),
-                       (unsigned long long)server_guard_ended_total(s->guard));
+        e |= nt_buf_printf(b,
+                           "# HELP notarium_http_connections Open HTTP connections.\n"
+                           "# TYPE notarium_http_connections gauge\n"
+                           "notarium_http_connections %u\n"
+                           "# HELP notarium_http_deadline_closed_total Connections ended "
+                           "because their request did not arrive in time.\n"
+                           "# TYPE notarium_http_deadline_closed_total counter\n"
+                           "notarium_http_deadline_closed_total %llu\n",
+                           server_guard_open_count(s->guard),
+                           (unsigned long long)server_guard_ended_total(s->guard));
     }
     e |= nt_buf_puts(b, "# HELP notarium_ledger_map_bytes LMDB map size and bytes in use.\n"
                         "# TYPE notarium_ledger_map_bytes gauge\n");
     e |= nt_buf_printf(b, "notarium_ledger_map_bytes{kind=\"size\"} %zu\n", info.map_size);
     e |= nt_buf_printf(b, "notarium_ledger_map_bytes{kind=\"used\"} %zu\n", info.map_used);
-    e |= nt_buf_printf(b, "# HELP notarium_boot_epoch Start counter (part of every serial "
-                          "number).\n# TYPE notarium_boot_epoch gauge\n"
-                          "notarium_boot_epoch %u\n", s->boot_epoch);
+    e |= nt_buf_printf(b,
+                       "# HELP notarium_boot_epoch Start counter (part of every serial "
+                       "number).\n# TYPE notarium_boot_epoch gauge\n"
+                       "notarium_boot_epoch %u\n",
+                       s->boot_epoch);
     e |= mirror_metrics(b, s, info.size);
     e |= server__keys_metrics(b, s);
     if (e != 0) {

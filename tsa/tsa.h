@@ -31,7 +31,7 @@ typedef enum tsa_fail {
 /* "badAlg", "badRequest", ... ; "none" for TSA_FAIL_NONE. */
 const char *tsa_fail_name(tsa_fail f);
 
-#define TSA_MAX_POLICIES 16
+#define TSA_MAX_POLICIES   16
 #define TSA_MAX_EXTENSIONS 16
 /* Larger TimeStampReqs are rejected (badDataFormat) without being parsed. */
 #define TSA_MAX_REQUEST_DER 16384u
@@ -41,23 +41,25 @@ const char *tsa_fail_name(tsa_fail f);
 #define TSA_SERIAL_BYTES 18u
 
 typedef struct tsa_config {
-    const char *policy;                   /* default policy OID (dotted), required */
-    const char *accepted_policies[TSA_MAX_POLICIES]; /* also accepted in reqPolicy; policy always is */
+    const char *policy; /* default policy OID (dotted), required */
+    const char
+        *accepted_policies[TSA_MAX_POLICIES]; /* also accepted in reqPolicy; policy always is */
     size_t accepted_policy_count;
-    const char *accepted_extensions[TSA_MAX_EXTENSIONS]; /* OIDs accepted in requests; default none */
+    const char
+        *accepted_extensions[TSA_MAX_EXTENSIONS]; /* OIDs accepted in requests; default none */
     size_t accepted_extension_count;
-    unsigned accuracy_ms;                 /* accuracy in milliseconds; 0 = omit; default 1000 */
-    int precision_digits;                 /* genTime fraction digits 0..6; default 3 (ms) */
-    int ordering;                         /* TSTInfo.ordering */
-    int include_tsa_name;                 /* TSTInfo.tsa = directoryName of the signer's subject */
-    int allow_sha1;                       /* accept SHA-1 imprints */
-    int allow_md5;                        /* accept MD5 imprints */
-    int allow_unsynced_clock;             /* issue even while the kernel says unsynchronised */
-    const char *signing_digest;           /* "sha256", "sha384", "sha512"; NULL (default) = by key:
-                                             P-256 sha256, P-384 sha384, RSA sha256 */
-    int rsa_pss;                          /* RSASSA-PSS instead of PKCS#1 v1.5 for RSA keys */
-    uint16_t node_id;                     /* 0..32767, distinct per TSA node (serials) */
-    uint32_t boot_epoch;                  /* increases at every start (persisted by the caller) */
+    unsigned accuracy_ms;       /* accuracy in milliseconds; 0 = omit; default 1000 */
+    int precision_digits;       /* genTime fraction digits 0..6; default 3 (ms) */
+    int ordering;               /* TSTInfo.ordering */
+    int include_tsa_name;       /* TSTInfo.tsa = directoryName of the signer's subject */
+    int allow_sha1;             /* accept SHA-1 imprints */
+    int allow_md5;              /* accept MD5 imprints */
+    int allow_unsynced_clock;   /* issue even while the kernel says unsynchronised */
+    const char *signing_digest; /* "sha256", "sha384", "sha512"; NULL (default) = by key:
+                                   P-256 sha256, P-384 sha384, RSA sha256 */
+    int rsa_pss;                /* RSASSA-PSS instead of PKCS#1 v1.5 for RSA keys */
+    uint16_t node_id;           /* 0..32767, distinct per TSA node (serials) */
+    uint32_t boot_epoch;        /* increases at every start (persisted by the caller) */
 } tsa_config;
 
 /* Fill with defaults (policy NULL: the caller must set one). */
@@ -77,16 +79,16 @@ void tsa_free(tsa *t);
 
 /* Outcome of one request. */
 typedef struct tsa_result {
-    int granted;                 /* 1: status granted and `token` set */
-    tsa_fail fail;               /* failure bit when not granted */
-    char reason[160];            /* statusString / log text when not granted */
-    nt_buf response;             /* DER TimeStampResp (granted or rejection) */
-    nt_buf token;                /* DER TimeStampToken (ContentInfo) when granted */
-    record_alg alg;              /* imprint algorithm (when parsed) */
-    nt_buf digest;               /* imprint hashedMessage (when parsed) */
-    struct timespec gen_time;    /* genTime when granted (truncated to the precision) */
-    nt_buf serial;               /* serialNumber when granted: big-endian magnitude, no
-                                    leading zero bytes (DER content minus any 0x00 pad) */
+    int granted;              /* 1: status granted and `token` set */
+    tsa_fail fail;            /* failure bit when not granted */
+    char reason[160];         /* statusString / log text when not granted */
+    nt_buf response;          /* DER TimeStampResp (granted or rejection) */
+    nt_buf token;             /* DER TimeStampToken (ContentInfo) when granted */
+    record_alg alg;           /* imprint algorithm (when parsed) */
+    nt_buf digest;            /* imprint hashedMessage (when parsed) */
+    struct timespec gen_time; /* genTime when granted (truncated to the precision) */
+    nt_buf serial;            /* serialNumber when granted: big-endian magnitude, no
+                                 leading zero bytes (DER content minus any 0x00 pad) */
 } tsa_result;
 
 void tsa_result_init(tsa_result *r);
@@ -124,7 +126,7 @@ const certs_signer *tsa_signer(const tsa *t);
 /* Counters for /metrics. */
 typedef struct tsa_stats {
     uint64_t granted;
-    uint64_t rejected[32];       /* by failure bit */
+    uint64_t rejected[32]; /* by failure bit */
 } tsa_stats;
 void tsa_stats_get(tsa_stats *out, const tsa *t);
 

@@ -15,10 +15,10 @@
 #include "verifier/verifier.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <limits.h>
 #include <string.h>
 
 /*
@@ -31,9 +31,12 @@ const char *const server_web_headers[] = {
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; "
     "form-action 'none'; frame-ancestors 'none'",
-    "X-Content-Type-Options", "nosniff",
-    "Referrer-Policy", "no-referrer",
-    "X-Frame-Options", "DENY",
+    "X-Content-Type-Options",
+    "nosniff",
+    "Referrer-Policy",
+    "no-referrer",
+    "X-Frame-Options",
+    "DENY",
     NULL,
 };
 
@@ -94,8 +97,10 @@ static int certs_json(json_t *arr, nt_bytes pem)
         nt_buf_clear(&fp);
         NT_TRY(certs_cert_fingerprint(&fp, x));
         NT_ENSURE((out = BIO_new(BIO_s_mem())) != NULL, NT_ENOMEM, "out of memory");
+        /* X509_NAME_print_ex: -1 on error, else the byte count (0 for an empty name). */
         NT_OSSL(X509_NAME_print_ex(out, X509_get_subject_name(x), 0,
-                                   XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) >= 0,
+                                   XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB) +
+                    1,
                 "subject");
         NT_OSSL(PEM_write_bio_X509(out, x), "PEM");
         len = BIO_get_mem_data(out, &text);
@@ -111,10 +116,10 @@ static int certs_json(json_t *arr, nt_bytes pem)
                 }
             }
             NT_ENSURE(begin != NULL, NT_ECRYPTO, "cannot encode a certificate");
-            NT_ENSURE(json_array_append_new(
-                          arr, json_pack("{s:s%, s:s, s:s%}", "subject", text,
-                                         (size_t)(begin - text), "sha256", nt_buf_cstr(&fp),
-                                         "pem", begin, (size_t)(len - (begin - text)))) == 0,
+            NT_ENSURE(json_array_append_new(arr, json_pack("{s:s%, s:s, s:s%}", "subject", text,
+                                                           (size_t)(begin - text), "sha256",
+                                                           nt_buf_cstr(&fp), "pem", begin,
+                                                           (size_t)(len - (begin - text)))) == 0,
                       NT_ENOMEM, "out of memory");
         }
         BIO_free(out);
@@ -162,8 +167,8 @@ void server_get_trust(server_reply *r, server *s)
         vkey.ptr[--vkey.len] = '\0';
     }
     root = json_pack("{s:o, s:{s:s, s:s}, s:o, s:b}", "tsa_roots", roots, "log_key", "origin",
-                     ledger_origin(s->ledger), "vkey", nt_buf_cstr(&vkey), "report_roots",
-                     signers, "pdf", verifier_pdf_supported());
+                     ledger_origin(s->ledger), "vkey", nt_buf_cstr(&vkey), "report_roots", signers,
+                     "pdf", verifier_pdf_supported());
     roots = signers = NULL;
     NT_ENSURE(root != NULL, NT_ENOMEM, "out of memory");
     server_reply_json(r, 200, root);
@@ -179,7 +184,8 @@ done:
     nt_buf_dispose(&vkey);
 }
 
-/* ------------------------------------------------------------------ POST /v1/verify, /v1/verify-report */
+/* ------------------------------------------------------------------ POST /v1/verify,
+ * /v1/verify-report */
 
 int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_bytes body,
                         const char *member1, const char *member2)
@@ -190,15 +196,15 @@ int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_byte
     *out = NULL;
     /* Verification is CPU work on an HTTP worker: keep workers free for issuance. */
     if (atomic_fetch_add(&s->verifying, 1) >= s->verify_max) {
-        server_reply_error(r, 503, "overloaded", NULL,
-                           "%u verifications are running, retry later", s->verify_max);
+        server_reply_error(r, 503, "overloaded", NULL, "%u verifications are running, retry later",
+                           s->verify_max);
         r->retry_after = 1;
         return NT_EBUSY;
     }
     if (server_json_object(out, r, body) < 0) { /* server_api.c: says what is wrong */
         return NT_EINVAL;
     }
-    json_object_foreach(*out, key, v) {
+    json_object_foreach (*out, key, v) {
         if (strcmp(key, member1) != 0 && strcmp(key, member2) != 0) {
             server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
             return NT_EINVAL;
@@ -257,9 +263,8 @@ static json_t *report_summary(nt_bytes report)
                         json_object_get(rep, "verification_time"), "indication",
                         json_object_get(rep, "indication"), "subindication",
                         json_object_get(rep, "subindication"), "conclusion",
-                        json_object_get(rep, "conclusion"), "digest",
-                        json_object_get(ev, "digest"), "digest_algorithm",
-                        json_object_get(ev, "digest_algorithm"), "gen_time",
+                        json_object_get(rep, "conclusion"), "digest", json_object_get(ev, "digest"),
+                        "digest_algorithm", json_object_get(ev, "digest_algorithm"), "gen_time",
                         json_object_get(ts, "gen_time"));
     }
     json_decref(rep);
@@ -306,17 +311,15 @@ void server_post_verify_report(server_reply *r, server *s, nt_bytes body)
         server_reply_error(r, 500, "internal_error", NULL, "verify-report: %s", nt_error_last());
         goto done;
     }
-    out = json_pack("{s:b, s:s?, s:s?, s:b, s:o, s:o}", "valid", rc == 0, "reason",
-                    rc == 0 ? NULL : nt_error_last(), "signer",
-                    rc == 0 ? nt_buf_cstr(&info.signer) : NULL, "timestamped",
-                    rc == 0 && info.timestamped,
-                    "timestamp",
-                    rc == 0 && info.timestamped
-                        ? json_pack("{s:s, s:s, s:s}", "gen_time", nt_buf_cstr(&info.ts_gen_time),
-                                    "tsa", nt_buf_cstr(&info.ts_tsa), "serial",
-                                    nt_buf_cstr(&info.ts_serial))
-                        : json_null(),
-                    "report", report_summary(rb));
+    out = json_pack(
+        "{s:b, s:s?, s:s?, s:b, s:o, s:o}", "valid", rc == 0, "reason",
+        rc == 0 ? NULL : nt_error_last(), "signer", rc == 0 ? nt_buf_cstr(&info.signer) : NULL,
+        "timestamped", rc == 0 && info.timestamped, "timestamp",
+        rc == 0 && info.timestamped
+            ? json_pack("{s:s, s:s, s:s}", "gen_time", nt_buf_cstr(&info.ts_gen_time), "tsa",
+                        nt_buf_cstr(&info.ts_tsa), "serial", nt_buf_cstr(&info.ts_serial))
+            : json_null(),
+        "report", report_summary(rb));
     if (out == NULL) {
         server_reply_error(r, 500, "internal_error", NULL, "out of memory");
         goto done;

@@ -9,8 +9,8 @@
 #include <stddef.h>
 
 typedef struct web_asset {
-    const char *name;          /* file name under tsa/web/, e.g. "verify.js" */
-    const char *type;          /* Content-Type */
+    const char *name; /* file name under tsa/web/, e.g. "verify.js" */
+    const char *type; /* Content-Type */
     const unsigned char *data;
     size_t len;
 } web_asset;

@@ -308,7 +308,8 @@ int nt_base64_decode(nt_buf *out, const char *b64, size_t len)
                 return nt_error_set(NT_EINVAL, "invalid base64");
             }
         }
-        uint32_t w = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
+        uint32_t w =
+            (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 | (uint32_t)v[2] << 6 | (uint32_t)v[3];
         /* canonical: bits hidden by padding must be zero */
         if ((pad == 1 && (w & 0xff) != 0) || (pad == 2 && (w & 0xffff) != 0)) {
             out->len = start;

@@ -53,8 +53,8 @@ int nt_clock_sync_status(nt_clock_status *out)
         out->max_error_us = out->est_error_us = -1;
         return 0;
     }
-    out->sync = (state == TIME_ERROR || (tx.status & STA_UNSYNC)) ? NT_CLOCK_UNSYNCED
-                                                                  : NT_CLOCK_SYNCED;
+    out->sync =
+        (state == TIME_ERROR || (tx.status & STA_UNSYNC)) ? NT_CLOCK_UNSYNCED : NT_CLOCK_SYNCED;
     out->max_error_us = tx.maxerror;
     out->est_error_us = tx.esterror;
     return 0;
@@ -63,9 +63,12 @@ int nt_clock_sync_status(nt_clock_status *out)
 const char *nt_clock_sync_name(nt_clock_sync s)
 {
     switch (s) {
-    case NT_CLOCK_SYNCED: return "synchronised";
-    case NT_CLOCK_UNSYNCED: return "unsynchronised";
-    default: return "unknown";
+    case NT_CLOCK_SYNCED:
+        return "synchronised";
+    case NT_CLOCK_UNSYNCED:
+        return "unsynchronised";
+    default:
+        return "unknown";
     }
 }
 

@@ -92,21 +92,37 @@ int nt_error_state_restore(const nt_error_state *st)
 const char *nt_error_name(int code)
 {
     switch (code) {
-    case NT_OK: return "NT_OK";
-    case NT_ERROR: return "NT_ERROR";
-    case NT_ENOMEM: return "NT_ENOMEM";
-    case NT_EINVAL: return "NT_EINVAL";
-    case NT_ENOTFOUND: return "NT_ENOTFOUND";
-    case NT_EIO: return "NT_EIO";
-    case NT_ECRYPTO: return "NT_ECRYPTO";
-    case NT_EFULL: return "NT_EFULL";
-    case NT_ECORRUPT: return "NT_ECORRUPT";
-    case NT_EEXISTS: return "NT_EEXISTS";
-    case NT_EBUSY: return "NT_EBUSY";
-    case NT_ERANGE: return "NT_ERANGE";
-    case NT_EUNSUPPORTED: return "NT_EUNSUPPORTED";
-    case NT_EVERIFY: return "NT_EVERIFY";
-    case NT_ESTATE: return "NT_ESTATE";
-    default: return "NT_E?";
+    case NT_OK:
+        return "NT_OK";
+    case NT_ERROR:
+        return "NT_ERROR";
+    case NT_ENOMEM:
+        return "NT_ENOMEM";
+    case NT_EINVAL:
+        return "NT_EINVAL";
+    case NT_ENOTFOUND:
+        return "NT_ENOTFOUND";
+    case NT_EIO:
+        return "NT_EIO";
+    case NT_ECRYPTO:
+        return "NT_ECRYPTO";
+    case NT_EFULL:
+        return "NT_EFULL";
+    case NT_ECORRUPT:
+        return "NT_ECORRUPT";
+    case NT_EEXISTS:
+        return "NT_EEXISTS";
+    case NT_EBUSY:
+        return "NT_EBUSY";
+    case NT_ERANGE:
+        return "NT_ERANGE";
+    case NT_EUNSUPPORTED:
+        return "NT_EUNSUPPORTED";
+    case NT_EVERIFY:
+        return "NT_EVERIFY";
+    case NT_ESTATE:
+        return "NT_ESTATE";
+    default:
+        return "NT_E?";
     }
 }

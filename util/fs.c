@@ -145,7 +145,8 @@ int nt_mkdir_p(const char *path, unsigned mode)
             char saved = *p;
             *p = '\0';
             if (mkdir(copy, (mode_t)mode) < 0 && errno != EEXIST) {
-                error = nt_error_set(NT_EIO, "cannot create directory %s: %s", copy, strerror(errno));
+                error =
+                    nt_error_set(NT_EIO, "cannot create directory %s: %s", copy, strerror(errno));
                 break;
             }
             *p = saved;

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static atomic_ulong fail_after;  /* 0: never fail */
+static atomic_ulong fail_after; /* 0: never fail */
 static atomic_ulong attempts;
 
 static int mem_should_fail(void)

@@ -20,7 +20,7 @@
 
 #ifdef __GNUC__
 #define NT_PRINTF(f, a) __attribute__((format(printf, f, a)))
-#define NT_UNUSED __attribute__((unused))
+#define NT_UNUSED       __attribute__((unused))
 #else
 #define NT_PRINTF(f, a)
 #define NT_UNUSED
@@ -30,20 +30,20 @@
 
 enum {
     NT_OK = 0,
-    NT_ERROR = -1,        /* generic failure */
-    NT_ENOMEM = -2,       /* allocation failed */
-    NT_EINVAL = -3,       /* malformed or out-of-range input */
-    NT_ENOTFOUND = -4,    /* no such object */
-    NT_EIO = -5,          /* operating-system I/O failure */
-    NT_ECRYPTO = -6,      /* an OpenSSL call failed */
-    NT_EFULL = -7,        /* storage full (e.g. LMDB map full) */
-    NT_ECORRUPT = -8,     /* a broken invariant in stored data */
-    NT_EEXISTS = -9,      /* object already exists */
-    NT_EBUSY = -10,       /* overloaded: try again later */
-    NT_ERANGE = -11,      /* size or count outside the supported range */
-    NT_EUNSUPPORTED = -12,/* valid but not supported */
-    NT_EVERIFY = -13,     /* a signature, proof or hash did not verify */
-    NT_ESTATE = -14,      /* called in the wrong state (e.g. stopped) */
+    NT_ERROR = -1,         /* generic failure */
+    NT_ENOMEM = -2,        /* allocation failed */
+    NT_EINVAL = -3,        /* malformed or out-of-range input */
+    NT_ENOTFOUND = -4,     /* no such object */
+    NT_EIO = -5,           /* operating-system I/O failure */
+    NT_ECRYPTO = -6,       /* an OpenSSL call failed */
+    NT_EFULL = -7,         /* storage full (e.g. LMDB map full) */
+    NT_ECORRUPT = -8,      /* a broken invariant in stored data */
+    NT_EEXISTS = -9,       /* object already exists */
+    NT_EBUSY = -10,        /* overloaded: try again later */
+    NT_ERANGE = -11,       /* size or count outside the supported range */
+    NT_EUNSUPPORTED = -12, /* valid but not supported */
+    NT_EVERIFY = -13,      /* a signature, proof or hash did not verify */
+    NT_ESTATE = -14,       /* called in the wrong state (e.g. stopped) */
 };
 
 /*
@@ -91,37 +91,37 @@ int nt_error_state_capture(nt_error_state *st, int code);
 int nt_error_state_restore(const nt_error_state *st);
 
 /* One-exit helpers: the enclosing function declares `int error = 0;` and a `done:` label. */
-#define NT_TRY(expr)                                                                            \
-    do {                                                                                        \
-        if ((error = (expr)) < 0) {                                                             \
-            goto done;                                                                          \
-        }                                                                                       \
+#define NT_TRY(expr)                                                                               \
+    do {                                                                                           \
+        if ((error = (expr)) < 0) {                                                                \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
 
-#define NT_ENSURE(cond, code, ...)                                                              \
-    do {                                                                                        \
-        if (!(cond)) {                                                                          \
-            error = nt_error_set((code), __VA_ARGS__);                                          \
-            goto done;                                                                          \
-        }                                                                                       \
+#define NT_ENSURE(cond, code, ...)                                                                 \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            error = nt_error_set((code), __VA_ARGS__);                                             \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
 
 /* For OpenSSL calls whose success is 1 (or a positive value). */
-#define NT_OSSL(expr, ...)                                                                      \
-    do {                                                                                        \
-        if ((expr) <= 0) {                                                                      \
-            error = nt_error_ossl(__VA_ARGS__);                                                 \
-            goto done;                                                                          \
-        }                                                                                       \
+#define NT_OSSL(expr, ...)                                                                         \
+    do {                                                                                           \
+        if ((expr) <= 0) {                                                                         \
+            error = nt_error_ossl(__VA_ARGS__);                                                    \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
 
 /* For OpenSSL calls that return a pointer, NULL on failure. */
-#define NT_OSSL_PTR(expr, ...)                                                                  \
-    do {                                                                                        \
-        if ((expr) == NULL) {                                                                   \
-            error = nt_error_ossl(__VA_ARGS__);                                                 \
-            goto done;                                                                          \
-        }                                                                                       \
+#define NT_OSSL_PTR(expr, ...)                                                                     \
+    do {                                                                                           \
+        if ((expr) == NULL) {                                                                      \
+            error = nt_error_ossl(__VA_ARGS__);                                                    \
+            goto done;                                                                             \
+        }                                                                                          \
     } while (0)
 
 #define NT_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -179,7 +179,10 @@ typedef struct nt_buf {
     size_t cap;
 } nt_buf;
 
-#define NT_BUF_INIT {NULL, 0, 0}
+#define NT_BUF_INIT                                                                                \
+    {                                                                                              \
+        NULL, 0, 0                                                                                 \
+    }
 
 int nt_buf_grow(nt_buf *buf, size_t extra);
 int nt_buf_put(nt_buf *buf, const void *data, size_t len);
@@ -245,7 +248,8 @@ static inline void nt_store_u64be(uint8_t *p, uint64_t v)
     }
 }
 
-/* Parse a decimal uint64 that is the whole string (no sign, no spaces, no leading zeros but "0"). */
+/* Parse a decimal uint64 that is the whole string (no sign, no spaces, no leading zeros but "0").
+ */
 int nt_parse_u64(uint64_t *out, const char *s, size_t len);
 
 /* ------------------------------------------------------------------ files */
@@ -308,8 +312,8 @@ void nt_log_set_fd(int fd);
 int nt_log_level_parse(nt_log_level *out, const char *name);
 
 #define nt_log_debug(...) nt_log(NT_LOG_DEBUG, NULL, __VA_ARGS__)
-#define nt_log_info(...) nt_log(NT_LOG_INFO, NULL, __VA_ARGS__)
-#define nt_log_warn(...) nt_log(NT_LOG_WARN, NULL, __VA_ARGS__)
+#define nt_log_info(...)  nt_log(NT_LOG_INFO, NULL, __VA_ARGS__)
+#define nt_log_warn(...)  nt_log(NT_LOG_WARN, NULL, __VA_ARGS__)
 #define nt_log_error(...) nt_log(NT_LOG_ERROR, NULL, __VA_ARGS__)
 
 /* ------------------------------------------------------------------ clock */
@@ -323,15 +327,15 @@ void nt_clock_set_source(nt_clock_source_fn fn, void *ctx);
 int nt_clock_now(struct timespec *out);
 
 typedef enum nt_clock_sync {
-    NT_CLOCK_SYNCED = 0,      /* kernel reports the clock synchronised (ntp_adjtime) */
-    NT_CLOCK_UNSYNCED = 1,    /* kernel reports TIME_ERROR / STA_UNSYNC */
-    NT_CLOCK_UNKNOWN = 2,     /* the kernel could not be asked */
+    NT_CLOCK_SYNCED = 0,   /* kernel reports the clock synchronised (ntp_adjtime) */
+    NT_CLOCK_UNSYNCED = 1, /* kernel reports TIME_ERROR / STA_UNSYNC */
+    NT_CLOCK_UNKNOWN = 2,  /* the kernel could not be asked */
 } nt_clock_sync;
 
 typedef struct nt_clock_status {
     nt_clock_sync sync;
-    long max_error_us;   /* kernel's maximum error estimate, -1 if unknown */
-    long est_error_us;   /* kernel's estimated error, -1 if unknown */
+    long max_error_us; /* kernel's maximum error estimate, -1 if unknown */
+    long est_error_us; /* kernel's estimated error, -1 if unknown */
 } nt_clock_status;
 
 typedef int (*nt_clock_sync_fn)(nt_clock_status *out, void *ctx);

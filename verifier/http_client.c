@@ -169,7 +169,8 @@ int verifier__http_post(nt_buf *body_out, const char *url, const char *content_t
     NT_ENSURE(!sink.oom, NT_ENOMEM, "out of memory reading the TSA's answer");
     NT_ENSURE(!sink.too_large, NT_EVERIFY, "the TSA's answer is larger than %u bytes",
               HTTP_MAX_BODY);
-    /* A TSA that answers with a loop or an odd scheme refused; one that cannot be reached is I/O. */
+    /* A TSA that answers with a loop or an odd scheme refused; one that cannot be reached is I/O.
+     */
     NT_ENSURE(rc != CURLE_TOO_MANY_REDIRECTS, NT_EVERIFY, "more than %ld redirects from %s",
               HTTP_MAX_REDIRECTS, url);
     NT_ENSURE(rc != CURLE_UNSUPPORTED_PROTOCOL, NT_EVERIFY,
@@ -179,9 +180,8 @@ int verifier__http_post(nt_buf *body_out, const char *url, const char *content_t
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
     NT_ENSURE(status == 200, NT_EVERIFY, "%s answered HTTP %ld, not 200", url, status);
     curl_easy_getinfo(c, CURLINFO_CONTENT_TYPE, &got_type);
-    NT_ENSURE(media_type_is(got_type, want_type), NT_EVERIFY,
-              "%s answered Content-Type %s, not %s", url, got_type != NULL ? got_type : "(none)",
-              want_type);
+    NT_ENSURE(media_type_is(got_type, want_type), NT_EVERIFY, "%s answered Content-Type %s, not %s",
+              url, got_type != NULL ? got_type : "(none)", want_type);
 done:
     if (error < 0) {
         nt_buf_clear(body_out);

@@ -37,7 +37,7 @@ static void sha256_hex(char out[65], const uint8_t *data, size_t len)
 
 /* Load an input given as bytes or as a file, recording its name, size and SHA-256. */
 int verifier__input_load(nt_buf *data, verifier_input *info, const char *path, nt_bytes bytes,
-                      const char *what)
+                         const char *what)
 {
     int error = 0;
     if (bytes.ptr != NULL) {
@@ -135,7 +135,7 @@ int verifier__digest_parse(record_alg *alg, nt_buf *digest, const char *text)
  * inputs step) SHA-256 in the same pass, so a multi-GB file is read once.
  */
 int verifier__document_hash(verifier_input *info, uint8_t *md, unsigned *md_len, const char *path,
-                         const EVP_MD *alg)
+                            const EVP_MD *alg)
 {
     int error = 0;
     int fd = -1;

@@ -80,20 +80,23 @@ static int check_leaf(vctx *v)
         }
     }
     if (v->rc.metadata_withheld) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata_withheld",
-                                "leaf %llu commits to this token and to %s:%s; its metadata is "
-                                "withheld from this receipt and was not checked",
-                                "叶子 %llu 承诺了该令牌及摘要 %s:%s；其元数据未包含在本回执中，未予核对",
-                                (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
-                                nt_buf_cstr(&r->imprint)));
-        NT_TRY(verifier__limit(r, "the receipt withholds the evidence metadata: it was not checked"));
+        NT_TRY(verifier__detail(
+            r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata_withheld",
+            "leaf %llu commits to this token and to %s:%s; its metadata is "
+            "withheld from this receipt and was not checked",
+            "叶子 %llu 承诺了该令牌及摘要 %s:%s；其元数据未包含在本回执中，未予核对",
+            (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
+            nt_buf_cstr(&r->imprint)));
+        NT_TRY(
+            verifier__limit(r, "the receipt withholds the evidence metadata: it was not checked"));
     } else if (v->rc.metadata_missing) {
-        NT_TRY(verifier__detail(r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata_missing",
-                                "leaf %llu commits to this token and to %s:%s; its metadata was "
-                                "lost by the log (restored from its mirror) and is not checked",
-                                "叶子 %llu 承诺了该令牌及摘要 %s:%s；其元数据已在日志恢复时丢失，未予核对",
-                                (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
-                                nt_buf_cstr(&r->imprint)));
+        NT_TRY(verifier__detail(
+            r, VERIFIER_STEP_LEDGER, "ledger.leaf_ok_metadata_missing",
+            "leaf %llu commits to this token and to %s:%s; its metadata was "
+            "lost by the log (restored from its mirror) and is not checked",
+            "叶子 %llu 承诺了该令牌及摘要 %s:%s；其元数据已在日志恢复时丢失，未予核对",
+            (unsigned long long)v->rc.leaf_index, record_alg_name(rec.alg),
+            nt_buf_cstr(&r->imprint)));
         NT_TRY(verifier__limit(r, "the log lost the evidence metadata (restored from its mirror): "
                                   "it was not checked"));
     } else if (rec.has_metadata) {

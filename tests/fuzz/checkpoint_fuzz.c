@@ -23,7 +23,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ORIGIN "fuzz.notarium.example/log"
-#define OTHER "other.example/witness"
+#define OTHER  "other.example/witness"
 
 static EVP_PKEY *fz_key, *fz_other;
 static note_verifier fz_v;

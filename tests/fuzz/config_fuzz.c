@@ -68,9 +68,8 @@ static void check_config(const server_config *c)
     /* tsa_config borrows the configuration's strings */
     if (c->tsa_policy == NULL || c->tsa.policy != c->tsa_policy ||
         c->tsa.accepted_policy_count > TSA_MAX_POLICIES ||
-        c->tsa.accepted_extension_count > TSA_MAX_EXTENSIONS ||
-        c->tsa.precision_digits < 0 || c->tsa.precision_digits > 6 ||
-        c->tsa.accuracy_ms > 3600000 || c->tsa.node_id > 32767 ||
+        c->tsa.accepted_extension_count > TSA_MAX_EXTENSIONS || c->tsa.precision_digits < 0 ||
+        c->tsa.precision_digits > 6 || c->tsa.accuracy_ms > 3600000 || c->tsa.node_id > 32767 ||
         c->tsa.signing_digest != c->tsa_signing_digest) {
         abort();
     }
@@ -147,7 +146,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_config(cfg);
     /* The same bytes give the same configuration. */
     if (server_config_parse(&again, (const char *)data, size, DATA_DIR) != 0 ||
-        strcmp(again->listen, cfg->listen) != 0 || strcmp(again->tsa_policy, cfg->tsa_policy) != 0 ||
+        strcmp(again->listen, cfg->listen) != 0 ||
+        strcmp(again->tsa_policy, cfg->tsa_policy) != 0 ||
         again->api_key_count != cfg->api_key_count ||
         memcmp(again->api_keys, cfg->api_keys, sizeof(cfg->api_keys)) != 0) {
         abort();

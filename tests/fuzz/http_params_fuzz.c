@@ -5,15 +5,14 @@
  * index of GET /v1/receipt/<n>, index/size of /v1/proof/inclusion, from/to of
  * /v1/proof/consistency, a listen spec (server_listen_parse) and a presented
  * API key (server_api_key_check), then the limit and cursor of GET
- * /v1/receipts.  The input is split at '\n' into those nine fields in that order (a missing field is an absent parameter; bytes
- * after a NUL are cut, as libmicrohttpd would hand them over).  The handlers
- * run against a real ledger of LEAVES leaves in a temporary directory whose
- * digests this file knows, so every reply is checked against an independent
- * expectation: 200 exactly when the parameters are well-formed and in range
- * (with the right number of receipts for a digest), 400 / 404 naming the
- * field otherwise, never 500, and always a valid JSON body.  The route
- * matcher, media-type check and "Bearer" parser of tsa/http.c are static and
- * are not reached from here.  Seeds in tests/fuzz/corpus/http_params/.
+ * /v1/receipts.  The input is split at '\n' into those nine fields in that order (a missing field
+ * is an absent parameter; bytes after a NUL are cut, as libmicrohttpd would hand them over).  The
+ * handlers run against a real ledger of LEAVES leaves in a temporary directory whose digests this
+ * file knows, so every reply is checked against an independent expectation: 200 exactly when the
+ * parameters are well-formed and in range (with the right number of receipts for a digest), 400 /
+ * 404 naming the field otherwise, never 500, and always a valid JSON body.  The route matcher,
+ * media-type check and "Bearer" parser of tsa/http.c are static and are not reached from here.
+ * Seeds in tests/fuzz/corpus/http_params/.
  */
 #define _XOPEN_SOURCE 700
 #include "tsa/server_int.h"
@@ -204,8 +203,8 @@ static void fuzz_receipts(const char *digest, const char *limit_text, const char
             well_formed = 1;
             if (alg == RECORD_ALG_SHA256) {
                 if (limit_text != NULL) {
-                    limit_ok = dec(&limit, limit_text) == 0 && limit >= 1 &&
-                               limit <= SERVER_RECEIPTS_MAX;
+                    limit_ok =
+                        dec(&limit, limit_text) == 0 && limit >= 1 && limit <= SERVER_RECEIPTS_MAX;
                     params_ok &= limit_ok;
                 }
                 if (cursor_text != NULL) {

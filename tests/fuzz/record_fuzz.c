@@ -20,8 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (record_decode(&r, data, size) != 0) {
         return 0;
     }
-    if (record_encode(&again, &r) != 0 || again.len != size ||
-        memcmp(again.ptr, data, size) != 0) {
+    if (record_encode(&again, &r) != 0 || again.len != size || memcmp(again.ptr, data, size) != 0) {
         abort(); /* a decoded record must re-encode to the same bytes */
     }
     nt_buf_dispose(&again);

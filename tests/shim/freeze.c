@@ -53,8 +53,7 @@ int msync(void *addr, size_t len, int flags)
 int mdb_txn_begin(MDB_env *env, MDB_txn *parent, unsigned int flags, MDB_txn **txn)
 {
     int (*real)(MDB_env *, MDB_txn *, unsigned int, MDB_txn **) =
-        (int (*)(MDB_env *, MDB_txn *, unsigned int, MDB_txn **))dlsym(RTLD_NEXT,
-                                                                        "mdb_txn_begin");
+        (int (*)(MDB_env *, MDB_txn *, unsigned int, MDB_txn **))dlsym(RTLD_NEXT, "mdb_txn_begin");
     if (flags & MDB_RDONLY) {
         freeze_wait();
     }

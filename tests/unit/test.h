@@ -18,54 +18,54 @@
 static unsigned test_passed_count NT_UNUSED;
 static unsigned test_failed_count NT_UNUSED;
 
-#define CHECK(cond)                                                                             \
-    do {                                                                                        \
-        if (cond) {                                                                             \
-            test_passed_count++;                                                                \
-        } else {                                                                                \
-            test_failed_count++;                                                                \
-            fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__, __LINE__,   \
-                    #cond, nt_error_last());                                                    \
-        }                                                                                       \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            test_passed_count++;                                                                   \
+        } else {                                                                                   \
+            test_failed_count++;                                                                   \
+            fprintf(stderr, "%s:%d: CHECK(%s) failed (last error: %s)\n", __FILE__, __LINE__,      \
+                    #cond, nt_error_last());                                                       \
+        }                                                                                          \
     } while (0)
 
 /* expr must return 0 */
-#define CHECK_OK(expr)                                                                          \
-    do {                                                                                        \
-        int check_rc_ = (expr);                                                                 \
-        if (check_rc_ == 0) {                                                                   \
-            test_passed_count++;                                                                \
-        } else {                                                                                \
-            test_failed_count++;                                                                \
-            fprintf(stderr, "%s:%d: %s returned %d (%s): %s\n", __FILE__, __LINE__, #expr,     \
-                    check_rc_, nt_error_name(check_rc_), nt_error_last());                      \
-        }                                                                                       \
+#define CHECK_OK(expr)                                                                             \
+    do {                                                                                           \
+        int check_rc_ = (expr);                                                                    \
+        if (check_rc_ == 0) {                                                                      \
+            test_passed_count++;                                                                   \
+        } else {                                                                                   \
+            test_failed_count++;                                                                   \
+            fprintf(stderr, "%s:%d: %s returned %d (%s): %s\n", __FILE__, __LINE__, #expr,         \
+                    check_rc_, nt_error_name(check_rc_), nt_error_last());                         \
+        }                                                                                          \
     } while (0)
 
 /* expr must return exactly `code` */
-#define CHECK_ERR(expr, code)                                                                   \
-    do {                                                                                        \
-        int check_rc_ = (expr);                                                                 \
-        if (check_rc_ == (code)) {                                                              \
-            test_passed_count++;                                                                \
-        } else {                                                                                \
-            test_failed_count++;                                                                \
-            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %s\n", __FILE__, __LINE__,    \
-                    #expr, check_rc_, nt_error_name(check_rc_), nt_error_name(code));           \
-        }                                                                                       \
+#define CHECK_ERR(expr, code)                                                                      \
+    do {                                                                                           \
+        int check_rc_ = (expr);                                                                    \
+        if (check_rc_ == (code)) {                                                                 \
+            test_passed_count++;                                                                   \
+        } else {                                                                                   \
+            test_failed_count++;                                                                   \
+            fprintf(stderr, "%s:%d: %s returned %d (%s), expected %s\n", __FILE__, __LINE__,       \
+                    #expr, check_rc_, nt_error_name(check_rc_), nt_error_name(code));              \
+        }                                                                                          \
     } while (0)
 
 #define CHECK_MEM(a, b, n) CHECK(memcmp((a), (b), (n)) == 0)
-#define CHECK_STR(a, b) CHECK(strcmp((a), (b)) == 0)
+#define CHECK_STR(a, b)    CHECK(strcmp((a), (b)) == 0)
 
 /* Stop the test at once (e.g. a fixture could not be built). */
-#define REQUIRE(cond)                                                                           \
-    do {                                                                                        \
-        if (!(cond)) {                                                                          \
-            fprintf(stderr, "%s:%d: REQUIRE(%s) failed (last error: %s)\n", __FILE__, __LINE__, \
-                    #cond, nt_error_last());                                                    \
-            exit(1);                                                                            \
-        }                                                                                       \
+#define REQUIRE(cond)                                                                              \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: REQUIRE(%s) failed (last error: %s)\n", __FILE__, __LINE__,    \
+                    #cond, nt_error_last());                                                       \
+            exit(1);                                                                               \
+        }                                                                                          \
     } while (0)
 
 static inline int test_end(const char *file)
@@ -95,8 +95,10 @@ static inline const char *test_vector_path(const char *rel)
     }
     snprintf(path, sizeof(path), "%s/%s", dir, rel);
     if (access(path, R_OK) != 0) {
-        fprintf(stderr, "test vectors missing: %s is not readable (NT_VECTORS_DIR=%s; the "
-                        "repository carries them in tests/vectors/)\n", path, dir);
+        fprintf(stderr,
+                "test vectors missing: %s is not readable (NT_VECTORS_DIR=%s; the "
+                "repository carries them in tests/vectors/)\n",
+                path, dir);
         exit(1);
     }
     return path;

@@ -2,8 +2,8 @@
  * certs_fixture.h - shared by the certificate unit tests (tests/unit/certs/):
  * the common includes, recursive removal of a test's temporary directory, and
  * running a shell command (the `openssl` command is the tests' independent
- * oracle) with its output captured, and a development root CA.  Header-only, static helpers, included
- * once per test executable.
+ * oracle) with its output captured, and a development root CA.  Header-only, static helpers,
+ * included once per test executable.
  */
 #ifndef NT_CERTS_FIXTURE_H
 #define NT_CERTS_FIXTURE_H

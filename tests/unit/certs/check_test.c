@@ -294,8 +294,9 @@ static void test_inspect(void)
     /* 20 days before the end: a warning, still no defect */
     CHECK_OK(certs_signer_inspect(&f, s, now + 380 * 86400));
     CHECK(f.defects == 0 && f.count == 1 && f.item[0].severity == CERTS_WARNING);
-    CHECK(strstr(f.item[0].text, "TSA certificate CN=Test TSA,O=Notarium Demo expires in 20 days") ==
-          f.item[0].text);
+    CHECK(
+        strstr(f.item[0].text, "TSA certificate CN=Test TSA,O=Notarium Demo expires in 20 days") ==
+        f.item[0].text);
     certs_signer_free(s);
 
     /* CA + extra EKU + wrong key: three defects, in the documented order; check reports the

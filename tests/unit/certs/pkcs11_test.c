@@ -45,29 +45,37 @@ static void token_setup(void)
     const char *m = getenv("NT_SOFTHSM_MODULE");
     snprintf(module, sizeof(module), "%s", m != NULL ? m : "/usr/lib/softhsm/libsofthsm2.so");
     if (access(module, R_OK) != 0) {
-        fprintf(stderr, "pkcs11_test: no SoftHSM2 module at %s: apt-get install softhsm2 opensc "
-                        "libengine-pkcs11-openssl (scripts/debian-packages.txt)\n", module);
+        fprintf(stderr,
+                "pkcs11_test: no SoftHSM2 module at %s: apt-get install softhsm2 opensc "
+                "libengine-pkcs11-openssl (scripts/debian-packages.txt)\n",
+                module);
         REQUIRE(0);
     }
     REQUIRE(nt_path_join(&dir, base, "tokens") == 0);
     REQUIRE(nt_mkdir_p(nt_buf_cstr(&dir), 0700) == 0);
-    REQUIRE(nt_buf_printf(&conf, "directories.tokendir = %s\nobjectstore.backend = file\n"
-                                 "log.level = ERROR\n", nt_buf_cstr(&dir)) == 0);
+    REQUIRE(nt_buf_printf(&conf,
+                          "directories.tokendir = %s\nobjectstore.backend = file\n"
+                          "log.level = ERROR\n",
+                          nt_buf_cstr(&dir)) == 0);
     REQUIRE(nt_file_write_atomic(path_in(&p, "softhsm2.conf"), conf.ptr, conf.len, 0600) == 0);
     REQUIRE(setenv("SOFTHSM2_CONF", nt_buf_cstr(&p), 1) == 0);
     sh("--init-token --free --label nt --pin 1234 --so-pin 5678");
     sh("--init-token --free --label logtok --pin 1234 --so-pin 5678");
     REQUIRE(nt_buf_printf(&gen, "--module '%s' --login --pin 1234 --keypairgen", module) == 0);
-    REQUIRE(nt_buf_printf(&cmd, "%s --token-label nt --key-type EC:prime256v1 --label tsa-ec "
-                                "--id 01", nt_buf_cstr(&gen)) == 0);
+    REQUIRE(nt_buf_printf(&cmd,
+                          "%s --token-label nt --key-type EC:prime256v1 --label tsa-ec "
+                          "--id 01",
+                          nt_buf_cstr(&gen)) == 0);
     sh(nt_buf_cstr(&cmd));
     nt_buf_clear(&cmd);
     REQUIRE(nt_buf_printf(&cmd, "%s --token-label nt --key-type rsa:2048 --label tsa-rsa --id 02",
                           nt_buf_cstr(&gen)) == 0);
     sh(nt_buf_cstr(&cmd));
     nt_buf_clear(&cmd);
-    REQUIRE(nt_buf_printf(&cmd, "%s --token-label logtok --key-type EC:edwards25519 --label log "
-                                "--id 03", nt_buf_cstr(&gen)) == 0);
+    REQUIRE(nt_buf_printf(&cmd,
+                          "%s --token-label logtok --key-type EC:edwards25519 --label log "
+                          "--id 03",
+                          nt_buf_cstr(&gen)) == 0);
     sh(nt_buf_cstr(&cmd));
     nt_buf_dispose(&gen);
     nt_buf_dispose(&cmd);

@@ -4,7 +4,8 @@
  * real `openssl` command as an independent oracle, and the log key's C2SP
  * vkey line checked against an independent computation.
  */
-#include "tests/unit/certs/certs_fixture.h"
+#include "tests/unit/certs/certs_fixture.h" /* first: it sets the feature macros */
+
 #include "ledger/note.h"
 
 #include <openssl/bn.h>

@@ -114,8 +114,10 @@ int main(void)
     /* ... in an old, full bundle: it changed after it was verified. */
     copy_repo(repo, sizeof(repo), &f, "t-bundle-old.git");
     flip(&f, repo, "tile/entries/001", 20);
-    expect_fail(repo, vkey, NULL, "tile/entries/001: entry 0 (leaf 256) changed since the "
-                "previous checkpoint", NULL);
+    expect_fail(repo, vkey, NULL,
+                "tile/entries/001: entry 0 (leaf 256) changed since the "
+                "previous checkpoint",
+                NULL);
 
     /* A flipped byte in a hash tile: a new one, and an old unchanged one. */
     copy_repo(repo, sizeof(repo), &f, "t-tile.git");
@@ -153,7 +155,8 @@ int main(void)
     copy_repo(repo, sizeof(repo), &f, "t-drop.git");
     REQUIRE(fix_sh("cd '%s' && git log -1 --format=%%B main > '%s/msg' && "
                    "c=$(git commit-tree 'main^{tree}' -p main~2 -F '%s/msg') && "
-                   "git update-ref refs/heads/main $c", repo, f.dir, f.dir) == 0);
+                   "git update-ref refs/heads/main $c",
+                   repo, f.dir, f.dir) == 0);
     expect_fail(repo, vkey, NULL, "checkpoint of size 600 says it follows size 300",
                 "parent holds size 100", NULL);
     /* ... and the first commit dropped */
@@ -162,7 +165,8 @@ int main(void)
                    "b=$(git commit-tree 'main~1^{tree}' -F '%s/msg') && "
                    "git log -1 --format=%%B main > '%s/msg2' && "
                    "c=$(git commit-tree 'main^{tree}' -p $b -F '%s/msg2') && "
-                   "git update-ref refs/heads/main $c", repo, f.dir, f.dir, f.dir, f.dir) == 0);
+                   "git update-ref refs/heads/main $c",
+                   repo, f.dir, f.dir, f.dir, f.dir) == 0);
     expect_fail(repo, vkey, NULL, "first commit says it follows a checkpoint of size 100", NULL);
 
     /* State: a full run through file:// (a clone), then an incremental one. */
@@ -186,7 +190,8 @@ int main(void)
     copy_repo(repo, sizeof(repo), &f, "t-rewrite.git");
     REQUIRE(fix_sh("cd '%s' && git log -1 --format=%%B main > '%s/msg' && "
                    "c=$(git commit-tree 'main^{tree}' -p main~1 -F '%s/msg' -m extra) && "
-                   "git update-ref refs/heads/main $c", repo, f.dir, f.dir) == 0);
+                   "git update-ref refs/heads/main $c",
+                   repo, f.dir, f.dir) == 0);
     expect_fail(repo, vkey, state, "history rewritten", "size 650", NULL);
 
     /* A fork: a copy of the data directory that diverged. */

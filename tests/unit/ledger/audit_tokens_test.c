@@ -261,8 +261,8 @@ static void test_alloc_failure(const pki *p)
                          strstr(nt_error_last(), "out of memory") != NULL;
     }
     unsetenv("NT_AUDIT_THREADS");
-    CHECK(n < 100000);   /* it passes once allocations succeed */
-    CHECK(everify == 0); /* no allocation failure is reported as anything but NT_ENOMEM */
+    CHECK(n < 100000);        /* it passes once allocations succeed */
+    CHECK(everify == 0);      /* no allocation failure is reported as anything but NT_ENOMEM */
     CHECK(worker_enomem > 0); /* and some came from the worker's token check */
     fprintf(stderr, "  alloc failure: %lu allocations, %d in a token check\n", n - 1,
             worker_enomem);

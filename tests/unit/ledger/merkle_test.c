@@ -14,7 +14,7 @@
 #include <jansson.h>
 #include <sys/stat.h>
 
-#define H MERKLE_HASH_SIZE
+#define H     MERKLE_HASH_SIZE
 #define MAX_N 300 /* exhaustive inclusion proofs up to this size */
 #define MAX_C 130 /* exhaustive consistency proofs up to this size */
 
@@ -170,8 +170,10 @@ static void test_hash_basics(void)
 {
     /* SHA-256("") and RFC 6962's leaf/node domain separation, checked against known values
      * (the empty root and the leaf hash of the empty leaf appear in the vectors as well). */
-    static const char *empty_hex = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-    static const char *leaf0_hex = "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d";
+    static const char *empty_hex =
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    static const char *leaf0_hex =
+        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d";
     nt_buf hex = NT_BUF_INIT;
     uint8_t h[H], l[H], r[H], n1[H], n2[H];
 
@@ -369,7 +371,8 @@ static void test_inclusion_exhaustive(void)
             /* O(log n): at most two lookups per level */
             ok_cost &= tree.lookups <= 2 * 9;
             oracle_path(&want, index, 0, size);
-            ok_match &= got.len == want.len && (got.len == 0 || memcmp(got.ptr, want.ptr, got.len) == 0);
+            ok_match &=
+                got.len == want.len && (got.len == 0 || memcmp(got.ptr, want.ptr, got.len) == 0);
             ok_verify &= merkle_verify_inclusion(leaves[index], index, size, got.ptr, got.len,
                                                  mth[0][size]) == 0;
             /* tampered twins for every proof of small trees, a spread sample above (runtime) */
@@ -456,8 +459,10 @@ static void test_consistency_exhaustive(void)
             }
             ok_cost &= tree.lookups <= 3 * 8;
             oracle_subproof(&want, m, 0, n, 1);
-            ok_match &= got.len == want.len && got.len > 0 && memcmp(got.ptr, want.ptr, got.len) == 0;
-            ok_verify &= merkle_verify_consistency(m, n, mth[0][m], mth[0][n], got.ptr, got.len) == 0;
+            ok_match &=
+                got.len == want.len && got.len > 0 && memcmp(got.ptr, want.ptr, got.len) == 0;
+            ok_verify &=
+                merkle_verify_consistency(m, n, mth[0][m], mth[0][n], got.ptr, got.len) == 0;
             if (n <= 64 || m % 4 == n % 4) {
                 ok_twins &= consistency_twins(m, n, &got);
             }
@@ -469,7 +474,8 @@ static void test_consistency_exhaustive(void)
         ok_verify &= merkle_verify_consistency(n, n, mth[0][n], mth[0][n], NULL, 0) == 0;
         ok_verify &= merkle_verify_consistency(0, n, empty, mth[0][n], NULL, 0) == 0;
         /* their twins */
-        ok_twins &= merkle_verify_consistency(n, n, mth[0][n], mth[0][n], mth[0][n], H) == NT_EINVAL;
+        ok_twins &=
+            merkle_verify_consistency(n, n, mth[0][n], mth[0][n], mth[0][n], H) == NT_EINVAL;
         ok_twins &= merkle_verify_consistency(n, n, mth[0][n], empty, NULL, 0) == NT_EVERIFY;
         ok_twins &= merkle_verify_consistency(0, n, mth[0][n], mth[0][n], NULL, 0) == NT_EVERIFY;
         ok_twins &= merkle_verify_consistency(0, n, empty, mth[0][n], empty, H) == NT_EINVAL;
@@ -559,8 +565,7 @@ static int proof_member(nt_buf *out, json_t *obj)
     if (!json_is_array(arr)) {
         return -1;
     }
-    json_array_foreach(arr, i, v)
-    {
+    json_array_foreach (arr, i, v) {
         size_t before = tmp.len;
         if (!json_is_string(v) ||
             nt_base64_decode(&tmp, json_string_value(v), json_string_length(v)) != 0) {
@@ -654,8 +659,8 @@ static void run_vector(const char *path, const char *kind, vector_stats *st)
             rc = NT_EINVAL;
             st->shape_rejected++;
         } else {
-            rc = merkle_verify_inclusion(b.ptr, (uint64_t)idx, (uint64_t)size, proof.ptr,
-                                         proof.len, a.ptr);
+            rc = merkle_verify_inclusion(b.ptr, (uint64_t)idx, (uint64_t)size, proof.ptr, proof.len,
+                                         a.ptr);
         }
     } else {
         json_int_t s1 = num_member(json_object_get(j, "size1"));

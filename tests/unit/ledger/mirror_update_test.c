@@ -51,8 +51,8 @@ static void test_layout(void)
     }
     CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/0/001.p/44", f.mirror_path) == 0);
     CHECK(out.len == want.len && memcmp(out.ptr, want.ptr, want.len) == 0);
-    CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/entries/001.p/44",
-                     f.mirror_path) == 0);
+    CHECK(fix_sh_out(&out, "git -C '%s' cat-file blob main:tile/entries/001.p/44", f.mirror_path) ==
+          0);
     CHECK(out.len == bundle.len && memcmp(out.ptr, bundle.ptr, bundle.len) == 0);
     /* The level-1 partial tile holds the root of the first 256 leaves. */
     uint8_t h8[32];
@@ -84,8 +84,10 @@ static void test_layout(void)
     CHECK(fix_sh_out(&a, "git -C '%s' rev-parse main~1:tile/0/000", f.mirror_path) == 0);
     CHECK_STR(nt_buf_cstr(&out), nt_buf_cstr(&a));
     /* The commit message carries the chain trailers. */
-    CHECK(fix_sh_out(&out, "git -C '%s' log -1 --format=%%B main | grep -c "
-                           "'^Previous-Tree-Size: 300$'", f.mirror_path) == 0);
+    CHECK(fix_sh_out(&out,
+                     "git -C '%s' log -1 --format=%%B main | grep -c "
+                     "'^Previous-Tree-Size: 300$'",
+                     f.mirror_path) == 0);
     /* A plain git fsck finds a sound repository. */
     CHECK(fix_sh("git -C '%s' fsck --strict --no-progress >/dev/null", f.mirror_path) == 0);
 
@@ -356,8 +358,8 @@ static void test_modes_umask(void)
     CHECK(atoi(nt_buf_cstr(&out)) > 3); /* the check above looked at something */
     /* negative twin: the same umask without the mirror's tightening leaves files writable */
     umask(0);
-    CHECK(fix_sh("touch '%s/plain' && test -n \"$(find '%s/plain' -perm /022)\"", f.dir,
-                 f.dir) == 0);
+    CHECK(fix_sh("touch '%s/plain' && test -n \"$(find '%s/plain' -perm /022)\"", f.dir, f.dir) ==
+          0);
     umask(saved);
     nt_buf_dispose(&out);
     fix_close(&f);

@@ -13,12 +13,13 @@
 #include <openssl/sha.h>
 
 /* From c2sp.org/signed-note, "Verifier keys / Example". */
-static const char spec_vkey[] = "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
-static const char spec_note[] =
-    "This is an example message.\n"
-    "\n"
-    "\xe2\x80\x94 example.com/foo "
-    "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOBH3mFXmRKuwHjG1Yu72IneyaQM=\n";
+static const char spec_vkey[] =
+    "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k";
+static const char spec_note[] = "This is an example message.\n"
+                                "\n"
+                                "\xe2\x80\x94 example.com/foo "
+                                "Uw2QOkn8srV1yJGh2VYRlL1Tnagv1YEq6TfXppzi2ONncAlTgK7Ztg1ERYNZXsYjOB"
+                                "H3mFXmRKuwHjG1Yu72IneyaQM=\n";
 
 /* RFC 8032 section 7.1, TEST 1. */
 static const char rfc8032_sk[] = "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60";
@@ -113,7 +114,8 @@ static void test_rfc8032_and_key_id(void)
         uint8_t raw[33];
         raw[0] = 1;
         memcpy(raw + 1, pk.ptr, 32);
-        REQUIRE(nt_buf_printf(&want, "rfc8032.test/1+%02x%02x%02x%02x+", h[0], h[1], h[2], h[3]) == 0);
+        REQUIRE(nt_buf_printf(&want, "rfc8032.test/1+%02x%02x%02x%02x+", h[0], h[1], h[2], h[3]) ==
+                0);
         REQUIRE(nt_base64_encode(&want, raw, 33) == 0);
         CHECK_STR(nt_buf_cstr(&vk), nt_buf_cstr(&want));
         nt_buf_dispose(&want);
@@ -339,11 +341,11 @@ static void test_vkeys(void)
         "example.com/foo+530d903+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",  /* 7 digits */
         "example.com/foo+530d903a0+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
         "example.com/foo+530d903g+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
-        "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2",  /* bad base64 */
-        "example.com/foo+530d903a+AukyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k", /* type 0x02 */
-        "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv",     /* short key */
-        "example.com/fo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",  /* ID mismatch */
-        "example com+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",     /* space */
+        "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2",   /* bad base64 */
+        "example.com/foo+530d903a+AukyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",  /* type 0x02 */
+        "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv",      /* short key */
+        "example.com/fo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",   /* ID mismatch */
+        "example com+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",      /* space */
         "example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k=", /* trailing = */
     };
     int ok = 1;
@@ -356,12 +358,14 @@ static void test_vkeys(void)
     }
     CHECK(ok);
     /* surrounding whitespace (a vkey file with a final newline) is tolerated */
-    CHECK_OK(note_vkey_parse(&v, "  example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k\n",
-                             strlen(spec_vkey) + 3));
+    CHECK_OK(note_vkey_parse(
+        &v, "  example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k\n",
+        strlen(spec_vkey) + 3));
     CHECK(v.key_id == 0x530d903a);
     /* a newline inside is not */
-    CHECK_ERR(note_vkey_parse(&v, "example.com\n/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
-                              strlen(spec_vkey) + 1),
+    CHECK_ERR(note_vkey_parse(
+                  &v, "example.com\n/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k",
+                  strlen(spec_vkey) + 1),
               NT_EINVAL);
     {
         /* a name of 256 bytes does not fit */
@@ -446,7 +450,7 @@ static void test_checkpoints(void)
         "notarium.test/log\n",
         "notarium.test/log\n5\n",
         "notarium.test/log\n5\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",    /* no final \n */
-        "notarium.test/log\n01\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",  /* leading 0 */
+        "notarium.test/log\n01\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n", /* leading 0 */
         "notarium.test/log\n+1\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
         "notarium.test/log\n1 \nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
         "notarium.test/log\n18446744073709551616\nAAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n",
@@ -494,11 +498,13 @@ static void test_checkpoints(void)
  * deterministic).
  */
 static const char indep_sk[] = "e5be9a58e9e0bf43748bab1a380cc3d69c819e93344273d7703224137e195385";
-static const char indep_vkey[] = "notarium.test/log+213381ff+AdVtmUVF4PO3u1/uVZrn4+YmzqtENiwTrcaUYR/rTJkK";
+static const char indep_vkey[] =
+    "notarium.test/log+213381ff+AdVtmUVF4PO3u1/uVZrn4+YmzqtENiwTrcaUYR/rTJkK";
 static const char indep_note[] =
     "notarium.test/log\n42\nSBNJTRN+FjG7owHVrKtue7eqdM4RhdRWVl71HXN2d7I=\n\n"
     "\xe2\x80\x94 notarium.test/log "
-    "ITOB/8uOvoWYSn7UoGSWhtHLLhqqcfsFs6U0XPBINCcyPOKPopN0k78Glbso4DPyodIxU5SLfuHBuFDOhrA+y76tzAg=\n";
+    "ITOB/"
+    "8uOvoWYSn7UoGSWhtHLLhqqcfsFs6U0XPBINCcyPOKPopN0k78Glbso4DPyodIxU5SLfuHBuFDOhrA+y76tzAg=\n";
 
 static void test_independent_signer(void)
 {

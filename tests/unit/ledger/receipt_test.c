@@ -55,7 +55,8 @@ static const char sample_json[] =
     "      \"//////////////////////////////////////////8=\"\n"
     "    ]\n"
     "  },\n"
-    "  \"checkpoint\": \"notarium.test/log\\n5\\nroot\\n\\n\xe2\x80\x94 notarium.test/log sig\\n\",\n"
+    "  \"checkpoint\": \"notarium.test/log\\n5\\nroot\\n\\n\xe2\x80\x94 notarium.test/log "
+    "sig\\n\",\n"
     "  \"certificates\": [\n"
     "    \"MAEA\",\n"
     "    \"MAEB\"\n"
@@ -68,7 +69,8 @@ static int same(const receipt *a, const receipt *b)
     int ok = a->version == b->version && a->leaf_index == b->leaf_index &&
              a->tree_size == b->tree_size && a->cert_count == b->cert_count &&
              a->has_metadata == b->has_metadata && a->metadata_withheld == b->metadata_withheld;
-#define SAME_BUF(x) (a->x.len == b->x.len && (a->x.len == 0 || memcmp(a->x.ptr, b->x.ptr, a->x.len) == 0))
+#define SAME_BUF(x)                                                                                \
+    (a->x.len == b->x.len && (a->x.len == 0 || memcmp(a->x.ptr, b->x.ptr, a->x.len) == 0))
     ok = ok && SAME_BUF(origin) && SAME_BUF(leaf) && SAME_BUF(token) && SAME_BUF(proof) &&
          SAME_BUF(checkpoint) && SAME_BUF(metadata);
     for (size_t i = 0; ok && i < a->cert_count; i++) {
@@ -215,13 +217,13 @@ static void test_rejects(void)
     CHECK_OK(receipt_decode(&d, sample_json, strlen(sample_json)));
     receipt_dispose(&d);
 
-    static const char *required[] = {"version", "log", "log.origin", "leaf", "leaf.index",
-                                     "leaf.data", "token", "proof", "proof.tree_size",
-                                     "proof.hashes", "checkpoint", "certificates"};
+    static const char *required[] = {
+        "version", "log",   "log.origin",      "leaf",         "leaf.index", "leaf.data",
+        "token",   "proof", "proof.tree_size", "proof.hashes", "checkpoint", "certificates"};
     int ok = 1;
     for (size_t i = 0; i < NT_ARRAY_LEN(required); i++) {
-        ok &= rejects_after(required[i], NULL, required[i]);                    /* missing */
-        ok &= rejects_after(required[i], json_real(1.5), required[i]);          /* mistyped */
+        ok &= rejects_after(required[i], NULL, required[i]);           /* missing */
+        ok &= rejects_after(required[i], json_real(1.5), required[i]); /* mistyped */
     }
     CHECK(ok);
 
@@ -237,8 +239,8 @@ static void test_rejects(void)
     CHECK(rejects_after("proof.tree_size", json_integer(((json_int_t)1 << 53) + 1),
                         "proof.tree_size"));
     CHECK(rejects_after("proof.tree_size", json_integer(0), "leaf.index"));
-    CHECK(rejects_after("leaf.data", json_string("AQI"), "leaf.data"));   /* no padding */
-    CHECK(rejects_after("leaf.data", json_string("AQJ="), "leaf.data"));  /* non-canonical */
+    CHECK(rejects_after("leaf.data", json_string("AQI"), "leaf.data"));  /* no padding */
+    CHECK(rejects_after("leaf.data", json_string("AQJ="), "leaf.data")); /* non-canonical */
     CHECK(rejects_after("leaf.data", json_string(""), "leaf.data"));
     CHECK(rejects_after("token", json_string("MA A="), "token"));
     CHECK(rejects_after("token", json_string(""), "token"));

@@ -11,10 +11,9 @@
 
 #include <openssl/obj_mac.h>
 
-static const uint8_t digest32[32] = {0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88,
-                                     0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00,
-                                     1,    2,    3,    4,    5,    6,    7,    8,
-                                     9,    10,   11,   12,   13,   14,   15,   16};
+static const uint8_t digest32[32] = {
+    0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff, 0x00,
+    1,    2,    3,    4,    5,    6,    7,    8,    9,    10,   11,   12,   13,   14,   15,   16};
 static const uint8_t token[5] = {0x30, 0x03, 0x02, 0x01, 0x07};
 
 static record sample_evidence(void)
@@ -53,7 +52,10 @@ static void test_known_answer(void)
 
     REQUIRE(nt_buf_put(&want, "\x01\x02\x01\x20", 4) == 0);
     REQUIRE(nt_buf_put(&want, digest32, 32) == 0);
-    REQUIRE(nt_buf_put(&want, "\x0f" "contract.signed", 16) == 0);
+    REQUIRE(nt_buf_put(&want,
+                       "\x0f"
+                       "contract.signed",
+                       16) == 0);
     REQUIRE(nt_buf_put(&want, "\x00\x00\x00\x05", 4) == 0);
     REQUIRE(nt_buf_put(&want, token, 5) == 0);
     REQUIRE(nt_buf_putc(&want, 0x01) == 0);
@@ -70,7 +72,8 @@ static void test_known_answer(void)
         nt_buf hex = NT_BUF_INIT;
         merkle_leaf_hash(h, got.ptr, got.len);
         REQUIRE(nt_hex_encode(&hex, h, sizeof(h)) == 0);
-        CHECK_STR(nt_buf_cstr(&hex), "7d0920ac86eb181ea313fea9ef26237981e1a0d0a4ca9801c5f11f6134b800cd");
+        CHECK_STR(nt_buf_cstr(&hex),
+                  "7d0920ac86eb181ea313fea9ef26237981e1a0d0a4ca9801c5f11f6134b800cd");
         nt_buf_dispose(&hex);
     }
     CHECK_OK(record_decode(&d, got.ptr, got.len));
@@ -275,7 +278,10 @@ static void test_leaf_limit(void)
     r.token = NT_BYTES(big, fits + 1);
     REQUIRE(nt_buf_put(&raw, "\x01\x02\x01\x20", 4) == 0);
     REQUIRE(nt_buf_put(&raw, digest32, 32) == 0);
-    REQUIRE(nt_buf_put(&raw, "\x0f" "contract.signed", 16) == 0);
+    REQUIRE(nt_buf_put(&raw,
+                       "\x0f"
+                       "contract.signed",
+                       16) == 0);
     REQUIRE(nt_buf_put_u32be(&raw, (uint32_t)(fits + 1)) == 0);
     REQUIRE(nt_buf_put(&raw, big, fits + 1) == 0);
     REQUIRE(nt_buf_putc(&raw, 0x01) == 0);
@@ -336,12 +342,13 @@ static void test_digest_parse(void)
     CHECK_OK(record_digest_parse(&a, &d, "sha256:" H64));
     CHECK(a == RECORD_ALG_SHA256 && d.len == 32 && d.ptr[0] == 0x01 && d.ptr[31] == 0xef);
     /* either case in the value and the name; the digest is replaced, not appended */
-    CHECK_OK(record_digest_parse(&a, &d, "SHA-256:0123456789ABCDEF0123456789ABCDEF"
-                                         "0123456789ABCDEF0123456789ABCDEF"));
+    CHECK_OK(record_digest_parse(&a, &d,
+                                 "SHA-256:0123456789ABCDEF0123456789ABCDEF"
+                                 "0123456789ABCDEF0123456789ABCDEF"));
     CHECK(a == RECORD_ALG_SHA256 && d.len == 32 && d.ptr[7] == 0xef);
     CHECK_ERR(record_digest_parse(&a, &d, NULL), NT_EINVAL);
-    CHECK_ERR(record_digest_parse(&a, &d, H64), NT_EINVAL);            /* no "<alg>:" */
-    CHECK_ERR(record_digest_parse(&a, &d, ":" H64), NT_EINVAL);        /* empty name */
+    CHECK_ERR(record_digest_parse(&a, &d, H64), NT_EINVAL);     /* no "<alg>:" */
+    CHECK_ERR(record_digest_parse(&a, &d, ":" H64), NT_EINVAL); /* empty name */
     CHECK_ERR(record_digest_parse(&a, &d, "sha256-long-alg-name:" H64), NT_EINVAL);
     CHECK_ERR(record_digest_parse(&a, &d, "sha257:" H64), NT_EUNSUPPORTED);
     CHECK(strstr(nt_error_last(), "sha257") != NULL);

@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ROUNDS 5
-#define THREADS 3
+#define ROUNDS   5
+#define THREADS  3
 #define MAX_ACKS 4096
 
 typedef struct ack {
@@ -192,15 +192,15 @@ static void test_crash_rounds(void)
         CHECK_ERR(ledger_leaf_get(&leaf, NULL, l, info.size), NT_ENOTFOUND);
         /* append-only across the crash */
         CHECK_OK(ledger_proof_consistency(&proof, l, prev_size, info.size));
-        CHECK_OK(merkle_verify_consistency(prev_size, info.size, prev_root, root, proof.ptr,
-                                           proof.len));
+        CHECK_OK(
+            merkle_verify_consistency(prev_size, info.size, prev_root, root, proof.ptr, proof.len));
         if (prev_size > 0 && info.size > prev_size) {
             uint8_t other[32];
             memcpy(other, prev_root, 32);
             other[0] ^= 1;
-            CHECK_ERR(merkle_verify_consistency(prev_size, info.size, other, root, proof.ptr,
-                                                proof.len),
-                      NT_EVERIFY);
+            CHECK_ERR(
+                merkle_verify_consistency(prev_size, info.size, other, root, proof.ptr, proof.len),
+                NT_EVERIFY);
         }
         nt_free(hashes);
         prev_size = info.size;

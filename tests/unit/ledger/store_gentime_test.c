@@ -33,8 +33,8 @@ static void append_timed(ledger *l, const uint64_t *gen, int n)
     nt_buf leaf = NT_BUF_INIT;
     for (int i = 0; i < n; i++) {
         fix_leaf_plain(&leaf, (uint64_t)i + 1000u * gen[i] % 7u, 40);
-        REQUIRE(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0), NT_BYTES(NULL, 0), gen[i],
-                                          on_done, &w) == 0);
+        REQUIRE(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
+                                         NT_BYTES(NULL, 0), gen[i], on_done, &w) == 0);
     }
     pthread_mutex_lock(&w.mu);
     while (w.left > 0) {

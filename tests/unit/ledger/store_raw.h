@@ -13,7 +13,7 @@
 
 /* Overwrite (or delete, when data is NULL) one record of a named DB behind the ledger's back. */
 static inline void raw_put(const char *dir, const char *db, const void *key, size_t klen,
-                    const void *data, size_t dlen)
+                           const void *data, size_t dlen)
 {
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;
@@ -34,7 +34,8 @@ static inline void raw_put(const char *dir, const char *db, const void *key, siz
     mdb_env_close(env);
 }
 
-static inline void raw_get(const char *dir, const char *db, const void *key, size_t klen, nt_buf *out)
+static inline void raw_get(const char *dir, const char *db, const void *key, size_t klen,
+                           nt_buf *out)
 {
     MDB_env *env = NULL;
     MDB_txn *txn = NULL;

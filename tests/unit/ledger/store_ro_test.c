@@ -18,7 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define FIRST 5u  /* leaves the writer appends before the reader opens */
+#define FIRST  5u /* leaves the writer appends before the reader opens */
 #define SECOND 6u /* leaves appended while the reader is open */
 
 static ledger_options fix_opts(const char *dir, const char *origin)
@@ -213,7 +213,8 @@ static void test_beside_writer(void)
     CHECK_ERR(ledger_open_readonly(&ro, &o), NT_EINVAL);
     o = fix_opts(dir, "has space");
     CHECK_ERR(ledger_open_readonly(&ro, &o), NT_EINVAL);
-    o = fix_opts(dir, "a\xc2\xa0" "b"); /* U+00A0: no key name, refused before the lookup */
+    o = fix_opts(dir, "a\xc2\xa0"
+                      "b"); /* U+00A0: no key name, refused before the lookup */
     CHECK_ERR(ledger_open_readonly(&ro, &o), NT_EINVAL);
 
     REQUIRE(pipe(cmd) == 0 && pipe(ack) == 0);
@@ -250,9 +251,9 @@ static void test_beside_writer(void)
     fix_leaf(&leaf, 100);
     CHECK_ERR(ledger_append(&idx, ro, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0)), NT_ESTATE);
     CHECK(strstr(nt_error_last(), "read-only") != NULL);
-    CHECK_ERR(ledger_append_async(ro, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0), never_called,
-                                  &called),
-              NT_ESTATE);
+    CHECK_ERR(
+        ledger_append_async(ro, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0), never_called, &called),
+        NT_ESTATE);
     CHECK(called == 0);
 
     /* Batches the writer commits after the open are seen by later reads. */
@@ -263,10 +264,8 @@ static void test_beside_writer(void)
     CHECK_OK(checkpoint_open(&c1, (const char *)note1.ptr, note1.len, &fix_g.vkey, 0));
     CHECK_OK(checkpoint_open(&c2, (const char *)note2.ptr, note2.len, &fix_g.vkey, 0));
     CHECK_OK(ledger_proof_consistency(&proof, ro, c1.size, c2.size));
-    CHECK_OK(merkle_verify_consistency(c1.size, c2.size, c1.root, c2.root, proof.ptr,
-                                       proof.len));
-    CHECK(merkle_verify_consistency(c1.size, c2.size, c2.root, c1.root, proof.ptr,
-                                    proof.len) != 0);
+    CHECK_OK(merkle_verify_consistency(c1.size, c2.size, c1.root, c2.root, proof.ptr, proof.len));
+    CHECK(merkle_verify_consistency(c1.size, c2.size, c2.root, c1.root, proof.ptr, proof.len) != 0);
 
     /* The reader outlives the writer. */
     REQUIRE(write_byte(cmd[1], 'q') == 0);

@@ -67,7 +67,8 @@ static void test_empty_and_options(void)
     CHECK_ERR(ledger_open(&l, &o), NT_EINVAL);
     o.origin = "a+b";
     CHECK_ERR(ledger_open(&l, &o), NT_EINVAL);
-    o.origin = "a\xc2\xa0" "b"; /* U+00A0, a Unicode space */
+    o.origin = "a\xc2\xa0"
+               "b"; /* U+00A0, a Unicode space */
     CHECK_ERR(ledger_open(&l, &o), NT_EINVAL);
     CHECK(strstr(nt_error_last(), "key name") != NULL);
     o.origin = "a\xff";
@@ -160,9 +161,9 @@ static void test_default_map(void)
 
 /* ------------------------------------------------------------------ many producers */
 
-#define PRODUCERS 4
+#define PRODUCERS    4
 #define PER_PRODUCER 75
-#define TOTAL (PRODUCERS * PER_PRODUCER)
+#define TOTAL        (PRODUCERS * PER_PRODUCER)
 
 typedef struct producer {
     ledger *l;
@@ -225,7 +226,8 @@ static void *reader_main(void *arg)
     return NULL;
 }
 
-static const uint64_t probe_sizes[] = {1, 2, 3, 4, 5, 7, 8, 9, 16, 17, 31, 64, 100, 255, 256, 257, TOTAL};
+static const uint64_t probe_sizes[] = {1,  2,  3,  4,   5,   7,   8,   9,    16,
+                                       17, 31, 64, 100, 255, 256, 257, TOTAL};
 
 static void check_proofs(ledger *l, const uint8_t *hashes, uint64_t n)
 {
@@ -392,8 +394,7 @@ static void check_receipt(ledger *l, uint64_t index, uint64_t seed)
     merkle_leaf_hash(lh, r.leaf.ptr, r.leaf.len);
     CHECK_OK(merkle_verify_inclusion(lh, index, r.tree_size, r.proof.ptr, r.proof.len, c.root));
     /* the proof does not prove a neighbour */
-    CHECK_ERR(merkle_verify_inclusion(lh, index ^ 1, r.tree_size, r.proof.ptr, r.proof.len,
-                                      c.root),
+    CHECK_ERR(merkle_verify_inclusion(lh, index ^ 1, r.tree_size, r.proof.ptr, r.proof.len, c.root),
               NT_EVERIFY);
 
     /* survives the JSON codec */
@@ -558,8 +559,7 @@ static void test_many_and_reopen(void)
     CHECK_OK(ledger_info_get(&info2, l));
     CHECK(info2.size == size1 + 10);
     CHECK_OK(ledger_proof_consistency(&proof, l, size1, info2.size));
-    CHECK_OK(merkle_verify_consistency(size1, info2.size, root1, info2.root, proof.ptr,
-                                       proof.len));
+    CHECK_OK(merkle_verify_consistency(size1, info2.size, root1, info2.root, proof.ptr, proof.len));
     CHECK_OK(ledger_checkpoint_at(&note2, l, size1));
     CHECK(note.len == note2.len && memcmp(note.ptr, note2.ptr, note.len) == 0);
     hashes = fix_stored_hashes(l, info2.size);
@@ -570,8 +570,7 @@ static void test_many_and_reopen(void)
         check_latest(l, info2.size, root);
         /* an unrelated root is not consistent */
         root[5] ^= 1;
-        CHECK(merkle_verify_consistency(size1, info2.size, root1, root, proof.ptr, proof.len) !=
-              0);
+        CHECK(merkle_verify_consistency(size1, info2.size, root1, root, proof.ptr, proof.len) != 0);
     }
     nt_free(hashes);
     ledger_close(l);
@@ -955,8 +954,7 @@ static void test_owner_and_paging(void)
     /* An over-long owner is refused and nothing is queued. */
     memset(long_owner, 'x', sizeof(long_owner));
     CHECK_ERR(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
-                                       NT_BYTES(long_owner, sizeof(long_owner)), 0, gate_count,
-                                       &g),
+                                       NT_BYTES(long_owner, sizeof(long_owner)), 0, gate_count, &g),
               NT_EINVAL);
     /* 40 more leaves with that digest: 42 in all, paged by `from`. */
     for (uint64_t i = 0; i < 40; i++) {
@@ -994,8 +992,8 @@ static void test_owner_and_paging(void)
         }
         CHECK(seen == 42 && pages == 5);
     }
-    CHECK_OK(ledger_find_digest_from(&idx, &count, l, RECORD_ALG_SHA256, NT_BYTES(digest, 32), 17,
-                                     3));
+    CHECK_OK(
+        ledger_find_digest_from(&idx, &count, l, RECORD_ALG_SHA256, NT_BYTES(digest, 32), 17, 3));
     CHECK(count == 3 && idx[0] == 17 && idx[2] == 19);
     nt_free(idx);
     idx = NULL;

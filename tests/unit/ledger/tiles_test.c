@@ -95,7 +95,8 @@ static void test_changes(void)
                       "-tile/0/000.p +tile/0/000 +tile/0/001.p/1 +tile/1/000.p/1 ");
     memset(&c, 0, sizeof(c));
     CHECK_OK(tiles_changes(3, 5, record_change, &c));
-    CHECK_STR(c.text, "-tile/entries/000.p/3 +tile/entries/000.p/5 -tile/0/000.p/3 +tile/0/000.p/5 ");
+    CHECK_STR(c.text,
+              "-tile/entries/000.p/3 +tile/entries/000.p/5 -tile/0/000.p/3 +tile/0/000.p/5 ");
     memset(&c, 0, sizeof(c));
     CHECK_OK(tiles_changes(7, 7, record_change, &c));
     CHECK(c.calls == 0);
@@ -119,7 +120,10 @@ static void test_bundles(void)
     CHECK_OK(tiles_bundle_put(&b, abc, 3));
     CHECK_OK(tiles_bundle_put(&b, NULL, 0));
     CHECK(b.len == 7);
-    CHECK_MEM(b.ptr, "\x00\x03" "abc\x00\x00", 7);
+    CHECK_MEM(b.ptr,
+              "\x00\x03"
+              "abc\x00\x00",
+              7);
     size_t pos = 0;
     nt_bytes e;
     CHECK_OK(tiles_bundle_next(&e, b.ptr, b.len, &pos));

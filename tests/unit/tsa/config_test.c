@@ -17,11 +17,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define DATA "/srv/notarium"
-#define MIN_TSA "\"tsa\": {\"policy\": \"1.3.6.1.4.1.99999.1.1\"}"
+#define DATA       "/srv/notarium"
+#define MIN_TSA    "\"tsa\": {\"policy\": \"1.3.6.1.4.1.99999.1.1\"}"
 #define MIN_LEDGER "\"ledger\": {\"origin\": \"tsa.example.com/log\"}"
-#define HASH0 "0000000000000000000000000000000000000000000000000000000000000000"
-#define SALT8 "0011223344556677"
+#define HASH0      "0000000000000000000000000000000000000000000000000000000000000000"
+#define SALT8      "0011223344556677"
 
 /* ------------------------------------------------------------------ helpers */
 
@@ -149,8 +149,8 @@ static void test_defaults(void)
     CHECK(c->tsa.accepted_extension_count == 0);
     CHECK(c->tsa.accuracy_ms == 1000);
     CHECK(c->tsa.precision_digits == 3);
-    CHECK(!c->tsa.ordering && !c->tsa.include_tsa_name && !c->tsa.allow_sha1 &&
-          !c->tsa.allow_md5 && !c->tsa.allow_unsynced_clock && !c->tsa.rsa_pss);
+    CHECK(!c->tsa.ordering && !c->tsa.include_tsa_name && !c->tsa.allow_sha1 && !c->tsa.allow_md5 &&
+          !c->tsa.allow_unsynced_clock && !c->tsa.rsa_pss);
     CHECK(c->tsa.signing_digest != NULL && strcmp(c->tsa.signing_digest, "sha256") == 0);
     CHECK(c->tsa.node_id == 0);
     /* relative defaults resolved against the data directory */
@@ -188,7 +188,8 @@ static void test_every_option(void)
         "   \"precision\": 6, \"ordering\": true, \"include_tsa_name\": true,"
         "   \"allow_sha1\": true, \"allow_md5\": true, \"allow_unsynced_clock\": true,"
         "   \"signing_digest\": \"sha512\", \"rsa_pss\": true, \"node_id\": 32767,"
-        "   \"cert\": \"/etc/tsa.pem\", \"key\": \"k/tsa.key\", \"key_passphrase_file\": \"k/pass\","
+        "   \"cert\": \"/etc/tsa.pem\", \"key\": \"k/tsa.key\", \"key_passphrase_file\": "
+        "\"k/pass\","
         "   \"chain\": null, \"pkcs12\": \"p/tsa.p12\", \"pkcs12_passphrase_file\": \"/p/pass\"},"
         " \"ledger\": {\"path\": \"/var/lib/l\", \"origin\": \"o.example/log\","
         "   \"log_key\": \"keys/log.key\", \"map_size_mb\": 16777216, \"batch_max\": 65536,"
@@ -232,10 +233,10 @@ static void test_every_option(void)
           c->tsa.allow_unsynced_clock && c->tsa.rsa_pss);
     CHECK_STR(c->tsa.signing_digest, "sha512");
     CHECK(c->tsa.node_id == 32767);
-    CHECK_STR(c->tsa_cert, "/etc/tsa.pem");                 /* absolute: kept */
-    CHECK_STR(c->tsa_key, DATA "/k/tsa.key");                /* relative: resolved */
+    CHECK_STR(c->tsa_cert, "/etc/tsa.pem");   /* absolute: kept */
+    CHECK_STR(c->tsa_key, DATA "/k/tsa.key"); /* relative: resolved */
     CHECK_STR(c->tsa_key_passphrase_file, DATA "/k/pass");
-    CHECK(c->tsa_chain == NULL);                             /* null: no chain */
+    CHECK(c->tsa_chain == NULL); /* null: no chain */
     CHECK_STR(c->tsa_pkcs12, DATA "/p/tsa.p12");
     CHECK_STR(c->tsa_pkcs12_passphrase_file, "/p/pass");
     CHECK_STR(c->ledger_path, "/var/lib/l");
@@ -329,8 +330,8 @@ static void test_refusals(void)
     REFUSED(with_ledger(&b, "\"nosync\": true"), "ledger.nosync: unknown member");
     REFUSED(with_top(&b, "\"evidence\": {\"max_meta\": 1}"), "evidence.max_meta: unknown member");
     REFUSED(with_top(&b, "\"mirror\": {\"remote\": []}"), "mirror.remote: unknown member");
-    REFUSED(with_top(&b, "\"api_keys\": [{\"id\": \"a\", \"salt\": \"" SALT8 "\", \"sha256\": \"" HASH0
-                         "\", \"key\": \"x\"}]"),
+    REFUSED(with_top(&b, "\"api_keys\": [{\"id\": \"a\", \"salt\": \"" SALT8
+                         "\", \"sha256\": \"" HASH0 "\", \"key\": \"x\"}]"),
             "api_keys[0].key: unknown member");
 
     /* wrong types */
@@ -348,7 +349,8 @@ static void test_refusals(void)
     REFUSED("{\"tsa\": {\"policy\": \"1.2\\u00003\"}, " MIN_LEDGER "}", "config: line");
     REFUSED("{\"tsa\": [], " MIN_LEDGER "}", "tsa: not an object");
     REFUSED("{" MIN_TSA ", \"ledger\": \"o\"}", "ledger: not an object");
-    REFUSED(with_tsa(&b, "\"accepted_policies\": \"1.2.3\""), "tsa.accepted_policies: not an array");
+    REFUSED(with_tsa(&b, "\"accepted_policies\": \"1.2.3\""),
+            "tsa.accepted_policies: not an array");
     REFUSED(with_tsa(&b, "\"accepted_policies\": [\"1.2\", 3]"),
             "tsa.accepted_policies[1]: not a non-empty string");
     REFUSED(with_tsa(&b, "\"accepted_extensions\": [\"\"]"),
@@ -392,11 +394,9 @@ static void test_refusals(void)
             "evidence.max_metadata_bytes");
     REFUSED(with_top(&b, "\"mirror\": {\"interval_ms\": 86400001}"), "mirror.interval_ms");
     REFUSED(with_top(&b, "\"mirror\": {\"push_timeout_ms\": 99}"), "mirror.push_timeout_ms");
-    REFUSED(with_top(&b, "\"mirror\": {\"push_timeout_ms\": 3600001}"),
-            "mirror.push_timeout_ms");
+    REFUSED(with_top(&b, "\"mirror\": {\"push_timeout_ms\": 3600001}"), "mirror.push_timeout_ms");
     REFUSED(with_top(&b, "\"mirror\": {\"stop_timeout_ms\": 99}"), "mirror.stop_timeout_ms");
-    REFUSED(with_top(&b, "\"mirror\": {\"stop_timeout_ms\": 600001}"),
-            "mirror.stop_timeout_ms");
+    REFUSED(with_top(&b, "\"mirror\": {\"stop_timeout_ms\": 600001}"), "mirror.stop_timeout_ms");
     {
         /* more list entries than the arrays hold */
         nt_buf list = NT_BUF_INIT;
@@ -420,8 +420,9 @@ static void test_refusals(void)
 #define KEY_ENTRY(id, salt, hash) "{\"id\": " id ", \"salt\": " salt ", \"sha256\": " hash "}"
     REFUSED(with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"\"", "\"" SALT8 "\"", "\"" HASH0 "\"") "]"),
             "api_keys[0].id");
-    REFUSED(with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"a b\"", "\"" SALT8 "\"", "\"" HASH0 "\"") "]"),
-            "api_keys[0].id");
+    REFUSED(
+        with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"a b\"", "\"" SALT8 "\"", "\"" HASH0 "\"") "]"),
+        "api_keys[0].id");
     REFUSED(with_top(&b, "\"api_keys\": [" KEY_ENTRY("7", "\"" SALT8 "\"", "\"" HASH0 "\"") "]"),
             "api_keys[0].id");
     REFUSED(with_top(&b, "\"api_keys\": [{\"salt\": \"" SALT8 "\", \"sha256\": \"" HASH0 "\"}]"),
@@ -432,9 +433,9 @@ static void test_refusals(void)
     REFUSED(with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"a\"", "\"001122334455667\"",
                                                      "\"" HASH0 "\"") "]"),
             "api_keys[0].salt");
-    REFUSED(with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"a\"", "\"" SALT8 "zz\"",
-                                                     "\"" HASH0 "\"") "]"),
-            "api_keys[0].salt");
+    REFUSED(
+        with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"a\"", "\"" SALT8 "zz\"", "\"" HASH0 "\"") "]"),
+        "api_keys[0].salt");
     REFUSED(with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"a\"", "\"" HASH0 HASH0 "00\"",
                                                      "\"" HASH0 "\"") "]"),
             "api_keys[0].salt");
@@ -442,16 +443,19 @@ static void test_refusals(void)
             "api_keys[0].sha256: 32 bytes");
     REFUSED(with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"a\"", "\"" SALT8 "\"", "null") "]"),
             "api_keys[0].sha256");
-    REFUSED(with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"a\"", "\"" SALT8 "\"", "\"" HASH0 "\"")
-                         ", " KEY_ENTRY("\"a\"", "\"" SALT8 "\"", "\"" HASH0 "\"") "]"),
+    REFUSED(with_top(&b, "\"api_keys\": [" KEY_ENTRY("\"a\"", "\"" SALT8 "\"",
+                                                     "\"" HASH0
+                                                     "\"") ", " KEY_ENTRY("\"a\"", "\"" SALT8 "\"",
+                                                                          "\"" HASH0 "\"") "]"),
             "api_keys[1].id: duplicate id 'a'");
     {
         /* 64 entries are fine, 65 are not; a 64-character id is fine, 65 are not */
         char id[80];
         nt_buf_clear(&keys);
         for (unsigned i = 0; i < SERVER_MAX_API_KEYS; i++) {
-            REQUIRE(nt_buf_printf(&keys, "%s{\"id\": \"k%u\", \"salt\": \"" SALT8
-                                         "\", \"sha256\": \"" HASH0 "\"}",
+            REQUIRE(nt_buf_printf(&keys,
+                                  "%s{\"id\": \"k%u\", \"salt\": \"" SALT8
+                                  "\", \"sha256\": \"" HASH0 "\"}",
                                   i ? ", " : "\"api_keys\": [", i) == 0);
         }
         REQUIRE(nt_buf_puts(&keys, "]") == 0);
@@ -466,15 +470,19 @@ static void test_refusals(void)
         memset(id, 'x', 64);
         id[64] = '\0';
         nt_buf_clear(&keys);
-        REQUIRE(nt_buf_printf(&keys, "\"api_keys\": [{\"id\": \"%s\", \"salt\": \"" SALT8
-                                     "\", \"sha256\": \"" HASH0 "\"}]", id) == 0);
+        REQUIRE(nt_buf_printf(&keys,
+                              "\"api_keys\": [{\"id\": \"%s\", \"salt\": \"" SALT8
+                              "\", \"sha256\": \"" HASH0 "\"}]",
+                              id) == 0);
         c = ACCEPTED(with_top(&b, nt_buf_cstr(&keys)));
         CHECK(c != NULL && strlen(c->api_keys[0].id) == 64);
         server_config_free(c);
         strcat(id, "x");
         nt_buf_clear(&keys);
-        REQUIRE(nt_buf_printf(&keys, "\"api_keys\": [{\"id\": \"%s\", \"salt\": \"" SALT8
-                                     "\", \"sha256\": \"" HASH0 "\"}]", id) == 0);
+        REQUIRE(nt_buf_printf(&keys,
+                              "\"api_keys\": [{\"id\": \"%s\", \"salt\": \"" SALT8
+                              "\", \"sha256\": \"" HASH0 "\"}]",
+                              id) == 0);
         REFUSED(with_top(&b, nt_buf_cstr(&keys)), "api_keys[0].id");
     }
 #undef KEY_ENTRY
@@ -517,7 +525,7 @@ static void test_bad_oid_refused_at_start(const char *pki_dir)
     /* forms OpenSSL's OBJ_txt2obj would read as some other OID */
     {
         static const char *const bad[] = {"1.2..3", "1.2.3.", "1.02.3", " 1.2.3", "1.2.3 ",
-                                          "1.2 .3", "3.1", "1", "1.2.-3", "sha256"};
+                                          "1.2 .3", "3.1",    "1",      "1.2.-3", "sha256"};
         for (size_t i = 0; i < NT_ARRAY_LEN(bad); i++) {
             char member[96];
             snprintf(member, sizeof(member), "\"accepted_policies\": [\"%s\"]", bad[i]);
@@ -542,18 +550,18 @@ static void test_http_section(void)
     nt_buf b = NT_BUF_INIT;
     server_config *c = ACCEPTED("{" MIN_TSA ", " MIN_LEDGER "}");
     REQUIRE(c != NULL);
-    CHECK(c->http_max_connections == 0 && c->http_max_per_address == 64 &&
-          c->http_reserved == 8 && c->http_request_timeout_ms == 30000 &&
-          c->http_drain_timeout_ms == 60000 && c->http_commit_stall_ms == 10000);
+    CHECK(c->http_max_connections == 0 && c->http_max_per_address == 64 && c->http_reserved == 8 &&
+          c->http_request_timeout_ms == 30000 && c->http_drain_timeout_ms == 60000 &&
+          c->http_commit_stall_ms == 10000);
     server_config_free(c);
 
     c = ACCEPTED(with_top(&b, "\"http\": {\"max_connections\": 48, \"reserved_connections\": 8,"
                               " \"max_connections_per_address\": 0, \"request_timeout_ms\": 100,"
                               " \"drain_timeout_ms\": 0, \"commit_stall_ms\": 1}"));
     REQUIRE(c != NULL);
-    CHECK(c->http_max_connections == 48 && c->http_max_per_address == 0 &&
-          c->http_reserved == 8 && c->http_request_timeout_ms == 100 &&
-          c->http_drain_timeout_ms == 0 && c->http_commit_stall_ms == 1);
+    CHECK(c->http_max_connections == 48 && c->http_max_per_address == 0 && c->http_reserved == 8 &&
+          c->http_request_timeout_ms == 100 && c->http_drain_timeout_ms == 0 &&
+          c->http_commit_stall_ms == 1);
     server_config_free(c);
 
     REFUSED(with_top(&b, "\"http\": []"), "http: not an object");
@@ -994,7 +1002,8 @@ static void test_pkcs11(void)
     }
     server_config_free(c);
     /* negative twins */
-    REFUSED(with_tsa(&b, "\"key\": \"pkcs11:object=k\""), "tsa.key: a pkcs11: key needs pkcs11.module");
+    REFUSED(with_tsa(&b, "\"key\": \"pkcs11:object=k\""),
+            "tsa.key: a pkcs11: key needs pkcs11.module");
     REFUSED("{\"tsa\": {\"policy\": \"1.2.3\"}, \"ledger\": {\"origin\": \"o.test/log\", "
             "\"log_key\": \"pkcs11:object=log\"}}",
             "ledger.log_key: a pkcs11: key needs pkcs11.module");

@@ -24,11 +24,11 @@ static void config(server_config *c, int with_mirror)
     c->mirror_path = with_mirror ? g_mirror : NULL;
 }
 
-#define SH(...)                                                                                 \
-    do {                                                                                        \
-        char cmd_[1024];                                                                        \
-        snprintf(cmd_, sizeof(cmd_), __VA_ARGS__);                                              \
-        REQUIRE(system(cmd_) == 0);                                                             \
+#define SH(...)                                                                                    \
+    do {                                                                                           \
+        char cmd_[1024];                                                                           \
+        snprintf(cmd_, sizeof(cmd_), __VA_ARGS__);                                                 \
+        REQUIRE(system(cmd_) == 0);                                                                \
     } while (0)
 
 static void test_guard(void)

@@ -119,7 +119,8 @@ static void req_hex(nt_buf *out, const char *imprint_hex, const char *tail_hex)
     if (imprint_hex != NULL) {
         REQUIRE(nt_buf_puts(&hex, imprint_hex) == 0);
     } else {
-        REQUIRE(nt_buf_puts(&hex, "3031300d06096086480165030402010500" "0420") == 0);
+        REQUIRE(nt_buf_puts(&hex, "3031300d06096086480165030402010500"
+                                  "0420") == 0);
         REQUIRE(nt_buf_puts(&hex, hash) == 0);
     }
     REQUIRE(nt_buf_puts(&hex, tail_hex) == 0);
@@ -140,7 +141,8 @@ static void expect_hex(tsa *t, const char *imprint_hex, const char *tail_hex, ts
     expect(t, nt_buf_bytes(&der), want, part, line);
     nt_buf_dispose(&der);
 }
-#define EXPECT_HEX(t, imp, tail, want, part) expect_hex((t), (imp), (tail), (want), (part), __LINE__)
+#define EXPECT_HEX(t, imp, tail, want, part)                                                       \
+    expect_hex((t), (imp), (tail), (want), (part), __LINE__)
 
 /* The accepted extension 1.3.6.1.4.1.99999.2.1 with `critical` ("" = absent) and value NULL. */
 #define EXT_OID "060a2b06010401868d1f0201"
@@ -157,26 +159,44 @@ static void test_der_checked(tsa *t)
     EXPECT_HEX(t, NULL, "", TSA_FAIL_NONE, NULL);
     /* certReq: TRUE is ff; 01 and 7f are BER; FALSE is the DEFAULT */
     EXPECT_HEX(t, NULL, "0101ff", TSA_FAIL_NONE, NULL);
-    EXPECT_HEX(t, NULL, "010101", TSA_FAIL_BAD_DATA_FORMAT, "not DER-encoded: a BOOLEAN is 00 or ff");
-    EXPECT_HEX(t, NULL, "01017f", TSA_FAIL_BAD_DATA_FORMAT, "not DER-encoded: a BOOLEAN is 00 or ff");
+    EXPECT_HEX(t, NULL, "010101", TSA_FAIL_BAD_DATA_FORMAT,
+               "not DER-encoded: a BOOLEAN is 00 or ff");
+    EXPECT_HEX(t, NULL, "01017f", TSA_FAIL_BAD_DATA_FORMAT,
+               "not DER-encoded: a BOOLEAN is 00 or ff");
     EXPECT_HEX(t, NULL, "010100", TSA_FAIL_BAD_DATA_FORMAT, "certReq FALSE");
     EXPECT_HEX(t, NULL, "010200ff", TSA_FAIL_BAD_DATA_FORMAT, NULL);
     /* extensions: none is fine, an empty [0] is not SIZE (1..MAX) */
     EXPECT_HEX(t, NULL, "a000", TSA_FAIL_BAD_DATA_FORMAT, "empty extensions");
     EXPECT_HEX(t, NULL, "0101ffa000", TSA_FAIL_BAD_DATA_FORMAT, "empty extensions");
     /* Extension.critical: the same BOOLEAN rules */
-    EXPECT_HEX(t, NULL, "a012" "3010" EXT_OID "04020500", TSA_FAIL_NONE, NULL);
-    EXPECT_HEX(t, NULL, "a015" "3013" EXT_OID "0101ff" "04020500", TSA_FAIL_NONE, NULL);
-    EXPECT_HEX(t, NULL, "a015" "3013" EXT_OID "010101" "04020500", TSA_FAIL_BAD_DATA_FORMAT,
-               "a BOOLEAN is 00 or ff");
-    EXPECT_HEX(t, NULL, "a015" "3013" EXT_OID "010100" "04020500", TSA_FAIL_BAD_DATA_FORMAT,
-               "critical FALSE");
+    EXPECT_HEX(t, NULL,
+               "a012"
+               "3010" EXT_OID "04020500",
+               TSA_FAIL_NONE, NULL);
+    EXPECT_HEX(t, NULL,
+               "a015"
+               "3013" EXT_OID "0101ff"
+               "04020500",
+               TSA_FAIL_NONE, NULL);
+    EXPECT_HEX(t, NULL,
+               "a015"
+               "3013" EXT_OID "010101"
+               "04020500",
+               TSA_FAIL_BAD_DATA_FORMAT, "a BOOLEAN is 00 or ff");
+    EXPECT_HEX(t, NULL,
+               "a015"
+               "3013" EXT_OID "010100"
+               "04020500",
+               TSA_FAIL_BAD_DATA_FORMAT, "critical FALSE");
     /* nonce: minimal INTEGER (a leading 00 only before a high bit) */
     EXPECT_HEX(t, NULL, "020105", TSA_FAIL_NONE, NULL);
     EXPECT_HEX(t, NULL, "02020080", TSA_FAIL_NONE, NULL);
     EXPECT_HEX(t, NULL, "02020005", TSA_FAIL_BAD_DATA_FORMAT, NULL);
     EXPECT_HEX(t, NULL, "0202ff85", TSA_FAIL_BAD_DATA_FORMAT, NULL);
-    EXPECT_HEX(t, NULL, "020105" "0101ff", TSA_FAIL_NONE, NULL);
+    EXPECT_HEX(t, NULL,
+               "020105"
+               "0101ff",
+               TSA_FAIL_NONE, NULL);
     /* lengths: long form for a short length, inside the request */
     EXPECT_HEX(t,
                "308131300d06096086480165030402010500"
@@ -185,7 +205,8 @@ static void test_der_checked(tsa *t)
     /* hashedMessage as a constructed OCTET STRING (BER only) */
     EXPECT_HEX(t,
                "3033300d06096086480165030402010500"
-               "2422" "04209f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+               "2422"
+               "04209f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
                "", TSA_FAIL_BAD_DATA_FORMAT, NULL);
     /* algorithm NULL parameters with content, a padded OID subidentifier */
     EXPECT_HEX(t,

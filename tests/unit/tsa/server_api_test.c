@@ -291,8 +291,7 @@ static void test_receipts_paging(void)
         REQUIRE(r.status == 200);
         j = body_json(&r);
         list = json_object_get(j, "receipts");
-        json_array_foreach(list, n, item)
-        {
+        json_array_foreach (list, n, item) {
             CHECK(json_integer_value(json_object_get(json_object_get(item, "leaf"), "index")) ==
                   expect);
             expect++;

@@ -23,8 +23,8 @@ static uint8_t digests[3][32]; /* leaf i has digests[i % 3] */
 #define body_json sfx_body_json
 
 /* status, "error" code and "field" (NULL = no field member) of an error reply */
-static void check_error(const server_reply *r, unsigned status, const char *code,
-                        const char *field, int line)
+static void check_error(const server_reply *r, unsigned status, const char *code, const char *field,
+                        int line)
 {
     json_t *j = body_json(r);
     const char *got_code = json_string_value(json_object_get(j, "error"));
@@ -35,9 +35,8 @@ static void check_error(const server_reply *r, unsigned status, const char *code
                             : got_field != NULL && strcmp(got_field, field) == 0) &&
              strcmp(r->content_type, "application/json") == 0;
     if (!ok) {
-        fprintf(stderr, "server_test.c:%d: expected %u %s (%s), got %u: %.*s\n", line, status,
-                code, field ? field : "-", r->status, (int)r->body.len,
-                (const char *)r->body.ptr);
+        fprintf(stderr, "server_test.c:%d: expected %u %s (%s), got %u: %.*s\n", line, status, code,
+                field ? field : "-", r->status, (int)r->body.len, (const char *)r->body.ptr);
     }
     CHECK(ok);
     json_decref(j);
@@ -171,7 +170,8 @@ static void test_evidence_parse(void)
 
     /* accepted: the plainest record */
     {
-        static const char body[] = "{\"kind\": \"contract.signed\", \"digest\": \"SHA-256:" D64 "\"}";
+        static const char body[] =
+            "{\"kind\": \"contract.signed\", \"digest\": \"SHA-256:" D64 "\"}";
         server_evidence_init(&e);
         server_reply_init(&r);
         CHECK(server_evidence_parse(&e, &r, &s, NT_BYTES(body, strlen(body))) == 0);
@@ -184,8 +184,9 @@ static void test_evidence_parse(void)
     }
     /* accepted: metadata exactly at the limit, serialised compact with sorted keys */
     {
-        static const char body[] = "{\"digest\": \"sha256:" D64 "\", \"kind\": \"" D64 "\","
-                                   " \"metadata\": {\"z\": [1, 2], \"a\": {\"y\": 1, \"b\": \"\"}}}";
+        static const char body[] =
+            "{\"digest\": \"sha256:" D64 "\", \"kind\": \"" D64 "\","
+            " \"metadata\": {\"z\": [1, 2], \"a\": {\"y\": 1, \"b\": \"\"}}}";
         static const char canonical[] = "{\"a\":{\"b\":\"\",\"y\":1},\"z\":[1,2]}";
         cfg.evidence_max_metadata_bytes = strlen(canonical);
         server_evidence_init(&e);
@@ -248,8 +249,8 @@ static void test_metrics_request(void)
     size_t other = SERVER_CODE_SLOTS;
 
     server_metrics_request(&s, 200, 0);
-    server_metrics_request(&s, 200, 500000);  /* exactly 0.0005 s: the first bucket (le) */
-    server_metrics_request(&s, 200, 500001);  /* just above: the second */
+    server_metrics_request(&s, 200, 500000);        /* exactly 0.0005 s: the first bucket (le) */
+    server_metrics_request(&s, 200, 500001);        /* just above: the second */
     server_metrics_request(&s, 503, 2500000000ull); /* 2.5 s: the last finite bucket */
     server_metrics_request(&s, 418, 2500000001ull); /* beyond: +Inf; unknown status: other */
     CHECK(atomic_load(&s.metrics.requests[0]) == 3);
@@ -327,7 +328,7 @@ static void proof_hashes(nt_buf *out, json_t *j)
     size_t i;
     REQUIRE(json_is_array(arr));
     nt_buf_clear(out);
-    json_array_foreach(arr, i, h) {
+    json_array_foreach (arr, i, h) {
         size_t before = out->len;
         REQUIRE(nt_base64_decode(out, json_string_value(h), json_string_length(h)) == 0);
         REQUIRE(out->len - before == 32);
@@ -445,14 +446,14 @@ static void test_get_handlers(void)
             j = body_json(&r);
             proof_hashes(&proof, j);
             merkle_leaf_hash(leaf_hash, f.leaves[index].ptr, f.leaves[index].len);
-            CHECK_OK(merkle_verify_inclusion(leaf_hash, index, size, proof.ptr, proof.len,
-                                             at.root));
+            CHECK_OK(
+                merkle_verify_inclusion(leaf_hash, index, size, proof.ptr, proof.len, at.root));
             verified++;
             /* negative twin: the proof does not place the next leaf at this index */
             merkle_leaf_hash(leaf_hash, f.leaves[(index + 1) % LEAVES].ptr,
                              f.leaves[(index + 1) % LEAVES].len);
-            CHECK(merkle_verify_inclusion(leaf_hash, index, size, proof.ptr, proof.len,
-                                          at.root) != 0);
+            CHECK(merkle_verify_inclusion(leaf_hash, index, size, proof.ptr, proof.len, at.root) !=
+                  0);
             json_decref(j);
             server_reply_dispose(&r);
         }
@@ -463,12 +464,9 @@ static void test_get_handlers(void)
             const char *a, *b;
             const char *code, *field;
         } bad[] = {
-            {NULL, "7", "missing_parameter", "index"},
-            {"0", NULL, "missing_parameter", "size"},
-            {"x", "7", "invalid_parameter", "index"},
-            {"0", "07", "invalid_parameter", "size"},
-            {"0", "8", "size_beyond_tree", "size"},
-            {"7", "7", "index_out_of_range", "index"},
+            {NULL, "7", "missing_parameter", "index"}, {"0", NULL, "missing_parameter", "size"},
+            {"x", "7", "invalid_parameter", "index"},  {"0", "07", "invalid_parameter", "size"},
+            {"0", "8", "size_beyond_tree", "size"},    {"7", "7", "index_out_of_range", "index"},
             {"0", "0", "index_out_of_range", "index"},
         };
         for (size_t i = 0; i < NT_ARRAY_LEN(bad); i++) {
@@ -516,12 +514,9 @@ static void test_get_handlers(void)
             const char *a, *b;
             const char *code, *field;
         } bad[] = {
-            {NULL, NULL, "missing_parameter", "from"},
-            {"1", NULL, "missing_parameter", "to"},
-            {"a", "1", "invalid_parameter", "from"},
-            {"1", "+2", "invalid_parameter", "to"},
-            {"1", "8", "size_beyond_tree", "to"},
-            {"5", "4", "invalid_range", "from"},
+            {NULL, NULL, "missing_parameter", "from"}, {"1", NULL, "missing_parameter", "to"},
+            {"a", "1", "invalid_parameter", "from"},   {"1", "+2", "invalid_parameter", "to"},
+            {"1", "8", "size_beyond_tree", "to"},      {"5", "4", "invalid_range", "from"},
         };
         for (size_t i = 0; i < NT_ARRAY_LEN(bad); i++) {
             server_reply_init(&r);

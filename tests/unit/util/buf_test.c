@@ -48,8 +48,12 @@ static void test_base64(void)
 {
     static const struct {
         const char *raw, *b64;
-    } vectors[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                   {"foo", "Zm9v"}, {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="},
+    } vectors[] = {{"", ""},
+                   {"f", "Zg=="},
+                   {"fo", "Zm8="},
+                   {"foo", "Zm9v"},
+                   {"foob", "Zm9vYg=="},
+                   {"fooba", "Zm9vYmE="},
                    {"foobar", "Zm9vYmFy"}};
     for (size_t i = 0; i < NT_ARRAY_LEN(vectors); i++) {
         nt_buf e = NT_BUF_INIT, d = NT_BUF_INIT;
@@ -62,7 +66,8 @@ static void test_base64(void)
         nt_buf_dispose(&d);
     }
     /* negative twins: bad length, bad char, padding in the middle, non-canonical bits */
-    static const char *const bad[] = {"Zg=", "Zg", "Z!==", "Zg==Zg==", "Zh==", "Zm9=", "====", "Zm 9v"};
+    static const char *const bad[] = {
+        "Zg=", "Zg", "Z!==", "Zg==Zg==", "Zh==", "Zm9=", "====", "Zm 9v"};
     for (size_t i = 0; i < NT_ARRAY_LEN(bad); i++) {
         nt_buf d = NT_BUF_INIT;
         CHECK_ERR(nt_base64_decode(&d, bad[i], strlen(bad[i])), NT_EINVAL);

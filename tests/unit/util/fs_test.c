@@ -110,7 +110,7 @@ static void test_clock(void)
     {
         struct timex tx = {0};
         int state = adjtimex(&tx);
-        nt_clock_sync want = state < 0                                       ? NT_CLOCK_UNKNOWN
+        nt_clock_sync want = state < 0                                         ? NT_CLOCK_UNKNOWN
                              : state == TIME_ERROR || (tx.status & STA_UNSYNC) ? NT_CLOCK_UNSYNCED
                                                                                : NT_CLOCK_SYNCED;
         CHECK(st.sync == want);

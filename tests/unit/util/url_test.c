@@ -37,8 +37,8 @@ static void test_redact_in(void)
 {
     char out[256];
     const char *url = "https://u:pw@h/r.git";
-    nt_url_redact_in(out, sizeof(out), "push to https://u:pw@h/r.git: failed (https://u:pw@h/r.git)",
-                     url);
+    nt_url_redact_in(out, sizeof(out),
+                     "push to https://u:pw@h/r.git: failed (https://u:pw@h/r.git)", url);
     CHECK_STR(out, "push to https://u:***@h/r.git: failed (https://u:***@h/r.git)");
     CHECK(strstr(out, "pw") == NULL);
     nt_url_redact_in(out, sizeof(out), "no url here", url);

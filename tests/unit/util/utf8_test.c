@@ -46,7 +46,7 @@ static void test_invalid_forms(void)
         const char *s;
         size_t n;
     } bad[] = {
-        {"\x80", 1},                 /* stray continuation byte */
+        {"\x80", 1}, /* stray continuation byte */
         {"\xbf", 1},
         {"\xc0\x80", 2},             /* overlong NUL */
         {"\xc1\xbf", 2},             /* overlong U+7F */
@@ -61,10 +61,10 @@ static void test_invalid_forms(void)
         {"\xf8\x88\x80\x80\x80", 5}, /* 5-byte form */
         {"\xfe", 1},
         {"\xff", 1},
-        {"\xc3", 1},                 /* truncated 2-byte */
-        {"\xe2\x82", 2},             /* truncated 3-byte */
-        {"\xf0\x9f\x98", 3},         /* truncated 4-byte */
-        {"\xc3\x41", 2},             /* continuation byte missing */
+        {"\xc3", 1},         /* truncated 2-byte */
+        {"\xe2\x82", 2},     /* truncated 3-byte */
+        {"\xf0\x9f\x98", 3}, /* truncated 4-byte */
+        {"\xc3\x41", 2},     /* continuation byte missing */
         {"\xe2\x28\xa1", 3},
         {"\xf0\x9f\x98\x41", 4},
     };

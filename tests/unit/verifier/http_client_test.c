@@ -23,7 +23,7 @@
 static void test_url(void)
 {
     static const char *const good[] = {
-        "http://127.0.0.1:8080/tsa", "HTTP://tsa.example.org", "http://h?x=1",
+        "http://127.0.0.1:8080/tsa", "HTTP://tsa.example.org",  "http://h?x=1",
         "http://[::1]:318/a/b?c",    "https://tsa.example/tsa",
     };
     for (size_t i = 0; i < NT_ARRAY_LEN(good); i++) {
@@ -34,10 +34,12 @@ static void test_url(void)
         CHECK_OK(rc);
     }
     static const char *const bad[] = {
-        "ftp://tsa.example/", "tsa.example/tsa",   "http://",           "http:///tsa",
-        "http://user@h/",     "http://u:p@h:80/",  "http://h:65536/",   "http://h:8x/",
-        "http://h/a b",       "http://h/#frag",    "http://h\xc3\xa9/", "http://h/\r\nX: y",
-        "http://[::1/",       "file:///etc/passwd", "",                 "gopher://h/",
+        "ftp://tsa.example/", "tsa.example/tsa",    "http://",
+        "http:///tsa",        "http://user@h/",     "http://u:p@h:80/",
+        "http://h:65536/",    "http://h:8x/",       "http://h/a b",
+        "http://h/#frag",     "http://h\xc3\xa9/",  "http://h/\r\nX: y",
+        "http://[::1/",       "file:///etc/passwd", "",
+        "gopher://h/",
     };
     for (size_t i = 0; i < NT_ARRAY_LEN(bad); i++) {
         int rc = verifier__url_check(bad[i]);
@@ -164,8 +166,8 @@ static void test_post(void)
 
     /* A server that keeps the connection open: Content-Length ends the answer, not a time-out. */
     nt_buf_clear(&body);
-    server_start(&s, &th, "HTTP/1.1 200 OK\r\nContent-Type: " RT "; x=1\r\nContent-Length: 3\r\n\r\nxyz",
-                 1);
+    server_start(&s, &th,
+                 "HTTP/1.1 200 OK\r\nContent-Type: " RT "; x=1\r\nContent-Length: 3\r\n\r\nxyz", 1);
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/", s.port);
     uint64_t t0 = nt_mono_ns();
     CHECK_OK(post(&body, url));
@@ -195,8 +197,8 @@ static void test_post(void)
           memcmp(s2.request + s2.request_len - 5, "\x30\x03\x02\x01\x01", 5) == 0);
 
     /* twins */
-    expect_one("HTTP/1.1 500 Oops\r\nContent-Type: " RT "\r\nContent-Length: 0\r\n\r\n",
-               NT_EVERIFY, "HTTP 500");
+    expect_one("HTTP/1.1 500 Oops\r\nContent-Type: " RT "\r\nContent-Length: 0\r\n\r\n", NT_EVERIFY,
+               "HTTP 500");
     expect_one("HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 6\r\n\r\n<html>",
                NT_EVERIFY, "text/html");
     expect_one("HTTP/1.1 200 OK\r\nContent-Type: " RT "x\r\nContent-Length: 0\r\n\r\n", NT_EVERIFY,
@@ -226,9 +228,10 @@ static void test_post(void)
         server_start(&hop[i], &hth[i], hreply[i], 0);
     }
     for (int i = 0; i < 5; i++) {
-        snprintf(hreply[i], sizeof(hreply[i]),
-                 "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/\r\nContent-Length: 0\r\n\r\n",
-                 hop[(i + 1) % 5].port);
+        snprintf(
+            hreply[i], sizeof(hreply[i]),
+            "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%d/\r\nContent-Length: 0\r\n\r\n",
+            hop[(i + 1) % 5].port);
     }
     snprintf(url, sizeof(url), "http://127.0.0.1:%d/tsa", hop[0].port);
     CHECK_ERR(post(&body, url), NT_EVERIFY);

@@ -333,8 +333,10 @@ static void test_validity_at_gen_time(void)
 static void test_timestamp_url_refused(void)
 {
     nt_buf out = NT_BUF_INIT;
-    CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "ftp://tsa.example/", NULL), NT_EINVAL);
-    CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "file:///etc/passwd", NULL), NT_EINVAL);
+    CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "ftp://tsa.example/", NULL),
+              NT_EINVAL);
+    CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "file:///etc/passwd", NULL),
+              NT_EINVAL);
     CHECK_ERR(verifier_report_timestamp(&out, NT_BYTES("x", 1), "https://u:pw@tsa.example/", NULL),
               NT_EINVAL);
     CHECK(out.len == 0);

@@ -162,14 +162,14 @@ static void test_steps_and_json(void)
     json_t *ledger = json_object_get(root, "ledger");
     CHECK(json_integer_value(json_object_get(ledger, "leaf_index")) == 3);
     CHECK(json_integer_value(json_object_get(ledger, "tree_size")) == 6);
-    const char *gt = json_string_value(
-        json_object_get(json_object_get(root, "timestamp"), "gen_time"));
+    const char *gt =
+        json_string_value(json_object_get(json_object_get(root, "timestamp"), "gen_time"));
     CHECK(gt != NULL && strstr(gt, ".25Z") != NULL);
     int found = 0;
     json_t *limits = json_object_get(root, "not_established");
     for (size_t i = 0; i < json_array_size(limits); i++) {
-        found |= strcmp(json_string_value(json_array_get(limits, i)), "revocation not checked") ==
-                 0;
+        found |=
+            strcmp(json_string_value(json_array_get(limits, i)), "revocation not checked") == 0;
     }
     CHECK(found);
     json_decref(root);
@@ -471,12 +471,11 @@ static void test_pdf_and_signature(void)
     REQUIRE(nt_file_write_atomic(cert, pem.ptr, pem.len, 0600) == 0);
     REQUIRE(nt_file_write_atomic(roots, k.trust.ptr, k.trust.len, 0600) == 0);
     CHECK_OK(verifier_report_sign(&sig, nt_buf_bytes(&json), key, cert, NULL));
-    CHECK_OK(verifier_report_signature_check(&signer, nt_buf_bytes(&json), nt_buf_bytes(&sig),
-                                             roots));
+    CHECK_OK(
+        verifier_report_signature_check(&signer, nt_buf_bytes(&json), nt_buf_bytes(&sig), roots));
     CHECK(strstr(nt_buf_cstr(&signer), "Test TSA") != NULL);
     json.ptr[20] ^= 0x01;
-    CHECK_ERR(verifier_report_signature_check(NULL, nt_buf_bytes(&json), nt_buf_bytes(&sig),
-                                              roots),
+    CHECK_ERR(verifier_report_signature_check(NULL, nt_buf_bytes(&json), nt_buf_bytes(&sig), roots),
               NT_EVERIFY);
     CHECK_ERR(verifier_report_signature_check(NULL, nt_buf_bytes(&json), NT_BYTES("xx", 2), roots),
               NT_EINVAL);
