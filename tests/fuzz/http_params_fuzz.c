@@ -201,15 +201,16 @@ static void fuzz_receipts(const char *digest, const char *limit_text, const char
             nt_hex_decode(&bytes, colon + 1, strlen(colon + 1)) == 0 &&
             bytes.len == record_alg_size(alg)) {
             well_formed = 1;
+            /* limit and cursor are checked for every algorithm, not only the one stored */
+            if (limit_text != NULL) {
+                limit_ok =
+                    dec(&limit, limit_text) == 0 && limit >= 1 && limit <= SERVER_RECEIPTS_MAX;
+                params_ok &= limit_ok;
+            }
+            if (cursor_text != NULL) {
+                params_ok &= dec(&cursor, cursor_text) == 0;
+            }
             if (alg == RECORD_ALG_SHA256) {
-                if (limit_text != NULL) {
-                    limit_ok =
-                        dec(&limit, limit_text) == 0 && limit >= 1 && limit <= SERVER_RECEIPTS_MAX;
-                    params_ok &= limit_ok;
-                }
-                if (cursor_text != NULL) {
-                    params_ok &= dec(&cursor, cursor_text) == 0;
-                }
                 for (unsigned i = 0; params_ok && i < LEAVES && expect < limit; i++) {
                     expect += i >= cursor && memcmp(bytes.ptr, fz_digest[i % 3], 32) == 0;
                 }
