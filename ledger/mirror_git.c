@@ -310,7 +310,9 @@ int ledger__git_open(ledger__git **out, const char *source, const char *cache)
         const char *dir = cache;
         if (dir == NULL) {
             const char *base = getenv("TMPDIR");
-            snprintf(tmpl, sizeof(tmpl), "%s/notarium-audit-XXXXXX", base != NULL ? base : "/tmp");
+            int n = snprintf(tmpl, sizeof(tmpl), "%s/notarium-audit-XXXXXX",
+                             base != NULL ? base : "/tmp");
+            NT_ENSURE(n > 0 && (size_t)n < sizeof(tmpl), NT_EINVAL, "audit: TMPDIR is too long");
             NT_ENSURE(mkdtemp(tmpl) != NULL, NT_EIO, "audit: cannot create a temporary directory");
             g->tmpdir = nt_strdup(tmpl);
             NT_ENSURE(g->tmpdir != NULL, NT_ENOMEM, "out of memory");

@@ -166,11 +166,7 @@ void server_get_receipts(server_reply *r, server *s, const char *digest_text,
         server_reply_error(r, 500, "internal_error", NULL, "receipt: %s", nt_error_last());
         goto done;
     }
-    nt_buf_dispose(&r->body);
-    r->body = body;
-    body = (nt_buf)NT_BUF_INIT;
-    r->status = 200;
-    r->content_type = "application/json";
+    server_reply_take(r, &body, "application/json");
 done:
     nt_free(indexes);
     nt_buf_dispose(&digest);

@@ -162,6 +162,8 @@ struct json_t;
 int server_verify_enter(struct json_t **out, server_reply *r, server *s, nt_bytes body,
                         const char *member1, const char *member2);
 void server_reply_json(server_reply *r, unsigned status, struct json_t *j);
+/* A 200 reply of `content_type` whose body is *body, moved in (*body is left empty). */
+void server_reply_take(server_reply *r, nt_buf *body, const char *content_type);
 
 /* 201 with the receipt of leaf `index` (or a 500 JSON reply); `reader` wrote it. */
 void server_evidence_created(server_reply *r, server *s, uint64_t index, const char *reader);

@@ -89,3 +89,12 @@ void server_reply_json(server_reply *r, unsigned status, json_t *j)
 {
     reply_json(r, status, j);
 }
+
+void server_reply_take(server_reply *r, nt_buf *body, const char *content_type)
+{
+    nt_buf_dispose(&r->body);
+    r->body = *body;
+    *body = (nt_buf)NT_BUF_INIT;
+    r->status = 200;
+    r->content_type = content_type;
+}

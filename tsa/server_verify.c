@@ -88,11 +88,7 @@ void server_post_verify(server_reply *r, server *s, nt_bytes body, const char *f
         server_reply_error(r, 500, "internal_error", NULL, "report: %s", nt_error_last());
         goto done;
     }
-    nt_buf_dispose(&r->body);
-    r->body = report;
-    report = (nt_buf)NT_BUF_INIT;
-    r->status = 200;
-    r->content_type = "application/json";
+    server_reply_take(r, &report, "application/json");
 done:
     atomic_fetch_sub(&s->verifying, 1);
     verifier_report_free(rep);

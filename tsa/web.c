@@ -234,10 +234,7 @@ int server_web_pdf(server_reply *r, const verifier_report *rep, const char *lang
         nt_buf_dispose(&pdf);
         return NT_EIO;
     }
-    nt_buf_dispose(&r->body);
-    r->body = pdf;
-    r->status = 200;
-    r->content_type = "application/pdf";
+    server_reply_take(r, &pdf, "application/pdf");
     return 0;
 }
 

@@ -155,4 +155,13 @@ audit --log-key "$vkey" --trust "$data/pki/chain.pem" --state "$T/state" \
 grep -q "audit: OK: tree size $size3,.*" "$T/audit5.out" &&
     grep -q "resumed from the verified size $size2" "$T/audit5.out" ||
     nt_fail "audit after the restart: $(cat "$T/audit5.out")"
+# Twin: a remote source with a TMPDIR too long for the fetch directory's name is refused
+# with that reason (exit 3, an error, not a FAILED audit), not a truncated template.
+long_tmp="$T/$(printf 'd%.0s' $(seq 1 4100))"
+set +e
+TMPDIR="$long_tmp" audit --log-key "$vkey" --no-progress "file://$T/clone.git" >"$T/audit6.out" 2>&1
+rc=$?
+set -e
+nt_check "$rc -eq 3" "audit with an over-long TMPDIR: exit $rc: $(cat "$T/audit6.out")"
+grep -q "TMPDIR is too long" "$T/audit6.out" || nt_fail "over-long TMPDIR: $(cat "$T/audit6.out")"
 echo "mirror_audit: ok ($size3 entries mirrored, pushed and audited, across a restart)"
