@@ -5,6 +5,7 @@
  * mistyped member is an error naming it, because a typo in a security
  * setting ("alow_sha1") silently ignored is worse than a refusal to start.
  */
+#include "tsa/config_int.h"
 #include "tsa/server_int.h"
 
 #include "certs/certs.h"
@@ -17,130 +18,6 @@
 #include <string.h>
 
 #define CONFIG_MAX_FILE (1u << 20)
-
-typedef struct config_ctx {
-    server_config *cfg;
-    const char *section; /* "" or "tsa." etc, for messages */
-} config_ctx;
-
-static int check_members(json_t *obj, const char *section, const char *const *allowed, size_t n)
-{
-    const char *key;
-    json_t *value;
-
-    json_object_foreach (obj, key, value) {
-        size_t i;
-        (void)value;
-        for (i = 0; i < n; i++) {
-            if (strcmp(key, allowed[i]) == 0) {
-                break;
-            }
-        }
-        if (i == n) {
-            return nt_error_set(NT_EINVAL, "%s%s: unknown member", section, key);
-        }
-    }
-    return 0;
-}
-
-static int get_uint(uint64_t *out, json_t *obj, const char *section, const char *key, uint64_t max,
-                    uint64_t def)
-{
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL) {
-        *out = def;
-        return 0;
-    }
-    if (!json_is_integer(v) || json_integer_value(v) < 0 || (uint64_t)json_integer_value(v) > max) {
-        return nt_error_set(NT_EINVAL, "%s%s: not an integer in 0..%llu", section, key,
-                            (unsigned long long)max);
-    }
-    *out = (uint64_t)json_integer_value(v);
-    return 0;
-}
-
-static int get_bool(int *out, json_t *obj, const char *section, const char *key, int def)
-{
-    json_t *v = json_object_get(obj, key);
-    if (v == NULL) {
-        *out = def;
-        return 0;
-    }
-    if (!json_is_boolean(v)) {
-        return nt_error_set(NT_EINVAL, "%s%s: not true or false", section, key);
-    }
-    *out = json_is_true(v);
-    return 0;
-}
-
-/* A string member; NULL stays NULL when `nullable` (or absent with def NULL). */
-static int get_str(char **out, json_t *obj, const char *section, const char *key, const char *def,
-                   int nullable)
-{
-    json_t *v = json_object_get(obj, key);
-    const char *s = def;
-
-    if (v != NULL) {
-        if (json_is_null(v) && nullable) {
-            s = NULL;
-        } else if (!json_is_string(v) || json_string_length(v) == 0 ||
-                   strlen(json_string_value(v)) != json_string_length(v)) {
-            return nt_error_set(NT_EINVAL, "%s%s: not a non-empty string", section, key);
-        } else {
-            s = json_string_value(v);
-        }
-    }
-    nt_free(*out);
-    *out = NULL;
-    if (s != NULL && (*out = nt_strdup(s)) == NULL) {
-        return NT_ENOMEM;
-    }
-    return 0;
-}
-
-/* Resolve a relative path against the data directory, in place (a pkcs11: URI is kept). */
-static int resolve_path(char **path, const char *data_dir)
-{
-    nt_buf b = NT_BUF_INIT;
-    int error = 0;
-    if (*path == NULL || (*path)[0] == '/' || certs_uri_is_pkcs11(*path)) {
-        return 0;
-    }
-    NT_TRY(nt_path_join(&b, data_dir, *path));
-    nt_free(*path);
-    *path = nt_buf_detach(&b);
-done:
-    nt_buf_dispose(&b);
-    return error;
-}
-
-static int get_str_array(char **out, size_t *count, size_t max, json_t *obj, const char *section,
-                         const char *key)
-{
-    json_t *arr = json_object_get(obj, key), *v;
-    size_t i;
-
-    *count = 0;
-    if (arr == NULL) {
-        return 0;
-    }
-    if (!json_is_array(arr)) {
-        return nt_error_set(NT_EINVAL, "%s%s: not an array", section, key);
-    }
-    if (json_array_size(arr) > max) {
-        return nt_error_set(NT_EINVAL, "%s%s: more than %zu entries", section, key, max);
-    }
-    json_array_foreach (arr, i, v) {
-        if (!json_is_string(v) || json_string_length(v) == 0) {
-            return nt_error_set(NT_EINVAL, "%s%s[%zu]: not a non-empty string", section, key, i);
-        }
-        if ((out[i] = nt_strdup(json_string_value(v))) == NULL) {
-            return NT_ENOMEM;
-        }
-        *count = i + 1;
-    }
-    return 0;
-}
 
 int server_name_valid(const char *s, size_t n)
 {
@@ -184,45 +61,46 @@ static int parse_tsa(server_config *cfg, json_t *o)
     int error = 0;
 
     NT_ENSURE(json_is_object(o), NT_EINVAL, "tsa: not an object");
-    NT_TRY(check_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
-    NT_TRY(get_str(&cfg->tsa_policy, o, sec, "policy", NULL, 0));
+    NT_TRY(server_cfg_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
+    NT_TRY(server_cfg_str(&cfg->tsa_policy, o, sec, "policy", NULL, 0));
     NT_ENSURE(cfg->tsa_policy != NULL, NT_EINVAL, "tsa.policy: required");
     t->policy = cfg->tsa_policy;
-    NT_TRY(get_str_array(cfg->tsa_accepted_policies, &t->accepted_policy_count, TSA_MAX_POLICIES, o,
-                         sec, "accepted_policies"));
+    NT_TRY(server_cfg_str_array(cfg->tsa_accepted_policies, &t->accepted_policy_count,
+                                TSA_MAX_POLICIES, o, sec, "accepted_policies"));
     for (size_t i = 0; i < t->accepted_policy_count; i++) {
         t->accepted_policies[i] = cfg->tsa_accepted_policies[i];
     }
-    NT_TRY(get_str_array(cfg->tsa_accepted_extensions, &t->accepted_extension_count,
-                         TSA_MAX_EXTENSIONS, o, sec, "accepted_extensions"));
+    NT_TRY(server_cfg_str_array(cfg->tsa_accepted_extensions, &t->accepted_extension_count,
+                                TSA_MAX_EXTENSIONS, o, sec, "accepted_extensions"));
     for (size_t i = 0; i < t->accepted_extension_count; i++) {
         t->accepted_extensions[i] = cfg->tsa_accepted_extensions[i];
     }
-    NT_TRY(get_uint(&u, o, sec, "accuracy_ms", 3600000, 1000));
+    NT_TRY(server_cfg_uint(&u, o, sec, "accuracy_ms", 3600000, 1000));
     t->accuracy_ms = (unsigned)u;
-    NT_TRY(get_uint(&u, o, sec, "precision", 6, 3));
+    NT_TRY(server_cfg_uint(&u, o, sec, "precision", 6, 3));
     t->precision_digits = (int)u;
-    NT_TRY(get_bool(&t->ordering, o, sec, "ordering", 0));
-    NT_TRY(get_bool(&t->include_tsa_name, o, sec, "include_tsa_name", 0));
-    NT_TRY(get_bool(&t->allow_sha1, o, sec, "allow_sha1", 0));
-    NT_TRY(get_bool(&t->allow_md5, o, sec, "allow_md5", 0));
-    NT_TRY(get_bool(&t->allow_unsynced_clock, o, sec, "allow_unsynced_clock", 0));
+    NT_TRY(server_cfg_bool(&t->ordering, o, sec, "ordering", 0));
+    NT_TRY(server_cfg_bool(&t->include_tsa_name, o, sec, "include_tsa_name", 0));
+    NT_TRY(server_cfg_bool(&t->allow_sha1, o, sec, "allow_sha1", 0));
+    NT_TRY(server_cfg_bool(&t->allow_md5, o, sec, "allow_md5", 0));
+    NT_TRY(server_cfg_bool(&t->allow_unsynced_clock, o, sec, "allow_unsynced_clock", 0));
     /* null = chosen by key type (P-384: sha384, others: sha256). */
-    NT_TRY(get_str(&cfg->tsa_signing_digest, o, sec, "signing_digest", "sha256", 1));
+    NT_TRY(server_cfg_str(&cfg->tsa_signing_digest, o, sec, "signing_digest", "sha256", 1));
     NT_ENSURE(cfg->tsa_signing_digest == NULL || strcmp(cfg->tsa_signing_digest, "sha256") == 0 ||
                   strcmp(cfg->tsa_signing_digest, "sha384") == 0 ||
                   strcmp(cfg->tsa_signing_digest, "sha512") == 0,
               NT_EINVAL, "tsa.signing_digest: must be sha256, sha384, sha512 or null");
     t->signing_digest = cfg->tsa_signing_digest;
-    NT_TRY(get_bool(&t->rsa_pss, o, sec, "rsa_pss", 0));
-    NT_TRY(get_uint(&u, o, sec, "node_id", 32767, 0));
+    NT_TRY(server_cfg_bool(&t->rsa_pss, o, sec, "rsa_pss", 0));
+    NT_TRY(server_cfg_uint(&u, o, sec, "node_id", 32767, 0));
     t->node_id = (uint16_t)u;
-    NT_TRY(get_str(&cfg->tsa_cert, o, sec, "cert", "pki/tsa.pem", 1));
-    NT_TRY(get_str(&cfg->tsa_key, o, sec, "key", "pki/tsa.key", 1));
-    NT_TRY(get_str(&cfg->tsa_key_passphrase_file, o, sec, "key_passphrase_file", NULL, 1));
-    NT_TRY(get_str(&cfg->tsa_chain, o, sec, "chain", "pki/ca.pem", 1));
-    NT_TRY(get_str(&cfg->tsa_pkcs12, o, sec, "pkcs12", NULL, 1));
-    NT_TRY(get_str(&cfg->tsa_pkcs12_passphrase_file, o, sec, "pkcs12_passphrase_file", NULL, 1));
+    NT_TRY(server_cfg_str(&cfg->tsa_cert, o, sec, "cert", "pki/tsa.pem", 1));
+    NT_TRY(server_cfg_str(&cfg->tsa_key, o, sec, "key", "pki/tsa.key", 1));
+    NT_TRY(server_cfg_str(&cfg->tsa_key_passphrase_file, o, sec, "key_passphrase_file", NULL, 1));
+    NT_TRY(server_cfg_str(&cfg->tsa_chain, o, sec, "chain", "pki/ca.pem", 1));
+    NT_TRY(server_cfg_str(&cfg->tsa_pkcs12, o, sec, "pkcs12", NULL, 1));
+    NT_TRY(server_cfg_str(&cfg->tsa_pkcs12_passphrase_file, o, sec, "pkcs12_passphrase_file", NULL,
+                          1));
     NT_ENSURE(cfg->tsa_pkcs12 != NULL || (cfg->tsa_cert != NULL && cfg->tsa_key != NULL), NT_EINVAL,
               "tsa: either pkcs12 or both cert and key are required");
 done:
@@ -239,24 +117,24 @@ static int parse_ledger(server_config *cfg, json_t *o)
     int error = 0;
 
     NT_ENSURE(json_is_object(o), NT_EINVAL, "ledger: not an object");
-    NT_TRY(check_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
-    NT_TRY(get_str(&cfg->ledger_path, o, sec, "path", "ledger", 0));
-    NT_TRY(get_str(&cfg->ledger_origin, o, sec, "origin", NULL, 0));
+    NT_TRY(server_cfg_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
+    NT_TRY(server_cfg_str(&cfg->ledger_path, o, sec, "path", "ledger", 0));
+    NT_TRY(server_cfg_str(&cfg->ledger_origin, o, sec, "origin", NULL, 0));
     NT_ENSURE(cfg->ledger_origin != NULL, NT_EINVAL, "ledger.origin: required");
-    NT_TRY(get_str(&cfg->ledger_log_key, o, sec, "log_key", "pki/log.key", 0));
-    NT_TRY(get_uint(&cfg->ledger_map_size_mb, o, sec, "map_size_mb", 1u << 24, 65536));
+    NT_TRY(server_cfg_str(&cfg->ledger_log_key, o, sec, "log_key", "pki/log.key", 0));
+    NT_TRY(server_cfg_uint(&cfg->ledger_map_size_mb, o, sec, "map_size_mb", 1u << 24, 65536));
     NT_ENSURE(cfg->ledger_map_size_mb > 0, NT_EINVAL, "ledger.map_size_mb: must be at least 1");
-    NT_TRY(get_uint(&u, o, sec, "batch_max", 65536, 512));
+    NT_TRY(server_cfg_uint(&u, o, sec, "batch_max", 65536, 512));
     cfg->ledger_batch_max = (unsigned)u;
-    NT_TRY(get_uint(&u, o, sec, "batch_window_us", 1000000, 1000));
+    NT_TRY(server_cfg_uint(&u, o, sec, "batch_window_us", 1000000, 1000));
     cfg->ledger_batch_window_us = (unsigned)u;
-    NT_TRY(get_uint(&u, o, sec, "queue_max", 1u << 24, 8192));
+    NT_TRY(server_cfg_uint(&u, o, sec, "queue_max", 1u << 24, 8192));
     cfg->ledger_queue_max = (unsigned)u;
-    NT_TRY(get_bool(&cfg->ledger_no_sync, o, sec, "no_sync", 0));
-    NT_TRY(get_uint(&u, o, sec, "full_retry_ms", 600000, 1000));
+    NT_TRY(server_cfg_bool(&cfg->ledger_no_sync, o, sec, "no_sync", 0));
+    NT_TRY(server_cfg_uint(&u, o, sec, "full_retry_ms", 600000, 1000));
     NT_ENSURE(u > 0, NT_EINVAL, "ledger.full_retry_ms: must be at least 1");
     cfg->ledger_full_retry_ms = (unsigned)u;
-    NT_TRY(get_bool(&cfg->ledger_check_at_start, o, sec, "check_at_start", 0));
+    NT_TRY(server_cfg_bool(&cfg->ledger_check_at_start, o, sec, "check_at_start", 0));
 done:
     return error;
 }
@@ -269,10 +147,10 @@ static int parse_pkcs11(server_config *cfg, json_t *o)
     int error = 0;
 
     NT_ENSURE(json_is_object(o), NT_EINVAL, "pkcs11: not an object");
-    NT_TRY(check_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
-    NT_TRY(get_str(&cfg->pkcs11_module, o, sec, "module", NULL, 1));
-    NT_TRY(get_str(&cfg->pkcs11_pin_file, o, sec, "pin_file", NULL, 1));
-    NT_TRY(get_str(&cfg->pkcs11_pin_env, o, sec, "pin_env", NULL, 1));
+    NT_TRY(server_cfg_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
+    NT_TRY(server_cfg_str(&cfg->pkcs11_module, o, sec, "module", NULL, 1));
+    NT_TRY(server_cfg_str(&cfg->pkcs11_pin_file, o, sec, "pin_file", NULL, 1));
+    NT_TRY(server_cfg_str(&cfg->pkcs11_pin_env, o, sec, "pin_env", NULL, 1));
     NT_ENSURE(cfg->pkcs11_pin_file == NULL || cfg->pkcs11_pin_env == NULL, NT_EINVAL,
               "pkcs11: pin_file and pin_env exclude each other");
 done:
@@ -299,7 +177,7 @@ done:
 
 static int parse_api_keys(server_config *cfg, json_t *arr)
 {
-    static const char *const allowed[] = {"id", "salt", "sha256"};
+    static const char *const allowed[] = {"id", "tenant", "salt", "sha256"};
     nt_buf b = NT_BUF_INIT;
     json_t *o;
     size_t i;
@@ -310,14 +188,15 @@ static int parse_api_keys(server_config *cfg, json_t *arr)
               "api_keys: more than %d entries", SERVER_MAX_API_KEYS);
     json_array_foreach (arr, i, o) {
         server_api_key *k = &cfg->api_keys[i];
-        const char *id, *salt, *hash;
+        const char *id, *tenant, *salt, *hash;
         char sec[32];
         snprintf(sec, sizeof(sec), "api_keys[%zu].", i);
         NT_ENSURE(json_is_object(o), NT_EINVAL, "api_keys[%zu]: not an object", i);
-        NT_TRY(check_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
+        NT_TRY(server_cfg_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
         id = json_string_value(json_object_get(o, "id"));
         salt = json_string_value(json_object_get(o, "salt"));
         hash = json_string_value(json_object_get(o, "sha256"));
+        tenant = json_string_value(json_object_get(o, "tenant"));
         NT_ENSURE(id != NULL && server_name_valid(id, strlen(id)), NT_EINVAL,
                   "api_keys[%zu].id: 1..64 characters of [A-Za-z0-9._-] required", i);
         NT_ENSURE(salt != NULL && nt_hex_decode(&b, salt, strlen(salt)) == 0 && b.len >= 8 &&
@@ -331,6 +210,11 @@ static int parse_api_keys(server_config *cfg, json_t *arr)
         memcpy(k->sha256, b.ptr, 32);
         nt_buf_clear(&b);
         snprintf(k->id, sizeof(k->id), "%s", id);
+        NT_ENSURE(json_object_get(o, "tenant") == NULL ||
+                      (tenant != NULL && server_name_valid(tenant, strlen(tenant))),
+                  NT_EINVAL, "api_keys[%zu].tenant: 1..64 characters of [A-Za-z0-9._-] required",
+                  i);
+        snprintf(k->tenant, sizeof(k->tenant), "%s", tenant != NULL ? tenant : id);
         for (size_t j = 0; j < i; j++) {
             NT_ENSURE(strcmp(cfg->api_keys[j].id, id) != 0, NT_EINVAL,
                       "api_keys[%zu].id: duplicate id '%s'", i, id);
@@ -352,23 +236,23 @@ static int parse_mirror(server_config *cfg, json_t *o)
     int error = 0;
 
     NT_ENSURE(json_is_object(o), NT_EINVAL, "mirror: not an object");
-    NT_TRY(check_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
-    NT_TRY(get_str(&cfg->mirror_path, o, sec, "path", "mirror.git", 1));
-    NT_TRY(get_uint(&u, o, sec, "interval_ms", 86400000, 1000));
+    NT_TRY(server_cfg_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
+    NT_TRY(server_cfg_str(&cfg->mirror_path, o, sec, "path", "mirror.git", 1));
+    NT_TRY(server_cfg_uint(&u, o, sec, "interval_ms", 86400000, 1000));
     cfg->mirror_interval_ms = (unsigned)u;
-    NT_TRY(get_str_array(cfg->mirror_remotes, &cfg->mirror_remote_count, SERVER_MAX_REMOTES, o, sec,
-                         "remotes"));
-    NT_TRY(get_uint(&u, o, sec, "retry_min_ms", 3600000, 1000));
+    NT_TRY(server_cfg_str_array(cfg->mirror_remotes, &cfg->mirror_remote_count, SERVER_MAX_REMOTES,
+                                o, sec, "remotes"));
+    NT_TRY(server_cfg_uint(&u, o, sec, "retry_min_ms", 3600000, 1000));
     NT_ENSURE(u >= 1, NT_EINVAL, "mirror.retry_min_ms: at least 1");
     cfg->mirror_retry_min_ms = (unsigned)u;
-    NT_TRY(get_uint(&u, o, sec, "retry_max_ms", 86400000, 60000));
+    NT_TRY(server_cfg_uint(&u, o, sec, "retry_max_ms", 86400000, 60000));
     NT_ENSURE(u >= cfg->mirror_retry_min_ms, NT_EINVAL,
               "mirror.retry_max_ms: must not be below retry_min_ms");
     cfg->mirror_retry_max_ms = (unsigned)u;
-    NT_TRY(get_uint(&u, o, sec, "push_timeout_ms", 3600000, 30000));
+    NT_TRY(server_cfg_uint(&u, o, sec, "push_timeout_ms", 3600000, 30000));
     NT_ENSURE(u >= 100, NT_EINVAL, "mirror.push_timeout_ms: at least 100");
     cfg->mirror_push_timeout_ms = (unsigned)u;
-    NT_TRY(get_uint(&u, o, sec, "stop_timeout_ms", 600000, 5000));
+    NT_TRY(server_cfg_uint(&u, o, sec, "stop_timeout_ms", 600000, 5000));
     NT_ENSURE(u >= 100, NT_EINVAL, "mirror.stop_timeout_ms: at least 100");
     cfg->mirror_stop_timeout_ms = (unsigned)u;
     NT_ENSURE(cfg->mirror_path != NULL || cfg->mirror_remote_count == 0, NT_EINVAL,
@@ -389,23 +273,23 @@ static int parse_http(server_config *cfg, json_t *o)
 
     if (o != NULL) {
         NT_ENSURE(json_is_object(o), NT_EINVAL, "http: not an object");
-        NT_TRY(check_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
+        NT_TRY(server_cfg_members(o, sec, allowed, NT_ARRAY_LEN(allowed)));
     }
-    NT_TRY(get_uint(&u, o, sec, "max_connections", 1000000, 0));
+    NT_TRY(server_cfg_uint(&u, o, sec, "max_connections", 1000000, 0));
     cfg->http_max_connections = (unsigned)u;
     NT_ENSURE(u == 0 || u >= 4, NT_EINVAL, "http.max_connections: 0 (automatic) or at least 4");
-    NT_TRY(get_uint(&u, o, sec, "max_connections_per_address", 1000000, 64));
+    NT_TRY(server_cfg_uint(&u, o, sec, "max_connections_per_address", 1000000, 64));
     cfg->http_max_per_address = (unsigned)u;
-    NT_TRY(get_uint(&u, o, sec, "reserved_connections", 1000000, 8));
+    NT_TRY(server_cfg_uint(&u, o, sec, "reserved_connections", 1000000, 8));
     cfg->http_reserved = (unsigned)u;
     NT_ENSURE(cfg->http_max_connections == 0 || u < cfg->http_max_connections, NT_EINVAL,
               "http.reserved_connections: must be below max_connections");
-    NT_TRY(get_uint(&u, o, sec, "request_timeout_ms", 3600000, 30000));
+    NT_TRY(server_cfg_uint(&u, o, sec, "request_timeout_ms", 3600000, 30000));
     NT_ENSURE(u >= 100, NT_EINVAL, "http.request_timeout_ms: at least 100");
     cfg->http_request_timeout_ms = (unsigned)u;
-    NT_TRY(get_uint(&u, o, sec, "drain_timeout_ms", 3600000, 60000));
+    NT_TRY(server_cfg_uint(&u, o, sec, "drain_timeout_ms", 3600000, 60000));
     cfg->http_drain_timeout_ms = (unsigned)u;
-    NT_TRY(get_uint(&u, o, sec, "commit_stall_ms", 3600000, 10000));
+    NT_TRY(server_cfg_uint(&u, o, sec, "commit_stall_ms", 3600000, 10000));
     NT_ENSURE(u >= 1, NT_EINVAL, "http.commit_stall_ms: at least 1");
     cfg->http_commit_stall_ms = (unsigned)u;
 done:
@@ -434,9 +318,9 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     NT_ENSURE((cfg = nt_calloc(1, sizeof(*cfg))) != NULL, NT_ENOMEM, "out of memory");
     tsa_config_init(&cfg->tsa);
     NT_ENSURE((cfg->data_dir = nt_strdup(data_dir)) != NULL, NT_ENOMEM, "out of memory");
-    NT_TRY(check_members(root, "", allowed, NT_ARRAY_LEN(allowed)));
+    NT_TRY(server_cfg_members(root, "", allowed, NT_ARRAY_LEN(allowed)));
 
-    NT_TRY(get_str(&cfg->listen, root, "", "listen", SERVER_DEFAULT_LISTEN, 0));
+    NT_TRY(server_cfg_str(&cfg->listen, root, "", "listen", SERVER_DEFAULT_LISTEN, 0));
     {
         nt_buf host = NT_BUF_INIT;
         uint16_t port;
@@ -444,15 +328,15 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
         nt_buf_dispose(&host);
         NT_TRY(error);
     }
-    NT_TRY(get_uint(&u, root, "", "threads", 1024, 0));
+    NT_TRY(server_cfg_uint(&u, root, "", "threads", 1024, 0));
     cfg->threads = (unsigned)u;
-    NT_TRY(get_uint(&u, root, "", "max_body", 64u << 20, SERVER_DEFAULT_MAX_BODY));
+    NT_TRY(server_cfg_uint(&u, root, "", "max_body", 64u << 20, SERVER_DEFAULT_MAX_BODY));
     NT_ENSURE(u >= 256, NT_EINVAL, "max_body: at least 256 bytes");
     cfg->max_body = (size_t)u;
-    NT_TRY(get_str(&level, root, "", "log_level", "info", 0));
+    NT_TRY(server_cfg_str(&level, root, "", "log_level", "info", 0));
     NT_ENSURE(nt_log_level_parse(&cfg->log_level, level) == 0, NT_EINVAL,
               "log_level: one of debug, info, warn, error, none");
-    NT_TRY(get_str(&cfg->user, root, "", "user", NULL, 1));
+    NT_TRY(server_cfg_str(&cfg->user, root, "", "user", NULL, 1));
 
     NT_ENSURE((v = json_object_get(root, "tsa")) != NULL, NT_EINVAL, "tsa: required");
     NT_TRY(parse_tsa(cfg, v));
@@ -464,16 +348,17 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     cfg->evidence_max_metadata_bytes = 16384;
     if ((v = json_object_get(root, "evidence")) != NULL) {
         NT_ENSURE(json_is_object(v), NT_EINVAL, "evidence: not an object");
-        NT_TRY(check_members(v, "evidence.", evidence_allowed, NT_ARRAY_LEN(evidence_allowed)));
-        NT_TRY(get_uint(&u, v, "evidence.", "max_metadata_bytes", 1u << 20, 16384));
+        NT_TRY(
+            server_cfg_members(v, "evidence.", evidence_allowed, NT_ARRAY_LEN(evidence_allowed)));
+        NT_TRY(server_cfg_uint(&u, v, "evidence.", "max_metadata_bytes", 1u << 20, 16384));
         cfg->evidence_max_metadata_bytes = (size_t)u;
     }
     cfg->web_verify_page = 1;
     if ((v = json_object_get(root, "web")) != NULL) {
         NT_ENSURE(json_is_object(v), NT_EINVAL, "web: not an object");
-        NT_TRY(check_members(v, "web.", web_allowed, NT_ARRAY_LEN(web_allowed)));
-        NT_TRY(get_bool(&cfg->web_verify_page, v, "web.", "verify_page", 1));
-        NT_TRY(get_str(&cfg->web_report_trust, v, "web.", "report_trust", NULL, 1));
+        NT_TRY(server_cfg_members(v, "web.", web_allowed, NT_ARRAY_LEN(web_allowed)));
+        NT_TRY(server_cfg_bool(&cfg->web_verify_page, v, "web.", "verify_page", 1));
+        NT_TRY(server_cfg_str(&cfg->web_report_trust, v, "web.", "report_trust", NULL, 1));
     }
     if ((v = json_object_get(root, "mirror")) != NULL) {
         NT_TRY(parse_mirror(cfg, v));
@@ -492,18 +377,18 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     }
     NT_TRY(check_key_uri(cfg, "tsa.key", cfg->tsa_pkcs12 == NULL ? cfg->tsa_key : NULL));
     NT_TRY(check_key_uri(cfg, "ledger.log_key", cfg->ledger_log_key));
-    NT_TRY(resolve_path(&cfg->pkcs11_module, data_dir));
-    NT_TRY(resolve_path(&cfg->pkcs11_pin_file, data_dir));
-    NT_TRY(resolve_path(&cfg->tsa_cert, data_dir));
-    NT_TRY(resolve_path(&cfg->tsa_key, data_dir));
-    NT_TRY(resolve_path(&cfg->tsa_key_passphrase_file, data_dir));
-    NT_TRY(resolve_path(&cfg->tsa_chain, data_dir));
-    NT_TRY(resolve_path(&cfg->tsa_pkcs12, data_dir));
-    NT_TRY(resolve_path(&cfg->tsa_pkcs12_passphrase_file, data_dir));
-    NT_TRY(resolve_path(&cfg->ledger_path, data_dir));
-    NT_TRY(resolve_path(&cfg->ledger_log_key, data_dir));
-    NT_TRY(resolve_path(&cfg->mirror_path, data_dir));
-    NT_TRY(resolve_path(&cfg->web_report_trust, data_dir));
+    NT_TRY(server_cfg_path(&cfg->pkcs11_module, data_dir));
+    NT_TRY(server_cfg_path(&cfg->pkcs11_pin_file, data_dir));
+    NT_TRY(server_cfg_path(&cfg->tsa_cert, data_dir));
+    NT_TRY(server_cfg_path(&cfg->tsa_key, data_dir));
+    NT_TRY(server_cfg_path(&cfg->tsa_key_passphrase_file, data_dir));
+    NT_TRY(server_cfg_path(&cfg->tsa_chain, data_dir));
+    NT_TRY(server_cfg_path(&cfg->tsa_pkcs12, data_dir));
+    NT_TRY(server_cfg_path(&cfg->tsa_pkcs12_passphrase_file, data_dir));
+    NT_TRY(server_cfg_path(&cfg->ledger_path, data_dir));
+    NT_TRY(server_cfg_path(&cfg->ledger_log_key, data_dir));
+    NT_TRY(server_cfg_path(&cfg->mirror_path, data_dir));
+    NT_TRY(server_cfg_path(&cfg->web_report_trust, data_dir));
 
     *out = cfg;
     cfg = NULL;
@@ -630,7 +515,7 @@ static int api_key_hash(uint8_t out[32], const uint8_t *salt, size_t salt_len, c
     return error;
 }
 
-int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id)
+int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id, const char *tenant)
 {
     uint8_t secret[24], salt[16], hash[32];
     nt_buf key = NT_BUF_INIT, salt_hex = NT_BUF_INIT, hash_hex = NT_BUF_INIT;
@@ -638,6 +523,8 @@ int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id)
 
     NT_ENSURE(id != NULL && server_name_valid(id, strlen(id)), NT_EINVAL,
               "API key id: 1..64 characters of [A-Za-z0-9._-] required");
+    NT_ENSURE(tenant == NULL || server_name_valid(tenant, strlen(tenant)), NT_EINVAL,
+              "API key tenant: 1..64 characters of [A-Za-z0-9._-] required");
     NT_OSSL(RAND_bytes(secret, sizeof(secret)), "RAND_bytes failed");
     NT_OSSL(RAND_bytes(salt, sizeof(salt)), "RAND_bytes failed");
     NT_TRY(nt_buf_puts(&key, "ntk_"));
@@ -646,8 +533,12 @@ int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id)
     NT_TRY(nt_hex_encode(&salt_hex, salt, sizeof(salt)));
     NT_TRY(nt_hex_encode(&hash_hex, hash, sizeof(hash)));
     NT_TRY(nt_buf_put(key_out, key.ptr, key.len));
-    NT_TRY(nt_buf_printf(entry_out, "{\"id\": \"%s\", \"salt\": \"%s\", \"sha256\": \"%s\"}", id,
-                         nt_buf_cstr(&salt_hex), nt_buf_cstr(&hash_hex)));
+    NT_TRY(nt_buf_printf(entry_out, "{\"id\": \"%s\", ", id));
+    if (tenant != NULL) {
+        NT_TRY(nt_buf_printf(entry_out, "\"tenant\": \"%s\", ", tenant));
+    }
+    NT_TRY(nt_buf_printf(entry_out, "\"salt\": \"%s\", \"sha256\": \"%s\"}", nt_buf_cstr(&salt_hex),
+                         nt_buf_cstr(&hash_hex)));
 done:
     nt_wipe(secret, sizeof(secret));
     nt_buf_dispose_secret(&key);
@@ -752,7 +643,7 @@ int server_demo_prepare(const char *dir)
     NT_TRY(nt_path_join(&path, dir, "config.json"));
     if (!nt_path_exists(nt_buf_cstr(&path))) {
         nt_buf key_path = NT_BUF_INIT;
-        NT_TRY(server_api_key_new(&key, &entry, "demo"));
+        NT_TRY(server_api_key_new(&key, &entry, "demo", NULL));
         NT_TRY(nt_buf_putc(&key, '\n'));
         error = nt_path_join(&key_path, dir, "demo-api-key");
         if (error == 0) {

@@ -223,6 +223,11 @@ const char *http__key_id(const http_req *q)
     return q->key != NULL ? q->key->id : NULL;
 }
 
+const char *http__tenant(const http_req *q)
+{
+    return q->key != NULL ? q->key->tenant : NULL;
+}
+
 static http_route route_of(const char *url)
 {
     if (strcmp(url, "/tsa") == 0 || strcmp(url, "/") == 0) {

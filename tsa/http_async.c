@@ -127,11 +127,12 @@ static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes m
     t->q = q;
     ticket_file(s->http, t);
     MHD_suspend_connection(q->conn);
-    /* The key that wrote an evidence record owns its metadata (server_metadata_filter);
+    /* The tenant of the key that wrote an evidence record owns its metadata
+     * (server_metadata_filter);
      * the genTime goes with the leaf: the ledger keeps its durable high-water mark. */
     rc = ledger_append_full_async(
         s->ledger, leaf, metadata,
-        q->key != NULL ? NT_BYTES(q->key->id, strlen(q->key->id)) : NT_BYTES(NULL, 0),
+        q->key != NULL ? NT_BYTES(q->key->tenant, strlen(q->key->tenant)) : NT_BYTES(NULL, 0),
         (uint64_t)q->result.gen_time.tv_sec * 1000000000u + (uint64_t)q->result.gen_time.tv_nsec,
         on_appended, t);
     if (rc < 0) {
@@ -230,7 +231,7 @@ enum MHD_Result http__handle_read(http_req *q, const char *url)
         break;
     }
     if (arg_copy(&t->arg1, a1) < 0 || arg_copy(&t->arg2, a2) < 0 || arg_copy(&t->arg3, a3) < 0 ||
-        arg_copy(&t->reader, http__key_id(q)) < 0) {
+        arg_copy(&t->reader, http__tenant(q)) < 0) {
         ticket_free(t);
         return http__send_error(q, 500, "internal_error", NULL, "out of memory");
     }
@@ -338,7 +339,7 @@ static enum MHD_Result finish_append(http_req *q)
             atomic_fetch_add(&s->metrics.tokens_granted, 1);
         }
     } else {
-        server_evidence_created(&r, s, q->append_index, http__key_id(q));
+        server_evidence_created(&r, s, q->append_index, http__tenant(q));
         if (r.status == 201) {
             atomic_fetch_add(&s->metrics.evidence_created, 1);
         }

@@ -79,6 +79,8 @@ enum MHD_Result http__send_tsa_rejection(http_req *q, unsigned status, tsa_fail 
 const char *http__arg(http_req *q, const char *name);
 /* The id of the request's API key (q->key), NULL when it presented none. */
 const char *http__key_id(const http_req *q);
+/* The tenant of the API key presented (owner of evidence metadata and cases), NULL = none. */
+const char *http__tenant(const http_req *q);
 
 /* http_async.c */
 enum MHD_Result http__handle_tsa(http_req *q);

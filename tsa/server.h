@@ -25,9 +25,15 @@
 #define SERVER_MAX_API_KEYS     64
 #define SERVER_MAX_REMOTES      16
 
-/* One API key entry: the clear key is never stored, only SHA-256(salt || key). */
+/*
+ * One API key entry: the clear key is never stored, only SHA-256(salt || key).
+ * tenant: the platform the key belongs to (1..64 of [A-Za-z0-9._-]; the id when the
+ * entry names none).  Keys of one tenant share its evidence and cases; the id alone
+ * tells keys apart in logs and limits.
+ */
 typedef struct server_api_key {
     char id[65];
+    char tenant[65];
     uint8_t salt[64];
     size_t salt_len;
     uint8_t sha256[32];
@@ -131,10 +137,10 @@ int server_config_default_json(nt_buf *out, const char *origin, const char *api_
 
 /*
  * A fresh API key: the clear key (appended to key_out, printable ASCII) and
- * its configuration entry {"id":..,"salt":..,"sha256":..} (appended to
- * entry_out).  id must be 1..64 characters of [A-Za-z0-9._-].
+ * its configuration entry {"id":..,["tenant":..,]"salt":..,"sha256":..} (appended to
+ * entry_out).  id and tenant (NULL = the id) must be 1..64 characters of [A-Za-z0-9._-].
  */
-int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id);
+int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id, const char *tenant);
 
 /*
  * Check a presented key against every configured key, in constant time per

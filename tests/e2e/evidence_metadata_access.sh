@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # evidence_metadata_access.sh - evidence metadata (personal data: an IBAN, an
-# e-mail address) is returned only to the API key that wrote it (issue 13
-# item 3).  Key A posts evidence with metadata; GET /v1/receipt/<i> and
+# e-mail address) is returned only to the tenant of the API key that wrote it
+# (issue 13 item 3; every key of that tenant).  Key A posts evidence with metadata; GET /v1/receipt/<i> and
 # /v1/receipts?digest= without a key and with key B give the receipt with
 # "metadata_withheld": true and no trace of the data; with key A the metadata
 # is there.  A wrong key or scheme on a receipt read is 401, as for the
@@ -19,7 +19,16 @@ KEY_A=$(cat "$D/demo-api-key")
 "$NOTARIUM" apikey new --id tenant-b >"$T/keyb.txt" 2>/dev/null || nt_fail "apikey new"
 KEY_B=$(sed -n 1p "$T/keyb.txt")
 entry_b=$(sed -n 2p "$T/keyb.txt")
-nt_config_set "$D" ".api_keys += [$entry_b]"
+# A second key of the first key's tenant ("demo"): it shares that tenant's metadata.
+"$NOTARIUM" apikey new --id demo-2 --tenant demo >"$T/keya2.txt" 2>/dev/null ||
+    nt_fail "apikey new --tenant"
+KEY_A2=$(sed -n 1p "$T/keya2.txt")
+entry_a2=$(sed -n 2p "$T/keya2.txt")
+nt_check "$(jq -r .tenant <<<"$entry_a2") == demo" "apikey new --tenant: $entry_a2"
+if "$NOTARIUM" apikey new --id x --tenant 'bad tenant' >/dev/null 2>&1; then
+    nt_fail "apikey new took a tenant with a space"
+fi
+nt_config_set "$D" ".api_keys += [$entry_b, $entry_a2]"
 nt_start "$D" --log-level warn
 CA="$D/pki/ca.pem"
 VKEY="$D/pki/log.vkey"
@@ -68,6 +77,9 @@ meta=$(jq -r .metadata "$T/a.json" | base64 -d)
 nt_check "$(jq -r .iban <<<"$meta") == $IBAN && $(jq -r .email <<<"$meta") == $MAIL" \
     "key A: metadata '$meta'"
 nt_check "\"$(jq -r .metadata_withheld "$T/a.json")\" == null" "key A: metadata_withheld set"
+read_as "key A2 (same tenant)" "$T/a2same.json" -H "Authorization: Bearer $KEY_A2"
+nt_check "$(jq -r .metadata "$T/a2same.json" | base64 -d | jq -r .iban) == $IBAN" \
+    "a key of the same tenant does not see the tenant's metadata"
 nt_check "$(jq -r '.receipts[0].metadata' "$T/a.json.list" | base64 -d | jq -r .iban) == $IBAN" \
     "key A (list): metadata missing"
 

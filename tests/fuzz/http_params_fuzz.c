@@ -114,7 +114,7 @@ static void fz_init(void)
     /* One API key, configured the way the daemon reads it: through the parser. */
     {
         nt_buf json = NT_BUF_INIT;
-        if (server_api_key_new(&fz_api_key, &entry, "fuzz") != 0 ||
+        if (server_api_key_new(&fz_api_key, &entry, "fuzz", NULL) != 0 ||
             nt_buf_printf(&json,
                           "{\"tsa\": {\"policy\": \"1.2.3\"}, \"ledger\": {\"origin\": \"%s\"},"
                           " \"api_keys\": [%s]}",

@@ -195,7 +195,8 @@ static void test_every_option(void)
         "   \"log_key\": \"keys/log.key\", \"map_size_mb\": 16777216, \"batch_max\": 65536,"
         "   \"batch_window_us\": 1000000, \"queue_max\": 16777216, \"no_sync\": true},"
         " \"api_keys\": [{\"id\": \"a.B_c-9\", \"salt\": \"" SALT8 "\", \"sha256\": \"" HASH0 "\"},"
-        "   {\"id\": \"second\", \"salt\": \"00112233445566778899AABBCCDDEEFF\","
+        "   {\"id\": \"second\", \"tenant\": \"platform-1\", \"salt\": "
+        "\"00112233445566778899AABBCCDDEEFF\","
         "    \"sha256\": \"ff" HASH0 "\"}],"
         " \"evidence\": {\"max_metadata_bytes\": 1048576},"
         " \"mirror\": {\"path\": \"m.git\", \"interval_ms\": 86400000,"
@@ -249,6 +250,8 @@ static void test_every_option(void)
     CHECK(c->ledger_no_sync == 1);
     CHECK(c->api_key_count == 2);
     CHECK_STR(c->api_keys[0].id, "a.B_c-9");
+    CHECK_STR(c->api_keys[0].tenant, "a.B_c-9"); /* no tenant: the id */
+    CHECK_STR(c->api_keys[1].tenant, "platform-1");
     CHECK(c->api_keys[0].salt_len == 8 && c->api_keys[0].salt[7] == 0x77);
     CHECK(c->api_keys[1].salt_len == 16 && c->api_keys[1].salt[15] == 0xff);
     CHECK(c->api_keys[1].sha256[0] == 0xab && c->api_keys[1].sha256[1] == 0x00);
@@ -333,6 +336,12 @@ static void test_refusals(void)
     REFUSED(with_top(&b, "\"api_keys\": [{\"id\": \"a\", \"salt\": \"" SALT8
                          "\", \"sha256\": \"" HASH0 "\", \"key\": \"x\"}]"),
             "api_keys[0].key: unknown member");
+    REFUSED(with_top(&b, "\"api_keys\": [{\"id\": \"a\", \"tenant\": \"a b\", \"salt\": \"" SALT8
+                         "\", \"sha256\": \"" HASH0 "\"}]"),
+            "api_keys[0].tenant: 1..64 characters");
+    REFUSED(with_top(&b, "\"api_keys\": [{\"id\": \"a\", \"tenant\": 7, \"salt\": \"" SALT8
+                         "\", \"sha256\": \"" HASH0 "\"}]"),
+            "api_keys[0].tenant: 1..64 characters");
 
     /* wrong types */
     REFUSED(with_top(&b, "\"threads\": \"4\""), "threads: not an integer");
@@ -596,7 +605,7 @@ static void test_default_json(void)
     CHECK(c->ledger_map_size_mb == 65536 && c->ledger_queue_max == 8192);
     server_config_free(c);
 
-    CHECK_OK(server_api_key_new(&key, &entry, "platform"));
+    CHECK_OK(server_api_key_new(&key, &entry, "platform", NULL));
     nt_buf_clear(&json);
     CHECK_OK(server_config_default_json(&json, "o.example/log", nt_buf_cstr(&entry), 1));
     CHECK_OK(server_config_parse(&c, (const char *)json.ptr, json.len, DATA));
@@ -689,9 +698,9 @@ static void test_api_keys(void)
     server_config *c;
     const server_api_key *k;
 
-    CHECK_OK(server_api_key_new(&key1, &e1, "first"));
-    CHECK_OK(server_api_key_new(&key2, &e2, "second.key_2-b"));
-    CHECK_OK(server_api_key_new(&key3, &e3, "third"));
+    CHECK_OK(server_api_key_new(&key1, &e1, "first", NULL));
+    CHECK_OK(server_api_key_new(&key2, &e2, "second.key_2-b", NULL));
+    CHECK_OK(server_api_key_new(&key3, &e3, "third", NULL));
     /* "ntk_" + 24 random bytes in hex; two fresh keys differ */
     CHECK(key1.len == 4 + 48 && memcmp(key1.ptr, "ntk_", 4) == 0);
     CHECK(key1.len == key2.len && memcmp(key1.ptr, key2.ptr, key1.len) != 0);
@@ -742,10 +751,11 @@ static void test_api_keys(void)
     /* ids */
     nt_buf_clear(&key1);
     nt_buf_clear(&e1);
-    CHECK_ERR(server_api_key_new(&key1, &e1, ""), NT_EINVAL);
-    CHECK_ERR(server_api_key_new(&key1, &e1, "has space"), NT_EINVAL);
-    CHECK_ERR(server_api_key_new(&key1, &e1, "quote\""), NT_EINVAL);
-    CHECK_ERR(server_api_key_new(&key1, &e1, NULL), NT_EINVAL);
+    CHECK_ERR(server_api_key_new(&key1, &e1, "", NULL), NT_EINVAL);
+    CHECK_ERR(server_api_key_new(&key1, &e1, "has space", NULL), NT_EINVAL);
+    CHECK_ERR(server_api_key_new(&key1, &e1, "quote\"", NULL), NT_EINVAL);
+    CHECK_ERR(server_api_key_new(&key1, &e1, "ok", "bad tenant"), NT_EINVAL);
+    CHECK_ERR(server_api_key_new(&key1, &e1, NULL, NULL), NT_EINVAL);
     CHECK(key1.len == 0 && e1.len == 0);
 
     nt_buf_dispose_secret(&key1);
@@ -772,8 +782,9 @@ static void test_api_key_constant_work(int counting)
     unsigned long first, last, none, before;
     const char *dir = getenv("NT_SOURCE_DIR");
 
-    REQUIRE(server_api_key_new(&key1, &e1, "a") == 0 && server_api_key_new(&key2, &e2, "b") == 0 &&
-            server_api_key_new(&key3, &e3, "c") == 0);
+    REQUIRE(server_api_key_new(&key1, &e1, "a", NULL) == 0 &&
+            server_api_key_new(&key2, &e2, "b", NULL) == 0 &&
+            server_api_key_new(&key3, &e3, "c", NULL) == 0);
     REQUIRE(nt_buf_printf(&all, "%s, %s, %s", nt_buf_cstr(&e1), nt_buf_cstr(&e2),
                           nt_buf_cstr(&e3)) == 0);
     c = config_with_keys(nt_buf_cstr(&all));
