@@ -78,9 +78,9 @@ int server_json_object(json_t **out, server_reply *r, nt_bytes body)
 /*
  * Evidence metadata holds personal data (an IBAN, an e-mail address): a
  * receipt carries it only for the tenant of the API key that wrote it (every key of
- * that tenant), recorded as the leaf's owner when it was appended.  Anyone else gets the receipt with
- * "metadata_withheld": true; it still proves the token and the inclusion,
- * since the leaf commits to the metadata's hash, not to its bytes.
+ * that tenant), recorded as the leaf's owner when it was appended.  Anyone else gets the receipt
+ * with "metadata_withheld": true; it still proves the token and the inclusion, since the leaf
+ * commits to the metadata's hash, not to its bytes.
  */
 int server_metadata_filter(receipt *rc, server *s, const char *reader)
 {
