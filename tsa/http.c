@@ -647,6 +647,17 @@ static unsigned connection_limit(void)
     return rl.rlim_cur > 256 ? (unsigned)(rl.rlim_cur - 128) : 128;
 }
 
+/*
+ * Per-connection memory pool (request line, headers, read buffer, reply
+ * header; bodies live in our own buffers).  libmicrohttpd's default is 32 KiB,
+ * which it zeroes when a connection starts and on every keep-alive request
+ * (pool reset), and which every idle connection holds: 16 KiB halves the
+ * zeroing (docs/PERFORMANCE.md, profile) and still takes ~15,500 bytes of
+ * request headers; a larger block gets libmicrohttpd's 431, as it did before
+ * at about twice the size (docs/HTTP-API.md).
+ */
+#define HTTP_CONN_POOL_BYTES (16u * 1024u)
+
 int server_http_start(struct server_http **out, server *s, int listen_fd, unsigned threads)
 {
     const server_config *cfg = s->cfg;
@@ -681,7 +692,8 @@ int server_http_start(struct server_http **out, server *s, int listen_fd, unsign
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
         s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
         MHD_OPTION_CONNECTION_LIMIT, max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        cfg->http_max_per_address, MHD_OPTION_END);
+        cfg->http_max_per_address, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL_BYTES,
+        MHD_OPTION_END);
     if (h->daemon == NULL) {
         s->http = NULL;
         server_guard_free(s->guard);
