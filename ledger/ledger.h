@@ -35,6 +35,7 @@ typedef struct ledger_options {
     unsigned batch_max;       /* leaves per write transaction at most; 0 = 512 */
     unsigned batch_window_us; /* how long the sequencer waits to fill a batch; 0 = 1000; the wait
                                  ends early once no append arrived for window/20 (>= 20 us),
+                                 and a lone append after a lone batch does not wait at all,
                                  see docs/PERFORMANCE.md "Ledger" */
     unsigned queue_max;       /* queued appends at most before NT_EBUSY; 0 = 8192 */
     int no_sync;              /* 1 = MDB_NOSYNC: benchmarks only, never the default */

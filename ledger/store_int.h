@@ -70,6 +70,7 @@ struct ledger {
     uint64_t gen_hw_ns; /* committed genTime high-water mark */
     uint64_t batches, appends_failed;
     uint64_t batch_since_ns; /* enqueue time of the oldest entry of the batch being written */
+    size_t last_batch_n;     /* entries in the last batch written (adaptive group commit) */
     char last_error[256];
 
     /* Owned by the sequencer thread alone (and by ledger_open before it starts). */

@@ -204,8 +204,14 @@ void *store__sequencer_main(void *arg)
          * waiting for its own acknowledgement cannot add to the batch, so at low
          * load a full window would only add latency (measured: 1 in flight,
          * 1.75 ms per append with a plain 1 ms window).  Entries that piled up
-         * during the previous commit are already old enough and go at once. */
-        for (;;) {
+         * during the previous commit are already old enough and go at once.
+         * Adaptive: a lone entry after a lone batch is a client on its own (idle
+         * server, or one request at a time): nobody else is coming, so it is
+         * committed at once instead of waiting for the gap.  As soon as entries
+         * pile up during a commit (busy), batches grow past one and the window
+         * applies again. */
+        int alone = l->ring_count == 1 && l->last_batch_n <= 1;
+        while (!alone) {
             struct timespec ts;
             uint64_t now = nt_mono_ns();
             uint64_t full = l->ring[l->ring_head]->enqueued_ns + l->window_ns;
@@ -230,6 +236,7 @@ void *store__sequencer_main(void *arg)
             l->ring_bytes -= e->bytes;
         }
         l->batch_since_ns = n > 0 ? l->batch[0]->enqueued_ns : 0;
+        l->last_batch_n = n;
         pthread_mutex_unlock(&l->mu);
         store_batch_run(l, n);
         pthread_mutex_lock(&l->mu);

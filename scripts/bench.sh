@@ -1,55 +1,64 @@
 #!/usr/bin/env bash
-# bench.sh - TSA throughput benchmark: for each key type asked, start a demo
-# server in a temporary directory on a free loopback port, measure the raw
-# signing rate of the same key type with `openssl speed -multi <cores>`, then
-# drive the server with notarium-load at a few connection counts, once with
-# the ledger's normal fsync'd group commit and once with "no_sync": true
-# (benchmarks only: it gives up durability, see docs/PERFORMANCE.md), and
-# print one table, then a second one with the CPU each side used per request
-# (server: /proc/PID/stat; client: notarium-load's own getrusage), so that a
-# run on a shared machine shows whether the client or the server was short of
-# CPU.  A third table sets, for the same key type in the same run, the RFC
-# 3161 core alone ("signing only": tsa_respond, no HTTP, no ledger), the core
-# plus a durable ledger append ("signing + anchoring", no HTTP), both from
-# notarium-bench-tsa on 1 and <cores> threads, beside the fsync'd server
-# figures ("end to end over HTTP").  Figures are measurements of this
-# machine, never asserted.
+# bench.sh - the end-to-end benchmark of issue 10, one table from one run.
+# First the ceiling, `openssl speed -multi <cores>` for each key type; then,
+# for each key type, a demo server (fsync'd ledger, git mirror on) in a
+# temporary directory on a free loopback port, driven by notarium-load
+# (every reply checked) keep-alive and not, at each connection count:
+# tokens/s, its ratio to the raw signing rate, p50/p99, the server's CPU per
+# token (/proc/PID/stat) and its RSS; then, on the first key type, the idle
+# latency (one connection, one request at a time, fsync included),
+# POST /v1/evidence, and the server's RSS holding many idle keep-alive
+# connections.  Figures are measurements of this machine, never asserted;
+# the load average is printed before and after.
 #
-#   scripts/bench.sh [--key-type ec-p256] [--key-type rsa-2048 ...]
-#                    [--duration 5] [--connections "1 4 16"] [--build DIR]
-#                    [--client-threads 1] [--evidence] [--no-compare-sync]
+#   scripts/bench.sh [--quick] [--key-type ec-p256 --key-type rsa-2048]
+#                    [--duration 5] [--connections "1 16 64"] [--build DIR]
+#                    [--client-threads 1] [--idle-connections 10000] [--core]
 #
-# The client runs on the same cores as the server: one client thread (the
-# default) drives tens of thousands of requests per second and leaves the
-# other cores to the server.
+# --quick: 1 s points, 1 and 16 connections, 1,000 idle connections (under a
+# minute, for smoke use).  --core adds notarium-bench-tsa's signing-only and
+# signing + anchoring rows (the RFC 3161 core without HTTP).
 # Binaries: --build DIR (default build-bench/, configured and built in
 # Release when it has no tools/notarium), or NOTARIUM and NT_BIN_DIR.
+# Needs: openssl, jq, a C toolchain and the Debian packages of
+# scripts/debian-packages.txt.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 key_types=()
 duration=5
-conns="1 4 16"
+conns="1 16 64"
 build=""
-compare_sync=1
-evidence=0
 client_threads=1
 speed_seconds=3
+idle_conns=10000
+core=0
+quick=0
 
 while (($#)); do
     case "$1" in
+    --quick) quick=1; shift ;;
     --key-type) key_types+=("$2"); shift 2 ;;
     --duration) duration="$2"; shift 2 ;;
     --connections) conns="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
     --client-threads) client_threads="$2"; shift 2 ;;
-    --evidence) evidence=1; shift ;;
-    --no-compare-sync) compare_sync=0; shift ;;
-    -h | --help) sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --idle-connections) idle_conns="$2"; shift 2 ;;
+    --core) core=1; shift ;;
+    -h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
-((${#key_types[@]})) || key_types=(ec-p256)
+((${#key_types[@]})) || key_types=(ec-p256 rsa-2048)
+if ((quick)); then
+    duration=1
+    conns="1 16"
+    speed_seconds=1
+    idle_conns=1000
+fi
+for t in openssl jq; do
+    command -v "$t" >/dev/null || { echo "bench.sh: needs $t" >&2; exit 2; }
+done
 
 if [[ -z "${NOTARIUM:-}" ]]; then
     build="${build:-$root/build-bench}"
@@ -66,6 +75,13 @@ LOAD="${NT_BIN_DIR:?}/notarium-load"
 BENCH_TSA="$NT_BIN_DIR/notarium-bench-tsa"
 cores="$(nproc)"
 ticks="$(getconf CLK_TCK)"
+# Idle connections take one descriptor each on both sides.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+fd_limit="$(ulimit -n)"
+if [[ "$fd_limit" != unlimited ]] && ((idle_conns > fd_limit - 256)); then
+    echo "# fd limit $fd_limit: idle connections lowered from $idle_conns" >&2
+    idle_conns=$((fd_limit - 256))
+fi
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/notarium-bench.XXXXXX")"
 server_pid=""
@@ -105,6 +121,9 @@ stop_server() {
     wait "$server_pid" || true
     server_pid=""
 }
+server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+server_kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$server_pid/status"; }
+mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 
 speed_alg() {
     case "$1" in
@@ -117,91 +136,131 @@ speed_alg() {
     esac
 }
 
+# A demo data directory of this key type: serve --demo writes its configuration,
+# which is then opened up for many connections from one address (the load
+# generator's); everything else stays the demo's (fsync'd ledger, git mirror).
+make_data() { # key-type -> $data
+    data="$work/$1"
+    mkdir -p -m 0700 "$data"
+    "$NOTARIUM" pki init "$data/pki" --key-type "$1" >/dev/null
+    start_server "$data" --demo
+    stop_server
+    jq '.http.max_connections_per_address = 1000000 | .http.max_connections = 0' \
+        "$data/config.json" >"$work/config.json"
+    mv "$work/config.json" "$data/config.json"
+}
+
+rows=()
+row() { rows+=("$(printf '| %-8s | %-22s | %5s | %9s | %6s | %7s | %7s | %15s | %7s | %6s |' "$@")"); }
+
+# One load point: notarium-load with the arguments, the server sampled around it.
+load_point() { # key label conns sign_rate load-args...
+    local kt=$1 label=$2 c=$3 rate=$4
+    shift 4
+    local t0 t1 line n
+    t0="$(server_cpu_ticks)"
+    line="$("$LOAD" "$@" | grep '^RESULT ' || true)"
+    t1="$(server_cpu_ticks)"
+    get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+    n="$(get granted)"
+    row "$kt" "$label" "$c" "$(get tps)" \
+        "$(awk -v t="$(get tps)" -v r="$rate" 'BEGIN { if (r > 0 && t != "") printf "%.3f", t / r; else print "-" }')" \
+        "$(get p50_ms)" "$(get p99_ms)" \
+        "$(awk -v t=$((t1 - t0)) -v hz="$ticks" -v n="${n:-0}" \
+            'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "-" }')" \
+        "$(mib "$(server_kib VmRSS)")" "$(get errors)"
+}
+
 echo "# machine: $(uname -srm), $cores cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'))"
-echo "# $(openssl version)"
-echo "# notarium-load --duration $duration --threads $client_threads --connections {$conns}"
+echo "# $(openssl version); notarium-load --duration $duration --threads $client_threads"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-results=()
-cpu_rows=()
-core_rows=()
-server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+
+declare -A rate
 for kt in "${key_types[@]}"; do
     alg="$(speed_alg "$kt")"
     echo "# openssl speed -seconds $speed_seconds -multi $cores $alg" >&2
-    sign_rate="$(openssl speed -seconds "$speed_seconds" -multi "$cores" "$alg" 2>/dev/null |
+    rate[$kt]="$(openssl speed -seconds "$speed_seconds" -multi "$cores" "$alg" 2>/dev/null |
         awk 'END { print $(NF - 1) }')"
+    row "$kt" "openssl speed -multi $cores" "-" "${rate[$kt]}" "1.000" "-" "-" "-" "-" "-"
+done
 
-    # The core without HTTP: signing only, then signing + a durable ledger append.
-    core_threads="1"
-    ((cores > 1)) && core_threads="1 $cores"
-    echo "# notarium-bench-tsa --key-type $kt --threads \"$core_threads\" --duration $duration" >&2
-    while read -r line; do
-        get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-        what="signing only"
-        [[ "$(get mode)" == anchor ]] && what="signing + anchoring"
-        core_rows+=("$(printf '| %-8s | %-21s | %3s threads | %10s | %9s |' "$kt" "$what" \
-            "$(get threads)" "$sign_rate" "$(get tps)")")
-    done < <(TMPDIR="$work" "$BENCH_TSA" --key-type "$kt" --threads "$core_threads" \
-        --duration "$duration" | grep '^RESULT ')
-
-    # A PKI of this key type first; serve --demo keeps it and adds the rest.
-    data="$work/$kt"
-    mkdir -p -m 0700 "$data"
-    "$NOTARIUM" pki init "$data/pki" --key-type "$kt" >/dev/null
-    start_server "$data" --demo
-    stop_server
-    api_key="$(cat "$data/demo-api-key")"
-
-    modes=(fsync)
-    ((compare_sync)) && modes+=(no_sync)
-    for mode in "${modes[@]}"; do
-        ns=false
-        [[ "$mode" == no_sync ]] && ns=true
-        jq ".ledger.no_sync = $ns" "$data/config.json" >"$work/config.json"
-        mv "$work/config.json" "$data/config.json"
-        rm -rf "$data/ledger" "$data/mirror.git" # a mirror ahead of a fresh ledger is refused
-        start_server "$data"
+core_rows=()
+first=1
+for kt in "${key_types[@]}"; do
+    make_data "$kt"
+    start_server "$data"
+    for ka in keep-alive new-conn; do
         for c in $conns; do
             t=$((c < client_threads ? c : client_threads))
             args=(--url "$url/tsa" --connections "$c" --threads "$t" --duration "$duration")
-            ((evidence)) && args=(--url "$url" --evidence --api-key "$api_key" --connections "$c" \
-                --threads "$t" --duration "$duration")
-            echo "# $kt $mode: notarium-load ${args[*]//$api_key/KEY}" >&2
-            t0="$(server_cpu_ticks)"
-            line="$("$LOAD" "${args[@]}" | grep '^RESULT ' || true)"
-            t1="$(server_cpu_ticks)"
-            get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
-            n="$(get requests)"
-            cpu_rows+=("$(printf '| %-8s | %-7s | %5s | %9s | %9s | %12s |' "$kt" "$mode" "$c" \
-                "$(awk -v t=$((t1 - t0)) -v hz="$ticks" -v n="${n:-0}" \
-                    'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "-" }')" \
-                "$(get client_us_per_req | cut -d. -f1)" "$(get client_cores)")")
-            [[ "$mode" == fsync ]] &&
-                core_rows+=("$(printf '| %-8s | %-21s | %5s conns | %10s | %9s |' "$kt" \
-                    "end to end over HTTP" "$c" "$sign_rate" "$(get tps)")")
-            results+=("$(printf '| %-8s | %-7s | %5s | %10s | %9s | %7s | %7s | %6s |' \
-                "$kt" "$mode" "$c" "$sign_rate" "$(get tps)" "$(get p50_ms)" "$(get p99_ms)" \
-                "$(get errors)")")
+            [[ "$ka" == new-conn ]] && args+=(--no-keepalive)
+            echo "# $kt: notarium-load ${args[*]}" >&2
+            load_point "$kt" "RFC 3161, $ka" "$c" "${rate[$kt]}" "${args[@]}"
         done
-        stop_server
     done
+    if ((first)); then
+        first=0
+        echo "# $kt: idle latency, one request at a time" >&2
+        load_point "$kt" "idle: 1 at a time" 1 "${rate[$kt]}" \
+            --url "$url/tsa" --connections 1 --threads 1 --duration "$duration"
+        echo "# $kt: POST /v1/evidence, 16 connections" >&2
+        load_point "$kt" "evidence, keep-alive" 16 "${rate[$kt]}" --url "$url" --evidence \
+            --api-key "$(cat "$data/demo-api-key")" --connections 16 --threads 1 \
+            --duration "$duration"
+        # Idle keep-alive connections: each has had one request answered, then all
+        # stay open while the server's memory is sampled.
+        echo "# $kt: $idle_conns idle keep-alive connections" >&2
+        rss0="$(server_kib VmRSS)"
+        anon0="$(server_kib RssAnon)"
+        "$LOAD" --url "$url/tsa" --connections "$idle_conns" --threads 1 \
+            --max-requests "$idle_conns" --duration 120 --hold 3 >"$work/hold.out" &
+        hold_pid=$!
+        for _ in $(seq 1 1200); do
+            grep -q '^HOLD ' "$work/hold.out" 2>/dev/null && break
+            kill -0 "$hold_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        sleep 1
+        rss1="$(server_kib VmRSS)"
+        anon1="$(server_kib RssAnon)"
+        wait "$hold_pid" || true
+        open="$(sed -n 's/^HOLD open=\([0-9]*\).*/\1/p' "$work/hold.out")"
+        idle_line="$(printf '%s idle keep-alive connections (%s open): server RSS %s -> %s MiB, anonymous %s -> %s MiB, %s KiB per connection' \
+            "$idle_conns" "${open:-0}" "$(mib "$rss0")" "$(mib "$rss1")" "$(mib "$anon0")" \
+            "$(mib "$anon1")" \
+            "$(awk -v a="$((rss1 - rss0))" -v n="${open:-0}" 'BEGIN { if (n > 0) printf "%.1f", a / n; else print "-" }')")"
+    fi
+    stop_server
+
+    if ((core)); then
+        core_threads="1"
+        ((cores > 1)) && core_threads="1 $cores"
+        echo "# notarium-bench-tsa --key-type $kt --threads \"$core_threads\" --duration $duration" >&2
+        while read -r line; do
+            get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+            what="signing only"
+            [[ "$(get mode)" == anchor ]] && what="signing + anchoring"
+            core_rows+=("$(printf '| %-8s | %-21s | %3s threads | %10s | %9s |' "$kt" "$what" \
+                "$(get threads)" "${rate[$kt]}" "$(get tps)")")
+        done < <(TMPDIR="$work" "$BENCH_TSA" --key-type "$kt" --threads "$core_threads" \
+            --duration "$duration" | grep '^RESULT ')
+    fi
 done
 
 echo
-echo "| key      | ledger  | conns | sign/s (openssl, $cores cores) | tokens/s | p50 ms | p99 ms | errors |"
-echo "|----------|---------|-------|------------|-----------|---------|---------|--------|"
-printf '%s\n' "${results[@]}"
+echo "| key      | what                   | conns | tokens/s  | ratio  | p50 ms  | p99 ms  | server µs/token | RSS MiB | errors |"
+echo "|----------|------------------------|-------|-----------|--------|---------|---------|-----------------|---------|--------|"
+printf '%s\n' "${rows[@]}"
 echo
-echo "CPU per request (server: all its threads; client: notarium-load, $client_threads thread(s)):"
-echo
-echo "| key      | ledger  | conns | server µs | client µs | client cores |"
-echo "|----------|---------|-------|-----------|-----------|--------------|"
-printf '%s\n' "${cpu_rows[@]}"
-echo
-echo "Signing only vs signing + anchoring (fsync'd ledger) vs end to end over HTTP (fsync):"
-echo
-echo "| key      | path                  | parallelism   | sign/s (openssl, $cores cores) | tokens/s  |"
-echo "|----------|-----------------------|---------------|------------|-----------|"
-printf '%s\n' "${core_rows[@]}"
+echo "ratio: tokens/s over the same key's openssl speed -multi $cores signatures/s (same run)."
+echo "server µs/token: CPU of all the server's threads per granted token; new-conn: Connection: close."
+echo "RSS: the server's after the point (it includes the ledger's LMDB map pages, which grow with the ledger)."
+echo "${idle_line:-}"
+if ((core)); then
+    echo
+    echo "| key      | path                  | parallelism   | sign/s (openssl) | tokens/s  |"
+    echo "|----------|-----------------------|---------------|------------|-----------|"
+    printf '%s\n' "${core_rows[@]}"
+fi
 echo
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -36,7 +36,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define LOAD_MAX_CONNECTIONS      1024u
+#define LOAD_MAX_CONNECTIONS      20000u /* --hold: 10,000 idle keep-alive connections */
 #define LOAD_MAX_THREADS          64u
 #define LOAD_DEFAULT_MAX_REQUESTS 1000000ull
 #define LOAD_HARD_MAX_REQUESTS    10000000ull
@@ -64,6 +64,8 @@ typedef struct load_opts {
     const char *check_consistency;
     const char *vkey_path;
     const char *save_checkpoint;
+    int no_keepalive; /* --no-keepalive: "Connection: close", a new TCP connection per request */
+    double hold_s;    /* --hold S: keep the connections open and idle S seconds after the run */
 } load_opts;
 
 typedef struct http_resp {

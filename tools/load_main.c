@@ -23,12 +23,16 @@ static void usage(FILE *f)
             "usage: notarium-load --url http://127.0.0.1:PORT/tsa [--connections N] [--threads T]\n"
             "                     [--duration S] [--max-requests N] [--alg sha256]\n"
             "                     [--evidence --api-key KEY] [--url-path /v1/evidence]\n"
-            "                     [--record FILE] [--stop-on-reject]\n"
+            "                     [--record FILE] [--stop-on-reject] [--no-keepalive]\n"
+            "                     [--hold S (with --max-requests N = --connections N)]\n"
             "       notarium-load --url http://127.0.0.1:PORT --check-records FILE [--vkey FILE]\n"
             "       notarium-load --url http://127.0.0.1:PORT --check-consistency OLD_CHECKPOINT\n"
             "                     --vkey FILE [--save-checkpoint FILE]\n"
             "Targets must be on the loopback interface (127.0.0.0/8 or localhost).\n"
             "--record writes one line per token received: <alg>:<hex digest> <base64 token>.\n"
+            "--no-keepalive sends Connection: close: a new TCP connection per request.\n"
+            "--hold S keeps the connections open and idle S seconds after the run\n"
+            "(prints HOLD open=N when they are), to measure what idle connections cost.\n"
             "Exit status: 0 done (load run) or all checks passed, 1 a check failed or the\n"
             "run saw errors, 2 usage.\n");
 }
@@ -117,6 +121,9 @@ static int opts_parse(load_opts *o, int argc, char **argv)
         } else if (strcmp(a, "--evidence") == 0) {
             o->evidence = 1;
             takes = 0;
+        } else if (strcmp(a, "--no-keepalive") == 0) {
+            o->no_keepalive = 1;
+            takes = 0;
         } else if (strcmp(a, "--stop-on-reject") == 0) {
             o->stop_on_reject = 1;
             takes = 0;
@@ -139,6 +146,12 @@ static int opts_parse(load_opts *o, int argc, char **argv)
             NT_ENSURE(end != next && *end == '\0' && o->duration_s > 0 &&
                           o->duration_s <= LOAD_MAX_DURATION_S,
                       NT_EINVAL, "--duration must be seconds in (0, %.0f]", LOAD_MAX_DURATION_S);
+        } else if (strcmp(a, "--hold") == 0) {
+            char *end = NULL;
+            o->hold_s = strtod(next, &end);
+            NT_ENSURE(end != next && *end == '\0' && o->hold_s > 0 &&
+                          o->hold_s <= LOAD_MAX_DURATION_S,
+                      NT_EINVAL, "--hold must be seconds in (0, %.0f]", LOAD_MAX_DURATION_S);
         } else if (strcmp(a, "--max-requests") == 0) {
             NT_TRY(parse_uint(&o->max_requests, next, 1, LOAD_HARD_MAX_REQUESTS, "--max-requests"));
         } else if (strcmp(a, "--alg") == 0) {
@@ -187,6 +200,8 @@ static int opts_parse(load_opts *o, int argc, char **argv)
     if (o->threads > o->connections) {
         o->threads = o->connections;
     }
+    NT_ENSURE(o->hold_s <= 0 || !o->no_keepalive, NT_EINVAL,
+              "--hold keeps connections open: not with --no-keepalive");
 done:
     return error;
 }

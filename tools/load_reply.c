@@ -42,10 +42,11 @@ int load__build_tsa_request(nt_buf *out, req_state *st, const load_opts *o)
 
     nt_buf_clear(out);
     NT_TRY(nt_buf_printf(out,
-                         "POST %s HTTP/1.1\r\nHost: %s\r\n"
+                         "POST %s HTTP/1.1\r\nHost: %s\r\n%s"
                          "Content-Type: application/timestamp-query\r\n"
                          "Content-Length: %d\r\n\r\n",
-                         o->path, o->host, der_len));
+                         o->path, o->host, o->no_keepalive ? "Connection: close\r\n" : "",
+                         der_len));
     NT_TRY(nt_buf_put(out, der, (size_t)der_len));
 done:
     OPENSSL_free(der);
@@ -70,11 +71,12 @@ int load__build_evidence_request(nt_buf *out, req_state *st, const load_opts *o,
                          (unsigned long long)seq));
     nt_buf_clear(out);
     NT_TRY(nt_buf_printf(out,
-                         "POST %s HTTP/1.1\r\nHost: %s\r\n"
+                         "POST %s HTTP/1.1\r\nHost: %s\r\n%s"
                          "Content-Type: application/json\r\n"
                          "Authorization: Bearer %s\r\n"
                          "Content-Length: %zu\r\n\r\n",
-                         o->path, o->host, o->api_key, body.len));
+                         o->path, o->host, o->no_keepalive ? "Connection: close\r\n" : "",
+                         o->api_key, body.len));
     NT_TRY(nt_buf_put(out, body.ptr, body.len));
 done:
     nt_buf_dispose(&body);

@@ -169,7 +169,7 @@ static void conn_complete(worker *w, conn *c, const http_resp *r)
     if (k != REPLY_ERROR) {
         worker_latency(w, nt_mono_ns() - c->started_ns);
     }
-    if (r->close || c->in.len != r->header_len + r->body_len) {
+    if (o->no_keepalive || r->close || c->in.len != r->header_len + r->body_len) {
         conn_close(w, c, 0);
     } else {
         c->state = CONN_IDLE;
@@ -273,10 +273,36 @@ static void *worker_main(void *arg)
             conn_event(w, events[i].data.ptr, events[i].events);
         }
     }
-    for (unsigned i = 0; i < w->nconn; i++) {
+    for (unsigned i = 0; i < w->nconn && w->o->hold_s <= 0; i++) {
         conn_close(w, &w->conns[i], 0);
     }
     return NULL;
+}
+
+/*
+ * --hold: the connections stay open and idle (each has had its request
+ * answered, so the server holds a full keep-alive connection for each) while
+ * the caller samples the server, e.g. its RSS; "HOLD open=N" says when.
+ */
+static void hold_idle(const load_opts *o, conn *conns)
+{
+    unsigned open = 0;
+    for (unsigned i = 0; i < o->connections; i++) {
+        open += conns[i].fd >= 0;
+    }
+    printf("HOLD open=%u seconds=%.1f\n", open, o->hold_s);
+    fflush(stdout);
+    uint64_t until = nt_mono_ns() + (uint64_t)(o->hold_s * 1e9);
+    while (!g_signalled && nt_mono_ns() < until) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = 50000000};
+        nanosleep(&ts, NULL);
+    }
+    for (unsigned i = 0; i < o->connections; i++) {
+        if (conns[i].fd >= 0) {
+            close(conns[i].fd);
+            conns[i].fd = -1;
+        }
+    }
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -350,6 +376,9 @@ int load__run(const load_opts *o)
 done:
     for (unsigned t = 0; t < started; t++) {
         pthread_join(ws[t].thread, NULL);
+    }
+    if (error == 0 && o->hold_s > 0) {
+        hold_idle(o, conns);
     }
     if (ws != NULL && error == 0) {
         double elapsed = (double)(nt_mono_ns() - t0) / 1e9;

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # review_disconnect.sh - the suspend/resume path of http.c against clients
 # that do not wait: a client that sends a whole /tsa or /v1/evidence request
-# and closes at once (its connection is suspended while the sequencer holds
-# the leaf for the idle gap, batch_window_us / 20 = 10 ms here), and one that
+# and closes at once (its connection is suspended while the sequencer commits
+# the leaf: a lone one at once, with its fsync, since the adaptive group commit;
+# concurrent ones wait up to the idle gap, batch_window_us / 20 = 10 ms here), and one that
 # closes in the middle of its body.  The server must stay up and keep
 # answering, every leaf it committed must be a valid record, and SIGTERM
 # while a load is in flight must end with exit status 0 and every token a

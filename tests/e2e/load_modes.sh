@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# load_modes.sh - what the benchmark of issue 10 (scripts/bench.sh) relies on,
+# against the real server: notarium-load's --no-keepalive (every token over its
+# own TCP connection, "Connection: close" honoured by the server) and --hold
+# (many keep-alive connections, each answered once, then held open and idle
+# while the server is sampled), with their usage errors; and the connection
+# buffer of tsa/http.c (16 KiB): a ~12 KB header block is still served, a
+# ~20 KB one gets 431 and the server keeps serving.
+set -euo pipefail
+
+: "${NT_BIN_DIR:?NT_BIN_DIR must name the build tools directory}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LOAD="$NT_BIN_DIR/notarium-load"
+nt_setup
+
+D="$T/data"
+nt_start "$D"
+nt_stop
+# No per-address cap (0), as scripts/bench.sh configures it for its idle connections.
+nt_config_set "$D" '.http.max_connections_per_address = 0'
+nt_start_nodemo "$D" --log-level info
+
+# --no-keepalive: 30 tokens, each on a new connection the server closes after the reply.
+"$LOAD" --url "$NT_URL/tsa" --connections 3 --threads 1 --duration 30 --max-requests 30 \
+    --no-keepalive >"$T/nka.out" 2>&1 || { cat "$T/nka.out"; nt_fail "--no-keepalive run failed"; }
+nt_check "$(nt_load_field "$T/nka.out" granted) == 30" "--no-keepalive: not 30 tokens granted"
+nt_check "$(nt_load_field "$T/nka.out" errors) == 0" "--no-keepalive: errors"
+
+# --hold: 40 connections, one token each, then all 40 open and idle for 2 s.
+"$LOAD" --url "$NT_URL/tsa" --connections 40 --threads 1 --duration 30 --max-requests 40 \
+    --hold 2 >"$T/hold.out" 2>&1 &
+hold_pid=$!
+for _ in $(seq 1 300); do
+    grep -q '^HOLD ' "$T/hold.out" && break
+    sleep 0.05
+done
+grep -q '^HOLD open=40 ' "$T/hold.out" || { cat "$T/hold.out"; nt_fail "--hold: not 40 connections held open"; }
+# While they are held the server still answers others.
+status=$(nt_http GET "$NT_URL/healthz" "$T/h.json")
+nt_check "$status == 200" "/healthz while 40 connections are held: HTTP $status"
+wait "$hold_pid" || { cat "$T/hold.out"; nt_fail "--hold run failed"; }
+nt_check "$(nt_load_field "$T/hold.out" granted) == 40" "--hold: not 40 tokens granted"
+
+# Usage errors: exit status 2 and the reason.
+usage_error() { # expected-text args...
+    local want="$1" rc=0
+    shift
+    "$LOAD" --url "$NT_URL/tsa" "$@" >"$T/usage.out" 2>&1 || rc=$?
+    nt_check "$rc == 2" "notarium-load $*: exit status $rc, 2 expected"
+    grep -q -- "$want" "$T/usage.out" || { cat "$T/usage.out"; nt_fail "notarium-load $*: no \"$want\""; }
+}
+usage_error "not with --no-keepalive" --hold 1 --no-keepalive
+usage_error "--hold must be seconds" --hold 0
+usage_error "--hold must be seconds" --hold soon
+usage_error "missing value" --hold
+
+# The connection buffer: ~12 KB of headers served, ~20 KB refused with 431, still serving.
+pad=$(head -c 12000 /dev/zero | tr '\0' a)
+status=$(nt_http GET "$NT_URL/healthz" "$T/h.json" -H "X-Pad: $pad")
+nt_check "$status == 200" "a 12 KB header block: HTTP $status"
+pad=$(head -c 20000 /dev/zero | tr '\0' a)
+status=$(nt_http GET "$NT_URL/healthz" "$T/h.json" -H "X-Pad: $pad")
+nt_check "$status == 431" "a 20 KB header block: HTTP $status, 431 expected"
+status=$(nt_http GET "$NT_URL/healthz" "$T/h.json")
+nt_check "$status == 200" "/healthz after the 431: HTTP $status"
+
+# The access log line (written without printf since issue 10) keeps its fields.
+nt_stop
+line=$(grep '"msg":"request"' "$NT_LOG" | grep '"path":"/tsa"' | tail -n1)
+[[ -n "$line" ]] || nt_fail "no access log line for /tsa"
+jq -e '.status == 200 and .alg == "sha256" and (.latency_ms | type) == "number"
+       and .bytes_in > 0 and .bytes_out > 0 and .leaf >= 0 and (.serial | test("^[0-9a-f]+$"))' \
+    <<<"$line" >/dev/null || nt_fail "access log line lacks a field: $line"
+echo "OK: --no-keepalive, --hold, their usage errors, the 16 KiB header buffer, the access log line"
