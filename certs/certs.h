@@ -25,11 +25,13 @@ typedef enum certs_key_type {
     CERTS_KEY_RSA3072,
     CERTS_KEY_RSA4096,
     CERTS_KEY_ED25519, /* log keys only */
+    CERTS_KEY_SM2,     /* GB/T 32918 SM2 (signs with SM3); its root is SM2 too */
 } certs_key_type;
 
 /*
- * "ec-p256" | "ec-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519", case-insensitive
- * (also "p256", "p-256", "prime256v1", "secp384r1", "rsa2048"...).  NT_EINVAL otherwise.
+ * "ec-p256" | "ec-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "sm2" | "ed25519",
+ * case-insensitive (also "p256", "p-256", "prime256v1", "secp384r1", "rsa2048"...).  NT_EINVAL
+ * otherwise.
  */
 int certs_key_type_parse(certs_key_type *out, const char *name);
 /* The canonical name ("ec-p256"...), "unknown" for other values.  Static storage. */

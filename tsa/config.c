@@ -88,8 +88,9 @@ static int parse_tsa(server_config *cfg, json_t *o)
     NT_TRY(server_cfg_str(&cfg->tsa_signing_digest, o, sec, "signing_digest", "sha256", 1));
     NT_ENSURE(cfg->tsa_signing_digest == NULL || strcmp(cfg->tsa_signing_digest, "sha256") == 0 ||
                   strcmp(cfg->tsa_signing_digest, "sha384") == 0 ||
-                  strcmp(cfg->tsa_signing_digest, "sha512") == 0,
-              NT_EINVAL, "tsa.signing_digest: must be sha256, sha384, sha512 or null");
+                  strcmp(cfg->tsa_signing_digest, "sha512") == 0 ||
+                  strcmp(cfg->tsa_signing_digest, "sm3") == 0, /* SM2 keys only (tsa_new) */
+              NT_EINVAL, "tsa.signing_digest: must be sha256, sha384, sha512, sm3 or null");
     t->signing_digest = cfg->tsa_signing_digest;
     NT_TRY(server_cfg_bool(&t->rsa_pss, o, sec, "rsa_pss", 0));
     NT_TRY(server_cfg_uint(&u, o, sec, "node_id", 32767, 0));
