@@ -151,6 +151,14 @@ int certs_signer_receipt_ders(nt_buf *out, size_t *count, size_t max, const cert
  */
 int certs_signer_check(const certs_signer *s, time_t now);
 
+/*
+ * For a TSA declared qualified (tsa.qualified, pki check --qualified): 0 when
+ * the certificate carries the ETSI EN 319 422 qualified-TSU statement
+ * (esi4-qtstStatement-1 in qcStatements, ledger/qc.h); NT_EINVAL with a
+ * one-line message when it does not or the extension is malformed.
+ */
+int certs_cert_qualified(X509 *cert);
+
 /* Findings of certs_signer_inspect, in the order above. */
 typedef enum certs_severity {
     CERTS_DEFECT = 0,  /* the server refuses to start */
