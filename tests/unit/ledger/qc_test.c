@@ -87,9 +87,9 @@ int main(void)
     BAD(0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x05); /* a statement without its OID */
     BAD(0x30, 0x02, 0x30, 0x00);                   /* an empty statement */
     BAD(0x30, 0x0f, 0x30, 0x0d, 0x06, 0x07, 0x04, 0x00, 0x81, 0x97, 0x5e, 0x01, 0x01, 0x05, 0x00,
-        0x05, 0x00);                 /* three fields */
-    BAD(0x30, 0x0b, TSU, 0x00);      /* trailing byte */
-    BAD(0x30, 0x0c, TSU);            /* length beyond the value */
+        0x05, 0x00);                                          /* three fields */
+    BAD(0x30, 0x0b, TSU, 0x00);                               /* trailing byte */
+    BAD(0x30, 0x0c, TSU);                                     /* length beyond the value */
     CHECK_ERR(qualified(tsu, sizeof(tsu), 2, &q), NT_EINVAL); /* the extension twice */
     CHECK(strstr(nt_error_last(), "twice") != NULL);
     CHECK_ERR(qc_tsu_qualified(&q, NULL), NT_EINVAL);

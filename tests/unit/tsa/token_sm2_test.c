@@ -84,7 +84,8 @@ static int raw_verify(const nt_buf *token, X509 *cert, const char *id)
     PKCS7 *p7 = p7_of(token);
     PKCS7_SIGNER_INFO *si = si_of(p7);
     unsigned char *attrs = NULL;
-    int alen = ASN1_item_i2d((ASN1_VALUE *)si->auth_attr, &attrs, ASN1_ITEM_rptr(PKCS7_ATTR_VERIFY));
+    int alen =
+        ASN1_item_i2d((ASN1_VALUE *)si->auth_attr, &attrs, ASN1_ITEM_rptr(PKCS7_ATTR_VERIFY));
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     EVP_PKEY_CTX *pc = EVP_PKEY_CTX_new_from_pkey(NULL, X509_get0_pubkey(cert), NULL);
     int ok;
@@ -94,8 +95,7 @@ static int raw_verify(const nt_buf *token, X509 *cert, const char *id)
     EVP_MD_CTX_set_pkey_ctx(m, pc);
     REQUIRE(EVP_DigestVerifyInit(m, NULL, EVP_sm3(), NULL, X509_get0_pubkey(cert)) == 1);
     ok = EVP_DigestVerify(m, ASN1_STRING_get0_data(si->enc_digest),
-                          (size_t)ASN1_STRING_length(si->enc_digest), attrs,
-                          (size_t)alen) == 1;
+                          (size_t)ASN1_STRING_length(si->enc_digest), attrs, (size_t)alen) == 1;
     ERR_clear_error();
     EVP_MD_CTX_free(m);
     EVP_PKEY_CTX_free(pc);
@@ -111,10 +111,10 @@ static void test_tokens(void)
     tsa *t = NULL;
     nt_buf tok = NT_BUF_INIT, bad = NT_BUF_INIT;
     X509 *cert;
-    static const uint8_t dig_alg[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x81, 0x1c,
-                                      0xcf, 0x55, 0x01, 0x83, 0x11};
-    static const uint8_t sig_alg[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x81, 0x1c,
-                                      0xcf, 0x55, 0x01, 0x83, 0x75};
+    static const uint8_t dig_alg[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x81,
+                                      0x1c, 0xcf, 0x55, 0x01, 0x83, 0x11};
+    static const uint8_t sig_alg[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x81,
+                                      0x1c, 0xcf, 0x55, 0x01, 0x83, 0x75};
 
     fx_pki_make(&pki, CERTS_KEY_SM2);
     cert = pki.signer->cert;
