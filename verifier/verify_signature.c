@@ -297,6 +297,8 @@ static int check_qualified(vctx *v)
                                 "esi4-qtstStatement-1)",
                                 "时间戳机构证书声明其为合格时间戳单元（ETSI EN 319 422 "
                                 "esi4-qtstStatement-1）"));
+        NT_TRY(verifier__limit(v->r, "the qualified status of the TSU on an EU trusted list was "
+                                     "not checked"));
     }
     v->r->qualified_tsu = q;
 done:
