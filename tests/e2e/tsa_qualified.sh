@@ -7,7 +7,8 @@
 # DER); `notarium pki check --qualified` says the same (exit 1 / 0; a
 # malformed qcStatements is a defect too); the verifier's report says
 # qualified_tsu true for a token of the qualified certificate and false for
-# one of the plain certificate, in the JSON and in the PDF (en and zh).
+# one of the plain certificate, in the JSON and in the PDF (en and zh), and
+# only the qualified one lists "trusted list not checked" among the limits.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nt_setup
@@ -81,6 +82,8 @@ for n in plain qc; do
         --log-key "$P/log.vkey" --report-json "$T/$n.json" --report-pdf "$T/$n.pdf" --quiet
     nt_check "$RC -eq 0" "$n: notarium verify exit $RC: $(jq -c .steps "$T/$n.json" 2>/dev/null)"
     nt_check "\"$(jq -r .timestamp.qualified_tsu "$T/$n.json")\" == $want" "$n: qualified_tsu"
+    limit=$(jq '[.not_established[] | select(test("EU trusted list"))] | length' "$T/$n.json")
+    nt_check "$limit == $([[ $n == qc ]] && echo 1 || echo 0)" "$n: trusted-list limit listed $limit times"
     run "$NOTARIUM" verify --document "$T/doc.txt" --receipt "$T/$n.receipt.json" --trust "$P/ca.pem" \
         --log-key "$P/log.vkey" --report-pdf "$T/$n.zh.pdf" --lang zh --quiet
     pdftotext -layout "$T/$n.pdf" "$T/$n.txt"
