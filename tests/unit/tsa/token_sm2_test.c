@@ -11,7 +11,8 @@
  * cannot sign with SM2 (the reason for token_sm2.c): the reference path
  * fails.  Configuration errors: signing_digest sha256, rsa_pss, an empty or
  * 65-byte sm2_id.  SM2-signed certificates verify only after
- * sm2_cert_default_id.  Allocation failure at every step of tsa_new.
+ * sm2_cert_default_id.  A library that cannot fetch SM3 refuses SM3 imprints
+ * as unknown (badAlg).  Allocation failure at every step of tsa_new.
  */
 #include "tests/unit/tsa/tsa_fixture.h"
 /* after the fixture, which sets the feature macros */
@@ -264,6 +265,41 @@ static void test_cert_id(void)
     fx_pki_free(&pki);
 }
 
+/*
+ * A library without SM3: the default properties point at no provider, so no
+ * digest can be fetched (as in a no-sm3 build).  An SM3 request is then
+ * badAlg "unknown imprint algorithm 1.2.156.10197.1.401", like any unknown
+ * OID; twin: with the properties restored it is granted.
+ */
+static void test_no_sm3(void)
+{
+    fx_pki pki;
+    tsa_config cfg;
+    tsa *t = NULL;
+    fx_req o = fx_req_default();
+    nt_buf req = NT_BUF_INIT;
+    tsa_result r;
+
+    fx_pki_make(&pki, CERTS_KEY_EC_P256);
+    fx_config(&cfg);
+    cfg.allow_unsynced_clock = 1;
+    REQUIRE(tsa_new(&t, &cfg, pki.signer) == 0);
+    o.nid = NID_sm3;
+    fx_request(&req, NULL, &o);
+    tsa_result_init(&r);
+    REQUIRE(EVP_set_default_properties(NULL, "provider=notarium-none") == 1);
+    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
+    REQUIRE(EVP_set_default_properties(NULL, "") == 1);
+    CHECK(!r.granted && r.fail == TSA_FAIL_BAD_ALG);
+    CHECK_STR(r.reason, "unknown imprint algorithm 1.2.156.10197.1.401");
+    CHECK_OK(tsa_respond(&r, t, nt_buf_bytes(&req)));
+    CHECK(r.granted && r.alg == RECORD_ALG_SM3);
+    tsa_result_dispose(&r);
+    nt_buf_dispose(&req);
+    tsa_free(t);
+    fx_pki_free(&pki);
+}
+
 static void test_alloc_failures(void)
 {
     fx_pki pki;
@@ -293,6 +329,7 @@ int main(void)
     test_cms_cannot_sign();
     test_config_errors();
     test_cert_id();
+    test_no_sm3();
     test_alloc_failures();
     return TEST_END();
 }
