@@ -57,7 +57,8 @@ typedef struct certs_pki_options {
 /*
  * Create a development PKI in opts->dir (files written atomically, keys 0600):
  *   ca.pem, ca.key        self-signed root CA (EC P-256, or P-384 for a P-384 TSA, or
- *                         RSA 3072 for RSA TSAs), basicConstraints CA:TRUE critical,
+ *                         RSA 3072 for RSA TSAs, or SM2 for an SM2 TSA), basicConstraints
+ *                         CA:TRUE critical,
  *                         keyUsage keyCertSign+cRLSign critical
  *   tsa.pem, tsa.key      TSA end-entity certificate issued by the root:
  *                         basicConstraints CA:FALSE, keyUsage digitalSignature+nonRepudiation
@@ -67,7 +68,8 @@ typedef struct certs_pki_options {
  *   log.vkey              its C2SP vkey line under opts->log_origin (note_vkey_format:
  *                         the signed-note key-name rule, UTF-8 without space or '+')
  * Serial numbers are random (127 bits, positive); signatures use SHA-256 (SHA-384
- * with a P-384 root); both certificates start 5 minutes in the past.  Keys are
+ * with a P-384 root; SM2-with-SM3 and the GB/T default signer identifier with an SM2
+ * root); both certificates start 5 minutes in the past.  Keys are
  * written before certificates.  See docs/KEYS.md.
  * Returns 0; NT_EEXISTS if ca.pem or tsa.key already exists and !force;
  * NT_EINVAL for missing dir/log_origin, an Ed25519 TSA key or a bad origin;
@@ -106,7 +108,9 @@ typedef struct certs_signer {
  * Load a PEM certificate (file may also hold the chain after it), a PEM
  * private key (PKCS#8 or traditional, encrypted when passphrase != NULL) and
  * an optional chain file (NULL or "" = none).  The chain is de-duplicated and
- * ordered issuer-first by following issuer links.  Never prompts.  *out
+ * ordered issuer-first by following issuer links; SM2-signed certificates get the
+ * GB/T default signer identifier (ledger/sm2.h) so their signatures verify.  Never
+ * prompts.  *out
  * belongs to the caller (certs_signer_free); NULL on error.  Returns
  * NT_ENOTFOUND for a missing file, NT_EINVAL for a file that does not parse,
  * a wrong or missing passphrase (the message names the file and the

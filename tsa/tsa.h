@@ -56,7 +56,8 @@ typedef struct tsa_config {
     int allow_md5;              /* accept MD5 imprints */
     int allow_unsynced_clock;   /* issue even while the kernel says unsynchronised */
     const char *signing_digest; /* "sha256", "sha384", "sha512"; NULL (default) = by key:
-                                   P-256 sha256, P-384 sha384, RSA sha256 */
+                                   P-256 sha256, P-384 sha384, RSA sha256, SM2 sm3 (SM2 keys
+                                   take "sm3" or NULL only) */
     int rsa_pss;                /* RSASSA-PSS instead of PKCS#1 v1.5 for RSA keys */
     const char *sm2_id;         /* SM2 keys: signer identifier, 1..64 bytes; NULL (default) =
                                    "1234567812345678" (GB/T 35276); signing_digest is SM3 */
