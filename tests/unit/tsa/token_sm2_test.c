@@ -221,6 +221,10 @@ static void test_config_errors(void)
     fx_pki_make(&ec, CERTS_KEY_EC_P256);
     fx_config(&cfg);
     cfg.allow_unsynced_clock = 1;
+    cfg.signing_digest = "sm3"; /* SM3 signatures are for SM2 keys only */
+    CHECK_ERR(tsa_new(&t, &cfg, ec.signer), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "unsupported signing_digest sm3") != NULL && t == NULL);
+    cfg.signing_digest = NULL;
     REQUIRE(tsa_new(&t, &cfg, ec.signer) == 0);
     issue(&tok, t, NID_sha256);
     p7 = p7_of(&tok);
