@@ -25,11 +25,13 @@ typedef enum certs_key_type {
     CERTS_KEY_RSA3072,
     CERTS_KEY_RSA4096,
     CERTS_KEY_ED25519, /* log keys only */
+    CERTS_KEY_SM2,     /* GB/T 32918 SM2 (signs with SM3); its root is SM2 too */
 } certs_key_type;
 
 /*
- * "ec-p256" | "ec-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "ed25519", case-insensitive
- * (also "p256", "p-256", "prime256v1", "secp384r1", "rsa2048"...).  NT_EINVAL otherwise.
+ * "ec-p256" | "ec-p384" | "rsa-2048" | "rsa-3072" | "rsa-4096" | "sm2" | "ed25519",
+ * case-insensitive (also "p256", "p-256", "prime256v1", "secp384r1", "rsa2048"...).  NT_EINVAL
+ * otherwise.
  */
 int certs_key_type_parse(certs_key_type *out, const char *name);
 /* The canonical name ("ec-p256"...), "unknown" for other values.  Static storage. */
@@ -55,7 +57,8 @@ typedef struct certs_pki_options {
 /*
  * Create a development PKI in opts->dir (files written atomically, keys 0600):
  *   ca.pem, ca.key        self-signed root CA (EC P-256, or P-384 for a P-384 TSA, or
- *                         RSA 3072 for RSA TSAs), basicConstraints CA:TRUE critical,
+ *                         RSA 3072 for RSA TSAs, or SM2 for an SM2 TSA), basicConstraints
+ *                         CA:TRUE critical,
  *                         keyUsage keyCertSign+cRLSign critical
  *   tsa.pem, tsa.key      TSA end-entity certificate issued by the root:
  *                         basicConstraints CA:FALSE, keyUsage digitalSignature+nonRepudiation
@@ -65,7 +68,8 @@ typedef struct certs_pki_options {
  *   log.vkey              its C2SP vkey line under opts->log_origin (note_vkey_format:
  *                         the signed-note key-name rule, UTF-8 without space or '+')
  * Serial numbers are random (127 bits, positive); signatures use SHA-256 (SHA-384
- * with a P-384 root); both certificates start 5 minutes in the past.  Keys are
+ * with a P-384 root; SM2-with-SM3 and the GB/T default signer identifier with an SM2
+ * root); both certificates start 5 minutes in the past.  Keys are
  * written before certificates.  See docs/KEYS.md.
  * Returns 0; NT_EEXISTS if ca.pem or tsa.key already exists and !force;
  * NT_EINVAL for missing dir/log_origin, an Ed25519 TSA key or a bad origin;
@@ -104,7 +108,9 @@ typedef struct certs_signer {
  * Load a PEM certificate (file may also hold the chain after it), a PEM
  * private key (PKCS#8 or traditional, encrypted when passphrase != NULL) and
  * an optional chain file (NULL or "" = none).  The chain is de-duplicated and
- * ordered issuer-first by following issuer links.  Never prompts.  *out
+ * ordered issuer-first by following issuer links; SM2-signed certificates get the
+ * GB/T default signer identifier (ledger/sm2.h) so their signatures verify.  Never
+ * prompts.  *out
  * belongs to the caller (certs_signer_free); NULL on error.  Returns
  * NT_ENOTFOUND for a missing file, NT_EINVAL for a file that does not parse,
  * a wrong or missing passphrase (the message names the file and the
@@ -148,6 +154,14 @@ int certs_signer_receipt_ders(nt_buf *out, size_t *count, size_t max, const cert
  * Thread-safe; reads the certificate only.
  */
 int certs_signer_check(const certs_signer *s, time_t now);
+
+/*
+ * For a TSA declared qualified (tsa.qualified, pki check --qualified): 0 when
+ * the certificate carries the ETSI EN 319 422 qualified-TSU statement
+ * (esi4-qtstStatement-1 in qcStatements, ledger/qc.h); NT_EINVAL with a
+ * one-line message when it does not or the extension is malformed.
+ */
+int certs_cert_qualified(X509 *cert);
 
 /* Findings of certs_signer_inspect, in the order above. */
 typedef enum certs_severity {

@@ -7,6 +7,7 @@
  * certs_signer_check reports the first defect.
  */
 #include "certs/certs.h"
+#include "ledger/sm2.h"
 
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
@@ -112,7 +113,8 @@ static int check_ku(X509 *cert)
     return 0;
 }
 
-/* RSA of at least 2048 bits, or ECDSA on P-256 / P-384: what RFC 3161 verifiers accept. */
+/* RSA of at least 2048 bits, ECDSA on P-256 / P-384 (what RFC 3161 verifiers accept), or SM2
+ * (GB/T 20520; docs/KEYS.md says which verifiers accept it). */
 static int check_key_type(EVP_PKEY *key)
 {
     char group[64] = "";
@@ -122,6 +124,8 @@ static int check_key_type(EVP_PKEY *key)
         if (EVP_PKEY_get_bits(key) >= 2048 && EVP_PKEY_get_bits(key) <= 16384) {
             return 0;
         }
+    } else if (sm2_key_is(key)) {
+        return 0;
     } else if (EVP_PKEY_is_a(key, "EC")) {
         if (EVP_PKEY_get_group_name(key, group, sizeof(group), &glen) &&
             (strcmp(group, "prime256v1") == 0 || strcmp(group, "secp384r1") == 0 ||

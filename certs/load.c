@@ -6,6 +6,7 @@
  * and what was wrong with it, because the operator reads it at start-up.
  */
 #include "certs/certs_int.h"
+#include "ledger/sm2.h"
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -124,6 +125,7 @@ int certs_load_pem_certs(STACK_OF(X509) * *out, const char *path)
     NT_OSSL_PTR(stack = sk_X509_new_null(), "cannot allocate a certificate stack");
     NT_TRY(read_certs(stack, bio, path, &count));
     NT_ENSURE(count > 0, NT_EINVAL, "%s: no PEM certificate found", path);
+    NT_TRY(sm2_certs_default_id(stack)); /* SM2-signed certificates verify with the GB/T id */
     *out = stack;
     stack = NULL;
 done:
@@ -353,6 +355,8 @@ int certs__signer_load_p12(certs_signer **out, const char *p12_path, const char 
     s = nt_calloc(1, sizeof(*s));
     NT_ENSURE(s != NULL, NT_ENOMEM, "out of memory");
     NT_TRY(chain_build(&s->chain, cert, ca));
+    NT_TRY(sm2_cert_default_id(cert));
+    NT_TRY(sm2_certs_default_id(s->chain));
     s->key = key;
     s->cert = cert;
     key = NULL;

@@ -8,6 +8,7 @@
  */
 #include "certs/certs.h"
 #include "ledger/note.h"
+#include "ledger/sm2.h"
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
@@ -35,7 +36,7 @@ static const struct {
     {"rsa-2048", CERTS_KEY_RSA2048}, {"rsa2048", CERTS_KEY_RSA2048},
     {"rsa-3072", CERTS_KEY_RSA3072}, {"rsa3072", CERTS_KEY_RSA3072},
     {"rsa-4096", CERTS_KEY_RSA4096}, {"rsa4096", CERTS_KEY_RSA4096},
-    {"ed25519", CERTS_KEY_ED25519},
+    {"ed25519", CERTS_KEY_ED25519},  {"sm2", CERTS_KEY_SM2},
 };
 
 int certs_key_type_parse(certs_key_type *out, const char *name)
@@ -50,7 +51,7 @@ int certs_key_type_parse(certs_key_type *out, const char *name)
     }
     return nt_error_set(NT_EINVAL,
                         "unknown key type '%s' (expected ec-p256, ec-p384, rsa-2048, rsa-3072, "
-                        "rsa-4096 or ed25519)",
+                        "rsa-4096, sm2 or ed25519)",
                         name != NULL ? name : "(null)");
 }
 
@@ -69,6 +70,8 @@ const char *certs_key_type_name(certs_key_type type)
         return "rsa-4096";
     case CERTS_KEY_ED25519:
         return "ed25519";
+    case CERTS_KEY_SM2:
+        return "sm2";
     }
     return "unknown";
 }
@@ -96,6 +99,9 @@ int certs_key_generate(EVP_PKEY **out, certs_key_type type)
         break;
     case CERTS_KEY_ED25519:
         key = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+        break;
+    case CERTS_KEY_SM2:
+        key = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
         break;
     default:
         return nt_error_set(NT_EINVAL, "unknown key type %d", (int)type);
@@ -210,6 +216,19 @@ static int cert_sign(X509 *cert, EVP_PKEY *key, int pss)
     const EVP_MD *md = sign_digest(key);
     int error = 0;
 
+    if (sm2_key_is(key)) {
+        /* SM2-with-SM3 over Z of the GB/T default identifier (ledger/sm2.h) */
+        NT_OSSL_PTR(mctx = EVP_MD_CTX_new(), "cannot allocate a digest");
+        NT_OSSL_PTR(pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL), "EVP_PKEY_CTX_new");
+        NT_OSSL(EVP_PKEY_CTX_set1_id(pctx, SM2_DEFAULT_ID, (int)SM2_DEFAULT_ID_LEN),
+                "cannot set the SM2 identifier");
+        EVP_MD_CTX_set_pkey_ctx(mctx, pctx);
+        NT_OSSL(EVP_DigestSignInit_ex(mctx, NULL, "SM3", NULL, NULL, key, NULL),
+                "cannot start SM2 signing");
+        NT_OSSL(X509_sign_ctx(cert, mctx), "cannot sign the certificate");
+        NT_TRY(sm2_cert_default_id(cert));
+        goto done;
+    }
     if (!pss) {
         NT_OSSL(X509_sign(cert, key, md), "cannot sign the certificate");
         goto done;
@@ -223,6 +242,9 @@ static int cert_sign(X509 *cert, EVP_PKEY *key, int pss)
     NT_OSSL(X509_sign_ctx(cert, mctx), "cannot sign the certificate");
 done:
     EVP_MD_CTX_free(mctx);
+    if (sm2_key_is(key)) {
+        EVP_PKEY_CTX_free(pctx); /* set with EVP_MD_CTX_set_pkey_ctx: ours to free */
+    }
     return error;
 }
 
@@ -401,6 +423,9 @@ int certs_pki_init(const certs_pki_options *opts)
     case CERTS_KEY_RSA3072:
     case CERTS_KEY_RSA4096:
         ca_type = CERTS_KEY_RSA3072;
+        break;
+    case CERTS_KEY_SM2:
+        ca_type = CERTS_KEY_SM2; /* an SM2 TSA under an SM2 root, both signed SM2-with-SM3 */
         break;
     default:
         NT_ENSURE(0, NT_EINVAL, "unknown TSA key type %d", (int)opts->tsa_key);

@@ -5,6 +5,7 @@
  * merged back in entry order (audit.c submits, audit_int.h is the contract).
  */
 #include "ledger/audit_int.h"
+#include "ledger/sm2.h"
 
 #include <inttypes.h>
 #include <openssl/err.h>
@@ -149,6 +150,10 @@ static int certs_parse(STACK_OF(X509) * *out, nt_bytes der, PKCS7 *whole)
             return NT_EVERIFY;
         }
         off += h + n;
+    }
+    if (sm2_certs_default_id(sk) < 0) { /* SM2-signed certificates: ledger/sm2.h */
+        sk_X509_pop_free(sk, X509_free);
+        return NT_ENOMEM;
     }
     *out = sk;
     return 0;
@@ -394,6 +399,19 @@ static int token_verify(char *why, size_t whylen, token_verifier *tv, const uint
         whyf(why, whylen, "%s: %s", sig, inner);
         goto done;
     }
+    if (sm2_signer_info_is(si)) { /* OpenSSL's PKCS7 code cannot check SM2: ledger/sm2.h */
+        nt_bytes content;
+        rc = sm2_econtent(&content, p7);
+        if (rc == 0) {
+            rc = sm2_signer_verify(si, sk_X509_value(e->chain, 0), content, NULL);
+        }
+        if (rc == NT_EVERIFY || rc == NT_EINVAL) {
+            whyf(why, whylen, "%s: %s", sig, nt_error_last());
+            nt_error_clear();
+        }
+        ok = rc == NT_EVERIFY || rc == NT_EINVAL ? NT_EVERIFY : rc;
+        goto done;
+    }
     bio = PKCS7_dataInit(p7, NULL);
     if (bio == NULL) {
         ossl_why(inner, sizeof(inner), "PKCS7_dataInit");
@@ -427,6 +445,7 @@ static int trust_load(audit__trust *t, const char *path)
     NT_OSSL_PTR(t->store = X509_STORE_new(), "X509_STORE_new");
     NT_OSSL_PTR(t->extra = sk_X509_new_null(), "sk_X509_new_null");
     while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        NT_TRY(sm2_cert_default_id(cert));
         /* Self-signed certificates are the anchors; the others (a TSA certificate,
          * intermediates) only help build chains for tokens that carry no certificates. */
         if (X509_check_issued(cert, cert) == X509_V_OK) {

@@ -10,6 +10,8 @@
  */
 #include "ledger/record.h"
 
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/obj_mac.h>
 #include <string.h>
 #include <strings.h>
@@ -32,7 +34,23 @@ static const struct {
     {RECORD_ALG_SHA3_512, "sha3-512", "sha3_512", 64, NID_sha3_512},
     {RECORD_ALG_SHA1, "sha1", "sha-1", 20, NID_sha1},
     {RECORD_ALG_MD5, "md5", NULL, 16, NID_md5},
+    {RECORD_ALG_SM3, "sm3", NULL, 32, NID_sm3},
 };
+
+int record_alg_available(record_alg alg)
+{
+    EVP_MD *md;
+
+    if (alg != RECORD_ALG_SM3) {
+        return record_alg_size(alg) != 0;
+    }
+    /* SM3 may be compiled out, or absent from the loaded providers: ask by fetching */
+    ERR_set_mark();
+    md = EVP_MD_fetch(NULL, "SM3", NULL);
+    ERR_pop_to_mark();
+    EVP_MD_free(md);
+    return md != NULL;
+}
 
 const char *record_alg_name(record_alg alg)
 {
@@ -52,6 +70,9 @@ int record_alg_from_name(record_alg *out, const char *name)
     for (size_t i = 0; i < NT_ARRAY_LEN(alg_table); i++) {
         if (strcasecmp(name, alg_table[i].name) == 0 ||
             (alg_table[i].alt != NULL && strcasecmp(name, alg_table[i].alt) == 0)) {
+            if (!record_alg_available(alg_table[i].alg)) {
+                break;
+            }
             *out = alg_table[i].alg;
             return 0;
         }
@@ -109,7 +130,7 @@ int record_alg_nid(record_alg alg)
 int record_alg_from_nid(record_alg *out, int nid)
 {
     for (size_t i = 0; i < NT_ARRAY_LEN(alg_table); i++) {
-        if (alg_table[i].nid == nid) {
+        if (alg_table[i].nid == nid && record_alg_available(alg_table[i].alg)) {
             *out = alg_table[i].alg;
             return 0;
         }

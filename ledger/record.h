@@ -54,18 +54,23 @@ typedef enum record_alg {
     RECORD_ALG_SHA3_512 = 6,
     RECORD_ALG_SHA1 = 7, /* accepted only if the operator allows it */
     RECORD_ALG_MD5 = 8,  /* accepted only if the operator allows it */
+    RECORD_ALG_SM3 = 9,  /* GB/T 32905; only where the build's OpenSSL has SM3 */
 } record_alg;
 
-/* "sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512", "sha1", "md5"; NULL if unknown.
- */
+/* "sha256", "sha384", "sha512", "sha3-256", "sha3-384", "sha3-512", "sha1", "md5", "sm3"; NULL if
+ * unknown. */
 const char *record_alg_name(record_alg alg);
-/* Case-insensitive; also accepts "sha-256" style spellings. NT_EINVAL if unknown. */
+/* Case-insensitive; also accepts "sha-256" style spellings. NT_EINVAL if unknown, or if
+ * this build's OpenSSL cannot compute it (SM3 in a build without it: record_alg_available). */
 int record_alg_from_name(record_alg *out, const char *name);
+/* 1 if OpenSSL (default library context) can compute the algorithm, else 0.  Only SM3 can
+ * be missing (a build with no-sm3, a FIPS-only provider); decoding a leaf does not ask. */
+int record_alg_available(record_alg alg);
 /* Output size in bytes, 0 if unknown. */
 size_t record_alg_size(record_alg alg);
 /* OpenSSL NID of the algorithm (NID_sha256, ...), NID_undef if unknown. */
 int record_alg_nid(record_alg alg);
-/* NT_EINVAL (NT_ENOTFOUND) if the NID is not one of ours. */
+/* NT_EINVAL if the NID is not one of ours (or not record_alg_available). */
 int record_alg_from_nid(record_alg *out, int nid);
 /*
  * Parse a digest written "<alg>:<hex>" (e.g. "sha256:9f86..."): the algorithm

@@ -55,7 +55,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: notarium-bench-tsa [options]\n"
-            "  --key-type T     ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096\n"
+            "  --key-type T     ec-p256 (default), ec-p384, rsa-2048, rsa-3072, rsa-4096, sm2\n"
             "  --threads \"1 2\"  thread counts to run (default: 1 and the number of cores)\n"
             "  --duration S     seconds per run (default 3)\n"
             "  --inflight N     anchor mode: appends in flight at most (default 64)\n"

@@ -17,7 +17,7 @@ static void pki_usage(void)
 {
     fprintf(stderr,
             "usage: notarium pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|"
-            "rsa-4096]\n                         [--origin ORIGIN] [--days N] [--force]\n"
+            "rsa-4096|sm2]\n                         [--origin ORIGIN] [--days N] [--force]\n"
             "       notarium pki check --cert CERT --key KEY|pkcs11:URI [--chain CHAIN] ...\n");
 }
 

@@ -1,6 +1,7 @@
 /*
  * cmd_pki_check.c - `notarium pki check --cert C --key K|URI [--chain CH]`:
- * the server's start-up checks (certs_signer_inspect) as a command, for a
+ * the server's start-up checks (certs_signer_inspect; with --qualified also
+ * the qualified-TSU statement of tsa.qualified) as a command, for a
  * certificate and key before they go live.  One finding a line ("defect:",
  * "warning:", "note:"); exit 1 on any defect, 0 when clean, 2 for usage.
  * Unlike the server, it does not stop at a key file others can read: it
@@ -20,7 +21,7 @@ static void check_usage(void)
         stderr,
         "usage: notarium pki check --cert CERT.pem --key KEY.pem|pkcs11:URI [--chain CHAIN.pem]\n"
         "                          [--passphrase-file FILE] [--pkcs11-module LIB.so]\n"
-        "                          [--pin-file FILE | --pin-env VAR]\n");
+        "                          [--pin-file FILE | --pin-env VAR] [--qualified]\n");
 }
 
 /* A secret file (key, passphrase, PIN) group or others may access is a defect. */
@@ -43,12 +44,16 @@ int cmd_pki_check(int argc, char **argv)
     certs_signer *s = NULL;
     certs_findings f;
     size_t defects = 0;
-    int status = 1;
+    int status = 1, qualified = 0;
 
     memset(&src, 0, sizeof(src));
     src.lax_modes = 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--qualified") == 0) { /* ETSI EN 319 422 qualified TSU */
+            qualified = 1;
+            continue;
+        }
         const char **slot = strcmp(a, "--cert") == 0              ? &src.cert
                             : strcmp(a, "--key") == 0             ? &src.key
                             : strcmp(a, "--chain") == 0           ? &src.chain
@@ -84,6 +89,12 @@ int cmd_pki_check(int argc, char **argv)
         printf("%s: %s\n", sev[f.item[i].severity], f.item[i].text);
     }
     defects += f.defects;
+    if (qualified && certs_cert_qualified(s->cert) < 0) {
+        printf("defect: %s\n", nt_error_last());
+        defects++;
+    } else if (qualified) {
+        printf("note: certificate carries the ETSI EN 319 422 qualified-TSU statement\n");
+    }
     if (defects == 0) {
         printf("ok: no defect\n");
         status = 0;

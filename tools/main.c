@@ -28,7 +28,7 @@ static void usage(FILE *f)
         "        [--threads N] [--log-level debug|info|warn|error] [--check-ledger]\n"
         "        [--user NAME] [--allow-root]\n"
         "                         run the time-stamping server\n"
-        "  pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096]\n"
+        "  pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096|sm2]\n"
         "        [--origin ORIGIN] [--days N] [--force]\n"
         "                         create a development PKI and log key\n"
         "  pki check --cert C --key K|pkcs11:URI [--chain CH] [--passphrase-file F]\n"

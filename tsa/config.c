@@ -48,6 +48,8 @@ static int parse_tsa(server_config *cfg, json_t *o)
                                           "allow_unsynced_clock",
                                           "signing_digest",
                                           "rsa_pss",
+                                          "sm2_id",
+                                          "qualified",
                                           "node_id",
                                           "cert",
                                           "key",
@@ -88,10 +90,15 @@ static int parse_tsa(server_config *cfg, json_t *o)
     NT_TRY(server_cfg_str(&cfg->tsa_signing_digest, o, sec, "signing_digest", "sha256", 1));
     NT_ENSURE(cfg->tsa_signing_digest == NULL || strcmp(cfg->tsa_signing_digest, "sha256") == 0 ||
                   strcmp(cfg->tsa_signing_digest, "sha384") == 0 ||
-                  strcmp(cfg->tsa_signing_digest, "sha512") == 0,
-              NT_EINVAL, "tsa.signing_digest: must be sha256, sha384, sha512 or null");
+                  strcmp(cfg->tsa_signing_digest, "sha512") == 0 ||
+                  strcmp(cfg->tsa_signing_digest, "sm3") == 0, /* SM2 keys only (tsa_new) */
+              NT_EINVAL, "tsa.signing_digest: must be sha256, sha384, sha512, sm3 or null");
     t->signing_digest = cfg->tsa_signing_digest;
     NT_TRY(server_cfg_bool(&t->rsa_pss, o, sec, "rsa_pss", 0));
+    /* SM2 keys (docs/KEYS.md); tsa_new checks the length */
+    NT_TRY(server_cfg_str(&cfg->tsa_sm2_id, o, sec, "sm2_id", NULL, 1));
+    t->sm2_id = cfg->tsa_sm2_id;
+    NT_TRY(server_cfg_bool(&cfg->tsa_qualified, o, sec, "qualified", 0));
     NT_TRY(server_cfg_uint(&u, o, sec, "node_id", 32767, 0));
     t->node_id = (uint16_t)u;
     NT_TRY(server_cfg_str(&cfg->tsa_cert, o, sec, "cert", "pki/tsa.pem", 1));
@@ -433,6 +440,7 @@ void server_config_free(server_config *cfg)
         nt_free(cfg->tsa_accepted_extensions[i]);
     }
     nt_free(cfg->tsa_signing_digest);
+    nt_free(cfg->tsa_sm2_id);
     nt_free(cfg->tsa_cert);
     nt_free(cfg->tsa_key);
     nt_free(cfg->tsa_key_passphrase_file);

@@ -25,6 +25,8 @@ struct tsa {
     size_t accepted_extension_count;
     EVP_MD *sign_md;        /* digest of the CMS signature */
     int sign_pss;           /* RSASSA-PSS padding */
+    int sign_sm2;           /* SM2 key: SM2-with-SM3, token_fast.c only (token_sm2.c) */
+    nt_buf sm2_id;          /* the SM2 signer identifier (sign_sm2 only) */
     GENERAL_NAME *tsa_name; /* TSTInfo.tsa, NULL when not included */
     TS_ACCURACY *accuracy;  /* NULL when omitted */
     nt_buf ess_v2;          /* DER SigningCertificateV2 of the signer (constant) */

@@ -26,12 +26,13 @@ static const tsa__alg ALGS[] = {
     {RECORD_ALG_SHA3_512, NID_sha3_512, 64, "sha3-512"},
     {RECORD_ALG_SHA1, NID_sha1, 20, "sha1"},
     {RECORD_ALG_MD5, NID_md5, 16, "md5"},
+    {RECORD_ALG_SM3, NID_sm3, 32, "sm3"}, /* OID 1.2.156.10197.1.401, where OpenSSL has it */
 };
 
 const tsa__alg *tsa__alg_by_nid(int nid)
 {
     for (size_t i = 0; i < NT_ARRAY_LEN(ALGS); i++) {
-        if (ALGS[i].nid == nid) {
+        if (ALGS[i].nid == nid && record_alg_available(ALGS[i].alg)) {
             return &ALGS[i];
         }
     }

@@ -29,6 +29,9 @@ static const char *tsa_key_type_name(EVP_PKEY *key)
 {
     char group[64];
     size_t len = 0;
+    if (EVP_PKEY_is_a(key, "SM2")) { /* a provider key: no legacy base id */
+        return "sm2";
+    }
     switch (EVP_PKEY_get_base_id(key)) {
     case EVP_PKEY_EC:
         if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &len) == 1) {

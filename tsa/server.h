@@ -57,6 +57,8 @@ typedef struct server_config {
     char *tsa_accepted_policies[TSA_MAX_POLICIES];
     char *tsa_accepted_extensions[TSA_MAX_EXTENSIONS];
     char *tsa_signing_digest;
+    char *tsa_sm2_id;              /* SM2 signer identifier; NULL = the GB/T default */
+    int tsa_qualified;             /* ETSI EN 319 422 qualified TSU: the certificate must say so */
     char *tsa_cert;                /* PEM certificate (may hold the chain too) */
     char *tsa_key;                 /* PEM private key, or a pkcs11: URI (kept as given) */
     char *tsa_key_passphrase_file; /* NULL = key not encrypted */

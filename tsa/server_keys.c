@@ -93,6 +93,10 @@ int server__keys_load(server *s)
         snprintf(reason, sizeof(reason), "%s", nt_error_last());
         NT_ENSURE(0, NT_EINVAL, "TSA certificate refused: %s", reason);
     }
+    if (c->tsa_qualified && certs_cert_qualified(s->signer->cert) < 0) { /* docs/KEYS.md */
+        snprintf(reason, sizeof(reason), "%s", nt_error_last());
+        NT_ENSURE(0, NT_EINVAL, "tsa.qualified is true but the TSA %s", reason);
+    }
     if (certs_uri_is_pkcs11(c->tsa_key) && c->tsa_pkcs12 == NULL) {
         nt_log_info("TSA key in a PKCS#11 token: %s (module %s)", c->tsa_key, c->pkcs11_module);
     }

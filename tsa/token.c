@@ -19,6 +19,8 @@
  */
 #include "tsa/token_int.h"
 
+#include "ledger/sm2.h"
+
 #include <openssl/bn.h>
 #include <openssl/cms.h>
 #include <openssl/err.h>
@@ -55,6 +57,7 @@ void tsa_free(tsa *t)
     GENERAL_NAME_free(t->tsa_name);
     TS_ACCURACY_free(t->accuracy);
     nt_buf_dispose(&t->ess_v2);
+    nt_buf_dispose(&t->sm2_id);
     sk_X509_pop_free(t->embed, X509_free);
     nt_buf_dispose(&t->embed_der);
     tsa__fast_free(t->fast);
@@ -116,11 +119,22 @@ static int pick_digest(tsa *t, const tsa_config *cfg, EVP_PKEY *key)
             name = "sha256";
         }
         t->sign_pss = cfg->rsa_pss != 0;
+    } else if (sm2_key_is(key)) {
+        /* GB/T 35275: SM2 signs with SM3 (token_sm2.c) */
+        NT_ENSURE(name == NULL || strcmp(name, "sm3") == 0, NT_EINVAL,
+                  "an SM2 key signs with SM3, not signing_digest %s", name);
+        NT_ENSURE(!cfg->rsa_pss, NT_EINVAL, "rsa_pss needs an RSA key");
+        name = cfg->sm2_id != NULL ? cfg->sm2_id : SM2_DEFAULT_ID;
+        NT_ENSURE(strlen(name) >= 1 && strlen(name) <= SM2_MAX_ID, NT_EINVAL,
+                  "sm2_id must be 1..%u bytes", SM2_MAX_ID);
+        NT_TRY(nt_buf_set(&t->sm2_id, name, strlen(name)));
+        name = "sm3";
+        t->sign_sm2 = 1;
     } else {
-        NT_ENSURE(0, NT_EINVAL, "unsupported key type (EC P-256/P-384 or RSA)");
+        NT_ENSURE(0, NT_EINVAL, "unsupported key type (EC P-256/P-384, RSA or SM2)");
     }
     NT_ENSURE(strcmp(name, "sha256") == 0 || strcmp(name, "sha384") == 0 ||
-                  strcmp(name, "sha512") == 0,
+                  strcmp(name, "sha512") == 0 || t->sign_sm2,
               NT_EINVAL, "unsupported signing_digest %s (sha256, sha384, sha512)", name);
     NT_OSSL_PTR(t->sign_md = EVP_MD_fetch(NULL, name, NULL), "cannot fetch %s", name);
 done:
@@ -248,6 +262,7 @@ int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer)
     /* the caller's strings are parsed below and not kept */
     t->cfg.policy = NULL;
     t->cfg.signing_digest = NULL;
+    t->cfg.sm2_id = NULL;
     memset(t->cfg.accepted_policies, 0, sizeof(t->cfg.accepted_policies));
     memset(t->cfg.accepted_extensions, 0, sizeof(t->cfg.accepted_extensions));
     t->signer = signer;
@@ -289,7 +304,7 @@ int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer)
     atomic_init(&t->clock_est_error_us, -1L);
     /* the fast path needs everything above; without it, tokens take the CMS path */
     error = tsa__fast_new(&t->fast, t);
-    if (error == NT_EUNSUPPORTED) {
+    if (error == NT_EUNSUPPORTED && !t->sign_sm2) { /* SM2 has no CMS path (token_sm2.c) */
         nt_log_info("tsa: %s; tokens are built through OpenSSL's CMS code", nt_error_last());
         error = 0;
     }

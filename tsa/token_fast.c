@@ -351,11 +351,11 @@ static int slot_init(fast_slot *s, const tsa *t)
     int error = 0;
     EVP_PKEY *key = t->signer->key;
 
-    if (s->pctx != NULL && s->mctx != NULL) {
-        return 0;
-    }
     if (s->mctx == NULL) {
         NT_OSSL_PTR(s->mctx = EVP_MD_CTX_new(), "EVP_MD_CTX_new");
+    }
+    if (s->pctx != NULL || t->sign_sm2) { /* SM2: tsa__sm2_sign makes its own */
+        return 0;
     }
     NT_OSSL_PTR(s->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL), "EVP_PKEY_CTX_new");
     NT_OSSL(EVP_PKEY_sign_init(s->pctx), "EVP_PKEY_sign_init");
@@ -492,12 +492,16 @@ int tsa__token_fast(nt_buf *response, nt_buf *token, tsa *t, const tsa__token_in
     dw_init(&w, attrs_buf, sizeof(attrs_buf), "signed attributes");
     NT_TRY(dw_signed_attrs(&w, &attrs_content, f, &in->gen, md, md_len));
     end = attrs_buf + sizeof(attrs_buf);
-    NT_TRY(digest(md, &md_len, slot->mctx, t->sign_md, w.p, (size_t)(end - w.p)));
     if (f->sig_max > sizeof(sig_buf)) {
         NT_ENSURE((sig = nt_malloc(f->sig_max)) != NULL, NT_ENOMEM, "out of memory");
     }
     sig_len = f->sig_max;
-    NT_OSSL(EVP_PKEY_sign(slot->pctx, sig, &sig_len, md, md_len), "token signing failed");
+    if (t->sign_sm2) { /* SM2 hashes Z and the attributes itself */
+        NT_TRY(tsa__sm2_sign(sig, &sig_len, t, w.p, (size_t)(end - w.p)));
+    } else {
+        NT_TRY(digest(md, &md_len, slot->mctx, t->sign_md, w.p, (size_t)(end - w.p)));
+        NT_OSSL(EVP_PKEY_sign(slot->pctx, sig, &sig_len, md, md_len), "token signing failed");
+    }
 
     /* the whole response, back to front, then moved to the buffer's start */
     nt_buf_clear(response);
@@ -657,7 +661,8 @@ int tsa__fast_new(tsa__fast **out, const tsa *t)
     for (size_t i = 0; i < FAST_SLOTS; i++) {
         atomic_flag_clear(&f->slots[i].busy);
     }
-    NT_TRY(algs_from_reference(f, t));
+    /* SM2: OpenSSL's CMS cannot sign, so there is no reference token to copy them from */
+    NT_TRY(t->sign_sm2 ? tsa__sm2_algs(&f->dig_alg, &f->sig_alg) : algs_from_reference(f, t));
     len = i2d_X509_NAME(X509_get_issuer_name(cert), &der);
     NT_TRY(put_i2d(&name, len, der, "issuer"));
     der = NULL;

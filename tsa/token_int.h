@@ -55,4 +55,14 @@ void tsa__fast_free(tsa__fast *f);
  */
 int tsa__token_fast(nt_buf *response, nt_buf *token, tsa *t, const tsa__token_in *in);
 
+/*
+ * SM2 (token_sm2.c): the digest (sm3) and signature (SM2-with-SM3)
+ * AlgorithmIdentifiers, parameters absent, into the two buffers (replaced);
+ * and one signature over `tbs` (the DER signed attributes) with t's SM2 key
+ * and t->sm2_id, DER-encoded into sig (capacity *sig_len, at least
+ * EVP_PKEY_get_size; *sig_len set).  NT_ECRYPTO with a message.
+ */
+int tsa__sm2_algs(nt_buf *dig_alg, nt_buf *sig_alg);
+int tsa__sm2_sign(uint8_t *sig, size_t *sig_len, const tsa *t, const uint8_t *tbs, size_t len);
+
 #endif

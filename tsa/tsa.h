@@ -56,8 +56,11 @@ typedef struct tsa_config {
     int allow_md5;              /* accept MD5 imprints */
     int allow_unsynced_clock;   /* issue even while the kernel says unsynchronised */
     const char *signing_digest; /* "sha256", "sha384", "sha512"; NULL (default) = by key:
-                                   P-256 sha256, P-384 sha384, RSA sha256 */
+                                   P-256 sha256, P-384 sha384, RSA sha256, SM2 sm3 (SM2 keys
+                                   take "sm3" or NULL only) */
     int rsa_pss;                /* RSASSA-PSS instead of PKCS#1 v1.5 for RSA keys */
+    const char *sm2_id;         /* SM2 keys: signer identifier, 1..64 bytes; NULL (default) =
+                                   "1234567812345678" (GB/T 35276); signing_digest is SM3 */
     uint16_t node_id;           /* 0..32767, distinct per TSA node (serials) */
     uint32_t boot_epoch;        /* increases at every start (persisted by the caller) */
 } tsa_config;
@@ -71,7 +74,7 @@ typedef struct tsa tsa;
  * The signer is borrowed and must outlive the tsa; cfg's strings are copied
  * (parsed) and need not outlive the call.  NT_EINVAL for a bad configuration
  * (policy missing or not a dotted OID, precision outside 0..6, node_id above
- * 32767, signer key not EC P-256/P-384 or RSA, key not matching the
+ * 32767, signer key not EC P-256/P-384, RSA or SM2, key not matching the
  * certificate, rsa_pss with a non-RSA key, unknown signing_digest).
  */
 int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer);

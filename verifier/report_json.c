@@ -184,6 +184,7 @@ static int put_timestamp(json_t *root, const verifier_report *r)
                              nt_buf_cstr(&r->imprint))));
         NT_TRY(put(o, "signer_identified_by", str_or_null(&r->ess_version)));
         NT_TRY(put(o, "chain_verified", json_boolean(r->chain_verified)));
+        NT_TRY(put(o, "qualified_tsu", json_boolean(r->qualified_tsu)));
         NT_TRY(put_certs(o, "chain", r->chain, r->chain_count));
         error = put(root, "timestamp", o); /* takes it, also on failure */
         o = NULL;

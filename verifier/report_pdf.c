@@ -51,6 +51,10 @@ static const tr strings[] = {
     {"policy", "Policy", "策略"},
     {"serial", "Serial number", "序列号"},
     {"tsa_name", "TSA name", "时间戳机构名称"},
+    {"qualified", "Qualified TSU (ETSI EN 319 422 statement in the certificate)",
+     "合格时间戳单元（证书中的 ETSI EN 319 422 声明）"},
+    {"qualified_yes", "yes", "是"},
+    {"qualified_no", "no", "否"},
     {"imprint", "Message imprint", "消息摘要"},
     {"chain", "Certificate chain", "证书链"},
     {"subject", "Subject", "主体"},
@@ -132,6 +136,9 @@ static const tr strings[] = {
     {"the receipt withholds the evidence metadata: it was not checked",
      "the receipt withholds the evidence metadata: it was not checked",
      "回执未包含证据元数据：未予核对"},
+    {"the qualified status of the TSU on an EU trusted list was not checked",
+     "the qualified status of the TSU on an EU trusted list was not checked",
+     "未核对该时间戳单元在欧盟可信列表中的合格状态"},
     {"the log lost the evidence metadata (restored from its mirror): it was not checked",
      "the log lost the evidence metadata (restored from its mirror): it was not checked",
      "日志（从镜像恢复）已丢失证据元数据：未予核对"},
@@ -344,6 +351,7 @@ static void render_timestamp(pdf *p)
         kv(p, "policy", nt_buf_cstr(&r->policy), 0);
         kv(p, "serial", nt_buf_cstr(&r->serial), 1);
         kv(p, "tsa_name", nt_buf_cstr(&r->tsa_name), 0);
+        kv(p, "qualified", T(lang, r->qualified_tsu ? "qualified_yes" : "qualified_no"), 0);
         snprintf(buf, sizeof(buf), "%s:%s", nt_buf_cstr(&r->imprint_alg), nt_buf_cstr(&r->imprint));
         kv(p, "imprint", buf, 1);
         text(p, ST_BODY, T(lang, "chain"), 0);

@@ -90,6 +90,7 @@ struct verifier_report {
     verifier_cert_info chain[VERIFIER_MAX_CHAIN];
     size_t chain_count;
     int chain_verified; /* chain[] is the built, verified path to an anchor */
+    int qualified_tsu;  /* the signer's certificate carries esi4-qtstStatement-1 (ledger/qc.h) */
 
     /* ledger */
     int have_ledger;

@@ -6,6 +6,8 @@
  * checked (RFC 3161 2.3), each failure with its ETSI EN 319 102-1
  * sub-indication.  Part of nt_verifier, run by verify.c after the token step.
  */
+#include "ledger/qc.h"
+#include "ledger/sm2.h"
 #include "verifier/verifier_int.h"
 
 #include <string.h>
@@ -111,6 +113,14 @@ static int check_cms_signature(vctx *v, PKCS7_SIGNER_INFO *si, int *ok)
     BIO *bio = NULL;
     char buf[4096];
     *ok = 0;
+    if (sm2_signer_info_is(si)) {
+        /* OpenSSL's PKCS7 code checks SM2 without the Z value: ledger/sm2.h does it */
+        nt_bytes content;
+        *ok = sm2_econtent(&content, v->p7) == 0 &&
+              sm2_signer_verify(si, v->signer, content, NULL) == 0;
+        nt_error_clear();
+        goto judged;
+    }
     /* The content is read through the digest BIOs PKCS7_dataInit sets up. */
     bio = PKCS7_dataInit(v->p7, NULL);
     if (bio != NULL) {
@@ -118,6 +128,7 @@ static int check_cms_signature(vctx *v, PKCS7_SIGNER_INFO *si, int *ok)
         }
         *ok = PKCS7_signatureVerify(bio, v->p7, si, v->signer) > 0;
     }
+judged:
     ERR_clear_error();
     if (!*ok) {
         verifier__step_set(v->r, VERIFIER_STEP_SIGNATURE, VERIFIER_STEP_FAILED,
@@ -145,6 +156,9 @@ static int check_chain(vctx *v)
     STACK_OF(X509) *built = NULL;
     char when[32];
 
+    /* SM2-signed certificates verify only with their signer's identifier (ledger/sm2.h) */
+    NT_TRY(sm2_certs_default_id(v->anchors));
+    NT_TRY(sm2_certs_default_id(v->pool));
     NT_OSSL_PTR(store = X509_STORE_new(), "X509_STORE_new");
     for (int i = 0; i < sk_X509_num(v->anchors); i++) {
         NT_OSSL(X509_STORE_add_cert(store, sk_X509_value(v->anchors, i)), "trust anchor");
@@ -265,6 +279,32 @@ done:
     return error;
 }
 
+/* ETSI EN 319 422: does the signer's certificate declare a qualified TSU (ledger/qc.h)? */
+static int check_qualified(vctx *v)
+{
+    int error = 0, q = 0;
+
+    if (qc_tsu_qualified(&q, v->signer) < 0) {
+        nt_error_clear();
+        NT_TRY(
+            verifier__detail(v->r, VERIFIER_STEP_SIGNATURE, "signature.qc_malformed",
+                             "the TSA certificate's qcStatements extension is malformed; the "
+                             "TSU is not taken as qualified",
+                             "时间戳机构证书的 qcStatements 扩展格式错误，不视为合格时间戳单元"));
+    } else if (q) {
+        NT_TRY(verifier__detail(v->r, VERIFIER_STEP_SIGNATURE, "signature.qualified_tsu",
+                                "the TSA certificate declares a qualified TSU (ETSI EN 319 422 "
+                                "esi4-qtstStatement-1)",
+                                "时间戳机构证书声明其为合格时间戳单元（ETSI EN 319 422 "
+                                "esi4-qtstStatement-1）"));
+        NT_TRY(verifier__limit(v->r, "the qualified status of the TSU on an EU trusted list was "
+                                     "not checked"));
+    }
+    v->r->qualified_tsu = q;
+done:
+    return error;
+}
+
 int verifier__step_signature(vctx *v)
 {
     int error = 0;
@@ -347,6 +387,7 @@ int verifier__step_signature(vctx *v)
     if (!ok) {
         goto done;
     }
+    NT_TRY(check_qualified(v));
     NT_TRY(check_signer_identification(v, si));
     NT_TRY(check_chain(v));
     NT_TRY(check_key_usage(v));

@@ -111,7 +111,7 @@ static void test_round_trip_all_algs(void)
     nt_buf enc = NT_BUF_INIT, again = NT_BUF_INIT;
     record r = sample_evidence(), d;
     int ok = 1;
-    for (int alg = RECORD_ALG_SHA256; alg <= RECORD_ALG_MD5; alg++) {
+    for (int alg = RECORD_ALG_SHA256; alg <= RECORD_ALG_SM3; alg++) {
         size_t n = record_alg_size((record_alg)alg);
         r.alg = (record_alg)alg;
         r.digest = NT_BYTES(big, n);
@@ -153,7 +153,7 @@ static void test_encode_rejects(void)
     r.kind = (record_kind)3;
     CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
     r = sample_evidence();
-    r.alg = (record_alg)9;
+    r.alg = (record_alg)10; /* the first unassigned id (0x09 is SM3) */
     CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
     r = sample_evidence();
     r.kind = RECORD_KIND_TIMESTAMP; /* with a label */
@@ -194,7 +194,11 @@ static void test_decode_rejects(void)
     MUTATE(1, 0x00, "kind");
     MUTATE(1, 0x03, "kind");
     MUTATE(2, 0x00, "algorithm");
-    MUTATE(2, 0x09, "algorithm");
+    MUTATE(2, 0x0a, "algorithm");
+    REQUIRE(nt_buf_set(&b, good.ptr, good.len) == 0);
+    b.ptr[2] = RECORD_ALG_SM3; /* SM3 is 32 bytes too: a valid leaf */
+    CHECK_OK(record_decode(&d, b.ptr, b.len));
+    CHECK(d.alg == RECORD_ALG_SM3);
     MUTATE(3, 0x1f, "digest length");
     MUTATE(3, 0x40, "digest length");
     MUTATE(2, RECORD_ALG_SHA384, "digest length"); /* 32 bytes claimed for SHA-384 */
@@ -331,6 +335,18 @@ static void test_alg_table(void)
     CHECK(a == RECORD_ALG_SHA3_384);
     CHECK_ERR(record_alg_from_nid(&a, NID_sha224), NT_EINVAL);
     CHECK_ERR(record_alg_from_nid(&a, NID_undef), NT_EINVAL);
+    /* SM3 (GB/T 32905), id 0x09, where OpenSSL has it (Debian's does; record_nosm3_test
+     * covers a library without it) */
+    CHECK(record_alg_available(RECORD_ALG_SM3) && record_alg_available(RECORD_ALG_SHA256));
+    CHECK(!record_alg_available((record_alg)10));
+    CHECK(RECORD_ALG_SM3 == 9 && record_alg_size(RECORD_ALG_SM3) == 32);
+    CHECK_STR(record_alg_name(RECORD_ALG_SM3), "sm3");
+    CHECK(record_alg_nid(RECORD_ALG_SM3) == NID_sm3);
+    CHECK_OK(record_alg_from_name(&a, "SM3"));
+    CHECK(a == RECORD_ALG_SM3);
+    CHECK_OK(record_alg_from_nid(&a, NID_sm3));
+    CHECK(a == RECORD_ALG_SM3);
+    CHECK_ERR(record_alg_from_name(&a, "sm-3"), NT_EINVAL);
 }
 
 #define H64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -358,6 +374,9 @@ static void test_digest_parse(void)
     CHECK_ERR(record_digest_parse(&a, &d, "sha512:" H64), NT_ERANGE);      /* too short */
     CHECK_ERR(record_digest_parse(&a, &d, "sha256:"), NT_ERANGE);
     CHECK(strstr(nt_error_last(), "32 bytes, got 0") != NULL);
+    CHECK_OK(record_digest_parse(&a, &d, "sm3:" H64));
+    CHECK(a == RECORD_ALG_SM3 && d.len == 32);
+    CHECK_ERR(record_digest_parse(&a, &d, "sm3:" H64 "00"), NT_ERANGE);
     nt_buf_dispose(&d);
 }
 

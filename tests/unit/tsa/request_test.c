@@ -236,6 +236,13 @@ static void test_fields(tsa *t, tsa *t_weak)
     EXPECT_REQ(t, &o, TSA_FAIL_BAD_ALG, "md5");
     EXPECT_REQ(t_weak, &o, TSA_FAIL_NONE, NULL);
 
+    /* SM3 (1.2.156.10197.1.401): accepted with an ECDSA identity too; 32 bytes exactly */
+    o = fx_req_default();
+    o.nid = NID_sm3;
+    EXPECT_REQ(t, &o, TSA_FAIL_NONE, NULL);
+    o.digest_len = 31;
+    EXPECT_REQ(t, &o, TSA_FAIL_BAD_DATA_FORMAT, "does not match sm3 (32 bytes)");
+
     /* unknown algorithm OIDs: a signature algorithm, a made-up arc, SHA-224 */
     o = fx_req_default();
     o.nid = NID_sha256WithRSAEncryption;
@@ -338,8 +345,8 @@ static void test_result_fields(tsa *t)
 /* Requests made by the real `openssl ts -query` command. */
 static void test_openssl_queries(tsa *t, const char *dir)
 {
-    static const char *const algs[] = {"sha256",   "sha384",   "sha512",
-                                       "sha3-256", "sha3-384", "sha3-512"};
+    static const char *const algs[] = {"sha256",   "sha384",   "sha512", "sha3-256",
+                                       "sha3-384", "sha3-512", "sm3"};
     nt_buf out = NT_BUF_INIT, der = NT_BUF_INIT;
     char path[700];
 
