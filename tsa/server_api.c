@@ -349,20 +349,17 @@ int server_digest_parse(record_alg *alg, nt_buf *digest, server_reply *r, const 
     return 0;
 }
 
-static json_t *hashes_json(const nt_buf *proof)
+/* The proof document (ledger/receipt_proof.c, shared with `notarium ledger proof`) as the reply. */
+static void reply_proof(server_reply *r, receipt_proof_kind kind, uint64_t a, uint64_t b,
+                        const nt_buf *proof)
 {
-    json_t *arr = json_array();
-    nt_buf b64 = NT_BUF_INIT;
-    for (size_t off = 0; arr != NULL && off + 32 <= proof->len; off += 32) {
-        nt_buf_clear(&b64);
-        if (nt_base64_encode(&b64, proof->ptr + off, 32) < 0 ||
-            json_array_append_new(arr, json_string(nt_buf_cstr(&b64))) < 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
+    nt_buf body = NT_BUF_INIT;
+    if (receipt_proof_encode(&body, kind, a, b, nt_buf_bytes(proof)) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "%s", nt_error_last());
+    } else {
+        server_reply_take(r, &body, "application/json");
     }
-    nt_buf_dispose(&b64);
-    return arr;
+    nt_buf_dispose(&body);
 }
 
 static int two_params(uint64_t *a, uint64_t *b, uint64_t *size, server_reply *r, server *s,
@@ -407,9 +404,7 @@ void server_get_proof_inclusion(server_reply *r, server *s, const char *index_te
         server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL, "%s",
                            nt_error_last());
     } else {
-        server_reply_json(r, 200,
-                          json_pack("{s:I, s:I, s:o}", "index", (json_int_t)index, "tree_size",
-                                    (json_int_t)size, "hashes", hashes_json(&proof)));
+        reply_proof(r, RECEIPT_PROOF_INCLUSION, index, size, &proof);
     }
     nt_buf_dispose(&proof);
 }
@@ -434,9 +429,7 @@ void server_get_proof_consistency(server_reply *r, server *s, const char *from_t
         server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL, "%s",
                            nt_error_last());
     } else {
-        server_reply_json(r, 200,
-                          json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "to",
-                                    (json_int_t)to, "hashes", hashes_json(&proof)));
+        reply_proof(r, RECEIPT_PROOF_CONSISTENCY, from, to, &proof);
     }
     nt_buf_dispose(&proof);
 }
