@@ -1,77 +1,13 @@
 /*
  * server_api.c - the /v1 API's reads and access rule: who may read evidence
  * metadata (only the API key that wrote it), the paged GET /v1/receipts, the
- * checkpoint, receipts and proofs, and the parsing of JSON request bodies with
- * a message that says what is wrong.  MHD-free like the other server*.c;
+ * checkpoint, receipts and proofs.  MHD-free like the other server*.c;
  * http.c resolves the caller's API key and calls these.
  */
 #include "tsa/server_int.h"
 
 #include <jansson.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------ JSON bodies */
-
-static const char *json_type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    default:
-        return "an object";
-    }
-}
-
-int server_json_object(json_t **out, server_reply *r, nt_bytes body)
-{
-    json_error_t jerr;
-    json_t *root;
-    size_t i = 0;
-
-    *out = NULL;
-    while (i < body.len && (body.ptr[i] == ' ' || body.ptr[i] == '\t' || body.ptr[i] == '\r' ||
-                            body.ptr[i] == '\n')) {
-        i++;
-    }
-    if (i == body.len) {
-        /* jansson would say "wrong arguments" (no buffer) or "end of file" */
-        server_reply_error(r, 400, "empty_body", NULL,
-                           "the body is empty; a JSON object is expected");
-        return -1;
-    }
-    /* JSON_DECODE_ANY: a scalar body is named as such, not as a syntax error */
-    root = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                      &jerr);
-    if (root == NULL) {
-        if (jerr.line > 0) {
-            server_reply_error(r, 400, "malformed_json", NULL,
-                               "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
-                               jerr.line, jerr.column);
-        } else {
-            server_reply_error(r, 400, "malformed_json", NULL, "the body is not valid JSON: %s",
-                               jerr.text);
-        }
-        return -1;
-    }
-    if (!json_is_object(root)) {
-        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object, not %s",
-                           json_type_name(root));
-        json_decref(root);
-        return -1;
-    }
-    *out = root;
-    return 0;
-}
 
 /* ------------------------------------------------------------------ metadata */
 
