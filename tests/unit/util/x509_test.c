@@ -18,8 +18,8 @@ static void mint(nt_buf *out, const char *cn, EVP_PKEY *key)
     char *data = NULL;
     long len;
     X509_NAME *name = X509_get_subject_name(x);
-    CHECK(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1,
-                                     -1, 0) == 1);
+    CHECK(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn, -1, -1,
+                                     0) == 1);
     CHECK(X509_set_issuer_name(x, name) == 1);
     CHECK(ASN1_INTEGER_set(X509_get_serialNumber(x), 7) == 1);
     CHECK(X509_gmtime_adj(X509_getm_notBefore(x), 0) != NULL);
