@@ -26,7 +26,7 @@
 typedef struct world {
     char dir[512];
     char trust_path[600];
-    fx_pki ec;        /* the root and a P-256 TSA valid for ten years around now */
+    fx_pki ec; /* the root and a P-256 TSA valid for ten years around now */
     EVP_PKEY *rsa_key;
     X509 *rsa_tsa;    /* an RSA-2048 TSA under the same root */
     X509 *expired;    /* P-256 TSA (ec.tsa_key) valid [now-20d, now-10d] */
@@ -99,8 +99,7 @@ done:
 }
 
 /* The offline verifier's verdict on a one-leaf log holding (digest, token). */
-static int verifier_verdict(const world *w, const uint8_t *digest, nt_bytes token,
-                            const char **sub)
+static int verifier_verdict(const world *w, const uint8_t *digest, nt_bytes token, const char **sub)
 {
     fx_log log;
     receipt r;
@@ -261,8 +260,8 @@ int main(void)
     mint(&bad, w.rsa_key, w.rsa_tsa, w.digest, w.now - 60);
     expect(&w, "good RSA", w.digest, nt_buf_bytes(&bad), 1);
     mint(&bad, w.ec.tsa_key, w.expired, w.digest, w.now - 15 * FX_DAY);
-    expect(&w, "made while its certificate was valid, expired since", w.digest,
-           nt_buf_bytes(&bad), 1);
+    expect(&w, "made while its certificate was valid, expired since", w.digest, nt_buf_bytes(&bad),
+           1);
 
     /* the same token, damaged */
     REQUIRE(nt_buf_set(&bad, tok.ptr, tok.len) == 0);
