@@ -319,53 +319,47 @@ static int two_params(uint64_t *a, uint64_t *b, uint64_t *size, server_reply *r,
     return ledger_size(size, r, s);
 }
 
-void server_get_proof_inclusion(server_reply *r, server *s, const char *index_text,
-                                const char *size_text)
+/* GET /v1/proof/inclusion (index, size) and /v1/proof/consistency (from, to): one handler. */
+static void get_proof(server_reply *r, server *s, receipt_proof_kind kind, const char *a_text,
+                      const char *b_text)
 {
-    uint64_t index, size, tree;
+    int inclusion = kind == RECEIPT_PROOF_INCLUSION;
+    const char *a_name = inclusion ? "index" : "from", *b_name = inclusion ? "size" : "to";
+    uint64_t a, b, tree;
     nt_buf proof = NT_BUF_INIT;
 
-    if (two_params(&index, &size, &tree, r, s, index_text, "index", size_text, "size") < 0) {
+    if (two_params(&a, &b, &tree, r, s, a_text, a_name, b_text, b_name) < 0) {
         return;
     }
-    if (size > tree) {
-        server_reply_error(r, 400, "size_beyond_tree", "size",
-                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)size,
+    if (b > tree) {
+        server_reply_error(r, 400, "size_beyond_tree", b_name,
+                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)b,
                            (unsigned long long)tree);
-    } else if (index >= size) {
+    } else if (inclusion && a >= b) {
         server_reply_error(r, 400, "index_out_of_range", "index",
-                           "index %llu is not below size %llu", (unsigned long long)index,
-                           (unsigned long long)size);
-    } else if (ledger_proof_inclusion(&proof, s->ledger, index, size) < 0) {
+                           "index %llu is not below size %llu", (unsigned long long)a,
+                           (unsigned long long)b);
+    } else if (!inclusion && a > b) {
+        server_reply_error(r, 400, "invalid_range", "from", "from %llu is larger than to %llu",
+                           (unsigned long long)a, (unsigned long long)b);
+    } else if ((inclusion ? ledger_proof_inclusion(&proof, s->ledger, a, b)
+                          : ledger_proof_consistency(&proof, s->ledger, a, b)) < 0) {
         server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL, "%s",
                            nt_error_last());
     } else {
-        reply_proof(r, RECEIPT_PROOF_INCLUSION, index, size, &proof);
+        reply_proof(r, kind, a, b, &proof);
     }
     nt_buf_dispose(&proof);
+}
+
+void server_get_proof_inclusion(server_reply *r, server *s, const char *index_text,
+                                const char *size_text)
+{
+    get_proof(r, s, RECEIPT_PROOF_INCLUSION, index_text, size_text);
 }
 
 void server_get_proof_consistency(server_reply *r, server *s, const char *from_text,
                                   const char *to_text)
 {
-    uint64_t from, to, tree;
-    nt_buf proof = NT_BUF_INIT;
-
-    if (two_params(&from, &to, &tree, r, s, from_text, "from", to_text, "to") < 0) {
-        return;
-    }
-    if (to > tree) {
-        server_reply_error(r, 400, "size_beyond_tree", "to",
-                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)to,
-                           (unsigned long long)tree);
-    } else if (from > to) {
-        server_reply_error(r, 400, "invalid_range", "from", "from %llu is larger than to %llu",
-                           (unsigned long long)from, (unsigned long long)to);
-    } else if (ledger_proof_consistency(&proof, s->ledger, from, to) < 0) {
-        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL, "%s",
-                           nt_error_last());
-    } else {
-        reply_proof(r, RECEIPT_PROOF_CONSISTENCY, from, to, &proof);
-    }
-    nt_buf_dispose(&proof);
+    get_proof(r, s, RECEIPT_PROOF_CONSISTENCY, from_text, to_text);
 }
