@@ -107,16 +107,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         int rc = verifier_report_signature_verify_pem(
             &info, NT_BYTES(g_report, sizeof(g_report) - 1), in, nt_buf_bytes(&g_trust));
         /* only the genuine signature verifies (a random one would be a forgery) */
-        if (!documented(rc) || (rc == 0 && (in.len != g_sig.len ||
-                                            memcmp(in.ptr, g_sig.ptr, in.len) != 0))) {
+        if (!documented(rc) ||
+            (rc == 0 && (in.len != g_sig.len || memcmp(in.ptr, g_sig.ptr, in.len) != 0))) {
             abort();
         }
         if (!documented(verifier_report_timestamp_request(&out, in))) {
             abort();
         }
     } else {
-        int rc = verifier_report_timestamp_attach(&out, nt_buf_bytes(&g_sig), nt_buf_bytes(&g_tsq),
-                                                  in);
+        int rc =
+            verifier_report_timestamp_attach(&out, nt_buf_bytes(&g_sig), nt_buf_bytes(&g_tsq), in);
         if (!documented(rc)) {
             abort();
         }
