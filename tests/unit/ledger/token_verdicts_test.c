@@ -9,7 +9,8 @@
  * a certificate expired since, a flipped signature byte, a wrong imprint, a
  * signer under another root, a token carrying another certificate than its signer's, a
  * certificate expired (or not yet valid) at genTime, a signer
- * without the timeStamping EKU, a truncated token, trailing garbage.  Each
+ * without the timeStamping EKU, a truncated token, trailing garbage.  And both
+ * refuse a trust bundle with a damaged certificate.  Each
  * case also states the verdict both must reach, so a shared blind spot fails
  * too.
  */
@@ -247,6 +248,70 @@ static void mint_by_hand(nt_buf *out, world *w, const uint8_t *digest, X509 *cer
     nt_buf_dispose(&good);
 }
 
+/*
+ * A trust bundle whose second certificate is damaged: both refuse it by name (util/x509.c)
+ * instead of trusting the first certificate alone, as their PEM loops once did.
+ */
+static void test_damaged_trust(world *w)
+{
+    nt_buf pem = NT_BUF_INIT, path = NT_BUF_INIT, json = NT_BUF_INIT, vkey = NT_BUF_INIT;
+    audit__trust *trust = NULL;
+    verifier_report *rep = NULL;
+    verifier_options o;
+    fx_log log;
+    receipt r;
+    nt_buf leaf = NT_BUF_INIT, tok = NT_BUF_INIT;
+    char *body;
+
+    REQUIRE(nt_buf_set(&pem, w->trust_pem.ptr, w->trust_pem.len) == 0);
+    REQUIRE(fx_pem_cert(&pem, w->ec.tsa) == 0);
+    body = strstr((char *)pem.ptr + w->trust_pem.len, "-----BEGIN CERTIFICATE-----\n");
+    REQUIRE(body != NULL);
+    body[60] = '*';
+    REQUIRE(nt_buf_printf(&path, "%s/damaged.pem", w->dir) == 0);
+    REQUIRE(nt_file_write_atomic(nt_buf_cstr(&path), pem.ptr, pem.len, 0600) == 0);
+    CHECK_ERR(audit__trust_load(&trust, nt_buf_cstr(&path)), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "--trust ") != NULL &&
+          strstr(nt_error_last(), "malformed certificate") != NULL);
+    audit__trust_free(trust);
+
+    receipt_init(&r);
+    memset(&o, 0, sizeof(o));
+    mint(&tok, w->ec.tsa_key, w->ec.tsa, w->digest, w->now - 60);
+    REQUIRE(fx_log_new(&log, ORIGIN) == 0);
+    REQUIRE(fx_leaf(&leaf, RECORD_ALG_SHA256, w->digest, 32, nt_buf_bytes(&tok),
+                    NT_BYTES(NULL, 0)) == 0);
+    REQUIRE(fx_log_append(&log, leaf.ptr, leaf.len) == 0);
+    REQUIRE(fx_log_receipt(&r, &log, 0, leaf.ptr, leaf.len, nt_buf_bytes(&tok), NULL) == 0);
+    REQUIRE(receipt_encode(&json, &r) == 0 && fx_log_vkey(&vkey, &log) == 0);
+    o.digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000";
+    o.receipt = nt_buf_bytes(&json);
+    o.trust = nt_buf_bytes(&pem);
+    o.log_key = nt_buf_bytes(&vkey);
+    o.now = w->now;
+    CHECK_ERR(verifier_run(&rep, &o), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "--trust ") != NULL &&
+          strstr(nt_error_last(), "malformed certificate") != NULL);
+    /* positive twin: the undamaged bundle is read by both */
+    REQUIRE(nt_buf_set(&pem, w->trust_pem.ptr, w->trust_pem.len) == 0);
+    REQUIRE(fx_pem_cert(&pem, w->ec.tsa) == 0);
+    REQUIRE(nt_file_write_atomic(nt_buf_cstr(&path), pem.ptr, pem.len, 0600) == 0);
+    CHECK_OK(audit__trust_load(&trust, nt_buf_cstr(&path)));
+    audit__trust_free(trust);
+    o.trust = nt_buf_bytes(&pem);
+    CHECK_OK(verifier_run(&rep, &o));
+    verifier_report_free(rep);
+
+    receipt_dispose(&r);
+    fx_log_dispose(&log);
+    nt_buf_dispose(&pem);
+    nt_buf_dispose(&path);
+    nt_buf_dispose(&json);
+    nt_buf_dispose(&vkey);
+    nt_buf_dispose(&leaf);
+    nt_buf_dispose(&tok);
+}
+
 int main(void)
 {
     world w;
@@ -286,6 +351,8 @@ int main(void)
     expect(&w, "made by hand, good signer", w.digest, nt_buf_bytes(&bad), 1);
     mint_by_hand(&bad, &w, w.digest, w.no_eku);
     expect(&w, "signer without the timeStamping EKU", w.digest, nt_buf_bytes(&bad), 0);
+
+    test_damaged_trust(&w);
 
     nt_buf_dispose(&tok);
     nt_buf_dispose(&bad);
