@@ -43,13 +43,6 @@ static void certs_stack_free(STACK_OF(X509) * stack)
     sk_X509_pop_free(stack, X509_free);
 }
 
-/* True if the queue's last error is "no more PEM objects" (clean end of file). */
-static int pem_at_end(void)
-{
-    unsigned long e = ERR_peek_last_error();
-    return e != 0 && ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE;
-}
-
 /* private_file: a key or PKCS#12 file, refused when group or others may access it. */
 static int file_bio(BIO **out, nt_buf *data, const char *path, int private_file)
 {
@@ -86,51 +79,22 @@ static int pass_cb(char *buf, int size, int rwflag, void *u)
     return (int)len;
 }
 
-/* Append every PEM certificate of bio to stack; `*count` gets how many. */
-static int read_certs(STACK_OF(X509) * stack, BIO *bio, const char *path, int *count)
-{
-    int error = 0;
-    *count = 0;
-    ERR_clear_error();
-    for (;;) {
-        X509 *c = PEM_read_bio_X509(bio, NULL, NULL, NULL);
-        if (c == NULL) {
-            if (pem_at_end()) {
-                ERR_clear_error();
-                break;
-            }
-            error = fail_ossl(NT_EINVAL, "malformed certificate", path);
-            goto done;
-        }
-        if (!sk_X509_push(stack, c)) {
-            X509_free(c);
-            error = nt_error_ossl("out of memory reading %s", path);
-            goto done;
-        }
-        (*count)++;
-    }
-done:
-    return error;
-}
-
 int certs_load_pem_certs(STACK_OF(X509) * *out, const char *path)
 {
-    STACK_OF(X509) *stack = NULL;
     nt_buf data = NT_BUF_INIT;
-    BIO *bio = NULL;
-    int count = 0, error = 0;
+    int error = 0;
 
     *out = NULL;
-    NT_TRY(file_bio(&bio, &data, path, 0));
-    NT_OSSL_PTR(stack = sk_X509_new_null(), "cannot allocate a certificate stack");
-    NT_TRY(read_certs(stack, bio, path, &count));
-    NT_ENSURE(count > 0, NT_EINVAL, "%s: no PEM certificate found", path);
-    NT_TRY(sm2_certs_default_id(stack)); /* SM2-signed certificates verify with the GB/T id */
-    *out = stack;
-    stack = NULL;
+    NT_TRY(nt_file_read(&data, path, CERTS_FILE_MAX));
+    NT_ENSURE(data.len > 0, NT_EINVAL, "%s: file is empty", path);
+    NT_TRY(nt_x509_pem_certs(out, nt_buf_bytes(&data), path)); /* util/x509.c */
+    /* SM2-signed certificates verify with the GB/T id */
+    if ((error = sm2_certs_default_id(*out)) < 0) {
+        certs_stack_free(*out);
+        *out = NULL;
+        goto done;
+    }
 done:
-    certs_stack_free(stack);
-    BIO_free(bio);
     nt_buf_dispose(&data);
     return error;
 }

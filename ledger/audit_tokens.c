@@ -49,6 +49,7 @@
  */
 
 #define SIGNER_CACHE_MAX 16
+#define AUDIT_TRUST_MAX  (16u << 20) /* a --trust PEM bundle */
 #define POOL_SLOTS       1024u
 #define POOL_MAX_WORKERS 64
 /* A signer certificate whose chain to an anchor verified, with the certificates it came with. */
@@ -438,13 +439,16 @@ done:
 static int trust_load(audit__trust *t, const char *path)
 {
     int error = 0;
-    BIO *bio = NULL;
+    nt_buf pem = NT_BUF_INIT, name = NT_BUF_INIT;
+    STACK_OF(X509) *certs = NULL;
     X509 *cert = NULL;
     size_t anchors = 0;
-    NT_OSSL_PTR(bio = BIO_new_file(path, "r"), "--trust %s", path);
+    NT_TRY(nt_buf_printf(&name, "--trust %s", path));
+    NT_TRY(nt_file_read(&pem, path, AUDIT_TRUST_MAX));
+    NT_TRY(nt_x509_pem_certs(&certs, nt_buf_bytes(&pem), nt_buf_cstr(&name))); /* util/x509.c */
     NT_OSSL_PTR(t->store = X509_STORE_new(), "X509_STORE_new");
     NT_OSSL_PTR(t->extra = sk_X509_new_null(), "sk_X509_new_null");
-    while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+    while ((cert = sk_X509_shift(certs)) != NULL) {
         NT_TRY(sm2_cert_default_id(cert));
         /* Self-signed certificates are the anchors; the others (a TSA certificate,
          * intermediates) only help build chains for tokens that carry no certificates. */
@@ -457,11 +461,12 @@ static int trust_load(audit__trust *t, const char *path)
         }
         cert = NULL;
     }
-    ERR_clear_error();
     NT_ENSURE(anchors > 0, NT_EINVAL, "--trust %s: no self-signed (root) certificate in it", path);
 done:
     X509_free(cert);
-    BIO_free(bio);
+    sk_X509_pop_free(certs, X509_free);
+    nt_buf_dispose(&pem);
+    nt_buf_dispose(&name);
     return error;
 }
 

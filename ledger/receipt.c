@@ -96,7 +96,6 @@ int receipt_encode(nt_buf *out, const receipt *r)
     int error = 0;
     json_t *root = NULL, *log = NULL, *leaf = NULL, *proof = NULL, *hashes = NULL, *certs = NULL;
     json_t *text_member;
-    char *text = NULL;
     size_t count;
 
     NT_ENSURE(r->version == RECEIPT_VERSION, NT_EINVAL, "version: %d is not %d", r->version,
@@ -166,13 +165,10 @@ int receipt_encode(nt_buf *out, const receipt *r)
         NT_TRY(set_member(root, "metadata_withheld", json_true()));
     }
 
-    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    NT_ENSURE(text != NULL, NT_ENOMEM, "receipt: cannot serialise (out of memory)");
-    NT_TRY(nt_buf_puts(out, text));
+    NT_TRY(nt_json_dump(out, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
     NT_TRY(nt_buf_putc(out, '\n'));
 
 done:
-    free(text);
     json_decref(root);
     json_decref(log);
     json_decref(leaf);

@@ -79,4 +79,23 @@ int receipt_encode(nt_buf *out, const receipt *r);
  */
 int receipt_decode(receipt *out, const char *json, size_t len);
 
+/* ------------------------------------------------------------------ proof documents */
+
+typedef enum receipt_proof_kind {
+    RECEIPT_PROOF_INCLUSION = 0,   /* {"index", "tree_size", "hashes"} */
+    RECEIPT_PROOF_CONSISTENCY = 1, /* {"from", "to", "hashes"} */
+} receipt_proof_kind;
+
+/*
+ * Append the JSON document of one Merkle proof, as GET /v1/proof/inclusion and
+ * /v1/proof/consistency serve it and `notarium ledger proof` prints it
+ * (receipt_proof.c): {"index": a, "tree_size": b, "hashes": [...]} or
+ * {"from": a, "to": b, "hashes": [...]}, each hash of `proof` (concatenated
+ * 32-byte hashes) in base64, pretty-printed with a 2-space indent and one
+ * final newline.  NT_EINVAL for a proof that is not a whole number of hashes,
+ * a number beyond 2^53 or an unknown kind; NT_ENOMEM.
+ */
+int receipt_proof_encode(nt_buf *out, receipt_proof_kind kind, uint64_t a, uint64_t b,
+                         nt_bytes proof);
+
 #endif

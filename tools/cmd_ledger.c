@@ -102,31 +102,12 @@ static int parse_u64_arg(uint64_t *out, const char *s, const char *what)
     return 0;
 }
 
-static int print_proof(const nt_buf *proof, const char *k1, uint64_t v1, const char *k2,
-                       uint64_t v2)
-{
-    nt_buf b64 = NT_BUF_INIT;
-    printf("{\n  \"%s\": %llu,\n  \"%s\": %llu,\n  \"hashes\": [", k1, (unsigned long long)v1, k2,
-           (unsigned long long)v2);
-    for (size_t off = 0; off + 32 <= proof->len; off += 32) {
-        nt_buf_clear(&b64);
-        if (nt_base64_encode(&b64, proof->ptr + off, 32) < 0) {
-            nt_buf_dispose(&b64);
-            return NT_EINVAL;
-        }
-        printf("%s\n    \"%s\"", off == 0 ? "" : ",", nt_buf_cstr(&b64));
-    }
-    printf("%s]\n}\n", proof->len > 0 ? "\n  " : "");
-    nt_buf_dispose(&b64);
-    return 0;
-}
-
 static int cmd_read(const ledger_args *a, const char *sub)
 {
     ledger *l = NULL;
     server_config *cfg = NULL;
     certs_signer *signer = NULL;
-    nt_buf out = NT_BUF_INIT;
+    nt_buf out = NT_BUF_INIT, text = NT_BUF_INIT;
     receipt rc;
     int status = 1;
 
@@ -197,13 +178,20 @@ static int cmd_read(const ledger_args *a, const char *sub)
             fprintf(stderr, "notarium ledger: %s\n", nt_error_last());
             goto done;
         }
-        print_proof(&out, inclusion ? "index" : "from", x, inclusion ? "tree_size" : "to", y);
+        if (receipt_proof_encode(&text,
+                                 inclusion ? RECEIPT_PROOF_INCLUSION : RECEIPT_PROOF_CONSISTENCY, x,
+                                 y, nt_buf_bytes(&out)) < 0) {
+            fprintf(stderr, "notarium ledger: %s\n", nt_error_last());
+            goto done;
+        }
+        fputs(nt_buf_cstr(&text), stdout);
     }
     status = 0;
 done:
     receipt_dispose(&rc);
     certs_signer_free(signer);
     nt_buf_dispose(&out);
+    nt_buf_dispose(&text);
     ledger_close(l);
     server_config_free(cfg);
     return status;

@@ -118,8 +118,10 @@ int load__check_records(const load_opts *o)
         const char *why = status == 200 ? "no receipt for this digest" : "HTTP status";
         for (size_t i = 0; i < json_array_size(list) && !found; i++) {
             json_t *item = json_array_get(list, i);
-            char *text = json_is_string(item) ? NULL : json_dumps(item, JSON_COMPACT);
-            const char *s = text != NULL ? text : json_string_value(item);
+            nt_buf text = NT_BUF_INIT;
+            const char *s = json_is_string(item)                           ? json_string_value(item)
+                            : nt_json_dump(&text, item, JSON_COMPACT) == 0 ? nt_buf_cstr(&text)
+                                                                           : NULL;
             receipt r;
             receipt_init(&r);
             if (s == NULL || receipt_decode(&r, s, strlen(s)) < 0 ||
@@ -129,7 +131,7 @@ int load__check_records(const load_opts *o)
                 found = 1;
             }
             receipt_dispose(&r);
-            free(text);
+            nt_buf_dispose(&text);
         }
         json_decref(root);
         if (found) {

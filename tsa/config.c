@@ -467,7 +467,6 @@ int server_config_default_json(nt_buf *out, const char *origin, const char *api_
 {
     json_t *root = NULL, *keys = NULL;
     json_error_t jerr;
-    char *text = NULL;
     int error = 0;
 
     keys = json_array();
@@ -496,12 +495,9 @@ int server_config_default_json(nt_buf *out, const char *origin, const char *api_
         8192, "no_sync", 0, "api_keys", keys, "evidence", "max_metadata_bytes", 16384, "mirror",
         "path", "mirror.git", "interval_ms", 1000, "remotes");
     NT_ENSURE(root != NULL, NT_ENOMEM, "cannot build the default configuration");
-    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    NT_ENSURE(text != NULL, NT_ENOMEM, "out of memory");
-    NT_TRY(nt_buf_puts(out, text));
+    NT_TRY(nt_json_dump(out, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
     NT_TRY(nt_buf_putc(out, '\n'));
 done:
-    free(text);
     json_decref(root);
     json_decref(keys);
     return error;

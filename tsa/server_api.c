@@ -1,77 +1,13 @@
 /*
  * server_api.c - the /v1 API's reads and access rule: who may read evidence
  * metadata (only the API key that wrote it), the paged GET /v1/receipts, the
- * checkpoint, receipts and proofs, and the parsing of JSON request bodies with
- * a message that says what is wrong.  MHD-free like the other server*.c;
+ * checkpoint, receipts and proofs.  MHD-free like the other server*.c;
  * http.c resolves the caller's API key and calls these.
  */
 #include "tsa/server_int.h"
 
 #include <jansson.h>
 #include <string.h>
-
-/* ------------------------------------------------------------------ JSON bodies */
-
-static const char *json_type_name(const json_t *j)
-{
-    switch (json_typeof(j)) {
-    case JSON_ARRAY:
-        return "an array";
-    case JSON_STRING:
-        return "a string";
-    case JSON_INTEGER:
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
-    default:
-        return "an object";
-    }
-}
-
-int server_json_object(json_t **out, server_reply *r, nt_bytes body)
-{
-    json_error_t jerr;
-    json_t *root;
-    size_t i = 0;
-
-    *out = NULL;
-    while (i < body.len && (body.ptr[i] == ' ' || body.ptr[i] == '\t' || body.ptr[i] == '\r' ||
-                            body.ptr[i] == '\n')) {
-        i++;
-    }
-    if (i == body.len) {
-        /* jansson would say "wrong arguments" (no buffer) or "end of file" */
-        server_reply_error(r, 400, "empty_body", NULL,
-                           "the body is empty; a JSON object is expected");
-        return -1;
-    }
-    /* JSON_DECODE_ANY: a scalar body is named as such, not as a syntax error */
-    root = json_loadb((const char *)body.ptr, body.len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-                      &jerr);
-    if (root == NULL) {
-        if (jerr.line > 0) {
-            server_reply_error(r, 400, "malformed_json", NULL,
-                               "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
-                               jerr.line, jerr.column);
-        } else {
-            server_reply_error(r, 400, "malformed_json", NULL, "the body is not valid JSON: %s",
-                               jerr.text);
-        }
-        return -1;
-    }
-    if (!json_is_object(root)) {
-        server_reply_error(r, 400, "malformed_json", NULL, "the body must be a JSON object, not %s",
-                           json_type_name(root));
-        json_decref(root);
-        return -1;
-    }
-    *out = root;
-    return 0;
-}
 
 /* ------------------------------------------------------------------ metadata */
 
@@ -349,20 +285,17 @@ int server_digest_parse(record_alg *alg, nt_buf *digest, server_reply *r, const 
     return 0;
 }
 
-static json_t *hashes_json(const nt_buf *proof)
+/* The proof document (ledger/receipt_proof.c, shared with `notarium ledger proof`) as the reply. */
+static void reply_proof(server_reply *r, receipt_proof_kind kind, uint64_t a, uint64_t b,
+                        const nt_buf *proof)
 {
-    json_t *arr = json_array();
-    nt_buf b64 = NT_BUF_INIT;
-    for (size_t off = 0; arr != NULL && off + 32 <= proof->len; off += 32) {
-        nt_buf_clear(&b64);
-        if (nt_base64_encode(&b64, proof->ptr + off, 32) < 0 ||
-            json_array_append_new(arr, json_string(nt_buf_cstr(&b64))) < 0) {
-            json_decref(arr);
-            arr = NULL;
-        }
+    nt_buf body = NT_BUF_INIT;
+    if (receipt_proof_encode(&body, kind, a, b, nt_buf_bytes(proof)) < 0) {
+        server_reply_error(r, 500, "internal_error", NULL, "%s", nt_error_last());
+    } else {
+        server_reply_take(r, &body, "application/json");
     }
-    nt_buf_dispose(&b64);
-    return arr;
+    nt_buf_dispose(&body);
 }
 
 static int two_params(uint64_t *a, uint64_t *b, uint64_t *size, server_reply *r, server *s,
@@ -386,57 +319,47 @@ static int two_params(uint64_t *a, uint64_t *b, uint64_t *size, server_reply *r,
     return ledger_size(size, r, s);
 }
 
-void server_get_proof_inclusion(server_reply *r, server *s, const char *index_text,
-                                const char *size_text)
+/* GET /v1/proof/inclusion (index, size) and /v1/proof/consistency (from, to): one handler. */
+static void get_proof(server_reply *r, server *s, receipt_proof_kind kind, const char *a_text,
+                      const char *b_text)
 {
-    uint64_t index, size, tree;
+    int inclusion = kind == RECEIPT_PROOF_INCLUSION;
+    const char *a_name = inclusion ? "index" : "from", *b_name = inclusion ? "size" : "to";
+    uint64_t a, b, tree;
     nt_buf proof = NT_BUF_INIT;
 
-    if (two_params(&index, &size, &tree, r, s, index_text, "index", size_text, "size") < 0) {
+    if (two_params(&a, &b, &tree, r, s, a_text, a_name, b_text, b_name) < 0) {
         return;
     }
-    if (size > tree) {
-        server_reply_error(r, 400, "size_beyond_tree", "size",
-                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)size,
+    if (b > tree) {
+        server_reply_error(r, 400, "size_beyond_tree", b_name,
+                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)b,
                            (unsigned long long)tree);
-    } else if (index >= size) {
+    } else if (inclusion && a >= b) {
         server_reply_error(r, 400, "index_out_of_range", "index",
-                           "index %llu is not below size %llu", (unsigned long long)index,
-                           (unsigned long long)size);
-    } else if (ledger_proof_inclusion(&proof, s->ledger, index, size) < 0) {
+                           "index %llu is not below size %llu", (unsigned long long)a,
+                           (unsigned long long)b);
+    } else if (!inclusion && a > b) {
+        server_reply_error(r, 400, "invalid_range", "from", "from %llu is larger than to %llu",
+                           (unsigned long long)a, (unsigned long long)b);
+    } else if ((inclusion ? ledger_proof_inclusion(&proof, s->ledger, a, b)
+                          : ledger_proof_consistency(&proof, s->ledger, a, b)) < 0) {
         server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL, "%s",
                            nt_error_last());
     } else {
-        server_reply_json(r, 200,
-                          json_pack("{s:I, s:I, s:o}", "index", (json_int_t)index, "tree_size",
-                                    (json_int_t)size, "hashes", hashes_json(&proof)));
+        reply_proof(r, kind, a, b, &proof);
     }
     nt_buf_dispose(&proof);
+}
+
+void server_get_proof_inclusion(server_reply *r, server *s, const char *index_text,
+                                const char *size_text)
+{
+    get_proof(r, s, RECEIPT_PROOF_INCLUSION, index_text, size_text);
 }
 
 void server_get_proof_consistency(server_reply *r, server *s, const char *from_text,
                                   const char *to_text)
 {
-    uint64_t from, to, tree;
-    nt_buf proof = NT_BUF_INIT;
-
-    if (two_params(&from, &to, &tree, r, s, from_text, "from", to_text, "to") < 0) {
-        return;
-    }
-    if (to > tree) {
-        server_reply_error(r, 400, "size_beyond_tree", "to",
-                           "size %llu is beyond the tree (%llu leaves)", (unsigned long long)to,
-                           (unsigned long long)tree);
-    } else if (from > to) {
-        server_reply_error(r, 400, "invalid_range", "from", "from %llu is larger than to %llu",
-                           (unsigned long long)from, (unsigned long long)to);
-    } else if (ledger_proof_consistency(&proof, s->ledger, from, to) < 0) {
-        server_reply_error(r, nt_error_code() == NT_EINVAL ? 400 : 500, "proof_failed", NULL, "%s",
-                           nt_error_last());
-    } else {
-        server_reply_json(r, 200,
-                          json_pack("{s:I, s:I, s:o}", "from", (json_int_t)from, "to",
-                                    (json_int_t)to, "hashes", hashes_json(&proof)));
-    }
-    nt_buf_dispose(&proof);
+    get_proof(r, s, RECEIPT_PROOF_CONSISTENCY, from_text, to_text);
 }

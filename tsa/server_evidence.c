@@ -24,20 +24,12 @@ void server_evidence_dispose(server_evidence *e)
 
 int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_bytes body)
 {
+    static const char *const members[] = {"digest", "kind", "metadata", NULL};
     json_t *root, *v;
-    const char *key;
-    char *meta = NULL;
     int rc = -1;
 
-    if (server_json_object(&root, r, body) < 0) {
+    if (server_json_body(&root, r, body, members) < 0) {
         return -1;
-    }
-    json_object_foreach (root, key, v) {
-        if (strcmp(key, "digest") != 0 && strcmp(key, "kind") != 0 &&
-            strcmp(key, "metadata") != 0) {
-            server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
-            goto done;
-        }
     }
     v = json_object_get(root, "digest");
     if (v == NULL || !json_is_string(v)) {
@@ -70,26 +62,22 @@ int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_byt
             goto done;
         }
         /* The leaf commits to SHA-256 of exactly these bytes (docs/HTTP-API.md). */
-        meta = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-        if (meta == NULL) {
+        nt_buf_clear(&e->metadata);
+        if (nt_json_dump(&e->metadata, v, JSON_COMPACT | JSON_SORT_KEYS) < 0) {
             server_reply_error(r, 500, "internal_error", NULL, "out of memory");
             goto done;
         }
-        if (strlen(meta) > s->cfg->evidence_max_metadata_bytes) {
+        if (e->metadata.len > s->cfg->evidence_max_metadata_bytes) {
             server_reply_error(r, 400, "metadata_too_large", "metadata",
                                "metadata is %zu bytes once serialised, at most %zu are accepted",
-                               strlen(meta), s->cfg->evidence_max_metadata_bytes);
-            goto done;
-        }
-        if (nt_buf_set(&e->metadata, meta, strlen(meta)) < 0) {
-            server_reply_error(r, 500, "internal_error", NULL, "out of memory");
+                               e->metadata.len, s->cfg->evidence_max_metadata_bytes);
+            nt_buf_clear(&e->metadata);
             goto done;
         }
         e->has_metadata = 1;
     }
     rc = 0;
 done:
-    free(meta);
     json_decref(root);
     return rc;
 }

@@ -180,11 +180,13 @@ int server_receipt_json(nt_buf *out, server *s, uint64_t index, const char *read
 int server_metadata_filter(receipt *rc, server *s, const char *reader);
 
 /*
- * A POST body that must be one JSON object: 0 and *out (the caller decrefs),
- * or -1 with `r` filled: 400 "empty_body" for an empty (or blank) body, 400
- * "malformed_json" saying where the JSON is wrong or what the body is instead.
+ * server_body.c: a POST body that must be one JSON object whose members are
+ * among `members` (NULL-terminated): 0 and *out (the caller decrefs), or -1
+ * with *out NULL and `r` filled: 400 "empty_body" for an empty (or blank)
+ * body, 400 "malformed_json" saying where the JSON is wrong or what the body
+ * is instead, 400 "unknown_member" naming the first member not in the list.
  */
-int server_json_object(json_t **out, server_reply *r, nt_bytes body);
+int server_json_body(json_t **out, server_reply *r, nt_bytes body, const char *const members[]);
 
 /* "<alg>:<hex>" -> algorithm and digest bytes; -1 with a 400 reply naming `field`. */
 int server_digest_parse(record_alg *alg, nt_buf *digest, server_reply *r, const char *text,

@@ -29,19 +29,13 @@ void server_reply_dispose(server_reply *r)
 static int json_quote(nt_buf *out, const char *s)
 {
     json_t *j = json_string(s != NULL ? s : "");
-    char *text;
     int error;
     if (j == NULL) {
         /* not UTF-8: drop to a safe placeholder rather than emit invalid JSON */
         return nt_buf_puts(out, "\"(invalid UTF-8)\"");
     }
-    text = json_dumps(j, JSON_ENCODE_ANY);
+    error = nt_json_dump(out, j, JSON_ENCODE_ANY);
     json_decref(j);
-    if (text == NULL) {
-        return nt_error_set(NT_ENOMEM, "out of memory");
-    }
-    error = nt_buf_puts(out, text);
-    free(text);
     return error;
 }
 
@@ -68,19 +62,14 @@ void server_reply_error(server_reply *r, unsigned status, const char *code, cons
 
 static void reply_json(server_reply *r, unsigned status, json_t *j)
 {
-    char *text = j != NULL ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-    json_decref(j);
-    if (text == NULL) {
-        server_reply_error(r, 500, "internal_error", NULL, "out of memory");
-        return;
-    }
     nt_buf_clear(&r->body);
-    if (nt_buf_puts(&r->body, text) < 0 || nt_buf_putc(&r->body, '\n') < 0) {
-        free(text);
+    if (j == NULL || nt_json_dump(&r->body, j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
+        nt_buf_putc(&r->body, '\n') < 0) {
+        json_decref(j);
         server_reply_error(r, 500, "internal_error", NULL, "out of memory");
         return;
     }
-    free(text);
+    json_decref(j);
     r->status = status;
     r->content_type = "application/json";
 }

@@ -39,9 +39,7 @@ void server_post_verify(server_reply *r, server *s, nt_bytes body, const char *f
     }
     if (json_is_object(v)) {
         /* Members keep their order; the report hashes these re-serialised bytes. */
-        char *text = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        e = text != NULL ? nt_buf_puts(&receipt_text, text) : NT_ENOMEM;
-        free(text);
+        e = nt_json_dump(&receipt_text, v, JSON_COMPACT | JSON_PRESERVE_ORDER);
     } else if (json_is_string(v)) {
         e = nt_buf_set(&receipt_text, json_string_value(v), json_string_length(v));
     } else {

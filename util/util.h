@@ -1,7 +1,8 @@
 /*
  * util.h - the one public header of Notarium's util library: errors, memory,
- * byte buffers (hex, base64), files, logging and the clock.  util links libc
- * and libcrypto only; every other component builds on it.
+ * byte buffers (hex, base64), files, logging, the clock, JSON text and PEM
+ * certificates.  util links libc, libcrypto and jansson only; every other
+ * component builds on it.
  *
  * Conventions used throughout the project and documented here once:
  *  - a fallible function returns int: 0 on success or a negative NT_E* code;
@@ -287,6 +288,28 @@ void nt_url_redact(char *out, size_t size, const char *url);
 
 /* `msg` with every occurrence of `url` written as nt_url_redact writes it; cut to fit `size`. */
 void nt_url_redact_in(char *out, size_t size, const char *msg, const char *url);
+
+/* ------------------------------------------------------------------ JSON text, PEM certificates */
+
+struct json_t;        /* jansson's json_t */
+struct stack_st_X509; /* OpenSSL's STACK_OF(X509) */
+
+/*
+ * Append the JSON text of `v` to `out`, with jansson's dump `flags` (JSON_COMPACT,
+ * JSON_INDENT(n), JSON_SORT_KEYS, ...; no trailing newline), json.c.  NT_ENOMEM
+ * when memory runs out (out keeps what it had), NT_EINVAL for a NULL `v` or a
+ * scalar without JSON_ENCODE_ANY.
+ */
+int nt_json_dump(nt_buf *out, const struct json_t *v, size_t flags);
+
+/*
+ * Every PEM certificate of `pem`, in order, as a new stack (free with
+ * sk_X509_pop_free(*out, X509_free)), x509.c.  Text outside PEM blocks and
+ * blocks of other types are skipped, as openssl does.  NT_EINVAL, with `name`
+ * (a path or an option) in the message, when a certificate block is malformed
+ * or there is none; NT_ENOMEM; *out is NULL on failure.
+ */
+int nt_x509_pem_certs(struct stack_st_X509 **out, nt_bytes pem, const char *name);
 
 /* ------------------------------------------------------------------ logging */
 

@@ -225,7 +225,6 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
 {
     int error = 0;
     json_t *root = NULL;
-    char *text = NULL;
 
     root = json_object();
     NT_ENSURE(root != NULL, NT_ENOMEM, "report: out of memory");
@@ -278,12 +277,9 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
     NT_TRY(put(root, "not_established", lines_array(&r->limits)));
     NT_TRY(put(root, "verify_yourself", json_string(nt_buf_cstr(&r->command_line))));
 
-    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    NT_ENSURE(text != NULL, NT_ENOMEM, "report: cannot serialise");
-    NT_TRY(nt_buf_puts(out, text));
+    NT_TRY(nt_json_dump(out, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
     NT_TRY(nt_buf_putc(out, '\n'));
 done:
-    free(text);
     json_decref(root);
     return error;
 }

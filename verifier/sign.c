@@ -26,34 +26,12 @@
 
 #define PEM_FILE_MAX (16u << 20)
 
-/* The PEM certificates in `pem` (`name` for messages). */
-static int pem_certs_mem(STACK_OF(X509) * *out, nt_bytes pem, const char *name)
-{
-    int error = 0;
-    BIO *bio = NULL;
-    X509 *x = NULL;
-    NT_ENSURE(pem.len <= INT_MAX, NT_EINVAL, "%s: too large", name);
-    NT_OSSL_PTR(*out = sk_X509_new_null(), "stack");
-    NT_OSSL_PTR(bio = BIO_new_mem_buf(pem.ptr, (int)pem.len), "BIO");
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (sk_X509_push(*out, x) <= 0) {
-            X509_free(x);
-            NT_TRY(nt_error_ossl("stack"));
-        }
-    }
-    ERR_clear_error();
-    NT_ENSURE(sk_X509_num(*out) > 0, NT_EINVAL, "%s: no PEM certificate", name);
-done:
-    BIO_free(bio);
-    return error;
-}
-
 static int pem_certs(STACK_OF(X509) * *out, const char *path)
 {
     int error = 0;
     nt_buf data = NT_BUF_INIT;
     NT_TRY(nt_file_read(&data, path, PEM_FILE_MAX));
-    NT_TRY(pem_certs_mem(out, nt_buf_bytes(&data), path));
+    NT_TRY(nt_x509_pem_certs(out, nt_buf_bytes(&data), path)); /* util/x509.c */
 done:
     nt_buf_dispose(&data);
     return error;
@@ -459,7 +437,7 @@ static int signature_verify_pem(verifier_report_sig_info *info, nt_bytes report_
                                 nt_bytes signature_der, nt_bytes trust_pem, const char *name)
 {
     STACK_OF(X509) *roots = NULL;
-    int error = pem_certs_mem(&roots, trust_pem, name);
+    int error = nt_x509_pem_certs(&roots, trust_pem, name);
     if (error < 0) {
         sk_X509_pop_free(roots, X509_free);
         return error;

@@ -33,26 +33,16 @@ static int load_anchors(vctx *v, const nt_buf *pem)
 {
     int error = 0;
     verifier_report *r = v->r;
-    BIO *bio = NULL;
-    X509 *x = NULL;
-    NT_OSSL_PTR(v->anchors = sk_X509_new_null(), "stack");
-    NT_OSSL_PTR(bio = BIO_new_mem_buf(pem->ptr, (int)pem->len), "BIO");
-    while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
-        if (r->anchor_count < VERIFIER_MAX_ANCHORS) {
-            r->anchors[r->anchor_count].is_anchor = 1;
-            NT_TRY(verifier__cert_info_fill(&r->anchors[r->anchor_count++], x));
-        }
-        if (sk_X509_push(v->anchors, x) <= 0) {
-            X509_free(x);
-            NT_TRY(nt_error_ossl("stack"));
-        }
-        x = NULL;
+    nt_buf name = NT_BUF_INIT;
+    NT_TRY(nt_buf_printf(&name, "--trust %s", nt_buf_cstr(&r->trust.name)));
+    NT_TRY(nt_x509_pem_certs(&v->anchors, nt_buf_bytes(pem), nt_buf_cstr(&name))); /* util */
+    for (int i = 0; i < sk_X509_num(v->anchors) && r->anchor_count < VERIFIER_MAX_ANCHORS; i++) {
+        r->anchors[r->anchor_count].is_anchor = 1;
+        NT_TRY(
+            verifier__cert_info_fill(&r->anchors[r->anchor_count++], sk_X509_value(v->anchors, i)));
     }
-    ERR_clear_error();
-    NT_ENSURE(sk_X509_num(v->anchors) > 0, NT_EINVAL, "--trust: no PEM certificate in %s",
-              nt_buf_cstr(&r->trust.name));
 done:
-    BIO_free(bio);
+    nt_buf_dispose(&name);
     return error;
 }
 

@@ -43,11 +43,9 @@ head_size() { # repository -> tree size of main's checkpoint ("" if none)
     git -C "$1" cat-file blob main:checkpoint 2>/dev/null | sed -n 2p || true
 }
 wait_head() { # repository size: bounded poll (20 s) for main to reach size
-    for _ in $(seq 1 200); do
-        [[ "$(head_size "$1")" == "$2" ]] && return 0
-        sleep 0.1
-    done
-    nt_fail "mirror never reached size $2 in $1 (at '$(head_size "$1")')"
+    local repo="$1" want="$2"
+    nt_wait_for '[[ "$(head_size "$repo")" == "$want" ]]' 20 \
+        "mirror never reached size $want in $repo" 'echo "at $(head_size "$repo")"'
 }
 issue() { # url n expected-size: n tokens from notarium-load, then the ledger's size
     "$LOAD" --url "$1/tsa" --connections 2 --threads 1 --duration 30 --max-requests "$2" \

@@ -75,11 +75,7 @@ for cycle in $(seq 1 "$CYCLES"); do
     load_pids+=($!)
     # Kill at a random moment once tokens are flowing: wait (bounded) for the
     # first recorded token, then a random 0..700 ms more.
-    for _ in $(seq 1 400); do
-        [[ -s "$tmp/tsa.$cycle.rec" ]] && break
-        sleep 0.025
-    done
-    [[ -s "$tmp/tsa.$cycle.rec" ]] || fail "cycle $cycle: no token received within 10 s"
+    nt_wait_for '[[ -s "$tmp/tsa.$cycle.rec" ]]' 10 "cycle $cycle: no token received"
     sleep "0.$(printf '%03d' $((RANDOM % 700)))"
     # A checkpoint taken under load must extend the one saved before.
     "$LOAD" --url "$url" --check-consistency "$tmp/cp" --vkey "$vkey" --save-checkpoint "$tmp/cp" \

@@ -34,18 +34,15 @@ done
 
 # /healthz and /metrics answer within 2 s each, all along; after the stall bound
 # /healthz says 503 with a reason.
-stalled=0
-for _ in $(seq 1 200); do
+stalled() {
     code=$(curl -sS -o "$T/h.json" -w '%{http_code}' --max-time 2 "$NT_URL/healthz") ||
         nt_fail "/healthz did not answer within 2 s with the disk frozen"
-    if [[ "$code" == 503 ]] && jq -e '.reason | test("pending")' "$T/h.json" >/dev/null; then
-        stalled=1
-        break
-    fi
+    [[ "$code" == 503 ]] && jq -e '.reason | test("pending")' "$T/h.json" >/dev/null && return 0
     nt_check "$code == 200" "/healthz: HTTP $code before the stall bound: $(cat "$T/h.json")"
-    sleep 0.05
-done
-nt_check "$stalled == 1" "/healthz never reported the stalled commit: $(cat "$T/h.json")"
+    return 1
+}
+NT_WAIT_INTERVAL=0.05 nt_wait_for stalled 10 "/healthz never reported the stalled commit" \
+    'cat "$T/h.json"'
 nt_check "$(jq -r .ready "$T/h.json") == false" "not-ready /healthz says ready"
 code=$(curl -sS -o "$T/m.txt" -w '%{http_code}' --max-time 2 "$NT_URL/metrics") ||
     nt_fail "/metrics did not answer within 2 s with the disk frozen"
@@ -55,16 +52,15 @@ nt_check "-n \"$pending\"" "no notarium_ledger_commit_pending_seconds"
 awk -v p="$pending" 'BEGIN { exit !(p >= 1.0) }' || nt_fail "commit pending $pending s, want >= 1"
 
 # Two receipt reads wait on the frozen disk; the other two were refused at once.
-busy=0
-for _ in $(seq 1 200); do
-    busy=0
+busy() {
+    local i n=0
     for i in 1 2 3 4; do
-        [[ -s "$T/r$i.code" && "$(cat "$T/r$i.code")" == 503 ]] && busy=$((busy + 1))
+        [[ -s "$T/r$i.code" && "$(cat "$T/r$i.code")" == 503 ]] && n=$((n + 1))
     done
-    [[ $busy -ge 2 ]] && break
-    sleep 0.025
-done
-nt_check "$busy -ge 2" "$busy receipt reads refused with 503, want 2 (both readers busy)"
+    echo "$n"
+}
+nt_wait_for '[[ $(busy) -ge 2 ]]' 5 "receipt reads refused with 503, want 2 (both readers busy)" \
+    'echo "$(busy) were"'
 for i in 1 2 3 4; do
     if [[ "$(cat "$T/r$i.code" 2>/dev/null)" == 503 ]]; then
         nt_check "$(jq -r .error "$T/r$i.json") == busy" "refused read: $(cat "$T/r$i.json")"
@@ -82,11 +78,7 @@ for i in 1 2 3 4; do
     [[ "$(cat "$T/r$i.code")" == 200 ]] && ok=$((ok + 1))
 done
 nt_check "$ok -ge 2" "the waiting receipt reads were not answered 200 ($ok)"
-for _ in $(seq 1 200); do
-    code=$(curl -sS -o "$T/h.json" -w '%{http_code}' --max-time 5 "$NT_URL/healthz")
-    [[ "$code" == 200 ]] && break
-    sleep 0.025
-done
-nt_check "$code == 200" "not ready after the thaw: $(cat "$T/h.json")"
+nt_wait_for '[[ "$(nt_http GET "$NT_URL/healthz" "$T/h.json" --max-time 5)" == 200 ]]' 5 \
+    "not ready after the thaw" 'cat "$T/h.json"'
 nt_stop
 echo "ok: /healthz and /metrics answered on a frozen disk; not ready after the stall bound"

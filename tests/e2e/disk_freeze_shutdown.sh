@@ -41,12 +41,9 @@ curl -sS -o "$T/e.json" -w '%{http_code}' -H "Authorization: Bearer $KEY" \
     "$NT_URL/v1/evidence" >"$T/e.code" 2>"$T/e.err" &
 c_pids+=($!)
 # Bounded poll until all three wait in the ledger (/healthz answers from memory).
-for _ in $(seq 1 400); do
-    q=$(curl -sS --max-time 5 "$NT_URL/healthz" | jq '.ledger.queue_depth + (if .ledger.commit_pending_s > 0 then 1 else 0 end)')
-    [[ "$q" -ge 2 ]] && break
-    sleep 0.025
-done
-nt_check "$q -ge 2" "the requests did not reach the ledger (queue $q)"
+nt_wait_for 'q=$(curl -sS --max-time 5 "$NT_URL/healthz" | jq ".ledger.queue_depth +
+        (if .ledger.commit_pending_s > 0 then 1 else 0 end)"); [[ "$q" -ge 2 ]]' 10 \
+    "the requests did not reach the ledger" 'echo "queue $q"'
 sleep 0.2 # not for readiness: lets the last curl's request reach the server too
 
 start=$(date +%s%N)

@@ -65,20 +65,19 @@ nt_check '"$size" -eq $((g1 + g2))' "tree size $size != $((g1 + g2)) granted tok
 
 # Space comes back: the next probe commits, without a restart (bounded: 60 s).
 rm -f "$data/ledger/filler"
-g3=0
-for i in $(seq 1 300); do
+tries=0
+probe() { # one token request: 0 when granted, 1 while still full (503), fails otherwise
+    tries=$((tries + 1))
     nt_tsq "$T/r.tsq" -data "$T/health.json" -sha256 -cert -no_nonce
     code=$(nt_post_tsq "$T/r.tsq" "$T/r.tsr")
-    if [[ "$code" == 200 ]]; then
-        g3=1
-        break
-    fi
+    [[ "$code" == 200 ]] && return 0
     nt_check '"$code" == 503' "while recovering: HTTP $code, want 503 or 200"
-    sleep 0.2
-done
-nt_check '"$g3" -eq 1' "no 200 within 60 s after space was freed: the server stays full"
+    return 1
+}
+NT_WAIT_INTERVAL=0.2 nt_wait_for probe 60 "no 200 after space was freed: the server stays full"
+g3=1
 nt_check '"$(nt_reply_status "$T/r.tsr")" == "Granted"' "the 200 after recovery is not a grant"
-echo "recovered after $i tries"
+echo "recovered after $tries tries"
 code=$(nt_http GET "$NT_URL/healthz" "$T/health2.json")
 nt_check '"$code" == 200' "/healthz after recovery: HTTP $code: $(cat "$T/health2.json")"
 jq -e '.ledger.full == false and .ledger.full_retry_in_ms == 0' "$T/health2.json" >/dev/null ||

@@ -95,7 +95,7 @@ PY
 # 1 + 2: per address, and the deadline.  Another address is served meanwhile.
 python3 "$T/loris.py" "${ADDR##*:}" per_address >"$T/pa.out" &
 loris=$!
-for _ in $(seq 1 400); do [[ -s "$T/pa.out" ]] && break; sleep 0.025; done
+nt_wait_for '[[ -s "$T/pa.out" ]]' 10 "the per-address attacker printed nothing"
 nt_check "$(jq -s '.[0].early_closed' "$T/pa.out") -ge 12" \
     "per-address cap: $(head -n1 "$T/pa.out") of 20 closed at once, want >= 12"
 nt_check "$(nt_http GET "$NT_URL/healthz" "$T/h.json") == 200" "/healthz from 127.0.0.1 during the attack"
@@ -120,11 +120,7 @@ jq -e '.checkpoint.status == 503 and .checkpoint.retry_after and .checkpoint.clo
 jq -e '.healthz.status == 200' <<<"$r" >/dev/null || nt_fail "inside the reserve /healthz: $r"
 
 # Afterwards (the guard has closed the trickling connections) everything is served again.
-for _ in $(seq 1 400); do
-    code=$(nt_http GET "$NT_URL/v1/checkpoint" "$T/cp")
-    [[ "$code" == 200 ]] && break
-    sleep 0.025
-done
-nt_check "$code == 200" "/v1/checkpoint after the attack: $code"
+nt_wait_for 'code=$(nt_http GET "$NT_URL/v1/checkpoint" "$T/cp"); [[ "$code" == 200 ]]' 10 \
+    "/v1/checkpoint after the attack" 'echo "HTTP $code"'
 nt_stop
 echo "ok: per-address cap, per-request deadline and the /healthz reserve hold"

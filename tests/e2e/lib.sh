@@ -16,6 +16,9 @@
 #   nt_stop                     SIGTERM the last started server, expect exit status 0
 #   nt_fail MSG                 print MSG and the server log tail, exit 1
 #   nt_check COND MSG           [[ COND ]] or nt_fail MSG (COND is a bash expression string)
+#   nt_wait_for CMD SECS MSG [DETAIL]  poll until the shell command CMD succeeds, every 25 ms
+#                               (NT_WAIT_INTERVAL overrides) for at most SECS seconds, else
+#                               nt_fail "MSG: <output of DETAIL>" (DETAIL runs at that moment)
 #   nt_tsq OUT [openssl ts -query args]   write a TimeStampReq
 #   nt_post_tsq IN OUT [url]    POST a query, body to OUT, echo the HTTP status
 #   nt_http METHOD URL OUT [curl args]    echo the HTTP status, body to OUT
@@ -84,6 +87,22 @@ nt_check() {
     fi
 }
 
+# The one bounded poll of the e2e tests: no fixed sleep waits for a state.  CMD is eval'd in
+# the caller's shell (its assignments stay visible; inside a function, name the function's
+# arguments in locals first: CMD's $1 would be nt_wait_for's).
+nt_wait_for() {
+    local nt__cmd="$1" nt__secs="$2" nt__msg="$3" nt__detail="${4:-}" nt__now nt__end
+    nt__now=${EPOCHREALTIME/./}
+    nt__end=$((nt__now + $(awk -v s="$nt__secs" 'BEGIN { printf "%d", s * 1000000 }')))
+    until eval "$nt__cmd"; do
+        if ((${EPOCHREALTIME/./} >= nt__end)); then
+            [[ -z "$nt__detail" ]] || nt__msg="$nt__msg: $(eval "$nt__detail" 2>&1 || true)"
+            nt_fail "$nt__msg (waited $nt__secs s)"
+        fi
+        sleep "${NT_WAIT_INTERVAL:-0.025}"
+    done
+}
+
 nt__start() {
     local dir="$1"
     shift
@@ -94,15 +113,9 @@ nt__start() {
         >>"$NT_LOG" 2>&1 &
     NT_PID=$!
     NT_PIDS+=("$NT_PID")
-    for _ in $(seq 1 1200); do
-        if [[ -s "$portfile" ]]; then
-            NT_URL="http://$(tr -d '\n' <"$portfile")"
-            return 0
-        fi
-        kill -0 "$NT_PID" 2>/dev/null || nt_fail "server exited during start-up"
-        sleep 0.025
-    done
-    nt_fail "server did not write its port file within 30 s"
+    nt_wait_for '[[ -s "$portfile" ]] || { kill -0 "$NT_PID" 2>/dev/null ||
+        nt_fail "server exited during start-up"; false; }' 30 "server did not write its port file"
+    NT_URL="http://$(tr -d '\n' <"$portfile")"
 }
 
 nt_start() {

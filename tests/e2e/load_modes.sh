@@ -30,10 +30,7 @@ nt_check "$(nt_load_field "$T/nka.out" errors) == 0" "--no-keepalive: errors"
 "$LOAD" --url "$NT_URL/tsa" --connections 40 --threads 1 --duration 30 --max-requests 40 \
     --hold 2 >"$T/hold.out" 2>&1 &
 hold_pid=$!
-for _ in $(seq 1 300); do
-    grep -q '^HOLD ' "$T/hold.out" && break
-    sleep 0.05
-done
+NT_WAIT_INTERVAL=0.05 nt_wait_for 'grep -q "^HOLD " "$T/hold.out"' 15 "--hold: no HOLD line" 'cat "$T/hold.out"'
 grep -q '^HOLD open=40 ' "$T/hold.out" || { cat "$T/hold.out"; nt_fail "--hold: not 40 connections held open"; }
 # While they are held the server still answers others.
 status=$(nt_http GET "$NT_URL/healthz" "$T/h.json")

@@ -38,23 +38,17 @@ metric() { # name-and-labels -> value from a fresh /metrics ("" if absent)
 }
 remote_metric() { metric "notarium_mirror_remote_$1{remote=\"$remote\"}"; }
 wait_metric() { # name-and-labels value: bounded poll (10 s); the status trails the git refs
-    local i
-    for i in $(seq 1 100); do
-        [[ "$(metric "$1")" == "$2" ]] && return 0
-        sleep 0.1
-    done
-    nt_fail "$1 is '$(metric "$1")', expected $2"
+    local name="$1" want="$2"
+    nt_wait_for '[[ "$(metric "$name")" == "$want" ]]' 10 "$name is not $want" \
+        'echo "it is $(metric "$name")"'
 }
 head_size() { # repository -> tree size of its main's checkpoint ("" if none)
     git -C "$1" cat-file blob main:checkpoint 2>/dev/null | sed -n 2p || true
 }
 wait_head() { # repository size: bounded poll (20 s) for HEAD to reach size
-    local i
-    for i in $(seq 1 200); do
-        [[ "$(head_size "$1")" == "$2" ]] && return 0
-        sleep 0.1
-    done
-    nt_fail "mirror never reached size $2 in $1 (at '$(head_size "$1")')"
+    local repo="$1" want="$2"
+    nt_wait_for '[[ "$(head_size "$repo")" == "$want" ]]' 20 \
+        "mirror never reached size $want in $repo" 'echo "at $(head_size "$repo")"'
 }
 
 "$LOAD" --url "$NT_URL/tsa" --connections 4 --threads 1 --duration 30 --max-requests 300 \
@@ -112,11 +106,8 @@ size2=$(ledger_size)
 nt_check "$size2 -ge $((size + 100))" "issuance stalled while the remote was down ($size2)"
 wait_head "$mirror" "$size2"
 # Bounded poll until a push has failed (back-off starts at 1 s).
-for _ in $(seq 1 100); do
-    [[ "$(remote_metric failures_total)" -gt "$fails0" ]] && break
-    sleep 0.1
-done
-nt_check "$(remote_metric failures_total) -gt $fails0" "no failed push while the remote was away"
+nt_wait_for '[[ "$(remote_metric failures_total)" -gt "$fails0" ]]' 10 \
+    "no failed push while the remote was away"
 grep -q 'mirror.*entries_behind.*remote' "$T/metrics.txt" || nt_fail "/metrics shows no remote lag"
 behind=$(remote_metric entries_behind)
 nt_check "$behind -eq $((size2 - size))" "remote lag is $behind, expected $((size2 - size))"

@@ -20,12 +20,10 @@ issue_and_wait() { # I WANT
     nt_tsq "$T/q.tsq" -digest "$(printf '%064d' "$1")" -sha256
     code=$(nt_post_tsq "$T/q.tsq" "$T/q.tsr")
     nt_check "$code == 200" "POST /tsa $1: HTTP $code"
-    for _ in $(seq 1 300); do
-        nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
-        jq -e --argjson w "$2" '.mirror.size == $w' "$T/h.json" >/dev/null && return 0
-        sleep 0.05
-    done
-    nt_fail "the mirror did not reach $2: $(jq -c .mirror "$T/h.json")"
+    local want="$2"
+    NT_WAIT_INTERVAL=0.05 nt_wait_for 'nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null &&
+        jq -e --argjson w "$want" ".mirror.size == \$w" "$T/h.json" >/dev/null' 15 \
+        "the mirror did not reach $want" 'jq -c .mirror "$T/h.json"'
 }
 issue_and_wait 1 1
 old=$(git -C "$A/mirror.git" rev-parse main)
@@ -39,11 +37,9 @@ git -C "$A/mirror.git" update-ref refs/heads/main "$old"
 nt_tsq "$T/q.tsq" -digest "$(printf '%064d' 4)" -sha256
 code=$(nt_post_tsq "$T/q.tsq" "$T/q.tsr")
 nt_check "$code == 200" "POST /tsa after the reset: HTTP $code (issuance must go on)"
-for _ in $(seq 1 300); do
-    nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
-    jq -e '.mirror.last_error | test("moved")' "$T/h.json" >/dev/null && break
-    sleep 0.05
-done
+NT_WAIT_INTERVAL=0.05 nt_wait_for 'nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null &&
+    jq -e ".mirror.last_error | test(\"moved\")" "$T/h.json" >/dev/null' 15 \
+    "the mirror did not report the moved branch" 'jq -c .mirror "$T/h.json"'
 jq -e --arg old "$old" --arg last "$last" '.mirror.last_error | (test("moved") and
         contains($old) and contains($last))' "$T/h.json" >/dev/null ||
     nt_fail "no refusal in /healthz: $(jq -c .mirror "$T/h.json")"
@@ -53,13 +49,9 @@ grep -q "refs/heads/main is at $old, not at $last" "$NT_LOG" || nt_fail "no log 
 
 # The operator puts the branch back: the mirror goes on from the commit it wrote.
 git -C "$A/mirror.git" update-ref refs/heads/main "$last"
-for _ in $(seq 1 300); do
-    nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
-    jq -e '.mirror.size == 4 and .mirror.last_error == ""' "$T/h.json" >/dev/null && break
-    sleep 0.05
-done
-jq -e '.mirror.size == 4 and .mirror.last_error == ""' "$T/h.json" >/dev/null ||
-    nt_fail "the mirror did not recover: $(jq -c .mirror "$T/h.json")"
+NT_WAIT_INTERVAL=0.05 nt_wait_for 'nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null &&
+    jq -e ".mirror.size == 4 and .mirror.last_error == \"\"" "$T/h.json" >/dev/null' 15 \
+    "the mirror did not recover" 'jq -c .mirror "$T/h.json"'
 git -C "$A/mirror.git" merge-base --is-ancestor "$last" main || nt_fail "history dropped"
 nt_stop
 nt_check "$(git -C "$A/mirror.git" rev-list --count main) -ge 4" "commits missing"

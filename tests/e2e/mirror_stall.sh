@@ -26,12 +26,8 @@ while True:
 ' "$T/stall.port" &
 STALL_PID=$!
 NT_PIDS+=("$STALL_PID")
-for _ in $(seq 1 400); do
-    [[ -s "$T/stall.port" ]] && break
-    kill -0 "$STALL_PID" 2>/dev/null || nt_fail "the stalled listener did not start"
-    sleep 0.025
-done
-[[ -s "$T/stall.port" ]] || nt_fail "the stalled listener wrote no port within 10 s"
+nt_wait_for '[[ -s "$T/stall.port" ]] || { kill -0 "$STALL_PID" 2>/dev/null ||
+    nt_fail "the stalled listener did not start"; false; }' 10 "the stalled listener wrote no port"
 stall_url="http://127.0.0.1:$(cat "$T/stall.port")/stalled.git"
 good="$T/good.git"
 git init -q --bare "$good"
@@ -50,19 +46,14 @@ for i in $(seq 1 $n); do
     nt_check "$code == 200" "POST /tsa $i: HTTP $code"
 done
 # bounded (60 s): the local mirror and the good remote catch up, the stalled one times out
-ok=0
-for _ in $(seq 1 600); do
+caught_up() {
     nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
-    if jq -e --argjson n "$n" '.mirror.size == $n and .mirror.remotes[1].pushed_size == $n and
-            .mirror.remotes[1].entries_behind == 0 and
-            (.mirror.remotes[0].last_error | test("timed out after 3 s"))' "$T/h.json" >/dev/null
-    then
-        ok=1
-        break
-    fi
-    sleep 0.1
-done
-nt_check "$ok == 1" "the mirror or the good remote is held up by the stalled one: $(jq -c .mirror "$T/h.json")"
+    jq -e --argjson n "$n" '.mirror.size == $n and .mirror.remotes[1].pushed_size == $n and
+        .mirror.remotes[1].entries_behind == 0 and
+        (.mirror.remotes[0].last_error | test("timed out after 3 s"))' "$T/h.json" >/dev/null
+}
+NT_WAIT_INTERVAL=0.1 nt_wait_for caught_up 60 \
+    "the mirror or the good remote is held up by the stalled one" 'jq -c .mirror "$T/h.json"'
 jq -e --argjson n "$n" '.mirror.entries_behind == 0 and .mirror.last_error == "" and
         .mirror.remotes[0].pushed_size == 0 and .mirror.remotes[0].entries_behind == $n and
         .mirror.remotes[0].seconds_behind > 0 and .mirror.remotes[0].failures >= 1 and
@@ -71,35 +62,27 @@ jq -e --argjson n "$n" '.mirror.entries_behind == 0 and .mirror.last_error == ""
         .mirror.remotes[1].last_success_s >= 0' "$T/h.json" >/dev/null ||
     nt_fail "/healthz mirror: $(jq -c .mirror "$T/h.json")"
 lag1=$(jq .mirror.remotes[0].seconds_behind "$T/h.json")
-for _ in $(seq 1 200); do # bounded: the retry of the stalled push shows as its own process
-    pgrep -f "notarium-mirror-push $A/mirror.git $stall_url" >/dev/null 2>&1 && break
-    sleep 0.05
-done
-pgrep -f "notarium-mirror-push $A/mirror.git $stall_url" >/dev/null 2>&1 ||
-    nt_fail "no push process for the stalled remote while it is retried"
+# the retry of the stalled push shows as its own process
+NT_WAIT_INTERVAL=0.05 nt_wait_for \
+    'pgrep -f "notarium-mirror-push $A/mirror.git $stall_url" >/dev/null 2>&1' 10 \
+    "no push process for the stalled remote while it is retried"
 grep -q 'timed out after 3 s (retrying with back-off)' "$NT_LOG" ||
     nt_fail "no log line for the stalled remote"
 nt_http GET "$NT_URL/metrics" "$T/m.txt" >/dev/null
 grep -Eq "^notarium_mirror_remote_seconds_behind\\{remote=\"$stall_url\"\\} [1-9]|^notarium_mirror_remote_seconds_behind\\{remote=\"$stall_url\"\\} 0\\.[0-9]*[1-9]" \
     "$T/m.txt" || nt_fail "/metrics lag of the stalled remote: $(grep remote_seconds "$T/m.txt")"
 # the lag keeps growing while the remote stays stalled (measured from the ledger's growth)
-for _ in $(seq 1 100); do
-    nt_http GET "$NT_URL/healthz" "$T/h2.json" >/dev/null
-    jq -e --argjson l "$lag1" '.mirror.remotes[0].seconds_behind > $l' "$T/h2.json" >/dev/null && break
-    sleep 0.05
-done
-jq -e --argjson l "$lag1" '.mirror.remotes[0].seconds_behind > $l' "$T/h2.json" >/dev/null ||
-    nt_fail "the stalled remote's lag does not grow: $lag1 then $(jq .mirror.remotes[0].seconds_behind "$T/h2.json")"
+NT_WAIT_INTERVAL=0.05 nt_wait_for 'nt_http GET "$NT_URL/healthz" "$T/h2.json" >/dev/null &&
+    jq -e --argjson l "$lag1" ".mirror.remotes[0].seconds_behind > \$l" "$T/h2.json" >/dev/null' 5 \
+    "the stalled remote's lag does not grow" \
+    'echo "$lag1 then $(jq .mirror.remotes[0].seconds_behind "$T/h2.json")"'
 
 # SIGTERM: a push to the stalled remote is in flight or retried at stop; the server
 # must exit within stop_timeout_ms (2 s) plus slack for a loaded machine, status 0.
 start=$(date +%s%N)
 kill -TERM "$NT_PID"
-for _ in $(seq 1 300); do
-    kill -0 "$NT_PID" 2>/dev/null || break
-    sleep 0.05
-done
-kill -0 "$NT_PID" 2>/dev/null && nt_fail "the server still runs 15 s after SIGTERM (stalled remote)"
+NT_WAIT_INTERVAL=0.05 nt_wait_for '! kill -0 "$NT_PID" 2>/dev/null' 15 \
+    "the server still runs after SIGTERM (stalled remote)"
 rc=0
 wait "$NT_PID" || rc=$?
 NT_PID=""
@@ -112,10 +95,6 @@ nt_check "$(git -C "$A/mirror.git" cat-file blob main:checkpoint | sed -n 2p) ==
 nt_check "$(git -C "$good" cat-file blob main:checkpoint | sed -n 2p) == $n" "good remote size"
 # No push process (`notarium-mirror-push REPO URL PID`) outlives the server.
 pat="notarium-mirror-push $A/mirror.git "
-for _ in $(seq 1 100); do # bounded: 5 s
-    pgrep -f "$pat" >/dev/null 2>&1 || break
-    sleep 0.05
-done
-! pgrep -f "$pat" >/dev/null 2>&1 ||
-    nt_fail "a push process of the stopped server is still running: $(pgrep -af "$pat")"
+NT_WAIT_INTERVAL=0.05 nt_wait_for '! pgrep -f "$pat" >/dev/null 2>&1' 5 \
+    "a push process of the stopped server is still running" 'pgrep -af "$pat"'
 echo "mirror_stall: ok"

@@ -47,12 +47,10 @@ grep -qx 'notarium_mirror_entries_behind 0' "$T/m.txt" || nt_fail "mirror lag af
 nt_tsq "$T/q2.tsq" -digest "$(printf '%064d' 2)" -sha256
 code=$(nt_post_tsq "$T/q2.tsq" "$T/q2.tsr")
 nt_check "$code == 200" "POST /tsa with unreachable remotes: HTTP $code"
-for _ in $(seq 1 100); do # bounded: until both remotes failed once and the mirror has leaf 2
-    nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
-    jq -e '.mirror.size == 2 and ([.mirror.remotes[].failures >= 1] | all)' "$T/h.json" \
-        >/dev/null && break
-    sleep 0.1
-done
+# until both remotes failed once and the mirror has leaf 2
+NT_WAIT_INTERVAL=0.1 nt_wait_for 'nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null &&
+    jq -e ".mirror.size == 2 and ([.mirror.remotes[].failures >= 1] | all)" "$T/h.json" >/dev/null' \
+    10 "the mirror did not fail on both remotes" 'jq -c .mirror "$T/h.json"'
 jq -e '.mirror.size == 2 and .mirror.last_error == "" and (.mirror.remotes | length) == 2 and
        ([.mirror.remotes[] | .failures >= 1 and .entries_behind == 2 and
          (.last_error | length) > 0] | all)' "$T/h.json" >/dev/null ||

@@ -90,23 +90,18 @@ token() { # what
     [[ "$(nt_post_tsq "$T/q.tsq" "$T/q.tsr")" == 200 ]] || nt_fail "$1: /tsa did not answer 200"
     [[ "$(nt_reply_status "$T/q.tsr")" == Granted ]] || nt_fail "$1: token not granted"
     # The git mirror commits it too (libgit2 reads $HOME/.gitconfig: HOME must be the user's).
-    for _ in $(seq 1 1200); do
-        curl -sS "$NT_URL/healthz" >"$T/health.json"
-        [[ "$(jq -r '.mirror.entries_behind' "$T/health.json")" == 0 ]] && break
-        [[ -z "$(jq -r '.mirror.last_error // ""' "$T/health.json")" ]] ||
-            nt_fail "$1: mirror: $(jq -r .mirror.last_error "$T/health.json")"
-        sleep 0.025
-    done
-    [[ "$(jq -r '.mirror.entries_behind' "$T/health.json")" == 0 ]] || nt_fail "$1: mirror behind"
+    local who="$1"
+    nt_wait_for 'curl -sS "$NT_URL/healthz" >"$T/health.json" &&
+        { [[ -z "$(jq -r ".mirror.last_error // \"\"" "$T/health.json")" ]] ||
+            nt_fail "$who: mirror: $(jq -r .mirror.last_error "$T/health.json")"; } &&
+        [[ "$(jq -r .mirror.entries_behind "$T/health.json")" == 0 ]]' 30 "$who: mirror behind"
 }
 
 # 3. --user: the ids are the user's, tokens are issued, new files belong to the user.
 start_as_user() { # serve args (nt__start adds --allow-root: a user, when given, wins)
     nt__start "$D" "$@"
-    for _ in $(seq 1 200); do # the port file is written after the drop: ids already final
-        [[ -r "/proc/$NT_PID/status" ]] && break
-        sleep 0.025
-    done
+    # the port file is written after the drop: ids already final
+    nt_wait_for '[[ -r "/proc/$NT_PID/status" ]]' 5 "no /proc/$NT_PID/status"
 }
 start_as_user --user "$user"
 check_ids "--user"
@@ -127,12 +122,9 @@ NT_LOG="$D.log"
 "$NOTARIUM" serve --data "$D" --listen 127.0.0.1:0 --port-file "$D.port" >"$D.log" 2>&1 &
 NT_PID=$!
 NT_PIDS+=("$NT_PID")
-for _ in $(seq 1 1200); do
-    [[ -s "$D.port" ]] && break
-    kill -0 "$NT_PID" 2>/dev/null || { cat "$D.log"; nt_fail "serve with \"user\" in the config exited"; }
-    sleep 0.025
-done
-[[ -s "$D.port" ]] || nt_fail "serve with \"user\" in the config did not start"
+nt_wait_for '[[ -s "$D.port" ]] || { kill -0 "$NT_PID" 2>/dev/null ||
+    { cat "$D.log"; nt_fail "serve with \"user\" in the config exited"; }; false; }' 30 \
+    "serve with \"user\" in the config did not start"
 NT_URL="http://$(tr -d '\n' <"$D.port")"
 check_ids "config user"
 token "config user"

@@ -137,11 +137,8 @@ nt_check "$(epoch "$serial_after") -gt $(epoch "$serial_before")" \
 "$LOAD" --url "$NT_URL/tsa" --connections 2 --threads 1 --duration 30 --max-requests 50 \
     >"$T/load2.out" 2>&1 || nt_fail "load after restore failed"
 n_after=$(size)
-for i in $(seq 1 200); do
-    [[ "$(head_size "$remote")" == "$n_after" ]] && break
-    sleep 0.1
-done
-nt_check "\"$(head_size "$remote")\" == $n_after" "the mirror did not push the continued log"
+NT_WAIT_INTERVAL=0.1 nt_wait_for '[[ "$(head_size "$remote")" == "$n_after" ]]' 20 \
+    "the mirror did not push the continued log" 'echo "remote at $(head_size "$remote")"'
 
 # 5. The auditor who verified the remote before the loss sees the same log, grown: no fork.
 tool audit --log-key "$vkey" --trust "$data/pki/chain.pem" --state "$T/audit.state" \

@@ -85,12 +85,8 @@ done
 "$LOAD" --url "$NT_URL/tsa" --connections 8 --threads 2 --duration 5 --max-requests 100000 --stop-on-reject \
     --record "$T/granted.rec" >"$T/load.out" 2>&1 &
 load_pid=$!
-for _ in $(seq 1 1200); do
-    cur=$(curl -sS "$NT_URL/v1/checkpoint" | sed -n 2p)
-    [[ $cur -ge $((size + 50)) ]] && break
-    sleep 0.025
-done
-nt_check "$cur -ge $((size + 50))" "the load did not get going (tree size $cur)"
+nt_wait_for 'cur=$(curl -sS "$NT_URL/v1/checkpoint" | sed -n 2p); [[ $cur -ge $((size + 50)) ]]' \
+    30 "the load did not get going" 'echo "tree size $cur"'
 nt_stop
 wait "$load_pid" || true
 granted=$(wc -l <"$T/granted.rec")

@@ -27,18 +27,15 @@ run() { # NOTIFY_SOCKET-value tag
     rm -f "$T/$tag.ready"
     python3 "$T/listen.py" "$sock" "$msgs" "$T/$tag.ready" &
     NT_PIDS+=("$!")
-    for _ in $(seq 1 400); do [[ -e "$T/$tag.ready" ]] && break; sleep 0.025; done
-    [[ -e "$T/$tag.ready" ]] || nt_fail "$tag: the python3 listener did not start"
+    nt_wait_for '[[ -e "$T/$tag.ready" ]]' 10 "$tag: the python3 listener did not start"
     NOTIFY_SOCKET="$sock" nt_start "$T/$tag"
     # nt_start returned: the port file exists; READY=1 follows it (bounded poll).
-    for _ in $(seq 1 1200); do grep -q '^READY=1$' "$msgs" 2>/dev/null && break; sleep 0.025; done
-    grep -q '^READY=1$' "$msgs" 2>/dev/null || nt_fail "$tag: no READY=1 received"
+    nt_wait_for 'grep -q "^READY=1\$" "$msgs" 2>/dev/null' 30 "$tag: no READY=1 received"
     port="$(tr -d '\n' <"$T/$tag.port")"
     grep -qx "STATUS=listening on $port" "$msgs" || nt_fail "$tag: status: $(cat "$msgs")"
     grep -q '^STOPPING=1$' "$msgs" && nt_fail "$tag: STOPPING=1 before SIGTERM"
     nt_stop
-    for _ in $(seq 1 400); do grep -q '^STOPPING=1$' "$msgs" && break; sleep 0.025; done
-    grep -q '^STOPPING=1$' "$msgs" || nt_fail "$tag: no STOPPING=1 after SIGTERM"
+    nt_wait_for 'grep -q "^STOPPING=1\$" "$msgs"' 10 "$tag: no STOPPING=1 after SIGTERM"
 }
 run "$T/notify.sock" path
 run "@notarium-e2e-notify-$$" abstract

@@ -5,7 +5,7 @@
  * inclusion proof) and rendered to JSON.  A fixed trust anchor and log key
  * are minted once; the digest is supplied, so no file is read.
  */
-#include "verifier/fixture/fixture.h"
+#include "tests/fixture/fixture.h"
 #include "verifier/verifier.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -39,7 +39,8 @@ typedef struct fixture {
     nt_buf vkey;
 } fixture;
 
-static inline void fix_open_at(fixture *f, const char *ledger_path, EVP_PKEY *key)
+/* The options every ledger of these tests opens with (FIX_ORIGIN, `key`, no fsync, 256 MiB). */
+static inline ledger_options fix_log_options(const char *ledger_path, EVP_PKEY *key)
 {
     ledger_options o = {0};
     o.path = ledger_path;
@@ -48,6 +49,12 @@ static inline void fix_open_at(fixture *f, const char *ledger_path, EVP_PKEY *ke
     o.no_sync = 1;
     o.map_size = (size_t)256 << 20;
     o.batch_window_us = 1;
+    return o;
+}
+
+static inline void fix_open_at(fixture *f, const char *ledger_path, EVP_PKEY *key)
+{
+    ledger_options o = fix_log_options(ledger_path, key);
     REQUIRE(ledger_open(&f->l, &o) == 0);
 }
 

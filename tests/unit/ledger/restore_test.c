@@ -36,10 +36,7 @@ static void opts_init(mirror_restore_options *o, fixture *f, const char *source,
     o->source = source;
     o->vkey = nt_buf_cstr(&f->vkey);
     o->mirror_path = g_mirror;
-    o->ledger.path = g_ledger;
-    o->ledger.origin = FIX_ORIGIN;
-    o->ledger.log_key = f->key;
-    o->ledger.map_size = (size_t)64 << 20;
+    o->ledger = fix_log_options(g_ledger, f->key);
 }
 
 /* Leaves with metadata at indexes 5 and 600, plain leaves elsewhere. */
@@ -100,12 +97,8 @@ int main(void)
     CHECK(r.audit.checkpoints == 2);
     mirror_restore_result_dispose(&r);
     {
-        ledger_options lo = {0};
+        ledger_options lo = fix_log_options(g_ledger, f.key);
         receipt rc;
-        lo.path = g_ledger;
-        lo.origin = FIX_ORIGIN;
-        lo.log_key = f.key;
-        lo.map_size = (size_t)64 << 20;
         REQUIRE(ledger_open(&l, &lo) == 0);
         CHECK_OK(ledger_info_get(&got, l));
         CHECK(got.size == 700 && memcmp(got.root, want.root, 32) == 0);

@@ -17,6 +17,7 @@
 
 static const char g_meta[] = "{\"email\":\"a@example.test\",\"iban\":\"DE89370400440532013000\"}";
 static uint8_t g_digest[32], g_other[32];
+static const char *const g_members[] = {"a", NULL};
 
 typedef struct fixture {
     char dir[512];
@@ -154,7 +155,7 @@ static void test_json_bodies(void)
         nt_bytes body = NT_BYTES(cases[i].body, strlen(cases[i].body));
 
         server_reply_init(&r);
-        CHECK(server_json_object(&j, &r, body) == -1 && j == NULL);
+        CHECK(server_json_body(&j, &r, body, g_members) == -1 && j == NULL);
         CHECK(is_error(&r, 400, cases[i].code, NULL, cases[i].words));
         server_reply_dispose(&r);
         /* the same answer from both JSON endpoints */
@@ -178,14 +179,41 @@ static void test_json_bodies(void)
         server_reply r;
         json_t *j = NULL;
         server_reply_init(&r);
-        CHECK(server_json_object(&j, &r, NT_BYTES(NULL, 0)) == -1);
+        CHECK(server_json_body(&j, &r, NT_BYTES(NULL, 0), g_members) == -1);
         CHECK(is_error(&r, 400, "empty_body", NULL, "a JSON object is expected"));
         CHECK(strstr(nt_buf_cstr(&r.body), "wrong arguments") == NULL);
         server_reply_dispose(&r);
         /* positive twin */
         server_reply_init(&r);
-        CHECK(server_json_object(&j, &r, NT_BYTES(" {\"a\": 1}\n", 10)) == 0 && j != NULL);
+        CHECK(server_json_body(&j, &r, NT_BYTES(" {\"a\": 1}\n", 10), g_members) == 0 && j != NULL);
         json_decref(j);
+        server_reply_dispose(&r);
+        /* a member the route does not know is named, after any known one */
+        server_reply_init(&r);
+        j = NULL;
+        CHECK(server_json_body(&j, &r, NT_BYTES("{\"a\": 1, \"b\": 2}", 16), g_members) == -1 &&
+              j == NULL);
+        CHECK(is_error(&r, 400, "unknown_member", "b", "unknown member 'b'"));
+        server_reply_dispose(&r);
+    }
+    /* the same unknown-member answer from the three JSON endpoints */
+    {
+        nt_bytes body = NT_BYTES("{\"zz\": 1}", 9);
+        server_reply r;
+        server_evidence e;
+        server_reply_init(&r);
+        server_evidence_init(&e);
+        CHECK(server_evidence_parse(&e, &r, &f.s, body) == -1);
+        CHECK(is_error(&r, 400, "unknown_member", "zz", "unknown member 'zz'"));
+        server_evidence_dispose(&e);
+        server_reply_dispose(&r);
+        server_reply_init(&r);
+        server_post_verify(&r, &f.s, body, NULL, NULL);
+        CHECK(is_error(&r, 400, "unknown_member", "zz", "unknown member 'zz'"));
+        server_reply_dispose(&r);
+        server_reply_init(&r);
+        server_post_verify_report(&r, &f.s, body);
+        CHECK(is_error(&r, 400, "unknown_member", "zz", "unknown member 'zz'"));
         server_reply_dispose(&r);
     }
     fixture_close(&f);

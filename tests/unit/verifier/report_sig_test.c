@@ -6,10 +6,10 @@
  * rejection, a token moved onto another signature, a second time-stamp.
  * Validity is judged at genTime: certificates that expired after the
  * time-stamp still pass, the same signature without it does not.  The TSA
- * is OpenSSL's TS_RESP_CTX (verifier/fixture/fixture.h), not our server.
+ * is OpenSSL's TS_RESP_CTX (tests/fixture/fixture.h), not our server.
  */
+#include "tests/fixture/fixture.h"
 #include "tests/unit/test.h"
-#include "verifier/fixture/fixture.h"
 #include "verifier/verifier.h"
 
 #include <openssl/cms.h>

@@ -5,11 +5,11 @@
  * foreign checkpoint key, foreign log, untrusted TSA or root, a TSA
  * certificate not valid at genTime, revocation before/after genTime; and the
  * JSON report is deterministic.  Receipts are minted by the fixture in
- * verifier/fixture/fixture.h (OpenSSL's TS_RESP_CTX + an in-memory log).
+ * tests/fixture/fixture.h (OpenSSL's TS_RESP_CTX + an in-memory log).
  */
+#include "tests/fixture/fixture.h"
 #include "tests/unit/test.h"
 #include "tests/unit/verifier/verify_fixture.h"
-#include "verifier/fixture/fixture.h"
 #include "verifier/verifier.h"
 
 #include <jansson.h>
