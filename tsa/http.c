@@ -329,6 +329,47 @@ static enum MHD_Result handle_verify(http_req *q)
     return ret;
 }
 
+/* The rate-limit class (ratelimit.c's server_limit_classes) of a route; SERVER_LIMIT_CLASSES
+ * when the route is not limited. */
+static unsigned limit_class(http_route route)
+{
+    switch (route) {
+    case ROUTE_TSA:
+        return SERVER_LIMIT_TSA;
+    case ROUTE_EVIDENCE:
+        return SERVER_LIMIT_EVIDENCE;
+    case ROUTE_VERIFY:
+    case ROUTE_VERIFY_REPORT:
+        return SERVER_LIMIT_VERIFY;
+    default:
+        return SERVER_LIMIT_CLASSES;
+    }
+}
+
+/* Per-client rate limits, before the body is read: 1 when the request got its 429. */
+static int over_limit(http_req *q, enum MHD_Result *ret)
+{
+    const union MHD_ConnectionInfo *ci;
+    server_limit_verdict v;
+    server_reply r;
+    uint8_t addr[16];
+    unsigned cls = limit_class(q->route);
+
+    if (q->s->limiter == NULL || cls >= SERVER_LIMIT_CLASSES) {
+        return 0;
+    }
+    ci = MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    server__limit_address(addr, ci != NULL ? ci->client_addr : NULL);
+    if (!server_limiter_take(&v, q->s->limiter, cls, addr, q->key, q->start_ns)) {
+        return 0;
+    }
+    server_reply_init(&r);
+    server_limit_reply(&r, cls, &v);
+    *ret = http__send_reply(q, &r);
+    server_reply_dispose(&r);
+    return 1;
+}
+
 /* ------------------------------------------------------------------ dispatch */
 
 /* /healthz and /metrics answer from memory, here; ledger reads go to the read pool. */
@@ -372,6 +413,7 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
     int is_get =
         strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     const char *value;
+    enum MHD_Result ret;
 
     if (q->route == ROUTE_NONE) {
         return http__send_error(q, 404, "not_found", NULL, "no such resource");
@@ -389,8 +431,13 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
         if (!is_post) {
             return http__send_error(q, 405, "method_not_allowed", NULL, "use POST");
         }
-        if (q->route == ROUTE_EVIDENCE && (value = request_key(q, 1)) != NULL) {
+        /* /tsa: a key is optional (per_key limits); one presented is checked. */
+        if ((q->route == ROUTE_EVIDENCE || q->route == ROUTE_TSA) &&
+            (value = request_key(q, q->route == ROUTE_EVIDENCE)) != NULL) {
             return http__send_error(q, 401, "unauthorized", NULL, value);
+        }
+        if (over_limit(q, &ret)) {
+            return ret;
         }
         value = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (q->route == ROUTE_TSA ? !media_type_is(value, tsa_types, 2)
