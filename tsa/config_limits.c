@@ -33,8 +33,10 @@ static int parse_limit(server_limit *out, json_t *o, const char *sec)
     NT_TRY(server_cfg_members(o, name, allowed, NT_ARRAY_LEN(allowed)));
     NT_ENSURE(json_object_get(o, "rate") != NULL, NT_EINVAL, "%s.rate: required", sec);
     NT_TRY(server_cfg_uint(&rate, o, name, "rate", LIMIT_MAX_RATE, 0));
-    NT_ENSURE(rate >= 1, NT_EINVAL, "%s.rate: at least 1 request per second (leave the limit out "
-              "for none)", sec);
+    NT_ENSURE(rate >= 1, NT_EINVAL,
+              "%s.rate: at least 1 request per second (leave the limit out "
+              "for none)",
+              sec);
     NT_TRY(server_cfg_uint(&burst, o, name, "burst", LIMIT_MAX_BURST, rate));
     NT_ENSURE(burst >= 1, NT_EINVAL, "%s.burst: at least 1", sec);
     out->rate = (uint32_t)rate;
@@ -52,8 +54,14 @@ static int parse_class(server_limits *lim, unsigned cls, json_t *o)
 
     snprintf(sec, sizeof(sec), "limits.%s.", c->name);
     NT_ENSURE(json_is_object(o), NT_EINVAL, "limits.%s: not an object", c->name);
-    NT_TRY(server_cfg_members(o, sec, server_limit_scope_names,
-                              c->keyed ? SERVER_LIMIT_SCOPES : 1));
+    NT_TRY(server_cfg_members(o, sec, server_limit_scope_names, SERVER_LIMIT_SCOPES));
+    NT_ENSURE(c->anonymous || json_object_get(o, "per_address") == NULL, NT_EINVAL,
+              "%sper_address: %s requires an API key: limit it per_key or per_tenant", sec,
+              c->path);
+    NT_ENSURE(c->keyed || (json_object_get(o, "per_key") == NULL &&
+                           json_object_get(o, "per_tenant") == NULL),
+              NT_EINVAL, "%s%s: %s takes no API key: limit it per_address", sec,
+              json_object_get(o, "per_key") != NULL ? "per_key" : "per_tenant", c->path);
     for (unsigned sc = 0; sc < SERVER_LIMIT_SCOPES; sc++) {
         snprintf(member, sizeof(member), "%s%s", sec, server_limit_scope_names[sc]);
         NT_TRY(parse_limit(&lim->limit[cls][sc], json_object_get(o, server_limit_scope_names[sc]),
@@ -96,8 +104,8 @@ static int parse_override(server_config *cfg, server_limit_override *ov, json_t 
                   "limits.overrides[%zu].key_id: no API key '%s' in api_keys", i, key_id);
         snprintf(ov->key_id, sizeof(ov->key_id), "%s", key_id);
     } else {
-        NT_ENSURE(server_name_valid(tenant, strlen(tenant)) && tenant_known(cfg, tenant),
-                  NT_EINVAL, "limits.overrides[%zu].tenant: no API key of tenant '%s'", i, tenant);
+        NT_ENSURE(server_name_valid(tenant, strlen(tenant)) && tenant_known(cfg, tenant), NT_EINVAL,
+                  "limits.overrides[%zu].tenant: no API key of tenant '%s'", i, tenant);
         snprintf(ov->tenant, sizeof(ov->tenant), "%s", tenant);
     }
     json_object_foreach (o, member, v) {
@@ -155,8 +163,8 @@ int server__config_limits(server_config *cfg, json_t *o)
                       "limits.%s: unknown member (route classes: tsa, evidence, verify)", member);
         }
     }
-    NT_TRY(server_cfg_uint(&u, o, "limits.", "max_buckets", LIMIT_MAX_BUCKETS,
-                           LIMIT_DEFAULT_BUCKETS));
+    NT_TRY(
+        server_cfg_uint(&u, o, "limits.", "max_buckets", LIMIT_MAX_BUCKETS, LIMIT_DEFAULT_BUCKETS));
     NT_ENSURE(u >= 64, NT_EINVAL, "limits.max_buckets: at least 64");
     lim->max_buckets = (unsigned)u;
     if ((v = json_object_get(o, "overrides")) != NULL) {

@@ -32,10 +32,10 @@
 #define NS_PER_S        1000000000ull
 
 const server_limit_class server_limit_classes[SERVER_LIMIT_CLASSES] = {
-    /* name, may carry an API key (per_key, per_tenant apply) */
-    {"tsa", 1},
-    {"evidence", 1},
-    {"verify", 0},
+    /* name, path (for messages), keyed (per_key, per_tenant), anonymous (per_address) */
+    {"tsa", "/tsa", 1, 1},
+    {"evidence", "/v1/evidence", 1, 0},
+    {"verify", "/v1/verify", 0, 1},
 };
 
 const char *const server_limit_scope_names[SERVER_LIMIT_SCOPES] = {"per_address", "per_key",
@@ -116,7 +116,8 @@ int server__limit_address(uint8_t out[16], const struct sockaddr *sa)
         }
         return 0;
     }
-    return -1;
+    return nt_error_set(NT_EINVAL, "not an IP address (family %d)",
+                        sa != NULL ? sa->sa_family : -1);
 }
 
 /* ------------------------------------------------------------------ the table */
@@ -242,8 +243,8 @@ int server_limiter_new(server_limiter **out, const server_config *cfg)
         sets <<= 1;
     }
     l->set_mask = sets - 1;
-    NT_ENSURE((l->slots = nt_calloc(sets * LIMITER_WAYS, sizeof(limiter_slot))) != NULL,
-              NT_ENOMEM, "out of memory for %zu rate-limit buckets", sets * LIMITER_WAYS);
+    NT_ENSURE((l->slots = nt_calloc(sets * LIMITER_WAYS, sizeof(limiter_slot))) != NULL, NT_ENOMEM,
+              "out of memory for %zu rate-limit buckets", sets * LIMITER_WAYS);
     NT_OSSL(RAND_bytes((unsigned char *)l->seed, sizeof(l->seed)), "RAND_bytes failed");
     for (; stripes_done < LIMITER_STRIPES; stripes_done++) {
         NT_ENSURE(pthread_mutex_init(&l->stripes[stripes_done].mu, NULL) == 0, NT_ENOMEM,
@@ -292,9 +293,14 @@ int server_limiter_take(server_limit_verdict *out, server_limiter *l, unsigned c
     size_t k = 0;
 
     memset(out, 0, sizeof(*out));
-    lims[SERVER_LIMIT_PER_ADDRESS] = &cfg->limit[cls][SERVER_LIMIT_PER_ADDRESS];
-    lims[SERVER_LIMIT_PER_KEY] = lims[SERVER_LIMIT_PER_TENANT] = NULL;
-    if (key != NULL && server_limit_classes[cls].keyed) {
+    memset(lims, 0, sizeof(lims));
+    /* A request with a key is that key's (and tenant's): a platform behind one address
+     * is not limited by it; one without is its address's. */
+    if (key == NULL || !server_limit_classes[cls].keyed) {
+        lims[SERVER_LIMIT_PER_ADDRESS] = &cfg->limit[cls][SERVER_LIMIT_PER_ADDRESS];
+        tags[SERVER_LIMIT_PER_ADDRESS] =
+            limiter_hash(l, cls, SERVER_LIMIT_PER_ADDRESS, address, 16);
+    } else {
         k = (size_t)(key - l->cfg->api_keys); /* key points into cfg->api_keys */
         lims[SERVER_LIMIT_PER_KEY] = &l->key_limit[k][cls];
         lims[SERVER_LIMIT_PER_TENANT] = &l->tenant_limit[k][cls];
@@ -303,7 +309,6 @@ int server_limiter_take(server_limit_verdict *out, server_limiter *l, unsigned c
         tags[SERVER_LIMIT_PER_TENANT] =
             limiter_hash(l, cls, SERVER_LIMIT_PER_TENANT, key->tenant, strlen(key->tenant));
     }
-    tags[SERVER_LIMIT_PER_ADDRESS] = limiter_hash(l, cls, SERVER_LIMIT_PER_ADDRESS, address, 16);
     for (unsigned sc = 0; sc < SERVER_LIMIT_SCOPES; sc++) {
         if (lims[sc] == NULL || lims[sc]->rate == 0) {
             continue;
@@ -367,6 +372,10 @@ int server_limiter_metrics(nt_buf *b, server_limiter *l)
                         "# TYPE notarium_rate_limited_total counter\n");
     for (unsigned c = 0; c < SERVER_LIMIT_CLASSES; c++) {
         for (unsigned sc = 0; sc < SERVER_LIMIT_SCOPES; sc++) {
+            if (sc == SERVER_LIMIT_PER_ADDRESS ? !server_limit_classes[c].anonymous
+                                               : !server_limit_classes[c].keyed) {
+                continue; /* a scope the class never applies */
+            }
             e |= nt_buf_printf(b, "notarium_rate_limited_total{route=\"%s\",scope=\"%s\"} %llu\n",
                                server_limit_classes[c].name, server_limit_scope_names[sc],
                                (unsigned long long)atomic_load(&l->refused[c][sc]));

@@ -253,7 +253,9 @@ void server_http_stop(struct server_http *h);
  */
 typedef struct server_limit_class {
     const char *name;
-    int keyed; /* per_key and per_tenant apply (the route reads an API key) */
+    const char *path; /* the route, for messages */
+    int keyed;        /* reads an API key: per_key and per_tenant apply to requests with one */
+    int anonymous;    /* answers requests without a key: per_address applies to those */
 } server_limit_class;
 enum { SERVER_LIMIT_TSA = 0, SERVER_LIMIT_EVIDENCE = 1, SERVER_LIMIT_VERIFY = 2 };
 enum { SERVER_LIMIT_PER_ADDRESS = 0, SERVER_LIMIT_PER_KEY = 1, SERVER_LIMIT_PER_TENANT = 2 };
@@ -271,9 +273,10 @@ typedef struct server_limit_verdict {
 int server_limiter_new(server_limiter **out, const server_config *cfg);
 void server_limiter_free(server_limiter *l);
 /*
- * Take one token from each bucket the request falls under: class `cls`, the client
- * `address` (server__limit_address), the API key presented (an entry of cfg->api_keys,
- * NULL = none: per_address only) at `now_ns` (a monotonic clock).  0 when every bucket
+ * Take one token from each bucket the request falls under: class `cls`, the API key
+ * presented (an entry of cfg->api_keys: per_key and per_tenant), or when it presented
+ * none (NULL) the client `address` (server__limit_address: per_address), at `now_ns` (a
+ * monotonic clock).  0 when every bucket
  * had a token; 1 and *out when one was empty (tokens taken from the others are given
  * back, and the refusal is counted).  Thread-safe; no global lock.
  */
@@ -293,8 +296,8 @@ int server__bucket_take(uint64_t *tat, uint64_t now, uint64_t interval_ns, uint6
                         uint64_t *retry_ns);
 /* ns -> Retry-After seconds: rounded up, 1..86400. */
 unsigned server__retry_after_s(uint64_t retry_ns);
-/* A client address as 16 bytes (IPv4 as ::ffff:a.b.c.d, IPv6 cut to its /64); -1 for
- * another family (out zeroed: all such clients share one bucket). */
+/* A client address as 16 bytes (IPv4 as ::ffff:a.b.c.d, IPv6 cut to its /64); NT_EINVAL
+ * for another family (out zeroed: all such clients share one bucket). */
 struct sockaddr;
 int server__limit_address(uint8_t out[16], const struct sockaddr *sa);
 

@@ -126,7 +126,13 @@ static void test_refusals(void)
     REFUSED("{\"evidence\": {\"per_key\": {\"rate\": 5, \"brust\": 10}}}",
             "limits.evidence.per_key.brust: unknown member");
     /* /v1/verify takes no API key */
-    REFUSED("{\"verify\": {\"per_key\": {\"rate\": 5}}}", "limits.verify.per_key: unknown member");
+    REFUSED("{\"verify\": {\"per_key\": {\"rate\": 5}}}",
+            "limits.verify.per_key: /v1/verify takes no API key");
+    REFUSED("{\"verify\": {\"per_tenant\": {\"rate\": 5}}}",
+            "limits.verify.per_tenant: /v1/verify takes no API key");
+    /* /v1/evidence answers no request without one */
+    REFUSED("{\"evidence\": {\"per_address\": {\"rate\": 5}}}",
+            "limits.evidence.per_address: /v1/evidence requires an API key");
     REFUSED("{\"max_buckets\": 10}", "limits.max_buckets: at least 64");
     REFUSED("{\"max_buckets\": 100000000}", "limits.max_buckets: not an integer");
     REFUSED("{\"overrides\": {}}", "limits.overrides: not an array");

@@ -15,11 +15,11 @@
 #include <openssl/ts.h>
 #include <pthread.h>
 
-#define S   1000000000ull
-#define MS  1000000ull
-#define T0  (100000 * S) /* an arbitrary start on the monotonic clock */
-#define LIMITER_WAYS_TESTED 8 /* ratelimit.c's LIMITER_WAYS */
-#define H32 "00000000000000000000000000000000"
+#define S                   1000000000ull
+#define MS                  1000000ull
+#define T0                  (100000 * S) /* an arbitrary start on the monotonic clock */
+#define LIMITER_WAYS_TESTED 8            /* ratelimit.c's LIMITER_WAYS */
+#define H32                 "00000000000000000000000000000000"
 #define KEY(id, tenant)                                                                            \
     "{\"id\": \"" id "\", \"tenant\": \"" tenant "\", \"salt\": \"0011223344556677\", "            \
     "\"sha256\": \"" H32 H32 "\"}"
@@ -30,8 +30,9 @@ static server_config *config(const char *limits)
     nt_buf j = NT_BUF_INIT;
     nt_buf_printf(&j,
                   "{\"tsa\": {\"policy\": \"1.2.3\"}, \"ledger\": {\"origin\": \"x.example/l\"},"
-                  " \"api_keys\": [" KEY("a1", "ta") ", " KEY("a2", "ta") ", " KEY("b1", "tb") "],"
-                  " \"limits\": %s}",
+                  " \"api_keys\": [" KEY("a1", "ta") ", " KEY("a2", "ta") ", " KEY(
+                      "b1", "tb") "],"
+                                  " \"limits\": %s}",
                   limits);
     CHECK_OK(server_config_parse(&cfg, nt_buf_cstr(&j), j.len, "/srv/notarium"));
     nt_buf_dispose(&j);
@@ -143,8 +144,9 @@ static void test_address(void)
     CHECK(server__limit_address(a, (struct sockaddr *)&in6) == 0);
     addr4(b, "192.0.2.7");
     CHECK_MEM(a, b, 16);
-    CHECK(server__limit_address(a, (struct sockaddr *)&other) == -1);
-    CHECK(server__limit_address(a, NULL) == -1);
+    CHECK(server__limit_address(a, (struct sockaddr *)&other) == NT_EINVAL);
+    CHECK(server__limit_address(a, NULL) == NT_EINVAL);
+    CHECK(a[0] == 0 && a[10] == 0 && a[15] == 0); /* zeroed: one shared bucket */
 }
 
 /* ------------------------------------------------------------------ limiter */
@@ -182,19 +184,24 @@ static void test_scopes(void)
     CHECK(v.scope == SERVER_LIMIT_PER_ADDRESS && v.retry_after_s == 1 && v.retry_ns == S / 2);
     /* another address is another bucket */
     CHECK(take(l, SERVER_LIMIT_TSA, "10.0.0.2", NULL, T0, &v) == 0);
-    /* per_key: a1 twice, then refused by its key, not its (fresh) address */
-    CHECK(take(l, SERVER_LIMIT_TSA, "10.0.1.1", a1, T0, &v) == 0);
+    /* a request with a key is not its address's: 10.0.0.1 is empty, a1 passes */
+    CHECK(take(l, SERVER_LIMIT_TSA, "10.0.0.1", a1, T0, &v) == 0);
+    /* per_key: a1 has one more (burst 2), then its key refuses */
     CHECK(take(l, SERVER_LIMIT_TSA, "10.0.1.2", a1, T0, &v) == 0);
     CHECK(take(l, SERVER_LIMIT_TSA, "10.0.1.3", a1, T0, &v) == 1);
-    CHECK(v.scope == SERVER_LIMIT_PER_KEY);
-    /* per_tenant: a2 shares tenant ta (3 at once, 2 used): one more, then the tenant refuses */
+    CHECK(v.scope == SERVER_LIMIT_PER_KEY && v.retry_ns == S);
+    /* per_tenant: a2 shares tenant ta (3 at once, 2 used): one more, then the tenant
+     * refuses, again and again, and says so each time: the token a2's key gave for each
+     * refused request was given back (else its key, burst 2, would be the one refusing) */
     CHECK(take(l, SERVER_LIMIT_TSA, "10.0.1.4", a2, T0, &v) == 0);
-    CHECK(take(l, SERVER_LIMIT_TSA, "10.0.1.5", a2, T0, &v) == 1);
-    CHECK(v.scope == SERVER_LIMIT_PER_TENANT && v.retry_after_s == 1);
-    /* the refused request's key and address tokens were given back: a2's key bucket still
-     * holds one (burst 2, one used) once the tenant refills */
+    for (int i = 0; i < 4; i++) {
+        CHECK(take(l, SERVER_LIMIT_TSA, "10.0.1.5", a2, T0, &v) == 1);
+        CHECK(v.scope == SERVER_LIMIT_PER_TENANT && v.retry_after_s == 1);
+    }
+    /* a second later the tenant has one token, and a2's key still has its second */
     CHECK(take(l, SERVER_LIMIT_TSA, "10.0.1.5", a2, T0 + S, &v) == 0);
     CHECK(take(l, SERVER_LIMIT_TSA, "10.0.1.5", a2, T0 + S, &v) == 1);
+    CHECK(v.scope == SERVER_LIMIT_PER_TENANT);
     /* tenant tb is untouched */
     CHECK(take(l, SERVER_LIMIT_TSA, "10.0.1.1", b1, T0, &v) == 0);
     /* evidence has no limits configured; verify per address only, keys ignored */
@@ -414,10 +421,14 @@ static void test_metrics(void)
     CHECK(take(l, SERVER_LIMIT_VERIFY, "10.0.0.1", NULL, T0, &v) == 1);
     CHECK_OK(server_limiter_metrics(&m, l));
     CHECK(strstr(nt_buf_cstr(&m),
-                 "notarium_rate_limited_total{route=\"verify\",scope=\"per_address\"} 2\n") != NULL);
+                 "notarium_rate_limited_total{route=\"verify\",scope=\"per_address\"} 2\n") !=
+          NULL);
     CHECK(strstr(nt_buf_cstr(&m),
                  "notarium_rate_limited_total{route=\"tsa\",scope=\"per_key\"} 0\n") != NULL);
     CHECK(strstr(nt_buf_cstr(&m), "notarium_rate_limit_buckets 1\n") != NULL);
+    /* no series for a scope a class never applies */
+    CHECK(strstr(nt_buf_cstr(&m), "route=\"verify\",scope=\"per_key\"") == NULL);
+    CHECK(strstr(nt_buf_cstr(&m), "route=\"evidence\",scope=\"per_address\"") == NULL);
     nt_buf_dispose(&m);
     server_limiter_free(l);
     server_config_free(cfg);
