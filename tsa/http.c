@@ -331,42 +331,54 @@ static enum MHD_Result handle_verify(http_req *q)
 
 /* The rate-limit class (ratelimit.c's server_limit_classes) of a route; SERVER_LIMIT_CLASSES
  * when the route is not limited. */
-static unsigned limit_class(http_route route)
+static unsigned limit_class(http_route r)
 {
-    switch (route) {
-    case ROUTE_TSA:
-        return SERVER_LIMIT_TSA;
-    case ROUTE_EVIDENCE:
-        return SERVER_LIMIT_EVIDENCE;
-    case ROUTE_VERIFY:
-    case ROUTE_VERIFY_REPORT:
-        return SERVER_LIMIT_VERIFY;
-    default:
-        return SERVER_LIMIT_CLASSES;
-    }
+    return r == ROUTE_TSA                                  ? SERVER_LIMIT_TSA
+           : r == ROUTE_EVIDENCE                           ? SERVER_LIMIT_EVIDENCE
+           : r == ROUTE_VERIFY || r == ROUTE_VERIFY_REPORT ? SERVER_LIMIT_VERIFY
+                                                           : SERVER_LIMIT_CLASSES;
 }
 
-/* Per-client rate limits, before the body is read: 1 when the request got its 429. */
+/* The 429 of a request over its rate limit (q->limited). */
+static enum MHD_Result send_limited(http_req *q)
+{
+    server_reply r;
+    enum MHD_Result ret;
+    server_reply_init(&r);
+    server_limit_reply(&r, limit_class(q->route), &q->limit);
+    ret = http__send_reply(q, &r);
+    server_reply_dispose(&r);
+    return ret;
+}
+
+/*
+ * Per-client rate limits, decided from the headers alone: 1 when the request is refused
+ * (q->limited).  A declared body of up to 64 KiB is then read and dropped before the 429,
+ * so that the connection stays open (a reply before the body makes libmicrohttpd close it,
+ * and a hammering client reconnecting per refusal costs more than the few bytes).
+ */
 static int over_limit(http_req *q, enum MHD_Result *ret)
 {
     const union MHD_ConnectionInfo *ci;
-    server_limit_verdict v;
-    server_reply r;
     uint8_t addr[16];
+    uint64_t declared = 0;
     unsigned cls = limit_class(q->route);
+    const char *length;
 
     if (q->s->limiter == NULL || cls >= SERVER_LIMIT_CLASSES) {
         return 0;
     }
     ci = MHD_get_connection_info(q->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     server__limit_address(addr, ci != NULL ? ci->client_addr : NULL);
-    if (!server_limiter_take(&v, q->s->limiter, cls, addr, q->key, q->start_ns)) {
+    if (!server_limiter_take(&q->limit, q->s->limiter, cls, addr, q->key, q->start_ns)) {
         return 0;
     }
-    server_reply_init(&r);
-    server_limit_reply(&r, cls, &v);
-    *ret = http__send_reply(q, &r);
-    server_reply_dispose(&r);
+    q->limited = 1;
+    length = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    *ret =
+        length != NULL && nt_parse_u64(&declared, length, strlen(length)) == 0 && declared <= 65536
+            ? MHD_YES
+            : send_limited(q);
     return 1;
 }
 
@@ -636,8 +648,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (*upload_data_size > 0) {
         size_t total;
-        if (q->too_large || nt_size_add(&total, q->body.len, *upload_data_size) < 0 ||
-            total > s->cfg->max_body) {
+        if (q->limited) {
+            /* refused already: the body is read only to keep the connection */
+        } else if (q->too_large || nt_size_add(&total, q->body.len, *upload_data_size) < 0 ||
+                   total > s->cfg->max_body) {
             q->too_large = 1; /* keep reading (and dropping) so the 413 can be sent */
         } else if (nt_buf_put(&q->body, upload_data, *upload_data_size) < 0) {
             return MHD_NO;
@@ -647,6 +661,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     server_guard_reading(s->guard, q->guard_conn, 0); /* the body is complete */
+    if (q->limited) {
+        return send_limited(q);
+    }
     if (q->too_large) {
         return http__send_error(q, 413, "body_too_large", NULL, "the request body is too large");
     }

@@ -50,6 +50,8 @@ typedef struct http_req {
     nt_buf body;
     uint64_t bytes_in; /* request body bytes received (logged) */
     int too_large;
+    int limited;                /* over a rate limit: 429 once the body is in */
+    server_limit_verdict limit; /* which limit, and when to retry */
     int replied;
     int begun;               /* the first access-handler call was made */
     int nul_in_target;       /* the raw request target has a percent-encoded NUL */

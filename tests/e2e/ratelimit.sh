@@ -82,6 +82,10 @@ check_tsa_429 "$T/anon.$pos" per_address
 grep -qi '^Content-Type: application/timestamp-reply' "$T/anon.h" ||
     nt_fail "429 for /tsa without Content-Type application/timestamp-reply"
 grep -qi '^Retry-After: 1' "$T/anon.h" || nt_fail "429 for /tsa without Retry-After: 1"
+# the (small) body is read before the 429, so the connection stays open for the next request
+if grep -qi '^Connection: close' "$T/anon.h"; then
+    nt_fail "a 429 closed the connection: $(cat "$T/anon.h")"
+fi
 nt_check "$(nt_reply_status "$T/anon.1") == Granted" "anonymous /tsa: first reply not Granted"
 
 # --- keyed /tsa: the key's bucket, not the (empty) address's; another key unaffected
