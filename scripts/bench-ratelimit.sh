@@ -12,7 +12,11 @@
 #     the greedy one's granted and refused (429) counts.
 #
 #   scripts/bench-ratelimit.sh [--duration 10] [--connections 16] [--rounds 2]
-#                              [--polite-rate 20] [--greedy-limit 50] [--build DIR]
+#                              [--polite-rate 20] [--greedy-limit 50] [--build DIR] [--pin]
+#
+# --pin (fairness part): the server and the polite client on CPU 0, the greedy
+# client on CPU 1 (taskset), so that the greedy client's own CPU, which a real
+# one spends on its own machine, is not taken from the server.
 #
 # Binaries: --build DIR (default build-bench/, configured and built in Release
 # when it has no tools/notarium), or NOTARIUM and NT_BIN_DIR.  The ledger runs
@@ -27,6 +31,7 @@ rounds=2
 polite_rate=20
 greedy_limit=50
 build=""
+pin=0
 while (($#)); do
     case "$1" in
     --duration) duration="$2"; shift 2 ;;
@@ -35,7 +40,8 @@ while (($#)); do
     --polite-rate) polite_rate="$2"; shift 2 ;;
     --greedy-limit) greedy_limit="$2"; shift 2 ;;
     --build) build="$2"; shift 2 ;;
-    -h | --help) sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --pin) pin=1; shift ;;
+    -h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench-ratelimit.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -63,9 +69,14 @@ cleanup() {
 }
 trap cleanup EXIT
 
+on_cpu() { # CPU command...: run on that CPU with --pin (exec: $! is the command's own pid)
+    local cpu="$1"
+    shift
+    if ((pin)); then exec taskset -c "$cpu" "$@"; else exec "$@"; fi
+}
 start_server() { # [serve args]
     rm -f "$work/port"
-    "$NOTARIUM" serve --allow-root "$@" --data "$work/data" --listen 127.0.0.1:0 \
+    on_cpu 0 "$NOTARIUM" serve --allow-root "$@" --data "$work/data" --listen 127.0.0.1:0 \
         --port-file "$work/port" --log-level error >>"$work/server.log" 2>&1 &
     server_pid=$!
     for _ in $(seq 1 600); do
@@ -118,6 +129,7 @@ for r in $(seq 1 "$rounds"); do
     done
 done
 
+((pin)) && echo "# --pin: server and polite client on CPU 0, greedy client on CPU 1"
 echo "# 2. fairness: polite = --rate $polite_rate --connections 1 --api-key polite;"
 echo "#    greedy = --connections $conns --api-key greedy (closed loop); per_key limit $greedy_limit/s"
 printf '%-34s %8s %8s %8s %14s %14s %11s\n' "case" "polite" "p50 ms" "p99 ms" "greedy granted" \
@@ -129,12 +141,12 @@ polite_run() { # NAME GREEDY(0/1)
     t0=$(date +%s.%N)
     c0=$(server_cpu_ticks)
     if [[ $2 == 1 ]]; then
-        "$LOAD" --url "$url/tsa" --api-key "$GREEDY" --connections "$conns" \
+        on_cpu 1 "$LOAD" --url "$url/tsa" --api-key "$GREEDY" --connections "$conns" \
             --duration "$((duration + 2))" >"$work/greedy.out" &
         greedy_pid=$!
         sleep 1 # the greedy client is at full speed before the polite one starts
     fi
-    line="$("$LOAD" --url "$url/tsa" --api-key "$POLITE" --connections 1 --rate "$polite_rate" \
+    line="$(on_cpu 0 "$LOAD" --url "$url/tsa" --api-key "$POLITE" --connections 1 --rate "$polite_rate" \
         --duration "$duration" | grep '^RESULT ')"
     if [[ -n "$greedy_pid" ]]; then
         wait "$greedy_pid" || true
