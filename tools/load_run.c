@@ -435,8 +435,9 @@ done:
         printf("connections %u over %u threads, %.2f s\n", o->connections, o->threads, elapsed);
         printf("requests    %llu\n", (unsigned long long)requests);
         printf("granted     %llu\n", (unsigned long long)granted);
-        printf("rejected    %llu (HTTP 503: %llu, HTTP 429: %llu)\n", (unsigned long long)rejected,
-               (unsigned long long)http503, (unsigned long long)http429);
+        printf("rejected    %llu (HTTP 503: %llu)\n", (unsigned long long)rejected,
+               (unsigned long long)http503);
+        printf("limited     %llu (HTTP 429, counted in rejected)\n", (unsigned long long)http429);
         printf("errors      %llu%s%s\n", (unsigned long long)errors, errors ? "  first: " : "",
                errors ? first_error : "");
         printf("tokens/s    %.1f\n", tps);
