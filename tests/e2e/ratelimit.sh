@@ -4,11 +4,14 @@
 # /tsa a DER TimeStampResp rejection (application/timestamp-reply) that
 # `openssl ts -reply -text` reads as Rejected, for /v1/evidence and /v1/verify a
 # JSON body naming the limit; meanwhile other clients keep succeeding:
-#   anonymous /tsa             per_address (burst 3), refused after 3
+#   anonymous /tsa             per_address (burst 3), refused after 3; the 429 keeps the
+#                              connection open (the small body is read first), but one
+#                              before a chunked body closes it
 #   /tsa with key demo         per_key (burst 2): a key is not its address's bucket
 #   /tsa with key other        still granted while demo is refused
 #   /tsa with key platform-a   an override (burst 50): 10 in a row granted
 #   /tsa with a wrong key      401 (a key presented is checked)
+#   notarium-load, key other   hammering /tsa: 429s are clean refusals, at most burst + rate x t
 #   /v1/evidence demo, demo-2  per_key (burst 2), then per_tenant (tenant demo, burst 3)
 #   /v1/evidence other         201 while tenant demo is refused
 #   /v1/verify                 per_address (burst 2)
@@ -88,6 +91,14 @@ if grep -qi '^Connection: close' "$T/anon.h"; then
 fi
 nt_check "$(nt_reply_status "$T/anon.1") == Granted" "anonymous /tsa: first reply not Granted"
 
+# a chunked body (no Content-Length) is not read: the 429 comes at once and closes the connection
+code=$(curl -sS -o "$T/chunked.tsr" -D "$T/chunked.h" -w '%{http_code}' \
+    -H 'Content-Type: application/timestamp-query' -H 'Transfer-Encoding: chunked' \
+    --data-binary @"$T/q.tsq" "$NT_URL/tsa")
+nt_check "$code == 429" "anonymous chunked /tsa over the limit: HTTP $code"
+check_tsa_429 "$T/chunked.tsr" per_address
+grep -qi '^Connection: close' "$T/chunked.h" || nt_fail "429 before a chunked body kept the connection"
+
 # --- keyed /tsa: the key's bucket, not the (empty) address's; another key unaffected
 codes=$(tsa_burst 4 "$T/demo" -H "Authorization: Bearer $KEY_DEMO")
 nt_check "\"${codes:0:8}\" == \"200 200 \"" "key demo on /tsa: burst of 2 not granted: $codes"
@@ -107,6 +118,16 @@ nt_check "$code == 401" "a wrong key on /tsa: HTTP $code"
 codes=$(tsa_burst 10 "$T/pa" -H "Authorization: Bearer $KEY_PA")
 nt_check "\"$codes\" == \"$(printf '200 %.0s' $(seq 10))\"" "platform-a (override): $codes"
 granted=$((granted + 10))
+
+# --- notarium-load as a greedy client of key other: refusals are clean (429 with a DER
+# rejection, errors=0), and at most burst + rate x time get through
+"$NT_BIN_DIR/notarium-load" --url "$NT_URL/tsa" --api-key "$KEY_OTHER" --connections 4 \
+    --duration 2 >"$T/greedy.out" 2>&1 || { cat "$T/greedy.out"; nt_fail "notarium-load failed"; }
+g_granted=$(nt_load_field "$T/greedy.out" granted)
+nt_check "$(nt_load_field "$T/greedy.out" errors) == 0" "greedy load: errors: $(cat "$T/greedy.out")"
+nt_check "$(nt_load_field "$T/greedy.out" limited) -ge 1" "greedy load: never limited"
+nt_check "$g_granted -le 5" "greedy load: $g_granted granted in 2 s at 1/s, burst 2"
+granted=$((granted + g_granted))
 
 # --- /v1/evidence: per_key, then per_tenant across two keys of tenant demo
 ev() { # KEY OUT N
