@@ -147,6 +147,10 @@ int server__config_limits(server_config *cfg, json_t *o)
 
     memset(lim, 0, sizeof(*lim));
     lim->max_buckets = LIMIT_DEFAULT_BUCKETS;
+    for (unsigned c = 0; c < SERVER_LIMIT_CLASSES; c++) {
+        NT_ENSURE(server_limit_classes[c].name != NULL, NT_EINVAL,
+                  "limits: route class %u has no row in server_limit_classes", c);
+    }
     if (o == NULL) {
         return 0;
     }

@@ -31,6 +31,13 @@
 #define LIMITER_STRIPES 256u /* mutexes (a power of two) */
 #define NS_PER_S        1000000000ull
 
+/*
+ * The route classes, one row each.  Adding one: a row here, SERVER_LIMIT_CLASSES in
+ * tsa/server.h one higher (a missing row stops every start with a message, see
+ * config_limits.c), and its routes in http.c's limit_class.  Its
+ * name is then a member of "limits", a route label in /metrics and a class for overrides.
+ * The /v1 writes that carry an API key (evidence, cases) belong to "evidence".
+ */
 const server_limit_class server_limit_classes[SERVER_LIMIT_CLASSES] = {
     /* name, path (for messages), keyed (per_key, per_tenant), anonymous (per_address) */
     {"tsa", "/tsa", 1, 1},
