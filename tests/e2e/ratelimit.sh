@@ -12,7 +12,8 @@
 #   /tsa with key platform-a   an override (burst 50): 10 in a row granted
 #   /tsa with a wrong key      401 (a key presented is checked)
 #   notarium-load, key other   hammering /tsa: 429s are clean refusals, at most burst + rate x t
-#   /v1/evidence demo, demo-2  per_key (burst 2), then per_tenant (tenant demo, burst 3)
+#   /v1/evidence demo, demo-2  per_key (burst 2), then per_tenant (tenant demo, burst 3; demo-2
+#                              has an override of burst 10, so the tenant is what refuses it)
 #   /v1/evidence other         201 while tenant demo is refused
 #   /v1/verify                 per_address (burst 2)
 # A refused request writes nothing (tree size = tokens + records granted);
@@ -40,7 +41,8 @@ nt_config_set "$D" ".api_keys += [$entries] | .limits = {
   \"tsa\": {\"per_address\": {\"rate\": 1, \"burst\": 3}, \"per_key\": {\"rate\": 1, \"burst\": 2}},
   \"evidence\": {\"per_key\": {\"rate\": 1, \"burst\": 2}, \"per_tenant\": {\"rate\": 1, \"burst\": 3}},
   \"verify\": {\"per_address\": {\"rate\": 1, \"burst\": 2}},
-  \"overrides\": [{\"key_id\": \"platform-a\", \"tsa\": {\"rate\": 1000, \"burst\": 50}}]}"
+  \"overrides\": [{\"key_id\": \"platform-a\", \"tsa\": {\"rate\": 1000, \"burst\": 50}},
+                  {\"key_id\": \"demo-2\", \"evidence\": {\"rate\": 1, \"burst\": 10}}]}"
 nt_start "$D" --log-level warn
 
 nt_tsq "$T/q.tsq" -digest "$(printf '%064d' 7)" -sha256 -cert
@@ -49,7 +51,7 @@ nt_tsq "$T/q.tsq" -digest "$(printf '%064d' 7)" -sha256 -cert
 burst() { # N OUT URL [curl args]
     local n="$1" out="$2" url="$3"
     shift 3
-    curl -sS -o "$out.#1" -D "$out.h" -w '%{http_code} ' "$@" "$url?n=[1-$n]"
+    curl -sS -o "$out.#1" -D "$out.h" -w '%{http_code} ' "$url?n=[1-$n]" "$@"
 }
 tsa_burst() { # N OUT [curl args]
     local n="$1" out="$2"
@@ -75,8 +77,13 @@ first_429() { # STATUSES -> 1-based position of the first 429, 0 when none
 }
 granted=0
 
-# --- anonymous /tsa: per_address, burst 3
-codes=$(tsa_burst 6 "$T/anon")
+# --- anonymous /tsa: per_address, burst 3; then (--next: the same curl, milliseconds later,
+# so the bucket is still empty) one with a chunked body
+codes=$(tsa_burst 6 "$T/anon" --next -sS -o "$T/chunked.tsr" -D "$T/chunked.h" \
+    -w '%{http_code}' -H 'Content-Type: application/timestamp-query' \
+    -H 'Transfer-Encoding: chunked' --data-binary @"$T/q.tsq" "$NT_URL/tsa")
+chunked_code=${codes##* }
+codes=${codes% *}
 nt_check "\"${codes:0:12}\" == \"200 200 200 \"" "anonymous /tsa: the burst of 3 not granted: $codes"
 pos=$(first_429 "$codes")
 nt_check "$pos -ge 4" "anonymous /tsa: no 429 after the burst of 3: $codes"
@@ -92,10 +99,7 @@ fi
 nt_check "$(nt_reply_status "$T/anon.1") == Granted" "anonymous /tsa: first reply not Granted"
 
 # a chunked body (no Content-Length) is not read: the 429 comes at once and closes the connection
-code=$(curl -sS -o "$T/chunked.tsr" -D "$T/chunked.h" -w '%{http_code}' \
-    -H 'Content-Type: application/timestamp-query' -H 'Transfer-Encoding: chunked' \
-    --data-binary @"$T/q.tsq" "$NT_URL/tsa")
-nt_check "$code == 429" "anonymous chunked /tsa over the limit: HTTP $code"
+nt_check "$chunked_code == 429" "anonymous chunked /tsa over the limit: HTTP $chunked_code"
 check_tsa_429 "$T/chunked.tsr" per_address
 grep -qi '^Connection: close' "$T/chunked.h" || nt_fail "429 before a chunked body kept the connection"
 
@@ -146,10 +150,10 @@ nt_check "$(jq -r .limit "$T/ev_demo.$pos") == per_key" "evidence 429 limit: $(c
 nt_check "$(jq -r .retry_after "$T/ev_demo.$pos") == 1" "evidence 429 retry_after"
 grep -qi '^Retry-After: 1' "$T/ev_demo.h" || nt_fail "evidence 429 without Retry-After"
 grep -qi '^Content-Type: application/json' "$T/ev_demo.h" || nt_fail "evidence 429 not JSON"
-# demo-2: its own key bucket is full, but tenant demo (burst 3) has at most one token left
-codes=$(ev "$KEY_DEMO2" "$T/ev_demo2" 3)
+# demo-2 (an override: its key's burst is 10): tenant demo (burst 3) refuses it within 4
+codes=$(ev "$KEY_DEMO2" "$T/ev_demo2" 5)
 pos=$(first_429 "$codes")
-nt_check "$pos -ge 1" "evidence, key demo-2: tenant demo never refused: $codes"
+nt_check "$pos -ge 1 && $pos -le 4" "evidence, key demo-2: tenant demo did not refuse: $codes"
 granted=$((granted + pos - 1))
 nt_check "$(jq -r .limit "$T/ev_demo2.$pos") == per_tenant" \
     "evidence, demo-2 429 limit: $(cat "$T/ev_demo2.$pos")"
