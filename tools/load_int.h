@@ -57,7 +57,8 @@ typedef struct load_opts {
     record_alg alg;
     const EVP_MD *md;
     int evidence;
-    const char *api_key;
+    const char *api_key; /* sent with --evidence, and on /tsa when given */
+    double rate;         /* --rate: requests per second over all connections; 0 = closed loop */
     const char *record_path;
     int stop_on_reject;
     const char *check_records;

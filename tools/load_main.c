@@ -24,7 +24,7 @@ static void usage(FILE *f)
             "                     [--duration S] [--max-requests N] [--alg sha256]\n"
             "                     [--evidence --api-key KEY] [--url-path /v1/evidence]\n"
             "                     [--record FILE] [--stop-on-reject] [--no-keepalive]\n"
-            "                     [--hold S (with --max-requests N = --connections N)]\n"
+            "                     [--hold S (with --max-requests N = --connections N)] [--rate R]\n"
             "       notarium-load --url http://127.0.0.1:PORT --check-records FILE [--vkey FILE]\n"
             "       notarium-load --url http://127.0.0.1:PORT --check-consistency OLD_CHECKPOINT\n"
             "                     --vkey FILE [--save-checkpoint FILE]\n"
@@ -33,6 +33,9 @@ static void usage(FILE *f)
             "--no-keepalive sends Connection: close: a new TCP connection per request.\n"
             "--hold S keeps the connections open and idle S seconds after the run\n"
             "(prints HOLD open=N when they are), to measure what idle connections cost.\n"
+            "--rate R paces the run at R requests/s in all (each connection R/N), for a polite\n"
+            "client beside a greedy one; --api-key on /tsa sends that key (per-key limits).\n"
+            "429 (a rate limit) and 503 count as rejected, not as errors.\n"
             "Exit status: 0 done (load run) or all checks passed, 1 a check failed or the\n"
             "run saw errors, 2 usage.\n");
 }
@@ -156,6 +159,11 @@ static int opts_parse(load_opts *o, int argc, char **argv)
             NT_TRY(parse_uint(&o->max_requests, next, 1, LOAD_HARD_MAX_REQUESTS, "--max-requests"));
         } else if (strcmp(a, "--alg") == 0) {
             alg = next;
+        } else if (strcmp(a, "--rate") == 0) {
+            char *end = NULL;
+            o->rate = strtod(next, &end);
+            NT_ENSURE(end != next && *end == '\0' && o->rate > 0 && o->rate <= 1e6, NT_EINVAL,
+                      "--rate must be requests per second in (0, 1000000]");
         } else if (strcmp(a, "--api-key") == 0) {
             o->api_key = next;
         } else if (strcmp(a, "--record") == 0) {
@@ -184,6 +192,8 @@ static int opts_parse(load_opts *o, int argc, char **argv)
     NT_TRY(record_alg_from_name(&o->alg, alg));
     o->md = EVP_get_digestbynid(record_alg_nid(o->alg));
     NT_ENSURE(o->md != NULL, NT_EINVAL, "digest %s not available", alg);
+    NT_ENSURE(o->api_key == NULL || (o->api_key[0] != '\0' && strpbrk(o->api_key, "\r\n") == NULL),
+              NT_EINVAL, "bad --api-key");
     if (o->evidence) {
         NT_ENSURE(o->api_key != NULL && o->api_key[0] != '\0' &&
                       strpbrk(o->api_key, "\r\n") == NULL,

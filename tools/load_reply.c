@@ -44,8 +44,11 @@ int load__build_tsa_request(nt_buf *out, req_state *st, const load_opts *o)
     NT_TRY(nt_buf_printf(out,
                          "POST %s HTTP/1.1\r\nHost: %s\r\n%s"
                          "Content-Type: application/timestamp-query\r\n"
+                         "%s%s%s"
                          "Content-Length: %d\r\n\r\n",
                          o->path, o->host, o->no_keepalive ? "Connection: close\r\n" : "",
+                         o->api_key != NULL ? "Authorization: Bearer " : "",
+                         o->api_key != NULL ? o->api_key : "", o->api_key != NULL ? "\r\n" : "",
                          der_len));
     NT_TRY(nt_buf_put(out, der, (size_t)der_len));
 done:
@@ -252,7 +255,7 @@ reply_kind load__check_tsa_reply(const load_opts *o, const req_state *st, int st
     TS_STATUS_INFO *si = NULL;
     TS_TST_INFO *tst = NULL;
     nt_bytes si_der, tst_der;
-    if (status != 200 && status != 503) {
+    if (status != 200 && status != 503 && status != 429) {
         snprintf(why, why_len, "HTTP %d", status);
         return REPLY_ERROR;
     }
@@ -263,6 +266,10 @@ reply_kind load__check_tsa_reply(const load_opts *o, const req_state *st, int st
         TS_STATUS_INFO_free(si);
         if (status == 503) {
             return REPLY_REJECTED; /* overload: 503 + JSON, a clean refusal */
+        }
+        if (status == 429) {
+            snprintf(why, why_len, "HTTP 429 with a body that is not a TimeStampResp");
+            return REPLY_ERROR;
         }
         snprintf(why, why_len, "HTTP 200 with a body that is not a TimeStampResp");
         return REPLY_ERROR;
@@ -316,8 +323,8 @@ reply_kind load__check_evidence_reply(const load_opts *o, const req_state *st, i
     receipt r;
     record rec;
     receipt_init(&r);
-    if (status == 503) {
-        return REPLY_REJECTED;
+    if (status == 503 || status == 429) {
+        return REPLY_REJECTED; /* overload or a rate limit: a clean refusal */
     }
     if (status != 201 && status != 200) {
         snprintf(why, why_len, "HTTP %d", status);

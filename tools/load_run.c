@@ -21,7 +21,8 @@ typedef struct conn {
     nt_buf in;
     uint64_t started_ns;
     uint64_t retry_ns;
-    int retired; /* the request cap is reached: no more requests from this one */
+    int retired;      /* the request cap is reached: no more requests from this one */
+    uint64_t next_ns; /* --rate: this connection's next request is due then */
     req_state st;
 } conn;
 
@@ -32,7 +33,7 @@ typedef struct worker {
     unsigned nconn;
     int ep;
     uint64_t deadline_ns;
-    uint64_t granted, rejected, errors, http503;
+    uint64_t granted, rejected, errors, http503, http429;
     uint32_t *lat_us;
     size_t lat_len, lat_cap;
     char first_error[200];
@@ -97,8 +98,17 @@ static void conn_send(worker *w, conn *c)
 static void conn_start(worker *w, conn *c)
 {
     const load_opts *o = w->o;
-    if (atomic_load(&g_stop) || g_signalled || nt_mono_ns() >= w->deadline_ns) {
+    uint64_t now = nt_mono_ns();
+    if (atomic_load(&g_stop) || g_signalled || now >= w->deadline_ns) {
         return;
+    }
+    if (o->rate > 0) {
+        /* paced (open loop): a late reply does not move the schedule */
+        uint64_t every = (uint64_t)(1e9 * (double)o->connections / o->rate);
+        if (now < c->next_ns) {
+            return; /* the worker loop starts it when due */
+        }
+        c->next_ns = c->next_ns == 0 || c->next_ns + every < now ? now + every : c->next_ns + every;
     }
     uint64_t seq = atomic_fetch_add(&g_started, 1);
     if (seq >= o->max_requests) {
@@ -155,6 +165,9 @@ static void conn_complete(worker *w, conn *c, const http_resp *r)
             : load__check_tsa_reply(o, &c->st, r->status, body, r->body_len, why, sizeof(why));
     if (r->status == 503) {
         w->http503++;
+    }
+    if (r->status == 429) {
+        w->http429++;
     }
     if (k == REPLY_GRANTED) {
         w->granted++;
@@ -258,7 +271,8 @@ static void *worker_main(void *arg)
         unsigned busy = 0;
         for (unsigned i = 0; i < w->nconn; i++) {
             conn *c = &w->conns[i];
-            if (c->state == CONN_IDLE && !c->retired && !stopping && c->retry_ns <= now) {
+            if (c->state == CONN_IDLE && !c->retired && !stopping && c->retry_ns <= now &&
+                c->next_ns <= now) {
                 conn_start(w, c);
             }
             busy += c->state != CONN_IDLE || (!c->retired && !stopping);
@@ -267,7 +281,7 @@ static void *worker_main(void *arg)
             break; /* request cap reached or stopping, and nothing in flight */
         }
         uint64_t left_ms = (w->deadline_ns - now) / 1000000 + 1;
-        int timeout = left_ms < 10 ? (int)left_ms : 10;
+        int timeout = left_ms < 10 ? (int)left_ms : (w->o->rate > 0 ? 1 : 10);
         int n = epoll_wait(w->ep, events, (int)NT_ARRAY_LEN(events), timeout);
         for (int i = 0; i < n; i++) {
             conn_event(w, events[i].data.ptr, events[i].events);
@@ -344,7 +358,7 @@ int load__run(const load_opts *o)
     conn *conns = NULL;
     uint32_t *all = NULL;
     unsigned started = 0;
-    uint64_t granted = 0, rejected = 0, errors = 0, http503 = 0;
+    uint64_t granted = 0, rejected = 0, errors = 0, http503 = 0, http429 = 0;
     size_t nlat = 0;
     uint64_t t0 = nt_mono_ns();
     double cpu0 = process_cpu_s();
@@ -388,6 +402,7 @@ done:
             rejected += ws[t].rejected;
             errors += ws[t].errors;
             http503 += ws[t].http503;
+            http429 += ws[t].http429;
             nlat += ws[t].lat_len;
             if (first_error[0] == '\0') {
                 first_error = ws[t].first_error;
@@ -422,6 +437,7 @@ done:
         printf("granted     %llu\n", (unsigned long long)granted);
         printf("rejected    %llu (HTTP 503: %llu)\n", (unsigned long long)rejected,
                (unsigned long long)http503);
+        printf("limited     %llu (HTTP 429, counted in rejected)\n", (unsigned long long)http429);
         printf("errors      %llu%s%s\n", (unsigned long long)errors, errors ? "  first: " : "",
                errors ? first_error : "");
         printf("tokens/s    %.1f\n", tps);
@@ -429,10 +445,10 @@ done:
         printf("client cpu  %.2f s = %.2f cores, %.1f us per request\n", cpu, cores, cpu_us);
         printf("RESULT requests=%llu granted=%llu rejected=%llu errors=%llu tps=%.1f "
                "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f client_cores=%.2f "
-               "client_us_per_req=%.1f\n",
+               "client_us_per_req=%.1f limited=%llu\n",
                (unsigned long long)requests, (unsigned long long)granted,
                (unsigned long long)rejected, (unsigned long long)errors, tps, p50, p90, p99, pmax,
-               cores, cpu_us);
+               cores, cpu_us, (unsigned long long)http429);
         fflush(stdout);
     }
     for (unsigned t = 0; ws != NULL && t < o->threads; t++) {

@@ -307,7 +307,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
 {
     static const char *const allowed[] = {"listen", "threads",  "max_body", "log_level", "tsa",
                                           "ledger", "api_keys", "evidence", "mirror",    "web",
-                                          "http",   "pkcs11",   "user"};
+                                          "http",   "pkcs11",   "user",     "limits"};
     static const char *const evidence_allowed[] = {"max_metadata_bytes"};
     static const char *const web_allowed[] = {"verify_page", "report_trust"};
     server_config *cfg = NULL;
@@ -378,6 +378,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
         cfg->mirror_stop_timeout_ms = 5000;
     }
     NT_TRY(parse_http(cfg, json_object_get(root, "http")));
+    NT_TRY(server__config_limits(cfg, json_object_get(root, "limits")));
 
     if ((v = json_object_get(root, "pkcs11")) != NULL) {
         NT_TRY(parse_pkcs11(cfg, v));

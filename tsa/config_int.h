@@ -35,4 +35,8 @@ int server_cfg_str_array(char **out, size_t *count, size_t max, json_t *obj, con
 /* A relative path resolved against the data directory, in place (a pkcs11: URI is kept). */
 int server_cfg_path(char **path, const char *data_dir);
 
+/* config_limits.c: the "limits" section into cfg->limits (o NULL = absent: no limits);
+ * api_keys must have been read. */
+int server__config_limits(server_config *cfg, json_t *o);
+
 #endif

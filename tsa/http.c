@@ -372,6 +372,7 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
     int is_get =
         strcmp(method, MHD_HTTP_METHOD_GET) == 0 || strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
     const char *value;
+    enum MHD_Result ret;
 
     if (q->route == ROUTE_NONE) {
         return http__send_error(q, 404, "not_found", NULL, "no such resource");
@@ -389,8 +390,13 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
         if (!is_post) {
             return http__send_error(q, 405, "method_not_allowed", NULL, "use POST");
         }
-        if (q->route == ROUTE_EVIDENCE && (value = request_key(q, 1)) != NULL) {
+        /* /tsa: a key is optional (per_key limits); one presented is checked. */
+        if ((q->route == ROUTE_EVIDENCE || q->route == ROUTE_TSA) &&
+            (value = request_key(q, q->route == ROUTE_EVIDENCE)) != NULL) {
             return http__send_error(q, 401, "unauthorized", NULL, value);
+        }
+        if (http__over_limit(q, &ret)) {
+            return ret;
         }
         value = MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (q->route == ROUTE_TSA ? !media_type_is(value, tsa_types, 2)
@@ -589,8 +595,10 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     }
     if (*upload_data_size > 0) {
         size_t total;
-        if (q->too_large || nt_size_add(&total, q->body.len, *upload_data_size) < 0 ||
-            total > s->cfg->max_body) {
+        if (q->limited) {
+            /* refused already: the body is read only to keep the connection */
+        } else if (q->too_large || nt_size_add(&total, q->body.len, *upload_data_size) < 0 ||
+                   total > s->cfg->max_body) {
             q->too_large = 1; /* keep reading (and dropping) so the 413 can be sent */
         } else if (nt_buf_put(&q->body, upload_data, *upload_data_size) < 0) {
             return MHD_NO;
@@ -600,6 +608,9 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
         return MHD_YES;
     }
     server_guard_reading(s->guard, q->guard_conn, 0); /* the body is complete */
+    if (q->limited) {
+        return http__send_limited(q);
+    }
     if (q->too_large) {
         return http__send_error(q, 413, "body_too_large", NULL, "the request body is too large");
     }

@@ -1,8 +1,9 @@
 /*
- * http_int.h - private to the two files of the HTTP front end, the only ones
+ * http_int.h - private to the files of the HTTP front end, the only ones
  * that include <microhttpd.h>: http.c (the daemon, routing, HTTP rules,
- * connection limits) and http_async.c (the requests answered later: ledger
- * appends waiting for their commit, ledger reads run on the read pool).
+ * connection limits), http_async.c (the requests answered later: ledger
+ * appends waiting for their commit, ledger reads run on the read pool) and
+ * http_limit.c (the rate limits' side of a request).
  */
 #ifndef TSA_HTTP_INT_H
 #define TSA_HTTP_INT_H
@@ -50,6 +51,8 @@ typedef struct http_req {
     nt_buf body;
     uint64_t bytes_in; /* request body bytes received (logged) */
     int too_large;
+    int limited;                /* over a rate limit: 429 once the body is in */
+    server_limit_verdict limit; /* which limit, and when to retry */
     int replied;
     int begun;               /* the first access-handler call was made */
     int nul_in_target;       /* the raw request target has a percent-encoded NUL */
@@ -81,6 +84,15 @@ const char *http__arg(http_req *q, const char *name);
 const char *http__key_id(const http_req *q);
 /* The tenant of the API key presented (owner of evidence metadata and cases), NULL = none. */
 const char *http__tenant(const http_req *q);
+
+/*
+ * http_limit.c: per-client rate limits (tsa/ratelimit.c), from the headers alone.  1 when
+ * the request is over a limit: q->limited is set, and *ret is the 429 already sent, or
+ * MHD_YES when a small body is to be read (and dropped) first, after which the access
+ * handler sends it with http__send_limited.
+ */
+int http__over_limit(http_req *q, enum MHD_Result *ret);
+enum MHD_Result http__send_limited(http_req *q);
 
 /* http_async.c */
 enum MHD_Result http__handle_tsa(http_req *q);

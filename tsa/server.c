@@ -345,6 +345,9 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
         threads = cpu_count();
     }
     s->verify_max = threads > 1 ? threads / 2 : 1;
+    if (cfg->limits.enabled) {
+        NT_TRY(server_limiter_new(&s->limiter, cfg));
+    }
     NT_TRY(server_http_start(&s->http, s, fd, threads));
     fd = -1; /* owned by the HTTP daemon now */
 
@@ -451,6 +454,7 @@ void server_free(server *s)
     }
     tsa_free(s->tsa);
     server__keys_free(s);
+    server_limiter_free(s->limiter);
     certs_signer_free(s->signer);
     EVP_PKEY_free(s->log_key);
     for (size_t i = 0; i < RECEIPT_MAX_CERTS; i++) {

@@ -40,6 +40,33 @@ typedef struct server_api_key {
 } server_api_key;
 
 /*
+ * The "limits" section (tsa/config_limits.c, docs/OPERATING.md): token buckets per route
+ * class (SERVER_LIMIT_CLASS_*: /tsa, the /v1 writes, /v1/verify) and scope (per client
+ * address, per API key, per tenant).  rate 0 = no limit of that kind.
+ */
+#define SERVER_LIMIT_CLASSES 3 /* tsa, evidence, verify: server_limit_class_names */
+#define SERVER_LIMIT_SCOPES  3 /* per_address, per_key, per_tenant */
+typedef struct server_limit {
+    uint32_t rate;  /* tokens per second; 0 = unlimited */
+    uint32_t burst; /* bucket size (requests allowed at once) */
+} server_limit;
+
+typedef struct server_limit_override {
+    char key_id[65]; /* an api_keys id, or "" when the override names a tenant */
+    char tenant[65]; /* a tenant, or "" */
+    int has[SERVER_LIMIT_CLASSES];
+    server_limit limit[SERVER_LIMIT_CLASSES]; /* replaces per_key (or per_tenant) */
+} server_limit_override;
+
+typedef struct server_limits {
+    int enabled;          /* any limit configured */
+    unsigned max_buckets; /* size of the bucket table */
+    server_limit limit[SERVER_LIMIT_CLASSES][SERVER_LIMIT_SCOPES];
+    server_limit_override overrides[SERVER_MAX_API_KEYS];
+    size_t override_count;
+} server_limits;
+
+/*
  * The parsed configuration file (see docs/OPERATING.md for every member).
  * Every string is owned by the struct and released by server_config_free;
  * relative paths in the file have been resolved against data_dir.
@@ -107,6 +134,7 @@ typedef struct server_config {
     char *pkcs11_module;
     char *pkcs11_pin_file;
     char *pkcs11_pin_env; /* the name of the environment variable */
+    server_limits limits; /* "limits": per-client rate limits (absent = none) */
 } server_config;
 
 /*

@@ -16,7 +16,7 @@
 #include <stdatomic.h>
 
 /* HTTP status codes counted in /metrics; anything else lands in "other". */
-#define SERVER_CODE_SLOTS 14
+#define SERVER_CODE_SLOTS 15
 extern const unsigned server_metric_codes[SERVER_CODE_SLOTS];
 
 /* Latency histogram upper bounds in seconds (the +Inf bucket is implicit). */
@@ -39,6 +39,8 @@ typedef struct server_guard server_guard; /* http_guard.c */
 typedef struct server_conn server_conn;
 typedef struct server_pool server_pool; /* http_pool.c */
 struct server_keys;                     /* server_keys.c */
+
+typedef struct server_limiter server_limiter; /* ratelimit.c */
 
 struct server {
     const server_config *cfg;
@@ -66,6 +68,7 @@ struct server {
     _Atomic unsigned verifying; /* verifications running now */
     server_guard *guard;        /* owned by http.c; NULL before the HTTP daemon starts */
     struct server_keys *keys;   /* certificate expiry for /metrics and the daily warning */
+    server_limiter *limiter;    /* the "limits" section's buckets; NULL = no limits */
 };
 
 /* A reply built by a handler; http.c turns it into an MHD response. */
@@ -244,6 +247,61 @@ void server_http_quiesce(struct server_http *h);
 unsigned server_http_abandon(struct server_http *h);
 /* Stop the worker threads and close every connection.  NULL ok. */
 void server_http_stop(struct server_http *h);
+
+/*
+ * ratelimit.c: per-client rate limits (docs/OPERATING.md, "limits").  A route class is
+ * one row of server_limit_classes (its name in the configuration and /metrics, and
+ * whether its requests carry an API key); http.c maps its routes onto the rows.
+ */
+typedef struct server_limit_class {
+    const char *name;
+    const char *path; /* the route, for messages */
+    int keyed;        /* reads an API key: per_key and per_tenant apply to requests with one */
+    int anonymous;    /* answers requests without a key: per_address applies to those */
+} server_limit_class;
+enum { SERVER_LIMIT_TSA = 0, SERVER_LIMIT_EVIDENCE = 1, SERVER_LIMIT_VERIFY = 2 };
+enum { SERVER_LIMIT_PER_ADDRESS = 0, SERVER_LIMIT_PER_KEY = 1, SERVER_LIMIT_PER_TENANT = 2 };
+extern const server_limit_class server_limit_classes[SERVER_LIMIT_CLASSES];
+extern const char *const server_limit_scope_names[SERVER_LIMIT_SCOPES];
+
+/* A refusal: the scope whose bucket was empty and when it has a token again. */
+typedef struct server_limit_verdict {
+    unsigned scope;         /* SERVER_LIMIT_PER_* */
+    uint64_t retry_ns;      /* until the bucket holds one token */
+    unsigned retry_after_s; /* retry_ns in whole seconds, rounded up, at least 1 */
+} server_limit_verdict;
+
+/* The bucket table for cfg->limits (cfg must outlive it); NT_ENOMEM. */
+int server_limiter_new(server_limiter **out, const server_config *cfg);
+void server_limiter_free(server_limiter *l);
+/*
+ * Take one token from each bucket the request falls under: class `cls`, the API key
+ * presented (an entry of cfg->api_keys: per_key and per_tenant), or when it presented
+ * none (NULL) the client `address` (server__limit_address: per_address), at `now_ns` (a
+ * monotonic clock).  0 when every bucket
+ * had a token; 1 and *out when one was empty (tokens taken from the others are given
+ * back, and the refusal is counted).  Thread-safe; no global lock.
+ */
+int server_limiter_take(server_limit_verdict *out, server_limiter *l, unsigned cls,
+                        const uint8_t address[16], const server_api_key *key, uint64_t now_ns);
+/* Buckets held now (a full bucket is not held). */
+uint64_t server_limiter_tracked(server_limiter *l);
+/* The /metrics families of the limiter, appended; -1 out of memory. */
+int server_limiter_metrics(nt_buf *b, server_limiter *l);
+/* The 429 reply with Retry-After: a DER rejection for class tsa, else a JSON body. */
+void server_limit_reply(server_reply *r, unsigned cls, const server_limit_verdict *v);
+/*
+ * The arithmetic (GCRA): bucket state *tat, `interval_ns` per token, `burst` tokens.  0
+ * and *tat advanced when a token was there, else 1 with *retry_ns until there is one.
+ */
+int server__bucket_take(uint64_t *tat, uint64_t now, uint64_t interval_ns, uint64_t burst,
+                        uint64_t *retry_ns);
+/* ns -> Retry-After seconds: rounded up, 1..86400. */
+unsigned server__retry_after_s(uint64_t retry_ns);
+/* A client address as 16 bytes (IPv4 as ::ffff:a.b.c.d, IPv6 cut to its /64); NT_EINVAL
+ * for another family (out zeroed: all such clients share one bucket). */
+struct sockaddr;
+int server__limit_address(uint8_t out[16], const struct sockaddr *sa);
 
 /* server_datadir.c: read data_dir/state/boot-epoch (0 when missing; NT_ECORRUPT when not a
  * decimal below 2^32 - 1), then store epoch + 1 (bump) or max(epoch, at_least) durably;

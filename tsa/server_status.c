@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-const unsigned server_metric_codes[SERVER_CODE_SLOTS] = {200, 201, 400, 401, 404, 405, 411,
-                                                         413, 415, 500, 503, 408, 431, 414};
+const unsigned server_metric_codes[SERVER_CODE_SLOTS] = {200, 201, 400, 401, 404, 405, 411, 413,
+                                                         415, 500, 503, 408, 431, 414, 429};
 const double server_latency_bounds[SERVER_LATENCY_BUCKETS] = {
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5};
 
@@ -467,6 +467,9 @@ void server_get_metrics(server_reply *r, server *s)
                        s->boot_epoch);
     e |= mirror_metrics(b, s, info.size);
     e |= server__keys_metrics(b, s);
+    if (s->limiter != NULL) {
+        e |= server_limiter_metrics(b, s->limiter);
+    }
     if (e != 0) {
         server_reply_error(r, 500, "internal_error", NULL, "out of memory");
         return;
