@@ -110,7 +110,7 @@ static void print_demo_help(const char *data, const char *addr)
 int cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *config_path = NULL, *level_name = NULL, *user = NULL;
-    server_options opts = {NULL, -1, NULL, 0, 0, -1};
+    server_options opts = {NULL, -1, NULL, 0, 0, -1, 0, -1, 0, -1};
     server_config *cfg = NULL;
     server *s = NULL;
     nt_buf path = NT_BUF_INIT;
@@ -272,7 +272,8 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     new_rc = server_new(&s, cfg, &opts);
-    opts.has_listen_fd = 0; /* server_new took the bound socket, also when it failed */
+    /* server_new took the bound sockets, also when it failed */
+    opts.has_listen_fd = opts.has_tls_fd = opts.has_admin_fd = 0;
     if (new_rc < 0) {
         fprintf(stderr, "notarium serve: %s\n", nt_error_last());
         goto done;
@@ -294,9 +295,7 @@ int cmd_serve(int argc, char **argv)
     /* 3: the ledger did not commit within http.drain_timeout_ms (docs/OPERATING.md). */
     status = server_shutdown(s) < 0 ? 3 : 0;
 done:
-    if (opts.has_listen_fd) {
-        close(opts.listen_fd); /* bound, but the start failed before server_new */
-    }
+    serve_privs_close(&opts); /* bound, but the start failed before server_new */
     server_free(s);
     server_config_free(cfg);
     nt_buf_dispose(&path);

@@ -35,4 +35,9 @@ int server_cfg_str_array(char **out, size_t *count, size_t max, json_t *obj, con
 /* A relative path resolved against the data directory, in place (a pkcs11: URI is kept). */
 int server_cfg_path(char **path, const char *data_dir);
 
+/* config_tls.c: "tls" and "admin_listen" (after api_keys: tls.clients name their ids), and
+ * the check that some listener is left; its members' release for server_config_free. */
+int server__config_listeners(server_config *cfg, json_t *root);
+void server__config_listeners_free(server_config *cfg);
+
 #endif

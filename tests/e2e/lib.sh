@@ -96,7 +96,7 @@ nt__start() {
     NT_PIDS+=("$NT_PID")
     for _ in $(seq 1 1200); do
         if [[ -s "$portfile" ]]; then
-            NT_URL="http://$(tr -d '\n' <"$portfile")"
+            NT_URL="http://$(head -n1 "$portfile")"
             return 0
         fi
         kill -0 "$NT_PID" 2>/dev/null || nt_fail "server exited during start-up"
