@@ -244,10 +244,8 @@ void http__tls_conn_start(http_conn *c, struct MHD_Connection *conn)
         nt_log_warn("tls: cannot set the credentials: %s", gnutls_strerror(rc));
         return;
     }
-    if (cfg->tls_client_auth == SERVER_TLS_CLIENT_OPTIONAL) {
-        req = GNUTLS_CERT_REQUEST;
-    } else if (cfg->tls_client_auth == SERVER_TLS_CLIENT_REQUIRED) {
-        req = GNUTLS_CERT_REQUIRE;
+    if (cfg->tls_client_auth != SERVER_TLS_CLIENT_NONE) {
+        req = GNUTLS_CERT_REQUEST; /* "required" is enforced by verify_client, with a log line */
     }
     gnutls_certificate_server_set_request(session, req);
 }
