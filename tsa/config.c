@@ -305,9 +305,9 @@ done:
 
 int server_config_parse(server_config **out, const char *json, size_t len, const char *data_dir)
 {
-    static const char *const allowed[] = {"listen", "threads",  "max_body", "log_level", "tsa",
-                                          "ledger", "api_keys", "evidence", "mirror",    "web",
-                                          "http",   "pkcs11",   "user",     "tls",       "admin_listen"};
+    static const char *const allowed[] = {
+        "listen", "threads", "max_body", "log_level", "tsa",  "ledger", "api_keys",    "evidence",
+        "mirror", "web",     "http",     "pkcs11",    "user", "tls",    "admin_listen"};
     static const char *const evidence_allowed[] = {"max_metadata_bytes"};
     static const char *const web_allowed[] = {"verify_page", "report_trust"};
     server_config *cfg = NULL;

@@ -91,10 +91,10 @@ static int client_parse(server_config *cfg, json_t *o, size_t i)
               "%skey_id: no API key entry with id '%s' in api_keys", sec, key_id);
     for (size_t j = 0; j < i; j++) {
         const server_tls_client *d = &cfg->tls_clients[j];
-        NT_ENSURE(!(c->has_sha256 && d->has_sha256 && memcmp(c->sha256, d->sha256, 32) == 0) &&
-                      !(c->subject != NULL && d->subject != NULL &&
-                        strcmp(c->subject, d->subject) == 0),
-                  NT_EINVAL, "tls.clients[%zu]: the same certificate as tls.clients[%zu]", i, j);
+        NT_ENSURE(
+            !(c->has_sha256 && d->has_sha256 && memcmp(c->sha256, d->sha256, 32) == 0) &&
+                !(c->subject != NULL && d->subject != NULL && strcmp(c->subject, d->subject) == 0),
+            NT_EINVAL, "tls.clients[%zu]: the same certificate as tls.clients[%zu]", i, j);
     }
 done:
     nt_free(hex);

@@ -610,8 +610,8 @@ static enum MHD_Result first_call(http_req *q, struct MHD_Connection *conn, cons
 }
 
 enum MHD_Result http__on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **con_cls)
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_data_size, void **con_cls)
 {
     const http_daemon_ctx *d = cls;
     server *s = d->s;
@@ -656,7 +656,7 @@ enum MHD_Result http__on_access(void *cls, struct MHD_Connection *conn, const ch
 }
 
 void http__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+                        enum MHD_RequestTerminationCode toe)
 {
     server *s = cls;
     http_req *q = *con_cls;

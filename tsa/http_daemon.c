@@ -96,14 +96,15 @@ static struct MHD_Daemon *daemon_start(struct server_http *h, int fd, http_liste
         flags |= MHD_USE_TLS;
         http__tls_options(extra);
     }
-    return MHD_start_daemon(
-        flags, 0, NULL, NULL, http__on_access, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_THREAD_POOL_SIZE, pool,
-        MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        d, MHD_OPTION_URI_LOG_CALLBACK, http__on_uri, d, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_LIMIT, max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        s->cfg->http_max_per_address, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-        (size_t)HTTP_CONN_POOL_BYTES, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+    return MHD_start_daemon(flags, 0, NULL, NULL, http__on_access, d, MHD_OPTION_EXTERNAL_LOGGER,
+                            on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+                            MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED,
+                            http__on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
+                            MHD_OPTION_URI_LOG_CALLBACK, http__on_uri, d,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_CONNECTION_LIMIT, max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                            s->cfg->http_max_per_address, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                            (size_t)HTTP_CONN_POOL_BYTES, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
 }
 
 static void daemons_stop(struct server_http *h)

@@ -80,9 +80,9 @@ typedef struct http_req {
     server_conn *guard_conn; /* this connection in the guard; NULL = untracked */
     http_conn *hconn;        /* the connection's context (NULL when out of memory) */
     http_listener listener;
-    int suspended;           /* waiting for the ledger (an append or a read) */
-    int abandoned;           /* answered by server_http_abandon, not by the ledger */
-    int append_error;        /* written by the callback before it resumes us */
+    int suspended;    /* waiting for the ledger (an append or a read) */
+    int abandoned;    /* answered by server_http_abandon, not by the ledger */
+    int append_error; /* written by the callback before it resumes us */
     uint64_t append_index;
     server_reply read_reply; /* a ledger read's reply, moved here before the resume */
     tsa_result result;       /* /tsa and /v1/evidence */

@@ -105,9 +105,8 @@ static int creds_load(tls_creds **out, const server_config *cfg)
     /* GnuTLS checks that the key is the certificate's (GNUTLS_E_CERTIFICATE_KEY_MISMATCH). */
     rc = gnutls_certificate_set_x509_key_mem2(c->cred, &dc, &dk, GNUTLS_X509_FMT_PEM, NULL, 0);
     NT_ENSURE(rc >= 0, NT_EINVAL, "tls.key %s and tls.cert %s: %s", cfg->tls_key, cfg->tls_cert,
-              rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH
-                  ? "the key is not the certificate's key"
-                  : gnutls_strerror(rc));
+              rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH ? "the key is not the certificate's key"
+                                                      : gnutls_strerror(rc));
     if (cfg->tls_client_ca != NULL) {
         gnutls_datum_t dca;
         NT_TRY(nt_file_read(&ca, cfg->tls_client_ca, HTTP_TLS_MAX_FILE));
@@ -212,7 +211,7 @@ static int no_cert(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn, i
     *pcert = NULL;
     *pcert_length = 0;
     *privkey = NULL;
-    return -1;
+    return GNUTLS_E_INSUFFICIENT_CREDENTIALS;
 }
 
 size_t http__tls_options(struct MHD_OptionItem *opts)
@@ -329,7 +328,7 @@ static int verify_client(gnutls_session_t session)
             gnutls_certificate_verification_status_print(status, GNUTLS_CRT_X509, &why, 0);
         }
         nt_log_warn("tls: client certificate refused (subject %s, sha256 %s): %s", subject, hex,
-                    rc < 0 ? gnutls_strerror(rc)
+                    rc < 0             ? gnutls_strerror(rc)
                     : why.data != NULL ? (const char *)why.data
                                        : "not valid");
         gnutls_free(why.data);

@@ -18,12 +18,14 @@
 #define DATA "/srv/notarium"
 #define BASE                                                                                       \
     "\"tsa\": {\"policy\": \"1.2.3\"}, \"ledger\": {\"origin\": \"o\"}, \"api_keys\": "            \
-    "[{\"id\": \"platform-a\", \"tenant\": \"t-a\", \"salt\": \"0011223344556677\", \"sha256\": "                \
+    "[{\"id\": \"platform-a\", \"tenant\": \"t-a\", \"salt\": \"0011223344556677\", \"sha256\": "  \
     "\"0000000000000000000000000000000000000000000000000000000000000000\"}, {\"id\": "             \
-    "\"platform-b\", \"salt\": \"0011223344556677\", \"sha256\": "                                               \
+    "\"platform-b\", \"salt\": \"0011223344556677\", \"sha256\": "                                 \
     "\"0000000000000000000000000000000000000000000000000000000000000000\"}]"
-#define FP  "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
-#define FPC "FF:EE:DD:CC:BB:AA:99:88:77:66:55:44:33:22:11:00:ff:ee:dd:cc:bb:aa:99:88:77:66:55:44:33:22:11:00"
+#define FP "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+#define FPC                                                                                        \
+    "FF:EE:DD:CC:BB:AA:99:88:77:66:55:44:33:22:11:00:ff:ee:dd:cc:bb:aa:99:88:77:66:55:44:33:22:"   \
+    "11:00"
 
 static const char *with(nt_buf *b, const char *members)
 {
@@ -49,8 +51,8 @@ static void refused(const char *json, const char *needle, int line)
     server_config *cfg = NULL;
     int rc = server_config_parse(&cfg, json, strlen(json), DATA);
     if (rc != NT_EINVAL || cfg != NULL || strstr(nt_error_last(), needle) == NULL) {
-        fprintf(stderr, "config_tls_test.c:%d: expected NT_EINVAL naming '%s', got %d (%s)\n",
-                line, needle, rc, nt_error_last());
+        fprintf(stderr, "config_tls_test.c:%d: expected NT_EINVAL naming '%s', got %d (%s)\n", line,
+                needle, rc, nt_error_last());
     }
     CHECK(rc == NT_EINVAL && cfg == NULL && strstr(nt_error_last(), needle) != NULL);
     server_config_free(cfg);
@@ -83,7 +85,8 @@ static void test_every_member(void)
                             "\"/etc/k.pem\", \"client_ca\": \"tls/ca.pem\", \"client_auth\": "
                             "\"required\", \"clients\": [{\"sha256\": \"" FP "\", \"key_id\": "
                             "\"platform-b\"}, {\"subject\": \"O=A,CN=a\", \"key_id\": "
-                            "\"platform-a\"}, {\"sha256\": \"" FPC "\", \"key_id\": \"platform-a\"}]}"));
+                            "\"platform-a\"}, {\"sha256\": \"" FPC
+                            "\", \"key_id\": \"platform-a\"}]}"));
     REQUIRE(cfg != NULL);
     CHECK(cfg->listen == NULL);
     CHECK(strcmp(cfg->admin_listen, "127.0.0.1:9161") == 0);
@@ -119,7 +122,8 @@ static void test_every_member(void)
 static void test_refusals(void)
 {
     nt_buf b = NT_BUF_INIT;
-#define TLS(extra) "\"tls\": {\"listen\": \"127.0.0.1:0\", \"cert\": \"c\", \"key\": \"k\"" extra "}"
+#define TLS(extra)                                                                                 \
+    "\"tls\": {\"listen\": \"127.0.0.1:0\", \"cert\": \"c\", \"key\": \"k\"" extra "}"
     REFUSED(with(&b, "\"listen\": null"), "listen: null needs tls.listen");
     REFUSED(with(&b, "\"tls\": 3"), "tls: not an object");
     REFUSED(with(&b, TLS(", \"port\": 1")), "tls.port");
@@ -139,8 +143,7 @@ static void test_refusals(void)
             "tls.client_auth: required, but tls.clients maps no certificate");
     REFUSED(with(&b, TLS(", \"clients\": [{\"sha256\": \"" FP "\", \"key_id\": \"platform-a\"}]")),
             "tls.clients: needs tls.client_ca");
-    REFUSED(with(&b, TLS(", \"client_ca\": \"ca\", \"clients\": {}")),
-            "tls.clients: not an array");
+    REFUSED(with(&b, TLS(", \"client_ca\": \"ca\", \"clients\": {}")), "tls.clients: not an array");
     REFUSED(with(&b, TLS(", \"client_ca\": \"ca\", \"clients\": [1]")),
             "tls.clients[0]: not an object");
     REFUSED(with(&b, TLS(", \"client_ca\": \"ca\", \"clients\": [{\"key_id\": \"platform-a\"}]")),
@@ -205,8 +208,9 @@ static void test_credentials(void)
     sh(dir, "cp a.pem cur.pem && cp a.key cur.key");
     REQUIRE(nt_path_join(&cert, dir, "cur.pem") == 0);
     REQUIRE(nt_path_join(&key, dir, "cur.key") == 0);
-    REQUIRE(nt_buf_printf(&b, "{" BASE ", \"tls\": {\"listen\": \"127.0.0.1:0\", \"cert\": \"%s\", "
-                              "\"key\": \"%s\"}}",
+    REQUIRE(nt_buf_printf(&b,
+                          "{" BASE ", \"tls\": {\"listen\": \"127.0.0.1:0\", \"cert\": \"%s\", "
+                          "\"key\": \"%s\"}}",
                           nt_buf_cstr(&cert), nt_buf_cstr(&key)) == 0);
     cfg = ACCEPTED(nt_buf_cstr(&b));
     REQUIRE(cfg != NULL);
