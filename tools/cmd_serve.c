@@ -63,10 +63,34 @@ static int apply_test_clock_hook(void)
     nt_log_warn("test hook: clock synchronisation forced to '%s' (NOTARIUM_TEST_CLOCK_SYNC)", v);
     return 0;
 }
+
+/* Test-only: SIGUSR2 reloads the TLS credentials (e2e/tls_reload), until SIGHUP does. */
+static void test_hook_sigset(sigset_t *set)
+{
+    sigaddset(set, SIGUSR2);
+}
+
+static void test_hook_signal(server *s, int sig)
+{
+    if (sig == SIGUSR2 && s != NULL) {
+        nt_log_warn("test hook: SIGUSR2, reloading the TLS credentials");
+        server_tls_reload(s); /* logs its outcome */
+    }
+}
 #else
 static int apply_test_clock_hook(void)
 {
     return 0;
+}
+
+static void test_hook_sigset(sigset_t *set)
+{
+    (void)set;
+}
+
+static void test_hook_signal(server *s, int sig)
+{
+    (void)s, (void)sig;
 }
 #endif
 
@@ -268,6 +292,7 @@ int cmd_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    test_hook_sigset(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -287,6 +312,7 @@ int cmd_serve(int argc, char **argv)
         print_demo_help(data, server_address(s));
     }
     while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM)) {
+        test_hook_signal(s, sig);
     }
     nt_log_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     if (serve_notify("STOPPING=1\nSTATUS=stopping: answering queued requests") < 0) {

@@ -222,6 +222,16 @@ typedef struct server server;
  */
 int server_new(server **out, const server_config *cfg, const server_options *opts);
 
+/*
+ * Reload the HTTPS listener's credentials (tls.cert, tls.key, tls.client_ca) from their
+ * files and swap them in atomically for new connections; open connections keep theirs.
+ * A bad set (unreadable file, key readable by group or others, key not the certificate's,
+ * client CA without a certificate) is refused with its code and an error log line, and
+ * the set in use keeps serving.  NT_ESTATE when there is no tls section.  Thread-safe;
+ * meant for SIGHUP.  (tsa/http_tls.c)
+ */
+int server_tls_reload(server *s);
+
 /* The address actually bound, "ADDR:PORT" (borrowed): the plain listener's, or the HTTPS
  * listener's when there is no plain one. */
 const char *server_address(const server *s);

@@ -238,14 +238,13 @@ void server__keys_free(server *s);
  * read it, or when it is not the certificate's key; tls.client_ca).  server__tls_reload
  * loads the files again and swaps the new set in for new connections, atomically; on any
  * error the set in use stays (connections keep being served) and the code is returned.
- * server_tls_reload is that with a log line (the one to call on SIGHUP); NT_ESTATE when
- * there is no tls section.  server__tls_cert_sha256: the current certificate's SHA-256.
+ * server_tls_reload (server.h) is that with a log line.  server__tls_cert_sha256: the
+ * current certificate's SHA-256.
  */
 int server__tls_new(struct server_tls **out, const server_config *cfg);
 void server__tls_free(struct server_tls *t);
 int server__tls_reload(struct server_tls *t);
 void server__tls_cert_sha256(uint8_t out[32], struct server_tls *t);
-int server_tls_reload(server *s);
 
 /* The listening sockets handed to server_http_start; -1 = that listener is off. */
 typedef struct server_listen_fds {
