@@ -9,7 +9,8 @@
 # mapped client certificate alone is 201 and the evidence belongs to the mapped
 # key's tenant (by sha256 and by subject); an Authorization header naming
 # another key on that connection is 401, the same key is fine; an unmapped
-# certificate of the CA, an expired one and one of another CA are refused in
+# certificate of the CA, an expired one, one of another CA and a mapped one whose
+# extendedKeyUsage is serverAuth only are refused in
 # the handshake (curl gets no HTTP status, nothing is appended, the server logs
 # why); /metrics is 404 on the public listeners and 200 on the admin one,
 # which answers nothing else; /healthz stays public.
@@ -53,9 +54,11 @@ leaf client-b "/CN=platform-b/O=Platform B" "extendedKeyUsage=clientAuth"
 leaf unknown "/CN=stranger/O=Nobody" "extendedKeyUsage=clientAuth"
 leaf expired "/CN=platform-a/O=Platform A" "extendedKeyUsage=clientAuth" ca "40 days ago"
 leaf rogue-client "/CN=platform-a/O=Platform A" "extendedKeyUsage=clientAuth" rogue
+leaf server-only "/CN=platform-a/O=Platform A" "extendedKeyUsage=serverAuth"
 openssl x509 -in "$P/expired.pem" -noout -checkend 0 >/dev/null 2>&1 &&
     nt_fail "the expired test certificate is still valid"
 FP_A=$(openssl x509 -in "$P/client-a.pem" -outform DER | sha256sum | cut -d' ' -f1)
+FP_S=$(openssl x509 -in "$P/server-only.pem" -outform DER | sha256sum | cut -d' ' -f1)
 
 # --- two API keys of two tenants; certificates map to them -------------------
 "$NOTARIUM" apikey new --id platform-a --tenant tenant-a >"$T/ka.txt" 2>/dev/null ||
@@ -68,6 +71,7 @@ nt_config_set "$D" ".api_keys += [$(sed -n 2p "$T/ka.txt"), $(sed -n 2p "$T/kb.t
     | .tls = {listen: \"127.0.0.1:0\", cert: \"$P/server.pem\", key: \"$P/server.key\",
               client_ca: \"$P/ca.pem\", client_auth: \"optional\",
               clients: [{sha256: \"$FP_A\", key_id: \"platform-a\"},
+                        {sha256: \"$FP_S\", key_id: \"platform-a\"},
                         {subject: \"O=Platform B,CN=platform-b\", key_id: \"platform-b\"}]}
     | .admin_listen = \"127.0.0.1:0\""
 nt_start_nodemo "$D" --log-level info
@@ -183,6 +187,7 @@ refused() { # NAME CERT LOGTEXT
 refused "unknown certificate" unknown "CN=stranger.*not mapped to an API key"
 refused "expired certificate" expired "expired"
 refused "another CA's certificate" rogue-client "issuer is unknown"
+refused "a certificate for servers only (mapped)" server-only "intended purpose"
 
 # --- 5. the admin listener -----------------------------------------------------
 code=$(nt_http GET "$ADMIN/metrics" "$T/m.txt")

@@ -6,7 +6,8 @@
  * refusal naming the member; then the HTTPS credentials of tsa/http_tls.c:
  * a good pair loads, server__tls_reload swaps a new pair in, and a key that
  * group or others can read, a key of another certificate or a missing file
- * is refused while the pair in use stays.  Certificates are made with the
+ * is refused while the pair in use stays, also through server_tls_reload (and
+ * NT_ESTATE without a tls section).  Certificates are made with the
  * openssl command line in a temporary directory.
  */
 #include "tests/unit/test.h"
@@ -250,6 +251,20 @@ static void test_credentials(void)
     CHECK(server__tls_reload(t) == 0);
     server__tls_cert_sha256(now, t);
     CHECK(memcmp(first, now, 32) != 0);
+
+    /* server_tls_reload: the same through a server, and NT_ESTATE without a tls section */
+    {
+        server s;
+        memset(&s, 0, sizeof(s));
+        s.cfg = cfg;
+        CHECK(server_tls_reload(&s) == NT_ESTATE);
+        s.tls = t;
+        CHECK(server_tls_reload(&s) == 0);
+        sh(dir, "cp a.pem cur.pem");
+        CHECK(server_tls_reload(&s) == NT_EINVAL); /* a.pem with b.key */
+        server__tls_cert_sha256(first, t);
+        CHECK(memcmp(first, now, 32) == 0);
+    }
 
     server__tls_free(t);
     server_config_free(cfg);
