@@ -82,7 +82,7 @@ static unsigned connection_limit(void)
  */
 #define HTTP_CONN_POOL_BYTES (16u * 1024u)
 
-/* One MHD daemon on `fd` for `listener` (extra: its MHD_OPTION_ARRAY, may be empty). */
+/* One MHD daemon on `fd` for `listener` (HTTPS: with the options of http_tls.c). */
 static struct MHD_Daemon *daemon_start(struct server_http *h, int fd, http_listener listener,
                                        unsigned pool, unsigned max)
 {

@@ -287,6 +287,13 @@ static const server_tls_client *client_lookup(const server_config *cfg, const gn
     return found;
 }
 
+/* A refusal of verify_client, counted for /metrics. */
+static int refuse(http_conn *c, int code)
+{
+    atomic_fetch_add(&c->s->metrics.tls_client_refused, 1);
+    return code;
+}
+
 /*
  * Run by GnuTLS inside the handshake once the client's certificate arrived:
  * non-zero ends the handshake with an alert, before any HTTP byte is read.
@@ -316,7 +323,7 @@ static int verify_client(gnutls_session_t session)
         if (c->s->cfg->tls_client_auth == SERVER_TLS_CLIENT_REQUIRED) {
             nt_log_warn("tls: connection refused: no client certificate (tls.client_auth is "
                         "required)");
-            return GNUTLS_E_NO_CERTIFICATE_FOUND;
+            return refuse(c, GNUTLS_E_NO_CERTIFICATE_FOUND);
         }
         return 0;
     }
@@ -332,13 +339,13 @@ static int verify_client(gnutls_session_t session)
                     : why.data != NULL ? (const char *)why.data
                                        : "not valid");
         gnutls_free(why.data);
-        return GNUTLS_E_CERTIFICATE_ERROR;
+        return refuse(c, GNUTLS_E_CERTIFICATE_ERROR);
     }
     if (e == NULL) {
         nt_log_warn("tls: client certificate refused (subject %s, sha256 %s): not mapped to an "
                     "API key by tls.clients",
                     subject, hex);
-        return GNUTLS_E_CERTIFICATE_ERROR;
+        return refuse(c, GNUTLS_E_CERTIFICATE_ERROR);
     }
     c->client_key = &c->s->cfg->api_keys[e->key_index];
     return 0;

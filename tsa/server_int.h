@@ -31,7 +31,8 @@ typedef struct server_metrics {
     _Atomic uint64_t tokens_granted;      /* tokens actually sent (leaf committed) */
     _Atomic uint64_t tokens_rejected[32]; /* rejections sent, by failure bit */
     _Atomic uint64_t evidence_created;
-    _Atomic uint64_t overloaded; /* 503 for a full ledger queue */
+    _Atomic uint64_t overloaded;         /* 503 for a full ledger queue */
+    _Atomic uint64_t tls_client_refused; /* handshakes refused for the client certificate */
 } server_metrics;
 
 struct server_http;                       /* http.c */

@@ -193,6 +193,9 @@ refused "a certificate for servers only (mapped)" server-only "intended purpose"
 code=$(nt_http GET "$ADMIN/metrics" "$T/m.txt")
 nt_check "$code == 200" "admin /metrics: $code"
 grep -q '^notarium_http_requests_total' "$T/m.txt" || nt_fail "admin /metrics body: $(head -3 "$T/m.txt")"
+# the four certificates refused in the handshake are counted
+grep -qx 'notarium_tls_client_refused_total 4' "$T/m.txt" ||
+    nt_fail "refusals in /metrics: $(grep tls_client "$T/m.txt")"
 code=$(nt_http GET "$ADMIN/healthz" "$T/h.json")
 nt_check "$code == 200" "admin /healthz: $code"
 code=$(nt_http GET "$ADMIN/v1/checkpoint" "$T/c.txt")

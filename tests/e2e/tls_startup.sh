@@ -82,6 +82,10 @@ code=$(curl -s -o /dev/null -w '%{http_code}' "http://$ADDR/healthz" || true)
 nt_check "$code != 200" "plain HTTP answered on the HTTPS-only listener"
 code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$P/ca.pem" "https://$ADDR/healthz" || true)
 nt_check "$code == 000" "no client certificate on a required listener: HTTP $code"
+code=$(curl -s -o "$T/m.txt" -w '%{http_code}' "${C[@]}" "https://$ADDR/metrics" || true)
+nt_check "$code == 200" "/metrics over mTLS: $code"
+grep -qx 'notarium_tls_client_refused_total 1' "$T/m.txt" ||
+    nt_fail "the refusal is not counted: $(grep tls_client "$T/m.txt")"
 grep -q 'tls: connection refused: no client certificate (tls.client_auth is required)' "$NT_LOG" ||
     nt_fail "no log line for the connection without a certificate"
 H=$(printf x | sha256sum | cut -d' ' -f1)
