@@ -206,8 +206,5 @@ code=$(nt_http GET "$HTTPS/metrics" "$T/m3.txt" "${C[@]}")
 nt_check "$code == 404" "public HTTPS /metrics with admin_listen: $code"
 code=$(nt_http GET "$HTTPS/healthz" "$T/h2.json" "${C[@]}")
 nt_check "$code == 200" "public HTTPS /healthz: $code"
-# the proxy headers are not trusted: no X-Forwarded-For in the request log
-curl -s -o /dev/null -H 'X-Forwarded-For: 203.0.113.9' "$NT_URL/healthz"
-grep -q '203.0.113.9' "$NT_LOG" && nt_fail "X-Forwarded-For reached the log"
 nt_stop
 echo "PASS"
