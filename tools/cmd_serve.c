@@ -63,10 +63,34 @@ static int apply_test_clock_hook(void)
     nt_log_warn("test hook: clock synchronisation forced to '%s' (NOTARIUM_TEST_CLOCK_SYNC)", v);
     return 0;
 }
+
+/* Test-only: SIGUSR2 reloads the TLS credentials (e2e/tls_reload), until SIGHUP does. */
+static void test_hook_sigset(sigset_t *set)
+{
+    sigaddset(set, SIGUSR2);
+}
+
+static void test_hook_signal(server *s, int sig)
+{
+    if (sig == SIGUSR2 && s != NULL) {
+        nt_log_warn("test hook: SIGUSR2, reloading the TLS credentials");
+        server_tls_reload(s); /* logs its outcome */
+    }
+}
 #else
 static int apply_test_clock_hook(void)
 {
     return 0;
+}
+
+static void test_hook_sigset(sigset_t *set)
+{
+    (void)set;
+}
+
+static void test_hook_signal(server *s, int sig)
+{
+    (void)s, (void)sig;
 }
 #endif
 
@@ -110,7 +134,7 @@ static void print_demo_help(const char *data, const char *addr)
 int cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *config_path = NULL, *level_name = NULL, *user = NULL;
-    server_options opts = {NULL, -1, NULL, 0, 0, -1};
+    server_options opts = {NULL, -1, NULL, 0, 0, -1, 0, -1, 0, -1};
     server_config *cfg = NULL;
     server *s = NULL;
     nt_buf path = NT_BUF_INIT;
@@ -268,11 +292,13 @@ int cmd_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    test_hook_sigset(&set);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
     new_rc = server_new(&s, cfg, &opts);
-    opts.has_listen_fd = 0; /* server_new took the bound socket, also when it failed */
+    /* server_new took the bound sockets, also when it failed */
+    opts.has_listen_fd = opts.has_tls_fd = opts.has_admin_fd = 0;
     if (new_rc < 0) {
         fprintf(stderr, "notarium serve: %s\n", nt_error_last());
         goto done;
@@ -286,6 +312,7 @@ int cmd_serve(int argc, char **argv)
         print_demo_help(data, server_address(s));
     }
     while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM)) {
+        test_hook_signal(s, sig);
     }
     nt_log_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     if (serve_notify("STOPPING=1\nSTATUS=stopping: answering queued requests") < 0) {
@@ -294,9 +321,7 @@ int cmd_serve(int argc, char **argv)
     /* 3: the ledger did not commit within http.drain_timeout_ms (docs/OPERATING.md). */
     status = server_shutdown(s) < 0 ? 3 : 0;
 done:
-    if (opts.has_listen_fd) {
-        close(opts.listen_fd); /* bound, but the start failed before server_new */
-    }
+    serve_privs_close(&opts); /* bound, but the start failed before server_new */
     server_free(s);
     server_config_free(cfg);
     nt_buf_dispose(&path);

@@ -36,12 +36,15 @@ int serve_privs_drop(const serve_user *u);
  * loaded and before anything is opened for writing:
  *  - root with a user (user, else cfg->user): look it up, bind the listener
  *    (opts->listen, else cfg->listen) into opts->listen_fd (has_listen_fd = 1,
- *    for server_new), then serve_privs_drop and set HOME, USER and LOGNAME
+ *    for server_new), and tls.listen and admin_listen into tls_fd and admin_fd
+ *    (has_tls_fd, has_admin_fd), then serve_privs_drop and set HOME, USER and LOGNAME
  *    to the user's (as runuser and systemd's User= do);
  *  - root without a user: NT_EINVAL with the refusal, unless root_ok (--demo,
  *    --allow-root), then a loud warning;
  *  - not root: nothing to drop; a configured user must be the current one.
  */
+/* Close the sockets serve_privs_start bound and clear their has_* flags (a failed start). */
+void serve_privs_close(server_options *opts);
 int serve_privs_start(server_options *opts, const server_config *cfg, const char *user,
                       int root_ok);
 

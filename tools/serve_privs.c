@@ -109,20 +109,44 @@ int serve_privs_start(server_options *opts, const server_config *cfg, const char
         return 0;
     }
     NT_TRY(serve_user_lookup(&u, name));
-    NT_TRY(server_listen_open(&fd, addr, sizeof(addr),
-                              opts->listen != NULL ? opts->listen : cfg->listen));
+    if (opts->listen != NULL || cfg->listen != NULL) { /* null: HTTPS only */
+        NT_TRY(server_listen_open(&fd, addr, sizeof(addr),
+                                  opts->listen != NULL ? opts->listen : cfg->listen));
+        opts->has_listen_fd = 1;
+        opts->listen_fd = fd;
+        fd = -1;
+    }
+    if (cfg->tls_listen != NULL) { /* the HTTPS and admin listeners: bound as root too */
+        NT_TRY(server_listen_open(&opts->tls_fd, addr, sizeof(addr), cfg->tls_listen));
+        opts->has_tls_fd = 1;
+    }
+    if (cfg->admin_listen != NULL) {
+        NT_TRY(server_listen_open(&opts->admin_fd, addr, sizeof(addr), cfg->admin_listen));
+        opts->has_admin_fd = 1;
+    }
     NT_TRY(serve_privs_drop(&u));
     NT_ENSURE(setenv("HOME", u.home, 1) == 0 && setenv("USER", u.name, 1) == 0 &&
                   setenv("LOGNAME", u.name, 1) == 0,
               NT_ENOMEM, "setenv: %s", strerror(errno));
-    nt_log_info("bound %s as root, now running as user %s (uid %u, gid %u)", addr, u.name,
+    nt_log_info("bound the listeners as root, now running as user %s (uid %u, gid %u)", u.name,
                 (unsigned)u.uid, (unsigned)u.gid);
-    opts->has_listen_fd = 1;
-    opts->listen_fd = fd;
-    fd = -1;
 done:
-    if (fd >= 0) {
-        close(fd);
+    if (error < 0) {
+        serve_privs_close(opts);
     }
     return error;
+}
+
+void serve_privs_close(server_options *opts)
+{
+    if (opts->has_listen_fd) {
+        close(opts->listen_fd);
+    }
+    if (opts->has_tls_fd) {
+        close(opts->tls_fd);
+    }
+    if (opts->has_admin_fd) {
+        close(opts->admin_fd);
+    }
+    opts->has_listen_fd = opts->has_tls_fd = opts->has_admin_fd = 0;
 }

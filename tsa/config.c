@@ -305,9 +305,9 @@ done:
 
 int server_config_parse(server_config **out, const char *json, size_t len, const char *data_dir)
 {
-    static const char *const allowed[] = {"listen", "threads",  "max_body", "log_level", "tsa",
-                                          "ledger", "api_keys", "evidence", "mirror",    "web",
-                                          "http",   "pkcs11",   "user",     "limits"};
+    static const char *const allowed[] = {
+        "listen", "threads", "max_body", "log_level", "tsa",  "ledger", "api_keys",     "evidence",
+        "mirror", "web",     "http",     "pkcs11",    "user", "tls",    "admin_listen", "limits"};
     static const char *const evidence_allowed[] = {"max_metadata_bytes"};
     static const char *const web_allowed[] = {"verify_page", "report_trust"};
     server_config *cfg = NULL;
@@ -327,8 +327,8 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     NT_ENSURE((cfg->data_dir = nt_strdup(data_dir)) != NULL, NT_ENOMEM, "out of memory");
     NT_TRY(server_cfg_members(root, "", allowed, NT_ARRAY_LEN(allowed)));
 
-    NT_TRY(server_cfg_str(&cfg->listen, root, "", "listen", SERVER_DEFAULT_LISTEN, 0));
-    {
+    NT_TRY(server_cfg_str(&cfg->listen, root, "", "listen", SERVER_DEFAULT_LISTEN, 1));
+    if (cfg->listen != NULL) {
         nt_buf host = NT_BUF_INIT;
         uint16_t port;
         error = server_listen_parse(&host, &port, cfg->listen);
@@ -379,6 +379,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     }
     NT_TRY(parse_http(cfg, json_object_get(root, "http")));
     NT_TRY(server__config_limits(cfg, json_object_get(root, "limits")));
+    NT_TRY(server__config_listeners(cfg, root));
 
     if ((v = json_object_get(root, "pkcs11")) != NULL) {
         NT_TRY(parse_pkcs11(cfg, v));
@@ -459,6 +460,7 @@ void server_config_free(server_config *cfg)
     for (size_t i = 0; i < SERVER_MAX_REMOTES; i++) {
         nt_free(cfg->mirror_remotes[i]);
     }
+    server__config_listeners_free(cfg);
     nt_wipe(cfg->api_keys, sizeof(cfg->api_keys));
     nt_free(cfg);
 }

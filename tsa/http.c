@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ helpers */
@@ -231,17 +230,20 @@ static const char *bearer_token(const char *value, size_t *len)
 /*
  * The request's API key into q->key.  NULL when it is good (or absent and not
  * `required`), else the reason for a 401: a header that is present is always
- * checked, so a wrong key never reads as "no key".
+ * checked, so a wrong key never reads as "no key".  A client certificate mapped
+ * by tls.clients authenticates as its key entry; an Authorization header on
+ * the same connection must then name that same entry.
  */
 static const char *request_key(http_req *q, int required)
 {
     size_t len = 0;
     const char *value =
         MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    const server_api_key *cert_key = q->hconn != NULL ? q->hconn->client_key : NULL;
     const char *key;
 
-    q->key = NULL;
-    if (value == NULL && !required) {
+    q->key = cert_key;
+    if (value == NULL && (cert_key != NULL || !required)) {
         return NULL;
     }
     key = bearer_token(value, &len);
@@ -249,7 +251,14 @@ static const char *request_key(http_req *q, int required)
         return "an 'Authorization: Bearer <API key>' header is required";
     }
     q->key = server_api_key_check(q->s->cfg, key, len);
-    return q->key == NULL ? "unknown API key" : NULL;
+    if (q->key == NULL) {
+        return "unknown API key";
+    }
+    if (cert_key != NULL && q->key != cert_key) {
+        q->key = NULL;
+        return "the API key is not the one the client certificate is mapped to";
+    }
+    return NULL;
 }
 
 const char *http__key_id(const http_req *q)
@@ -505,13 +514,15 @@ static enum MHD_Result send_error_close(http_req *q, unsigned status, const char
     return ret;
 }
 
-static http_req *req_new(server *s)
+static http_req *req_new(const http_daemon_ctx *d)
 {
+    server *s = d->s;
     http_req *q = nt_calloc(1, sizeof(*q));
     if (q == NULL) {
         return NULL;
     }
     q->s = s;
+    q->listener = d->listener;
     q->start_ns = nt_mono_ns();
     q->fail = TSA_FAIL_NONE;
     q->leaf = -1;
@@ -524,7 +535,7 @@ static http_req *req_new(server *s)
 }
 
 /* Called by MHD with the raw request target, before it is decoded: the request starts. */
-static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+void *http__on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
     http_req *q = req_new(cls);
     (void)conn;
@@ -534,11 +545,40 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
     return q;
 }
 
-static server_conn *guard_conn_of(struct MHD_Connection *conn)
+static http_conn *hconn_of(struct MHD_Connection *conn)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     return ci != NULL ? ci->socket_context : NULL;
+}
+
+/*
+ * The listeners' split: the admin listener answers /metrics and /healthz only,
+ * and once it exists the public ones answer 404 for /metrics.  An HTTPS
+ * listener with client_auth required serves nobody without a mapped
+ * certificate (the handshake refuses them; this is the second lock).
+ */
+static int listener_refused(enum MHD_Result *ret, http_req *q)
+{
+    const server_config *cfg = q->s->cfg;
+    if (q->listener == HTTP_LISTENER_ADMIN && q->route != ROUTE_METRICS &&
+        q->route != ROUTE_HEALTHZ) {
+        *ret = http__send_error(q, 404, "not_found", NULL,
+                                "the admin listener serves /metrics and /healthz only");
+        return 1;
+    }
+    if (q->listener != HTTP_LISTENER_ADMIN && q->route == ROUTE_METRICS &&
+        cfg->admin_listen != NULL) {
+        *ret = http__send_error(q, 404, "not_found", NULL, "no such resource");
+        return 1;
+    }
+    if (q->listener == HTTP_LISTENER_TLS && cfg->tls_client_auth == SERVER_TLS_CLIENT_REQUIRED &&
+        (q->hconn == NULL || q->hconn->client_key == NULL)) {
+        *ret = http__send_error(q, 403, "client_certificate_required", NULL,
+                                "this listener requires a mapped client certificate");
+        return 1;
+    }
+    return 0;
 }
 
 /* First call for a request: its headers are complete. */
@@ -547,11 +587,13 @@ static enum MHD_Result first_call(http_req *q, struct MHD_Connection *conn, cons
 {
     server *s = q->s;
     const char *why;
+    enum MHD_Result ret;
 
     q->begun = 1;
     q->conn = conn;
     q->route = route_of(url);
-    q->guard_conn = guard_conn_of(conn);
+    q->hconn = hconn_of(conn);
+    q->guard_conn = q->hconn != NULL ? q->hconn->guard : NULL;
     snprintf(q->method, sizeof(q->method), "%s", method);
     snprintf(q->path, sizeof(q->path), "%s", url);
     if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
@@ -567,18 +609,22 @@ static enum MHD_Result first_call(http_req *q, struct MHD_Connection *conn, cons
         return send_error_close(q, 503, "too_many_connections",
                                 "the server is at its connection limit, retry later");
     }
+    if (listener_refused(&ret, q)) {
+        return ret;
+    }
     return begin(q, url, method);
 }
 
-static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version, const char *upload_data,
-                                 size_t *upload_data_size, void **con_cls)
+enum MHD_Result http__on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_data_size, void **con_cls)
 {
-    server *s = cls;
+    const http_daemon_ctx *d = cls;
+    server *s = d->s;
     http_req *q = *con_cls;
 
     if (q == NULL) {
-        if ((q = req_new(s)) == NULL) {
+        if ((q = req_new(d)) == NULL) {
             return MHD_NO;
         }
         *con_cls = q;
@@ -620,8 +666,8 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const c
     return q->route == ROUTE_TSA ? http__handle_tsa(q) : http__handle_evidence(q);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+void http__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe)
 {
     server *s = cls;
     http_req *q = *con_cls;
@@ -645,135 +691,4 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     nt_free(q);
     *con_cls = NULL;
     atomic_fetch_sub(&s->active, 1);
-}
-
-static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-                          enum MHD_ConnectionNotificationCode code)
-{
-    server *s = cls;
-    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        *socket_context = server_guard_open(s->guard, ci != NULL ? (int)ci->connect_fd : -1);
-    } else {
-        /* Before MHD closes the descriptor: the guard never shuts down a reused one. */
-        server_guard_close(s->guard, *socket_context);
-        *socket_context = NULL;
-    }
-}
-
-static NT_PRINTF(2, 0) void on_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-    char msg[512];
-    size_t n;
-    (void)cls;
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    n = strlen(msg);
-    while (n > 0 && msg[n - 1] == '\n') {
-        msg[--n] = '\0';
-    }
-    nt_log(NT_LOG_WARN, NULL, "http: %s", msg);
-}
-
-/* Connections need descriptors: raise the soft limit to the hard one (bounded). */
-static unsigned connection_limit(void)
-{
-    struct rlimit rl;
-    rlim_t want;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        return 1000;
-    }
-    want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
-    if (rl.rlim_cur < want) {
-        rl.rlim_cur = want;
-        setrlimit(RLIMIT_NOFILE, &rl);
-        getrlimit(RLIMIT_NOFILE, &rl);
-    }
-    return rl.rlim_cur > 256 ? (unsigned)(rl.rlim_cur - 128) : 128;
-}
-
-/*
- * Per-connection memory pool (request line, headers, read buffer, reply
- * header; bodies live in our own buffers).  libmicrohttpd's default is 32 KiB,
- * which it zeroes when a connection starts and on every keep-alive request
- * (pool reset), and which every idle connection holds: 16 KiB halves the
- * zeroing (docs/PERFORMANCE.md, profile) and still takes ~15,500 bytes of
- * request headers; a larger block gets libmicrohttpd's 431, as it did before
- * at about twice the size (docs/HTTP-API.md).
- */
-#define HTTP_CONN_POOL_BYTES (16u * 1024u)
-
-int server_http_start(struct server_http **out, server *s, int listen_fd, unsigned threads)
-{
-    const server_config *cfg = s->cfg;
-    struct server_http *h;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    unsigned max = cfg->http_max_connections != 0 ? cfg->http_max_connections : connection_limit();
-    unsigned pool = threads > 1 ? threads : 0;
-    int error;
-
-    *out = NULL;
-    if ((h = nt_calloc(1, sizeof(*h))) == NULL) {
-        return NT_ENOMEM;
-    }
-    h->s = s;
-    /* As many ledger readers as workers: reads used to run on the workers. */
-    if ((error = server_pool_new(&h->readers, threads > 0 ? threads : 1,
-                                 threads > 0 ? threads : 1)) < 0) {
-        nt_free(h);
-        return error;
-    }
-    if ((error = server_guard_new(&s->guard, max, cfg->http_reserved,
-                                  cfg->http_request_timeout_ms)) < 0) {
-        server_pool_free(h->readers, 0);
-        nt_free(h);
-        return error;
-    }
-    s->http = h; /* append_and_suspend files its tickets here */
-    h->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_access, s, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_THREAD_POOL_SIZE, pool,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
-        s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-        MHD_OPTION_CONNECTION_LIMIT, max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-        cfg->http_max_per_address, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL_BYTES,
-        MHD_OPTION_END);
-    if (h->daemon == NULL) {
-        s->http = NULL;
-        server_guard_free(s->guard);
-        s->guard = NULL;
-        server_pool_free(h->readers, 0);
-        nt_free(h);
-        return nt_error_set(NT_EIO, "cannot start the HTTP daemon on %s", s->address);
-    }
-    *out = h;
-    return 0;
-}
-
-void server_http_quiesce(struct server_http *h)
-{
-    MHD_socket fd;
-    if (h == NULL || h->quiesced) {
-        return;
-    }
-    h->quiesced = 1;
-    fd = MHD_quiesce_daemon(h->daemon);
-    if (fd != MHD_INVALID_SOCKET) {
-        close(fd);
-    }
-}
-
-void server_http_stop(struct server_http *h)
-{
-    if (h == NULL) {
-        return;
-    }
-    server_http_quiesce(h);
-    MHD_stop_daemon(h->daemon);
-    server_guard_free(h->s->guard);
-    h->s->guard = NULL;
-    /* After an abandon, a reader may be stuck on the stalled disk: never joined. */
-    server_pool_free(h->readers, h->s->stuck);
-    nt_free(h);
 }

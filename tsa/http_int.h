@@ -16,8 +16,32 @@
 
 typedef struct http_ticket http_ticket; /* http_async.c */
 
+/* The listener a connection came in on. */
+typedef enum http_listener {
+    HTTP_LISTENER_PLAIN = 0,
+    HTTP_LISTENER_TLS,   /* tls.listen (http_tls.c) */
+    HTTP_LISTENER_ADMIN, /* admin_listen: /metrics and /healthz only */
+} http_listener;
+
+/* One connection (MHD's socket context): set up by http.c's connection notification. */
+typedef struct http_conn {
+    server *s;
+    server_conn *guard; /* this connection in the guard; NULL = untracked */
+    http_listener listener;
+    const server_api_key *client_key; /* mapped client certificate (TLS), NULL = none */
+} http_conn;
+
+/* The access handler's context per daemon: which listener it serves. */
+typedef struct http_daemon_ctx {
+    server *s;
+    http_listener listener;
+} http_daemon_ctx;
+
 struct server_http {
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon; /* plain; NULL when listen is null */
+    struct MHD_Daemon *tls_daemon;
+    struct MHD_Daemon *admin_daemon;
+    http_daemon_ctx ctx[3]; /* by http_listener */
     server *s;
     int quiesced;
     http_ticket *tickets; /* requests suspended for the ledger (http_async.c) */
@@ -57,9 +81,11 @@ typedef struct http_req {
     int begun;               /* the first access-handler call was made */
     int nul_in_target;       /* the raw request target has a percent-encoded NUL */
     server_conn *guard_conn; /* this connection in the guard; NULL = untracked */
-    int suspended;           /* waiting for the ledger (an append or a read) */
-    int abandoned;           /* answered by server_http_abandon, not by the ledger */
-    int append_error;        /* written by the callback before it resumes us */
+    http_conn *hconn;        /* the connection's context (NULL when out of memory) */
+    http_listener listener;
+    int suspended;    /* waiting for the ledger (an append or a read) */
+    int abandoned;    /* answered by server_http_abandon, not by the ledger */
+    int append_error; /* written by the callback before it resumes us */
     uint64_t append_index;
     server_reply read_reply; /* a ledger read's reply, moved here before the resume */
     tsa_result result;       /* /tsa and /v1/evidence */
@@ -93,6 +119,19 @@ const char *http__tenant(const http_req *q);
  */
 int http__over_limit(http_req *q, enum MHD_Result *ret);
 enum MHD_Result http__send_limited(http_req *q);
+
+/* http.c: the request handlers every daemon of http_daemon.c runs (cls: an http_daemon_ctx). */
+void *http__on_uri(void *cls, const char *uri, struct MHD_Connection *conn);
+enum MHD_Result http__on_access(void *cls, struct MHD_Connection *conn, const char *url,
+                                const char *method, const char *version, const char *upload_data,
+                                size_t *upload_data_size, void **con_cls);
+void http__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                        enum MHD_RequestTerminationCode toe);
+
+/* http_tls.c: the TLS daemon's extra options (up to 3 items with the END), and a new TLS
+ * connection's set-up (credentials current now, client certificate request). */
+size_t http__tls_options(struct MHD_OptionItem *opts);
+void http__tls_conn_start(http_conn *c, struct MHD_Connection *conn);
 
 /* http_async.c */
 enum MHD_Result http__handle_tsa(http_req *q);

@@ -214,7 +214,7 @@ done:
 }
 
 /* The address a listening socket is bound to, "ADDR:PORT" or "[V6]:PORT". */
-static int sock_address(char *out, size_t size, int fd)
+int server__sock_address(char *out, size_t size, int fd)
 {
     struct sockaddr_storage ss;
     socklen_t sl = sizeof(ss);
@@ -256,7 +256,7 @@ int server_listen_open(int *fd_out, char *addr_out, size_t addr_size, const char
     NT_ENSURE(bind(fd, res->ai_addr, res->ai_addrlen) == 0, NT_EIO, "cannot listen on %s: %s",
               listen_spec, strerror(errno));
     NT_ENSURE(listen(fd, 4096) == 0, NT_EIO, "listen: %s", strerror(errno));
-    NT_TRY(sock_address(addr_out, addr_size, fd));
+    NT_TRY(server__sock_address(addr_out, addr_size, fd));
     *fd_out = fd;
     fd = -1;
 done:
@@ -281,18 +281,19 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     server *s = NULL;
     tsa_config tc;
     ledger_options lo;
-    nt_buf line = NT_BUF_INIT;
-    int fd = -1, error = 0, allow_new;
+    server_listen_fds fds;
+    int error = 0, allow_new;
     unsigned threads;
     ledger_info head;
 
     *out = NULL;
-    if (opts != NULL && opts->has_listen_fd) {
-        fd = opts->listen_fd; /* ours from here on, also on failure */
-    }
+    server__listen_fds_take(&fds, opts); /* ours from here on, also on failure */
     NT_ENSURE((s = nt_calloc(1, sizeof(*s))) != NULL, NT_ENOMEM, "out of memory");
     s->cfg = cfg;
 
+    if (cfg->tls_listen != NULL) {
+        NT_TRY(server__tls_new(&s->tls, cfg)); /* a bad certificate or key stops the start */
+    }
     NT_TRY(server__keys_load(s)); /* signer + checks, log key (server_keys.c) */
     snprintf(s->key_type, sizeof(s->key_type), "%s", tsa_key_type_name(s->signer->key));
     NT_TRY(cert_ders(s));
@@ -333,13 +334,7 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
      */
     NT_TRY(mirror_begin(s));
 
-    if (fd >= 0) {
-        NT_TRY(sock_address(s->address, sizeof(s->address), fd));
-    } else {
-        NT_TRY(
-            server_listen_open(&fd, s->address, sizeof(s->address),
-                               opts != NULL && opts->listen != NULL ? opts->listen : cfg->listen));
-    }
+    NT_TRY(server__listeners_open(&fds, s, opts));
     threads = opts != NULL && opts->threads >= 0 ? (unsigned)opts->threads : cfg->threads;
     if (threads == 0) {
         threads = cpu_count();
@@ -348,22 +343,14 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     if (cfg->limits.enabled) {
         NT_TRY(server_limiter_new(&s->limiter, cfg));
     }
-    NT_TRY(server_http_start(&s->http, s, fd, threads));
-    fd = -1; /* owned by the HTTP daemon now */
-
-    if (opts != NULL && opts->port_file != NULL) {
-        NT_TRY(nt_buf_printf(&line, "%s\n", s->address));
-        NT_TRY(nt_file_write_atomic(opts->port_file, line.ptr, line.len, 0644));
-    }
-    nt_log(NT_LOG_INFO, NULL, "listening on %s (%u threads, key %s, boot epoch %u, ledger %s)",
-           s->address, threads, s->key_type, s->boot_epoch, cfg->ledger_path);
+    error = server_http_start(&s->http, s, &fds, threads);
+    server__listen_fds_take(&fds, NULL); /* owned by the HTTP daemons now */
+    NT_TRY(error);
+    NT_TRY(server__listeners_announce(s, opts, threads));
     *out = s;
     s = NULL;
 done:
-    if (fd >= 0) {
-        close(fd);
-    }
-    nt_buf_dispose(&line);
+    server__listen_fds_close(&fds);
     server_free(s);
     return error;
 }
@@ -456,6 +443,7 @@ void server_free(server *s)
     server__keys_free(s);
     server_limiter_free(s->limiter);
     certs_signer_free(s->signer);
+    server__tls_free(s->tls);
     EVP_PKEY_free(s->log_key);
     for (size_t i = 0; i < RECEIPT_MAX_CERTS; i++) {
         nt_buf_dispose(&s->cert_der[i]);

@@ -24,6 +24,7 @@
 #define SERVER_DEFAULT_POLICY   "2.999.3161.1" /* ITU-T example arc: demo only, set your own */
 #define SERVER_MAX_API_KEYS     64
 #define SERVER_MAX_REMOTES      16
+#define SERVER_MAX_TLS_CLIENTS  64
 
 /*
  * One API key entry: the clear key is never stored, only SHA-256(salt || key).
@@ -38,6 +39,25 @@ typedef struct server_api_key {
     size_t salt_len;
     uint8_t sha256[32];
 } server_api_key;
+
+/* Client certificates on the HTTPS listener (tls.client_auth). */
+typedef enum server_tls_client_auth {
+    SERVER_TLS_CLIENT_NONE = 0, /* none asked for */
+    SERVER_TLS_CLIENT_OPTIONAL, /* asked for; a presented one must be good and mapped */
+    SERVER_TLS_CLIENT_REQUIRED, /* a good, mapped certificate or no connection */
+} server_tls_client_auth;
+
+/*
+ * One tls.clients entry: a client certificate, by the SHA-256 of its DER or by
+ * its subject (RFC 4514 text, "CN=a,O=b"), that authenticates as the API key entry
+ * api_keys[key_index] (tenant, metadata owner and limits follow that entry).
+ */
+typedef struct server_tls_client {
+    int has_sha256;
+    uint8_t sha256[32];
+    char *subject; /* NULL when matched by sha256 */
+    size_t key_index;
+} server_tls_client;
 
 /*
  * The "limits" section (tsa/config_limits.c, docs/OPERATING.md): token buckets per route
@@ -73,7 +93,7 @@ typedef struct server_limits {
  */
 typedef struct server_config {
     char *data_dir;   /* the --data directory */
-    char *listen;     /* "ADDR:PORT" ("[v6]:PORT" for IPv6) */
+    char *listen;     /* "ADDR:PORT" ("[v6]:PORT" for IPv6); NULL = no plain HTTP listener */
     unsigned threads; /* HTTP worker threads; 0 = number of CPUs */
     size_t max_body;  /* largest request body accepted, bytes */
     nt_log_level log_level;
@@ -135,6 +155,17 @@ typedef struct server_config {
     char *pkcs11_pin_file;
     char *pkcs11_pin_env; /* the name of the environment variable */
     server_limits limits; /* "limits": per-client rate limits (absent = none) */
+
+    /* The "tls" section (tsa/config_tls.c, docs/OPERATING.md "TLS"); tls_listen NULL = no
+     * HTTPS listener.  admin_listen: /metrics on its own plain listener; NULL = public. */
+    char *tls_listen;
+    char *tls_cert;      /* PEM certificate, then its chain */
+    char *tls_key;       /* PEM private key (mode 0600/0400) */
+    char *tls_client_ca; /* PEM roots client certificates must chain to; NULL = none */
+    server_tls_client_auth tls_client_auth;
+    server_tls_client tls_clients[SERVER_MAX_TLS_CLIENTS];
+    size_t tls_client_count;
+    char *admin_listen;
 } server_config;
 
 /*
@@ -190,11 +221,17 @@ int server_demo_prepare(const char *dir);
 typedef struct server_options {
     const char *listen;    /* overrides cfg->listen when not NULL */
     int threads;           /* overrides cfg->threads when >= 0 */
-    const char *port_file; /* "ADDR:PORT\n" written atomically after listening; NULL = none */
+    const char *port_file; /* "ADDR:PORT\n" written atomically after listening, then
+                              "tls ADDR:PORT\n" and "admin ADDR:PORT\n" lines for
+                              those listeners; NULL = none */
     int allow_new_ledger;  /* 1 = create a new ledger even where the directory ran before
                               (server_ledger_guard); `serve --allow-new-ledger` */
     int has_listen_fd;     /* 1: listen_fd is a socket from server_listen_open, used */
     int listen_fd;         /* instead of binding (owned by the server from server_new on) */
+    int has_tls_fd;        /* the same for tls.listen */
+    int tls_fd;
+    int has_admin_fd; /* the same for admin_listen */
+    int admin_fd;
 } server_options;
 
 typedef struct server server;
@@ -213,7 +250,18 @@ typedef struct server server;
  */
 int server_new(server **out, const server_config *cfg, const server_options *opts);
 
-/* The address actually bound, "ADDR:PORT" (borrowed). */
+/*
+ * Reload the HTTPS listener's credentials (tls.cert, tls.key, tls.client_ca) from their
+ * files and swap them in atomically for new connections; open connections keep theirs.
+ * A bad set (unreadable file, key readable by group or others, key not the certificate's,
+ * client CA without a certificate) is refused with its code and an error log line, and
+ * the set in use keeps serving.  NT_ESTATE when there is no tls section.  Thread-safe;
+ * meant for SIGHUP.  (tsa/http_tls.c)
+ */
+int server_tls_reload(server *s);
+
+/* The address actually bound, "ADDR:PORT" (borrowed): the plain listener's, or the HTTPS
+ * listener's when there is no plain one. */
 const char *server_address(const server *s);
 
 /*

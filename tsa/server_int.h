@@ -31,7 +31,8 @@ typedef struct server_metrics {
     _Atomic uint64_t tokens_granted;      /* tokens actually sent (leaf committed) */
     _Atomic uint64_t tokens_rejected[32]; /* rejections sent, by failure bit */
     _Atomic uint64_t evidence_created;
-    _Atomic uint64_t overloaded; /* 503 for a full ledger queue */
+    _Atomic uint64_t overloaded;         /* 503 for a full ledger queue */
+    _Atomic uint64_t tls_client_refused; /* handshakes refused for the client certificate */
 } server_metrics;
 
 struct server_http;                       /* http.c */
@@ -39,6 +40,7 @@ typedef struct server_guard server_guard; /* http_guard.c */
 typedef struct server_conn server_conn;
 typedef struct server_pool server_pool; /* http_pool.c */
 struct server_keys;                     /* server_keys.c */
+struct server_tls;                      /* http_tls.c */
 
 typedef struct server_limiter server_limiter; /* ratelimit.c */
 
@@ -69,6 +71,9 @@ struct server {
     server_guard *guard;        /* owned by http.c; NULL before the HTTP daemon starts */
     struct server_keys *keys;   /* certificate expiry for /metrics and the daily warning */
     server_limiter *limiter;    /* the "limits" section's buckets; NULL = no limits */
+    struct server_tls *tls;     /* the HTTPS listener's credentials; NULL = no tls section */
+    char tls_address[80];       /* "ADDR:PORT" of tls.listen as bound, "" = none */
+    char admin_address[80];     /* "ADDR:PORT" of admin_listen as bound, "" = none */
 };
 
 /* A reply built by a handler; http.c turns it into an MHD response. */
@@ -234,8 +239,38 @@ void server__keys_tick(server *s);
 int server__keys_metrics(nt_buf *b, const server *s);
 void server__keys_free(server *s);
 
-/* http.c */
-int server_http_start(struct server_http **out, server *s, int listen_fd, unsigned threads);
+/*
+ * http_tls.c: the HTTPS credentials (tls.cert, tls.key: refused when group or others may
+ * read it, or when it is not the certificate's key; tls.client_ca).  server__tls_reload
+ * loads the files again and swaps the new set in for new connections, atomically; on any
+ * error the set in use stays (connections keep being served) and the code is returned.
+ * server_tls_reload (server.h) is that with a log line.  server__tls_cert_sha256: the
+ * current certificate's SHA-256.
+ */
+int server__tls_new(struct server_tls **out, const server_config *cfg);
+void server__tls_free(struct server_tls *t);
+int server__tls_reload(struct server_tls *t);
+void server__tls_cert_sha256(uint8_t out[32], struct server_tls *t);
+
+/* The listening sockets handed to server_http_start; -1 = that listener is off. */
+typedef struct server_listen_fds {
+    int plain;
+    int tls;
+    int admin;
+} server_listen_fds;
+
+/* server_listen.c: the sockets opts hands over (-1 where none; NULL opts = none), closing them,
+ * binding the configured ones not handed over (s->address, tls_address, admin_address set),
+ * then the port file and the log lines once they listen.  server.c: a socket's address. */
+void server__listen_fds_take(server_listen_fds *fds, const server_options *opts);
+void server__listen_fds_close(server_listen_fds *fds);
+int server__listeners_open(server_listen_fds *fds, server *s, const server_options *opts);
+int server__listeners_announce(server *s, const server_options *opts, unsigned threads);
+int server__sock_address(char *out, size_t size, int fd);
+
+/* http.c (takes every fd of `fds`, also on failure) */
+int server_http_start(struct server_http **out, server *s, const server_listen_fds *fds,
+                      unsigned threads);
 /* Stop accepting new connections (the listening socket is closed). */
 void server_http_quiesce(struct server_http *h);
 /*

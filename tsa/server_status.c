@@ -444,6 +444,14 @@ void server_get_metrics(server_reply *r, server *s)
                        (unsigned long long)atomic_load(&m->evidence_created));
     e |= metrics_http(b, m);
     e |= metrics_scalars(b, s, &info, &clk);
+    if (s->tls != NULL) {
+        e |= nt_buf_printf(b,
+                           "# HELP notarium_tls_client_refused_total TLS handshakes refused for "
+                           "the client certificate (bad, unmapped, or none where required).\n"
+                           "# TYPE notarium_tls_client_refused_total counter\n"
+                           "notarium_tls_client_refused_total %llu\n",
+                           (unsigned long long)atomic_load(&m->tls_client_refused));
+    }
     if (s->guard != NULL) {
         e |= nt_buf_printf(b,
                            "# HELP notarium_http_connections Open HTTP connections.\n"

@@ -115,7 +115,7 @@ nt__start() {
     NT_PIDS+=("$NT_PID")
     nt_wait_for '[[ -s "$portfile" ]] || { kill -0 "$NT_PID" 2>/dev/null ||
         nt_fail "server exited during start-up"; false; }' 30 "server did not write its port file"
-    NT_URL="http://$(tr -d '\n' <"$portfile")"
+    NT_URL="http://$(head -n1 "$portfile")"
 }
 
 nt_start() {

@@ -7,6 +7,8 @@
 # an unknown user, a user with uid 0 and --demo with --user are refused too.  Needs root (CI
 # runs as root): the test creates a system user and removes it on exit.  Also refused: an empty
 # --user, a "user" that is not a string, and (not root) a user other than the current one.
+# The HTTPS (tls.listen) and admin listeners on ports below 1024 are bound as root before the
+# drop too (twin: the user alone cannot bind them), and serve after it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nt_setup
 
@@ -125,8 +127,56 @@ NT_PIDS+=("$NT_PID")
 nt_wait_for '[[ -s "$D.port" ]] || { kill -0 "$NT_PID" 2>/dev/null ||
     { cat "$D.log"; nt_fail "serve with \"user\" in the config exited"; }; false; }' 30 \
     "serve with \"user\" in the config did not start"
-NT_URL="http://$(tr -d '\n' <"$D.port")"
+NT_URL="http://$(head -n1 "$D.port")"
 check_ids "config user"
 token "config user"
+nt_stop
+
+# 5. The HTTPS and admin listeners on privileged ports: bound as root before the drop
+#    (twin: the user alone may not bind them).  The TLS key is read after the drop.
+lowport() { # a port below 1024 nothing listens on
+    local p
+    for p in $(shuf -i 700-1000 -n 100); do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+            echo "$p"
+            return
+        fi
+    done
+    nt_fail "no free port below 1024"
+}
+P_TLS=$(lowport)
+P_ADMIN=$(lowport)
+[[ "$P_TLS" != "$P_ADMIN" ]] || P_ADMIN=$(lowport)
+mkdir -p "$D/tls"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 -keyout "$D/tls/server.key" -out "$D/tls/server.pem" \
+    2>/dev/null || nt_fail "openssl req failed"
+chmod 600 "$D/tls/server.key"
+chown -R "$user:$user" "$D/tls"
+nt_config_set "$D" ".tls = {listen: \"127.0.0.1:$P_TLS\", cert: \"tls/server.pem\",
+    key: \"tls/server.key\"} | .admin_listen = \"127.0.0.1:$P_ADMIN\""
+chown "$user:$user" "$D/config.json"
+rc=0
+runuser -u "$user" -- "$NOTARIUM" serve --data "$D" --listen 127.0.0.1:0 >"$T/lowuser.out" 2>&1 ||
+    rc=$?
+[[ $rc -eq 1 ]] || nt_fail "the user bound port $P_TLS by itself: exit $rc"
+grep -q "cannot listen on 127.0.0.1:$P_TLS" "$T/lowuser.out" ||
+    nt_fail "twin: $(cat "$T/lowuser.out")"
+rm -f "$D.port"
+"$NOTARIUM" serve --data "$D" --listen 127.0.0.1:0 --port-file "$D.port" >"$D.log" 2>&1 &
+NT_PID=$!
+NT_PIDS+=("$NT_PID")
+for _ in $(seq 1 1200); do
+    [[ -s "$D.port" ]] && break
+    kill -0 "$NT_PID" 2>/dev/null || { cat "$D.log"; nt_fail "serve with tls on port $P_TLS exited"; }
+    sleep 0.025
+done
+[[ -s "$D.port" ]] || nt_fail "serve with tls on port $P_TLS did not start"
+NT_URL="http://$(head -n1 "$D.port")"
+check_ids "tls and admin listeners"
+[[ "$(curl -s -o /dev/null -w '%{http_code}' --cacert "$D/tls/server.pem" \
+    "https://127.0.0.1:$P_TLS/healthz")" == 200 ]] || nt_fail "HTTPS on port $P_TLS after the drop"
+[[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$P_ADMIN/metrics")" == 200 ]] ||
+    nt_fail "admin /metrics on port $P_ADMIN after the drop"
 nt_stop
 echo "privdrop: OK (uid $uid gid $gid)"

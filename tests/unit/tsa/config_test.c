@@ -349,7 +349,7 @@ static void test_refusals(void)
     REFUSED(with_top(&b, "\"threads\": -1"), "threads: not an integer");
     REFUSED(with_top(&b, "\"listen\": 3161"), "listen: not a non-empty string");
     REFUSED(with_top(&b, "\"listen\": \"\""), "listen: not a non-empty string");
-    REFUSED(with_top(&b, "\"listen\": null"), "listen: not a non-empty string");
+    REFUSED(with_top(&b, "\"listen\": null"), "listen: null needs tls.listen"); /* config_tls.c */
     REFUSED(with_top(&b, "\"log_level\": \"verbose\""), "log_level: one of");
     REFUSED(with_tsa(&b, "\"ordering\": 1"), "tsa.ordering: not true or false");
     REFUSED(with_tsa(&b, "\"allow_sha1\": \"yes\""), "tsa.allow_sha1: not true or false");
