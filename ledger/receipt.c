@@ -91,6 +91,63 @@ static int append_item(json_t *arr, json_t *value)
     return 0;
 }
 
+/*
+ * Pretty-printed, a newline appears only between members (newlines inside strings are
+ * escaped), so "\n  \"certificates\": []" occurs exactly once in the text of a receipt
+ * encoded without certificates: the place where certs_text goes.
+ */
+#define CERTS_MEMBER "\n  \"certificates\": "
+
+static int put_with_certs_text(nt_buf *out, const char *text, nt_bytes certs_text)
+{
+    const char *at = strstr(text, CERTS_MEMBER "[]");
+    size_t head;
+    int error = 0;
+
+    NT_ENSURE(at != NULL, NT_ERROR, "receipt: no certificates member");
+    head = (size_t)(at - text) + strlen(CERTS_MEMBER);
+    NT_TRY(nt_buf_put(out, text, head));
+    NT_TRY(nt_buf_put(out, certs_text.ptr, certs_text.len));
+    NT_TRY(nt_buf_puts(out, at + strlen(CERTS_MEMBER) + 2));
+done:
+    return error;
+}
+
+int receipt_certs_text(nt_buf *out, const nt_buf *certs, size_t count)
+{
+    json_t *root = json_object(), *arr = json_array();
+    char *text = NULL;
+    const char *at;
+    size_t len;
+    int error = 0;
+
+    NT_ENSURE(count <= RECEIPT_MAX_CERTS, NT_EINVAL, "certificates: more than %d",
+              RECEIPT_MAX_CERTS);
+    NT_ENSURE(root != NULL && arr != NULL, NT_ENOMEM, "receipt: out of memory");
+    for (size_t i = 0; i < count; i++) {
+        NT_ENSURE(certs[i].len > 0, NT_EINVAL, "certificates[%zu]: empty", i);
+        NT_TRY(append_item(arr, b64_string(certs[i].ptr, certs[i].len)));
+    }
+    /* Two members, so that the array is written at the depth and with the lead-in it has in
+     * a receipt: "{\n  \"version\": 1,\n  \"certificates\": [...]\n}". */
+    NT_TRY(set_member(root, "version", json_integer(RECEIPT_VERSION)));
+    NT_TRY(set_member(root, "certificates", arr));
+    arr = NULL;
+    text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    NT_ENSURE(text != NULL, NT_ENOMEM, "receipt: cannot serialise (out of memory)");
+    at = strstr(text, CERTS_MEMBER);
+    len = strlen(text);
+    NT_ENSURE(at != NULL && len >= 2 && memcmp(text + len - 2, "\n}", 2) == 0, NT_ERROR,
+              "receipt: unexpected certificates text");
+    at += strlen(CERTS_MEMBER);
+    NT_TRY(nt_buf_put(out, at, (size_t)(text + len - 2 - at)));
+done:
+    free(text);
+    json_decref(root);
+    json_decref(arr);
+    return error;
+}
+
 int receipt_encode(nt_buf *out, const receipt *r)
 {
     int error = 0;
@@ -168,7 +225,12 @@ int receipt_encode(nt_buf *out, const receipt *r)
 
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     NT_ENSURE(text != NULL, NT_ENOMEM, "receipt: cannot serialise (out of memory)");
-    NT_TRY(nt_buf_puts(out, text));
+    if (r->certs_text.len > 0) {
+        NT_ENSURE(r->cert_count == 0, NT_EINVAL, "certificates: both certs and certs_text given");
+        NT_TRY(put_with_certs_text(out, text, r->certs_text));
+    } else {
+        NT_TRY(nt_buf_puts(out, text));
+    }
     NT_TRY(nt_buf_putc(out, '\n'));
 
 done:
