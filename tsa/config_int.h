@@ -35,4 +35,12 @@ int server_cfg_str_array(char **out, size_t *count, size_t max, json_t *obj, con
 /* A relative path resolved against the data directory, in place (a pkcs11: URI is kept). */
 int server_cfg_path(char **path, const char *data_dir);
 
+/*
+ * config_identities.c: tsa.identities (`tsa` the tsa section, paths resolved against
+ * data_dir, after tsa.* and pkcs11 are parsed), or the one identity "tsa" made of tsa.cert,
+ * tsa.key, ... and tsa.policy; and their release for server_config_free.
+ */
+int server_cfg_identities(server_config *cfg, json_t *tsa_obj, const char *data_dir);
+void server_cfg_identities_free(server_config *cfg);
+
 #endif

@@ -248,7 +248,7 @@ static const char *request_key(http_req *q, int required)
     if (key == NULL) {
         return "an 'Authorization: Bearer <API key>' header is required";
     }
-    q->key = server_api_key_check(q->s->cfg, key, len);
+    q->key = server_api_key_check(q->live->cfg, key, len);
     return q->key == NULL ? "unknown API key" : NULL;
 }
 
@@ -290,6 +290,9 @@ static http_route route_of(const char *url)
     }
     if (strcmp(url, "/v1/checkpoint") == 0) {
         return ROUTE_CHECKPOINT;
+    }
+    if (strcmp(url, "/v1/certs") == 0 || strncmp(url, "/v1/certs/", 10) == 0) {
+        return ROUTE_CERTS;
     }
     if (strncmp(url, "/v1/receipt/", 12) == 0 && url[12] != '\0' && strchr(url + 12, '/') == NULL) {
         return ROUTE_RECEIPT;
@@ -354,6 +357,9 @@ static enum MHD_Result handle_get(http_req *q, const char *url)
         server_get_metrics(&r, q->s);
     } else if (q->route == ROUTE_TRUST) {
         server_get_trust(&r, q->s);
+    } else if (q->route == ROUTE_CERTS) {
+        server_get_certs(&r, q->s, url,
+                         MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Accept"));
     } else if (q->route == ROUTE_WEB) {
         server_web_get(&r, q->s, url);
     } else {
@@ -506,6 +512,7 @@ static http_req *req_new(server *s)
         return NULL;
     }
     q->s = s;
+    q->live = server__live_acquire(s); /* for the request's whole life (server_identity.c) */
     q->start_ns = nt_mono_ns();
     q->fail = TSA_FAIL_NONE;
     q->leaf = -1;
@@ -631,6 +638,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     server_evidence_dispose(&q->evidence);
     server_reply_dispose(&q->read_reply);
     nt_buf_dispose(&q->body);
+    server__live_release(q->live);
     nt_free(q);
     *con_cls = NULL;
     atomic_fetch_sub(&s->active, 1);

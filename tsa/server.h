@@ -24,6 +24,26 @@
 #define SERVER_DEFAULT_POLICY   "2.999.3161.1" /* ITU-T example arc: demo only, set your own */
 #define SERVER_MAX_API_KEYS     64
 #define SERVER_MAX_REMOTES      16
+#define SERVER_MAX_IDENTITIES   8
+
+/*
+ * One signing identity (tsa.identities[], docs/OPERATING.md): its key and certificates as
+ * tsa.cert/key/... name them, the policy OID its tokens carry (and that routes requests to
+ * it), and whether it signs requests that name no policy of another identity.  Without
+ * tsa.identities the configuration has one, named "tsa", made of tsa.cert/key/... and
+ * tsa.policy.  Strings owned like the rest of server_config.
+ */
+typedef struct server_identity_config {
+    char name[65];
+    char *policy;
+    int is_default;
+    char *cert;
+    char *key;
+    char *key_passphrase_file;
+    char *chain;
+    char *pkcs12;
+    char *pkcs12_passphrase_file;
+} server_identity_config;
 
 /*
  * One API key entry: the clear key is never stored, only SHA-256(salt || key).
@@ -65,6 +85,10 @@ typedef struct server_config {
     char *tsa_chain;               /* PEM issuers; NULL = none */
     char *tsa_pkcs12;              /* when set, replaces cert/key/chain */
     char *tsa_pkcs12_passphrase_file;
+    server_identity_config
+        identities[SERVER_MAX_IDENTITIES]; /* at least one (config_identities.c) */
+    size_t identity_count;
+    int tsa_record_certificates; /* tsa.record_certificates: kind-0x04 leaves (default true) */
 
     char *ledger_path;
     char *ledger_origin;
@@ -128,6 +152,9 @@ void server_config_free(server_config *cfg);
  * certs_signer_check.  (tsa/server_signer.c)
  */
 int server_config_signer_load(certs_signer **out, const server_config *cfg);
+/* The same for one identity of cfg->identities (its files, cfg's pkcs11 section). */
+int server_identity_signer_load(certs_signer **out, const server_config *cfg,
+                                const server_identity_config *id);
 
 /*
  * The default configuration file as JSON text (appended to out), with
@@ -160,13 +187,14 @@ const server_api_key *server_api_key_check(const server_config *cfg, const char 
 int server_demo_prepare(const char *dir);
 
 typedef struct server_options {
-    const char *listen;    /* overrides cfg->listen when not NULL */
-    int threads;           /* overrides cfg->threads when >= 0 */
-    const char *port_file; /* "ADDR:PORT\n" written atomically after listening; NULL = none */
-    int allow_new_ledger;  /* 1 = create a new ledger even where the directory ran before
-                              (server_ledger_guard); `serve --allow-new-ledger` */
-    int has_listen_fd;     /* 1: listen_fd is a socket from server_listen_open, used */
-    int listen_fd;         /* instead of binding (owned by the server from server_new on) */
+    const char *listen;      /* overrides cfg->listen when not NULL */
+    int threads;             /* overrides cfg->threads when >= 0 */
+    const char *port_file;   /* "ADDR:PORT\n" written atomically after listening; NULL = none */
+    int allow_new_ledger;    /* 1 = create a new ledger even where the directory ran before
+                                (server_ledger_guard); `serve --allow-new-ledger` */
+    int has_listen_fd;       /* 1: listen_fd is a socket from server_listen_open, used */
+    int listen_fd;           /* instead of binding (owned by the server from server_new on) */
+    const char *config_path; /* the file server_reload re-reads; NULL = data_dir/config.json */
 } server_options;
 
 typedef struct server server;
@@ -184,6 +212,19 @@ typedef struct server server;
  * threads inherit the mask and the caller can sigwait for them.
  */
 int server_new(server **out, const server_config *cfg, const server_options *opts);
+
+/*
+ * Reload (SIGHUP, `notarium reload`; docs/OPERATING.md "Reloading"): re-read the
+ * configuration file, load and check its signing identities (keys, certificates, chains)
+ * and API keys, record new certificates in the ledger, and swap them in without stopping:
+ * requests in flight finish with the identities and keys they began with.  Anything wrong
+ * (syntax, an unreadable key, a mismatched or unfit certificate) is refused: logged, the
+ * old configuration keeps serving, NT_EINVAL (or the failing code) returned.  Settings a
+ * reload cannot change (listen, ledger, origin, log key, mirror, http, threads, ...) are
+ * logged as ignored until restart.  Then server_tls_reload, if linked in, is called.
+ * Called by the controlling thread (one at a time; concurrent calls serialise).
+ */
+int server_reload(server *s);
 
 /* The address actually bound, "ADDR:PORT" (borrowed). */
 const char *server_address(const server *s);
