@@ -285,6 +285,13 @@ int record_decode(record *out, const uint8_t *data, size_t len)
     NT_TRY(take(&p, &rd, llen, "label"));
     r.label = NT_BYTES(llen > 0 ? p : NULL, llen);
     NT_ENSURE(nt_utf8_valid(p, llen), NT_EINVAL, "record label: not valid UTF-8");
+    NT_ENSURE(
+        kind != RECORD_KIND_CERTIFICATE ||
+            (alg == RECORD_ALG_SHA256 && llen == strlen(RECORD_CERTIFICATE_LABEL) &&
+             memcmp(p, RECORD_CERTIFICATE_LABEL, llen) == 0),
+        NT_EINVAL,
+        "record: a certificate record has a sha256 digest and the label \"" RECORD_CERTIFICATE_LABEL
+        "\"");
     NT_TRY(take(&p, &rd, 4, "token length"));
     tlen = nt_load_u32be(p);
     NT_ENSURE(tlen >= 1 && tlen <= RECORD_MAX_TOKEN, NT_EINVAL,
