@@ -77,8 +77,14 @@ done:
 static int identity_parse(server_config *cfg, server_identity_config *id, json_t *o,
                           const char *sec, const char *data_dir)
 {
-    static const char *const allowed[] = {"name",  "policy", "default", "cert",
-                                          "key",   "chain",  "pkcs12",  "key_passphrase_file",
+    static const char *const allowed[] = {"name",
+                                          "policy",
+                                          "default",
+                                          "cert",
+                                          "key",
+                                          "chain",
+                                          "pkcs12",
+                                          "key_passphrase_file",
                                           "pkcs12_passphrase_file"};
     char *name = NULL;
     int error = 0;
@@ -132,8 +138,8 @@ static int identities_check(server_config *cfg)
                       i, a->policy, j, b->name);
         }
     }
-    NT_ENSURE(defaults <= 1, NT_EINVAL, "tsa.identities: %zu identities are \"default\"; one at most",
-              defaults);
+    NT_ENSURE(defaults <= 1, NT_EINVAL,
+              "tsa.identities: %zu identities are \"default\"; one at most", defaults);
     if (defaults == 0) {
         cfg->identities[0].is_default = 1;
     }
@@ -147,8 +153,8 @@ int server_cfg_identities(server_config *cfg, json_t *tsa_obj, const char *data_
     char sec[48];
     int error = 0;
 
-    NT_TRY(server_cfg_bool(&cfg->tsa_record_certificates, tsa_obj, "tsa.", "record_certificates",
-                           1));
+    NT_TRY(
+        server_cfg_bool(&cfg->tsa_record_certificates, tsa_obj, "tsa.", "record_certificates", 1));
     if (arr == NULL) {
         return identity_legacy(cfg);
     }

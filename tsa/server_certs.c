@@ -146,7 +146,7 @@ static int ledger_cert(int *found, nt_buf *der, size_t *count, server *s, const 
         NT_TRY(record_decode(&rec, leaf.ptr, leaf.len));
         if (rec.kind == RECORD_KIND_CERTIFICATE) {
             *found = 1;
-            if (der != NULL) {
+            if (der != NULL && count != NULL) {
                 NT_TRY(token_chain(der, count, rec.token, sha256));
             }
         }

@@ -96,18 +96,16 @@ static int identity_load(server_identity *id, const server_config *cfg,
     }
     NT_TRY(server__keys_check(id, cfg));
     snprintf(id->key_type, sizeof(id->key_type), "%s", key_type_name(id->signer->key));
-    NT_TRY(certs_signer_receipt_ders(id->cert_der, &id->cert_count, RECEIPT_MAX_CERTS,
-                                     id->signer));
+    NT_TRY(certs_signer_receipt_ders(id->cert_der, &id->cert_count, RECEIPT_MAX_CERTS, id->signer));
     NT_TRY(receipt_certs_text(&id->certs_text, id->cert_der, id->cert_count));
-    NT_OSSL(EVP_Digest(id->cert_der[0].ptr, id->cert_der[0].len, id->sha256, &len, EVP_sha256(),
-                       NULL),
-            "cannot hash the certificate");
+    NT_OSSL(
+        EVP_Digest(id->cert_der[0].ptr, id->cert_der[0].len, id->sha256, &len, EVP_sha256(), NULL),
+        "cannot hash the certificate");
 done:
     return error;
 }
 
-int server__live_load(server_live **out, server *s, const server_config *cfg,
-                      server_config *owned)
+int server__live_load(server_live **out, server *s, const server_config *cfg, server_config *owned)
 {
     server_live *lv = NULL;
     int error = 0;

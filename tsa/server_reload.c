@@ -67,8 +67,7 @@ static void report_ignored(server_config *nc, const server_config *c)
                 str_differs(nc->web_report_trust, c->web_report_trust),
             "web.*");
     IGNORED(nc->evidence_max_metadata_bytes != c->evidence_max_metadata_bytes, "evidence.*");
-    IGNORED(nc->tsa_record_certificates != c->tsa_record_certificates,
-            "tsa.record_certificates");
+    IGNORED(nc->tsa_record_certificates != c->tsa_record_certificates, "tsa.record_certificates");
 #undef IGNORED
     nc->tsa_record_certificates = c->tsa_record_certificates;
     /* one sequence of serials and genTimes across old and new identities */

@@ -95,14 +95,15 @@ static void test_several(void)
     server_config_free(c);
 
     /* no default marked: the first one */
-    CHECK_OK(parse(&c, "\"identities\": [" ID("a", "") ", " ID("b", ", \"policy\": \"1.2.3\"") "]"));
+    CHECK_OK(
+        parse(&c, "\"identities\": [" ID("a", "") ", " ID("b", ", \"policy\": \"1.2.3\"") "]"));
     REQUIRE(c != NULL);
     CHECK(c->identities[0].is_default && !c->identities[1].is_default);
     server_config_free(c);
 
     /* legacy members given as null are the demo configuration's: allowed */
-    CHECK_OK(parse(&c, "\"pkcs12\": null, \"key_passphrase_file\": null, \"identities\": [" ID(
-                           "a", "") "]"));
+    CHECK_OK(parse(
+        &c, "\"pkcs12\": null, \"key_passphrase_file\": null, \"identities\": [" ID("a", "") "]"));
     server_config_free(c);
 }
 
@@ -118,13 +119,15 @@ static void test_refusals(void)
                 "e", "") "," ID("f", "") "," ID("g", "") "," ID("h", "") "," ID("i", "") "]",
             "tsa.identities: more than 8");
     REFUSED("\"identities\": [7]", "tsa.identities[0].: not an object");
-    REFUSED("\"identities\": [{\"cert\": \"c\", \"key\": \"k\"}]", "tsa.identities[0].name: required");
+    REFUSED("\"identities\": [{\"cert\": \"c\", \"key\": \"k\"}]",
+            "tsa.identities[0].name: required");
     REFUSED("\"identities\": [" ID("a b", "") "]", "tsa.identities[0].name: 1..64 characters");
     REFUSED("\"identities\": [{\"name\": \"a\", \"key\": \"k\"}]",
             "tsa.identities[0].: either pkcs12 or both cert and key");
     REFUSED("\"identities\": [{\"name\": \"a\", \"cert\": \"c\"}]",
             "tsa.identities[0].: either pkcs12 or both cert and key");
-    REFUSED("\"identities\": [" ID("a", ", \"kee\": 1") "]", "tsa.identities[0].kee: unknown member");
+    REFUSED("\"identities\": [" ID("a", ", \"kee\": 1") "]",
+            "tsa.identities[0].kee: unknown member");
     REFUSED("\"identities\": [" ID("a", ", \"policy\": \"1.2\"") ", " ID("a", "") "]",
             "tsa.identities[1].name: \"a\" is taken");
     REFUSED("\"identities\": [" ID("a", "") ", " ID("b", "") "]",
