@@ -9,7 +9,8 @@
 #  - both certificates are leaves of kind 0x04 (label "certificate") before any
 #    token, and GET /v1/certs, /v1/certs/<sha256> (PEM; DER by Accept) serve them;
 #    a bad or unknown hash gets 400 / 404;
-#  - a receipt of a token requested without certReq carries its signer's chain;
+#  - a receipt of a token requested without certReq carries its signer's chain (from
+#    the server and from `notarium ledger get`);
 #  - `notarium reload` with a new EC certificate: new tokens carry it, old tokens
 #    still verify, the new certificate is recorded and served; a new API key works
 #    only after the reload; a changed listen address is reported as ignored;
@@ -195,6 +196,11 @@ bad_reload mismatch '.tsa.identities[0].key = "pki/tsa.key"'
 bad_reload missing-key '.tsa.identities[1].key = "pki/none.key"'
 grep 'reload refused' "$NT_LOG" | grep -q 'does not match' || nt_fail "mismatch: log does not say why: $(grep 'reload refused' "$NT_LOG")"
 nt_stop
+# `notarium ledger get` gives a token the chain of the identity that signed it, too.
+idx=$(jq -r '.receipts[0].leaf.index' "$T/nocert.json")
+"$NOTARIUM" ledger get "$idx" --data "$D" >"$T/cli.json" || nt_fail "ledger get $idx failed"
+nt_check "\"$(jq -r '.certificates[0]' "$T/cli.json" | base64 -d | sha256sum | cut -d' ' -f1)\" == $RSA1" \
+    "ledger get: not the rsa identity's certificate"
 
 # --- audit with the root alone over a mirror of tokens without certReq
 audit_dir() { # DIR -> exit status of the audit of its mirror, output in DIR.audit
