@@ -35,21 +35,35 @@ static int boot_epoch_next(uint32_t *out, const char *data_dir)
 }
 
 /*
- * The anchors POST /v1/verify checks against: the last certificate of the
- * default identity's chain at start-up (the root, in the usual chain file) or, without a chain,
- * the TSA certificate itself; and the log's vkey under the ledger's origin.
+ * The anchors POST /v1/verify checks against: per identity at start-up, the
+ * last certificate of its chain (the root, in the usual chain file) or, without
+ * a chain, the TSA certificate itself, each once (a reload does not change
+ * them: requests read them without a lock); and the log's vkey.
  */
-static int verify_anchors(server *s, const certs_signer *signer)
+static X509 *anchor_of(const certs_signer *signer)
 {
     int n = signer->chain != NULL ? sk_X509_num(signer->chain) : 0;
-    X509 *root = n > 0 ? sk_X509_value(signer->chain, n - 1) : signer->cert;
+    return n > 0 ? sk_X509_value(signer->chain, n - 1) : signer->cert;
+}
+
+static int verify_anchors(server *s, const server_live *lv)
+{
     BIO *bio = NULL;
     char *data = NULL;
     long len;
-    int error = 0;
+    int error = 0, seen;
 
     NT_ENSURE((bio = BIO_new(BIO_s_mem())) != NULL, NT_ENOMEM, "out of memory");
-    NT_OSSL(PEM_write_bio_X509(bio, root), "cannot encode the trust anchor");
+    for (size_t i = 0; i < lv->count; i++) {
+        X509 *root = anchor_of(lv->ids[i].signer);
+        seen = 0;
+        for (size_t j = 0; j < i && !seen; j++) {
+            seen = X509_cmp(anchor_of(lv->ids[j].signer), root) == 0;
+        }
+        if (!seen) {
+            NT_OSSL(PEM_write_bio_X509(bio, root), "cannot encode the trust anchor");
+        }
+    }
     len = BIO_get_mem_data(bio, &data);
     NT_ENSURE(len > 0, NT_ECRYPTO, "cannot encode the trust anchor");
     NT_TRY(nt_buf_set(&s->trust_pem, data, (size_t)len));
@@ -290,7 +304,7 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     NT_TRY(server__certs_open(s));
     NT_TRY(server__certs_record(s, atomic_load(&s->live)));
 
-    NT_TRY(verify_anchors(s, dflt->signer));
+    NT_TRY(verify_anchors(s, atomic_load(&s->live)));
     /*
      * The mirror thread reads the ledger through its own read transactions
      * and never waits for the sequencer: it cannot slow issuance down.  Its
