@@ -120,8 +120,9 @@ int server__keys_check(const server_identity *id, const server_config *c)
     if (c->tsa_qualified && certs_cert_qualified(id->signer->cert) < 0) { /* docs/KEYS.md */
         snprintf(reason, sizeof(reason), "%s", nt_error_last());
         if (c->identity_count > 1) {
-            NT_ENSURE(0, NT_EINVAL, "tsa.qualified is true but the TSA certificate of identity %s: %s",
-                      id->name, reason);
+            NT_ENSURE(0, NT_EINVAL,
+                      "tsa.qualified is true but the TSA certificate of identity %s: %s", id->name,
+                      reason);
         }
         NT_ENSURE(0, NT_EINVAL, "tsa.qualified is true but the TSA %s", reason);
     }
