@@ -298,6 +298,12 @@ static int leaf_add(replay *r, const uint8_t *leaf, size_t len, const uint8_t ha
             fail(r, "entry %" PRIu64 " is not a canonical leaf record: %s", index, nt_error_last());
         goto done;
     }
+    if (r->pool != NULL && rec.kind == RECORD_KIND_CERTIFICATE) {
+        /* a signing certificate (docs/FORMATS.md, kind 0x04): the tokens after it may
+         * carry no certificate; the workers are idle while the chain helpers grow */
+        NT_TRY(audit__pool_drain(r->pool));
+        NT_TRY(audit__trust_add_token_certs(r->trust, rec.token));
+    }
     if (r->pool != NULL) {
         NT_TRY(audit__pool_submit(r->pool, r->commit_hex, index, &rec));
     }

@@ -31,6 +31,13 @@ typedef struct audit__trust audit__trust;
 /* Load the PEM file at path; NT_EINVAL when it holds no self-signed certificate. */
 int audit__trust_load(audit__trust **out, const char *path);
 void audit__trust_free(audit__trust *t); /* NULL ok */
+/*
+ * The certificates a kind-0x04 leaf's token carries (the signing certificate recorded in
+ * the ledger, and its chain) become chain helpers like --trust's non-root certificates, so
+ * that tokens issued without certReq verify from the mirror alone.  Only while no worker
+ * runs (audit__pool_drain first).  NT_ENOMEM; a token that does not parse adds nothing.
+ */
+int audit__trust_add_token_certs(audit__trust *t, nt_bytes token);
 
 /*
  * The token worker pool: one worker per online core (NT_AUDIT_THREADS=N

@@ -703,6 +703,35 @@ uint64_t audit__pool_finish(audit__pool *pool)
     return pool->verified;
 }
 
+int audit__trust_add_token_certs(audit__trust *t, nt_bytes token)
+{
+    const unsigned char *p = token.ptr;
+    PKCS7 *p7 = d2i_PKCS7(NULL, &p, (long)token.len);
+    STACK_OF(X509) *in = p7 != NULL && PKCS7_type_is_signed(p7) ? p7->d.sign->cert : NULL;
+    int error = 0;
+
+    /* Chain helpers only, like --trust's non-root certificates: a chain still has to end
+     * at an anchor of --trust, so a certificate leaf cannot make anything trusted. */
+    for (int i = 0; in != NULL && i < sk_X509_num(in); i++) {
+        X509 *x = sk_X509_value(in, i);
+        int known = X509_check_issued(x, x) == X509_V_OK;
+        for (int j = 0; !known && j < sk_X509_num(t->extra); j++) {
+            known = X509_cmp(sk_X509_value(t->extra, j), x) == 0;
+        }
+        if (!known) {
+            NT_OSSL(X509_up_ref(x), "X509_up_ref");
+            if (!sk_X509_push(t->extra, x)) {
+                X509_free(x);
+                NT_ENSURE(0, NT_ENOMEM, "out of memory (certificate stack)");
+            }
+        }
+    }
+done:
+    ERR_clear_error();
+    PKCS7_free(p7);
+    return error;
+}
+
 int audit__trust_load(audit__trust **out, const char *path)
 {
     int error = 0;

@@ -91,8 +91,66 @@ static int append_item(json_t *arr, json_t *value)
     return 0;
 }
 
+/*
+ * Pretty-printed, a newline appears only between members (newlines inside strings are
+ * escaped), so "\n  \"certificates\": []" occurs exactly once in the text of a receipt
+ * encoded without certificates: the place where certs_text goes.
+ */
+#define CERTS_MEMBER "\n  \"certificates\": "
+
+static int put_with_certs_text(nt_buf *out, const char *text, nt_bytes certs_text)
+{
+    const char *at = strstr(text, CERTS_MEMBER "[]");
+    size_t head;
+    int error = 0;
+
+    NT_ENSURE(at != NULL, NT_ERROR, "receipt: no certificates member");
+    head = (size_t)(at - text) + strlen(CERTS_MEMBER);
+    NT_TRY(nt_buf_put(out, text, head));
+    NT_TRY(nt_buf_put(out, certs_text.ptr, certs_text.len));
+    NT_TRY(nt_buf_puts(out, at + strlen(CERTS_MEMBER) + 2));
+done:
+    return error;
+}
+
+int receipt_certs_text(nt_buf *out, const nt_buf *certs, size_t count)
+{
+    json_t *root = json_object(), *arr = json_array();
+    nt_buf dump = NT_BUF_INIT;
+    const char *text, *at;
+    size_t len;
+    int error = 0;
+
+    NT_ENSURE(count <= RECEIPT_MAX_CERTS, NT_EINVAL, "certificates: more than %d",
+              RECEIPT_MAX_CERTS);
+    NT_ENSURE(root != NULL && arr != NULL, NT_ENOMEM, "receipt: out of memory");
+    for (size_t i = 0; i < count; i++) {
+        NT_ENSURE(certs[i].len > 0, NT_EINVAL, "certificates[%zu]: empty", i);
+        NT_TRY(append_item(arr, b64_string(certs[i].ptr, certs[i].len)));
+    }
+    /* Two members, so that the array is written at the depth and with the lead-in it has in
+     * a receipt: "{\n  \"version\": 1,\n  \"certificates\": [...]\n}". */
+    NT_TRY(set_member(root, "version", json_integer(RECEIPT_VERSION)));
+    NT_TRY(set_member(root, "certificates", arr));
+    arr = NULL;
+    NT_TRY(nt_json_dump(&dump, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
+    text = nt_buf_cstr(&dump);
+    at = strstr(text, CERTS_MEMBER);
+    len = strlen(text);
+    NT_ENSURE(at != NULL && len >= 2 && memcmp(text + len - 2, "\n}", 2) == 0, NT_ERROR,
+              "receipt: unexpected certificates text");
+    at += strlen(CERTS_MEMBER);
+    NT_TRY(nt_buf_put(out, at, (size_t)(text + len - 2 - at)));
+done:
+    nt_buf_dispose(&dump);
+    json_decref(root);
+    json_decref(arr);
+    return error;
+}
+
 int receipt_encode(nt_buf *out, const receipt *r)
 {
+    nt_buf text = NT_BUF_INIT;
     int error = 0;
     json_t *root = NULL, *log = NULL, *leaf = NULL, *proof = NULL, *hashes = NULL, *certs = NULL;
     json_t *text_member;
@@ -165,7 +223,13 @@ int receipt_encode(nt_buf *out, const receipt *r)
         NT_TRY(set_member(root, "metadata_withheld", json_true()));
     }
 
-    NT_TRY(nt_json_dump(out, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
+    if (r->certs_text.len > 0) {
+        NT_ENSURE(r->cert_count == 0, NT_EINVAL, "certificates: both certs and certs_text given");
+        NT_TRY(nt_json_dump(&text, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
+        NT_TRY(put_with_certs_text(out, nt_buf_cstr(&text), r->certs_text));
+    } else {
+        NT_TRY(nt_json_dump(out, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
+    }
     NT_TRY(nt_buf_putc(out, '\n'));
 
 done:
@@ -175,6 +239,7 @@ done:
     json_decref(proof);
     json_decref(hashes);
     json_decref(certs);
+    nt_buf_dispose(&text);
     return error;
 }
 

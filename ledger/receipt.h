@@ -52,6 +52,9 @@ typedef struct receipt {
     nt_buf metadata;
     int metadata_withheld; /* the leaf has metadata, left out of this receipt (has_metadata 0) */
     int metadata_missing;  /* the leaf commits to metadata the ledger no longer has (restore) */
+    nt_bytes certs_text;   /* encode only, borrowed: when not empty, the "certificates" array as
+                              receipt_certs_text made it, written instead of certs[] (a server
+                              renders each signer's chain once, not per receipt) */
 } receipt;
 
 void receipt_init(receipt *r);
@@ -64,6 +67,13 @@ void receipt_dispose(receipt *r);
  * number of hashes (at most RECEIPT_MAX_PROOF), cert_count <= RECEIPT_MAX_CERTS.
  */
 int receipt_encode(nt_buf *out, const receipt *r);
+
+/*
+ * The text receipt_encode writes for the "certificates" array of certs[0..count) (the value
+ * only, "[ ... ]"), appended to out, for receipt.certs_text.  NT_EINVAL for more than
+ * RECEIPT_MAX_CERTS or an empty certificate.
+ */
+int receipt_certs_text(nt_buf *out, const nt_buf *certs, size_t count);
 
 /*
  * Parse JSON text.  Strict about what it needs: NT_EINVAL with a message

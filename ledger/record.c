@@ -143,7 +143,8 @@ static int check_fields(record_kind kind, record_alg alg, size_t digest_len, nt_
                         size_t token_len)
 {
     size_t want;
-    if (kind != RECORD_KIND_TIMESTAMP && kind != RECORD_KIND_EVIDENCE) {
+    if (kind != RECORD_KIND_TIMESTAMP && kind != RECORD_KIND_EVIDENCE &&
+        kind != RECORD_KIND_CERTIFICATE) {
         return nt_error_set(NT_EINVAL, "record kind: unknown kind %d", (int)kind);
     }
     want = record_alg_size(alg);
@@ -156,6 +157,12 @@ static int check_fields(record_kind kind, record_alg alg, size_t digest_len, nt_
     }
     if (kind == RECORD_KIND_TIMESTAMP && label.len != 0) {
         return nt_error_set(NT_EINVAL, "record label: must be empty for a time-stamp record");
+    }
+    if (kind == RECORD_KIND_CERTIFICATE &&
+        (alg != RECORD_ALG_SHA256 || label.len != strlen(RECORD_CERTIFICATE_LABEL) ||
+         memcmp(label.ptr, RECORD_CERTIFICATE_LABEL, label.len) != 0)) {
+        return nt_error_set(NT_EINVAL, "record: a certificate record has a sha256 digest and the "
+                                       "label \"" RECORD_CERTIFICATE_LABEL "\"");
     }
     if (label.len > RECORD_MAX_LABEL) {
         return nt_error_set(NT_EINVAL, "record label: %zu bytes, at most %u", label.len,
@@ -260,8 +267,9 @@ int record_decode(record *out, const uint8_t *data, size_t len)
     NT_ENSURE(version == RECORD_VERSION, NT_EINVAL, "record version: %u, expected %u", version,
               RECORD_VERSION);
     NT_TRY(take_u8(&kind, &rd, "kind"));
-    NT_ENSURE(kind == RECORD_KIND_TIMESTAMP || kind == RECORD_KIND_EVIDENCE, NT_EINVAL,
-              "record kind: unknown kind %u", kind);
+    NT_ENSURE(kind == RECORD_KIND_TIMESTAMP || kind == RECORD_KIND_EVIDENCE ||
+                  kind == RECORD_KIND_CERTIFICATE,
+              NT_EINVAL, "record kind: unknown kind %u", kind);
     NT_TRY(take_u8(&alg, &rd, "digest algorithm"));
     NT_ENSURE(record_alg_size((record_alg)alg) != 0, NT_EINVAL,
               "record digest algorithm: unknown id %u", alg);
@@ -277,6 +285,13 @@ int record_decode(record *out, const uint8_t *data, size_t len)
     NT_TRY(take(&p, &rd, llen, "label"));
     r.label = NT_BYTES(llen > 0 ? p : NULL, llen);
     NT_ENSURE(nt_utf8_valid(p, llen), NT_EINVAL, "record label: not valid UTF-8");
+    NT_ENSURE(
+        kind != RECORD_KIND_CERTIFICATE ||
+            (alg == RECORD_ALG_SHA256 && llen == strlen(RECORD_CERTIFICATE_LABEL) &&
+             memcmp(p, RECORD_CERTIFICATE_LABEL, llen) == 0),
+        NT_EINVAL,
+        "record: a certificate record has a sha256 digest and the label \"" RECORD_CERTIFICATE_LABEL
+        "\"");
     NT_TRY(take(&p, &rd, 4, "token length"));
     tlen = nt_load_u32be(p);
     NT_ENSURE(tlen >= 1 && tlen <= RECORD_MAX_TOKEN, NT_EINVAL,

@@ -5,7 +5,9 @@
  *
  *   offset size  field
  *   0      1     version, 0x01
- *   1      1     entry kind: 0x01 RFC 3161 time-stamp, 0x02 evidence record
+ *   1      1     entry kind: 0x01 RFC 3161 time-stamp, 0x02 evidence record,
+ *                 0x04 signing certificate (digest = SHA-256 of its DER, label
+ *                 "certificate", token issued with certReq by that certificate's key)
  *   2      1     digest algorithm id (record_alg)
  *   3      1     digest length L, equal to the algorithm's output size
  *   4      L     digest (the messageImprint's hashedMessage)
@@ -41,9 +43,13 @@
 #define RECORD_MAX_DIGEST 64u
 
 typedef enum record_kind {
-    RECORD_KIND_TIMESTAMP = 1, /* answer to an RFC 3161 TimeStampReq */
-    RECORD_KIND_EVIDENCE = 2,  /* evidence record from POST /v1/evidence */
+    RECORD_KIND_TIMESTAMP = 1,   /* answer to an RFC 3161 TimeStampReq */
+    RECORD_KIND_EVIDENCE = 2,    /* evidence record from POST /v1/evidence */
+    RECORD_KIND_CERTIFICATE = 4, /* a signing certificate, recorded when first used */
 } record_kind;
+
+/* The label of every RECORD_KIND_CERTIFICATE leaf. */
+#define RECORD_CERTIFICATE_LABEL "certificate"
 
 typedef enum record_alg {
     RECORD_ALG_SHA256 = 1,

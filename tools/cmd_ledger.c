@@ -13,6 +13,7 @@
 #include "tsa/server.h"
 
 #include <jansson.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,37 @@
 int cmd_ledger(int argc, char **argv);
 int cmd_ledger_check(int argc, char **argv); /* cmd_ledger_check.c */
 int cmd_ledger_restore(int argc, char **argv);
+
+/* 1 if the token names `cert` in its ESSCertIDv2 (the SHA-256 of its DER, verbatim). */
+static int token_names(nt_bytes token, X509 *cert)
+{
+    uint8_t h[32];
+    unsigned char *der = NULL;
+    int len = i2d_X509(cert, &der), found = 0;
+
+    if (len > 0 && EVP_Digest(der, (size_t)len, h, NULL, EVP_sha256(), NULL) == 1) {
+        for (size_t i = 0; !found && token.len >= 32 && i <= token.len - 32; i++) {
+            found = memcmp(token.ptr + i, h, 32) == 0;
+        }
+    }
+    OPENSSL_free(der);
+    return found;
+}
+
+/* The configured identity that signed `token` (tsa.identities), else the default one. */
+static int receipt_signer_load(certs_signer **out, const server_config *cfg, nt_bytes token)
+{
+    for (size_t i = 0; cfg->identity_count > 1 && i < cfg->identity_count; i++) {
+        certs_signer *sg = NULL;
+        if (server_identity_signer_load(&sg, cfg, &cfg->identities[i]) == 0 &&
+            token_names(token, sg->cert)) {
+            *out = sg;
+            return 0;
+        }
+        certs_signer_free(sg);
+    }
+    return server_config_signer_load(out, cfg);
+}
 
 static void ledger_usage(void)
 {
@@ -148,7 +180,7 @@ static int cmd_read(const ledger_args *a, const char *sub)
         /* The receipt's certificates, as the server lists them (certs_signer_receipt_ders);
          * a configuration whose certificates cannot be loaded is an error, not a receipt
          * without them. */
-        if (server_config_signer_load(&signer, cfg) < 0 ||
+        if (receipt_signer_load(&signer, cfg, nt_buf_bytes(&rc.token)) < 0 ||
             certs_signer_receipt_ders(rc.certs, &rc.cert_count, RECEIPT_MAX_CERTS, signer) < 0) {
             fprintf(stderr, "notarium ledger: the receipt's certificates: %s\n", nt_error_last());
             goto done;

@@ -1,11 +1,11 @@
 /*
  * cmd_serve.c - `notarium serve`: parse the command line, prepare a demo data
  * directory when asked, load the configuration and run the daemon
- * (tsa/server.h) until SIGTERM or SIGINT.  Signals are blocked before any
- * thread starts and taken with sigwait here, so no handler ever runs inside
- * a worker thread.  Started as root it binds, then drops to the configured
- * user before anything is opened for writing (serve_privs.c), and it tells
- * systemd when it is ready and when it stops (serve_notify.c).
+ * (tsa/server.h) until SIGTERM or SIGINT; SIGHUP reloads (server_reload).  Signals are blocked
+ * before any thread starts and taken with sigwait here, so no handler ever runs inside a worker
+ * thread.  Started as root it binds, then drops to the configured user before anything is opened
+ * for writing (serve_privs.c), and it tells systemd when it is ready and when it stops
+ * (serve_notify.c).
  */
 #include "tools/serve_int.h"
 #include "tsa/server.h"
@@ -64,17 +64,17 @@ static int apply_test_clock_hook(void)
     return 0;
 }
 
-/* Test-only: SIGUSR2 reloads the TLS credentials (e2e/tls_reload), until SIGHUP does. */
-static void test_hook_sigset(sigset_t *set)
+/*
+ * Test-only hook: NOTARIUM_TEST_CERT_LEAVES=off starts without recording the signing
+ * certificates in the ledger (tsa.record_certificates false), for the e2e tests written
+ * when a fresh ledger had no leaf (tests/e2e/lib.sh sets it; the tests of the certificate
+ * leaves unset it).  Compiled only with -DNT_TEST_HOOKS=ON.
+ */
+static void apply_test_cert_leaves_hook(server_config *cfg)
 {
-    sigaddset(set, SIGUSR2);
-}
-
-static void test_hook_signal(server *s, int sig)
-{
-    if (sig == SIGUSR2 && s != NULL) {
-        nt_log_warn("test hook: SIGUSR2, reloading the TLS credentials");
-        server_tls_reload(s); /* logs its outcome */
+    const char *v = getenv("NOTARIUM_TEST_CERT_LEAVES");
+    if (v != NULL && strcmp(v, "off") == 0) {
+        cfg->tsa_record_certificates = 0;
     }
 }
 #else
@@ -83,14 +83,9 @@ static int apply_test_clock_hook(void)
     return 0;
 }
 
-static void test_hook_sigset(sigset_t *set)
+static void apply_test_cert_leaves_hook(server_config *cfg)
 {
-    (void)set;
-}
-
-static void test_hook_signal(server *s, int sig)
-{
-    (void)s, (void)sig;
+    (void)cfg;
 }
 #endif
 
@@ -134,7 +129,7 @@ static void print_demo_help(const char *data, const char *addr)
 int cmd_serve(int argc, char **argv)
 {
     const char *data = NULL, *config_path = NULL, *level_name = NULL, *user = NULL;
-    server_options opts = {NULL, -1, NULL, 0, 0, -1, 0, -1, 0, -1};
+    server_options opts = {NULL, -1, NULL, 0, 0, -1, 0, -1, 0, -1, NULL};
     server_config *cfg = NULL;
     server *s = NULL;
     nt_buf path = NT_BUF_INIT;
@@ -255,6 +250,7 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "notarium serve: %s\n", nt_error_last());
         goto done;
     }
+    apply_test_cert_leaves_hook(cfg);
     if (cfg->mirror_remote_count + remote_count > SERVER_MAX_REMOTES) {
         fprintf(stderr, "notarium serve: more than %d mirror remotes (config + --mirror-remote)\n",
                 SERVER_MAX_REMOTES);
@@ -292,10 +288,11 @@ int cmd_serve(int argc, char **argv)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    test_hook_sigset(&set);
+    sigaddset(&set, SIGHUP); /* reload (server_reload) */
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
+    opts.config_path = config_path;
     new_rc = server_new(&s, cfg, &opts);
     /* server_new took the bound sockets, also when it failed */
     opts.has_listen_fd = opts.has_tls_fd = opts.has_admin_fd = 0;
@@ -311,9 +308,18 @@ int cmd_serve(int argc, char **argv)
     if (demo) {
         print_demo_help(data, server_address(s));
     }
-    while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM)) {
-        test_hook_signal(s, sig);
+    if (serve_pid_write(data) < 0) {
+        nt_log_warn("cannot write state/serve.pid (notarium reload needs it): %s", nt_error_last());
     }
+    while (sigwait(&set, &sig) != 0 || (sig != SIGINT && sig != SIGTERM)) {
+        if (sig == SIGHUP) {
+            nt_log_info("received SIGHUP: reloading the configuration");
+            serve_notify("RELOADING=1");
+            server_reload(s); /* logs the outcome; a refused one changes nothing */
+            serve_notify("READY=1");
+        }
+    }
+    serve_pid_remove(data);
     nt_log_info("received %s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     if (serve_notify("STOPPING=1\nSTATUS=stopping: answering queued requests") < 0) {
         nt_log_warn("systemd notification: %s", nt_error_last());

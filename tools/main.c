@@ -10,6 +10,7 @@
 #include <string.h>
 
 int cmd_serve(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
 int cmd_pki(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 int cmd_apikey(int argc, char **argv);
@@ -28,6 +29,8 @@ static void usage(FILE *f)
         "        [--threads N] [--log-level debug|info|warn|error] [--check-ledger]\n"
         "        [--user NAME] [--allow-root]\n"
         "                         run the time-stamping server\n"
+        "  reload --data DIR        make the server on DIR re-read its keys, certificates and\n"
+        "                         API keys (SIGHUP; refused changes leave it as it was)\n"
         "  pki init DIR [--key-type ec-p256|ec-p384|rsa-2048|rsa-3072|rsa-4096|sm2]\n"
         "        [--origin ORIGIN] [--days N] [--force]\n"
         "                         create a development PKI and log key\n"
@@ -58,6 +61,9 @@ int main(int argc, char **argv)
     cmd = argv[1];
     if (strcmp(cmd, "serve") == 0) {
         return cmd_serve(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "reload") == 0) {
+        return cmd_reload(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "pki") == 0) {
         return cmd_pki(argc - 1, argv + 1);

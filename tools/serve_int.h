@@ -56,4 +56,9 @@ int serve_privs_start(server_options *opts, const server_config *cfg, const char
  */
 int serve_notify(const char *state);
 
+/* data/state/serve.pid (cmd_reload.c): written once the server listens, removed at exit;
+ * `notarium reload --data DIR` signals the process it names. */
+int serve_pid_write(const char *data);
+void serve_pid_remove(const char *data);
+
 #endif

@@ -56,7 +56,9 @@ static int parse_tsa(server_config *cfg, json_t *o)
                                           "key_passphrase_file",
                                           "chain",
                                           "pkcs12",
-                                          "pkcs12_passphrase_file"};
+                                          "pkcs12_passphrase_file",
+                                          "identities",
+                                          "record_certificates"};
     const char *sec = "tsa.";
     tsa_config *t = &cfg->tsa;
     uint64_t u = 0;
@@ -398,6 +400,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     NT_TRY(server_cfg_path(&cfg->ledger_log_key, data_dir));
     NT_TRY(server_cfg_path(&cfg->mirror_path, data_dir));
     NT_TRY(server_cfg_path(&cfg->web_report_trust, data_dir));
+    NT_TRY(server_cfg_identities(cfg, json_object_get(root, "tsa"), data_dir));
 
     *out = cfg;
     cfg = NULL;
@@ -449,6 +452,7 @@ void server_config_free(server_config *cfg)
     nt_free(cfg->tsa_chain);
     nt_free(cfg->tsa_pkcs12);
     nt_free(cfg->tsa_pkcs12_passphrase_file);
+    server_cfg_identities_free(cfg);
     nt_free(cfg->ledger_path);
     nt_free(cfg->ledger_origin);
     nt_free(cfg->ledger_log_key);
@@ -573,6 +577,16 @@ const server_api_key *server_api_key_check(const server_config *cfg, const char 
     }
     nt_wipe(hash, sizeof(hash));
     return found;
+}
+
+const server_api_key *server_api_key_by_id(const server_config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->api_key_count; i++) {
+        if (strcmp(cfg->api_keys[i].id, id) == 0) {
+            return &cfg->api_keys[i];
+        }
+    }
+    return NULL;
 }
 
 int server_listen_parse(nt_buf *host_out, uint16_t *port_out, const char *listen)

@@ -44,4 +44,12 @@ int server__config_limits(server_config *cfg, json_t *o);
 int server__config_listeners(server_config *cfg, json_t *root);
 void server__config_listeners_free(server_config *cfg);
 
+/*
+ * config_identities.c: tsa.identities (`tsa` the tsa section, paths resolved against
+ * data_dir, after tsa.* and pkcs11 are parsed), or the one identity "tsa" made of tsa.cert,
+ * tsa.key, ... and tsa.policy; and their release for server_config_free.
+ */
+int server_cfg_identities(server_config *cfg, json_t *tsa_obj, const char *data_dir);
+void server_cfg_identities_free(server_config *cfg);
+
 #endif

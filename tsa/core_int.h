@@ -13,6 +13,18 @@
 #include <openssl/x509v3.h>
 #include <stdatomic.h>
 
+/*
+ * The serial counter and the last issued genTime: one sequence for every tsa
+ * object made with tsa_new_shared from one first tsa (the identities of one
+ * server, old and new across a reload), so that serials stay unique and
+ * genTime never runs backwards whichever identity signs.  Freed with its last tsa.
+ */
+typedef struct tsa__seq {
+    _Atomic uint64_t serial_counter;
+    _Atomic uint64_t last_gen_ns; /* last issued genTime, ns since the epoch */
+    _Atomic unsigned refs;
+} tsa__seq;
+
 struct tsa {
     tsa_config cfg;             /* copy; its string pointers are not kept (set to NULL) */
     const certs_signer *signer; /* borrowed */
@@ -36,8 +48,7 @@ struct tsa {
     struct tsa__fast *fast; /* token_fast.c's constants and contexts; NULL: CMS path */
 
     /* the only mutable shared state: atomics */
-    _Atomic uint64_t serial_counter;
-    _Atomic uint64_t last_gen_ns; /* last issued genTime, ns since the epoch */
+    tsa__seq *seq; /* serial counter and last genTime, maybe shared (tsa_new_shared) */
     _Atomic uint64_t stat_granted;
     _Atomic uint64_t stat_rejected[32];
     _Atomic int clock_sync; /* nt_clock_sync as last observed */

@@ -242,6 +242,14 @@ static const char *request_key(http_req *q, int required)
     const server_api_key *cert_key = q->hconn != NULL ? q->hconn->client_key : NULL;
     const char *key;
 
+    if (cert_key != NULL) {
+        /* tls.clients map to an entry of the configuration as started; the request uses the
+         * entry of that id in the API keys in force (a reload may have changed its tenant). */
+        cert_key = server_api_key_by_id(q->live->cfg, cert_key->id);
+        if (cert_key == NULL) {
+            return "the API key the client certificate is mapped to was removed by a reload";
+        }
+    }
     q->key = cert_key;
     if (value == NULL && (cert_key != NULL || !required)) {
         return NULL;
@@ -250,11 +258,11 @@ static const char *request_key(http_req *q, int required)
     if (key == NULL) {
         return "an 'Authorization: Bearer <API key>' header is required";
     }
-    q->key = server_api_key_check(q->s->cfg, key, len);
+    q->key = server_api_key_check(q->live->cfg, key, len);
     if (q->key == NULL) {
         return "unknown API key";
     }
-    if (cert_key != NULL && q->key != cert_key) {
+    if (cert_key != NULL && strcmp(q->key->id, cert_key->id) != 0) {
         q->key = NULL;
         return "the API key is not the one the client certificate is mapped to";
     }
@@ -299,6 +307,9 @@ static http_route route_of(const char *url)
     }
     if (strcmp(url, "/v1/checkpoint") == 0) {
         return ROUTE_CHECKPOINT;
+    }
+    if (strcmp(url, "/v1/certs") == 0 || strncmp(url, "/v1/certs/", 10) == 0) {
+        return ROUTE_CERTS;
     }
     if (strncmp(url, "/v1/receipt/", 12) == 0 && url[12] != '\0' && strchr(url + 12, '/') == NULL) {
         return ROUTE_RECEIPT;
@@ -363,6 +374,9 @@ static enum MHD_Result handle_get(http_req *q, const char *url)
         server_get_metrics(&r, q->s);
     } else if (q->route == ROUTE_TRUST) {
         server_get_trust(&r, q->s);
+    } else if (q->route == ROUTE_CERTS) {
+        server_get_certs(&r, q->s, url,
+                         MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Accept"));
     } else if (q->route == ROUTE_WEB) {
         server_web_get(&r, q->s, url);
     } else {
@@ -523,6 +537,7 @@ static http_req *req_new(const http_daemon_ctx *d)
     }
     q->s = s;
     q->listener = d->listener;
+    q->live = server__live_acquire(s); /* for the request's whole life (server_identity.c) */
     q->start_ns = nt_mono_ns();
     q->fail = TSA_FAIL_NONE;
     q->leaf = -1;
@@ -688,6 +703,7 @@ void http__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     server_evidence_dispose(&q->evidence);
     server_reply_dispose(&q->read_reply);
     nt_buf_dispose(&q->body);
+    server__live_release(q->live);
     nt_free(q);
     *con_cls = NULL;
     atomic_fetch_sub(&s->active, 1);

@@ -375,7 +375,8 @@ enum MHD_Result http__handle_tsa(http_req *q)
     server_reply r;
 
     tsa_result_init(&q->result);
-    if (tsa_respond(&q->result, s->tsa, nt_buf_bytes(&q->body)) < 0) {
+    if (tsa_respond(&q->result, server__live_pick(q->live, nt_buf_bytes(&q->body))->tsa,
+                    nt_buf_bytes(&q->body)) < 0) {
         return http__send_error(q, 500, "internal_error", NULL, nt_error_last());
     }
     if (q->result.digest.len > 0) {
@@ -434,7 +435,8 @@ enum MHD_Result http__handle_evidence(http_req *q)
     q->has_alg = 1;
     q->alg = e->alg;
     tsa_result_init(&q->result);
-    if (tsa_issue_digest(&q->result, s->tsa, e->alg, nt_buf_bytes(&e->digest)) < 0) {
+    if (tsa_issue_digest(&q->result, q->live->ids[q->live->dflt].tsa, e->alg,
+                         nt_buf_bytes(&e->digest)) < 0) {
         return http__send_error(q, 500, "internal_error", NULL, nt_error_last());
     }
     if (!q->result.granted) {

@@ -63,6 +63,7 @@ typedef enum http_route {
     ROUTE_VERIFY_REPORT, /* web.c */
     ROUTE_TRUST,         /* web.c */
     ROUTE_WEB,           /* web.c: the page's files; GET / when the page is on */
+    ROUTE_CERTS,         /* server_certs.c: /v1/certs, /v1/certs/<sha256> */
 } http_route;
 
 typedef struct http_req {
@@ -90,7 +91,8 @@ typedef struct http_req {
     server_reply read_reply; /* a ledger read's reply, moved here before the resume */
     tsa_result result;       /* /tsa and /v1/evidence */
     server_evidence evidence;
-    const server_api_key *key; /* the API key presented (borrowed from cfg), NULL = none */
+    const server_api_key *key; /* the API key presented (borrowed from live), NULL = none */
+    server_live *live;         /* identities and API keys the request began with (held) */
     /* for the request log */
     int has_alg;
     record_alg alg;

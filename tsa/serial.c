@@ -25,7 +25,7 @@
  */
 int tsa__serial_next(uint8_t out[TSA_SERIAL_BYTES], tsa *t)
 {
-    uint64_t counter = atomic_fetch_add(&t->serial_counter, 1) + 1;
+    uint64_t counter = atomic_fetch_add(&t->seq->serial_counter, 1) + 1;
     uint16_t node = (uint16_t)(t->cfg.node_id & 0x7fffu);
     uint32_t boot = t->cfg.boot_epoch;
 
@@ -107,7 +107,7 @@ tsa_fail tsa__gen_time_next(struct timespec *out, tsa *t, char *reason, size_t r
         lead = t->unit_ns;
     }
 
-    last = atomic_load(&t->last_gen_ns);
+    last = atomic_load(&t->seq->last_gen_ns);
     for (;;) {
         if (cand > last) {
             next = cand;
@@ -120,7 +120,7 @@ tsa_fail tsa__gen_time_next(struct timespec *out, tsa *t, char *reason, size_t r
                      "clock is behind the last issued genTime; ordering requires a later time");
             return TSA_FAIL_TIME_NOT_AVAILABLE;
         }
-        if (next == last || atomic_compare_exchange_weak(&t->last_gen_ns, &last, next)) {
+        if (next == last || atomic_compare_exchange_weak(&t->seq->last_gen_ns, &last, next)) {
             break;
         }
     }
@@ -142,8 +142,8 @@ void tsa_gen_time_floor(tsa *t, const struct timespec *floor)
     if (want % t->unit_ns != 0) {
         want += t->unit_ns - want % t->unit_ns;
     }
-    last = atomic_load(&t->last_gen_ns);
-    while (last < want && !atomic_compare_exchange_weak(&t->last_gen_ns, &last, want)) {
+    last = atomic_load(&t->seq->last_gen_ns);
+    while (last < want && !atomic_compare_exchange_weak(&t->seq->last_gen_ns, &last, want)) {
     }
 }
 

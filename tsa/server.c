@@ -25,43 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *tsa_key_type_name(EVP_PKEY *key)
-{
-    char group[64];
-    size_t len = 0;
-    if (EVP_PKEY_is_a(key, "SM2")) { /* a provider key: no legacy base id */
-        return "sm2";
-    }
-    switch (EVP_PKEY_get_base_id(key)) {
-    case EVP_PKEY_EC:
-        if (EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &len) == 1) {
-            if (strcmp(group, "prime256v1") == 0 || strcmp(group, "P-256") == 0) {
-                return "ec-p256";
-            }
-            if (strcmp(group, "secp384r1") == 0 || strcmp(group, "P-384") == 0) {
-                return "ec-p384";
-            }
-        }
-        return "ec";
-    case EVP_PKEY_RSA:
-    case EVP_PKEY_RSA_PSS:
-        switch (EVP_PKEY_get_bits(key)) {
-        case 2048:
-            return "rsa-2048";
-        case 3072:
-            return "rsa-3072";
-        case 4096:
-            return "rsa-4096";
-        default:
-            return "rsa";
-        }
-    case EVP_PKEY_ED25519:
-        return "ed25519";
-    default:
-        return "unknown";
-    }
-}
-
 /*
  * Serial numbers embed a boot epoch that must grow at every start (tsa.h):
  * read, increment and durably rewrite it before the first token.
@@ -71,28 +34,36 @@ static int boot_epoch_next(uint32_t *out, const char *data_dir)
     return server__boot_epoch_set(out, data_dir, 1, 0);
 }
 
-/* The receipts' certificates: the one list certs_signer_receipt_ders builds. */
-static int cert_ders(server *s)
+/*
+ * The anchors POST /v1/verify checks against: per identity at start-up, the
+ * last certificate of its chain (the root, in the usual chain file) or, without
+ * a chain, the TSA certificate itself, each once (a reload does not change
+ * them: requests read them without a lock); and the log's vkey.
+ */
+static X509 *anchor_of(const certs_signer *signer)
 {
-    return certs_signer_receipt_ders(s->cert_der, &s->cert_count, RECEIPT_MAX_CERTS, s->signer);
+    int n = signer->chain != NULL ? sk_X509_num(signer->chain) : 0;
+    return n > 0 ? sk_X509_value(signer->chain, n - 1) : signer->cert;
 }
 
-/*
- * The anchors POST /v1/verify checks against: the last certificate of the
- * configured chain (the root, in the usual chain file) or, without a chain,
- * the TSA certificate itself; and the log's vkey under the ledger's origin.
- */
-static int verify_anchors(server *s)
+static int verify_anchors(server *s, const server_live *lv)
 {
-    int n = s->signer->chain != NULL ? sk_X509_num(s->signer->chain) : 0;
-    X509 *root = n > 0 ? sk_X509_value(s->signer->chain, n - 1) : s->signer->cert;
     BIO *bio = NULL;
     char *data = NULL;
     long len;
-    int error = 0;
+    int error = 0, seen;
 
     NT_ENSURE((bio = BIO_new(BIO_s_mem())) != NULL, NT_ENOMEM, "out of memory");
-    NT_OSSL(PEM_write_bio_X509(bio, root), "cannot encode the trust anchor");
+    for (size_t i = 0; i < lv->count; i++) {
+        X509 *root = anchor_of(lv->ids[i].signer);
+        seen = 0;
+        for (size_t j = 0; j < i && !seen; j++) {
+            seen = X509_cmp(anchor_of(lv->ids[j].signer), root) == 0;
+        }
+        if (!seen) {
+            NT_OSSL(PEM_write_bio_X509(bio, root), "cannot encode the trust anchor");
+        }
+    }
     len = BIO_get_mem_data(bio, &data);
     NT_ENSURE(len > 0, NT_ECRYPTO, "cannot encode the trust anchor");
     NT_TRY(nt_buf_set(&s->trust_pem, data, (size_t)len));
@@ -188,7 +159,7 @@ done:
  * largest genTime ever committed; leaves are not in genTime order), or for a
  * ledger written before the mark existed, to the newest leaf's genTime.
  */
-static void gen_time_floor_from_ledger(server *s)
+static void gen_time_floor_from_ledger(server *s, tsa *t)
 {
     ledger_info info;
     nt_buf leaf = NT_BUF_INIT;
@@ -208,7 +179,7 @@ static void gen_time_floor_from_ledger(server *s)
     }
     ts.tv_sec = (time_t)(ns / 1000000000u);
     ts.tv_nsec = (long)(ns % 1000000000u);
-    tsa_gen_time_floor(s->tsa, &ts);
+    tsa_gen_time_floor(t, &ts); /* the sequence every identity shares */
 done:
     nt_buf_dispose(&leaf);
 }
@@ -279,7 +250,8 @@ static unsigned cpu_count(void)
 int server_new(server **out, const server_config *cfg, const server_options *opts)
 {
     server *s = NULL;
-    tsa_config tc;
+    server_live *lv = NULL;
+    const server_identity *dflt;
     ledger_options lo;
     server_listen_fds fds;
     int error = 0, allow_new;
@@ -290,14 +262,17 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     server__listen_fds_take(&fds, opts); /* ours from here on, also on failure */
     NT_ENSURE((s = nt_calloc(1, sizeof(*s))) != NULL, NT_ENOMEM, "out of memory");
     s->cfg = cfg;
+    pthread_mutex_init(&s->reload_lock, NULL);
+    if (opts != NULL && opts->config_path != NULL) {
+        snprintf(s->config_path, sizeof(s->config_path), "%s", opts->config_path);
+    }
 
     if (cfg->tls_listen != NULL) {
         NT_TRY(server__tls_new(&s->tls, cfg)); /* a bad certificate or key stops the start */
     }
-    NT_TRY(server__keys_load(s)); /* signer + checks, log key (server_keys.c) */
-    snprintf(s->key_type, sizeof(s->key_type), "%s", tsa_key_type_name(s->signer->key));
-    NT_TRY(cert_ders(s));
-    NT_TRY(server__receipt_certs_cache(s));
+    NT_TRY(server__keys_load(s)); /* the log key (server_keys.c) */
+    /* every identity's signer and start-up checks, before the ledger is touched */
+    NT_TRY(server__live_load(&lv, s, cfg, NULL));
     allow_new = opts != NULL && opts->allow_new_ledger;
     NT_TRY(server_ledger_guard(cfg, allow_new));
 
@@ -321,12 +296,16 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
      * must not leave a boot epoch without a ledger (server_ledger_guard would then
      * refuse every later start). */
     NT_TRY(boot_epoch_next(&s->boot_epoch, cfg->data_dir));
-    tc = cfg->tsa;
-    tc.boot_epoch = s->boot_epoch;
-    NT_TRY(tsa_new(&s->tsa, &tc, s->signer));
-    gen_time_floor_from_ledger(s);
+    NT_TRY(server__live_start(lv, s, NULL));
+    dflt = &lv->ids[lv->dflt];
+    atomic_store(&s->live, lv);
+    lv = NULL;
+    gen_time_floor_from_ledger(s, dflt->tsa);
+    /* every signing certificate in the ledger before its first token (server_certs.c) */
+    NT_TRY(server__certs_open(s));
+    NT_TRY(server__certs_record(s, atomic_load(&s->live)));
 
-    NT_TRY(verify_anchors(s));
+    NT_TRY(verify_anchors(s, atomic_load(&s->live)));
     /*
      * The mirror thread reads the ledger through its own read transactions
      * and never waits for the sequencer: it cannot slow issuance down.  Its
@@ -351,6 +330,7 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     s = NULL;
 done:
     server__listen_fds_close(&fds);
+    server__live_release(lv);
     server_free(s);
     return error;
 }
@@ -439,16 +419,12 @@ void server_free(server *s)
     if (s->stuck) {
         return; /* the sequencer may still call back into nothing of ours, but never free */
     }
-    tsa_free(s->tsa);
-    server__keys_free(s);
+    server__live_release(atomic_load(&s->live));
+    server__certs_free(s);
+    pthread_mutex_destroy(&s->reload_lock);
     server_limiter_free(s->limiter);
-    certs_signer_free(s->signer);
     server__tls_free(s->tls);
     EVP_PKEY_free(s->log_key);
-    for (size_t i = 0; i < RECEIPT_MAX_CERTS; i++) {
-        nt_buf_dispose(&s->cert_der[i]);
-    }
-    nt_buf_dispose(&s->receipt_certs);
     nt_buf_dispose(&s->trust_pem);
     nt_buf_dispose(&s->log_vkey);
     nt_free(s);

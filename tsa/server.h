@@ -25,6 +25,26 @@
 #define SERVER_MAX_API_KEYS     64
 #define SERVER_MAX_REMOTES      16
 #define SERVER_MAX_TLS_CLIENTS  64
+#define SERVER_MAX_IDENTITIES   8
+
+/*
+ * One signing identity (tsa.identities[], docs/OPERATING.md): its key and certificates as
+ * tsa.cert/key/... name them, the policy OID its tokens carry (and that routes requests to
+ * it), and whether it signs requests that name no policy of another identity.  Without
+ * tsa.identities the configuration has one, named "tsa", made of tsa.cert/key/... and
+ * tsa.policy.  Strings owned like the rest of server_config.
+ */
+typedef struct server_identity_config {
+    char name[65];
+    char *policy;
+    int is_default;
+    char *cert;
+    char *key;
+    char *key_passphrase_file;
+    char *chain;
+    char *pkcs12;
+    char *pkcs12_passphrase_file;
+} server_identity_config;
 
 /*
  * One API key entry: the clear key is never stored, only SHA-256(salt || key).
@@ -112,6 +132,10 @@ typedef struct server_config {
     char *tsa_chain;               /* PEM issuers; NULL = none */
     char *tsa_pkcs12;              /* when set, replaces cert/key/chain */
     char *tsa_pkcs12_passphrase_file;
+    server_identity_config
+        identities[SERVER_MAX_IDENTITIES]; /* at least one (config_identities.c) */
+    size_t identity_count;
+    int tsa_record_certificates; /* tsa.record_certificates: kind-0x04 leaves (default true) */
 
     char *ledger_path;
     char *ledger_origin;
@@ -187,6 +211,9 @@ void server_config_free(server_config *cfg);
  * certs_signer_check.  (tsa/server_signer.c)
  */
 int server_config_signer_load(certs_signer **out, const server_config *cfg);
+/* The same for one identity of cfg->identities (its files, cfg's pkcs11 section). */
+int server_identity_signer_load(certs_signer **out, const server_config *cfg,
+                                const server_identity_config *id);
 
 /*
  * The default configuration file as JSON text (appended to out), with
@@ -208,6 +235,9 @@ int server_api_key_new(nt_buf *key_out, nt_buf *entry_out, const char *id, const
  * entry.  Returns the matching entry (borrowed) or NULL.
  */
 const server_api_key *server_api_key_check(const server_config *cfg, const char *key, size_t len);
+
+/* The entry with this id (borrowed), or NULL. */
+const server_api_key *server_api_key_by_id(const server_config *cfg, const char *id);
 
 /*
  * Prepare a demo data directory (serve --demo): on first use create dir
@@ -232,6 +262,7 @@ typedef struct server_options {
     int tls_fd;
     int has_admin_fd; /* the same for admin_listen */
     int admin_fd;
+    const char *config_path; /* the file server_reload re-reads; NULL = data_dir/config.json */
 } server_options;
 
 typedef struct server server;
@@ -256,9 +287,23 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
  * A bad set (unreadable file, key readable by group or others, key not the certificate's,
  * client CA without a certificate) is refused with its code and an error log line, and
  * the set in use keeps serving.  NT_ESTATE when there is no tls section.  Thread-safe;
- * meant for SIGHUP.  (tsa/http_tls.c)
+ * server_reload calls it.  (tsa/http_tls.c)
  */
 int server_tls_reload(server *s);
+
+/*
+ * Reload (SIGHUP, `notarium reload`; docs/OPERATING.md "Reloading"): re-read the
+ * configuration file, load and check its signing identities (keys, certificates, chains)
+ * and API keys, record new certificates in the ledger, and swap them in without stopping:
+ * requests in flight finish with the identities and keys they began with.  Anything wrong
+ * (syntax, an unreadable key, a mismatched or unfit certificate) is refused: logged, the
+ * old configuration keeps serving, NT_EINVAL (or the failing code) returned.  Settings a
+ * reload cannot change (listen, ledger, origin, log key, mirror, http, threads, ...) are
+ * logged as ignored until restart.  Then the TLS credentials are reloaded
+ * (server_tls_reload) when there is a tls section.
+ * Called by the controlling thread (one at a time; concurrent calls serialise).
+ */
+int server_reload(server *s);
 
 /* The address actually bound, "ADDR:PORT" (borrowed): the plain listener's, or the HTTPS
  * listener's when there is no plain one. */

@@ -121,82 +121,6 @@ void server_get_checkpoint(server_reply *r, server *s)
     r->content_type = "text/plain; charset=utf-8";
 }
 
-/*
- * Receipts repeat the same certificates, and base64 + JSON escaping of them
- * was about a quarter of an evidence receipt's server CPU.  receipt_encode
- * writes the member, pretty-printed, as "\n  \"certificates\": [...]" (or
- * "[]" when empty): a newline only appears there between members, since
- * newlines inside strings are escaped, so the text "...\": []" of a receipt
- * encoded without certificates has exactly one place where receipt_encode's
- * own text of the array, made once at start-up by server__receipt_certs_cache, goes.
- * The bytes are those receipt_encode would write with the certificates.
- */
-#define RECEIPT_CERTS_MEMBER "\n  \"certificates\": "
-
-static int receipt_with_certs(nt_buf *out, server *s, receipt *rc)
-{
-    nt_buf text = NT_BUF_INIT;
-    const char *at;
-    size_t head;
-    int error = 0;
-
-    rc->cert_count = 0;
-    NT_TRY(receipt_encode(&text, rc));
-    at = strstr(nt_buf_cstr(&text), RECEIPT_CERTS_MEMBER "[]");
-    NT_ENSURE(at != NULL, NT_ERROR, "receipt: no certificates member");
-    head = (size_t)(at - (const char *)text.ptr) + strlen(RECEIPT_CERTS_MEMBER);
-    NT_TRY(nt_buf_put(out, text.ptr, head));
-    NT_TRY(nt_buf_put(out, s->receipt_certs.ptr, s->receipt_certs.len));
-    NT_TRY(nt_buf_put(out, text.ptr + head + 2, text.len - head - 2));
-done:
-    nt_buf_dispose(&text);
-    return error;
-}
-
-/* The receipt's certificates: the TSA certificate and its chain (cert_ders). */
-static int receipt_certs_set(receipt *rc, const server *s)
-{
-    int error = 0;
-    for (size_t i = 0; i < s->cert_count && i < RECEIPT_MAX_CERTS; i++) {
-        NT_TRY(nt_buf_set(&rc->certs[i], s->cert_der[i].ptr, s->cert_der[i].len));
-        rc->cert_count = i + 1;
-    }
-done:
-    return error;
-}
-
-/* receipt_encode's text of the "certificates" array, from a receipt that ends with it. */
-int server__receipt_certs_cache(server *s)
-{
-    receipt rc;
-    nt_buf text = NT_BUF_INIT;
-    const char *at, *end;
-    int error = 0;
-
-    receipt_init(&rc);
-    if (s->cert_count == 0) {
-        goto done; /* nothing to cache: receipts are encoded whole */
-    }
-    NT_TRY(nt_buf_puts(&rc.origin, "cache.example/log"));
-    NT_TRY(nt_buf_puts(&rc.checkpoint, "cache.example/log\n1\n\n"));
-    NT_TRY(nt_buf_set(&rc.leaf, "l", 1));
-    NT_TRY(nt_buf_set(&rc.token, "t", 1));
-    rc.tree_size = 1;
-    NT_TRY(receipt_certs_set(&rc, s));
-    NT_TRY(receipt_encode(&text, &rc));
-    at = strstr(nt_buf_cstr(&text), RECEIPT_CERTS_MEMBER "[");
-    end = nt_buf_cstr(&text) + text.len;
-    /* No metadata: the member is the last one, followed by "\n}\n". */
-    NT_ENSURE(at != NULL && text.len >= 4 && memcmp(end - 3, "\n}\n", 3) == 0 && end[-4] == ']',
-              NT_ERROR, "receipt: unexpected certificates text");
-    at += strlen(RECEIPT_CERTS_MEMBER);
-    NT_TRY(nt_buf_set(&s->receipt_certs, at, (size_t)(end - 3 - at)));
-done:
-    nt_buf_dispose(&text);
-    receipt_dispose(&rc);
-    return error;
-}
-
 int server_receipt_json(nt_buf *out, server *s, uint64_t index, const char *reader)
 {
     receipt rc;
@@ -205,12 +129,10 @@ int server_receipt_json(nt_buf *out, server *s, uint64_t index, const char *read
     receipt_init(&rc);
     NT_TRY(ledger_receipt_fill(&rc, s->ledger, index));
     NT_TRY(server_metadata_filter(&rc, s, reader));
-    if (s->receipt_certs.len > 0) {
-        NT_TRY(receipt_with_certs(out, s, &rc));
-    } else {
-        NT_TRY(receipt_certs_set(&rc, s));
-        NT_TRY(receipt_encode(out, &rc));
-    }
+    /* The chain of the certificate that signed this token (server_certs.c), rendered once
+     * per certificate: base64 + JSON of certificates was a quarter of a receipt's CPU. */
+    rc.certs_text = server__certs_for_token(s, nt_buf_bytes(&rc.token));
+    NT_TRY(receipt_encode(out, &rc));
 done:
     receipt_dispose(&rc);
     return error;

@@ -13,6 +13,7 @@
 #include "tsa/tsa.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 /* HTTP status codes counted in /metrics; anything else lands in "other". */
@@ -44,19 +45,55 @@ struct server_tls;                      /* http_tls.c */
 
 typedef struct server_limiter server_limiter; /* ratelimit.c */
 
-struct server {
-    const server_config *cfg;
+/*
+ * One signing identity in force (server_identity.c): its signer, its tsa (sharing the
+ * serial counter and genTime of every other, tsa_new_shared), and what receipts and
+ * /v1/certs show of it.  Immutable once published.
+ */
+typedef struct server_identity {
+    char name[65];
+    char policy[128];
+    int is_default;
     certs_signer *signer;
-    EVP_PKEY *log_key;
     tsa *tsa;
+    nt_buf cert_der[RECEIPT_MAX_CERTS]; /* TSA certificate then its chain */
+    size_t cert_count;
+    nt_buf certs_text;  /* receipt_certs_text of cert_der: receipts' "certificates" */
+    uint8_t sha256[32]; /* SHA-256 of the certificate's DER */
+    char key_type[24];  /* "ec-p256", "rsa-2048", ... */
+} server_identity;
+
+/*
+ * What a reload replaces at once: the identities and the configuration whose API keys are
+ * checked.  Reference-counted: the server holds one reference to the set in force, every
+ * request one to the set it began with (http.c), so an in-flight request finishes with its
+ * identity and keys while a newer set serves new requests; the last release frees it.
+ */
+typedef struct server_live {
+    _Atomic long refs;
+    const server_config *cfg; /* API keys (and the identities' sources) in force */
+    server_config *owned;     /* cfg when a reload loaded it; NULL for the start-up one */
+    server_identity ids[SERVER_MAX_IDENTITIES];
+    size_t count;
+    size_t dflt;              /* index of the default identity */
+    struct server_keys *keys; /* certificate expiry for /metrics and the daily warning */
+} server_live;
+
+struct server_certs; /* server_certs.c: every signing certificate ever used */
+
+struct server {
+    const server_config *cfg; /* as started: settings a reload cannot change */
+    EVP_PKEY *log_key;
     ledger *ledger;
     uint32_t boot_epoch;
     char address[80]; /* "ADDR:PORT" actually bound */
     struct server_http *http;
-    nt_buf cert_der[RECEIPT_MAX_CERTS]; /* TSA certificate then its chain, for receipts */
-    size_t cert_count;
-    nt_buf receipt_certs; /* receipt_encode's text of that "certificates" array, made once */
-    char key_type[24];    /* "ec-p256", "rsa-2048", ... for /healthz */
+    server_live *_Atomic live;   /* the identities in force (server__live_acquire) */
+    _Atomic uint64_t live_epoch; /* + live_readers: the guard of server__live_acquire */
+    _Atomic int64_t live_readers[2];
+    pthread_mutex_t reload_lock; /* one reload at a time */
+    struct server_certs *certs;
+    char config_path[512]; /* the file a reload re-reads; "" = data_dir/config.json */
     server_metrics metrics;
     _Atomic int stopping;    /* set by server_shutdown: no new appends */
     _Atomic int64_t active;  /* requests between first callback and completion */
@@ -69,7 +106,6 @@ struct server {
     unsigned verify_max;        /* verifications running at once at most (the rest get 503) */
     _Atomic unsigned verifying; /* verifications running now */
     server_guard *guard;        /* owned by http.c; NULL before the HTTP daemon starts */
-    struct server_keys *keys;   /* certificate expiry for /metrics and the daily warning */
     server_limiter *limiter;    /* the "limits" section's buckets; NULL = no limits */
     struct server_tls *tls;     /* the HTTPS listener's credentials; NULL = no tls section */
     char tls_address[80];       /* "ADDR:PORT" of tls.listen as bound, "" = none */
@@ -227,17 +263,50 @@ int server_pool_submit(server_pool *p, server_job_fn fn, void *ctx);
 void server_pool_free(server_pool *p, int abandon);
 /* A Prometheus label value (backslash, double quote, newline escaped), appended. */
 int server__label_value(nt_buf *b, const char *v);
-/* server_api.c: the receipt certificates' JSON text, made once by server_new. */
-int server__receipt_certs_cache(server *s);
-
-/* server_keys.c: load the signer and log key as configured and run the start-up checks
- * (NT_EINVAL "TSA certificate refused: <reason>"); warnings (e.g. under 30 days left) are
- * logged.  Then once a day (called per request, cheap otherwise) the checks are logged again;
+/* server_keys.c: load the log key as configured.  server__keys_check: the start-up checks
+ * of one identity's signer (NT_EINVAL "TSA certificate <name> refused: <reason>"; warnings,
+ * e.g. under 30 days left, are logged).  server__keys_expiry: the expiry gauges of a live set.
+ * Then once a day (called per request, cheap otherwise) the checks are logged again;
  * /metrics gets notarium_certificate_days_left per certificate. */
 int server__keys_load(server *s);
+int server__keys_check(const server_identity *id, const server_config *c);
+int server__keys_expiry(server_live *lv);
+void server__keys_expiry_free(server_live *lv);
 void server__keys_tick(server *s);
-int server__keys_metrics(nt_buf *b, const server *s);
-void server__keys_free(server *s);
+int server__keys_metrics(nt_buf *b, server *s);
+
+/*
+ * server_identity.c.  server__live_load: a new set from cfg's identities (signers loaded and
+ * checked; no tsa yet), refs 1; server__live_start: their tsa objects, sharing the sequence
+ * of `sibling` (NULL at start-up).  server__live_acquire: a reference to the set in force,
+ * lock-free (a few atomics); server__live_release drops one.  server__live_publish: make
+ * `lv` the set in force (one caller at a time: reload_lock) and drop the server's reference
+ * to the old one once no reader can still be taking it.
+ */
+int server__live_load(server_live **out, server *s, const server_config *cfg, server_config *owned);
+int server__live_start(server_live *lv, server *s, const tsa *sibling);
+server_live *server__live_acquire(server *s);
+void server__live_release(server_live *lv);
+void server__live_publish(server *s, server_live *lv);
+/* The identity of the request's reqPolicy, else the default one (which then rejects an
+ * unknown policy with unacceptedPolicy). */
+const server_identity *server__live_pick(const server_live *lv, nt_bytes request_der);
+/* /healthz: "identities" array of lv.  NULL when out of memory. */
+json_t *server__live_json(const server_live *lv);
+
+/* server_certs.c: the registry of every signing certificate this ledger knows (loaded at
+ * start from state/certs and the ledger's kind-0x04 leaves), the leaves recorded for new
+ * ones, receipts' certificates per token, and GET /v1/certs[/<sha256>]. */
+int server__certs_open(server *s);
+void server__certs_free(server *s);
+/* Record every identity of lv whose certificate the ledger does not hold yet (kind 0x04). */
+int server__certs_record(server *s, const server_live *lv);
+/* The "certificates" text (receipt_certs_text) for a token: its signer's chain; empty when
+ * the signer is unknown.  Borrowed: lives as long as the server. */
+nt_bytes server__certs_for_token(server *s, nt_bytes token);
+/* GET /v1/certs (the identities in force: JSON with PEM chains) and GET /v1/certs/<sha256>
+ * (PEM chain; DER of the certificate when `accept` names application/pkix-cert). */
+void server_get_certs(server_reply *r, server *s, const char *url, const char *accept);
 
 /*
  * http_tls.c: the HTTPS credentials (tls.cert, tls.key: refused when group or others may

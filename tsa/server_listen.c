@@ -70,8 +70,13 @@ int server__listeners_announce(server *s, const server_options *opts, unsigned t
         }
         NT_TRY(nt_file_write_atomic(opts->port_file, line.ptr, line.len, 0644));
     }
-    nt_log(NT_LOG_INFO, NULL, "listening on %s (%u threads, key %s, boot epoch %u, ledger %s)",
-           s->address, threads, s->key_type, s->boot_epoch, s->cfg->ledger_path);
+    {
+        const server_live *lv = atomic_load(&s->live);
+        nt_log(NT_LOG_INFO, NULL,
+               "listening on %s (%u threads, key %s, %zu identities, boot epoch %u, ledger %s)",
+               s->address, threads, lv->ids[lv->dflt].key_type, s->cfg->identity_count,
+               s->boot_epoch, s->cfg->ledger_path);
+    }
     if (s->tls_address[0] != '\0') {
         static const char *const auth[] = {"none", "optional", "required"};
         nt_log_info("HTTPS on %s (TLS 1.2 and 1.3, client certificates: %s)", s->tls_address,

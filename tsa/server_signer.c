@@ -11,15 +11,28 @@
 
 int server_config_signer_load(certs_signer **out, const server_config *c)
 {
+    /* the default identity: tsa.cert/key/... when the configuration has no tsa.identities */
+    for (size_t i = 0; i < c->identity_count; i++) {
+        if (c->identities[i].is_default) {
+            return server_identity_signer_load(out, c, &c->identities[i]);
+        }
+    }
+    *out = NULL;
+    return nt_error_set(NT_EINVAL, "the configuration has no signing identity");
+}
+
+int server_identity_signer_load(certs_signer **out, const server_config *c,
+                                const server_identity_config *id)
+{
     certs_signer_source src;
 
     memset(&src, 0, sizeof(src));
-    src.cert = c->tsa_cert;
-    src.key = c->tsa_key;
-    src.key_passphrase_file = c->tsa_key_passphrase_file;
-    src.chain = c->tsa_chain;
-    src.pkcs12 = c->tsa_pkcs12;
-    src.pkcs12_passphrase_file = c->tsa_pkcs12_passphrase_file;
+    src.cert = id->cert;
+    src.key = id->key;
+    src.key_passphrase_file = id->key_passphrase_file;
+    src.chain = id->chain;
+    src.pkcs12 = id->pkcs12;
+    src.pkcs12_passphrase_file = id->pkcs12_passphrase_file;
     src.pkcs11.module = c->pkcs11_module;
     src.pkcs11.pin_file = c->pkcs11_pin_file;
     src.pkcs11.pin_env = c->pkcs11_pin_env;

@@ -140,17 +140,21 @@ void server_get_healthz(server_reply *r, server *s)
     time_t na = 0, now = time(NULL);
     int ready, clock_ok, cert_ok;
     json_t *j;
+    server_live *lv;
+    const server_identity *d;
 
     memset(&info, 0, sizeof(info));
     if (ledger_info_get(&info, s->ledger) < 0) {
         server_reply_error(r, 500, "internal_error", NULL, "ledger: %s", nt_error_last());
         return;
     }
-    if (tsa_clock_status(&clk, s->tsa) < 0) {
+    lv = server__live_acquire(s);
+    d = &lv->ids[lv->dflt]; /* "key" and "certificate": the default identity's */
+    if (tsa_clock_status(&clk, d->tsa) < 0) {
         clk.sync = NT_CLOCK_UNKNOWN;
     }
     clock_ok = clk.sync == NT_CLOCK_SYNCED || s->cfg->tsa.allow_unsynced_clock;
-    if (certs_cert_not_after(&na, s->signer->cert) == 0) {
+    if (certs_cert_not_after(&na, d->signer->cert) == 0) {
         struct timespec ts = {na, 0};
         nt_time_rfc3339(&not_after, &ts, 0);
     }
@@ -173,18 +177,20 @@ void server_get_healthz(server_reply *r, server *s)
                   " s:{s:s, s:I, s:I, s:b, s:I, s:f}, s:I}",
                   "ready", ready, "reason", reason, "clock", "state", nt_clock_sync_name(clk.sync),
                   "max_error_us", (json_int_t)clk.max_error_us, "allow_unsynced",
-                  s->cfg->tsa.allow_unsynced_clock, "key", "type", s->key_type, "certificate",
-                  "subject", cert_subject_json(s->signer->cert), "not_after",
+                  s->cfg->tsa.allow_unsynced_clock, "key", "type", d->key_type, "certificate",
+                  "subject", cert_subject_json(d->signer->cert), "not_after",
                   nt_buf_cstr(&not_after), "days_left", (json_int_t)((na - now) / 86400), "ledger",
                   "origin", ledger_origin(s->ledger), "size", (json_int_t)info.size, "queue_depth",
                   (json_int_t)info.queue_depth, "full", info.full, "full_retry_in_ms",
                   (json_int_t)info.full_retry_in_ms, "commit_pending_s", pending_s, "boot_epoch",
                   (json_int_t)s->boot_epoch);
     /* The mirror never affects readiness: issuance does not depend on it. */
-    if (j != NULL && json_object_set_new(j, "mirror", mirror_json(s, info.size)) < 0) {
+    if (j != NULL && (json_object_set_new(j, "mirror", mirror_json(s, info.size)) < 0 ||
+                      json_object_set_new(j, "identities", server__live_json(lv)) < 0)) {
         json_decref(j);
         j = NULL;
     }
+    server__live_release(lv);
     nt_buf_dispose(&not_after);
     server_reply_json(r, ready ? 200 : 503, j);
     if (!ready) {
@@ -434,7 +440,11 @@ void server_get_metrics(server_reply *r, server *s)
         server_reply_error(r, 500, "internal_error", NULL, "ledger: %s", nt_error_last());
         return;
     }
-    tsa_clock_status(&clk, s->tsa);
+    {
+        server_live *lv = server__live_acquire(s);
+        tsa_clock_status(&clk, lv->ids[lv->dflt].tsa);
+        server__live_release(lv);
+    }
     nt_buf_clear(b);
     e |= metrics_tokens(b, m);
     e |= nt_buf_printf(b,

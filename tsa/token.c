@@ -61,6 +61,9 @@ void tsa_free(tsa *t)
     sk_X509_pop_free(t->embed, X509_free);
     nt_buf_dispose(&t->embed_der);
     tsa__fast_free(t->fast);
+    if (t->seq != NULL && atomic_fetch_sub(&t->seq->refs, 1) == 1) {
+        nt_free(t->seq);
+    }
     nt_free(t);
 }
 
@@ -241,6 +244,11 @@ done:
 
 int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer)
 {
+    return tsa_new_shared(out, cfg, signer, NULL);
+}
+
+int tsa_new_shared(tsa **out, const tsa_config *cfg, const certs_signer *signer, const tsa *sibling)
+{
     int error = 0;
     tsa *t = NULL;
 
@@ -293,8 +301,18 @@ int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer)
     for (int i = cfg->precision_digits; i < 9; i++) {
         t->unit_ns *= 10;
     }
-    atomic_init(&t->serial_counter, 0);
-    atomic_init(&t->last_gen_ns, 0);
+    if (sibling != NULL) {
+        NT_ENSURE(sibling->unit_ns == t->unit_ns && sibling->cfg.node_id == cfg->node_id &&
+                      sibling->cfg.boot_epoch == cfg->boot_epoch,
+                  NT_EINVAL, "tsa: a sibling must have the same precision, node and boot epoch");
+        t->seq = sibling->seq;
+        atomic_fetch_add(&t->seq->refs, 1);
+    } else {
+        NT_ENSURE((t->seq = nt_calloc(1, sizeof(*t->seq))) != NULL, NT_ENOMEM, "out of memory");
+        atomic_init(&t->seq->serial_counter, 0);
+        atomic_init(&t->seq->last_gen_ns, 0);
+        atomic_init(&t->seq->refs, 1);
+    }
     atomic_init(&t->stat_granted, 0);
     for (size_t i = 0; i < NT_ARRAY_LEN(t->stat_rejected); i++) {
         atomic_init(&t->stat_rejected[i], 0);

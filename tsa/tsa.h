@@ -78,6 +78,21 @@ typedef struct tsa tsa;
  * certificate, rsa_pss with a non-RSA key, unknown signing_digest).
  */
 int tsa_new(tsa **out, const tsa_config *cfg, const certs_signer *signer);
+/*
+ * tsa_new for a further signing identity beside `sibling` (NULL: tsa_new): the new tsa shares
+ * the sibling's serial counter and last genTime (and keeps them when the sibling is freed),
+ * so serials stay unique and genTime monotonic across every tsa of the family, whichever
+ * signs.  cfg must have the sibling's precision, node_id and boot_epoch (NT_EINVAL).
+ */
+int tsa_new_shared(tsa **out, const tsa_config *cfg, const certs_signer *signer,
+                   const tsa *sibling);
+
+/*
+ * The reqPolicy of a DER TimeStampReq as a dotted OID into out ("" when the request has
+ * none or does not decode: tsa_respond then answers it).  Cheap enough to route a request
+ * to the identity of its policy before tsa_respond.  Thread-safe.
+ */
+void tsa_request_policy(char *out, size_t cap, nt_bytes request_der);
 void tsa_free(tsa *t);
 
 /* Outcome of one request. */

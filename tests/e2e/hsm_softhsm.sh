@@ -90,7 +90,7 @@ for k in ec rsa; do
     nt_check "$RC -eq 0" "$k: notarium verify exit $RC"
     # /metrics: days left of the HSM certificate and of the root
     curl -sS "$NT_URL/metrics" >"$T/metrics"
-    grep -q "^notarium_certificate_days_left{role=\"tsa\",subject=\"CN=HSM TSA $k,O=Notarium Test\",sha256=\"[0-9a-f]\{64\}\"} 36[45]\." "$T/metrics" ||
+    grep -q "^notarium_certificate_days_left{role=\"tsa\",subject=\"CN=HSM TSA $k,O=Notarium Test\",sha256=\"[0-9a-f]\{64\}\",identity=\"tsa\"} 36[45]\." "$T/metrics" ||
         nt_fail "$k: no days_left gauge for the HSM certificate: $(grep days_left "$T/metrics")"
     grep -q '^notarium_certificate_days_left{role="chain",' "$T/metrics" ||
         nt_fail "$k: no days_left gauge for the root"

@@ -45,6 +45,10 @@ NT_URL=""
 NT_LOG=""
 # Servers in tests never depend on the machine's NTP state unless a test says so.
 export NOTARIUM_TEST_CLOCK_SYNC="${NOTARIUM_TEST_CLOCK_SYNC:-synced}"
+# The tests written when a fresh ledger had no leaf count leaves from 0: they run without
+# the signing certificates' kind-0x04 leaves (tools/cmd_serve.c).  Tests of those leaves
+# set NOTARIUM_TEST_CERT_LEAVES=on before sourcing this file.
+export NOTARIUM_TEST_CERT_LEAVES="${NOTARIUM_TEST_CERT_LEAVES:-off}"
 
 nt_cleanup() {
     local p

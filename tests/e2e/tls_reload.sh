@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tls_reload.sh - the HTTPS credentials are replaced in a running server
-# (server_tls_reload, reached here through the test builds' SIGUSR2 hook until
-# SIGHUP is wired to it): a new certificate and key in place of the old files,
+# (server_tls_reload, reached through SIGHUP's server_reload, which reloads the
+# identities and API keys too): a new certificate and key in place of the old files,
 # then the reload, and new connections get the new certificate (its SHA-256
 # read by openssl s_client) while /tsa keeps answering; a mismatched pair and a key
 # readable by others are refused with a log line and the certificate in use
@@ -37,10 +37,10 @@ served() { # the SHA-256 of the certificate a new connection gets
     openssl s_client -connect "$HTTPS" -servername 127.0.0.1 </dev/null 2>/dev/null |
         openssl x509 -outform DER 2>/dev/null | sha256sum | cut -d' ' -f1
 }
-reload() { # wait for the log line TEXT after SIGUSR2
+reload() { # wait for the log line TEXT after SIGHUP
     local n0
     n0=$(grep -c 'tls: re' "$NT_LOG" || true)
-    kill -USR2 "$NT_PID"
+    kill -HUP "$NT_PID"
     for _ in $(seq 1 400); do
         [[ "$(grep -c 'tls: re' "$NT_LOG" || true)" -gt "$n0" ]] && break
         sleep 0.025

@@ -62,7 +62,7 @@ nt_start "$S"
 grep -q '"level":"warn".*TSA certificate CN=Notarium Demo TSA,O=Notarium Demo expires in [0-9] days' \
     "$NT_LOG" || nt_fail "no expiry warning at start"
 curl -sS "$NT_URL/metrics" >"$T/metrics"
-grep -Eq '^notarium_certificate_days_left\{role="tsa",subject="CN=Notarium Demo TSA,O=Notarium Demo",sha256="[0-9a-f]{64}"\} (9|10)\.' \
+grep -Eq '^notarium_certificate_days_left\{role="tsa",subject="CN=Notarium Demo TSA,O=Notarium Demo",sha256="[0-9a-f]{64}",identity="tsa"\} (9|10)\.' \
     "$T/metrics" || nt_fail "metrics: $(grep days_left "$T/metrics")"
 nt_stop
 # twin: the demo's 825-day certificate starts without the warning

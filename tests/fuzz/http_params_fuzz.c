@@ -133,7 +133,6 @@ static void fz_init(void)
     }
     fz_server.cfg = &fz_cfg;
     fz_server.ledger = fz_ledger;
-    fz_server.cert_count = 0;
 }
 
 /* The body is a JSON object; an error names `field` (when not NULL). */

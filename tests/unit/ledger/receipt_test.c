@@ -317,6 +317,41 @@ static void test_encode_rejects(void)
     nt_buf_dispose(&out);
 }
 
+/* certs_text: the same bytes as the certificates encoded by receipt_encode itself. */
+static void test_certs_text(void)
+{
+    receipt r;
+    nt_buf whole = NT_BUF_INIT, text = NT_BUF_INIT, spliced = NT_BUF_INIT;
+
+    for (size_t n = 0; n <= 2; n++) {
+        sample(&r, (int)(n % 2));
+        r.cert_count = n;
+        nt_buf_clear(&whole);
+        nt_buf_clear(&text);
+        nt_buf_clear(&spliced);
+        CHECK_OK(receipt_encode(&whole, &r));
+        CHECK_OK(receipt_certs_text(&text, r.certs, n));
+        r.cert_count = 0;
+        r.certs_text = nt_buf_bytes(&text);
+        CHECK_OK(receipt_encode(&spliced, &r));
+        CHECK(whole.len == spliced.len && memcmp(whole.ptr, spliced.ptr, whole.len) == 0);
+        /* both given: refused */
+        r.cert_count = 1;
+        nt_buf_clear(&spliced);
+        CHECK_ERR(receipt_encode(&spliced, &r), NT_EINVAL);
+        receipt_dispose(&r);
+    }
+    sample(&r, 0);
+    nt_buf_clear(&text);
+    CHECK_ERR(receipt_certs_text(&text, r.certs, RECEIPT_MAX_CERTS + 1), NT_EINVAL);
+    nt_buf_clear(&r.certs[1]);
+    CHECK_ERR(receipt_certs_text(&text, r.certs, 2), NT_EINVAL); /* an empty certificate */
+    receipt_dispose(&r);
+    nt_buf_dispose(&whole);
+    nt_buf_dispose(&text);
+    nt_buf_dispose(&spliced);
+}
+
 static void test_allocation_failures(void)
 {
     /* every allocation of decode and encode failing in turn: NT_ENOMEM, nothing leaked (ASan) */
@@ -349,6 +384,7 @@ static void test_allocation_failures(void)
 
 int main(void)
 {
+    test_certs_text();
     test_allocation_failures();
     test_known_answer_and_round_trip();
     test_rejects();

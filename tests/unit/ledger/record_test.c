@@ -380,8 +380,44 @@ static void test_digest_parse(void)
     nt_buf_dispose(&d);
 }
 
+/* Kind 0x04, a signing certificate: sha256 digest and the label "certificate", nothing else. */
+static void test_certificate_kind(void)
+{
+    nt_buf b = NT_BUF_INIT;
+    record r = sample_evidence(), d;
+
+    r.kind = RECORD_KIND_CERTIFICATE;
+    r.label = NT_BYTES(RECORD_CERTIFICATE_LABEL, strlen(RECORD_CERTIFICATE_LABEL));
+    r.has_metadata = 0;
+    CHECK_OK(record_encode(&b, &r));
+    CHECK(b.len > 1 && b.ptr[1] == 0x04);
+    CHECK_OK(record_decode(&d, b.ptr, b.len));
+    CHECK(d.kind == RECORD_KIND_CERTIFICATE && d.label.len == 11);
+    /* the decoder holds it to the same rules: another label in the bytes is refused */
+    b.ptr[37] = 'C';
+    CHECK(rejects(b.ptr, b.len, "certificate record"));
+    nt_buf_clear(&b);
+
+    r.label = NT_BYTES("contract.signed", 15);
+    CHECK_ERR(record_encode(&b, &r), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "label \"certificate\"") != NULL);
+    r.label = NT_BYTES("", 0);
+    CHECK_ERR(record_encode(&b, &r), NT_EINVAL);
+    r.label = NT_BYTES(RECORD_CERTIFICATE_LABEL, strlen(RECORD_CERTIFICATE_LABEL));
+    {
+        static const uint8_t d48[48] = {1};
+        r.alg = RECORD_ALG_SHA384;
+        r.digest = NT_BYTES(d48, sizeof(d48));
+        CHECK_ERR(record_encode(&b, &r), NT_EINVAL);
+        CHECK(strstr(nt_error_last(), "sha256 digest") != NULL);
+        CHECK(b.len == 0);
+    }
+    nt_buf_dispose(&b);
+}
+
 int main(void)
 {
+    test_certificate_kind();
     test_digest_parse();
     test_known_answer();
     test_round_trip_all_algs();
