@@ -330,4 +330,18 @@ int ledger_case_events(uint64_t *indexes_out, size_t *count_out, ledger *l, cons
 int ledger_case_key_get(uint64_t *seq_out, uint8_t hash_out[32], ledger *l, const char *tenant,
                         const char *case_id, const char *event_key);
 
+/*
+ * The evidence bundle of a case (docs/FORMATS.md "Evidence bundle"), its
+ * whole text (pretty-printed JSON, final newline) into *out (replaced): every
+ * event of the case with its leaf, token, body and inclusion proof against
+ * the latest checkpoint (an event is committed with a checkpoint that holds
+ * it, so the latest always holds every event read); certificates: `certs`
+ * (the server passes its TSA chain; may be 0 of them) and every certificate
+ * the tokens carry, de-duplicated, in that order.  NT_ENOTFOUND when the
+ * case has no event; NT_ECORRUPT when a case record and its leaf disagree.
+ * Works on a read-only handle (notarium case export).
+ */
+int ledger_case_bundle(nt_buf *out, ledger *l, const char *tenant, const char *case_id,
+                       const nt_bytes *certs, size_t cert_count);
+
 #endif

@@ -292,6 +292,7 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     }
     NT_ENSURE((s = nt_calloc(1, sizeof(*s))) != NULL, NT_ENOMEM, "out of memory");
     s->cfg = cfg;
+    NT_TRY(server_cases_new(&s->cases));
 
     NT_TRY(server__keys_load(s)); /* signer + checks, log key (server_keys.c) */
     snprintf(s->key_type, sizeof(s->key_type), "%s", tsa_key_type_name(s->signer->key));
@@ -459,5 +460,6 @@ void server_free(server *s)
     nt_buf_dispose(&s->receipt_certs);
     nt_buf_dispose(&s->trust_pem);
     nt_buf_dispose(&s->log_vkey);
+    server_cases_free(s->cases);
     nt_free(s);
 }
