@@ -21,33 +21,30 @@ case_get() {
 }
 
 case_chain_check() {
-    local bundle="$1" ca="$2" n i prev="null" body seq leafhash digest dir
+    local bundle="$1" ca="$2" n=0 prev="null" seq leaf body token fields leafhash digest dir want off
     dir=$(mktemp -d "$T/chain.XXXXXX")
-    n=$(jq '.events | length' "$bundle")
-    for ((i = 0; i < n; i++)); do
-        seq=$(jq ".events[$i].seq" "$bundle")
-        [[ "$seq" == $((i + 1)) ]] || nt_fail "$bundle: events[$i].seq is $seq"
-        jq -r ".events[$i].body" "$bundle" | base64 -d >"$dir/body"
-        body=$(cat "$dir/body")
-        [[ "$(jq .seq <<<"$body")" == "$seq" ]] || nt_fail "$bundle: body seq of event $seq"
-        [[ "$(jq -r .tenant <<<"$body")" == "$(jq -r .tenant "$bundle")" ]] ||
-            nt_fail "$bundle: tenant of event $seq"
-        [[ "$(jq -r .case <<<"$body")" == "$(jq -r .case "$bundle")" ]] ||
-            nt_fail "$bundle: case of event $seq"
-        [[ "$(jq -r .prev <<<"$body")" == "$prev" ]] ||
-            nt_fail "$bundle: event $seq has prev $(jq -r .prev <<<"$body"), expected $prev"
-        jq -r ".events[$i].leaf.data" "$bundle" | base64 -d >"$dir/leaf"
+    want=$(jq -r '[.tenant, .case] | join(" ")' "$bundle")
+    while read -r seq leaf body token; do
+        n=$((n + 1))
+        [[ "$seq" == "$n" ]] || nt_fail "$bundle: events[$((n - 1))].seq is $seq"
+        base64 -d <<<"$body" >"$dir/body"
+        base64 -d <<<"$leaf" >"$dir/leaf"
+        base64 -d <<<"$token" >"$dir/token"
+        fields=$(jq -r '[.seq, .tenant, .case, .prev] | map(tostring) | join(" ")' "$dir/body")
+        [[ "$fields" == "$seq $want $prev" ]] ||
+            nt_fail "$bundle: event $seq body has '$fields', expected '$seq $want $prev'"
         leafhash=$( (printf '\0'; cat "$dir/leaf") | sha256sum | cut -d' ' -f1)
         digest=$(sha256sum "$dir/body" | cut -d' ' -f1)
-        # leaf bytes 4..35 are the sha256 digest (version, kind 0x03, alg 0x01, length 0x20)
-        [[ "$(head -c 4 "$dir/leaf" | od -An -tx1 | tr -d ' \n')" == 01030120 ]] ||
-            nt_fail "$bundle: event $seq: leaf header is not version 1, kind 3, sha256"
-        [[ "$(tail -c +5 "$dir/leaf" | head -c 32 | od -An -tx1 | tr -d ' \n')" == "$digest" ]] ||
-            nt_fail "$bundle: event $seq: leaf digest is not SHA-256 of the body"
-        jq -r ".events[$i].token" "$bundle" | base64 -d >"$dir/token"
+        # version 1, kind 0x03, sha256 (0x01), length 32, then the digest: SHA-256 of the body
+        [[ "$(head -c 36 "$dir/leaf" | od -An -tx1 | tr -d ' \n')" == "01030120$digest" ]] ||
+            nt_fail "$bundle: event $seq: the leaf is not kind 3 over SHA-256 of the body"
+        # the token is the one inside the leaf: after the label (length at byte 36) and 4 bytes
+        off=$((36 + 1 + $(od -An -tu1 -j 36 -N 1 "$dir/leaf") + 4))
+        cmp -s "$dir/token" <(tail -c +$((off + 1)) "$dir/leaf" | head -c "$(stat -c %s "$dir/token")") ||
+            nt_fail "$bundle: event $seq: the token is not the one in the leaf"
         openssl ts -verify -digest "$digest" -token_in -in "$dir/token" -CAfile "$ca" \
             >/dev/null 2>&1 || nt_fail "$bundle: event $seq: openssl ts -verify failed"
         prev="$leafhash"
-    done
+    done < <(jq -r '.events[] | [.seq, .leaf.data, .body, .token] | map(tostring) | join(" ")' "$bundle")
     echo "$n"
 }
