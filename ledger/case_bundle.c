@@ -136,8 +136,7 @@ static int bundle_head(json_t *b, ledger *l, const char *tenant, const char *cas
                   json_object_set_new(b, "exported_at", json_string(nt_buf_cstr(&when))) == 0 &&
                   json_object_set(b, "log", log) == 0 &&
                   json_object_set_new(b, "checkpoint",
-                                      json_stringn((const char *)note->ptr,
-                                                   note->len)) == 0,
+                                      json_stringn((const char *)note->ptr, note->len)) == 0,
               NT_ENOMEM, "out of memory");
 done:
     json_decref(log);
@@ -177,8 +176,8 @@ int ledger_case_bundle(nt_buf *out, ledger *l, const char *tenant, const char *c
         NT_ENSURE(json_array_append_new(events, e) == 0, NT_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < c.count; i++) {
-        NT_ENSURE(json_array_append_new(cj, b64_json(c.der[i].ptr, c.der[i].len)) == 0,
-                  NT_ENOMEM, "out of memory");
+        NT_ENSURE(json_array_append_new(cj, b64_json(c.der[i].ptr, c.der[i].len)) == 0, NT_ENOMEM,
+                  "out of memory");
     }
     NT_ENSURE(json_object_set(b, "certificates", cj) == 0 &&
                   json_object_set(b, "events", events) == 0,

@@ -115,14 +115,13 @@ static int fields_check(const event_fields *ev)
     NT_ENSURE(event_case_valid(ev->case_id, ev->case_id ? strlen(ev->case_id) : 0), NT_EINVAL,
               "case: must be 1..%u of [A-Za-z0-9._:-]", EVENT_CASE_MAX);
     NT_ENSURE(ev->seq >= 1 && ev->seq <= (uint64_t)1 << 53, NT_EINVAL, "seq: must be 1..2^53");
-    NT_ENSURE((ev->seq == 1) == (ev->prev == NULL), NT_EINVAL,
-              "prev: null exactly when seq is 1");
+    NT_ENSURE((ev->seq == 1) == (ev->prev == NULL), NT_EINVAL, "prev: null exactly when seq is 1");
     NT_ENSURE(event_kind_valid(ev->kind, ev->kind ? strlen(ev->kind) : 0), NT_EINVAL,
               "kind: not a known event kind nor x-<1..62 of [a-z0-9._-]>");
-    NT_ENSURE(ev->artifact_count <= EVENT_MAX_ARTIFACTS, NT_EINVAL,
-              "artifacts: %zu, at most %u", ev->artifact_count, EVENT_MAX_ARTIFACTS);
-    NT_ENSURE(ev->attribute_count <= EVENT_MAX_ATTRIBUTES, NT_EINVAL,
-              "attributes: %zu, at most %u", ev->attribute_count, EVENT_MAX_ATTRIBUTES);
+    NT_ENSURE(ev->artifact_count <= EVENT_MAX_ARTIFACTS, NT_EINVAL, "artifacts: %zu, at most %u",
+              ev->artifact_count, EVENT_MAX_ARTIFACTS);
+    NT_ENSURE(ev->attribute_count <= EVENT_MAX_ATTRIBUTES, NT_EINVAL, "attributes: %zu, at most %u",
+              ev->attribute_count, EVENT_MAX_ATTRIBUTES);
 done:
     return error;
 }

@@ -14,24 +14,24 @@
 
 #include "util/util.h"
 
-#define EVENT_TYPE            "notarium.event/1"
-#define EVENT_TENANT_MAX      64u
-#define EVENT_CASE_MAX        128u
-#define EVENT_KIND_MAX        64u /* "x-" + 62 */
-#define EVENT_MAX_ARTIFACTS   16u
-#define EVENT_MAX_ATTRIBUTES  32u
+#define EVENT_TYPE              "notarium.event/1"
+#define EVENT_TENANT_MAX        64u
+#define EVENT_CASE_MAX          128u
+#define EVENT_KIND_MAX          64u /* "x-" + 62 */
+#define EVENT_MAX_ARTIFACTS     16u
+#define EVENT_MAX_ATTRIBUTES    32u
 #define EVENT_ARTIFACT_NAME_MAX 255u
-#define EVENT_ROLE_MAX        32u
-#define EVENT_ATTR_NAME_MAX   64u
-#define EVENT_VALUE_MAX       4096u /* attribute value bytes (the body holds only commitments) */
-#define EVENT_SALT_SIZE       32u
-#define EVENT_COMMITMENT_HEX  64u
+#define EVENT_ROLE_MAX          32u
+#define EVENT_ATTR_NAME_MAX     64u
+#define EVENT_VALUE_MAX         4096u /* attribute value bytes (the body holds only commitments) */
+#define EVENT_SALT_SIZE         32u
+#define EVENT_COMMITMENT_HEX    64u
 
 /* 1 when s[0..n) is valid for the member (the rules of docs/FORMATS.md), else 0. */
-int event_tenant_valid(const char *s, size_t n);    /* 1..64 of [A-Za-z0-9._-] */
-int event_case_valid(const char *s, size_t n);      /* 1..128 of [A-Za-z0-9._:-] */
-int event_kind_valid(const char *s, size_t n);      /* the vocabulary, or "x-" + 1..62 of [a-z0-9._-] */
-int event_role_valid(const char *s, size_t n);      /* 1..32 of [a-z0-9._-] */
+int event_tenant_valid(const char *s, size_t n); /* 1..64 of [A-Za-z0-9._-] */
+int event_case_valid(const char *s, size_t n);   /* 1..128 of [A-Za-z0-9._:-] */
+int event_kind_valid(const char *s, size_t n); /* the vocabulary, or "x-" + 1..62 of [a-z0-9._-] */
+int event_role_valid(const char *s, size_t n); /* 1..32 of [a-z0-9._-] */
 int event_attr_name_valid(const char *s, size_t n); /* 1..64 of [a-z0-9._-], first a letter */
 
 /* One artifact of an event.  `digest` is "<alg>:<hex>" as record_digest_parse takes it;

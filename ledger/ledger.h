@@ -288,12 +288,12 @@ void ledger_check_result_dispose(ledger_check_result *r);
 #define LEDGER_EVENT_KEY_MAX 128 /* bytes of an event key */
 
 typedef struct ledger_case_append {
-    const char *tenant;      /* 1..64 bytes, no NUL */
-    const char *case_id;     /* 1..128 bytes */
-    const char *event_key;   /* 1..LEDGER_EVENT_KEY_MAX bytes */
-    uint64_t seq;            /* 1.. */
-    const uint8_t *prev;     /* 32 bytes, the leaf hash of seq - 1; NULL iff seq == 1 */
-    int seals;               /* 1: this event (case.completed) seals the case */
+    const char *tenant;       /* 1..64 bytes, no NUL */
+    const char *case_id;      /* 1..128 bytes */
+    const char *event_key;    /* 1..LEDGER_EVENT_KEY_MAX bytes */
+    uint64_t seq;             /* 1.. */
+    const uint8_t *prev;      /* 32 bytes, the leaf hash of seq - 1; NULL iff seq == 1 */
+    int seals;                /* 1: this event (case.completed) seals the case */
     uint8_t request_hash[32]; /* stored with the event key, returned by ledger_case_key_get */
 } ledger_case_append;
 

@@ -42,8 +42,8 @@
 #define RECORD_MAX_DIGEST 64u
 
 typedef enum record_kind {
-    RECORD_KIND_TIMESTAMP = 1, /* answer to an RFC 3161 TimeStampReq */
-    RECORD_KIND_EVIDENCE = 2,  /* evidence record from POST /v1/evidence */
+    RECORD_KIND_TIMESTAMP = 1,  /* answer to an RFC 3161 TimeStampReq */
+    RECORD_KIND_EVIDENCE = 2,   /* evidence record from POST /v1/evidence */
     RECORD_KIND_CASE_EVENT = 3, /* an event of a case (ledger/event.h): digest sha256 of the
                                    event body, label the event kind, metadata the body, so
                                    metadata hash = digest (checked by encode and decode) */

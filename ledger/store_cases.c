@@ -48,8 +48,7 @@ done:
 /* ------------------------------------------------------------------ keys */
 
 /* tenant 0x00 case [0x00 tail] into key; its length. */
-static size_t case_key(uint8_t key[CASE_KEY_MAX], nt_bytes tenant, nt_bytes case_id,
-                       nt_bytes tail)
+static size_t case_key(uint8_t key[CASE_KEY_MAX], nt_bytes tenant, nt_bytes case_id, nt_bytes tail)
 {
     size_t n = 0;
     memcpy(key, tenant.ptr, tenant.len);
@@ -167,8 +166,7 @@ int store__case_put(MDB_txn *txn, ledger *l, nt_bytes case_rec_bytes, uint64_t i
     rc = mdb_get(txn, l->db_cases, &k, &v);
     if (rc != MDB_NOTFOUND) {
         STORE_MDB(rc, "read case head");
-        NT_ENSURE(v.mv_size == CASE_HEAD_SIZE, NT_ECORRUPT, "case head has %zu bytes",
-                  v.mv_size);
+        NT_ENSURE(v.mv_size == CASE_HEAD_SIZE, NT_ECORRUPT, "case head has %zu bytes", v.mv_size);
         memcpy(head, v.mv_data, CASE_HEAD_SIZE);
         head_seq = nt_load_u64be(head);
         head_gen = nt_load_u64be(head + 49);

@@ -32,7 +32,7 @@ typedef struct store_entry {
     size_t leaf_len;
     const uint8_t *meta;
     size_t meta_len;
-    size_t bytes; /* leaf_len + meta_len, for the queue's byte bound */
+    size_t bytes;            /* leaf_len + meta_len, for the queue's byte bound */
     const uint8_t *case_rec; /* store__case_encode's record after the owner; NULL = none */
     size_t case_rec_len;
 } store_entry;
@@ -143,8 +143,8 @@ void *store__sequencer_main(void *arg);
 
 /* ledger_append_full_async with a case record (store__case_encode's bytes, copied; empty =
  * none) that the batch writes with store__case_put. */
-int store__append(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
-                  uint64_t gen_time_ns, nt_bytes case_rec, ledger_done_fn fn, void *ctx);
+int store__append(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner, uint64_t gen_time_ns,
+                  nt_bytes case_rec, ledger_done_fn fn, void *ctx);
 
 /* ------------------------------------------------------------------ store_cases.c */
 

@@ -85,8 +85,8 @@ static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], uint64_t *gen_h
         merkle_leaf_hash(leaf_hash, e->leaf, e->leaf_len);
         if (e->case_rec_len > 0) {
             /* A case event's head, event and key go in with its leaf, or nothing does. */
-            NT_TRY(store__case_put(txn, l, NT_BYTES(e->case_rec, e->case_rec_len), index,
-                                   leaf_hash, e->gen_ns));
+            NT_TRY(store__case_put(txn, l, NT_BYTES(e->case_rec, e->case_rec_len), index, leaf_hash,
+                                   e->gen_ns));
         }
         NT_TRY(merkle_frontier_append(&l->frontier, leaf_hash, store__hash_write, &hc));
         if (e->gen_ns > gen_hw) {
@@ -331,8 +331,8 @@ int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_byt
     return store__append(l, leaf, metadata, owner, gen_time_ns, NT_BYTES(NULL, 0), fn, ctx);
 }
 
-int store__append(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
-                  uint64_t gen_time_ns, nt_bytes case_rec, ledger_done_fn fn, void *ctx)
+int store__append(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner, uint64_t gen_time_ns,
+                  nt_bytes case_rec, ledger_done_fn fn, void *ctx)
 {
     int error = 0;
     store_entry *e = NULL;

@@ -142,9 +142,9 @@ static int case_show(ledger *l, const case_args *a)
     NT_TRY(ledger_case_head_get(&h, l, a->tenant, a->case_id));
     nt_hex_fill(hex, h.last_hash, 32);
     hex[64] = '\0';
-    printf("tenant %s\ncase %s\nevents %llu\nsealed %s\nhead leaf %llu %s\n", a->tenant,
-           a->case_id, (unsigned long long)h.seq, h.sealed ? "yes" : "no",
-           (unsigned long long)h.last_index, hex);
+    printf("tenant %s\ncase %s\nevents %llu\nsealed %s\nhead leaf %llu %s\n", a->tenant, a->case_id,
+           (unsigned long long)h.seq, h.sealed ? "yes" : "no", (unsigned long long)h.last_index,
+           hex);
     for (uint64_t seq = 1; seq <= h.seq; seq++) {
         nt_buf leaf = NT_BUF_INIT, when = NT_BUF_INIT;
         record rec;

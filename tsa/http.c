@@ -150,11 +150,11 @@ enum MHD_Result http__send_error(http_req *q, unsigned status, const char *code,
     server_reply_init(&r);
     server_reply_error(&r, status, code, field, "%s", msg);
     if (status == 405) {
-        r.allow = (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE ||
-                   q->route == ROUTE_VERIFY || q->route == ROUTE_VERIFY_REPORT ||
-                   q->route == ROUTE_CASE_EVENTS)
-                      ? "POST"
-                      : "GET, HEAD";
+        r.allow =
+            (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE || q->route == ROUTE_VERIFY ||
+             q->route == ROUTE_VERIFY_REPORT || q->route == ROUTE_CASE_EVENTS)
+                ? "POST"
+                : "GET, HEAD";
     }
     if (status == 503) {
         r.retry_after = 1;
@@ -429,8 +429,7 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
     /* Receipts: a key is optional, and shows the metadata that key wrote; cases need one. */
     if ((q->route == ROUTE_RECEIPT || q->route == ROUTE_RECEIPTS || q->route == ROUTE_CASE ||
          q->route == ROUTE_CASE_BUNDLE) &&
-        (value = request_key(q, q->route == ROUTE_CASE || q->route == ROUTE_CASE_BUNDLE)) !=
-            NULL) {
+        (value = request_key(q, q->route == ROUTE_CASE || q->route == ROUTE_CASE_BUNDLE)) != NULL) {
         return http__send_error(q, 401, "unauthorized", NULL, value);
     }
     return handle_get(q, url);

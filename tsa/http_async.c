@@ -133,13 +133,13 @@ static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes m
      * the genTime goes with the leaf: the ledger keeps its durable high-water mark. */
     rc = cse != NULL
              ? server_case_queue(s, cse, on_appended, t)
-             : ledger_append_full_async(
-                   s->ledger, leaf, metadata,
-                   q->key != NULL ? NT_BYTES(q->key->tenant, strlen(q->key->tenant))
-                                  : NT_BYTES(NULL, 0),
-                   (uint64_t)q->result.gen_time.tv_sec * 1000000000u +
-                       (uint64_t)q->result.gen_time.tv_nsec,
-                   on_appended, t);
+             : ledger_append_full_async(s->ledger, leaf, metadata,
+                                        q->key != NULL
+                                            ? NT_BYTES(q->key->tenant, strlen(q->key->tenant))
+                                            : NT_BYTES(NULL, 0),
+                                        (uint64_t)q->result.gen_time.tv_sec * 1000000000u +
+                                            (uint64_t)q->result.gen_time.tv_nsec,
+                                        on_appended, t);
     if (rc < 0) {
         /* The callback will not run: answer ourselves, unless shutdown already did. */
         pthread_mutex_lock(&ticket_mu);
@@ -460,9 +460,9 @@ enum MHD_Result http__handle_case_append(http_req *q)
     int rc;
 
     server_reply_init(&r);
-    if (server_case_parse(&q->cse, &r, s, http__tenant(q), q->case_id, nt_buf_bytes(&q->body),
-                          MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND,
-                                                      "Idempotency-Key")) < 0) {
+    if (server_case_parse(
+            &q->cse, &r, s, http__tenant(q), q->case_id, nt_buf_bytes(&q->body),
+            MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Idempotency-Key")) < 0) {
         ret = http__send_reply(q, &r);
         server_reply_dispose(&r);
         return ret;

@@ -64,9 +64,9 @@ typedef struct http_req {
     server_reply read_reply; /* a ledger read's reply, moved here before the resume */
     tsa_result result;       /* /tsa and /v1/evidence */
     server_evidence evidence;
-    server_case_req *cse;  /* POST /v1/cases/<case>/events */
-    int case_phase;        /* 1 waiting for the case's turn, 2 waiting for the commit */
-    char case_id[132];     /* the <case> of a case route, as in the URL (checked later) */
+    server_case_req *cse;      /* POST /v1/cases/<case>/events */
+    int case_phase;            /* 1 waiting for the case's turn, 2 waiting for the commit */
+    char case_id[132];         /* the <case> of a case route, as in the URL (checked later) */
     const server_api_key *key; /* the API key presented (borrowed from cfg), NULL = none */
     /* for the request log */
     int has_alg;

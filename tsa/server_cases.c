@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* ------------------------------------------------------------------ routes */
 
 int server_case_path(char case_out[132], const char *url)
@@ -102,18 +101,18 @@ int server_case_enter(server_reply *r, server *s, server_case_req *c, server_cas
                       void *ctx)
 {
     server_cases *t = s->cases;
-    char key[sizeof(((server_case_slot *)0)->key)];
+    char id[sizeof(((server_case_slot *)0)->ident)];
     size_t tl = strlen(c->tenant), cl = strlen(c->case_id), b;
     server_case_slot *slot;
     case_waiter *w = NULL;
     int rc = -1;
 
-    memcpy(key, c->tenant, tl + 1);
-    memcpy(key + tl + 1, c->case_id, cl + 1);
-    b = case_bucket(key, tl + 1 + cl);
+    memcpy(id, c->tenant, tl + 1);
+    memcpy(id + tl + 1, c->case_id, cl + 1);
+    b = case_bucket(id, tl + 1 + cl);
     pthread_mutex_lock(&t->mu);
     for (slot = t->buckets[b]; slot != NULL; slot = slot->next) {
-        if (memcmp(slot->key, key, tl + 1 + cl + 1) == 0) {
+        if (slot->ident_len == tl + 1 + cl && memcmp(slot->ident, id, tl + 1 + cl) == 0) {
             break;
         }
     }
@@ -122,8 +121,8 @@ int server_case_enter(server_reply *r, server *s, server_case_req *c, server_cas
             server_reply_error(r, 500, "internal_error", NULL, "out of memory");
             goto done;
         }
-        memcpy(slot->key, key, tl + 1 + cl + 1);
-        slot->key_len = tl + 1 + cl;
+        memcpy(slot->ident, id, tl + 1 + cl + 1);
+        slot->ident_len = tl + 1 + cl;
         slot->next = t->buckets[b];
         t->buckets[b] = slot;
         c->slot = slot;
@@ -183,7 +182,7 @@ void server_case_leave(server *s, server_case_req *c)
             return;
         }
     }
-    size_t b = case_bucket(slot->key, slot->key_len);
+    size_t b = case_bucket(slot->ident, slot->ident_len);
     for (server_case_slot **p = &t->buckets[b]; *p != NULL; p = &(*p)->next) {
         if (*p == slot) {
             *p = slot->next;
@@ -344,9 +343,8 @@ static int parse_attribute(server_reply *r, case_attr *a, const char *name, json
     if (!json_is_string(value) || json_string_length(value) == 0 ||
         json_string_length(value) > EVENT_VALUE_MAX) {
         server_reply_error(r, 400,
-                           json_is_string(value) && json_string_length(value) > 0
-                               ? "value_too_long"
-                               : "invalid_value",
+                           json_is_string(value) && json_string_length(value) > 0 ? "value_too_long"
+                                                                                  : "invalid_value",
                            field, "%s.value must be a string of 1..%u bytes", field,
                            EVENT_VALUE_MAX);
         goto done;
@@ -414,10 +412,10 @@ static int request_hash(server_case_req *c, json_t *artifacts)
         nt_hex_fill(hex, c->attrs[i].commitment, 32);
         hex[64] = '\0';
         /* a value the server salts gets another commitment on every try: only the name counts */
-        NT_ENSURE(json_object_set_new(at, c->attrs[i].name,
-                                      json_string(c->attrs[i].server_salt ? "server-salted"
-                                                                          : hex)) == 0,
-                  NT_ENOMEM, "out of memory");
+        NT_ENSURE(
+            json_object_set_new(at, c->attrs[i].name,
+                                json_string(c->attrs[i].server_salt ? "server-salted" : hex)) == 0,
+            NT_ENOMEM, "out of memory");
     }
     NT_ENSURE(json_object_set_new(o, "kind", json_string(c->kind)) == 0 &&
                   json_object_set(o, "artifacts", artifacts != NULL ? artifacts : json_null()) ==

@@ -141,8 +141,8 @@ static int build_leaf(server_reply *r, server *s, server_case_req *c, const ledg
                            NULL, "%s", c->result.reason);
         return 0;
     }
-    c->gen_ns = (uint64_t)c->result.gen_time.tv_sec * 1000000000u +
-                (uint64_t)c->result.gen_time.tv_nsec;
+    c->gen_ns =
+        (uint64_t)c->result.gen_time.tv_sec * 1000000000u + (uint64_t)c->result.gen_time.tv_nsec;
     /* Tokens are monotonic server-wide; a case's genTime must never go back either. */
     if (c->gen_ns < h->gen_time_ns) {
         server_reply_error(r, 503, "time_not_available", NULL,
@@ -216,8 +216,7 @@ int server_case_queue(server *s, server_case_req *c, ledger_done_fn fn, void *ct
                                     c->gen_ns, fn, ctx);
 }
 
-void server_case_created(server_reply *r, server *s, server_case_req *c, int error,
-                         uint64_t index)
+void server_case_created(server_reply *r, server *s, server_case_req *c, int error, uint64_t index)
 {
     if (error < 0) {
         server_reply_error(r, 503,

@@ -38,8 +38,8 @@ typedef struct case_waiter {
 /* A case with an append in flight; exists only while one is. */
 struct server_case_slot {
     struct server_case_slot *next;
-    char key[EVENT_TENANT_MAX + 1 + EVENT_CASE_MAX + 1]; /* tenant NUL case NUL */
-    size_t key_len;                                      /* without the last NUL */
+    char ident[EVENT_TENANT_MAX + 1 + EVENT_CASE_MAX + 1]; /* tenant NUL case NUL */
+    size_t ident_len;                                      /* without the last NUL */
     case_waiter *head, *tail;
     unsigned waiting;
 };

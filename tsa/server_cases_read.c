@@ -58,8 +58,7 @@ static int query_u64(uint64_t *out, server_reply *r, const char *text, const cha
 }
 
 /* One event of the list: seq, kind, genTime, leaf index, receipt. */
-static int case_event_json(nt_buf *out, server *s, uint64_t seq, uint64_t index,
-                           const char *tenant)
+static int case_event_json(nt_buf *out, server *s, uint64_t seq, uint64_t index, const char *tenant)
 {
     int error = 0;
     nt_buf leaf = NT_BUF_INIT, when = NT_BUF_INIT;
@@ -78,9 +77,8 @@ static int case_event_json(nt_buf *out, server *s, uint64_t seq, uint64_t index,
     NT_TRY(nt_buf_printf(out,
                          "{\"seq\": %llu, \"kind\": \"%.*s\", \"gen_time\": \"%s\", "
                          "\"leaf_index\": %llu,\n\"receipt\": ",
-                         (unsigned long long)seq, (int)rec.label.len,
-                         (const char *)rec.label.ptr, nt_buf_cstr(&when),
-                         (unsigned long long)index));
+                         (unsigned long long)seq, (int)rec.label.len, (const char *)rec.label.ptr,
+                         nt_buf_cstr(&when), (unsigned long long)index));
     NT_TRY(server_receipt_json(out, s, index, tenant));
     NT_TRY(nt_buf_puts(out, "}"));
 done:

@@ -37,8 +37,8 @@ typedef struct server_metrics {
 struct server_http;                       /* http.c */
 typedef struct server_guard server_guard; /* http_guard.c */
 typedef struct server_conn server_conn;
-typedef struct server_pool server_pool; /* http_pool.c */
-struct server_keys;                     /* server_keys.c */
+typedef struct server_pool server_pool;   /* http_pool.c */
+struct server_keys;                       /* server_keys.c */
 typedef struct server_cases server_cases; /* server_cases.c */
 
 struct server {
@@ -267,8 +267,7 @@ int server_case_prepare(server_reply *r, server *s, server_case_req *c);
 /* ledger_append_case_async of the prepared leaf (its codes). */
 int server_case_queue(server *s, server_case_req *c, ledger_done_fn fn, void *ctx);
 /* The reply once the ledger answered: 201 with the event, or 503 naming the failure. */
-void server_case_created(server_reply *r, server *s, server_case_req *c, int error,
-                         uint64_t index);
+void server_case_created(server_reply *r, server *s, server_case_req *c, int error, uint64_t index);
 /* GET /v1/cases/<case> (limit, cursor: NULL = absent) and GET /v1/cases/<case>/bundle, on the
  * read pool; the same 404 for a case that does not exist and one of another tenant. */
 void server_get_case(server_reply *r, server *s, const char *case_id, const char *tenant,

@@ -28,9 +28,10 @@ static event_attribute attr;
 static event_fields sample(void)
 {
     event_fields ev;
-    static const char salt_value[] = "notarium.attribute.v1\0phone\0"
-                                     "\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2"
-                                     "+86 138 0000 0000";
+    static const char salt_value[] =
+        "notarium.attribute.v1\0phone\0"
+        "\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2\2"
+        "+86 138 0000 0000";
 
     memset(prev, 1, sizeof(prev));
     art.digest = "SHA-256:9F86D081884C7D659A2FEAA0C55AD015A3BF4F1B2B0B822CD15D6C15B0F00A08";

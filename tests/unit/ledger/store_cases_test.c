@@ -184,8 +184,8 @@ static void refused_batch(ledger *l, ev *bad, uint64_t gen_ns, const char *what)
     fprintf(stderr, "  refused batch: %s\n", what);
     CHECK_OK(ledger_info_get(&before, l));
     fix_leaf_plain(&plain, 7000 + before.size, 48);
-    CHECK_OK(ledger_append_full_async(l, nt_buf_bytes(&plain), NT_BYTES(NULL, 0),
-                                      NT_BYTES(NULL, 0), 0, on_done, &s0));
+    CHECK_OK(ledger_append_full_async(l, nt_buf_bytes(&plain), NT_BYTES(NULL, 0), NT_BYTES(NULL, 0),
+                                      0, on_done, &s0));
     CHECK_OK(ledger_append_case_async(l, nt_buf_bytes(&bad->leaf), nt_buf_bytes(&bad->body),
                                       &bad->a, gen_ns, on_done, &s1));
     wait_all(&w);
@@ -205,9 +205,9 @@ static void refused_batch(ledger *l, ev *bad, uint64_t gen_ns, const char *what)
         CHECK(n == 0);
     }
     if (strcmp(bad->a.event_key, "k1") != 0) {
-        CHECK_ERR(ledger_case_key_get(&seq, hash, l, bad->a.tenant, bad->a.case_id,
-                                      bad->a.event_key),
-                  NT_ENOTFOUND);
+        CHECK_ERR(
+            ledger_case_key_get(&seq, hash, l, bad->a.tenant, bad->a.case_id, bad->a.event_key),
+            NT_ENOTFOUND);
     }
     /* the store goes on: the plain leaf alone commits */
     CHECK_OK(ledger_append(&idx, l, nt_buf_bytes(&plain), NT_BYTES(NULL, 0)));
