@@ -2,8 +2,8 @@
  * ledger.h - the append-only ledger: leaves in LMDB, appended by one
  * sequencer thread that group-commits, signed checkpoints, proofs, lookups by
  * digest, and receipts.  Builds on the pure nt_merkle library (merkle.h,
- * record.h, note.h, receipt.h); store.c, store_seq.c and store_read.c are the
- * only files that include <lmdb.h>.
+ * record.h, note.h, receipt.h, event.h); store.c, store_seq.c, store_read.c and
+ * store_cases.c are the only files that include <lmdb.h>.
  *
  * Durability: an append's callback runs only after the write transaction that
  * holds its leaf, every completed subtree hash, the new tree head and the
