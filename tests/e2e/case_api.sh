@@ -10,7 +10,8 @@
 # checkpoint; the commitments are those of docs/FORMATS.md (recomputed here) and no value
 # appears anywhere (responses, bundle, ledger files, log); an event after case.completed is
 # refused with 409 case_sealed and changes nothing; a retry with the same event key is one
-# leaf (tree size unchanged) with the same answer, another request under that key is 409.
+# leaf (tree size unchanged) with the same answer, another request under that key is 409;
+# `notarium ledger check` and the mirror's audit accept the kind 0x03 leaves.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/cases/lib.sh"
@@ -150,4 +151,9 @@ for v in "$NAME" "$IDNO" "$PHONE" "192.0.2.7" "Li Si" "$SALT_SRV"; do
         nt_fail "'$v' found in $(grep -rlF -- "$v" "$D" "$T/api.bundle" "$T/case.json" "$D.log" | head -3)"
     fi
 done
+# Kind 0x03 leaves pass the whole-ledger check and the mirror's audit (token signatures too).
+"$NOTARIUM" ledger check --data "$D" >"$T/check.txt" 2>&1 || nt_fail "ledger check: $(tail -3 "$T/check.txt")"
+"$NOTARIUM" audit --log-key "$D/pki/log.vkey" --trust "$CA" "$D/mirror.git" >"$T/audit.txt" 2>&1 ||
+    nt_fail "audit of the mirror: $(tail -3 "$T/audit.txt")"
+grep -q "audit: OK: tree size $size," "$T/audit.txt" || nt_fail "audit: $(tail -3 "$T/audit.txt")"
 echo "PASS"
