@@ -37,8 +37,8 @@ static server_case_req *req(server *s, const char *tenant, const char *case_id)
     server_reply r;
     static const char body[] = "{\"event_key\":\"k\",\"kind\":\"document.viewed\"}";
     server_reply_init(&r);
-    REQUIRE(server_case_parse(&c, &r, s, tenant, case_id, NT_BYTES(body, sizeof(body) - 1),
-                              NULL) == 0);
+    REQUIRE(server_case_parse(&c, &r, s, tenant, case_id, NT_BYTES(body, sizeof(body) - 1), NULL) ==
+            0);
     server_reply_dispose(&r);
     return c;
 }
