@@ -6,7 +6,8 @@
  * a case event the write transaction refuses (wrong seq, wrong prev, sealed case,
  * used event key, genTime going back) fails its whole batch, so neither its leaf nor
  * any record, nor the other leaves of that batch, are written; the next batch
- * commits normally.  A read-only handle reads the records beside the writer.
+ * commits normally (the two appends are made to share a batch by holding the sequencer in
+ * the callback of a third).  A read-only handle reads the records beside the writer.
  */
 #include "tests/unit/ledger/store_fixture.h"
 
@@ -166,8 +167,33 @@ static void test_chain(ledger *l)
     ev_dispose(&e3);
 }
 
+/* A callback that holds the sequencer thread until released: appends queued meanwhile
+ * pile up and go into the next batch together (the sequencer commits a lone entry at once,
+ * so two appends queued back to back are not otherwise sure to share a batch). */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int inside, open;
+} gate;
+
+static void on_gate(void *ctx, int error, uint64_t index)
+{
+    gate *g = ctx;
+    (void)error;
+    (void)index;
+    pthread_mutex_lock(&g->mu);
+    g->inside = 1;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open) {
+        pthread_cond_wait(&g->cv, &g->mu);
+    }
+    g->inside = 2;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
 /*
- * Queue a good plain leaf and `bad` in one batch (the window is long): both fail with
+ * Queue a good plain leaf and `bad` in one batch (behind a gate): both fail with
  * NT_ESTATE, the tree and the records do not move; then the plain leaf alone commits.
  */
 static void refused_batch(ledger *l, ev *bad, uint64_t gen_ns, const char *what)
@@ -181,15 +207,40 @@ static void refused_batch(ledger *l, ev *bad, uint64_t gen_ns, const char *what)
     uint8_t hash[32];
     int had = ledger_case_head_get(&h0, l, bad->a.tenant, bad->a.case_id);
 
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+    nt_buf blocker = NT_BUF_INIT;
+
     fprintf(stderr, "  refused batch: %s\n", what);
+    CHECK_OK(ledger_info_get(&before, l));
+    fix_leaf_plain(&blocker, 9000 + before.size, 40);
+    REQUIRE(ledger_append_full_async(l, nt_buf_bytes(&blocker), NT_BYTES(NULL, 0),
+                                     NT_BYTES(NULL, 0), 0, on_gate, &g) == 0);
+    pthread_mutex_lock(&g.mu);
+    while (!g.inside) {
+        pthread_cond_wait(&g.cv, &g.mu);
+    }
+    pthread_mutex_unlock(&g.mu);
+    /* the blocker is committed; the sequencer waits in its callback */
     CHECK_OK(ledger_info_get(&before, l));
     fix_leaf_plain(&plain, 7000 + before.size, 48);
     CHECK_OK(ledger_append_full_async(l, nt_buf_bytes(&plain), NT_BYTES(NULL, 0), NT_BYTES(NULL, 0),
                                       0, on_done, &s0));
     CHECK_OK(ledger_append_case_async(l, nt_buf_bytes(&bad->leaf), nt_buf_bytes(&bad->body),
                                       &bad->a, gen_ns, on_done, &s1));
+    pthread_mutex_lock(&g.mu);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cv);
+    while (g.inside != 2) {
+        pthread_cond_wait(&g.cv, &g.mu);
+    }
+    pthread_mutex_unlock(&g.mu);
+    nt_buf_dispose(&blocker);
     wait_all(&w);
     CHECK(w.errors[0] == NT_ESTATE && w.errors[1] == NT_ESTATE);
+    if (w.errors[0] != NT_ESTATE || w.errors[1] != NT_ESTATE) {
+        fprintf(stderr, "  codes %d %d, indexes %llu %llu\n", w.errors[0], w.errors[1],
+                (unsigned long long)w.index[0], (unsigned long long)w.index[1]);
+    }
     CHECK_OK(ledger_info_get(&after, l));
     CHECK(after.size == before.size);
     CHECK_MEM(after.root, before.root, 32);
@@ -295,7 +346,7 @@ int main(void)
     fix_store_setup();
     REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
     o = fix_store_opts(dir);
-    o.batch_window_us = 200000; /* two appends queued back to back share a batch */
+    o.batch_window_us = 20000; /* appends that piled up behind the gate share a batch */
     REQUIRE(ledger_open(&l, &o) == 0);
     test_chain(l);
     test_abort_path(l);
