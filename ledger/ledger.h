@@ -2,8 +2,8 @@
  * ledger.h - the append-only ledger: leaves in LMDB, appended by one
  * sequencer thread that group-commits, signed checkpoints, proofs, lookups by
  * digest, and receipts.  Builds on the pure nt_merkle library (merkle.h,
- * record.h, note.h, receipt.h); store.c, store_seq.c and store_read.c are the
- * only files that include <lmdb.h>.
+ * record.h, note.h, receipt.h, event.h); store.c, store_seq.c, store_read.c and
+ * store_cases.c are the only files that include <lmdb.h>.
  *
  * Durability: an append's callback runs only after the write transaction that
  * holds its leaf, every completed subtree hash, the new tree head and the
@@ -262,5 +262,86 @@ typedef struct ledger_check_result {
  */
 int ledger_check(ledger_check_result *out, ledger *l, const ledger_check_options *opts);
 void ledger_check_result_dispose(ledger_check_result *r);
+
+/* ------------------------------------------------------------------ cases (issue 11) */
+
+/*
+ * A case is the chain of events one tenant appends under one case id
+ * (ledger/event.h, docs/FORMATS.md "Case events").  Beside each event's leaf
+ * (record kind 0x03, its body as metadata, the tenant as owner) the ledger
+ * keeps, in the SAME write transaction as the leaf, so that a crash can never
+ * leave one without the other:
+ *
+ * - the case's head: last seq, last leaf index and leaf hash, sealed, last genTime;
+ * - the event list: seq -> leaf index;
+ * - the event key: (tenant, case, event key) -> seq and the hash of the request
+ *   (idempotent retries; the server decides what the hash covers).
+ *
+ * The write transaction checks the record against the stored head before it
+ * writes anything: seq must be head.seq + 1 (1 for a new case), prev the
+ * head's leaf hash, the case not sealed, the event key unused, genTime not
+ * below the head's.  A record that fails fails its whole batch (every append
+ * of the batch gets the error, nothing is written) -- the caller is expected
+ * to serialise the appends of one case (the server does: tsa/server_cases.c),
+ * so this is a guard, not a path taken in normal operation.
+ */
+#define LEDGER_EVENT_KEY_MAX 128 /* bytes of an event key */
+
+typedef struct ledger_case_append {
+    const char *tenant;       /* 1..64 bytes, no NUL */
+    const char *case_id;      /* 1..128 bytes */
+    const char *event_key;    /* 1..LEDGER_EVENT_KEY_MAX bytes */
+    uint64_t seq;             /* 1.. */
+    const uint8_t *prev;      /* 32 bytes, the leaf hash of seq - 1; NULL iff seq == 1 */
+    int seals;                /* 1: this event (case.completed) seals the case */
+    uint8_t request_hash[32]; /* stored with the event key, returned by ledger_case_key_get */
+} ledger_case_append;
+
+/*
+ * Queue a case event: `leaf` (kind 0x03), `body` its metadata (the event
+ * body), owner = c->tenant, gen_time_ns as ledger_append_full_async; the
+ * case records are written with the leaf (above).  NT_EINVAL for a bad
+ * record (lengths, prev given iff seq > 1) or a leaf that is not kind 0x03;
+ * otherwise as ledger_append_full_async.  `c` is copied.
+ */
+int ledger_append_case_async(ledger *l, nt_bytes leaf, nt_bytes body, const ledger_case_append *c,
+                             uint64_t gen_time_ns, ledger_done_fn fn, void *ctx);
+
+typedef struct ledger_case_head {
+    uint64_t seq;          /* events in the case (the last seq) */
+    uint64_t last_index;   /* leaf index of the last event */
+    uint8_t last_hash[32]; /* its leaf hash (the next event's prev) */
+    int sealed;            /* the last event sealed the case */
+    uint64_t gen_time_ns;  /* genTime of the last event's token, ns since the epoch */
+} ledger_case_head;
+
+/* The committed head of (tenant, case_id); NT_ENOTFOUND when the case has no event. */
+int ledger_case_head_get(ledger_case_head *out, ledger *l, const char *tenant, const char *case_id);
+
+/*
+ * Leaf indexes of the events from_seq, from_seq + 1, ... of the case, at most
+ * `max`, into indexes_out[0 .. *count_out) (seq order).  Fewer when the case
+ * has fewer; none is not an error.  from_seq >= 1.
+ */
+int ledger_case_events(uint64_t *indexes_out, size_t *count_out, ledger *l, const char *tenant,
+                       const char *case_id, uint64_t from_seq, size_t max);
+
+/* The seq and request hash stored for an event key of the case; NT_ENOTFOUND when unused. */
+int ledger_case_key_get(uint64_t *seq_out, uint8_t hash_out[32], ledger *l, const char *tenant,
+                        const char *case_id, const char *event_key);
+
+/*
+ * The evidence bundle of a case (docs/FORMATS.md "Evidence bundle"), its
+ * whole text (pretty-printed JSON, final newline) into *out (replaced): every
+ * event of the case with its leaf, token, body and inclusion proof against
+ * the latest checkpoint (an event is committed with a checkpoint that holds
+ * it, so the latest always holds every event read); certificates: `certs`
+ * (the server passes its TSA chain; may be 0 of them) and every certificate
+ * the tokens carry, de-duplicated, in that order.  NT_ENOTFOUND when the
+ * case has no event; NT_ECORRUPT when a case record and its leaf disagree.
+ * Works on a read-only handle (notarium case export).
+ */
+int ledger_case_bundle(nt_buf *out, ledger *l, const char *tenant, const char *case_id,
+                       const nt_bytes *certs, size_t cert_count);
 
 #endif

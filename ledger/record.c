@@ -144,8 +144,12 @@ static int check_fields(record_kind kind, record_alg alg, size_t digest_len, nt_
 {
     size_t want;
     if (kind != RECORD_KIND_TIMESTAMP && kind != RECORD_KIND_EVIDENCE &&
-        kind != RECORD_KIND_CERTIFICATE) {
+        kind != RECORD_KIND_CASE_EVENT && kind != RECORD_KIND_CERTIFICATE) {
         return nt_error_set(NT_EINVAL, "record kind: unknown kind %d", (int)kind);
+    }
+    if (kind == RECORD_KIND_CASE_EVENT && (alg != RECORD_ALG_SHA256 || label.len == 0)) {
+        return nt_error_set(NT_EINVAL,
+                            "record kind: a case event needs a sha256 digest and a label");
     }
     want = record_alg_size(alg);
     if (want == 0) {
@@ -188,6 +192,10 @@ int record_encode(nt_buf *out, const record *r)
               "record: digest or token without bytes");
     NT_ENSURE(r->has_metadata == 0 || r->has_metadata == 1, NT_EINVAL,
               "record metadata flag: must be 0 or 1");
+    NT_ENSURE(r->kind != RECORD_KIND_CASE_EVENT ||
+                  (r->has_metadata && memcmp(r->metadata_hash, r->digest.ptr, 32) == 0),
+              NT_EINVAL,
+              "record kind: a case event needs its body as metadata (metadata hash = digest)");
     /* Every other field is bounded well below the limit, so only the token can push a leaf
      * over it; check_fields bounded token.len, so the sum cannot overflow. */
     size_t total = RECORD_FIXED_SIZE + r->digest.len + r->label.len + r->token.len +
@@ -268,7 +276,7 @@ int record_decode(record *out, const uint8_t *data, size_t len)
               RECORD_VERSION);
     NT_TRY(take_u8(&kind, &rd, "kind"));
     NT_ENSURE(kind == RECORD_KIND_TIMESTAMP || kind == RECORD_KIND_EVIDENCE ||
-                  kind == RECORD_KIND_CERTIFICATE,
+                  kind == RECORD_KIND_CASE_EVENT || kind == RECORD_KIND_CERTIFICATE,
               NT_EINVAL, "record kind: unknown kind %u", kind);
     NT_TRY(take_u8(&alg, &rd, "digest algorithm"));
     NT_ENSURE(record_alg_size((record_alg)alg) != 0, NT_EINVAL,
@@ -307,6 +315,12 @@ int record_decode(record *out, const uint8_t *data, size_t len)
     }
     NT_ENSURE(rd.left == 0, NT_EINVAL, "record: %zu trailing bytes after the metadata field",
               rd.left);
+    NT_ENSURE(kind != RECORD_KIND_CASE_EVENT ||
+                  (alg == RECORD_ALG_SHA256 && llen > 0 && r.has_metadata &&
+                   memcmp(r.metadata_hash, r.digest.ptr, 32) == 0),
+              NT_EINVAL,
+              "record kind: a case event needs a sha256 digest, a label and its body as "
+              "metadata (metadata hash = digest)");
     r.kind = (record_kind)kind;
     r.alg = (record_alg)alg;
     *out = r;

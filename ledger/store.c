@@ -21,6 +21,8 @@
  *   "nodes"       level byte || u64be index     -> 32-byte complete-subtree hash
  *   "digests"     alg byte || digest            -> u64be index (DUPSORT|DUPFIXED)
  *   "checkpoints" u64be tree size               -> signed checkpoint note
+ *   "cases", "case_events", "case_keys": the heads, event lists and event keys of
+ *                 the cases (store_cases.c describes the keys and values)
  *   "meta"        "version" (u32be) "origin" "size" (u64be) "root" (32 bytes)
  *                 "gentime" (u64be ns, the genTime high-water mark; absent before any
  *                 timed append, and in ledgers written before it existed)
@@ -310,6 +312,8 @@ static int store_dbis_open(MDB_txn *txn, ledger *l, unsigned create)
     if (error == NT_ENOTFOUND && create == 0) {
         error = 0;
     }
+    NT_TRY(error);
+    error = store__cases_open(txn, l, create);
 done:
     return error;
 }
@@ -535,7 +539,7 @@ static int store_env_create(ledger *l, size_t map_size)
     int error = 0;
 
     STORE_MDB(mdb_env_create(&l->env), "mdb_env_create");
-    STORE_MDB(mdb_env_set_maxdbs(l->env, 8), "mdb_env_set_maxdbs");
+    STORE_MDB(mdb_env_set_maxdbs(l->env, 16), "mdb_env_set_maxdbs");
     STORE_MDB(mdb_env_set_maxreaders(l->env, STORE_MAX_READERS), "mdb_env_set_maxreaders");
     if (map_size != 0) {
         STORE_MDB(mdb_env_set_mapsize(l->env, map_size), "mdb_env_set_mapsize");

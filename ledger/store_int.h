@@ -32,7 +32,9 @@ typedef struct store_entry {
     size_t leaf_len;
     const uint8_t *meta;
     size_t meta_len;
-    size_t bytes; /* leaf_len + meta_len, for the queue's byte bound */
+    size_t bytes;            /* leaf_len + meta_len, for the queue's byte bound */
+    const uint8_t *case_rec; /* store__case_encode's record after the owner; NULL = none */
+    size_t case_rec_len;
 } store_entry;
 
 struct ledger {
@@ -43,6 +45,8 @@ struct ledger {
     MDB_dbi db_leaves, db_metadata, db_nodes, db_digests, db_checkpoints, db_meta;
     MDB_dbi db_owners;
     int has_owners; /* 0: a reader of a ledger written before "owners" existed */
+    MDB_dbi db_cases, db_case_events, db_case_keys; /* store_cases.c */
+    int has_cases; /* 0: a reader of a ledger written before cases existed */
     char *origin;
     EVP_PKEY *key;
     unsigned batch_max;
@@ -136,5 +140,22 @@ int store__gen_hw_read(uint64_t *out, MDB_txn *txn, ledger *l);
 
 /* The sequencer thread (started by ledger_open): `arg` is the ledger. */
 void *store__sequencer_main(void *arg);
+
+/* ledger_append_full_async with a case record (store__case_encode's bytes, copied; empty =
+ * none) that the batch writes with store__case_put. */
+int store__append(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner, uint64_t gen_time_ns,
+                  nt_bytes case_rec, ledger_done_fn fn, void *ctx);
+
+/* ------------------------------------------------------------------ store_cases.c */
+
+/* Open the three case databases (create: MDB_CREATE for the writer, 0 for a reader, who
+ * then sees has_cases 0 on a ledger written before cases existed). */
+int store__cases_open(MDB_txn *txn, ledger *l, unsigned create);
+
+/* In the batch's write transaction, for the leaf at `index`: check the case record against
+ * the stored head (next seq, prev, not sealed, event key unused, genTime not below the
+ * head's) and write the head, the event and the event key.  Any failure aborts the batch. */
+int store__case_put(MDB_txn *txn, ledger *l, nt_bytes case_rec, uint64_t index,
+                    const uint8_t leaf_hash[MERKLE_HASH_SIZE], uint64_t gen_ns);
 
 #endif

@@ -83,6 +83,11 @@ static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], uint64_t *gen_h
         v = store__val(key, sizeof(key));
         STORE_MDB(mdb_put(txn, l->db_digests, &k, &v, 0), "store digest index");
         merkle_leaf_hash(leaf_hash, e->leaf, e->leaf_len);
+        if (e->case_rec_len > 0) {
+            /* A case event's head, event and key go in with its leaf, or nothing does. */
+            NT_TRY(store__case_put(txn, l, NT_BYTES(e->case_rec, e->case_rec_len), index, leaf_hash,
+                                   e->gen_ns));
+        }
         NT_TRY(merkle_frontier_append(&l->frontier, leaf_hash, store__hash_write, &hc));
         if (e->gen_ns > gen_hw) {
             gen_hw = e->gen_ns;
@@ -249,7 +254,7 @@ void *store__sequencer_main(void *arg)
 /* ------------------------------------------------------------------ appends */
 
 static int store_entry_new(store_entry **out, const ledger *l, nt_bytes leaf, nt_bytes metadata,
-                           nt_bytes owner)
+                           nt_bytes owner, nt_bytes case_rec)
 {
     int error = 0;
     store_entry *e = NULL;
@@ -278,6 +283,7 @@ static int store_entry_new(store_entry **out, const ledger *l, nt_bytes leaf, nt
     NT_TRY(nt_size_add(&total, sizeof(*e), leaf.len));
     NT_TRY(nt_size_add(&total, total, metadata.len));
     NT_TRY(nt_size_add(&total, total, owner.len));
+    NT_TRY(nt_size_add(&total, total, case_rec.len));
     e = nt_malloc(total);
     NT_ENSURE(e != NULL, NT_ENOMEM, "out of memory");
     memset(e, 0, sizeof(*e));
@@ -299,7 +305,13 @@ static int store_entry_new(store_entry **out, const ledger *l, nt_bytes leaf, nt
     if (owner.len > 0) {
         memcpy(p + leaf.len + metadata.len, owner.ptr, owner.len);
     }
-    e->bytes = leaf.len + metadata.len + owner.len;
+    if (case_rec.len > 0) {
+        uint8_t *c = p + leaf.len + metadata.len + owner.len;
+        memcpy(c, case_rec.ptr, case_rec.len);
+        e->case_rec = c;
+        e->case_rec_len = case_rec.len;
+    }
+    e->bytes = leaf.len + metadata.len + owner.len + case_rec.len;
     *out = e;
 done:
     if (error == NT_ERANGE) {
@@ -316,6 +328,12 @@ int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done
 int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
                              uint64_t gen_time_ns, ledger_done_fn fn, void *ctx)
 {
+    return store__append(l, leaf, metadata, owner, gen_time_ns, NT_BYTES(NULL, 0), fn, ctx);
+}
+
+int store__append(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner, uint64_t gen_time_ns,
+                  nt_bytes case_rec, ledger_done_fn fn, void *ctx)
+{
     int error = 0;
     store_entry *e = NULL;
     int locked = 0;
@@ -329,7 +347,7 @@ int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_byt
     NT_ENSURE(!l->readonly, NT_ESTATE,
               "the ledger was opened read-only: appends go through the process that holds it "
               "(the server)");
-    NT_TRY(store_entry_new(&e, l, leaf, metadata, owner));
+    NT_TRY(store_entry_new(&e, l, leaf, metadata, owner, case_rec));
     e->gen_ns = gen_time_ns;
     e->fn = fn;
     e->ctx = ctx;

@@ -52,10 +52,10 @@ rule() { # name pattern allowed-path-regex message
 # A fallible function returns a negative NT_E* code with a message, never a bare -1.
 # Allowed: walkers and reply builders whose -1 means "refused, the reason is beside it"
 # (tsa/request.c's strict-DER walker, ledger/audit_der.c's splitter, the server's request
-# parsers that fill a 4xx reply: server_api.c, server_body.c, server_evidence.c), OpenSSL's callback
-# contract (certs/load.c's pem_password_cb), and util's own.
+# parsers that fill a 4xx reply: server_api.c, server_body.c, server_evidence.c, server_cases*.c),
+# OpenSSL's callback contract (certs/load.c's pem_password_cb), and util's own.
 rule bare-return 'return -1;' \
-    'util/[a-z_]*\.c|tsa/request\.c|ledger/audit_der\.c|tsa/server_api\.c|tsa/server_body\.c|tsa/server_evidence\.c|certs/load\.c' \
+    'util/[a-z_]*\.c|tsa/request\.c|ledger/audit_der\.c|tsa/server_api\.c|tsa/server_body\.c|tsa/server_evidence\.c|tsa/server_cases[a-z_]*\.c|certs/load\.c' \
     "return a negative NT_E* code with nt_error_set, not -1"
 # Allocation goes through nt_malloc & co (failure injection, overflow checks).
 rule raw-alloc '(^|[^_a-z])(malloc|calloc|realloc)\(' 'util/mem.c' \

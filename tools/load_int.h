@@ -57,6 +57,8 @@ typedef struct load_opts {
     record_alg alg;
     const EVP_MD *md;
     int evidence;
+    unsigned cases; /* --case-events N: evidence mode posting events to N cases */
+    char case_prefix[48];
     const char *api_key; /* sent with --evidence, and on /tsa when given */
     double rate;         /* --rate: requests per second over all connections; 0 = closed loop */
     const char *record_path;
@@ -95,10 +97,15 @@ typedef struct client {
 } client;
 
 int load__build_evidence_request(nt_buf *out, req_state *st, const load_opts *o, uint64_t seq);
+/* --case-events: POST /v1/cases/<prefix>-<seq % cases>/events, an event with a random artifact. */
+int load__build_case_request(nt_buf *out, req_state *st, const load_opts *o, uint64_t seq);
 int load__build_tsa_request(nt_buf *out, req_state *st, const load_opts *o);
 int load__check_consistency(const load_opts *o);
 reply_kind load__check_evidence_reply(const load_opts *o, const req_state *st, int status,
                                       const uint8_t *body, size_t len, char *why, size_t why_len);
+/* A case event's 201: its receipt's leaf is a case event (the artifact is inside its body). */
+reply_kind load__check_case_reply(const load_opts *o, const req_state *st, int status,
+                                  const uint8_t *body, size_t len, char *why, size_t why_len);
 int load__check_records(const load_opts *o);
 reply_kind load__check_tsa_reply(const load_opts *o, const req_state *st, int status,
                                  const uint8_t *body, size_t len, char *why, size_t why_len);

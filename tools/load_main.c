@@ -23,6 +23,7 @@ static void usage(FILE *f)
             "usage: notarium-load --url http://127.0.0.1:PORT/tsa [--connections N] [--threads T]\n"
             "                     [--duration S] [--max-requests N] [--alg sha256]\n"
             "                     [--evidence --api-key KEY] [--url-path /v1/evidence]\n"
+            "                     [--case-events N --api-key KEY] (events of N cases)\n"
             "                     [--record FILE] [--stop-on-reject] [--no-keepalive]\n"
             "                     [--hold S (with --max-requests N = --connections N)] [--rate R]\n"
             "       notarium-load --url http://127.0.0.1:PORT --check-records FILE [--vkey FILE]\n"
@@ -136,6 +137,10 @@ static int opts_parse(load_opts *o, int argc, char **argv)
             url = next;
         } else if (strcmp(a, "--url-path") == 0) {
             url_path = next;
+        } else if (strcmp(a, "--case-events") == 0) {
+            NT_TRY(parse_uint(&v, next, 1, 100000, "--case-events"));
+            o->cases = (unsigned)v;
+            o->evidence = 1;
         } else if (strcmp(a, "--connections") == 0) {
             NT_TRY(parse_uint(&v, next, 1, LOAD_MAX_CONNECTIONS, "--connections"));
             o->connections = (unsigned)v;
@@ -198,6 +203,8 @@ static int opts_parse(load_opts *o, int argc, char **argv)
         NT_ENSURE(o->api_key != NULL && o->api_key[0] != '\0' &&
                       strpbrk(o->api_key, "\r\n") == NULL,
                   NT_EINVAL, "--evidence needs --api-key KEY");
+        snprintf(o->case_prefix, sizeof(o->case_prefix), "load-%ld-%llu", (long)getpid(),
+                 (unsigned long long)(nt_mono_ns() / 1000u));
         if (url_path == NULL && (strcmp(o->path, "/") == 0 || strcmp(o->path, "/tsa") == 0)) {
             snprintf(o->path, sizeof(o->path), "/v1/evidence");
         }

@@ -86,6 +86,33 @@ done:
     return error;
 }
 
+int load__build_case_request(nt_buf *out, req_state *st, const load_opts *o, uint64_t seq)
+{
+    int error = 0;
+    nt_buf body = NT_BUF_INIT;
+
+    st->digest_len = 32;
+    NT_OSSL(RAND_bytes(st->digest, 32), "RAND_bytes");
+    NT_TRY(nt_buf_printf(&body,
+                         "{\"event_key\":\"e%llu\",\"kind\":\"x-load\",\"artifacts\":"
+                         "[{\"digest\":\"sha256:",
+                         (unsigned long long)seq));
+    NT_TRY(nt_hex_encode(&body, st->digest, 32));
+    NT_TRY(nt_buf_puts(&body, "\"}]}"));
+    nt_buf_clear(out);
+    NT_TRY(nt_buf_printf(out,
+                         "POST /v1/cases/%s-%llu/events HTTP/1.1\r\nHost: %s\r\n"
+                         "Content-Type: application/json\r\n"
+                         "Authorization: Bearer %s\r\n"
+                         "Content-Length: %zu\r\n\r\n",
+                         o->case_prefix, (unsigned long long)(seq % o->cases), o->host, o->api_key,
+                         body.len));
+    NT_TRY(nt_buf_put(out, body.ptr, body.len));
+done:
+    nt_buf_dispose(&body);
+    return error;
+}
+
 /*
  * The TimeStampToken as the server sent it: the bytes after PKIStatusInfo in
  * the TimeStampResp SEQUENCE, taken from the DER rather than re-encoded, so
@@ -343,6 +370,45 @@ reply_kind load__check_evidence_reply(const load_opts *o, const req_state *st, i
     record_write(o, st, nt_buf_bytes(&r.token));
     kind = REPLY_GRANTED;
 done:
+    receipt_dispose(&r);
+    return kind;
+}
+
+reply_kind load__check_case_reply(const load_opts *o, const req_state *st, int status,
+                                  const uint8_t *body, size_t len, char *why, size_t why_len)
+{
+    reply_kind kind = REPLY_ERROR;
+    json_t *j = NULL;
+    char *text = NULL, hex[65];
+    receipt r;
+    record rec;
+
+    (void)o;
+    receipt_init(&r);
+    if (status == 503) {
+        return REPLY_REJECTED;
+    }
+    if (status != 201) {
+        snprintf(why, why_len, "HTTP %d", status);
+        return REPLY_ERROR;
+    }
+    j = json_loadb((const char *)body, len, 0, NULL);
+    if (j == NULL || (text = json_dumps(json_object_get(j, "receipt"), 0)) == NULL ||
+        receipt_decode(&r, text, strlen(text)) < 0) {
+        snprintf(why, why_len, "no receipt in the 201");
+        goto done;
+    }
+    nt_hex_fill(hex, st->digest, 32);
+    hex[64] = '\0';
+    if (record_decode(&rec, r.leaf.ptr, r.leaf.len) < 0 || rec.kind != RECORD_KIND_CASE_EVENT ||
+        !r.has_metadata || strstr(nt_buf_cstr(&r.metadata), hex) == NULL) {
+        snprintf(why, why_len, "the receipt is not the event posted");
+        goto done;
+    }
+    kind = REPLY_GRANTED;
+done:
+    free(text);
+    json_decref(j);
     receipt_dispose(&r);
     return kind;
 }

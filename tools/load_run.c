@@ -115,8 +115,9 @@ static void conn_start(worker *w, conn *c)
         c->retired = 1;
         return;
     }
-    int rc = o->evidence ? load__build_evidence_request(&c->out, &c->st, o, seq)
-                         : load__build_tsa_request(&c->out, &c->st, o);
+    int rc = o->cases > 0  ? load__build_case_request(&c->out, &c->st, o, seq)
+             : o->evidence ? load__build_evidence_request(&c->out, &c->st, o, seq)
+                           : load__build_tsa_request(&c->out, &c->st, o);
     if (rc < 0) {
         worker_note_error(w, nt_error_last());
         c->retired = 1;
@@ -160,7 +161,9 @@ static void conn_complete(worker *w, conn *c, const http_resp *r)
     char why[200] = "";
     const uint8_t *body = c->in.ptr + r->header_len;
     reply_kind k =
-        o->evidence
+        o->cases > 0
+            ? load__check_case_reply(o, &c->st, r->status, body, r->body_len, why, sizeof(why))
+        : o->evidence
             ? load__check_evidence_reply(o, &c->st, r->status, body, r->body_len, why, sizeof(why))
             : load__check_tsa_reply(o, &c->st, r->status, body, r->body_len, why, sizeof(why));
     if (r->status == 503) {
@@ -431,7 +434,9 @@ done:
         double cores = elapsed > 0 ? cpu / elapsed : 0.0;
         double cpu_us = requests > 0 ? cpu * 1e6 / (double)requests : 0.0;
         printf("target      http://%s%s (%s)\n", o->host, o->path,
-               o->evidence ? "evidence" : "rfc3161");
+               o->cases > 0  ? "case-events"
+               : o->evidence ? "evidence"
+                             : "rfc3161");
         printf("connections %u over %u threads, %.2f s\n", o->connections, o->threads, elapsed);
         printf("requests    %llu\n", (unsigned long long)requests);
         printf("granted     %llu\n", (unsigned long long)granted);

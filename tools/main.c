@@ -1,6 +1,6 @@
 /*
  * main.c - the `notarium` command: a thin dispatcher of subcommands to the
- * cmd_*.c files (serve, pki, ledger, apikey, verify, verify-report, audit).
+ * cmd_*.c files (serve, pki, ledger, case, apikey, verify, verify-report, audit).
  * Each cmd_x(argc, argv) gets
  * argv[0] = the subcommand's name and returns the process exit code.
  */
@@ -17,6 +17,7 @@ int cmd_apikey(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_report(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_case(int argc, char **argv);
 
 static void usage(FILE *f)
 {
@@ -42,6 +43,8 @@ static void usage(FILE *f)
         "                         read the ledger; check a consistency proof offline\n"
         "  ledger check --data DIR [--log-key VKEY] [--all-checkpoints] [--max-problems N]\n"
         "                         recompute the whole ledger from its leaves and compare\n"
+        "  case show|export --data DIR --tenant T --case C [--out FILE]\n"
+        "                         a case's events; its evidence bundle\n"
         "  apikey new [--id ID]   make an API key and its configuration entry\n"
         "  verify ...             verify a document and its receipt offline (report: JSON, PDF)\n"
         "  verify-report ...      check a signed (and time-stamped) verification report\n"
@@ -79,6 +82,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "verify-report") == 0) {
         return cmd_verify_report(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "case") == 0) {
+        return cmd_case(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "audit") == 0) {
         return cmd_audit(argc - 1, argv + 1);

@@ -149,10 +149,11 @@ enum MHD_Result http__send_error(http_req *q, unsigned status, const char *code,
     server_reply_init(&r);
     server_reply_error(&r, status, code, field, "%s", msg);
     if (status == 405) {
-        r.allow = (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE ||
-                   q->route == ROUTE_VERIFY || q->route == ROUTE_VERIFY_REPORT)
-                      ? "POST"
-                      : "GET, HEAD";
+        r.allow =
+            (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE || q->route == ROUTE_VERIFY ||
+             q->route == ROUTE_VERIFY_REPORT || q->route == ROUTE_CASE_EVENTS)
+                ? "POST"
+                : "GET, HEAD";
     }
     if (status == 503) {
         r.retry_after = 1;
@@ -323,7 +324,16 @@ static http_route route_of(const char *url)
     if (strcmp(url, "/v1/proof/consistency") == 0) {
         return ROUTE_PROOF_CONSISTENCY;
     }
-    return ROUTE_NONE;
+    switch (server_case_path(NULL, url)) {
+    case 1:
+        return ROUTE_CASE;
+    case 2:
+        return ROUTE_CASE_EVENTS;
+    case 3:
+        return ROUTE_CASE_BUNDLE;
+    default:
+        return ROUTE_NONE;
+    }
 }
 
 const char *http__arg(http_req *q, const char *name)
@@ -363,6 +373,8 @@ static enum MHD_Result handle_get(http_req *q, const char *url)
     case ROUTE_RECEIPTS:
     case ROUTE_PROOF_INCLUSION:
     case ROUTE_PROOF_CONSISTENCY:
+    case ROUTE_CASE:
+    case ROUTE_CASE_BUNDLE:
         return http__handle_read(q, url);
     default:
         break;
@@ -403,8 +415,9 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
     if (is_get && strcmp(url, "/") == 0 && s->cfg->web_verify_page) {
         q->route = ROUTE_WEB; /* POST / stays the RFC 3161 endpoint */
     }
+    (void)server_case_path(q->case_id, url);
     if (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE || q->route == ROUTE_VERIFY ||
-        q->route == ROUTE_VERIFY_REPORT) {
+        q->route == ROUTE_VERIFY_REPORT || q->route == ROUTE_CASE_EVENTS) {
         static const char *const tsa_types[] = {"application/timestamp-query",
                                                 "application/timestamp-request"};
         static const char *const json_types[] = {"application/json"};
@@ -414,8 +427,9 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
             return http__send_error(q, 405, "method_not_allowed", NULL, "use POST");
         }
         /* /tsa: a key is optional (per_key limits); one presented is checked. */
-        if ((q->route == ROUTE_EVIDENCE || q->route == ROUTE_TSA) &&
-            (value = request_key(q, q->route == ROUTE_EVIDENCE)) != NULL) {
+        if ((q->route == ROUTE_EVIDENCE || q->route == ROUTE_CASE_EVENTS ||
+             q->route == ROUTE_TSA) &&
+            (value = request_key(q, q->route != ROUTE_TSA)) != NULL) {
             return http__send_error(q, 401, "unauthorized", NULL, value);
         }
         if (http__over_limit(q, &ret)) {
@@ -441,9 +455,10 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
     if (!is_get) {
         return http__send_error(q, 405, "method_not_allowed", NULL, "use GET");
     }
-    /* Receipts: a key is optional, and shows the metadata that key wrote. */
-    if ((q->route == ROUTE_RECEIPT || q->route == ROUTE_RECEIPTS) &&
-        (value = request_key(q, 0)) != NULL) {
+    /* Receipts: a key is optional, and shows the metadata that key wrote; cases need one. */
+    if ((q->route == ROUTE_RECEIPT || q->route == ROUTE_RECEIPTS || q->route == ROUTE_CASE ||
+         q->route == ROUTE_CASE_BUNDLE) &&
+        (value = request_key(q, q->route == ROUTE_CASE || q->route == ROUTE_CASE_BUNDLE)) != NULL) {
         return http__send_error(q, 401, "unauthorized", NULL, value);
     }
     return handle_get(q, url);
@@ -678,6 +693,9 @@ enum MHD_Result http__on_access(void *cls, struct MHD_Connection *conn, const ch
     if (q->route == ROUTE_VERIFY || q->route == ROUTE_VERIFY_REPORT) {
         return handle_verify(q);
     }
+    if (q->route == ROUTE_CASE_EVENTS) {
+        return http__handle_case_append(q);
+    }
     return q->route == ROUTE_TSA ? http__handle_tsa(q) : http__handle_evidence(q);
 }
 
@@ -701,6 +719,8 @@ void http__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     tsa_result_dispose(&q->result);
     server_evidence_dispose(&q->evidence);
+    server_case_leave(s, q->cse); /* a turn still held (a shutdown answered it) passes on */
+    server_case_req_free(q->cse);
     server_reply_dispose(&q->read_reply);
     nt_buf_dispose(&q->body);
     server__live_release(q->live);

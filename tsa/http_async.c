@@ -104,7 +104,8 @@ static void on_appended(void *ctx, int error, uint64_t index)
  * is queued, so the callback (on the sequencer thread) can never resume a
  * connection that is not suspended yet.
  */
-static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes metadata)
+static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes metadata,
+                                          server_case_req *cse)
 {
     server *s = q->s;
     http_ticket *t;
@@ -130,11 +131,15 @@ static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes m
     /* The tenant of the key that wrote an evidence record owns its metadata
      * (server_metadata_filter);
      * the genTime goes with the leaf: the ledger keeps its durable high-water mark. */
-    rc = ledger_append_full_async(
-        s->ledger, leaf, metadata,
-        q->key != NULL ? NT_BYTES(q->key->tenant, strlen(q->key->tenant)) : NT_BYTES(NULL, 0),
-        (uint64_t)q->result.gen_time.tv_sec * 1000000000u + (uint64_t)q->result.gen_time.tv_nsec,
-        on_appended, t);
+    rc = cse != NULL
+             ? server_case_queue(s, cse, on_appended, t)
+             : ledger_append_full_async(s->ledger, leaf, metadata,
+                                        q->key != NULL
+                                            ? NT_BYTES(q->key->tenant, strlen(q->key->tenant))
+                                            : NT_BYTES(NULL, 0),
+                                        (uint64_t)q->result.gen_time.tv_sec * 1000000000u +
+                                            (uint64_t)q->result.gen_time.tv_nsec,
+                                        on_appended, t);
     if (rc < 0) {
         /* The callback will not run: answer ourselves, unless shutdown already did. */
         pthread_mutex_lock(&ticket_mu);
@@ -172,6 +177,12 @@ static void read_run(void *ctx)
         break;
     case ROUTE_PROOF_INCLUSION:
         server_get_proof_inclusion(&t->reply, s, t->arg1, t->arg2);
+        break;
+    case ROUTE_CASE:
+        server_get_case(&t->reply, s, t->arg1, t->reader, t->arg2, t->arg3);
+        break;
+    case ROUTE_CASE_BUNDLE:
+        server_get_case_bundle(&t->reply, s, t->arg1, t->reader);
         break;
     default:
         server_get_proof_consistency(&t->reply, s, t->arg1, t->arg2);
@@ -226,6 +237,12 @@ enum MHD_Result http__handle_read(http_req *q, const char *url)
     case ROUTE_PROOF_CONSISTENCY:
         a1 = http__arg(q, "from");
         a2 = http__arg(q, "to");
+        break;
+    case ROUTE_CASE:
+    case ROUTE_CASE_BUNDLE:
+        a1 = q->case_id;
+        a2 = http__arg(q, "limit");
+        a3 = http__arg(q, "cursor");
         break;
     default:
         break;
@@ -349,10 +366,15 @@ static enum MHD_Result finish_append(http_req *q)
     return ret;
 }
 
+static enum MHD_Result case_resumed(http_req *q);
+
 enum MHD_Result http__resumed(http_req *q)
 {
     enum MHD_Result ret;
     q->suspended = 0;
+    if (q->route == ROUTE_CASE_EVENTS) {
+        return case_resumed(q);
+    }
     if (q->route == ROUTE_TSA || q->route == ROUTE_EVIDENCE) {
         return finish_append(q);
     }
@@ -362,6 +384,122 @@ enum MHD_Result http__resumed(http_req *q)
     }
     ret = http__send_reply(q, &q->read_reply);
     return ret;
+}
+
+/* ------------------------------------------------------------------ case events */
+
+/* server_case_wake_fn: the case's turn has come for the request of ticket t. */
+static int case_wake(void *ctx)
+{
+    http_ticket *t = ctx;
+    http_req *q;
+
+    pthread_mutex_lock(&ticket_mu);
+    q = t->q;
+    if (q != NULL) {
+        ticket_unlink(t->h, t);
+        MHD_resume_connection(q->conn);
+        atomic_fetch_sub(&q->s->pending, 1);
+    }
+    pthread_mutex_unlock(&ticket_mu);
+    ticket_free(t);
+    return q != NULL;
+}
+
+static enum MHD_Result case_reply(http_req *q, server_reply *r)
+{
+    enum MHD_Result ret;
+    server_case_leave(q->s, q->cse);
+    ret = http__send_reply(q, r);
+    server_reply_dispose(r);
+    return ret;
+}
+
+/* Resumed: the turn has come (phase 1) or the ledger answered (phase 2). */
+static enum MHD_Result case_resumed(http_req *q)
+{
+    server *s = q->s;
+    server_reply r;
+    enum MHD_Result ret;
+
+    server_reply_init(&r);
+    if (q->abandoned) {
+        server_reply_error(&r, 503, "shutting_down", NULL,
+                           "the server is shutting down, nothing was recorded");
+        return case_reply(q, &r);
+    }
+    if (q->case_phase == 3) {
+        return http__send_reply(q, &q->read_reply); /* refused before the turn (503) */
+    }
+    if (q->case_phase == 2) {
+        server_case_created(&r, s, q->cse, q->append_error, q->append_index);
+        if (r.status == 201) {
+            q->leaf = (int64_t)q->append_index;
+        }
+        return case_reply(q, &r);
+    }
+    if (server_case_prepare(&r, s, q->cse) == 0) {
+        return case_reply(q, &r);
+    }
+    q->case_phase = 2;
+    q->append_error = 0;
+    ret = append_and_suspend(q, NT_BYTES(NULL, 0), NT_BYTES(NULL, 0), q->cse);
+    if (!q->suspended && q->append_error < 0) {
+        server_case_created(&r, s, q->cse, q->append_error, 0);
+        return case_reply(q, &r);
+    }
+    return ret;
+}
+
+enum MHD_Result http__handle_case_append(http_req *q)
+{
+    server *s = q->s;
+    server_reply r;
+    http_ticket *t;
+    enum MHD_Result ret;
+    int rc;
+
+    server_reply_init(&r);
+    if (server_case_parse(
+            &q->cse, &r, s, http__tenant(q), q->case_id, nt_buf_bytes(&q->body),
+            MHD_lookup_connection_value(q->conn, MHD_HEADER_KIND, "Idempotency-Key")) < 0) {
+        ret = http__send_reply(q, &r);
+        server_reply_dispose(&r);
+        return ret;
+    }
+    if ((t = nt_calloc(1, sizeof(*t))) == NULL) {
+        return http__send_error(q, 500, "internal_error", NULL, "out of memory");
+    }
+    atomic_fetch_add(&s->pending, 1);
+    if (atomic_load(&s->stopping)) {
+        atomic_fetch_sub(&s->pending, 1);
+        ticket_free(t);
+        return http__send_error(q, 503, "shutting_down", NULL, "the server is shutting down");
+    }
+    /* Suspended before the turn is asked for, so that a wake can never come too early. */
+    t->q = q;
+    q->suspended = 1;
+    q->case_phase = 1;
+    ticket_file(s->http, t);
+    MHD_suspend_connection(q->conn);
+    rc = server_case_enter(&r, s, q->cse, case_wake, t);
+    if (rc == 1) {
+        case_wake(t); /* ours at once: resumed into case_resumed */
+    } else if (rc < 0) {
+        pthread_mutex_lock(&ticket_mu);
+        if (t->q != NULL) {
+            ticket_unlink(t->h, t);
+            atomic_fetch_sub(&s->pending, 1);
+            q->read_reply = r; /* moved */
+            server_reply_init(&r);
+            q->case_phase = 3;
+            MHD_resume_connection(q->conn);
+        }
+        pthread_mutex_unlock(&ticket_mu);
+        ticket_free(t);
+        server_reply_dispose(&r);
+    }
+    return MHD_YES;
 }
 
 /* ------------------------------------------------------------------ POST handlers */
@@ -408,7 +546,7 @@ enum MHD_Result http__handle_tsa(http_req *q)
         nt_buf_dispose(&leaf);
         return http__send_tsa_rejection(q, 500, TSA_FAIL_SYSTEM_FAILURE, "cannot encode the leaf");
     }
-    ret = append_and_suspend(q, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0));
+    ret = append_and_suspend(q, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0), NULL);
     nt_buf_dispose(&leaf);
     if (!q->suspended && q->append_error < 0) {
         return finish_append(q);
@@ -467,7 +605,7 @@ enum MHD_Result http__handle_evidence(http_req *q)
         nt_buf_dispose(&leaf);
         return http__send_error(q, 500, "internal_error", NULL, "cannot encode the leaf");
     }
-    ret = append_and_suspend(q, nt_buf_bytes(&leaf), nt_buf_bytes(&e->metadata));
+    ret = append_and_suspend(q, nt_buf_bytes(&leaf), nt_buf_bytes(&e->metadata), NULL);
     nt_buf_dispose(&leaf);
     if (!q->suspended && q->append_error < 0) {
         return finish_append(q);

@@ -64,6 +64,9 @@ typedef enum http_route {
     ROUTE_TRUST,         /* web.c */
     ROUTE_WEB,           /* web.c: the page's files; GET / when the page is on */
     ROUTE_CERTS,         /* server_certs.c: /v1/certs, /v1/certs/<sha256> */
+    ROUTE_CASE,          /* server_cases_read.c: GET /v1/cases/<case> */
+    ROUTE_CASE_BUNDLE,   /* server_cases_read.c: GET /v1/cases/<case>/bundle */
+    ROUTE_CASE_EVENTS,   /* server_cases*.c: POST /v1/cases/<case>/events */
 } http_route;
 
 typedef struct http_req {
@@ -91,6 +94,9 @@ typedef struct http_req {
     server_reply read_reply; /* a ledger read's reply, moved here before the resume */
     tsa_result result;       /* /tsa and /v1/evidence */
     server_evidence evidence;
+    server_case_req *cse;      /* POST /v1/cases/<case>/events */
+    int case_phase;            /* 1 waiting for the case's turn, 2 waiting for the commit */
+    char case_id[132];         /* the <case> of a case route, as in the URL (checked later) */
     const server_api_key *key; /* the API key presented (borrowed from live), NULL = none */
     server_live *live;         /* identities and API keys the request began with (held) */
     /* for the request log */
@@ -142,5 +148,7 @@ enum MHD_Result http__handle_evidence(http_req *q);
 enum MHD_Result http__handle_read(http_req *q, const char *url);
 /* The access handler's call after a suspended request was resumed. */
 enum MHD_Result http__resumed(http_req *q);
+/* POST /v1/cases/<case>/events, once the body is complete. */
+enum MHD_Result http__handle_case_append(http_req *q);
 
 #endif

@@ -266,6 +266,7 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     if (opts != NULL && opts->config_path != NULL) {
         snprintf(s->config_path, sizeof(s->config_path), "%s", opts->config_path);
     }
+    NT_TRY(server_cases_new(&s->cases));
 
     if (cfg->tls_listen != NULL) {
         NT_TRY(server__tls_new(&s->tls, cfg)); /* a bad certificate or key stops the start */
@@ -427,5 +428,6 @@ void server_free(server *s)
     EVP_PKEY_free(s->log_key);
     nt_buf_dispose(&s->trust_pem);
     nt_buf_dispose(&s->log_vkey);
+    server_cases_free(s->cases);
     nt_free(s);
 }

@@ -39,9 +39,10 @@ typedef struct server_metrics {
 struct server_http;                       /* http.c */
 typedef struct server_guard server_guard; /* http_guard.c */
 typedef struct server_conn server_conn;
-typedef struct server_pool server_pool; /* http_pool.c */
-struct server_keys;                     /* server_keys.c */
-struct server_tls;                      /* http_tls.c */
+typedef struct server_pool server_pool;   /* http_pool.c */
+struct server_keys;                       /* server_keys.c */
+struct server_tls;                        /* http_tls.c */
+typedef struct server_cases server_cases; /* server_cases.c */
 
 typedef struct server_limiter server_limiter; /* ratelimit.c */
 
@@ -110,6 +111,7 @@ struct server {
     struct server_tls *tls;     /* the HTTPS listener's credentials; NULL = no tls section */
     char tls_address[80];       /* "ADDR:PORT" of tls.listen as bound, "" = none */
     char admin_address[80];     /* "ADDR:PORT" of admin_listen as bound, "" = none */
+    server_cases *cases;        /* the cases with an append in flight (server_cases.c) */
 };
 
 /* A reply built by a handler; http.c turns it into an MHD response. */
@@ -340,6 +342,49 @@ int server__sock_address(char *out, size_t size, int fd);
 /* http.c (takes every fd of `fds`, also on failure) */
 int server_http_start(struct server_http **out, server *s, const server_listen_fds *fds,
                       unsigned threads);
+
+/*
+ * server_cases*.c: the case API (issue 11, docs/HTTP-API.md "Cases").  An
+ * append (POST /v1/cases/<case>/events) goes: server_case_parse (400s) ->
+ * server_case_enter (the case's turn: appends of one case run one at a time)
+ * -> server_case_prepare (idempotent retry, head, body, token, leaf) ->
+ * server_case_queue (the ledger, with the case records) -> server_case_created
+ * once committed -> server_case_leave (the next waiter's turn).
+ */
+typedef struct server_case_req server_case_req;
+typedef struct server_case_slot server_case_slot;
+/* Called (with the table locked: it must not call back into it) when a waiter's turn has come:
+ * 1 when the waiter takes it, 0 when it is gone (the turn passes on). */
+typedef int (*server_case_wake_fn)(void *ctx);
+
+/* The case routes: 1 "/v1/cases/<case>", 2 ".../events", 3 ".../bundle", 0 not one of them;
+ * <case> (anything up to 129 bytes without '/') copied to case_out (may be NULL). */
+int server_case_path(char case_out[132], const char *url);
+int server_cases_new(server_cases **out);
+void server_cases_free(server_cases *c);
+/* 0 and *out, or -1 with `r` the 400 reply naming the member (the values of attributes are
+ * hashed into their commitments and wiped here). `idem_header`: Idempotency-Key or NULL. */
+int server_case_parse(server_case_req **out, server_reply *r, server *s, const char *tenant,
+                      const char *case_id, nt_bytes body, const char *idem_header);
+void server_case_req_free(server_case_req *c);
+/* 1: the turn is the caller's now; 0: queued, wake(ctx) comes later; -1: `r` is the reply
+ * (503 case_busy: too many waiting). */
+int server_case_enter(server_reply *r, server *s, server_case_req *c, server_case_wake_fn wake,
+                      void *ctx);
+/* Give up the turn (no-op without one). */
+void server_case_leave(server *s, server_case_req *c);
+/* With the turn: 1 = the leaf is ready for server_case_queue; 0 = `r` is the answer (200
+ * replay of a retried event, 409 case_sealed / event_key_reused, 503, 500). */
+int server_case_prepare(server_reply *r, server *s, server_case_req *c);
+/* ledger_append_case_async of the prepared leaf (its codes). */
+int server_case_queue(server *s, server_case_req *c, ledger_done_fn fn, void *ctx);
+/* The reply once the ledger answered: 201 with the event, or 503 naming the failure. */
+void server_case_created(server_reply *r, server *s, server_case_req *c, int error, uint64_t index);
+/* GET /v1/cases/<case> (limit, cursor: NULL = absent) and GET /v1/cases/<case>/bundle, on the
+ * read pool; the same 404 for a case that does not exist and one of another tenant. */
+void server_get_case(server_reply *r, server *s, const char *case_id, const char *tenant,
+                     const char *limit, const char *cursor);
+void server_get_case_bundle(server_reply *r, server *s, const char *case_id, const char *tenant);
 /* Stop accepting new connections (the listening socket is closed). */
 void server_http_quiesce(struct server_http *h);
 /*

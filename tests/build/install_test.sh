@@ -27,7 +27,8 @@ want="$NT_INSTALL_TMP/want"
     if [ "$NT_BUILD_SERVER" = ON ]; then
         echo opt/nt/bin/notarium
         echo opt/nt/share/doc/notarium/examples/notarium.service
-        for m in notarium notarium-serve notarium-pki notarium-ledger notarium-apikey notarium-audit; do
+        for m in notarium notarium-serve notarium-pki notarium-ledger notarium-apikey notarium-audit \
+            notarium-case; do
             echo "opt/nt/share/man/man1/$m.1"
         done
         echo lib/systemd/system/notarium.service

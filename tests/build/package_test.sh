@@ -42,7 +42,7 @@ sh -n "$T/control/postinst" || fail "postinst is not valid sh"
     echo ./usr/share/doc/notarium/README.md
     echo ./usr/share/doc/notarium/examples/notarium.service
     for f in "$NT_SOURCE_DIR"/docs/*.md; do echo "./usr/share/doc/notarium/$(basename "$f")"; done
-    for m in notarium notarium-serve notarium-pki notarium-ledger notarium-apikey notarium-audit \
+    for m in notarium notarium-serve notarium-pki notarium-ledger notarium-apikey notarium-audit notarium-case \
         notarium-verify; do
         echo "./usr/share/man/man1/$m.1"
     done

@@ -415,9 +415,45 @@ static void test_certificate_kind(void)
     nt_buf_dispose(&b);
 }
 
+/* Kind 0x03 (case event): sha256, a label, metadata hash = digest; each twin refused. */
+static void test_case_event_kind(void)
+{
+    record r = sample_evidence(), d;
+    nt_buf out = NT_BUF_INIT;
+
+    r.kind = RECORD_KIND_CASE_EVENT;
+    r.label = NT_BYTES("document.signed", 15);
+    memcpy(r.metadata_hash, digest32, 32);
+    CHECK_OK(record_encode(&out, &r));
+    CHECK(out.len > 2 && out.ptr[1] == 0x03);
+    CHECK_OK(record_decode(&d, out.ptr, out.len));
+    CHECK(d.kind == RECORD_KIND_CASE_EVENT && d.has_metadata);
+    /* decode twin: a metadata hash that is not the digest */
+    out.ptr[out.len - 1] ^= 1;
+    CHECK(rejects(out.ptr, out.len, "case event"));
+    out.ptr[out.len - 1] ^= 1;
+    /* decode twin: no metadata (drop the hash, flag 0) */
+    out.len -= 32;
+    out.ptr[out.len - 1] = 0;
+    CHECK(rejects(out.ptr, out.len, "case event"));
+    /* encode twins */
+    nt_buf_clear(&out);
+    r.has_metadata = 0;
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    r.has_metadata = 1;
+    r.label = NT_BYTES(NULL, 0);
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    r.label = NT_BYTES("document.signed", 15);
+    r.alg = RECORD_ALG_SHA3_256;
+    CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
+    CHECK(out.len == 0);
+    nt_buf_dispose(&out);
+}
+
 int main(void)
 {
     test_certificate_kind();
+    test_case_event_kind();
     test_digest_parse();
     test_known_answer();
     test_round_trip_all_algs();
