@@ -53,7 +53,8 @@ static void test_good(void)
     CHECK_STR(b.kind, "document.signed");
     CHECK(b.artifact_count == 2);
     CHECK(b.artifacts[0].alg == RECORD_ALG_SHA256 && b.artifacts[0].digest.len == 32);
-    CHECK(b.artifacts[0].has_name && strcmp(nt_buf_cstr(&b.artifacts[0].name), "contract.pdf") == 0);
+    CHECK(b.artifacts[0].has_name &&
+          strcmp(nt_buf_cstr(&b.artifacts[0].name), "contract.pdf") == 0);
     CHECK(b.artifacts[0].has_role && strcmp(nt_buf_cstr(&b.artifacts[0].role), "contract") == 0);
     CHECK(b.artifacts[1].alg == RECORD_ALG_SHA3_256 && !b.artifacts[1].has_name);
     CHECK(b.attribute_count == 2 && event_body_attribute(&b, "phone") != NULL);
@@ -61,9 +62,9 @@ static void test_good(void)
     event_body_dispose(&b);
 
     /* seq 1 with prev null, no artifacts, no attributes, a custom kind */
-    static const char first[] =
-        "{\"artifacts\":[],\"attributes\":{},\"case\":\"c\",\"kind\":\"x-face.check\",\"prev\":null,"
-        "\"seq\":1,\"tenant\":\"t\",\"type\":\"notarium.event/1\"}";
+    static const char first[] = "{\"artifacts\":[],\"attributes\":{},\"case\":\"c\",\"kind\":\"x-"
+                                "face.check\",\"prev\":null,"
+                                "\"seq\":1,\"tenant\":\"t\",\"type\":\"notarium.event/1\"}";
     CHECK_OK(event_body_parse(&b, (const uint8_t *)first, strlen(first)));
     CHECK(b.seq == 1 && !b.has_prev && b.artifact_count == 0 && b.attribute_count == 0);
     event_body_dispose(&b);
