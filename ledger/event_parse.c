@@ -138,8 +138,8 @@ done:
 }
 
 /* A string member copied into a fixed array after `valid` accepts it. */
-static int text_member(char *out, size_t cap, json_t *v, const char *member, int (*valid)(const char *),
-                       const char *what)
+static int text_member(char *out, size_t cap, json_t *v, const char *member,
+                       int (*valid)(const char *), const char *what)
 {
     int error = 0;
     NT_ENSURE(json_is_string(v), NT_EINVAL, "%s: not a string", member);
@@ -165,13 +165,11 @@ static int parse_artifact(event_artifact *a, json_t *obj, size_t i)
     snprintf(member, sizeof(member), "artifacts[%zu]", i);
     NT_ENSURE(json_is_object(obj), NT_EINVAL, "%s: not an object", member);
     NT_ENSURE(json_object_get(obj, "digest") != NULL, NT_EINVAL, "%s.digest: missing", member);
-    json_object_foreach(obj, key, v)
-    {
+    json_object_foreach (obj, key, v) {
         if (strcmp(key, "digest") == 0) {
             NT_ENSURE(json_is_string(v), NT_EINVAL, "%s.digest: not a string", member);
             const char *s = json_string_value(v);
-            NT_ENSURE(strlen(s) == json_string_length(v), NT_EINVAL, "%s.digest: NUL byte",
-                      member);
+            NT_ENSURE(strlen(s) == json_string_length(v), NT_EINVAL, "%s.digest: NUL byte", member);
             if (record_digest_parse(&a->alg, &a->digest, s) < 0) {
                 NT_TRY(nt_error_set(NT_EINVAL, "%s.digest: %s", member, nt_error_last()));
             }
@@ -204,10 +202,9 @@ static int parse_artifacts(event_body *b, json_t *arr)
     size_t i;
     json_t *v;
     NT_ENSURE(json_is_array(arr), NT_EINVAL, "artifacts: not an array");
-    NT_ENSURE(json_array_size(arr) <= EVENT_MAX_ARTIFACTS, NT_EINVAL,
-              "artifacts: more than %d", EVENT_MAX_ARTIFACTS);
-    json_array_foreach(arr, i, v)
-    {
+    NT_ENSURE(json_array_size(arr) <= EVENT_MAX_ARTIFACTS, NT_EINVAL, "artifacts: more than %d",
+              EVENT_MAX_ARTIFACTS);
+    json_array_foreach (arr, i, v) {
         NT_TRY(parse_artifact(&b->artifacts[i], v, i));
         b->artifact_count = i + 1;
     }
@@ -222,10 +219,9 @@ static int parse_attributes(event_body *b, json_t *obj)
     json_t *v;
     char member[96];
     NT_ENSURE(json_is_object(obj), NT_EINVAL, "attributes: not an object");
-    NT_ENSURE(json_object_size(obj) <= EVENT_MAX_ATTRIBUTES, NT_EINVAL,
-              "attributes: more than %d", EVENT_MAX_ATTRIBUTES);
-    json_object_foreach(obj, key, v)
-    {
+    NT_ENSURE(json_object_size(obj) <= EVENT_MAX_ATTRIBUTES, NT_EINVAL, "attributes: more than %d",
+              EVENT_MAX_ATTRIBUTES);
+    json_object_foreach (obj, key, v) {
         NT_ENSURE(event_attribute_name_valid(key), NT_EINVAL,
                   "attributes: \"%.64s\" is not a name (1..64 of [a-z0-9._-], starting with a "
                   "letter)",
@@ -262,7 +258,7 @@ done:
 
 int event_body_parse(event_body *out, const uint8_t *body, size_t len)
 {
-    static const char *const members[] = {"artifacts", "attributes", "case", "kind",
+    static const char *const members[] = {"artifacts", "attributes", "case",   "kind",
                                           "prev",      "seq",        "tenant", "type"};
     int error = 0;
     json_t *root = NULL;
@@ -277,8 +273,7 @@ int event_body_parse(event_body *out, const uint8_t *body, size_t len)
     NT_ENSURE(root != NULL, NT_EINVAL, "body: not JSON: %s (line %d column %d)", jerr.text,
               jerr.line, jerr.column);
     NT_ENSURE(json_is_object(root), NT_EINVAL, "body: not a JSON object");
-    json_object_foreach(root, key, v)
-    {
+    json_object_foreach (root, key, v) {
         int known = 0;
         for (size_t i = 0; i < NT_ARRAY_LEN(members); i++) {
             known |= strcmp(key, members[i]) == 0;
@@ -286,15 +281,14 @@ int event_body_parse(event_body *out, const uint8_t *body, size_t len)
         NT_ENSURE(known, NT_EINVAL, "%.64s: unknown member", key);
     }
     for (size_t i = 0; i < NT_ARRAY_LEN(members); i++) {
-        NT_ENSURE(json_object_get(root, members[i]) != NULL, NT_EINVAL, "%s: missing",
-                  members[i]);
+        NT_ENSURE(json_object_get(root, members[i]) != NULL, NT_EINVAL, "%s: missing", members[i]);
     }
     v = json_object_get(root, "type");
     NT_ENSURE(json_is_string(v) && strcmp(json_string_value(v), EVENT_TYPE) == 0 &&
                   json_string_length(v) == strlen(EVENT_TYPE),
               NT_EINVAL, "type: not \"%s\"", EVENT_TYPE);
-    NT_TRY(text_member(out->tenant, sizeof(out->tenant), json_object_get(root, "tenant"),
-                       "tenant", event_tenant_valid, "1..64 of [A-Za-z0-9._-]"));
+    NT_TRY(text_member(out->tenant, sizeof(out->tenant), json_object_get(root, "tenant"), "tenant",
+                       event_tenant_valid, "1..64 of [A-Za-z0-9._-]"));
     NT_TRY(text_member(out->case_id, sizeof(out->case_id), json_object_get(root, "case"), "case",
                        event_case_valid, "1..128 of [A-Za-z0-9._:-]"));
     NT_TRY(parse_seq_prev(out, root));

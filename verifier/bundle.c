@@ -22,8 +22,7 @@ static int only_members(json_t *obj, const char *const *names, const char *where
 {
     const char *key;
     json_t *v;
-    json_object_foreach(obj, key, v)
-    {
+    json_object_foreach (obj, key, v) {
         int known = 0;
         for (const char *const *n = names; *n != NULL; n++) {
             known |= strcmp(key, *n) == 0;
@@ -128,10 +127,9 @@ static int parse_proof(case_bundle_event *e, json_t *proof, const char *where)
     NT_TRY(get_uint(&e->tree_size, v, name));
     NT_TRY(member(&v, proof, "hashes", where));
     NT_ENSURE(json_is_array(v), NT_EINVAL, "%s.hashes: not an array", where);
-    NT_ENSURE(json_array_size(v) <= RECEIPT_MAX_PROOF, NT_EINVAL, "%s.hashes: more than %d",
-              where, RECEIPT_MAX_PROOF);
-    json_array_foreach(v, i, item)
-    {
+    NT_ENSURE(json_array_size(v) <= RECEIPT_MAX_PROOF, NT_EINVAL, "%s.hashes: more than %d", where,
+              RECEIPT_MAX_PROOF);
+    json_array_foreach (v, i, item) {
         snprintf(name, sizeof(name), "%s.hashes[%zu]", where, i);
         error = get_b64(&h, item, name);
         if (error == NT_EINVAL || (error == 0 && h.len != 32)) {
@@ -227,8 +225,8 @@ done:
 
 int verifier__bundle_parse(case_bundle *out, const char *json, size_t len)
 {
-    static const char *const names[] = {"format", "version",     "tenant",       "case",
-                                        "sealed", "exported_at", "log",          "checkpoint",
+    static const char *const names[] = {"format", "version",      "tenant", "case",
+                                        "sealed", "exported_at",  "log",    "checkpoint",
                                         "events", "certificates", NULL};
     int error = 0;
     json_t *root = NULL, *v, *item;
@@ -248,8 +246,7 @@ int verifier__bundle_parse(case_bundle *out, const char *json, size_t len)
     NT_ENSURE(json_is_array(v), NT_EINVAL, "certificates: not an array");
     NT_ENSURE(json_array_size(v) <= RECEIPT_MAX_CERTS, NT_EINVAL, "certificates: more than %d",
               RECEIPT_MAX_CERTS);
-    json_array_foreach(v, i, item)
-    {
+    json_array_foreach (v, i, item) {
         char name[48];
         snprintf(name, sizeof(name), "certificates[%zu]", i);
         NT_TRY(get_b64(&b.certs[i], item, name));
@@ -261,8 +258,7 @@ int verifier__bundle_parse(case_bundle *out, const char *json, size_t len)
               "events: not 1..%d events", CASE_MAX_EVENTS);
     NT_ENSURE((b.events = nt_calloc(json_array_size(v), sizeof(*b.events))) != NULL, NT_ENOMEM,
               "out of memory");
-    json_array_foreach(v, i, item)
-    {
+    json_array_foreach (v, i, item) {
         b.event_count = i + 1;
         NT_TRY(parse_event(&b.events[i], item, i));
     }
@@ -345,11 +341,10 @@ int verifier__disclosures_parse(case_disclosures *out, const char *json, size_t 
     NT_ENSURE(json_array_size(arr) <= CASE_MAX_DISCLOSURES, NT_EINVAL, "disclosures: more than %d",
               CASE_MAX_DISCLOSURES);
     if (json_array_size(arr) > 0) {
-        NT_ENSURE((d.items = nt_calloc(json_array_size(arr), sizeof(*d.items))) != NULL,
-                  NT_ENOMEM, "out of memory");
+        NT_ENSURE((d.items = nt_calloc(json_array_size(arr), sizeof(*d.items))) != NULL, NT_ENOMEM,
+                  "out of memory");
     }
-    json_array_foreach(arr, i, item)
-    {
+    json_array_foreach (arr, i, item) {
         d.count = i + 1;
         NT_TRY(parse_disclosure(&d.items[i], item, i));
     }

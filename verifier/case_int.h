@@ -105,9 +105,9 @@ typedef struct case_document {
     verifier_input input; /* present when given as a file */
     uint8_t md[RECORD_ALG_MD5 + 1][RECORD_MAX_DIGEST]; /* the file's digest per algorithm */
     int have_md[RECORD_ALG_MD5 + 1];
-    nt_buf alg;           /* "sha256" */
-    nt_buf digest;        /* hex */
-    nt_buf claimed_by;    /* "seq,seq,..." empty when none */
+    nt_buf alg;        /* "sha256" */
+    nt_buf digest;     /* hex */
+    nt_buf claimed_by; /* "seq,seq,..." empty when none */
 } case_document;
 
 struct verifier_case_report {
@@ -139,9 +139,10 @@ struct verifier_case_report {
 };
 
 /* verify_case.c: append a detail line (both languages) to a check, set its status. */
-int verifier__case_detail(verifier_case_report *r, case_check_id id, const char *code, const char *en,
-                 const char *zh, ...) VERIFIER_PRINTF2(4, 5, 6);
-void verifier__case_set(verifier_case_report *r, case_check_id id, verifier_status s, const char *sub);
+int verifier__case_detail(verifier_case_report *r, case_check_id id, const char *code,
+                          const char *en, const char *zh, ...) VERIFIER_PRINTF2(4, 5, 6);
+void verifier__case_set(verifier_case_report *r, case_check_id id, verifier_status s,
+                        const char *sub);
 
 /* report_case_json.c: the conclusion in plain words, "en" or "zh". */
 const char *verifier__case_conclusion(const verifier_case_report *r, const char *lang);

@@ -133,22 +133,21 @@ static json_t *event_json(const case_event_info *e)
         nt_buf d = NT_BUF_INIT;
         int bad = nt_buf_printf(&d, "%s:", record_alg_name(art->alg)) < 0 ||
                   nt_hex_encode(&d, art->digest.ptr, art->digest.len) < 0;
-        json_t *item = bad ? NULL
-                           : json_pack("{s:s,s:o,s:o}", "digest", nt_buf_cstr(&d), "name",
-                                       art->has_name ? json_string(nt_buf_cstr(&art->name))
-                                                     : json_null(),
-                                       "role",
-                                       art->has_role ? json_string(nt_buf_cstr(&art->role))
-                                                     : json_null());
+        json_t *item =
+            bad ? NULL
+                : json_pack("{s:s,s:o,s:o}", "digest", nt_buf_cstr(&d), "name",
+                            art->has_name ? json_string(nt_buf_cstr(&art->name)) : json_null(),
+                            "role",
+                            art->has_role ? json_string(nt_buf_cstr(&art->role)) : json_null());
         nt_buf_dispose(&d);
         if (push(arts, item) < 0) {
             goto fail;
         }
     }
     for (size_t a = 0; e->body_ok && a < e->body.attribute_count; a++) {
-        json_t *value = e->disclosed[a] ? json_stringn((const char *)e->values[a].ptr,
-                                                       e->values[a].len)
-                                        : json_null();
+        json_t *value = e->disclosed[a]
+                            ? json_stringn((const char *)e->values[a].ptr, e->values[a].len)
+                            : json_null();
         if (push(who, json_pack("{s:s,s:b,s:o}", "attribute", e->body.attributes[a].name,
                                 "disclosed", e->disclosed[a], "value", value)) < 0) {
             goto fail;
@@ -157,10 +156,10 @@ static json_t *event_json(const case_event_info *e)
     if (put(o, "seq", json_integer((json_int_t)e->seq)) < 0 ||
         put(o, "leaf_index", json_integer((json_int_t)e->leaf_index)) < 0 ||
         put(o, "leaf_hash", json_string(e->leaf_hash)) < 0 ||
-        put(o, "gen_time", e->gen_time.len > 0 ? json_string(nt_buf_cstr(&e->gen_time))
-                                               : json_null()) < 0 ||
-        put(o, "tsa_serial", e->tsa_serial.len > 0 ? json_string(nt_buf_cstr(&e->tsa_serial))
-                                                   : json_null()) < 0 ||
+        put(o, "gen_time",
+            e->gen_time.len > 0 ? json_string(nt_buf_cstr(&e->gen_time)) : json_null()) < 0 ||
+        put(o, "tsa_serial",
+            e->tsa_serial.len > 0 ? json_string(nt_buf_cstr(&e->tsa_serial)) : json_null()) < 0 ||
         put(o, "kind", e->body_ok ? json_string(e->body.kind) : json_null()) < 0 ||
         put(o, "documents", arts) < 0) {
         arts = NULL;
@@ -173,9 +172,9 @@ static json_t *event_json(const case_event_info *e)
     }
     who = NULL;
     if (put(o, "result", json_string(verifier_indication_name(e->indication))) < 0 ||
-        put(o, "subindication", e->indication != VERIFIER_PASSED && e->sub != NULL
-                                    ? json_string(e->sub)
-                                    : json_null()) < 0) {
+        put(o, "subindication",
+            e->indication != VERIFIER_PASSED && e->sub != NULL ? json_string(e->sub)
+                                                               : json_null()) < 0) {
         goto fail;
     }
     return o;
@@ -194,12 +193,12 @@ static int put_case(json_t *root, const verifier_case_report *r)
     if (r->checks[CASE_CHECK_BUNDLE].status != VERIFIER_STEP_PASSED) {
         NT_TRY(put(root, "case", json_null()));
     } else {
-        NT_TRY(put(root, "case",
-                   json_pack("{s:s,s:s,s:I,s:o,s:s,s:s}", "tenant", nt_buf_cstr(&r->tenant),
-                             "case", nt_buf_cstr(&r->case_id), "events", (json_int_t)r->event_count,
-                             "sealed", established ? json_boolean(r->sealed) : json_null(),
-                             "log_origin", nt_buf_cstr(&r->origin), "checkpoint",
-                             nt_buf_cstr(&r->checkpoint))));
+        NT_TRY(
+            put(root, "case",
+                json_pack("{s:s,s:s,s:I,s:o,s:s,s:s}", "tenant", nt_buf_cstr(&r->tenant), "case",
+                          nt_buf_cstr(&r->case_id), "events", (json_int_t)r->event_count, "sealed",
+                          established ? json_boolean(r->sealed) : json_null(), "log_origin",
+                          nt_buf_cstr(&r->origin), "checkpoint", nt_buf_cstr(&r->checkpoint))));
     }
     NT_ENSURE((tl = json_array()) != NULL && (checks = json_array()) != NULL, NT_ENOMEM,
               "report: out of memory");
@@ -246,10 +245,10 @@ int verifier_case_report_json(nt_buf *out, const verifier_case_report *r)
     NT_TRY(put(root, "conclusion", json_string(verifier__case_conclusion(r, "en"))));
     NT_TRY(put_inputs(root, r));
     NT_TRY(put(root, "tsa",
-               r->have_tsa ? json_pack("{s:s,s:s,s:s}", "subject", nt_buf_cstr(&r->tsa.subject),
-                                       "issuer", nt_buf_cstr(&r->tsa.issuer), "sha256",
-                                       r->tsa.sha256)
-                           : json_null()));
+               r->have_tsa
+                   ? json_pack("{s:s,s:s,s:s}", "subject", nt_buf_cstr(&r->tsa.subject), "issuer",
+                               nt_buf_cstr(&r->tsa.issuer), "sha256", r->tsa.sha256)
+                   : json_null()));
     NT_TRY(put_case(root, r));
     NT_TRY(put(root, "not_established", lines_array(&r->limits)));
     NT_TRY(put(root, "verify_yourself", json_string(nt_buf_cstr(&r->command_line))));

@@ -190,7 +190,7 @@ static void render_inputs(struct pdf *p, const verifier_case_report *r)
 
 static void render_timeline(struct pdf *p, const verifier_case_report *r)
 {
-    static const double widths[] = {30, 86, 88, 120, 118, 53};
+    static const double widths[] = {26, 106, 84, 116, 110, 53};
     const char *lang = verifier__pdf_lang(p);
     const char *head[6];
     static const char *const keys[] = {"col_seq",  "col_time", "col_kind",
@@ -228,9 +228,10 @@ static void render_timeline(struct pdf *p, const verifier_case_report *r)
         snprintf(seq, sizeof(seq), "%llu", (unsigned long long)e->seq);
         char *t = g_markup_escape_text(nt_buf_cstr(&e->gen_time), -1);
         char *k = g_markup_escape_text(e->body_ok ? e->body.kind : "?", -1);
-        char *res = g_markup_printf_escaped("%s%s%s", CT(lang, verifier_indication_name(e->indication)),
-                                            e->indication != VERIFIER_PASSED && e->sub ? "\n" : "",
-                                            e->indication != VERIFIER_PASSED && e->sub ? e->sub : "");
+        char *res =
+            g_markup_printf_escaped("%s%s%s", CT(lang, verifier_indication_name(e->indication)),
+                                    e->indication != VERIFIER_PASSED && e->sub ? "\n" : "",
+                                    e->indication != VERIFIER_PASSED && e->sub ? e->sub : "");
         const char *cells[6] = {seq, t, k, docs->str, who->str, res};
         verifier__pdf_row(p, cells, widths, 6, 0);
         g_free(t);
@@ -256,7 +257,9 @@ static void render_checks(struct pdf *p, const verifier_case_report *r)
         const char *line;
         const nt_buf *details = strcmp(lang, "zh") == 0 ? &st->details_zh : &st->details;
         while (verifier__next_line(details, &pos, &line, &len)) {
-            blockf(p, ST_SMALL, 14, "%.*s", (int)len, line);
+            char *d = g_strndup(line, len);
+            blockf(p, ST_SMALL, 14, "%s", d);
+            g_free(d);
         }
     }
 }

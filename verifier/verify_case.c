@@ -60,8 +60,8 @@ static const char *event_reason(const verifier_report *er, size_t *len)
 {
     for (int id = 0; id < VERIFIER_STEP_COUNT; id++) {
         const verifier_step_result *st = &er->steps[id];
-        if (st->status == VERIFIER_STEP_FAILED ||
-            (st->status == VERIFIER_STEP_INDETERMINATE && st->sub != NULL && id != VERIFIER_STEP_MIRROR)) {
+        if (st->status == VERIFIER_STEP_FAILED || (st->status == VERIFIER_STEP_INDETERMINATE &&
+                                                   st->sub != NULL && id != VERIFIER_STEP_MIRROR)) {
             size_t pos = 0, n = 0;
             const char *line = NULL, *last = "";
             while (verifier__next_line(&st->details, &pos, &line, &n)) {
@@ -147,12 +147,11 @@ static int event_verify(verifier_case_report *r, case_event_info *info, const ca
                            er->indication == VERIFIER_FAILED ? VERIFIER_STEP_FAILED
                                                              : VERIFIER_STEP_INDETERMINATE,
                            er->sub);
-        NT_TRY(verifier__case_detail(r, CASE_CHECK_EVENTS, "case.event_not_ok",
-                                     "event seq %llu (leaf %llu): %s %s: %.*s",
-                                     "事件 seq %llu（叶子 %llu）：%s %s：%.*s",
-                                     (unsigned long long)e->seq, (unsigned long long)e->leaf_index,
-                                     verifier_indication_name(er->indication),
-                                     er->sub != NULL ? er->sub : "", (int)n, why));
+        NT_TRY(verifier__case_detail(
+            r, CASE_CHECK_EVENTS, "case.event_not_ok", "event seq %llu (leaf %llu): %s %s: %.*s",
+            "事件 seq %llu（叶子 %llu）：%s %s：%.*s", (unsigned long long)e->seq,
+            (unsigned long long)e->leaf_index, verifier_indication_name(er->indication),
+            er->sub != NULL ? er->sub : "", (int)n, why));
     }
 done:
     verifier_report_free(er);
@@ -230,9 +229,8 @@ done:
 }
 
 /* The events as receipts, then every case check. */
-static int verify_bundle(verifier_case_report *r, const case_bundle *b,
-                         const case_disclosures *dis, const verifier_case_options *o,
-                         const nt_buf *trust, const nt_buf *log_key)
+static int verify_bundle(verifier_case_report *r, const case_bundle *b, const case_disclosures *dis,
+                         const verifier_case_options *o, const nt_buf *trust, const nt_buf *log_key)
 {
     int error = 0;
     NT_TRY(nt_buf_set(&r->tenant, b->tenant.ptr, b->tenant.len));
@@ -261,8 +259,8 @@ static int load_inputs(verifier_case_report *r, const verifier_case_options *o, 
     NT_TRY(verifier__input_load(trust, &r->trust, o->trust_path, o->trust, "trust anchors"));
     NT_TRY(verifier__input_load(vkey, &r->log_key, o->log_key_path, o->log_key, "log key"));
     if (o->disclose_path != NULL || o->disclose.ptr != NULL) {
-        NT_TRY(verifier__input_load(&d, &r->disclose, o->disclose_path, o->disclose,
-                                    "disclosures"));
+        NT_TRY(
+            verifier__input_load(&d, &r->disclose, o->disclose_path, o->disclose, "disclosures"));
         if (verifier__disclosures_parse(dis, (const char *)d.ptr, d.len) < 0) {
             error = nt_error_set(NT_EINVAL, "--disclose: %s", nt_error_last());
             goto done;
@@ -314,7 +312,8 @@ int verifier_case_run(verifier_case_report **out, const verifier_case_options *o
             r, CASE_CHECK_BUNDLE, "case.bundle_ok",
             "bundle %s: %llu bytes, sha256 %s; case \"%s\" of tenant \"%s\", %zu event(s), "
             "log \"%s\"",
-            "证据包 %1$s：%2$llu 字节，sha256 %3$s；租户“%5$s”的案件“%4$s”，%6$zu 个事件，日志“%7$s”",
+            "证据包 %1$s：%2$llu 字节，sha256 %3$s；租户“%5$s”的案件“%4$s”，%6$zu "
+            "个事件，日志“%7$s”",
             nt_buf_cstr(&r->bundle.name), (unsigned long long)r->bundle.size, r->bundle.sha256,
             nt_buf_cstr(&b.case_id), nt_buf_cstr(&b.tenant), b.event_count,
             nt_buf_cstr(&b.origin)));
@@ -353,8 +352,8 @@ void verifier_case_report_free(verifier_case_report *r)
     for (size_t i = 0; i < NT_ARRAY_LEN(ins); i++) {
         nt_buf_dispose(&ins[i]->name);
     }
-    nt_buf *bufs[] = {&r->tenant,     &r->case_id, &r->origin,      &r->checkpoint,
-                      &r->root,       &r->limits,  &r->command_line};
+    nt_buf *bufs[] = {&r->tenant, &r->case_id, &r->origin,      &r->checkpoint,
+                      &r->root,   &r->limits,  &r->command_line};
     for (size_t i = 0; i < NT_ARRAY_LEN(bufs); i++) {
         nt_buf_dispose(bufs[i]);
     }

@@ -92,8 +92,8 @@ static int check_documents(verifier_case_report *r)
                 NT_TRY(verifier__case_detail(
                     r, CASE_CHECK_DOCUMENTS, "case.document_claimed",
                     "document %s (%s:%s) is artifact %zu of event seq %llu (%s)%s%s",
-                    "文件 %1$s（%2$s:%3$s）是事件 seq %5$llu（%6$s）的第 %4$zu 个工件%7$s%8$s", name,
-                    nt_buf_cstr(&d->alg), nt_buf_cstr(&d->digest), a + 1,
+                    "文件 %1$s（%2$s:%3$s）是事件 seq %5$llu（%6$s）的第 %4$zu 个工件%7$s%8$s",
+                    name, nt_buf_cstr(&d->alg), nt_buf_cstr(&d->digest), a + 1,
                     (unsigned long long)e->seq, e->body.kind, art->has_name ? ": " : "",
                     art->has_name ? nt_buf_cstr(&art->name) : ""));
                 break;
@@ -104,7 +104,7 @@ static int check_documents(verifier_case_report *r)
                                "DOCUMENT_NOT_IN_CASE");
             NT_TRY(verifier__case_detail(
                 r, CASE_CHECK_DOCUMENTS, "case.document_not_in_case",
-                "document %s (%s:%s) is not an artifact of any event of the case", 
+                "document %s (%s:%s) is not an artifact of any event of the case",
                 "文件 %s（%s:%s）不是本案任何事件的工件", name, nt_buf_cstr(&d->alg),
                 nt_buf_cstr(&d->digest)));
         }
@@ -140,7 +140,7 @@ static int check_disclosures(verifier_case_report *r, const case_disclosures *di
                                "DISCLOSURE_MISMATCH");
             NT_TRY(verifier__case_detail(
                 r, CASE_CHECK_DISCLOSURES, "case.disclosure_mismatch",
-                "disclosure %zu: attribute \"%s\" of event seq %llu %s", 
+                "disclosure %zu: attribute \"%s\" of event seq %llu %s",
                 "披露 %1$zu：事件 seq %3$llu 的属性“%2$s”%4$s", i, d->attribute,
                 (unsigned long long)d->seq,
                 e == NULL   ? "(no such event in the bundle)"
@@ -191,9 +191,9 @@ static int check_bodies(verifier_case_report *r, const case_bundle *b, int *all_
             verifier__case_set(r, CASE_CHECK_BODIES, VERIFIER_STEP_FAILED,
                                strncmp(why, "the leaf", 8) != 0 ? "FORMAT_FAILURE"
                                                                 : "LEAF_MISMATCH");
-            NT_TRY(verifier__case_detail(r, CASE_CHECK_BODIES, "case.body_bad",
-                                         "events[%zu] (seq %llu): %s", "events[%zu]（seq %llu）：%s",
-                                         i, (unsigned long long)be->seq, why));
+            NT_TRY(verifier__case_detail(
+                r, CASE_CHECK_BODIES, "case.body_bad", "events[%zu] (seq %llu): %s",
+                "events[%zu]（seq %llu）：%s", i, (unsigned long long)be->seq, why));
             continue;
         }
         e->body_ok = 1;
@@ -224,16 +224,15 @@ static int check_case(verifier_case_report *r)
             NT_TRY(verifier__case_detail(
                 r, CASE_CHECK_CASE, "case.wrong_case",
                 "event seq %llu belongs to case \"%s\" of tenant \"%s\", not to this case",
-                "事件 seq %1$llu 属于租户“%3$s”的案件“%2$s”，不属于本案", (unsigned long long)eb->seq,
-                eb->case_id, eb->tenant));
+                "事件 seq %1$llu 属于租户“%3$s”的案件“%2$s”，不属于本案",
+                (unsigned long long)eb->seq, eb->case_id, eb->tenant));
             goto done;
         }
     }
     verifier__case_set(r, CASE_CHECK_CASE, VERIFIER_STEP_PASSED, NULL);
-    NT_TRY(verifier__case_detail(r, CASE_CHECK_CASE, "case.case_ok",
-                                 "every event names tenant \"%s\" and case \"%s\"",
-                                 "每个事件均指明租户“%s”和案件“%s”", nt_buf_cstr(&r->tenant),
-                                 nt_buf_cstr(&r->case_id)));
+    NT_TRY(verifier__case_detail(
+        r, CASE_CHECK_CASE, "case.case_ok", "every event names tenant \"%s\" and case \"%s\"",
+        "每个事件均指明租户“%s”和案件“%s”", nt_buf_cstr(&r->tenant), nt_buf_cstr(&r->case_id)));
 done:
     return error;
 }
@@ -274,10 +273,11 @@ static int check_chain(verifier_case_report *r)
             memcpy(prev, h.ptr, 32);
             nt_buf_dispose(&h);
             if (memcmp(prev, eb->prev, 32) != 0) {
-                error = chain_fail(r, "CHAIN_LINK_FAILURE", "case.chain_link",
-                                   "chain broken at seq %llu: prev is not the leaf hash of seq %llu",
-                                   "链在 seq %llu 处断开：prev 不是 seq %llu 的叶子哈希",
-                                   (unsigned long long)eb->seq, (unsigned long long)eb->seq - 1);
+                error =
+                    chain_fail(r, "CHAIN_LINK_FAILURE", "case.chain_link",
+                               "chain broken at seq %llu: prev is not the leaf hash of seq %llu",
+                               "链在 seq %llu 处断开：prev 不是 seq %llu 的叶子哈希",
+                               (unsigned long long)eb->seq, (unsigned long long)eb->seq - 1);
                 goto done;
             }
         }
@@ -340,11 +340,10 @@ static int check_time(verifier_case_report *r)
         }
     }
     verifier__case_set(r, CASE_CHECK_TIME, VERIFIER_STEP_PASSED, NULL);
-    NT_TRY(verifier__case_detail(r, CASE_CHECK_TIME, "case.time_ok",
-                                 "genTime never decreases, from %s to %s",
-                                 "genTime 从未倒退：从 %s 至 %s",
-                                 nt_buf_cstr(&r->events[0].gen_time),
-                                 nt_buf_cstr(&r->events[r->event_count - 1].gen_time)));
+    NT_TRY(verifier__case_detail(
+        r, CASE_CHECK_TIME, "case.time_ok", "genTime never decreases, from %s to %s",
+        "genTime 从未倒退：从 %s 至 %s", nt_buf_cstr(&r->events[0].gen_time),
+        nt_buf_cstr(&r->events[r->event_count - 1].gen_time)));
 done:
     return error;
 }

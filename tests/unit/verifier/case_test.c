@@ -33,13 +33,12 @@ static void build_cases(void)
                     0) == 0);
     REQUIRE(cfx_add(&g_c, "acme", "X-1", "document.uploaded", g_contract, "other.pdf", NULL, 0) ==
             0);
-    REQUIRE(cfx_add(&g_c, "acme", "C-1", "document.signed", g_contract, "contract.pdf", alice,
-                    2) == 0);
+    REQUIRE(cfx_add(&g_c, "acme", "C-1", "document.signed", g_contract, "contract.pdf", alice, 2) ==
+            0);
     REQUIRE(cfx_add(&g_c, "acme", "C-1", "identity.verified", NULL, NULL, bob, 2) == 0);
     REQUIRE(cfx_add(&g_c, "acme", "C-2", "document.uploaded", g_contract, "draft.pdf", NULL, 0) ==
             0);
-    REQUIRE(cfx_add(&g_c, "acme", "X-1", "document.signed", g_contract, "other.pdf", NULL, 0) ==
-            0);
+    REQUIRE(cfx_add(&g_c, "acme", "X-1", "document.signed", g_contract, "other.pdf", NULL, 0) == 0);
     REQUIRE(cfx_add(&g_c, "acme", "C-1", "document.signed", g_signed, "signed.pdf", bob, 2) == 0);
     REQUIRE(cfx_add(&g_c, "acme", "C-1", "case.completed", NULL, NULL, NULL, 0) == 0);
     REQUIRE(cfx_add(&g_c, "acme", "C-2", "document.viewed", NULL, NULL, NULL, 0) == 0);
@@ -327,8 +326,8 @@ static void test_ledger(void)
 
     /* a tampered inclusion proof */
     b = c1();
-    json_t *hashes = json_object_get(json_object_get(json_array_get(events_of(b), 0), "proof"),
-                                     "hashes");
+    json_t *hashes =
+        json_object_get(json_object_get(json_array_get(events_of(b), 0), "proof"), "hashes");
     json_array_set_new(hashes, 0, json_string("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="));
     verify(&r, b, NULL, NULL, NULL);
     EXPECT(r, VERIFIER_FAILED, "INCLUSION_PROOF_FAILURE");
@@ -364,8 +363,8 @@ static void malformed(json_t *b, const char *named)
 
 static void test_malformed(void)
 {
-    static const char *const top[] = {"format", "version", "tenant",     "case",
-                                      "sealed", "exported_at", "log",   "checkpoint",
+    static const char *const top[] = {"format",       "version",     "tenant", "case",
+                                      "sealed",       "exported_at", "log",    "checkpoint",
                                       "certificates", "events"};
     for (size_t i = 0; i < NT_ARRAY_LEN(top); i++) {
         json_t *b = c1();
