@@ -46,9 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check(&a);
-    if (event_body_parse(&b, data, size) != 0 || a.seq != b.seq ||
-        strcmp(a.kind, b.kind) != 0 || a.artifact_count != b.artifact_count ||
-        a.attribute_count != b.attribute_count ||
+    if (event_body_parse(&b, data, size) != 0 || a.seq != b.seq || strcmp(a.kind, b.kind) != 0 ||
+        a.artifact_count != b.artifact_count || a.attribute_count != b.attribute_count ||
         memcmp(a.attributes, b.attributes, sizeof(a.attributes)) != 0) {
         abort();
     }
