@@ -274,4 +274,27 @@ int verifier_case_report_json(nt_buf *out, const verifier_case_report *r);
 int verifier_case_report_pdf(const verifier_case_report *r, const char *path, const char *lang);
 int verifier_case_report_pdf_buf(nt_buf *out, const verifier_case_report *r, const char *lang);
 
+/*
+ * The preservation certificate of a verified, sealed case (docs/REPORT.md
+ * "Preservation certificate"): deterministic JSON appended to out, stating
+ * the case, the documents' digests with the events that carry them, the
+ * timeline (kind, genTime, TSA serial, leaf index and hash), the checkpoint
+ * and what the verification used; issued_at is its date.  NT_EINVAL when the
+ * report is not PASSED or the case not sealed.  Sign it (and time-stamp the
+ * signature) with verifier_report_sign / verifier_report_timestamp; anyone
+ * checks it with verifier_report_signature_verify (`notarium verify-report`).
+ * verifier_case_certificate_pdf renders the same certificate for people
+ * ("en"/"zh") into `path`, or (path NULL) appended to out.
+ */
+int verifier_case_certificate(nt_buf *out, const verifier_case_report *r, time_t issued_at);
+int verifier_case_certificate_pdf(nt_buf *out, const char *path, const verifier_case_report *r,
+                                  time_t issued_at, const char *lang);
+/*
+ * `notarium case certificate` / `notarium-verify certificate`: verify a bundle
+ * and, when it PASSED and is sealed, write the signed certificate.  Exit 0
+ * issued, 1 not issued (the case does not verify or is not sealed), 3 usage,
+ * 4 error.
+ */
+int verifier_cli_case_certificate(int argc, char **argv, const char *prog);
+
 #endif

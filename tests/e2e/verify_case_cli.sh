@@ -103,7 +103,37 @@ run "$V" report --report "$T/forged.json" --signature "$T/signed.json.p7s" --tru
     >/dev/null
 [[ $RC -eq 1 ]] || fail "verify-report forged: exit $RC"
 
-# 5. usage errors: a bundle with a receipt, a digest or a mirror; a malformed disclosures file
+# 5. the preservation certificate: issued for the sealed case, checked offline like a signed
+# report (and its forged twin not); refused for an unsealed or a tampered case (exit 1, no file)
+cert=(--trust "$C/ca.pem" --log-key "$C/log.vkey" --sign-key "$C/tsa.key" --sign-cert "$C/tsa.pem")
+run "$V" certificate --bundle "$C/case.bundle" "${cert[@]}" --out "$T/cert.json" \
+    --pdf "$T/cert.pdf" --lang zh >/dev/null
+[[ $RC -eq 0 ]] || fail "certificate: exit $RC"
+[[ $(jq -r .type "$T/cert.json") == notarium.preservation-certificate ]] || fail "certificate type"
+[[ $(jq -r '.events | length' "$T/cert.json") == 6 ]] || fail "certificate events"
+[[ $(jq -r '.documents[0].digest' "$T/cert.json") == "sha256:$(sha256sum "$C/contract.txt" |
+    cut -d' ' -f1)" ]] || fail "certificate: contract digest"
+[[ $(jq -r .ledger.checkpoint "$T/cert.json") == $(jq -r .checkpoint "$C/case.bundle") ]] ||
+    fail "certificate: checkpoint"
+run "$V" report --report "$T/cert.json" --signature "$T/cert.json.p7s" --trust "$C/ca.pem" >/dev/null
+[[ $RC -eq 0 ]] || fail "certificate signature: exit $RC"
+jq '.case = "C-9"' "$T/cert.json" >"$T/cert-forged.json"
+run "$V" report --report "$T/cert-forged.json" --signature "$T/cert.json.p7s" --trust "$C/ca.pem" \
+    >/dev/null
+[[ $RC -eq 1 ]] || fail "forged certificate: exit $RC"
+pdftotext -layout "$T/cert.pdf" "$T/cert.txt"
+grep -q "存证证书" "$T/cert.txt" || fail "certificate pdf: title"
+grep -q "case.completed" "$T/cert.txt" || fail "certificate pdf: timeline"
+for b in "$C/open.bundle" "$T/removed.bundle"; do
+    rm -f "$T/no.json"
+    run "$V" certificate --bundle "$b" "${cert[@]}" --out "$T/no.json" 2>/dev/null
+    [[ $RC -eq 1 && ! -e "$T/no.json" ]] || fail "certificate for $b: exit $RC"
+done
+run "$V" certificate --bundle "$C/case.bundle" --trust "$C/ca.pem" --log-key "$C/log.vkey" \
+    --out "$T/x.json" 2>/dev/null
+[[ $RC -eq 3 ]] || fail "certificate without a signer: exit $RC"
+
+# 6. usage errors: a bundle with a receipt, a digest or a mirror; a malformed disclosures file
 for extra in "--receipt x.json" "--digest sha256:00" "--mirror /nonexistent"; do
     # shellcheck disable=SC2086
     run "$V" --bundle "$C/case.bundle" "${anchors[@]}" $extra 2>/dev/null
@@ -117,11 +147,14 @@ run "$V" --bundle "$C/case.bundle" "${anchors[@]}" --disclose "$T/bad-disc.json"
 [[ $RC -eq 3 ]] || fail "malformed disclosures: exit $RC"
 grep -q "disclosures\[0\]" "$T/err" || fail "malformed disclosures: member not named"
 
-# 6. the same through `notarium verify`
+# 7. the same through `notarium verify` and `notarium case certificate`
 if [[ -x "${NOTARIUM:-}" ]]; then
     run "$NOTARIUM" verify --bundle "$T/swapped.bundle" "${anchors[@]}" --quiet
     [[ $RC -eq 1 ]] || fail "notarium verify swapped: exit $RC"
     run "$NOTARIUM" verify --bundle "$C/case.bundle" "${anchors[@]}" --quiet
     [[ $RC -eq 0 ]] || fail "notarium verify: exit $RC"
+    run "$NOTARIUM" case certificate --bundle "$C/case.bundle" "${cert[@]}" --out "$T/cert2.json" \
+        >/dev/null
+    [[ $RC -eq 0 ]] || fail "notarium case certificate: exit $RC"
 fi
 echo "verify_case_cli: ok"

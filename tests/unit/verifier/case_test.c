@@ -440,6 +440,75 @@ static void test_malformed(void)
     verifier_case_report_free(rep);
 }
 
+/* The report of `bundle` (consumed); the caller frees it. */
+static verifier_case_report *report_of(json_t *bundle)
+{
+    verifier_case_options o;
+    verifier_case_report *rep = NULL;
+    nt_buf text = NT_BUF_INIT;
+    REQUIRE(bundle != NULL && cfx_bundle_text(&text, bundle) == 0);
+    json_decref(bundle);
+    memset(&o, 0, sizeof(o));
+    o.bundle = nt_buf_bytes(&text);
+    o.trust = nt_buf_bytes(&g_c.trust);
+    o.log_key = nt_buf_bytes(&g_c.vkey);
+    o.now = g_gen + 3600;
+    REQUIRE(verifier_case_run(&rep, &o) == 0);
+    nt_buf_dispose(&text);
+    return rep;
+}
+
+static void test_certificate(void)
+{
+    verifier_case_report *rep = report_of(c1());
+    nt_buf cert = NT_BUF_INIT, again = NT_BUF_INIT;
+    json_error_t jerr;
+    CHECK_OK(verifier_case_certificate(&cert, rep, g_gen + 7200));
+    json_t *j = json_loadb((const char *)cert.ptr, cert.len, 0, &jerr);
+    REQUIRE(j != NULL);
+    CHECK_STR(json_string_value(json_object_get(j, "type")), "notarium.preservation-certificate");
+    CHECK_STR(json_string_value(json_object_get(j, "case")), "C-1");
+    CHECK(json_array_size(json_object_get(j, "events")) == 6);
+    /* the contract is carried by seq 2 and 3, once in the list */
+    json_t *d0 = json_array_get(json_object_get(j, "documents"), 0);
+    CHECK(json_array_size(json_object_get(j, "documents")) == 2);
+    CHECK(json_array_size(json_object_get(d0, "events")) == 2 &&
+          json_integer_value(json_array_get(json_object_get(d0, "events"), 1)) == 3);
+    CHECK(json_integer_value(json_object_get(json_object_get(j, "ledger"), "tree_size")) ==
+          (json_int_t)g_c.log.size);
+    json_t *e5 = json_array_get(json_object_get(j, "events"), 5);
+    CHECK_STR(json_string_value(json_object_get(e5, "kind")), "case.completed");
+    CHECK(json_integer_value(json_object_get(e5, "leaf_index")) == (json_int_t)g_c.ev[8].index);
+    json_decref(j);
+    /* deterministic */
+    CHECK_OK(verifier_case_certificate(&again, rep, g_gen + 7200));
+    CHECK(cert.len == again.len && memcmp(cert.ptr, again.ptr, cert.len) == 0);
+    if (verifier_pdf_supported()) {
+        nt_buf pdf = NT_BUF_INIT;
+        CHECK_OK(verifier_case_certificate_pdf(&pdf, NULL, rep, g_gen + 7200, "zh"));
+        CHECK(pdf.len > 1000 && memcmp(pdf.ptr, "%PDF-", 5) == 0);
+        nt_buf_dispose(&pdf);
+    }
+    verifier_case_report_free(rep);
+    nt_buf_clear(&cert);
+
+    /* twins: an unsealed case, a case that does not verify */
+    rep = report_of(cfx_bundle_json(&g_c, "acme", "C-2"));
+    CHECK(verifier_case_report_indication(rep) == VERIFIER_PASSED);
+    CHECK_ERR(verifier_case_certificate(&cert, rep, g_gen), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "not sealed") != NULL && cert.len == 0);
+    CHECK_ERR(verifier_case_certificate_pdf(&cert, NULL, rep, g_gen, "en"), NT_EINVAL);
+    verifier_case_report_free(rep);
+    json_t *b = c1();
+    json_array_remove(events_of(b), 2);
+    rep = report_of(b);
+    CHECK_ERR(verifier_case_certificate(&cert, rep, g_gen), NT_EINVAL);
+    CHECK(strstr(nt_error_last(), "does not verify") != NULL && cert.len == 0);
+    verifier_case_report_free(rep);
+    nt_buf_dispose(&cert);
+    nt_buf_dispose(&again);
+}
+
 static void test_pdf(void)
 {
     if (!verifier_pdf_supported()) {
@@ -493,6 +562,7 @@ int main(void)
     test_documents_disclosures();
     test_ledger();
     test_malformed();
+    test_certificate();
     test_pdf();
 
     cfx_dispose(&g_c);
