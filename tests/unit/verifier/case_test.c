@@ -540,6 +540,18 @@ static void test_pdf(void)
     nt_buf_dispose(&pdf2);
 }
 
+/*
+ * LeakSanitizer hook (sanitizer builds only), as in verify_test.c: fontconfig, pango and cairo
+ * keep process-wide font caches they never free; report_case_pdf.c and case_certificate.c
+ * release every layout and string they create.
+ */
+const char *__lsan_default_suppressions(void);
+const char *__lsan_default_suppressions(void)
+{
+    return "leak:libfontconfig.so\nleak:libpango\nleak:libcairo.so\nleak:libglib-2.0.so\n"
+           "leak:libharfbuzz.so\nleak:libfreetype.so\n";
+}
+
 int main(void)
 {
     g_gen = time(NULL) - 7 * FX_DAY;
