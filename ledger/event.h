@@ -25,50 +25,65 @@
 #include "ledger/record.h"
 #include "util/util.h"
 
-#define EVENT_TYPE           "notarium.event/1"
-#define EVENT_MAX_BODY       (60u * 1024u) /* a leaf's metadata; generous for 16 + 32 members */
-#define EVENT_MAX_ARTIFACTS  16
-#define EVENT_MAX_ATTRIBUTES 32
-#define EVENT_MAX_TENANT     64
-#define EVENT_MAX_CASE       128
-#define EVENT_MAX_KIND       64 /* "x-" + 62 */
-#define EVENT_MAX_ATTR_NAME  64
-#define EVENT_MAX_ART_NAME   255
-#define EVENT_MAX_ROLE       32
-#define EVENT_SALT_SIZE      32
-#define EVENT_MAX_VALUE      4096
-#define EVENT_MAX_SEQ        ((uint64_t)1 << 53) /* JSON integers exact in every reader */
+/* The limits, as the body builder (event.c) names them. */
+#define EVENT_TYPE              "notarium.event/1"
+#define EVENT_TENANT_MAX        64u
+#define EVENT_CASE_MAX          128u
+#define EVENT_KIND_MAX          64u /* "x-" + 62 */
+#define EVENT_MAX_ARTIFACTS     16u
+#define EVENT_MAX_ATTRIBUTES    32u
+#define EVENT_ARTIFACT_NAME_MAX 255u
+#define EVENT_ROLE_MAX          32u
+#define EVENT_ATTR_NAME_MAX     64u
+#define EVENT_VALUE_MAX         4096u /* attribute value bytes (the body holds only commitments) */
+#define EVENT_SALT_SIZE         32u
+
+/* The parser's own bounds. */
+#define EVENT_MAX_BODY (60u * 1024u)       /* a leaf's metadata; generous for 16 + 32 members */
+#define EVENT_MAX_SEQ  ((uint64_t)1 << 53) /* JSON integers exact in every reader */
+
+/*
+ * The member rules: 1 when s[0..n) is valid for the member (docs/FORMATS.md), else 0.  Shared
+ * by the builder and the parser (defined in event_valid.c until event.c, which defines the same
+ * functions, is on main).
+ */
+int event_tenant_valid(const char *s, size_t n); /* 1..64 of [A-Za-z0-9._-] */
+int event_case_valid(const char *s, size_t n);   /* 1..128 of [A-Za-z0-9._:-] */
+int event_kind_valid(const char *s, size_t n); /* the vocabulary, or "x-" + 1..62 of [a-z0-9._-] */
+int event_role_valid(const char *s, size_t n); /* 1..32 of [a-z0-9._-] */
+int event_attr_name_valid(const char *s, size_t n); /* 1..64 of [a-z0-9._-], first a letter */
 
 /* The kind that seals a case: nothing may follow it. */
 #define EVENT_KIND_COMPLETED "case.completed"
 
-/* One artifact: the digest of a document version, a signature value, an auth record. */
-typedef struct event_artifact {
+/* One artifact of a parsed body: the digest of a document version, a signature value, ... */
+typedef struct event_body_artifact {
     record_alg alg;
     nt_buf digest; /* the raw digest bytes (record_alg_size(alg) of them) */
     int has_name;
     nt_buf name; /* UTF-8, NUL-terminated; empty unless has_name */
     int has_role;
     nt_buf role; /* [a-z0-9._-], NUL-terminated; empty unless has_role */
-} event_artifact;
+} event_body_artifact;
 
-/* One attribute: a salted commitment (event_commitment) to a value kept by the platform. */
-typedef struct event_attribute {
-    char name[EVENT_MAX_ATTR_NAME + 1];
+/* One attribute of a parsed body: a salted commitment (event_commitment) to a value kept by the
+ * platform. */
+typedef struct event_body_attribute {
+    char name[EVENT_ATTR_NAME_MAX + 1];
     uint8_t commitment[32];
-} event_attribute;
+} event_body_attribute;
 
 /* A parsed body.  Start with event_body_init, release with event_body_dispose. */
 typedef struct event_body {
-    char tenant[EVENT_MAX_TENANT + 1];
-    char case_id[EVENT_MAX_CASE + 1];
+    char tenant[EVENT_TENANT_MAX + 1];
+    char case_id[EVENT_CASE_MAX + 1];
     uint64_t seq; /* 1.. */
     int has_prev; /* 0 exactly when seq is 1 */
     uint8_t prev[32];
-    char kind[EVENT_MAX_KIND + 1];
-    event_artifact artifacts[EVENT_MAX_ARTIFACTS];
+    char kind[EVENT_KIND_MAX + 1];
+    event_body_artifact artifacts[EVENT_MAX_ARTIFACTS];
     size_t artifact_count;
-    event_attribute attributes[EVENT_MAX_ATTRIBUTES]; /* in the body's (sorted) order */
+    event_body_attribute attributes[EVENT_MAX_ATTRIBUTES]; /* in the body's (sorted) order */
     size_t attribute_count;
 } event_body;
 
@@ -94,22 +109,13 @@ void event_body_dispose(event_body *b);
  */
 int event_body_parse(event_body *out, const uint8_t *body, size_t len);
 
-/* 1 when `kind` is one of the documented kinds or "x-" + 1..62 of [a-z0-9._-]. */
-int event_kind_valid(const char *kind);
-/* 1 for a tenant (1..64 of [A-Za-z0-9._-]). */
-int event_tenant_valid(const char *tenant);
-/* 1 for a case id (1..128 of [A-Za-z0-9._:-]). */
-int event_case_valid(const char *case_id);
-/* 1 for an attribute name (1..64 of [a-z0-9._-], starting with a letter). */
-int event_attribute_name_valid(const char *name);
-
 /* The attribute named `name` of a parsed body, or NULL.  Borrowed. */
-const event_attribute *event_body_attribute(const event_body *b, const char *name);
+const event_body_attribute *event_body_attribute_find(const event_body *b, const char *name);
 
 /*
  * The attribute commitment (docs/FORMATS.md):
  *   SHA-256("notarium.attribute.v1" || 0x00 || name || 0x00 || salt || value)
- * with `salt` exactly EVENT_SALT_SIZE bytes and `value` 1..EVENT_MAX_VALUE
+ * with `salt` exactly EVENT_SALT_SIZE bytes and `value` 1..EVENT_VALUE_MAX
  * bytes of UTF-8 (not normalised).  NT_EINVAL for an invalid name, an empty,
  * too long or non-UTF-8 value.
  */

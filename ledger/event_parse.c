@@ -15,11 +15,6 @@
 
 #include <openssl/evp.h>
 
-static const char *const event_kinds[] = {
-    "document.uploaded", "identity.verified", "intent.confirmed", "document.signed",
-    "document.sent",     "document.viewed",   "document.stored",  EVENT_KIND_COMPLETED,
-};
-
 /* 1 when every byte of s[0..len) is in `set` and len is in [1, max]. */
 static int charset_ok(const char *s, size_t len, size_t max, const char *set)
 {
@@ -34,37 +29,7 @@ static int charset_ok(const char *s, size_t len, size_t max, const char *set)
     return 1;
 }
 
-#define LOWER_DIGITS "abcdefghijklmnopqrstuvwxyz0123456789"
-#define UPPER        "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-int event_tenant_valid(const char *tenant)
-{
-    return charset_ok(tenant, strlen(tenant), EVENT_MAX_TENANT, UPPER LOWER_DIGITS "._-");
-}
-
-int event_case_valid(const char *case_id)
-{
-    return charset_ok(case_id, strlen(case_id), EVENT_MAX_CASE, UPPER LOWER_DIGITS "._:-");
-}
-
-int event_attribute_name_valid(const char *name)
-{
-    return name[0] >= 'a' && name[0] <= 'z' &&
-           charset_ok(name, strlen(name), EVENT_MAX_ATTR_NAME, LOWER_DIGITS "._-");
-}
-
-int event_kind_valid(const char *kind)
-{
-    for (size_t i = 0; i < NT_ARRAY_LEN(event_kinds); i++) {
-        if (strcmp(kind, event_kinds[i]) == 0) {
-            return 1;
-        }
-    }
-    return strncmp(kind, "x-", 2) == 0 &&
-           charset_ok(kind + 2, strlen(kind + 2), EVENT_MAX_KIND - 2, LOWER_DIGITS "._-");
-}
-
-const event_attribute *event_body_attribute(const event_body *b, const char *name)
+const event_body_attribute *event_body_attribute_find(const event_body *b, const char *name)
 {
     for (size_t i = 0; i < b->attribute_count; i++) {
         if (strcmp(b->attributes[i].name, name) == 0) {
@@ -99,10 +64,10 @@ int event_commitment(uint8_t out[32], const char *name, const uint8_t salt[EVENT
     static const uint8_t zero = 0;
     int error = 0;
     EVP_MD_CTX *ctx = NULL;
-    NT_ENSURE(event_attribute_name_valid(name), NT_EINVAL,
+    NT_ENSURE(event_attr_name_valid(name, strlen(name)), NT_EINVAL,
               "attribute name: not 1..64 of [a-z0-9._-] starting with a letter");
-    NT_ENSURE(value_len >= 1 && value_len <= EVENT_MAX_VALUE, NT_EINVAL,
-              "attribute value: %zu bytes, not 1..%d", value_len, EVENT_MAX_VALUE);
+    NT_ENSURE(value_len >= 1 && value_len <= EVENT_VALUE_MAX, NT_EINVAL,
+              "attribute value: %zu bytes, not 1..%u", value_len, EVENT_VALUE_MAX);
     NT_ENSURE(nt_utf8_valid(value, value_len), NT_EINVAL, "attribute value: not UTF-8");
     NT_OSSL_PTR(ctx = EVP_MD_CTX_new(), "EVP_MD_CTX_new");
     NT_OSSL(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), "sha256");
@@ -139,24 +104,19 @@ done:
 
 /* A string member copied into a fixed array after `valid` accepts it. */
 static int text_member(char *out, size_t cap, json_t *v, const char *member,
-                       int (*valid)(const char *), const char *what)
+                       int (*valid)(const char *, size_t), const char *what)
 {
     int error = 0;
     NT_ENSURE(json_is_string(v), NT_EINVAL, "%s: not a string", member);
     const char *s = json_string_value(v);
     size_t n = json_string_length(v);
-    NT_ENSURE(n < cap && strlen(s) == n && valid(s), NT_EINVAL, "%s: not %s", member, what);
+    NT_ENSURE(n < cap && strlen(s) == n && valid(s, n), NT_EINVAL, "%s: not %s", member, what);
     memcpy(out, s, n + 1);
 done:
     return error;
 }
 
-static int role_valid(const char *role)
-{
-    return charset_ok(role, strlen(role), EVENT_MAX_ROLE, LOWER_DIGITS "._-");
-}
-
-static int parse_artifact(event_artifact *a, json_t *obj, size_t i)
+static int parse_artifact(event_body_artifact *a, json_t *obj, size_t i)
 {
     int error = 0;
     char member[64];
@@ -178,13 +138,13 @@ static int parse_artifact(event_artifact *a, json_t *obj, size_t i)
         } else if (strcmp(key, "name") == 0) {
             NT_ENSURE(json_is_string(v), NT_EINVAL, "%s.name: not a string", member);
             size_t n = json_string_length(v);
-            NT_ENSURE(n >= 1 && n <= EVENT_MAX_ART_NAME && strlen(json_string_value(v)) == n,
+            NT_ENSURE(n >= 1 && n <= EVENT_ARTIFACT_NAME_MAX && strlen(json_string_value(v)) == n,
                       NT_EINVAL, "%s.name: not 1..255 bytes of UTF-8 without NUL", member);
             NT_TRY(nt_buf_set(&a->name, json_string_value(v), n));
             a->has_name = 1;
         } else if (strcmp(key, "role") == 0) {
             NT_ENSURE(json_is_string(v) && strlen(json_string_value(v)) == json_string_length(v) &&
-                          role_valid(json_string_value(v)),
+                          event_role_valid(json_string_value(v), json_string_length(v)),
                       NT_EINVAL, "%s.role: not 1..32 of [a-z0-9._-]", member);
             NT_TRY(nt_buf_puts(&a->role, json_string_value(v)));
             a->has_role = 1;
@@ -202,7 +162,7 @@ static int parse_artifacts(event_body *b, json_t *arr)
     size_t i;
     json_t *v;
     NT_ENSURE(json_is_array(arr), NT_EINVAL, "artifacts: not an array");
-    NT_ENSURE(json_array_size(arr) <= EVENT_MAX_ARTIFACTS, NT_EINVAL, "artifacts: more than %d",
+    NT_ENSURE(json_array_size(arr) <= EVENT_MAX_ARTIFACTS, NT_EINVAL, "artifacts: more than %u",
               EVENT_MAX_ARTIFACTS);
     json_array_foreach (arr, i, v) {
         NT_TRY(parse_artifact(&b->artifacts[i], v, i));
@@ -219,15 +179,15 @@ static int parse_attributes(event_body *b, json_t *obj)
     json_t *v;
     char member[96];
     NT_ENSURE(json_is_object(obj), NT_EINVAL, "attributes: not an object");
-    NT_ENSURE(json_object_size(obj) <= EVENT_MAX_ATTRIBUTES, NT_EINVAL, "attributes: more than %d",
+    NT_ENSURE(json_object_size(obj) <= EVENT_MAX_ATTRIBUTES, NT_EINVAL, "attributes: more than %u",
               EVENT_MAX_ATTRIBUTES);
     json_object_foreach (obj, key, v) {
-        NT_ENSURE(event_attribute_name_valid(key), NT_EINVAL,
+        NT_ENSURE(event_attr_name_valid(key, strlen(key)), NT_EINVAL,
                   "attributes: \"%.64s\" is not a name (1..64 of [a-z0-9._-], starting with a "
                   "letter)",
                   key);
         snprintf(member, sizeof(member), "attributes.%s", key);
-        event_attribute *a = &b->attributes[b->attribute_count];
+        event_body_attribute *a = &b->attributes[b->attribute_count];
         NT_TRY(hex32(a->commitment, v, member));
         memcpy(a->name, key, strlen(key) + 1);
         b->attribute_count++;

@@ -196,11 +196,11 @@ static int parse_head(case_bundle *b, json_t *root)
               "version: not %d", CASE_BUNDLE_VERSION);
     NT_TRY(member(&v, root, "tenant", ""));
     NT_TRY(get_text(&b->tenant, v, "tenant"));
-    NT_ENSURE(event_tenant_valid(nt_buf_cstr(&b->tenant)), NT_EINVAL,
+    NT_ENSURE(event_tenant_valid(nt_buf_cstr(&b->tenant), b->tenant.len), NT_EINVAL,
               "tenant: not 1..64 of [A-Za-z0-9._-]");
     NT_TRY(member(&v, root, "case", ""));
     NT_TRY(get_text(&b->case_id, v, "case"));
-    NT_ENSURE(event_case_valid(nt_buf_cstr(&b->case_id)), NT_EINVAL,
+    NT_ENSURE(event_case_valid(nt_buf_cstr(&b->case_id), b->case_id.len), NT_EINVAL,
               "case: not 1..128 of [A-Za-z0-9._:-]");
     NT_TRY(member(&v, root, "sealed", ""));
     NT_ENSURE(json_is_boolean(v), NT_EINVAL, "sealed: not a boolean");
@@ -300,15 +300,15 @@ static int parse_disclosure(case_disclosure *d, json_t *obj, size_t idx)
     NT_TRY(get_uint(&d->seq, v, name));
     NT_ENSURE(d->seq >= 1, NT_EINVAL, "%s: 0", name);
     NT_TRY(member(&v, obj, "attribute", where));
-    NT_ENSURE(json_is_string(v) && json_string_length(v) <= EVENT_MAX_ATTR_NAME &&
+    NT_ENSURE(json_is_string(v) && json_string_length(v) <= EVENT_ATTR_NAME_MAX &&
                   strlen(json_string_value(v)) == json_string_length(v) &&
-                  event_attribute_name_valid(json_string_value(v)),
+                  event_attr_name_valid(json_string_value(v), json_string_length(v)),
               NT_EINVAL, "%s.attribute: not an attribute name", where);
     memcpy(d->attribute, json_string_value(v), json_string_length(v) + 1);
     NT_TRY(member(&v, obj, "value", where));
     NT_ENSURE(json_is_string(v) && json_string_length(v) >= 1 &&
-                  json_string_length(v) <= EVENT_MAX_VALUE,
-              NT_EINVAL, "%s.value: not a string of 1..%d bytes", where, EVENT_MAX_VALUE);
+                  json_string_length(v) <= EVENT_VALUE_MAX,
+              NT_EINVAL, "%s.value: not a string of 1..%d bytes", where, EVENT_VALUE_MAX);
     NT_TRY(nt_buf_set(&d->value, json_string_value(v), json_string_length(v)));
     NT_TRY(member(&v, obj, "salt", where));
     NT_ENSURE(json_is_string(v) && json_string_length(v) == 2 * EVENT_SALT_SIZE &&

@@ -32,7 +32,8 @@ static const char statement_en[] =
     "is held in the ledger only as salted commitments.";
 static const char statement_zh[] =
     "本证书所列文件及事件已由受所列信任锚认证的时间戳机构在所示时间加盖时间戳，并记录于只增账本的"
-    "所示位置，以所示检查点为证；各事件构成一条从 seq 1 至封存本案的 case.completed 事件的完整链条。"
+    "所示位置，以所示检查点为证；各事件构成一条从 seq 1 至封存本案的 case.completed "
+    "事件的完整链条。"
     "个人数据在账本中仅以加盐承诺值的形式保存。";
 
 static int put(json_t *obj, const char *key, json_t *value)
@@ -63,8 +64,7 @@ static void certificate_id(char out[40], const verifier_case_report *r, const ch
     uint8_t md[32];
     char hex[33];
     nt_buf seed = NT_BUF_INIT;
-    if (nt_buf_printf(&seed, "certificate|%s|%s|%s", r->bundle.sha256, issued, r->report_id) ==
-        0) {
+    if (nt_buf_printf(&seed, "certificate|%s|%s|%s", r->bundle.sha256, issued, r->report_id) == 0) {
         SHA256(seed.ptr, seed.len, md);
     } else {
         memset(md, 0, sizeof(md));
@@ -81,7 +81,7 @@ static json_t *documents_json(const verifier_case_report *r)
     for (size_t i = 0; docs != NULL && i < r->event_count; i++) {
         const event_body *b = &r->events[i].body;
         for (size_t a = 0; a < b->artifact_count; a++) {
-            const event_artifact *art = &b->artifacts[a];
+            const event_body_artifact *art = &b->artifacts[a];
             nt_buf d = NT_BUF_INIT;
             json_t *found = NULL, *item;
             size_t k;
@@ -98,10 +98,9 @@ static json_t *documents_json(const verifier_case_report *r)
                 }
             }
             if (found == NULL) {
-                found = json_pack("{s:s,s:o,s:[]}", "digest", nt_buf_cstr(&d), "name",
-                                  art->has_name ? json_string(nt_buf_cstr(&art->name))
-                                                : json_null(),
-                                  "events");
+                found = json_pack(
+                    "{s:s,s:o,s:[]}", "digest", nt_buf_cstr(&d), "name",
+                    art->has_name ? json_string(nt_buf_cstr(&art->name)) : json_null(), "events");
                 if (found == NULL || json_array_append_new(docs, found) < 0) {
                     nt_buf_dispose(&d);
                     json_decref(docs);
@@ -127,8 +126,8 @@ static json_t *events_json(const verifier_case_report *r)
         if (json_array_append_new(
                 evs, json_pack("{s:I,s:s,s:s,s:s,s:I,s:s}", "seq", (json_int_t)e->seq, "kind",
                                e->body.kind, "gen_time", nt_buf_cstr(&e->gen_time), "tsa_serial",
-                               nt_buf_cstr(&e->tsa_serial), "leaf_index",
-                               (json_int_t)e->leaf_index, "leaf_hash", e->leaf_hash)) < 0) {
+                               nt_buf_cstr(&e->tsa_serial), "leaf_index", (json_int_t)e->leaf_index,
+                               "leaf_hash", e->leaf_hash)) < 0) {
             json_decref(evs);
             return NULL;
         }
@@ -165,10 +164,10 @@ int verifier_case_certificate(nt_buf *out, const verifier_case_report *r, time_t
                          (json_int_t)tree_size, "root", cp_root, "checkpoint",
                          nt_buf_cstr(&r->checkpoint))));
     NT_TRY(put(root, "tsa",
-               r->have_tsa ? json_pack("{s:s,s:s,s:s}", "subject", nt_buf_cstr(&r->tsa.subject),
-                                       "issuer", nt_buf_cstr(&r->tsa.issuer), "sha256",
-                                       r->tsa.sha256)
-                           : json_null()));
+               r->have_tsa
+                   ? json_pack("{s:s,s:s,s:s}", "subject", nt_buf_cstr(&r->tsa.subject), "issuer",
+                               nt_buf_cstr(&r->tsa.issuer), "sha256", r->tsa.sha256)
+                   : json_null()));
     NT_TRY(put(root, "verification",
                json_pack("{s:s,s:s,s:s,s:s,s:s}", "report_id", r->report_id, "verified_at",
                          r->now_text, "bundle_sha256", r->bundle.sha256, "trust_sha256",
@@ -217,7 +216,8 @@ static void render_cert(struct pdf *p, const void *ctx)
     const verifier_case_report *r = c->r;
     int zh = strcmp(verifier__pdf_lang(p), "zh") == 0;
     static const double widths[] = {30, 120, 110, 60, 175};
-    blockf(p, 0, 0, "%s", zh ? "存证证书（案件证据链）" : "Preservation certificate (evidence chain)");
+    blockf(p, 0, 0, "%s",
+           zh ? "存证证书（案件证据链）" : "Preservation certificate (evidence chain)");
     blockf(p, 2, 0, "<b>%s</b>: <tt>%s</tt>", zh ? "证书编号" : "Certificate ID", c->id);
     blockf(p, 2, 0, "<b>%s</b>: %s", zh ? "签发时间" : "Issued at", c->issued);
     blockf(p, 2, 0, "<b>%s</b>: <tt>%s</tt>", zh ? "租户（平台）" : "Tenant (platform)",

@@ -52,7 +52,7 @@ int verifier__bundle_parse(case_bundle *out, const char *json, size_t len);
 /* One disclosure: the value and salt of an attribute of event `seq`. */
 typedef struct case_disclosure {
     uint64_t seq;
-    char attribute[EVENT_MAX_ATTR_NAME + 1];
+    char attribute[EVENT_ATTR_NAME_MAX + 1];
     nt_buf value;
     uint8_t salt[EVENT_SALT_SIZE];
 } case_disclosure;

@@ -33,8 +33,22 @@ typedef struct cert_args {
 /* -1 to go on, or the exit status. */
 static int parse(cert_args *a, int argc, char **argv, const char *prog)
 {
-    enum { O_BUNDLE = 1000, O_TRUST, O_LOGKEY, O_KEY, O_CERT, O_CHAIN, O_OUT, O_SIG, O_TSA,
-           O_TSACA, O_PDF, O_LANG, O_NOW, O_HELP };
+    enum {
+        O_BUNDLE = 1000,
+        O_TRUST,
+        O_LOGKEY,
+        O_KEY,
+        O_CERT,
+        O_CHAIN,
+        O_OUT,
+        O_SIG,
+        O_TSA,
+        O_TSACA,
+        O_PDF,
+        O_LANG,
+        O_NOW,
+        O_HELP
+    };
     static const struct option longopts[] = {
         {"bundle", required_argument, NULL, O_BUNDLE},
         {"trust", required_argument, NULL, O_TRUST},
@@ -52,9 +66,10 @@ static int parse(cert_args *a, int argc, char **argv, const char *prog)
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0},
     };
-    const char **text[] = {&a->o.bundle_path, &a->o.trust_path, &a->o.log_key_path, &a->skey,
-                           &a->scert,         &a->schain,       &a->out,            &a->sig,
-                           &a->tsa,           &a->tsa_ca,       &a->pdf,            &a->lang};
+    const char **text[] = {&a->o.bundle_path, &a->o.trust_path, &a->o.log_key_path,
+                           &a->skey,          &a->scert,        &a->schain,
+                           &a->out,           &a->sig,          &a->tsa,
+                           &a->tsa_ca,        &a->pdf,          &a->lang};
     int c;
     memset(a, 0, sizeof(*a));
     a->lang = "en";

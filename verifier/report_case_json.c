@@ -129,7 +129,7 @@ static json_t *event_json(const case_event_info *e)
         goto fail;
     }
     for (size_t a = 0; e->body_ok && a < e->body.artifact_count; a++) {
-        const event_artifact *art = &e->body.artifacts[a];
+        const event_body_artifact *art = &e->body.artifacts[a];
         nt_buf d = NT_BUF_INIT;
         int bad = nt_buf_printf(&d, "%s:", record_alg_name(art->alg)) < 0 ||
                   nt_hex_encode(&d, art->digest.ptr, art->digest.len) < 0;

@@ -204,7 +204,7 @@ static void render_timeline(struct pdf *p, const verifier_case_report *r)
         const case_event_info *e = &r->events[i];
         GString *docs = g_string_new(NULL), *who = g_string_new(NULL);
         for (size_t a = 0; e->body_ok && a < e->body.artifact_count; a++) {
-            const event_artifact *art = &e->body.artifacts[a];
+            const event_body_artifact *art = &e->body.artifacts[a];
             nt_buf hex = NT_BUF_INIT;
             (void)nt_hex_encode(&hex, art->digest.ptr, art->digest.len < 8 ? art->digest.len : 8);
             char *m = g_markup_printf_escaped(

@@ -81,7 +81,7 @@ static int check_documents(verifier_case_report *r)
         for (size_t k = 0; k < r->event_count; k++) {
             const case_event_info *e = &r->events[k];
             for (size_t a = 0; e->body_ok && a < e->body.artifact_count; a++) {
-                const event_artifact *art = &e->body.artifacts[a];
+                const event_body_artifact *art = &e->body.artifacts[a];
                 const uint8_t *md = NULL;
                 NT_TRY(document_md(&md, d, art->alg));
                 if (md == NULL || memcmp(md, art->digest.ptr, art->digest.len) != 0) {
@@ -128,7 +128,8 @@ static int check_disclosures(verifier_case_report *r, const case_disclosures *di
                 break;
             }
         }
-        const event_attribute *a = e != NULL ? event_body_attribute(&e->body, d->attribute) : NULL;
+        const event_body_attribute *a =
+            e != NULL ? event_body_attribute_find(&e->body, d->attribute) : NULL;
         uint8_t c[32];
         int match = 0;
         if (a != NULL &&

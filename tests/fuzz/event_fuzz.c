@@ -16,8 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void check(const event_body *b)
 {
-    if (!event_tenant_valid(b->tenant) || !event_case_valid(b->case_id) ||
-        !event_kind_valid(b->kind) || b->seq < 1 || b->seq > EVENT_MAX_SEQ ||
+    if (!event_tenant_valid(b->tenant, strlen(b->tenant)) ||
+        !event_case_valid(b->case_id, strlen(b->case_id)) ||
+        !event_kind_valid(b->kind, strlen(b->kind)) || b->seq < 1 || b->seq > EVENT_MAX_SEQ ||
         b->has_prev != (b->seq > 1) || b->artifact_count > EVENT_MAX_ARTIFACTS ||
         b->attribute_count > EVENT_MAX_ATTRIBUTES) {
         abort();
@@ -29,8 +30,8 @@ static void check(const event_body *b)
         }
     }
     for (size_t i = 0; i < b->attribute_count; i++) {
-        if (!event_attribute_name_valid(b->attributes[i].name) ||
-            event_body_attribute(b, b->attributes[i].name) == NULL) {
+        if (!event_attr_name_valid(b->attributes[i].name, strlen(b->attributes[i].name)) ||
+            event_body_attribute_find(b, b->attributes[i].name) == NULL) {
             abort();
         }
     }
