@@ -30,7 +30,9 @@ typedef struct cert_args {
     const char *out, *sig, *pdf, *lang, *skey, *scert, *schain, *tsa, *tsa_ca;
 } cert_args;
 
-/* -1 to go on, or the exit status. */
+/* parse's "go on": the options are good (any other value is an exit status). */
+#define CERT_PARSED (-1)
+
 static int parse(cert_args *a, int argc, char **argv, const char *prog)
 {
     enum {
@@ -110,7 +112,7 @@ static int parse(cert_args *a, int argc, char **argv, const char *prog)
         fprintf(stderr, "%s: %s\n", prog, nt_error_last());
         return VERIFIER_EXIT_USAGE;
     }
-    return -1;
+    return CERT_PARSED;
 }
 
 int verifier_cli_case_certificate(int argc, char **argv, const char *prog)
@@ -120,7 +122,7 @@ int verifier_cli_case_certificate(int argc, char **argv, const char *prog)
     verifier_case_report *r = NULL;
     nt_buf json = NT_BUF_INIT, sig = NT_BUF_INIT, stamped = NT_BUF_INIT, sigp = NT_BUF_INIT;
 
-    if (status >= 0) {
+    if (status != CERT_PARSED) {
         return status;
     }
     status = VERIFIER_EXIT_ERROR;
