@@ -153,7 +153,9 @@ static void test_encode_rejects(void)
     r.kind = (record_kind)4; /* reserved for certificate leaves, not yet known */
     CHECK_ERR(record_encode(&out, &r), NT_EINVAL);
     r = sample_evidence();
-    r.kind = RECORD_KIND_CASE_EVENT; /* a case event: accepted, and decoded as one */
+    r.kind = RECORD_KIND_CASE_EVENT; /* a case event: its body is the metadata (hash = digest) */
+    memcpy(r.metadata_hash, digest32, 32);
+    r.label = NT_BYTES("document.signed", 15);
     CHECK_OK(record_encode(&out, &r));
     {
         record d;
