@@ -274,7 +274,17 @@ static void render_end(struct pdf *p, const verifier_case_report *r)
     const char *line;
     while (verifier__next_line(&r->limits, &pos, &line, &len)) {
         char *d = g_strndup(line, len);
-        blockf(p, ST_BODY, 6, "• %s", CT(lang, d));
+        static const char unsealed[] = "the case is not sealed: completeness is proven only up "
+                                       "to the last event shown (seq ";
+        if (strcmp(lang, "zh") == 0 && strncmp(d, unsealed, sizeof(unsealed) - 1) == 0) {
+            /* the one limit with a number in it */
+            const char *num = d + sizeof(unsealed) - 1;
+            char *seq = g_strndup(num, strspn(num, "0123456789")); /* no %.*s in glib's */
+            blockf(p, ST_BODY, 6, "• 本案未封存：完整性仅证明至所示最后一个事件（seq %s）", seq);
+            g_free(seq);
+        } else {
+            blockf(p, ST_BODY, 6, "• %s", CT(lang, d));
+        }
         g_free(d);
     }
     blockf(p, ST_H1, 0, "%s", CT(lang, "yourself"));

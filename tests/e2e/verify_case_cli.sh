@@ -68,6 +68,10 @@ grep -q "通过（PASSED）" "$T/ok-zh.txt" || fail "zh: indication"
 expect "$C/open.bundle" 0 PASSED ""
 jq -e '.not_established[] | select(test("completeness is proven only up to the last event shown"))' \
     "$T/r.json" >/dev/null || fail "unsealed: limit missing"
+run "$V" --bundle "$C/open.bundle" "${anchors[@]}" --report-pdf "$T/open-zh.pdf" --lang zh --quiet
+pdftotext -layout "$T/open-zh.pdf" "$T/open-zh.txt"
+grep -q "本案未封存：完整性仅证明至所示最后一个事件（seq 1）" "$T/open-zh.txt" ||
+    fail "unsealed: the zh limit missing"
 
 # 3. tamperings of the exported file
 jq 'del(.events[2])' "$C/case.bundle" >"$T/removed.bundle"
