@@ -15,6 +15,7 @@
 #define CASE_MAX_EVENTS        10000
 #define CASE_MAX_DISCLOSURES   256
 #define CASE_BUNDLE_MEDIA_TYPE "application/vnd.notarium.case-bundle+json"
+#define CASE_ALG_SLOTS         16 /* above every record_alg id */
 
 /* One event of a bundle, as given (nothing checked beyond shape). */
 typedef struct case_bundle_event {
@@ -103,8 +104,8 @@ typedef struct case_event_info {
 typedef struct case_document {
     const char *path;     /* borrowed from the options; NULL for a digest given */
     verifier_input input; /* present when given as a file */
-    uint8_t md[RECORD_ALG_MD5 + 1][RECORD_MAX_DIGEST]; /* the file's digest per algorithm */
-    int have_md[RECORD_ALG_MD5 + 1];
+    uint8_t md[CASE_ALG_SLOTS][RECORD_MAX_DIGEST]; /* the file's digest per record_alg */
+    int have_md[CASE_ALG_SLOTS];
     nt_buf alg;        /* "sha256" */
     nt_buf digest;     /* hex */
     nt_buf claimed_by; /* "seq,seq,..." empty when none */
