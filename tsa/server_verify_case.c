@@ -51,20 +51,12 @@ static int text_of(nt_buf *out, server_reply *r, json_t *v, const char *name, in
     return NT_EINVAL;
 }
 
-/* The members: bundle (required), disclosures, documents; nothing else. */
+/* The members (server_json_body allowed only these): bundle (required), disclosures, documents. */
 static int case_options(verifier_case_options *o, nt_buf *bundle, nt_buf *disc, server_reply *r,
                         json_t *root)
 {
-    const char *key;
     json_t *v;
     size_t i;
-    json_object_foreach (root, key, v) {
-        if (strcmp(key, "bundle") != 0 && strcmp(key, "disclosures") != 0 &&
-            strcmp(key, "documents") != 0) {
-            server_reply_error(r, 400, "unknown_member", key, "unknown member '%s'", key);
-            return NT_EINVAL;
-        }
-    }
     if (text_of(bundle, r, json_object_get(root, "bundle"), "bundle", 1) < 0) {
         return NT_EINVAL;
     }
@@ -123,7 +115,9 @@ void server_post_verify_case(server_reply *r, server *s, nt_bytes body, const ch
         server_reply_error(r, 400, "invalid_format", "format", "format must be json or pdf");
         goto done;
     }
-    if (server_json_object(&root, r, body) < 0 || case_options(&o, &bundle, &disc, r, root) < 0) {
+    static const char *const members[] = {"bundle", "disclosures", "documents", NULL};
+    if (server_json_body(&root, r, body, members) < 0 ||
+        case_options(&o, &bundle, &disc, r, root) < 0) {
         goto done;
     }
     o.trust = nt_buf_bytes(&s->trust_pem);

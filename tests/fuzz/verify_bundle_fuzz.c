@@ -7,7 +7,7 @@
  * a report always comes back (a malformed bundle is a FAILED report), with
  * an indication, and its JSON renders.
  */
-#include "verifier/fixture/fixture.h"
+#include "tests/fixture/fixture.h"
 #include "verifier/verifier.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

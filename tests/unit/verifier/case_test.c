@@ -9,8 +9,8 @@
  * each with its indication and sub-indication.  Bundles are built by
  * tests/fixture/case_fixture.h exactly as the cases spec says.
  */
-#include "tests/unit/test.h"
 #include "tests/fixture/case_fixture.h"
+#include "tests/unit/test.h"
 #include "verifier/verifier.h"
 
 #include <unistd.h>
