@@ -144,7 +144,7 @@ static int check_fields(record_kind kind, record_alg alg, size_t digest_len, nt_
 {
     size_t want;
     if (kind != RECORD_KIND_TIMESTAMP && kind != RECORD_KIND_EVIDENCE &&
-        kind != RECORD_KIND_CASE_EVENT) {
+        kind != RECORD_KIND_CASE_EVENT && kind != RECORD_KIND_CERTIFICATE) {
         return nt_error_set(NT_EINVAL, "record kind: unknown kind %d", (int)kind);
     }
     if (kind == RECORD_KIND_CASE_EVENT && (alg != RECORD_ALG_SHA256 || label.len == 0)) {
@@ -276,7 +276,7 @@ int record_decode(record *out, const uint8_t *data, size_t len)
               RECORD_VERSION);
     NT_TRY(take_u8(&kind, &rd, "kind"));
     NT_ENSURE(kind == RECORD_KIND_TIMESTAMP || kind == RECORD_KIND_EVIDENCE ||
-                  kind == RECORD_KIND_CASE_EVENT,
+                  kind == RECORD_KIND_CASE_EVENT || kind == RECORD_KIND_CERTIFICATE,
               NT_EINVAL, "record kind: unknown kind %u", kind);
     NT_TRY(take_u8(&alg, &rd, "digest algorithm"));
     NT_ENSURE(record_alg_size((record_alg)alg) != 0, NT_EINVAL,

@@ -6,7 +6,8 @@
  *   offset size  field
  *   0      1     version, 0x01
  *   1      1     entry kind: 0x01 RFC 3161 time-stamp, 0x02 evidence record,
- *                 0x03 case event
+ *                 0x03 case event, 0x04 signing certificate (digest = SHA-256 of its DER,
+ *                 label "certificate", token issued with certReq by that certificate's key)
  *   2      1     digest algorithm id (record_alg)
  *   3      1     digest length L, equal to the algorithm's output size
  *   4      L     digest (the messageImprint's hashedMessage)
@@ -42,9 +43,12 @@
 #define RECORD_MAX_DIGEST 64u
 
 typedef enum record_kind {
-    RECORD_KIND_TIMESTAMP = 1,  /* answer to an RFC 3161 TimeStampReq */
-    RECORD_KIND_EVIDENCE = 2,   /* evidence record from POST /v1/evidence */
-    RECORD_KIND_CASE_EVENT = 3, /* a case event (event.h): digest and metadata = SHA-256(body) */
+    RECORD_KIND_TIMESTAMP = 1,   /* answer to an RFC 3161 TimeStampReq */
+    RECORD_KIND_EVIDENCE = 2,    /* evidence record from POST /v1/evidence */
+    RECORD_KIND_CASE_EVENT = 3,  /* an event of a case (ledger/event.h): digest sha256 of the
+                                    event body, label the event kind, metadata the body, so
+                                    metadata hash = digest (checked by encode and decode) */
+    RECORD_KIND_CERTIFICATE = 4, /* a signing certificate, recorded when first used */
 } record_kind;
 
 /* The label of every RECORD_KIND_CERTIFICATE leaf. */

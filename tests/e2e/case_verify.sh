@@ -14,13 +14,10 @@
 # tests/unit/verifier/case_test.c, built with the fixture); the preservation certificate of the sealed case is
 # issued and checks with `notarium verify-report`.
 #
-# PENDING: it needs the case API of the cases-server branch and its
-# tests/e2e/cases/lib.sh; `git mv` it to tests/e2e/ when both are on main.
+# It uses the case API and tests/e2e/cases/lib.sh.
 set -euo pipefail
-here="$(dirname "${BASH_SOURCE[0]}")"
-[[ -f "$here/lib.sh" ]] || here="$here/.." # from tests/e2e/pending/ until it moves
-source "$here/lib.sh"
-source "$here/cases/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/cases/lib.sh"
 nt_setup
 
 D="$T/data"
