@@ -12,6 +12,7 @@
 #ifndef LEDGER_EVENT_H
 #define LEDGER_EVENT_H
 
+#include "ledger/record.h"
 #include "util/util.h"
 
 #define EVENT_TYPE              "notarium.event/1"
@@ -68,5 +69,80 @@ typedef struct event_fields {
  * the same bytes.
  */
 int event_body_build(nt_buf *out, const event_fields *ev);
+
+/* ------------------------------------------------------------------ parse (event_parse.c) */
+
+/* The parser's own bounds. */
+#define EVENT_MAX_BODY (60u * 1024u)       /* a leaf's metadata; generous for 16 + 32 members */
+#define EVENT_MAX_SEQ  ((uint64_t)1 << 53) /* JSON integers exact in every reader */
+
+/* The kind that seals a case: nothing may follow it. */
+#define EVENT_KIND_COMPLETED "case.completed"
+
+/* One artifact of a parsed body: the digest of a document version, a signature value, ... */
+typedef struct event_body_artifact {
+    record_alg alg;
+    nt_buf digest; /* the raw digest bytes (record_alg_size(alg) of them) */
+    int has_name;
+    nt_buf name; /* UTF-8, NUL-terminated; empty unless has_name */
+    int has_role;
+    nt_buf role; /* [a-z0-9._-], NUL-terminated; empty unless has_role */
+} event_body_artifact;
+
+/* One attribute of a parsed body: a salted commitment (event_commitment) to a value kept by the
+ * platform. */
+typedef struct event_body_attribute {
+    char name[EVENT_ATTR_NAME_MAX + 1];
+    uint8_t commitment[32];
+} event_body_attribute;
+
+/* A parsed body.  Start with event_body_init, release with event_body_dispose. */
+typedef struct event_body {
+    char tenant[EVENT_TENANT_MAX + 1];
+    char case_id[EVENT_CASE_MAX + 1];
+    uint64_t seq; /* 1.. */
+    int has_prev; /* 0 exactly when seq is 1 */
+    uint8_t prev[32];
+    char kind[EVENT_KIND_MAX + 1];
+    event_body_artifact artifacts[EVENT_MAX_ARTIFACTS];
+    size_t artifact_count;
+    event_body_attribute attributes[EVENT_MAX_ATTRIBUTES]; /* in the body's (sorted) order */
+    size_t attribute_count;
+} event_body;
+
+void event_body_init(event_body *b);
+void event_body_dispose(event_body *b);
+
+/*
+ * Parse body bytes strictly: a JSON object with exactly the members above (no
+ * duplicate, unknown or missing member, no trailing bytes), each of its type
+ * and within its charset and limits: `type` "notarium.event/1"; `tenant` 1..64
+ * of [A-Za-z0-9._-]; `case` 1..128 of [A-Za-z0-9._:-]; `seq` an integer 1..2^53;
+ * `prev` null iff seq is 1, else 64 lowercase hex; `kind` one of the
+ * vocabulary (event_kind_valid); `artifacts` 0..16 objects with `digest`
+ * "<alg>:<hex>" as record_digest_parse reads it, limited to sha256, sha384,
+ * sha512 and sha3-*, optional `name` (1..255 bytes UTF-8, no NUL) and `role`
+ * (1..32 of [a-z0-9._-]); `attributes` 0..32 members named 1..64 of
+ * [a-z0-9._-] starting with a letter, each 64 lowercase hex.
+ *
+ * NT_EINVAL with a message naming the member ("artifacts[2].digest: ...",
+ * "attributes.phone: ..."); NT_ENOMEM.  *out is event_body_init'd first (so
+ * dispose a reused one before); on failure it is left empty, on success the
+ * caller owns it (event_body_dispose).
+ */
+int event_body_parse(event_body *out, const uint8_t *body, size_t len);
+
+/* The attribute named `name` of a parsed body, or NULL.  Borrowed. */
+const event_body_attribute *event_body_attribute_find(const event_body *b, const char *name);
+
+/*
+ * The attribute commitment (docs/FORMATS.md):
+ *   SHA-256("notarium.attribute.v1" || 0x00 || name || 0x00 || salt || value)
+ * with `salt` exactly EVENT_SALT_SIZE bytes and `value` 1..EVENT_VALUE_MAX
+ * bytes of UTF-8 (not normalised).  NT_EINVAL for an invalid name, an empty,
+ * too long or non-UTF-8 value.
+ */
+int event_commitment(uint8_t out[32], const char *name, const uint8_t salt[EVENT_SALT_SIZE],
+                     const uint8_t *value, size_t value_len);
 
 #endif

@@ -8,6 +8,7 @@
 
 int cmd_verify(int argc, char **argv);
 int cmd_verify_report(int argc, char **argv);
+int cmd_case_certificate(int argc, char **argv);
 
 /*
  * LeakSanitizer hook (used only in sanitizer builds; the same list as
@@ -33,4 +34,9 @@ int cmd_verify(int argc, char **argv)
 int cmd_verify_report(int argc, char **argv)
 {
     return verifier_cli_verify_report(argc, argv, "notarium verify-report");
+}
+
+int cmd_case_certificate(int argc, char **argv)
+{
+    return verifier_cli_case_certificate(argc, argv, "notarium case certificate");
 }

@@ -16,6 +16,7 @@ int cmd_ledger(int argc, char **argv);
 int cmd_apikey(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_verify_report(int argc, char **argv);
+int cmd_case_certificate(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_case(int argc, char **argv);
 
@@ -45,6 +46,7 @@ static void usage(FILE *f)
         "                         recompute the whole ledger from its leaves and compare\n"
         "  case show|export --data DIR --tenant T --case C [--out FILE]\n"
         "                         a case's events; its evidence bundle\n"
+        "  case certificate ...   the signed preservation certificate of a sealed case bundle\n"
         "  apikey new [--id ID]   make an API key and its configuration entry\n"
         "  verify ...             verify a document and its receipt offline (report: JSON, PDF)\n"
         "  verify-report ...      check a signed (and time-stamped) verification report\n"
@@ -82,6 +84,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "verify-report") == 0) {
         return cmd_verify_report(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "case") == 0 && argc >= 3 && strcmp(argv[2], "certificate") == 0) {
+        return cmd_case_certificate(argc - 2, argv + 2);
     }
     if (strcmp(cmd, "case") == 0) {
         return cmd_case(argc - 1, argv + 1);

@@ -180,6 +180,13 @@ int server_evidence_parse(server_evidence *e, server_reply *r, server *s, nt_byt
  */
 void server_post_verify(server_reply *r, server *s, nt_bytes body, const char *format,
                         const char *lang);
+/*
+ * server_verify_case.c: a body with a "bundle" member (server_verify_is_case) is an
+ * evidence bundle, {"bundle", "disclosures", "documents"}: the case report instead.
+ */
+int server_verify_is_case(nt_bytes body);
+void server_post_verify_case(server_reply *r, server *s, nt_bytes body, const char *format,
+                             const char *lang);
 
 /*
  * web.c: the verification page (docs/VERIFY-PAGE.md).  server_web_get serves

@@ -28,6 +28,10 @@ void server_post_verify(server_reply *r, server *s, nt_bytes body, const char *f
     record_alg alg;
     int e = 0;
 
+    if (server_verify_is_case(body)) { /* an evidence bundle: server_verify_case.c */
+        server_post_verify_case(r, s, body, format, lang);
+        return;
+    }
     if (server_verify_enter(&root, r, s, body, "receipt", "digest") < 0) { /* web.c */
         goto done;
     }

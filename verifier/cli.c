@@ -16,13 +16,15 @@ static void usage_verify(FILE *f, const char *prog)
     fprintf(f,
             "usage: %s (--document FILE | --digest ALG:HEX) --receipt RECEIPT.json\n"
             "          --trust TSA-ROOTS.pem --log-key LOG.vkey\n"
+            "   or: %s --bundle CASE.bundle [--document FILE ...] [--disclose DISCLOSURES.json]\n"
+            "          --trust TSA-ROOTS.pem --log-key LOG.vkey\n"
             "          [--mirror GIT-URL-OR-PATH] [--crl FILE ...]\n"
             "          [--report-json OUT.json] [--report-pdf OUT.pdf] [--lang en|zh]\n"
             "          [--sign-key KEY.pem --sign-cert CERT.pem [--sign-chain CHAIN.pem]\n"
             "           [--report-sig OUT.p7s] [--tsa http(s)://TSA-URL [--tsa-ca CA.pem]]]\n"
             "          [--now UNIX-SECONDS] [--quiet]\n"
             "exit status: 0 PASSED, 1 FAILED, 2 INDETERMINATE, 3 usage, 4 error\n",
-            prog);
+            prog, prog);
 }
 
 static void usage_report(FILE *f, const char *prog)
@@ -61,11 +63,12 @@ done:
 /* What `verify` was asked for: the verification's options and what to do with the report. */
 typedef struct cli_verify {
     verifier_options o;
+    verifier_case_options co; /* --bundle: its documents and disclosures */
     const char *json_path, *pdf_path, *lang, *skey, *scert, *schain, *sig_path, *tsa, *tsa_ca;
     int quiet;
 } cli_verify;
 
-enum cli_opt_kind { OPT_TEXT, OPT_CRL, OPT_NOW, OPT_QUIET, OPT_HELP };
+enum cli_opt_kind { OPT_TEXT, OPT_CRL, OPT_NOW, OPT_QUIET, OPT_HELP, OPT_DOC };
 
 /*
  * The options of `verify`, in one table: a text option sets the string at
@@ -78,7 +81,9 @@ static const struct cli_opt {
     size_t field;
     int output;
 } verify_opts[] = {
-    {"document", OPT_TEXT, offsetof(cli_verify, o.document_path), 0},
+    {"document", OPT_DOC, offsetof(cli_verify, o.document_path), 0},
+    {"bundle", OPT_TEXT, offsetof(cli_verify, co.bundle_path), 0},
+    {"disclose", OPT_TEXT, offsetof(cli_verify, co.disclose_path), 0},
     {"digest", OPT_TEXT, offsetof(cli_verify, o.digest), 0},
     {"receipt", OPT_TEXT, offsetof(cli_verify, o.receipt_path), 0},
     {"trust", OPT_TEXT, offsetof(cli_verify, o.trust_path), 0},
@@ -129,6 +134,13 @@ static int verify_args_parse(cli_verify *a, int argc, char **argv, const char *p
             return VERIFIER_EXIT_USAGE;
         }
         switch (verify_opts[i].kind) {
+        case OPT_DOC:
+            if (a->co.document_count >= VERIFIER_MAX_DOCUMENTS) {
+                fprintf(stderr, "%s: at most %d --document\n", prog, VERIFIER_MAX_DOCUMENTS);
+                return VERIFIER_EXIT_USAGE;
+            }
+            a->co.document_paths[a->co.document_count++] = optarg;
+            /* fall through - the single-receipt form takes its one document too */
         case OPT_TEXT:
             *(const char **)(void *)((char *)a + verify_opts[i].field) = optarg;
             break;
@@ -156,8 +168,14 @@ static int verify_args_parse(cli_verify *a, int argc, char **argv, const char *p
             return 0;
         }
     }
-    if (optind != argc || (a->o.document_path == NULL) == (a->o.digest == NULL) ||
-        a->o.receipt_path == NULL || a->o.trust_path == NULL || a->o.log_key_path == NULL ||
+    /* A bundle takes any number of documents, no receipt, digest, mirror or CRL. */
+    int bad_form = a->co.bundle_path != NULL
+                       ? a->o.receipt_path != NULL || a->o.digest != NULL || a->o.mirror != NULL ||
+                             a->o.crl_count > 0
+                       : (a->o.document_path == NULL) == (a->o.digest == NULL) ||
+                             a->co.document_count > 1 || a->o.receipt_path == NULL ||
+                             a->co.disclose_path != NULL;
+    if (optind != argc || bad_form || a->o.trust_path == NULL || a->o.log_key_path == NULL ||
         (a->skey == NULL) != (a->scert == NULL) || (a->sig_path != NULL && a->skey == NULL) ||
         (a->tsa != NULL && a->skey == NULL) || (a->tsa_ca != NULL && a->tsa == NULL)) {
         usage_verify(stderr, prog);
@@ -243,6 +261,52 @@ done:
     return error;
 }
 
+/* --bundle: the case report, written and signed as the single-receipt report is. */
+static int cli_case(cli_verify *a, const char *prog)
+{
+    int status = VERIFIER_EXIT_ERROR;
+    verifier_case_report *r = NULL;
+    nt_buf json = NT_BUF_INIT;
+    a->co.trust_path = a->o.trust_path;
+    a->co.log_key_path = a->o.log_key_path;
+    a->co.now = a->o.now;
+    a->co.command_line = a->o.command_line;
+    if (verifier_case_run(&r, &a->co) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, nt_error_last());
+        status = nt_error_code() == NT_EINVAL ? VERIFIER_EXIT_USAGE : VERIFIER_EXIT_ERROR;
+        goto done;
+    }
+    if (verifier_case_report_json(&json, r) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, nt_error_last());
+        goto done;
+    }
+    if (a->json_path != NULL && nt_file_write_atomic(a->json_path, json.ptr, json.len, 0644) < 0) {
+        fprintf(stderr, "%s: %s: %s\n", prog, a->json_path, nt_error_last());
+        goto done;
+    }
+    if (a->pdf_path != NULL && verifier_case_report_pdf(r, a->pdf_path, a->lang) < 0) {
+        fprintf(stderr, "%s: %s\n", prog, nt_error_last());
+        goto done;
+    }
+    if (a->skey != NULL && verify_sign(a, &json, prog) < 0) {
+        goto done;
+    }
+    if (!a->quiet) {
+        if (a->json_path == NULL) {
+            fwrite(json.ptr, 1, json.len, stdout);
+        } else {
+            const char *sub = verifier_case_report_subindication(r);
+            printf("%s%s%s\n", verifier_indication_name(verifier_case_report_indication(r)),
+                   sub != NULL ? " " : "", sub != NULL ? sub : "");
+        }
+    }
+    status = verifier_case_report_exit_code(r);
+done:
+    verifier_case_report_free(r);
+    nt_buf_dispose(&json);
+    return status;
+}
+
 int verifier_cli_verify(int argc, char **argv, const char *prog)
 {
     cli_verify a;
@@ -258,6 +322,10 @@ int verifier_cli_verify(int argc, char **argv, const char *prog)
         goto done;
     }
     a.o.command_line = nt_buf_cstr(&cmd);
+    if (a.co.bundle_path != NULL) {
+        status = cli_case(&a, prog);
+        goto done;
+    }
 
     if (verifier_run(&r, &a.o) < 0) {
         fprintf(stderr, "%s: %s\n", prog, nt_error_last());

@@ -159,6 +159,7 @@ typedef struct pdf {
     cairo_surface_t *surface;
     const char *lang;
     const verifier_report *r;
+    const char *report_id; /* in every footer */
     double y;
     int page;
     const char *sans;
@@ -184,9 +185,9 @@ static void footer(pdf *p)
     PangoLayout *l = layout_new(p, p->sans, 8, 0);
     char text[160];
     if (strcmp(p->lang, "zh") == 0) {
-        snprintf(text, sizeof(text), "%s · %s %d 页", p->r->report_id, T(p->lang, "page"), p->page);
+        snprintf(text, sizeof(text), "%s · %s %d 页", p->report_id, T(p->lang, "page"), p->page);
     } else {
-        snprintf(text, sizeof(text), "%s · %s %d", p->r->report_id, T(p->lang, "page"), p->page);
+        snprintf(text, sizeof(text), "%s · %s %d", p->report_id, T(p->lang, "page"), p->page);
     }
     pango_layout_set_text(l, text, -1);
     cairo_move_to(p->cr, MARGIN, PAGE_H - MARGIN + 10);
@@ -470,8 +471,13 @@ static cairo_status_t pdf_append(void *closure, const unsigned char *data, unsig
     return nt_buf_put(closure, data, length) < 0 ? CAIRO_STATUS_NO_MEMORY : CAIRO_STATUS_SUCCESS;
 }
 
-/* To the file `path`, or (path NULL) appended to `out`. */
-static int pdf_write(const verifier_report *r, const char *path, nt_buf *out, const char *lang)
+/*
+ * To the file `path`, or (path NULL) appended to `out`: a document titled `title`, every page
+ * footed with `report_id`, dated `now`, its content laid out by fn(p, ctx).
+ */
+static int pdf_render(const char *path, nt_buf *out, const char *lang, const char *title,
+                      const char *report_id, time_t now, void (*fn)(pdf *p, const void *ctx),
+                      const void *ctx)
 {
     int error = 0;
     pdf p;
@@ -483,7 +489,7 @@ static int pdf_write(const verifier_report *r, const char *path, nt_buf *out, co
     NT_ENSURE(strcmp(lang, "en") == 0 || strcmp(lang, "zh") == 0, NT_EINVAL,
               "--lang: \"%s\" is not one of en, zh", lang);
     p.lang = lang;
-    p.r = r;
+    p.report_id = report_id;
     p.page = 1;
     p.y = MARGIN;
     /* Latin text in Noto Sans; CJK (the zh report, CJK names) in Noto Sans CJK via fallback. */
@@ -497,16 +503,16 @@ static int pdf_write(const verifier_report *r, const char *path, nt_buf *out, co
               cairo_status_to_string(cairo_surface_status(p.surface)));
     /* Dates from the verification time, so the same report renders the same. */
     char date[32];
-    verifier__time_text(date, (int64_t)r->now);
-    cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_TITLE, T(lang, "title"));
+    verifier__time_text(date, (int64_t)now);
+    cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_TITLE, title);
     cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_CREATOR,
                                    VERIFIER_NAME " " NT_VERSION);
-    cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_SUBJECT, r->report_id);
+    cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_SUBJECT, report_id);
     cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_CREATE_DATE, date);
     cairo_pdf_surface_set_metadata(p.surface, CAIRO_PDF_METADATA_MOD_DATE, date);
     p.cr = cairo_create(p.surface);
     cairo_set_source_rgb(p.cr, 0, 0, 0);
-    render(&p);
+    fn(&p, ctx);
     cairo_show_page(p.cr);
     cairo_destroy(p.cr);
     p.cr = NULL;
@@ -522,6 +528,75 @@ done:
         cairo_surface_destroy(p.surface);
     }
     return error;
+}
+
+static void render_report(pdf *p, const void *ctx)
+{
+    p->r = ctx;
+    render(p);
+}
+
+static int pdf_write(const verifier_report *r, const char *path, nt_buf *out, const char *lang)
+{
+    return pdf_render(path, out, lang, T(lang != NULL ? lang : "en", "title"), r->report_id, r->now,
+                      render_report, r);
+}
+
+/* ------------------------------------------------------------------ for other reports */
+
+int verifier__pdf_render(nt_buf *out, const char *path, const char *lang, const char *title,
+                         const char *report_id, time_t now,
+                         void (*fn)(struct pdf *p, const void *ctx), const void *ctx)
+{
+    return pdf_render(path, out, lang, title, report_id, now, fn, ctx);
+}
+
+const char *verifier__pdf_lang(const struct pdf *p)
+{
+    return p->lang;
+}
+
+void verifier__pdf_block(struct pdf *p, int style, const char *markup, double indent)
+{
+    block(p, (enum style)style, markup, indent);
+}
+
+void verifier__pdf_footer(struct pdf *p)
+{
+    footer(p);
+}
+
+/* One table row: cells of markup in columns of `widths` points, kept on one page. */
+void verifier__pdf_row(struct pdf *p, const char *const *cells, const double *widths, size_t n,
+                       int header)
+{
+    PangoLayout *ls[16];
+    double hmax = 0, x = MARGIN;
+    n = n < NT_ARRAY_LEN(ls) ? n : NT_ARRAY_LEN(ls);
+    for (size_t i = 0; i < n; i++) {
+        int w = 0, h = 0;
+        ls[i] = layout_new(p, p->sans, 8, header);
+        pango_layout_set_width(ls[i], (int)((widths[i] - 4) * PANGO_SCALE));
+        pango_layout_set_wrap(ls[i], PANGO_WRAP_WORD_CHAR);
+        pango_layout_set_markup(ls[i], cells[i], -1);
+        pango_layout_get_size(ls[i], &w, &h);
+        hmax = (double)h / PANGO_SCALE > hmax ? (double)h / PANGO_SCALE : hmax;
+    }
+    if (p->y + hmax + 4 > PAGE_H - MARGIN - FOOTER && p->y > MARGIN) {
+        new_page(p);
+    }
+    for (size_t i = 0; i < n; i++) {
+        cairo_move_to(p->cr, x, p->y + 2);
+        pango_cairo_show_layout(p->cr, ls[i]);
+        x += widths[i];
+        g_object_unref(ls[i]);
+    }
+    p->y += hmax + 4;
+    cairo_set_line_width(p->cr, header ? 0.8 : 0.3);
+    cairo_move_to(p->cr, MARGIN, p->y);
+    cairo_line_to(p->cr, x, p->y);
+    cairo_stroke(p->cr);
+    p->y += 1;
 }
 
 int verifier_report_pdf(const verifier_report *r, const char *path, const char *lang)

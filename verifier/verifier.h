@@ -224,4 +224,77 @@ int verifier_report_signature_verify_pem(verifier_report_sig_info *info, nt_byte
 int verifier_cli_verify(int argc, char **argv, const char *prog);
 int verifier_cli_verify_report(int argc, char **argv, const char *prog);
 
+/*
+ * Cases (issue 11): an evidence bundle (docs/FORMATS.md "Evidence bundle")
+ * holds every event of one signing process with its leaf, token and
+ * inclusion proof against one checkpoint.  verifier_case_run checks every
+ * event as a receipt (token, chain at genTime, leaf, inclusion, checkpoint
+ * signature), then the case: every body parses, tenant and case are the
+ * bundle's, seq runs 1..n with prev the previous event's leaf hash, genTime
+ * never decreases, sealed iff the last event is case.completed and nothing
+ * follows it; each document given matches an artifact of some event; each
+ * disclosed attribute matches its commitment.  docs/REPORT.md "Case report".
+ */
+#define VERIFIER_MAX_DOCUMENTS 32
+
+typedef struct verifier_case_options {
+    const char *bundle_path;
+    nt_bytes bundle; /* bundle JSON text (wins over bundle_path) */
+    const char *document_paths[VERIFIER_MAX_DOCUMENTS];
+    size_t document_count;
+    const char *document_digests[VERIFIER_MAX_DOCUMENTS]; /* "ALG:HEX" instead of files */
+    size_t digest_count;
+    const char *disclose_path; /* disclosures JSON (docs/FORMATS.md); NULL = none */
+    nt_bytes disclose;
+    const char *trust_path;
+    nt_bytes trust;
+    const char *log_key_path;
+    nt_bytes log_key;
+    time_t now;               /* 0 = the clock */
+    const char *command_line; /* NULL = rebuilt from these options */
+} verifier_case_options;
+
+typedef struct verifier_case_report verifier_case_report;
+
+/*
+ * Returns 0 and a report whenever the inputs could be read, whatever the
+ * indication (a malformed or forged bundle is a FAILED report).  NT_EINVAL
+ * for unusable options or a malformed disclosures file / document digest,
+ * NT_EIO for an unreadable file, NT_ENOMEM.  *out: verifier_case_report_free.
+ */
+int verifier_case_run(verifier_case_report **out, const verifier_case_options *opts);
+void verifier_case_report_free(verifier_case_report *r);
+verifier_indication verifier_case_report_indication(const verifier_case_report *r);
+/* The sub-indication, NULL when PASSED.  Borrowed. */
+const char *verifier_case_report_subindication(const verifier_case_report *r);
+int verifier_case_report_exit_code(const verifier_case_report *r);
+/* Deterministic JSON (docs/REPORT.md "Case report"), appended to out. */
+int verifier_case_report_json(nt_buf *out, const verifier_case_report *r);
+/* PDF, as verifier_report_pdf / verifier_report_pdf_buf. */
+int verifier_case_report_pdf(const verifier_case_report *r, const char *path, const char *lang);
+int verifier_case_report_pdf_buf(nt_buf *out, const verifier_case_report *r, const char *lang);
+
+/*
+ * The preservation certificate of a verified, sealed case (docs/REPORT.md
+ * "Preservation certificate"): deterministic JSON appended to out, stating
+ * the case, the documents' digests with the events that carry them, the
+ * timeline (kind, genTime, TSA serial, leaf index and hash), the checkpoint
+ * and what the verification used; issued_at is its date.  NT_EINVAL when the
+ * report is not PASSED or the case not sealed.  Sign it (and time-stamp the
+ * signature) with verifier_report_sign / verifier_report_timestamp; anyone
+ * checks it with verifier_report_signature_verify (`notarium verify-report`).
+ * verifier_case_certificate_pdf renders the same certificate for people
+ * ("en"/"zh") into `path`, or (path NULL) appended to out.
+ */
+int verifier_case_certificate(nt_buf *out, const verifier_case_report *r, time_t issued_at);
+int verifier_case_certificate_pdf(nt_buf *out, const char *path, const verifier_case_report *r,
+                                  time_t issued_at, const char *lang);
+/*
+ * `notarium case certificate` / `notarium-verify certificate`: verify a bundle
+ * and, when it PASSED and is sealed, write the signed certificate.  Exit 0
+ * issued, 1 not issued (the case does not verify or is not sealed), 3 usage,
+ * 4 error.
+ */
+int verifier_cli_case_certificate(int argc, char **argv, const char *prog);
+
 #endif

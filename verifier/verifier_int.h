@@ -18,6 +18,7 @@
 #include <openssl/pkcs7.h>
 #include <openssl/ts.h>
 #include <openssl/x509.h>
+#include <stdarg.h>
 #include <stdint.h>
 
 #define VERIFIER_NAME        "notarium-verify"
@@ -132,6 +133,12 @@ int verifier__detail_text(verifier_report *r, verifier_step_id id, const char *c
 /* Set a step's status and sub-indication (keeps the worse status already set). */
 void verifier__step_set(verifier_report *r, verifier_step_id id, verifier_status s,
                         const char *sub);
+/* The same three on one step result (the case report's checks use them too, verify_case.c). */
+int verifier__result_text(verifier_step_result *st, const char *code, const char *en,
+                          const char *zh);
+int verifier__result_vdetail(verifier_step_result *st, const char *code, const char *en,
+                             const char *zh, va_list ap) VERIFIER_PRINTF2(3, 4, 0);
+void verifier__result_set(verifier_step_result *st, verifier_status s, const char *sub);
 /* Append a line to the report's limits, once. */
 int verifier__limit(verifier_report *r, const char *text);
 /* Iterate the lines of a buffer filled by verifier__detail / verifier__limit. */
@@ -219,6 +226,24 @@ int verifier__digest_parse(record_alg *alg, nt_buf *digest, const char *text);
 int verifier__cert_info_fill(verifier_cert_info *c, X509 *x);
 /* verify_report.c: free what verifier__cert_info_fill allocated. */
 void verifier__cert_info_dispose(verifier_cert_info *c);
+
+/*
+ * report_pdf.c's page machinery for the other PDF documents (the case report, the
+ * preservation certificate); only in builds with NT_VERIFIER_PDF.  verifier__pdf_render
+ * lays out a document with fn(p, ctx), titled `title`, every page footed with `report_id`,
+ * dated `now`, into `path` or (path NULL) appended to `out`.  Styles: 0 title, 1 heading,
+ * 2 body, 3 monospace, 4 small.  verifier__pdf_block takes pango markup (escape with
+ * g_markup_printf_escaped); verifier__pdf_row one table row of markup cells.
+ */
+struct pdf;
+int verifier__pdf_render(nt_buf *out, const char *path, const char *lang, const char *title,
+                         const char *report_id, time_t now,
+                         void (*fn)(struct pdf *p, const void *ctx), const void *ctx);
+const char *verifier__pdf_lang(const struct pdf *p);
+void verifier__pdf_block(struct pdf *p, int style, const char *markup, double indent);
+void verifier__pdf_footer(struct pdf *p);
+void verifier__pdf_row(struct pdf *p, const char *const *cells, const double *widths, size_t n,
+                       int header);
 
 /*
  * Mirror corroboration (mirror.c): look for the checkpoint of `size`/`root`

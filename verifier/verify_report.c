@@ -67,8 +67,13 @@ done:
 int verifier__detail_text(verifier_report *r, verifier_step_id id, const char *code, const char *en,
                           const char *zh)
 {
+    return verifier__result_text(&r->steps[id], code, en, zh);
+}
+
+int verifier__result_text(verifier_step_result *st, const char *code, const char *en,
+                          const char *zh)
+{
     int error = 0;
-    verifier_step_result *st = &r->steps[id];
     NT_TRY(put_line(&st->details, en));
     NT_TRY(put_line(&st->details_zh, zh));
     NT_TRY(put_line(&st->codes, code));
@@ -76,25 +81,33 @@ done:
     return error;
 }
 
-int verifier__detail(verifier_report *r, verifier_step_id id, const char *code, const char *en,
-                     const char *zh, ...)
+int verifier__result_vdetail(verifier_step_result *st, const char *code, const char *en,
+                             const char *zh, va_list ap)
 {
     int error = 0;
-    va_list ap, aq;
+    va_list aq;
     nt_buf e = NT_BUF_INIT, z = NT_BUF_INIT;
-    va_start(ap, zh);
     va_copy(aq, ap);
     error = nt_buf_vprintf(&e, en, ap);
     if (error == 0) {
         error = nt_buf_vprintf(&z, zh, aq);
     }
     va_end(aq);
-    va_end(ap);
     if (error == 0) {
-        error = verifier__detail_text(r, id, code, nt_buf_cstr(&e), nt_buf_cstr(&z));
+        error = verifier__result_text(st, code, nt_buf_cstr(&e), nt_buf_cstr(&z));
     }
     nt_buf_dispose(&e);
     nt_buf_dispose(&z);
+    return error;
+}
+
+int verifier__detail(verifier_report *r, verifier_step_id id, const char *code, const char *en,
+                     const char *zh, ...)
+{
+    va_list ap;
+    va_start(ap, zh);
+    int error = verifier__result_vdetail(&r->steps[id], code, en, zh, ap);
+    va_end(ap);
     return error;
 }
 
@@ -116,7 +129,11 @@ static int status_rank(verifier_status s)
 
 void verifier__step_set(verifier_report *r, verifier_step_id id, verifier_status s, const char *sub)
 {
-    verifier_step_result *st = &r->steps[id];
+    verifier__result_set(&r->steps[id], s, sub);
+}
+
+void verifier__result_set(verifier_step_result *st, verifier_status s, const char *sub)
+{
     if (status_rank(s) > status_rank(st->status)) {
         st->status = s;
         st->sub = sub;

@@ -4,6 +4,7 @@
  * court's expert needs only OpenSSL, jansson and (for PDF) cairo + pango.
  *   notarium-verify [verify] OPTIONS...        see docs/REPORT.md
  *   notarium-verify report OPTIONS...          same as `notarium verify-report`
+ *   notarium-verify certificate OPTIONS...     same as `notarium case certificate`
  */
 #include "verifier/verifier.h"
 
@@ -27,6 +28,9 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "report") == 0) {
         return verifier_cli_verify_report(argc - 1, argv + 1, "notarium-verify report");
+    }
+    if (argc >= 2 && strcmp(argv[1], "certificate") == 0) {
+        return verifier_cli_case_certificate(argc - 1, argv + 1, "notarium-verify certificate");
     }
     if (argc >= 2 && strcmp(argv[1], "verify") == 0) {
         return verifier_cli_verify(argc - 1, argv + 1, "notarium-verify");
