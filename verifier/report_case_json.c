@@ -10,45 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int put(json_t *obj, const char *key, json_t *value)
-{
-    if (value == NULL || json_object_set_new(obj, key, value) < 0) {
-        return nt_error_set(NT_ENOMEM, "report: out of memory");
-    }
-    return 0;
-}
-
-static int push(json_t *arr, json_t *value)
-{
-    if (value == NULL || json_array_append_new(arr, value) < 0) {
-        return nt_error_set(NT_ENOMEM, "report: out of memory");
-    }
-    return 0;
-}
-
-static json_t *lines_array(const nt_buf *lines)
-{
-    json_t *a = json_array();
-    size_t pos = 0, len;
-    const char *line;
-    while (a != NULL && verifier__next_line(lines, &pos, &line, &len)) {
-        if (json_array_append_new(a, json_stringn(line, len)) < 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
-static json_t *input_json(const verifier_input *in)
-{
-    if (!in->present) {
-        return json_null();
-    }
-    return json_pack("{s:s%,s:I,s:s}", "name", (const char *)in->name.ptr, in->name.len, "size",
-                     (json_int_t)in->size, "sha256", in->sha256);
-}
-
 const char *verifier__case_conclusion(const verifier_case_report *r, const char *lang)
 {
     int zh = lang != NULL && strcmp(lang, "zh") == 0;
@@ -89,10 +50,10 @@ static int put_inputs(json_t *root, const verifier_case_report *r)
     json_t *in = NULL, *docs = NULL;
     NT_ENSURE((in = json_object()) != NULL && (docs = json_array()) != NULL, NT_ENOMEM,
               "report: out of memory");
-    NT_TRY(put(in, "bundle", input_json(&r->bundle)));
-    NT_TRY(put(in, "trust", input_json(&r->trust)));
-    NT_TRY(put(in, "log_key", input_json(&r->log_key)));
-    NT_TRY(put(in, "disclosures", input_json(&r->disclose)));
+    NT_TRY(verifier__json_put(in, "bundle", verifier__json_input(&r->bundle)));
+    NT_TRY(verifier__json_put(in, "trust", verifier__json_input(&r->trust)));
+    NT_TRY(verifier__json_put(in, "log_key", verifier__json_input(&r->log_key)));
+    NT_TRY(verifier__json_put(in, "disclosures", verifier__json_input(&r->disclose)));
     for (size_t i = 0; i < r->document_count; i++) {
         const case_document *d = &r->documents[i];
         json_t *claimed = json_array();
@@ -107,14 +68,15 @@ static int put_inputs(json_t *root, const verifier_case_report *r)
             }
             p = *end == ',' ? end + 1 : end;
         }
-        NT_TRY(push(docs, json_pack("{s:o,s:s,s:s,s:o}", "name",
-                                    d->path != NULL ? json_string(d->path) : json_null(),
-                                    "algorithm", nt_buf_cstr(&d->alg), "digest",
-                                    nt_buf_cstr(&d->digest), "claimed_by", claimed)));
+        NT_TRY(verifier__json_push(docs,
+                                   json_pack("{s:o,s:s,s:s,s:o}", "name",
+                                             d->path != NULL ? json_string(d->path) : json_null(),
+                                             "algorithm", nt_buf_cstr(&d->alg), "digest",
+                                             nt_buf_cstr(&d->digest), "claimed_by", claimed)));
     }
-    NT_TRY(put(in, "documents", docs));
+    NT_TRY(verifier__json_put(in, "documents", docs));
     docs = NULL;
-    NT_TRY(put(root, "inputs", in));
+    NT_TRY(verifier__json_put(root, "inputs", in));
     in = NULL;
 done:
     json_decref(in);
@@ -140,7 +102,7 @@ static json_t *event_json(const case_event_info *e)
                             "role",
                             art->has_role ? json_string(nt_buf_cstr(&art->role)) : json_null());
         nt_buf_dispose(&d);
-        if (push(arts, item) < 0) {
+        if (verifier__json_push(arts, item) < 0) {
             goto fail;
         }
     }
@@ -148,33 +110,36 @@ static json_t *event_json(const case_event_info *e)
         json_t *value = e->disclosed[a]
                             ? json_stringn((const char *)e->values[a].ptr, e->values[a].len)
                             : json_null();
-        if (push(who, json_pack("{s:s,s:b,s:o}", "attribute", e->body.attributes[a].name,
-                                "disclosed", e->disclosed[a], "value", value)) < 0) {
+        if (verifier__json_push(who,
+                                json_pack("{s:s,s:b,s:o}", "attribute", e->body.attributes[a].name,
+                                          "disclosed", e->disclosed[a], "value", value)) < 0) {
             goto fail;
         }
     }
-    if (put(o, "seq", json_integer((json_int_t)e->seq)) < 0 ||
-        put(o, "leaf_index", json_integer((json_int_t)e->leaf_index)) < 0 ||
-        put(o, "leaf_hash", json_string(e->leaf_hash)) < 0 ||
-        put(o, "gen_time",
-            e->gen_time.len > 0 ? json_string(nt_buf_cstr(&e->gen_time)) : json_null()) < 0 ||
-        put(o, "tsa_serial",
-            e->tsa_serial.len > 0 ? json_string(nt_buf_cstr(&e->tsa_serial)) : json_null()) < 0 ||
-        put(o, "kind", e->body_ok ? json_string(e->body.kind) : json_null()) < 0 ||
-        put(o, "documents", arts) < 0) {
+    if (verifier__json_put(o, "seq", json_integer((json_int_t)e->seq)) < 0 ||
+        verifier__json_put(o, "leaf_index", json_integer((json_int_t)e->leaf_index)) < 0 ||
+        verifier__json_put(o, "leaf_hash", json_string(e->leaf_hash)) < 0 ||
+        verifier__json_put(o, "gen_time",
+                           e->gen_time.len > 0 ? json_string(nt_buf_cstr(&e->gen_time))
+                                               : json_null()) < 0 ||
+        verifier__json_put(o, "tsa_serial",
+                           e->tsa_serial.len > 0 ? json_string(nt_buf_cstr(&e->tsa_serial))
+                                                 : json_null()) < 0 ||
+        verifier__json_put(o, "kind", e->body_ok ? json_string(e->body.kind) : json_null()) < 0 ||
+        verifier__json_put(o, "documents", arts) < 0) {
         arts = NULL;
         goto fail;
     }
     arts = NULL;
-    if (put(o, "attributes", who) < 0) {
+    if (verifier__json_put(o, "attributes", who) < 0) {
         who = NULL;
         goto fail;
     }
     who = NULL;
-    if (put(o, "result", json_string(verifier_indication_name(e->indication))) < 0 ||
-        put(o, "subindication",
-            e->indication != VERIFIER_PASSED && e->sub != NULL ? json_string(e->sub)
-                                                               : json_null()) < 0) {
+    if (verifier__json_put(o, "result", json_string(verifier_indication_name(e->indication))) < 0 ||
+        verifier__json_put(o, "subindication",
+                           e->indication != VERIFIER_PASSED && e->sub != NULL ? json_string(e->sub)
+                                                                              : json_null()) < 0) {
         goto fail;
     }
     return o;
@@ -191,33 +156,34 @@ static int put_case(json_t *root, const verifier_case_report *r)
     json_t *tl = NULL, *checks = NULL;
     int established = r->checks[CASE_CHECK_SEAL].status == VERIFIER_STEP_PASSED;
     if (r->checks[CASE_CHECK_BUNDLE].status != VERIFIER_STEP_PASSED) {
-        NT_TRY(put(root, "case", json_null()));
+        NT_TRY(verifier__json_put(root, "case", json_null()));
     } else {
-        NT_TRY(
-            put(root, "case",
-                json_pack("{s:s,s:s,s:I,s:o,s:s,s:s}", "tenant", nt_buf_cstr(&r->tenant), "case",
-                          nt_buf_cstr(&r->case_id), "events", (json_int_t)r->event_count, "sealed",
-                          established ? json_boolean(r->sealed) : json_null(), "log_origin",
-                          nt_buf_cstr(&r->origin), "checkpoint", nt_buf_cstr(&r->checkpoint))));
+        NT_TRY(verifier__json_put(
+            root, "case",
+            json_pack("{s:s,s:s,s:I,s:o,s:s,s:s}", "tenant", nt_buf_cstr(&r->tenant), "case",
+                      nt_buf_cstr(&r->case_id), "events", (json_int_t)r->event_count, "sealed",
+                      established ? json_boolean(r->sealed) : json_null(), "log_origin",
+                      nt_buf_cstr(&r->origin), "checkpoint", nt_buf_cstr(&r->checkpoint))));
     }
     NT_ENSURE((tl = json_array()) != NULL && (checks = json_array()) != NULL, NT_ENOMEM,
               "report: out of memory");
     for (size_t i = 0; i < r->event_count; i++) {
-        NT_TRY(push(tl, event_json(&r->events[i])));
+        NT_TRY(verifier__json_push(tl, event_json(&r->events[i])));
     }
-    NT_TRY(put(root, "timeline", tl));
+    NT_TRY(verifier__json_put(root, "timeline", tl));
     tl = NULL;
     for (int i = 0; i < CASE_CHECK_COUNT; i++) {
         const verifier_step_result *st = &r->checks[i];
         int optional = i == CASE_CHECK_DOCUMENTS || i == CASE_CHECK_DISCLOSURES;
-        NT_TRY(push(checks,
-                    json_pack("{s:i,s:s,s:b,s:s,s:o,s:o,s:o}", "check", i + 1, "name",
+        NT_TRY(verifier__json_push(
+            checks, json_pack("{s:i,s:s,s:b,s:s,s:o,s:o,s:o}", "check", i + 1, "name",
                               verifier__case_check_name((case_check_id)i), "mandatory", !optional,
                               "result", verifier_status_name(st->status), "subindication",
                               st->sub != NULL ? json_string(st->sub) : json_null(), "details",
-                              lines_array(&st->details), "detail_codes", lines_array(&st->codes))));
+                              verifier__json_lines(&st->details), "detail_codes",
+                              verifier__json_lines(&st->codes))));
     }
-    NT_TRY(put(root, "checks", checks));
+    NT_TRY(verifier__json_put(root, "checks", checks));
     checks = NULL;
 done:
     json_decref(tl);
@@ -232,26 +198,27 @@ int verifier_case_report_json(nt_buf *out, const verifier_case_report *r)
     char *text = NULL;
 
     NT_ENSURE((root = json_object()) != NULL, NT_ENOMEM, "report: out of memory");
-    NT_TRY(put(root, "report_version", json_integer(1)));
-    NT_TRY(put(root, "report_type", json_string("case")));
-    NT_TRY(put(root, "report_id", json_string(r->report_id)));
-    NT_TRY(put(root, "verifier",
-               json_pack("{s:s,s:s}", "name", VERIFIER_NAME, "version", NT_VERSION)));
-    NT_TRY(put(root, "verification_time", json_string(r->now_text)));
-    NT_TRY(put(root, "indication", json_string(verifier_indication_name(r->indication))));
-    NT_TRY(put(root, "subindication",
-               r->indication != VERIFIER_PASSED && r->sub != NULL ? json_string(r->sub)
-                                                                  : json_null()));
-    NT_TRY(put(root, "conclusion", json_string(verifier__case_conclusion(r, "en"))));
+    NT_TRY(verifier__json_put(root, "report_version", json_integer(1)));
+    NT_TRY(verifier__json_put(root, "report_type", json_string("case")));
+    NT_TRY(verifier__json_put(root, "report_id", json_string(r->report_id)));
+    NT_TRY(verifier__json_put(
+        root, "verifier", json_pack("{s:s,s:s}", "name", VERIFIER_NAME, "version", NT_VERSION)));
+    NT_TRY(verifier__json_put(root, "verification_time", json_string(r->now_text)));
+    NT_TRY(verifier__json_put(root, "indication",
+                              json_string(verifier_indication_name(r->indication))));
+    NT_TRY(verifier__json_put(
+        root, "subindication",
+        r->indication != VERIFIER_PASSED && r->sub != NULL ? json_string(r->sub) : json_null()));
+    NT_TRY(verifier__json_put(root, "conclusion", json_string(verifier__case_conclusion(r, "en"))));
     NT_TRY(put_inputs(root, r));
-    NT_TRY(put(root, "tsa",
-               r->have_tsa
-                   ? json_pack("{s:s,s:s,s:s}", "subject", nt_buf_cstr(&r->tsa.subject), "issuer",
-                               nt_buf_cstr(&r->tsa.issuer), "sha256", r->tsa.sha256)
-                   : json_null()));
+    NT_TRY(verifier__json_put(
+        root, "tsa",
+        r->have_tsa ? json_pack("{s:s,s:s,s:s}", "subject", nt_buf_cstr(&r->tsa.subject), "issuer",
+                                nt_buf_cstr(&r->tsa.issuer), "sha256", r->tsa.sha256)
+                    : json_null()));
     NT_TRY(put_case(root, r));
-    NT_TRY(put(root, "not_established", lines_array(&r->limits)));
-    NT_TRY(put(root, "verify_yourself", json_string(nt_buf_cstr(&r->command_line))));
+    NT_TRY(verifier__json_put(root, "not_established", verifier__json_lines(&r->limits)));
+    NT_TRY(verifier__json_put(root, "verify_yourself", json_string(nt_buf_cstr(&r->command_line))));
 
     text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     NT_ENSURE(text != NULL, NT_ENOMEM, "report: cannot serialise");

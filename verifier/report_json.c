@@ -16,7 +16,7 @@ static json_t *str_or_null(const nt_buf *b)
     return b->len > 0 ? json_stringn((const char *)b->ptr, b->len) : json_null();
 }
 
-static json_t *lines_array(const nt_buf *lines)
+json_t *verifier__json_lines(const nt_buf *lines)
 {
     json_t *a = json_array();
     size_t pos = 0;
@@ -31,7 +31,7 @@ static json_t *lines_array(const nt_buf *lines)
     return a;
 }
 
-static json_t *input_json(const verifier_input *in)
+json_t *verifier__json_input(const verifier_input *in)
 {
     if (!in->present) {
         return json_null();
@@ -49,7 +49,7 @@ static json_t *cert_json(const verifier_cert_info *c)
 }
 
 /* Append to an object; takes the value's reference; NT_ENOMEM on failure (value NULL included). */
-static int put(json_t *obj, const char *key, json_t *value)
+int verifier__json_put(json_t *obj, const char *key, json_t *value)
 {
     if (value == NULL || json_object_set_new(obj, key, value) < 0) {
         return nt_error_set(NT_ENOMEM, "report: out of memory");
@@ -57,7 +57,7 @@ static int put(json_t *obj, const char *key, json_t *value)
     return 0;
 }
 
-static int push(json_t *arr, json_t *value)
+int verifier__json_push(json_t *arr, json_t *value)
 {
     if (value == NULL || json_array_append_new(arr, value) < 0) {
         return nt_error_set(NT_ENOMEM, "report: out of memory");
@@ -95,9 +95,9 @@ static int put_certs(json_t *obj, const char *key, const verifier_cert_info *cer
     json_t *a = json_array();
     NT_ENSURE(a != NULL, NT_ENOMEM, "report: out of memory");
     for (size_t i = 0; i < n; i++) {
-        NT_TRY(push(a, cert_json(&certs[i])));
+        NT_TRY(verifier__json_push(a, cert_json(&certs[i])));
     }
-    error = put(obj, key, a); /* takes a, also on failure */
+    error = verifier__json_put(obj, key, a); /* takes a, also on failure */
     a = NULL;
 done:
     json_decref(a);
@@ -111,25 +111,26 @@ static int put_inputs(json_t *root, const verifier_report *r)
     json_t *o = NULL, *a = NULL;
 
     NT_ENSURE((o = json_object()) != NULL, NT_ENOMEM, "report: out of memory");
-    NT_TRY(put(o, "document", input_json(&r->document)));
-    NT_TRY(put(o, "digest_supplied", json_boolean(r->digest_supplied)));
-    NT_TRY(put(o, "receipt", input_json(&r->receipt)));
-    NT_TRY(put(o, "trust_anchors", input_json(&r->trust)));
-    NT_TRY(put(o, "log_key", input_json(&r->log_key)));
+    NT_TRY(verifier__json_put(o, "document", verifier__json_input(&r->document)));
+    NT_TRY(verifier__json_put(o, "digest_supplied", json_boolean(r->digest_supplied)));
+    NT_TRY(verifier__json_put(o, "receipt", verifier__json_input(&r->receipt)));
+    NT_TRY(verifier__json_put(o, "trust_anchors", verifier__json_input(&r->trust)));
+    NT_TRY(verifier__json_put(o, "log_key", verifier__json_input(&r->log_key)));
     NT_ENSURE((a = json_array()) != NULL, NT_ENOMEM, "report: out of memory");
     for (size_t i = 0; i < r->crl_count; i++) {
-        NT_TRY(push(a, input_json(&r->crls[i])));
+        NT_TRY(verifier__json_push(a, verifier__json_input(&r->crls[i])));
     }
-    error = put(o, "crls", a); /* takes it, also on failure */
+    error = verifier__json_put(o, "crls", a); /* takes it, also on failure */
     a = NULL;
     NT_TRY(error);
-    NT_TRY(put(o, "mirror",
-               r->mirror_requested
-                   ? json_pack("{s:s,s:b}", "source", nt_buf_cstr(&r->mirror_source), "remote",
-                               r->mirror_remote)
-                   : json_null()));
-    NT_TRY(put(o, "network_used", json_boolean(r->mirror_requested && r->mirror_remote)));
-    error = put(root, "inputs", o); /* takes it, also on failure */
+    NT_TRY(verifier__json_put(o, "mirror",
+                              r->mirror_requested
+                                  ? json_pack("{s:s,s:b}", "source", nt_buf_cstr(&r->mirror_source),
+                                              "remote", r->mirror_remote)
+                                  : json_null()));
+    NT_TRY(verifier__json_put(o, "network_used",
+                              json_boolean(r->mirror_requested && r->mirror_remote)));
+    error = verifier__json_put(root, "inputs", o); /* takes it, also on failure */
     o = NULL;
 done:
     json_decref(o);
@@ -145,15 +146,15 @@ static int put_trust(json_t *root, const verifier_report *r)
 
     NT_ENSURE((o = json_object()) != NULL, NT_ENOMEM, "report: out of memory");
     NT_TRY(put_certs(o, "tsa_roots", r->anchors, r->anchor_count));
-    NT_TRY(put(o, "log_key",
-               json_pack("{s:s,s:s,s:s}", "name", nt_buf_cstr(&r->log_name), "key_id", "", "vkey",
-                         nt_buf_cstr(&r->log_vkey))));
+    NT_TRY(verifier__json_put(o, "log_key",
+                              json_pack("{s:s,s:s,s:s}", "name", nt_buf_cstr(&r->log_name),
+                                        "key_id", "", "vkey", nt_buf_cstr(&r->log_vkey))));
     {
         char kid[16];
         snprintf(kid, sizeof(kid), "%08x", (unsigned)r->log_key_id);
-        NT_TRY(put(json_object_get(o, "log_key"), "key_id", json_string(kid)));
+        NT_TRY(verifier__json_put(json_object_get(o, "log_key"), "key_id", json_string(kid)));
     }
-    error = put(root, "trust", o); /* takes it, also on failure */
+    error = verifier__json_put(root, "trust", o); /* takes it, also on failure */
     o = NULL;
 done:
     json_decref(o);
@@ -168,28 +169,29 @@ static int put_timestamp(json_t *root, const verifier_report *r)
 
     if (r->have_token) {
         NT_ENSURE((o = json_object()) != NULL, NT_ENOMEM, "report: out of memory");
-        NT_TRY(put(o, "gen_time", json_string(nt_buf_cstr(&r->gen_time))));
-        NT_TRY(put(o, "accuracy",
-                   r->have_accuracy
-                       ? json_pack("{s:I,s:I,s:I}", "seconds", (json_int_t)r->acc_seconds, "millis",
-                                   (json_int_t)r->acc_millis, "micros", (json_int_t)r->acc_micros)
-                       : json_null()));
-        NT_TRY(put(o, "policy", json_string(nt_buf_cstr(&r->policy))));
-        NT_TRY(put(o, "serial", json_string(nt_buf_cstr(&r->serial))));
-        NT_TRY(put(o, "nonce", str_or_null(&r->nonce)));
-        NT_TRY(put(o, "ordering", json_boolean(r->ordering)));
-        NT_TRY(put(o, "tsa_name", str_or_null(&r->tsa_name)));
-        NT_TRY(put(o, "message_imprint",
-                   json_pack("{s:s,s:s}", "algorithm", nt_buf_cstr(&r->imprint_alg), "digest",
-                             nt_buf_cstr(&r->imprint))));
-        NT_TRY(put(o, "signer_identified_by", str_or_null(&r->ess_version)));
-        NT_TRY(put(o, "chain_verified", json_boolean(r->chain_verified)));
-        NT_TRY(put(o, "qualified_tsu", json_boolean(r->qualified_tsu)));
+        NT_TRY(verifier__json_put(o, "gen_time", json_string(nt_buf_cstr(&r->gen_time))));
+        NT_TRY(verifier__json_put(
+            o, "accuracy",
+            r->have_accuracy
+                ? json_pack("{s:I,s:I,s:I}", "seconds", (json_int_t)r->acc_seconds, "millis",
+                            (json_int_t)r->acc_millis, "micros", (json_int_t)r->acc_micros)
+                : json_null()));
+        NT_TRY(verifier__json_put(o, "policy", json_string(nt_buf_cstr(&r->policy))));
+        NT_TRY(verifier__json_put(o, "serial", json_string(nt_buf_cstr(&r->serial))));
+        NT_TRY(verifier__json_put(o, "nonce", str_or_null(&r->nonce)));
+        NT_TRY(verifier__json_put(o, "ordering", json_boolean(r->ordering)));
+        NT_TRY(verifier__json_put(o, "tsa_name", str_or_null(&r->tsa_name)));
+        NT_TRY(verifier__json_put(o, "message_imprint",
+                                  json_pack("{s:s,s:s}", "algorithm", nt_buf_cstr(&r->imprint_alg),
+                                            "digest", nt_buf_cstr(&r->imprint))));
+        NT_TRY(verifier__json_put(o, "signer_identified_by", str_or_null(&r->ess_version)));
+        NT_TRY(verifier__json_put(o, "chain_verified", json_boolean(r->chain_verified)));
+        NT_TRY(verifier__json_put(o, "qualified_tsu", json_boolean(r->qualified_tsu)));
         NT_TRY(put_certs(o, "chain", r->chain, r->chain_count));
-        error = put(root, "timestamp", o); /* takes it, also on failure */
+        error = verifier__json_put(root, "timestamp", o); /* takes it, also on failure */
         o = NULL;
     } else {
-        NT_TRY(put(root, "timestamp", json_null()));
+        NT_TRY(verifier__json_put(root, "timestamp", json_null()));
     }
 done:
     json_decref(o);
@@ -207,14 +209,15 @@ static int put_steps(json_t *root, const verifier_report *r)
         const verifier_step_result *st = &r->steps[i];
         int optional = i == VERIFIER_STEP_REVOCATION || i == VERIFIER_STEP_MIRROR;
         /* details in English, detail_codes language-neutral: one code per detail line */
-        NT_TRY(
-            push(a, json_pack("{s:i,s:s,s:b,s:s,s:o,s:o,s:o}", "step", i + 1, "name",
-                              verifier_step_name((verifier_step_id)i), "mandatory", !optional,
-                              "result", verifier_status_name(st->status), "subindication",
-                              st->sub != NULL ? json_string(st->sub) : json_null(), "details",
-                              lines_array(&st->details), "detail_codes", lines_array(&st->codes))));
+        NT_TRY(verifier__json_push(
+            a, json_pack("{s:i,s:s,s:b,s:s,s:o,s:o,s:o}", "step", i + 1, "name",
+                         verifier_step_name((verifier_step_id)i), "mandatory", !optional, "result",
+                         verifier_status_name(st->status), "subindication",
+                         st->sub != NULL ? json_string(st->sub) : json_null(), "details",
+                         verifier__json_lines(&st->details), "detail_codes",
+                         verifier__json_lines(&st->codes))));
     }
-    error = put(root, "steps", a); /* takes it, also on failure */
+    error = verifier__json_put(root, "steps", a); /* takes it, also on failure */
     a = NULL;
 done:
     json_decref(a);
@@ -228,54 +231,56 @@ int verifier_report_json(nt_buf *out, const verifier_report *r)
 
     root = json_object();
     NT_ENSURE(root != NULL, NT_ENOMEM, "report: out of memory");
-    NT_TRY(put(root, "report_version", json_integer(1)));
-    NT_TRY(put(root, "report_id", json_string(r->report_id)));
-    NT_TRY(put(root, "verifier",
-               json_pack("{s:s,s:s}", "name", VERIFIER_NAME, "version", NT_VERSION)));
-    NT_TRY(put(root, "verification_time", json_string(r->now_text)));
-    NT_TRY(put(root, "indication", json_string(verifier_indication_name(r->indication))));
-    NT_TRY(put(root, "subindication",
-               r->indication != VERIFIER_PASSED && r->sub != NULL ? json_string(r->sub)
-                                                                  : json_null()));
-    NT_TRY(put(root, "conclusion", json_string(conclusion_en(r))));
+    NT_TRY(verifier__json_put(root, "report_version", json_integer(1)));
+    NT_TRY(verifier__json_put(root, "report_id", json_string(r->report_id)));
+    NT_TRY(verifier__json_put(
+        root, "verifier", json_pack("{s:s,s:s}", "name", VERIFIER_NAME, "version", NT_VERSION)));
+    NT_TRY(verifier__json_put(root, "verification_time", json_string(r->now_text)));
+    NT_TRY(verifier__json_put(root, "indication",
+                              json_string(verifier_indication_name(r->indication))));
+    NT_TRY(verifier__json_put(
+        root, "subindication",
+        r->indication != VERIFIER_PASSED && r->sub != NULL ? json_string(r->sub) : json_null()));
+    NT_TRY(verifier__json_put(root, "conclusion", json_string(conclusion_en(r))));
 
     NT_TRY(put_inputs(root, r));
     NT_TRY(put_trust(root, r));
     /* evidence */
-    NT_TRY(put(root, "evidence",
-               json_pack("{s:o,s:o,s:s}", "digest_algorithm", str_or_null(&r->evidence_alg),
-                         "digest", str_or_null(&r->evidence_digest), "source",
-                         r->digest_supplied ? "supplied" : "document")));
+    NT_TRY(verifier__json_put(root, "evidence",
+                              json_pack("{s:o,s:o,s:s}", "digest_algorithm",
+                                        str_or_null(&r->evidence_alg), "digest",
+                                        str_or_null(&r->evidence_digest), "source",
+                                        r->digest_supplied ? "supplied" : "document")));
 
     NT_TRY(put_timestamp(root, r));
     /* ledger */
     if (r->have_ledger) {
-        NT_TRY(
-            put(root, "ledger",
-                json_pack("{s:s,s:I,s:I,s:o,s:s,s:s}", "origin", nt_buf_cstr(&r->origin),
-                          "leaf_index", (json_int_t)r->leaf_index, "tree_size",
-                          (json_int_t)r->tree_size, "root", str_or_null(&r->root), "leaf_hash",
-                          nt_buf_cstr(&r->leaf_hash), "checkpoint", nt_buf_cstr(&r->checkpoint))));
+        NT_TRY(verifier__json_put(
+            root, "ledger",
+            json_pack("{s:s,s:I,s:I,s:o,s:s,s:s}", "origin", nt_buf_cstr(&r->origin), "leaf_index",
+                      (json_int_t)r->leaf_index, "tree_size", (json_int_t)r->tree_size, "root",
+                      str_or_null(&r->root), "leaf_hash", nt_buf_cstr(&r->leaf_hash), "checkpoint",
+                      nt_buf_cstr(&r->checkpoint))));
     } else {
-        NT_TRY(put(root, "ledger", json_null()));
+        NT_TRY(verifier__json_put(root, "ledger", json_null()));
     }
 
     /* mirror */
     if (r->mirror_requested) {
-        NT_TRY(put(root, "mirror",
-                   json_pack("{s:s,s:b,s:o,s:o,s:o}", "source", nt_buf_cstr(&r->mirror_source),
-                             "remote", r->mirror_remote, "commit", str_or_null(&r->mirror_commit),
-                             "commit_time", str_or_null(&r->mirror_commit_time), "checkpoint_size",
-                             r->mirror_commit.len > 0
-                                 ? json_integer((json_int_t)r->mirror_checkpoint_size)
-                                 : json_null())));
+        NT_TRY(verifier__json_put(
+            root, "mirror",
+            json_pack("{s:s,s:b,s:o,s:o,s:o}", "source", nt_buf_cstr(&r->mirror_source), "remote",
+                      r->mirror_remote, "commit", str_or_null(&r->mirror_commit), "commit_time",
+                      str_or_null(&r->mirror_commit_time), "checkpoint_size",
+                      r->mirror_commit.len > 0 ? json_integer((json_int_t)r->mirror_checkpoint_size)
+                                               : json_null())));
     } else {
-        NT_TRY(put(root, "mirror", json_null()));
+        NT_TRY(verifier__json_put(root, "mirror", json_null()));
     }
 
     NT_TRY(put_steps(root, r));
-    NT_TRY(put(root, "not_established", lines_array(&r->limits)));
-    NT_TRY(put(root, "verify_yourself", json_string(nt_buf_cstr(&r->command_line))));
+    NT_TRY(verifier__json_put(root, "not_established", verifier__json_lines(&r->limits)));
+    NT_TRY(verifier__json_put(root, "verify_yourself", json_string(nt_buf_cstr(&r->command_line))));
 
     NT_TRY(nt_json_dump(out, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
     NT_TRY(nt_buf_putc(out, '\n'));

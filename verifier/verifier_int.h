@@ -254,4 +254,15 @@ struct note_verifier;
 int verifier__mirror_check(verifier_report *r, const verifier_options *opts,
                            const struct note_verifier *v, uint64_t size, const uint8_t root[32]);
 
+/*
+ * report_json.c: the JSON pieces both reports (report_json.c, report_case_json.c) build
+ * with.  _put / _push take `value` (NULL = out of memory) and return NT_ENOMEM on failure;
+ * _lines: one string per line of `lines`; _input: {name, size, sha256} or null.
+ */
+struct json_t;
+int verifier__json_put(struct json_t *obj, const char *key, struct json_t *value);
+int verifier__json_push(struct json_t *arr, struct json_t *value);
+struct json_t *verifier__json_lines(const nt_buf *lines);
+struct json_t *verifier__json_input(const verifier_input *in);
+
 #endif
