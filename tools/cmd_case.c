@@ -9,6 +9,7 @@
 #include "certs/certs.h"
 #include "ledger/event.h"
 #include "ledger/ledger.h"
+#include "tools/cmd_int.h"
 #include "tsa/server.h"
 #include "tsa/tsa.h"
 
@@ -60,23 +61,7 @@ static int parse_args(case_args *a, int argc, char **argv)
 
 static int open_ledger(ledger **out, server_config **cfg, const case_args *a)
 {
-    nt_buf path = NT_BUF_INIT;
-    ledger_options lo;
-    int error = 0;
-
-    if (a->config == NULL) {
-        NT_TRY(nt_path_join(&path, a->data, "config.json"));
-    } else {
-        NT_TRY(nt_buf_puts(&path, a->config));
-    }
-    NT_TRY(server_config_load(cfg, nt_buf_cstr(&path), a->data));
-    memset(&lo, 0, sizeof(lo));
-    lo.path = (*cfg)->ledger_path;
-    lo.origin = (*cfg)->ledger_origin;
-    NT_TRY(ledger_open_readonly(out, &lo));
-done:
-    nt_buf_dispose(&path);
-    return error;
+    return cmd_open_ledger(out, cfg, a->data, a->config); /* tools/cmd_common.c */
 }
 
 /* The DER of every certificate in the configured TSA certificate and chain files. */

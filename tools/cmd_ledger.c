@@ -10,6 +10,7 @@
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
 #include "ledger/note.h"
+#include "tools/cmd_int.h"
 #include "tsa/server.h"
 
 #include <jansson.h>
@@ -105,24 +106,7 @@ static int parse_args(ledger_args *a, int argc, char **argv)
  */
 static int open_ledger(ledger **out, server_config **cfg, const ledger_args *a)
 {
-    nt_buf path = NT_BUF_INIT;
-    ledger_options lo;
-    int error = 0;
-
-    NT_ENSURE(a->data != NULL, NT_EINVAL, "--data DIR is required");
-    if (a->config == NULL) {
-        NT_TRY(nt_path_join(&path, a->data, "config.json"));
-    } else {
-        NT_TRY(nt_buf_puts(&path, a->config));
-    }
-    NT_TRY(server_config_load(cfg, nt_buf_cstr(&path), a->data));
-    memset(&lo, 0, sizeof(lo));
-    lo.path = (*cfg)->ledger_path;
-    lo.origin = (*cfg)->ledger_origin;
-    NT_TRY(ledger_open_readonly(out, &lo));
-done:
-    nt_buf_dispose(&path);
-    return error;
+    return cmd_open_ledger(out, cfg, a->data, a->config); /* tools/cmd_common.c */
 }
 
 static int parse_u64_arg(uint64_t *out, const char *s, const char *what)
