@@ -63,6 +63,24 @@ static void ticket_file(struct server_http *h, http_ticket *t)
     pthread_mutex_unlock(&ticket_mu);
 }
 
+/*
+ * Count the request as pending and suspend it behind ticket t (filed on the daemon's list),
+ * unless shutdown has begun: then 0 with nothing counted (the caller frees t and answers).
+ */
+static int ticket_suspend(server *s, http_req *q, http_ticket *t)
+{
+    atomic_fetch_add(&s->pending, 1);
+    if (atomic_load(&s->stopping)) {
+        atomic_fetch_sub(&s->pending, 1);
+        return 0;
+    }
+    t->q = q;
+    q->suspended = 1;
+    ticket_file(s->http, t);
+    MHD_suspend_connection(q->conn);
+    return 1;
+}
+
 /* ------------------------------------------------------------------ the ledger round trip */
 
 static void ticket_unlink(struct server_http *h, http_ticket *t)
@@ -116,18 +134,12 @@ static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes m
         q->suspended = 0;
         return MHD_YES;
     }
-    atomic_fetch_add(&s->pending, 1);
-    if (atomic_load(&s->stopping)) {
-        atomic_fetch_sub(&s->pending, 1);
+    if (!ticket_suspend(s, q, t)) {
         nt_free(t);
         q->append_error = NT_ESTATE; /* the caller answers at once */
         q->suspended = 0;
         return MHD_YES;
     }
-    q->suspended = 1;
-    t->q = q;
-    ticket_file(s->http, t);
-    MHD_suspend_connection(q->conn);
     /* The tenant of the key that wrote an evidence record owns its metadata
      * (server_metadata_filter);
      * the genTime goes with the leaf: the ledger keeps its durable high-water mark. */
@@ -252,16 +264,10 @@ enum MHD_Result http__handle_read(http_req *q, const char *url)
         ticket_free(t);
         return http__send_error(q, 500, "internal_error", NULL, "out of memory");
     }
-    atomic_fetch_add(&s->pending, 1);
-    if (atomic_load(&s->stopping)) {
-        atomic_fetch_sub(&s->pending, 1);
+    if (!ticket_suspend(s, q, t)) {
         ticket_free(t);
         return http__send_error(q, 503, "shutting_down", NULL, "the server is shutting down");
     }
-    t->q = q;
-    q->suspended = 1;
-    ticket_file(s->http, t);
-    MHD_suspend_connection(q->conn);
     error = server_pool_submit(s->http->readers, read_run, t);
     if (error < 0) {
         int answer;
@@ -470,18 +476,13 @@ enum MHD_Result http__handle_case_append(http_req *q)
     if ((t = nt_calloc(1, sizeof(*t))) == NULL) {
         return http__send_error(q, 500, "internal_error", NULL, "out of memory");
     }
-    atomic_fetch_add(&s->pending, 1);
-    if (atomic_load(&s->stopping)) {
-        atomic_fetch_sub(&s->pending, 1);
+    /* Suspended before the turn is asked for, so that a wake can never come too early. */
+    q->case_phase = 1;
+    if (!ticket_suspend(s, q, t)) {
+        q->case_phase = 0;
         ticket_free(t);
         return http__send_error(q, 503, "shutting_down", NULL, "the server is shutting down");
     }
-    /* Suspended before the turn is asked for, so that a wake can never come too early. */
-    t->q = q;
-    q->suspended = 1;
-    q->case_phase = 1;
-    ticket_file(s->http, t);
-    MHD_suspend_connection(q->conn);
     rc = server_case_enter(&r, s, q->cse, case_wake, t);
     if (rc == 1) {
         case_wake(t); /* ours at once: resumed into case_resumed */
