@@ -47,9 +47,8 @@ NT_LOG=""
 export NOTARIUM_TEST_CLOCK_SYNC="${NOTARIUM_TEST_CLOCK_SYNC:-synced}"
 # Servers in tests record their signing certificates as kind-0x04 leaves before the first
 # token, as in production (tsa.record_certificates, default true): a fresh ledger's size is
-# nt_cert_leaves, not 0.  A test still written for a ledger without them sets
-# NOTARIUM_TEST_CERT_LEAVES=off before sourcing this file (tools/cmd_serve.c).
-export NOTARIUM_TEST_CERT_LEAVES="${NOTARIUM_TEST_CERT_LEAVES:-on}"
+# nt_cert_leaves, not 0.  A test that needs a ledger without them says
+# "tsa": {"record_certificates": false} in its configuration.
 
 nt_cleanup() {
     local p
