@@ -64,29 +64,12 @@ static int apply_test_clock_hook(void)
     return 0;
 }
 
-/*
- * Test-only hook: NOTARIUM_TEST_CERT_LEAVES=off starts without recording the signing
- * certificates in the ledger (tsa.record_certificates false), for the e2e tests written
- * when a fresh ledger had no leaf (tests/e2e/lib.sh sets it; the tests of the certificate
- * leaves unset it).  Compiled only with -DNT_TEST_HOOKS=ON.
- */
-static void apply_test_cert_leaves_hook(server_config *cfg)
-{
-    const char *v = getenv("NOTARIUM_TEST_CERT_LEAVES");
-    if (v != NULL && strcmp(v, "off") == 0) {
-        cfg->tsa_record_certificates = 0;
-    }
-}
 #else
 static int apply_test_clock_hook(void)
 {
     return 0;
 }
 
-static void apply_test_cert_leaves_hook(server_config *cfg)
-{
-    (void)cfg;
-}
 #endif
 
 static void print_demo_help(const char *data, const char *addr)
@@ -250,7 +233,6 @@ int cmd_serve(int argc, char **argv)
         fprintf(stderr, "notarium serve: %s\n", nt_error_last());
         goto done;
     }
-    apply_test_cert_leaves_hook(cfg);
     if (cfg->mirror_remote_count + remote_count > SERVER_MAX_REMOTES) {
         fprintf(stderr, "notarium serve: more than %d mirror remotes (config + --mirror-remote)\n",
                 SERVER_MAX_REMOTES);

@@ -60,9 +60,14 @@ state_get() { # key -> its value in the state file
 
 # --------------------------------------------------------- one log, two copies
 nt_start "$data" --log-level warn
-issue "$NT_URL" 50 50
+# The log starts with the signing certificates' leaves (kind 0x04), C of them: the sizes
+# below are C plus the tokens (50, then 20 more on A and 40 on B, then 15 on A).
+C=$(nt_cert_leaves)
+nt_check "$C -ge 1" "no certificate leaf recorded"
+s50=$((C + 50)) s70=$((C + 70)) s85=$((C + 85)) s90=$((C + 90))
+issue "$NT_URL" 50 $s50
 nt_stop
-nt_check "$(head_size "$data/mirror.git") -eq 50" "the mirror holds $(head_size "$data/mirror.git")"
+nt_check "$(head_size "$data/mirror.git") -eq $s50" "the mirror holds $(head_size "$data/mirror.git")"
 cp -a "$data" "$data2"
 
 nt_start "$data" --log-level warn
@@ -74,52 +79,52 @@ nt_check "\"$(checkpoint_line "$url_a" 3)\" == \"$(checkpoint_line "$url_b" 3)\"
     "the two copies do not start from the same tree"
 
 # They diverge: different tokens, and B more of them than A.
-issue "$url_a" 20 70
-issue "$url_b" 40 90
+issue "$url_a" 20 $s70
+issue "$url_b" 40 $s90
 nt_check "\"$(checkpoint_line "$url_a" 3)\" != \"$(checkpoint_line "$url_b" 3)\"" \
     "the two logs did not diverge"
-wait_head "$data/mirror.git" 70
-wait_head "$data2/mirror.git" 90
+wait_head "$data/mirror.git" $s70
+wait_head "$data2/mirror.git" $s90
 git clone -q --bare "$data/mirror.git" "$T/a-old.git"
 
 # ------------------------------------------------------------------ the fork
 rc=$(audit "$T/a1.out" --state "$state" "file://$data/mirror.git")
 nt_check "$rc -eq 0" "audit of A exited $rc: $(cat "$T/a1.out")"
-grep -qF "audit: OK: tree size 70," "$T/a1.out" || nt_fail "audit of A: $(cat "$T/a1.out")"
-nt_check "$(state_get size) -eq 70" "the state holds size $(state_get size)"
+grep -qF "audit: OK: tree size $s70," "$T/a1.out" || nt_fail "audit of A: $(cat "$T/a1.out")"
+nt_check "$(state_get size) -eq $s70" "the state holds size $(state_get size)"
 root_a=$(state_get root)
 cp "$state" "$T/state.a70"
 
 # Twin: on its own (no state, or a fresh one), B is a consistent log.
 rc=$(audit "$T/b0.out" --state "$T/auditor/b-state" "file://$data2/mirror.git")
 nt_check "$rc -eq 0" "B on its own failed the audit ($rc): $(cat "$T/b0.out")"
-grep -qF "audit: OK: tree size 90," "$T/b0.out" || nt_fail "audit of B: $(cat "$T/b0.out")"
+grep -qF "audit: OK: tree size $s90," "$T/b0.out" || nt_fail "audit of B: $(cat "$T/b0.out")"
 
 rc=$(audit "$T/b1.out" --state "$state" "file://$data2/mirror.git")
 nt_check "$rc -eq 1" "audit of B with A's state exited $rc: $(cat "$T/b1.out")"
 msg=$(grep 'audit: FAILED: ' "$T/b1.out" || true)
-[[ "$msg" =~ ^audit:\ FAILED:\ commit\ [0-9a-f]{12}:\ fork:\ the\ tree\ of\ size\ 70\ verified\ before\ had\ root\ ([0-9a-f]{64}),\ this\ mirror\'s\ entries\ give\ ([0-9a-f]{64})$ ]] ||
+[[ "$msg" =~ ^audit:\ FAILED:\ commit\ [0-9a-f]{12}:\ fork:\ the\ tree\ of\ size\ $s70\ verified\ before\ had\ root\ ([0-9a-f]{64}),\ this\ mirror\'s\ entries\ give\ ([0-9a-f]{64})$ ]] ||
     nt_fail "audit of B: not reported as a fork: $(cat "$T/b1.out")"
 nt_check "\"${BASH_REMATCH[1]}\" == \"$root_a\"" "fork: the root verified before is not A's"
-nt_check "\"${BASH_REMATCH[2]}\" != \"$root_a\"" "fork: B's root at size 70 is A's"
+nt_check "\"${BASH_REMATCH[2]}\" != \"$root_a\"" "fork: B's root at size $s70 is A's"
 cmp -s "$state" "$T/state.a70" || nt_fail "a failed audit moved the state: $(cat "$state")"
 echo "fork: $msg"
 
 # -------------------------------------------------------------- the rollback
-issue "$url_a" 15 85
-wait_head "$data/mirror.git" 85
+issue "$url_a" 15 $s85
+wait_head "$data/mirror.git" $s85
 rc=$(audit "$T/a2.out" --state "$state" "file://$data/mirror.git")
 nt_check "$rc -eq 0" "A after it grew: audit exited $rc: $(cat "$T/a2.out")"
-if ! grep -qF "audit: OK: tree size 85," "$T/a2.out" ||
-    ! grep -qF "resumed from the verified size 70" "$T/a2.out"; then
+if ! grep -qF "audit: OK: tree size $s85," "$T/a2.out" ||
+    ! grep -qF "resumed from the verified size $s70" "$T/a2.out"; then
     nt_fail "A after it grew: not resumed from the state: $(cat "$T/a2.out")"
 fi
 head_a=$(state_get commit)
 old=$(git -C "$T/a-old.git" rev-parse main)
 rc=$(audit "$T/old.out" --state "$state" "$T/a-old.git")
 nt_check "$rc -eq 1" "audit of an older clone of A exited $rc: $(cat "$T/old.out")"
-grep -qF "audit: FAILED: rollback: main (commit ${old:0:12}) holds 70 entries, but a tree of \
-85 entries (commit ${head_a:0:12}) was verified before; this mirror does not extend it" \
+grep -qF "audit: FAILED: rollback: main (commit ${old:0:12}) holds $s70 entries, but a tree of \
+$s85 entries (commit ${head_a:0:12}) was verified before; this mirror does not extend it" \
     "$T/old.out" || nt_fail "older clone of A: not reported as a rollback: $(cat "$T/old.out")"
 echo "rollback: $(grep FAILED "$T/old.out")"
 

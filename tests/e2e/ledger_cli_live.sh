@@ -38,11 +38,15 @@ check_info() { # want-size
         nt_fail "ledger info: checkpoint differs from GET /v1/checkpoint"
 }
 
+# The tree: the signing certificates' leaves (kind 0x04), then the tokens; N is its size.
+C=$(nt_cert_leaves)
+nt_check "$C -ge 1" "no certificate leaf recorded"
 for i in 1 2 3 4 5; do issue "a$i"; done
-check_info 5
+N=$((C + 5))
+check_info $N
 
 # get: the receipt equals GET /v1/receipt/<i> (certificates: both carry the TSA's).
-for i in 0 2 4; do
+for i in 0 $C $((C + 2)) $((N - 1)); do
     "$NOTARIUM" ledger get "$i" --data "$D" >"$T/cli$i.json" 2>"$T/cli$i.err" ||
         nt_fail "ledger get $i: $(cat "$T/cli$i.err")"
     code=$(nt_http GET "$NT_URL/v1/receipt/$i" "$T/api$i.json")
@@ -50,30 +54,30 @@ for i in 0 2 4; do
     a=$(jq -S -c 'del(.certificates)' "$T/cli$i.json")
     b=$(jq -S -c 'del(.certificates)' "$T/api$i.json")
     [[ "$a" == "$b" ]] || nt_fail "ledger get $i differs from /v1/receipt/$i"
-    nt_check "$(jq '.proof.tree_size' "$T/cli$i.json") == 5" "ledger get $i: tree size"
+    nt_check "$(jq '.proof.tree_size' "$T/cli$i.json") == $N" "ledger get $i: tree size"
     nt_check "\"$(jq -r '.certificates[0]' "$T/cli$i.json")\" == \"$(jq -r '.certificates[0]' "$T/api$i.json")\"" \
         "ledger get $i: TSA certificate differs"
 done
 
 # proof: the same hashes as the HTTP API.
-"$NOTARIUM" ledger proof inclusion 1 5 --data "$D" >"$T/pi.json" || nt_fail "ledger proof inclusion"
-curl -sS "$NT_URL/v1/proof/inclusion?index=1&size=5" >"$T/api-pi.json"
+"$NOTARIUM" ledger proof inclusion 1 $N --data "$D" >"$T/pi.json" || nt_fail "ledger proof inclusion"
+curl -sS "$NT_URL/v1/proof/inclusion?index=1&size=$N" >"$T/api-pi.json"
 nt_check "$(jq '.hashes | length' "$T/pi.json") -ge 1" "inclusion proof is empty"
 nt_check "\"$(jq -c .hashes "$T/pi.json")\" == \"$(jq -c .hashes "$T/api-pi.json")\"" \
     "ledger proof inclusion differs from /v1/proof/inclusion"
-"$NOTARIUM" ledger proof consistency 2 5 --data "$D" >"$T/pc.json" || nt_fail "ledger proof consistency"
-curl -sS "$NT_URL/v1/proof/consistency?from=2&to=5" >"$T/api-pc.json"
+"$NOTARIUM" ledger proof consistency 2 $N --data "$D" >"$T/pc.json" || nt_fail "ledger proof consistency"
+curl -sS "$NT_URL/v1/proof/consistency?from=2&to=$N" >"$T/api-pc.json"
 nt_check "$(jq '.hashes | length' "$T/pc.json") -ge 1" "consistency proof is empty"
 nt_check "\"$(jq -c .hashes "$T/pc.json")\" == \"$(jq -c .hashes "$T/api-pc.json")\"" \
     "ledger proof consistency differs from /v1/proof/consistency"
 
 # Negative twins, still against the live server.
 rc=0
-"$NOTARIUM" ledger get 5 --data "$D" >/dev/null 2>"$T/neg.err" || rc=$?
+"$NOTARIUM" ledger get $N --data "$D" >/dev/null 2>"$T/neg.err" || rc=$?
 nt_check "$rc == 1" "ledger get past the end: exit $rc"
-grep -q "no leaf 5" "$T/neg.err" || nt_fail "ledger get past the end: $(cat "$T/neg.err")"
+grep -q "no leaf $N" "$T/neg.err" || nt_fail "ledger get past the end: $(cat "$T/neg.err")"
 rc=0
-"$NOTARIUM" ledger proof inclusion 0 6 --data "$D" >/dev/null 2>&1 || rc=$?
+"$NOTARIUM" ledger proof inclusion 0 $((N + 1)) --data "$D" >/dev/null 2>&1 || rc=$?
 nt_check "$rc == 1" "inclusion proof beyond the tree: exit $rc"
 mkdir -p "$T/empty"
 cp "$D/config.json" "$T/empty/config.json"
@@ -90,10 +94,10 @@ grep -q "does not match" "$T/neg.err" || nt_fail "wrong origin: $(cat "$T/neg.er
 
 # The server keeps issuing; the CLI sees the new leaves.
 for i in 1 2 3; do issue "b$i"; done
-check_info 8
-"$NOTARIUM" ledger get 7 --data "$D" >"$T/cli7.json" || nt_fail "ledger get 7"
+check_info $((N + 3))
+"$NOTARIUM" ledger get $((N + 2)) --data "$D" >"$T/cli7.json" || nt_fail "ledger get $((N + 2))"
 openssl ts -reply -in "$T/b3.tsr" -token_out -out "$T/b3.tok" 2>/dev/null || nt_fail "b3: no token"
-jq -r .token "$T/cli7.json" | base64 -d | cmp -s - "$T/b3.tok" || nt_fail "ledger get 7: not b3's token"
+jq -r .token "$T/cli7.json" | base64 -d | cmp -s - "$T/b3.tok" || nt_fail "ledger get $((N + 2)): not b3's token"
 code=$(nt_http GET "$NT_URL/healthz" "$T/health.json")
 nt_check "$code == 200" "healthz after the CLI runs: HTTP $code"
 nt_stop

@@ -45,10 +45,10 @@ NT_URL=""
 NT_LOG=""
 # Servers in tests never depend on the machine's NTP state unless a test says so.
 export NOTARIUM_TEST_CLOCK_SYNC="${NOTARIUM_TEST_CLOCK_SYNC:-synced}"
-# The tests written when a fresh ledger had no leaf count leaves from 0: they run without
-# the signing certificates' kind-0x04 leaves (tools/cmd_serve.c).  Tests of those leaves
-# set NOTARIUM_TEST_CERT_LEAVES=on before sourcing this file.
-export NOTARIUM_TEST_CERT_LEAVES="${NOTARIUM_TEST_CERT_LEAVES:-off}"
+# Servers in tests record their signing certificates as kind-0x04 leaves before the first
+# token, as in production (tsa.record_certificates, default true): a fresh ledger's size is
+# nt_cert_leaves, not 0.  A test that needs a ledger without them says
+# "tsa": {"record_certificates": false} in its configuration.
 
 nt_cleanup() {
     local p
@@ -179,6 +179,16 @@ nt_sha256() {
 
 nt_tree_size() {
     curl -sS "${1:-$NT_URL}/v1/checkpoint" | sed -n 2p
+}
+
+# The number of certificate leaves (kind 0x04) a server has recorded: GET /v1/certs.
+# A fresh ledger holds these before its first token, so its first token is leaf
+# $(nt_cert_leaves) and its tree size counts them.
+nt_cert_leaves() {
+    local n
+    n=$(curl -sS "${1:-$NT_URL}/v1/certs" | jq '.recorded | length') || nt_fail "GET /v1/certs failed"
+    [[ "$n" =~ ^[0-9]+$ ]] || nt_fail "GET /v1/certs: no recorded list"
+    echo "$n"
 }
 
 nt_load_field() {

@@ -40,11 +40,15 @@ stop_server
 nt_config_set "$data" '.ledger.map_size_mb = 1'
 # No retry probe during this test (a small token may still fit; diskfull_recover.sh tests that).
 nt_config_set "$data" '.ledger.full_retry_ms = 600000'
-rm -rf "$data/ledger"
+# The demo log's mirror goes with it (a new log starts its own).
+rm -rf "$data/ledger" "$data/mirror.git"
 nt_start_nodemo "$data" --log-level warn --allow-new-ledger
 url="$NT_URL"
 vkey="$data/pki/log.vkey"
 api_key="$(cat "$data/demo-api-key")"
+# The new log starts with the signing certificates' leaves (kind 0x04), C of them.
+C=$(nt_cert_leaves "$url")
+[[ "$C" -ge 1 && "$(tree_size)" -eq "$C" ]] || fail "fresh tree size $(tree_size), $C certificate leaves"
 
 # Fill it: stop at the first refusal, but let requests in flight finish so
 # that the number of granted tokens is exact.
@@ -92,9 +96,10 @@ code=$(http GET /healthz "$tmp/health.json")
 jq -e '.ledger.full == true' "$tmp/health.json" >/dev/null ||
     fail "/healthz does not report ledger.full: $(cat "$tmp/health.json")"
 
-# Nothing partial: the tree holds exactly the granted tokens, and refusals add nothing.
+# Nothing partial: the tree holds exactly the certificate leaves and the granted tokens,
+# and refusals add nothing.
 size=$(tree_size)
-[[ "$size" -eq "$granted" ]] || fail "tree size $size != $granted granted tokens"
+[[ "$size" -eq $((C + granted)) ]] || fail "tree size $size != $C certificate leaves + $granted granted tokens"
 for _ in 1 2 3; do
     http POST /tsa "$tmp/again.tsr" -H 'Content-Type: application/timestamp-query' \
         --data-binary @"$tmp/req.tsq" >/dev/null

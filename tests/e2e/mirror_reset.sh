@@ -14,6 +14,9 @@ nt_start "$A" --log-level warn
 nt_stop
 nt_config_set "$A" '.mirror.interval_ms = 100'
 nt_start "$A" --log-level warn
+# The log starts with the signing certificates' leaves (kind 0x04), C of them.
+C=$(nt_cert_leaves)
+nt_check "$C -ge 1" "no certificate leaf recorded"
 
 # issue one token and wait (bounded) until the mirror holds `want` entries
 issue_and_wait() { # I WANT
@@ -25,14 +28,14 @@ issue_and_wait() { # I WANT
         jq -e --argjson w "$want" ".mirror.size == \$w" "$T/h.json" >/dev/null' 15 \
         "the mirror did not reach $want" 'jq -c .mirror "$T/h.json"'
 }
-issue_and_wait 1 1
+issue_and_wait 1 $((C + 1))
 old=$(git -C "$A/mirror.git" rev-parse main)
-issue_and_wait 2 2
-issue_and_wait 3 3
+issue_and_wait 2 $((C + 2))
+issue_and_wait 3 $((C + 3))
 last=$(git -C "$A/mirror.git" rev-parse main)
 nt_check "$old != $last" "no new commits"
 
-# The reset: main back to the commit of size 1, while the server runs.
+# The reset: main back to the commit of the first token, while the server runs.
 git -C "$A/mirror.git" update-ref refs/heads/main "$old"
 nt_tsq "$T/q.tsq" -digest "$(printf '%064d' 4)" -sha256
 code=$(nt_post_tsq "$T/q.tsq" "$T/q.tsr")
@@ -50,7 +53,7 @@ grep -q "refs/heads/main is at $old, not at $last" "$NT_LOG" || nt_fail "no log 
 # The operator puts the branch back: the mirror goes on from the commit it wrote.
 git -C "$A/mirror.git" update-ref refs/heads/main "$last"
 NT_WAIT_INTERVAL=0.05 nt_wait_for 'nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null &&
-    jq -e ".mirror.size == 4 and .mirror.last_error == \"\"" "$T/h.json" >/dev/null' 15 \
+    jq -e ".mirror.size == $((C + 4)) and .mirror.last_error == \"\"" "$T/h.json" >/dev/null' 15 \
     "the mirror did not recover" 'jq -c .mirror "$T/h.json"'
 git -C "$A/mirror.git" merge-base --is-ancestor "$last" main || nt_fail "history dropped"
 nt_stop

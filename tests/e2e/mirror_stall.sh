@@ -39,7 +39,12 @@ nt_config_set "$A" ".mirror.interval_ms = 100 | .mirror.push_timeout_ms = 3000 |
     .mirror.stop_timeout_ms = 2000 | .mirror.remotes = [\"$stall_url\", \"$good\"]"
 nt_start "$A" --log-level warn
 
+# The log starts with the signing certificates' leaves (kind 0x04), C of them: after
+# n tokens it holds sz = C + n entries.
+C=$(nt_cert_leaves)
+nt_check "$C -ge 1" "no certificate leaf recorded"
 n=12
+sz=$((C + n))
 for i in $(seq 1 $n); do
     nt_tsq "$T/q.tsq" -digest "$(printf '%064d' "$i")" -sha256
     code=$(nt_post_tsq "$T/q.tsq" "$T/q.tsr")
@@ -48,13 +53,13 @@ done
 # bounded (60 s): the local mirror and the good remote catch up, the stalled one times out
 caught_up() {
     nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null
-    jq -e --argjson n "$n" '.mirror.size == $n and .mirror.remotes[1].pushed_size == $n and
+    jq -e --argjson n "$sz" '.mirror.size == $n and .mirror.remotes[1].pushed_size == $n and
         .mirror.remotes[1].entries_behind == 0 and
         (.mirror.remotes[0].last_error | test("timed out after 3 s"))' "$T/h.json" >/dev/null
 }
 NT_WAIT_INTERVAL=0.1 nt_wait_for caught_up 60 \
     "the mirror or the good remote is held up by the stalled one" 'jq -c .mirror "$T/h.json"'
-jq -e --argjson n "$n" '.mirror.entries_behind == 0 and .mirror.last_error == "" and
+jq -e --argjson n "$sz" '.mirror.entries_behind == 0 and .mirror.last_error == "" and
         .mirror.remotes[0].pushed_size == 0 and .mirror.remotes[0].entries_behind == $n and
         .mirror.remotes[0].seconds_behind > 0 and .mirror.remotes[0].failures >= 1 and
         .mirror.remotes[0].attempts >= 1 and .mirror.remotes[0].last_success_s == -1 and
@@ -91,8 +96,8 @@ nt_check "$rc -eq 0" "exit status $rc after SIGTERM"
 echo "stop took $ms ms"
 nt_check "$ms -lt 12000" "stop took $ms ms"
 # Everything issued is in the local mirror and in the good remote.
-nt_check "$(git -C "$A/mirror.git" cat-file blob main:checkpoint | sed -n 2p) == $n" "local mirror size"
-nt_check "$(git -C "$good" cat-file blob main:checkpoint | sed -n 2p) == $n" "good remote size"
+nt_check "$(git -C "$A/mirror.git" cat-file blob main:checkpoint | sed -n 2p) == $sz" "local mirror size"
+nt_check "$(git -C "$good" cat-file blob main:checkpoint | sed -n 2p) == $sz" "good remote size"
 # No push process (`notarium-mirror-push REPO URL PID`) outlives the server.
 pat="notarium-mirror-push $A/mirror.git "
 NT_WAIT_INTERVAL=0.05 nt_wait_for '! pgrep -f "$pat" >/dev/null 2>&1' 5 \

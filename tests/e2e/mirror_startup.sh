@@ -29,12 +29,15 @@ refused() { # DATA RE MSG [serve args]
 # A: the first commit exists as soon as the server listens.
 A="$T/a"
 nt_start "$A" --log-level warn
+# The ledger starts with the signing certificates' leaves (kind 0x04): C of them.
+C=$(nt_cert_leaves)
+nt_check "$C -ge 1" "no certificate leaf recorded"
 nt_tsq "$T/q.tsq" -digest "$(printf '%064d' 1)" -sha256
 code=$(nt_post_tsq "$T/q.tsq" "$T/q.tsr")
 nt_check "$code == 200" "POST /tsa: HTTP $code"
 nt_stop
 git -C "$A/mirror.git" cat-file blob main:checkpoint | sed -n 2p >"$T/size"
-nt_check "$(cat "$T/size") == 1" "A's mirror holds $(cat "$T/size") entries after a stop, expected 1"
+nt_check "$(cat "$T/size") == $((C + 1))" "A's mirror holds $(cat "$T/size") entries after a stop, expected $((C + 1))"
 # Restart with two remotes that cannot be reached (loopback port 1 refuses at once; a
 # path that does not exist): issuance goes on, the lag and failures show, the password
 # in a URL never does, and a quote in a path is escaped in the metric label.
@@ -42,17 +45,18 @@ secret_url="https://user:s3cret-token@127.0.0.1:1/x.git"
 odd_path="$T/no\"such.git"
 nt_start "$A" --log-level warn --mirror-remote "$secret_url" --mirror-remote "$odd_path"
 nt_http GET "$NT_URL/metrics" "$T/m.txt" >/dev/null
-grep -qx 'notarium_mirror_size 1' "$T/m.txt" || nt_fail "mirror size after restart: $(grep mirror_size "$T/m.txt")"
+grep -qx "notarium_mirror_size $((C + 1))" "$T/m.txt" || nt_fail "mirror size after restart: $(grep mirror_size "$T/m.txt")"
 grep -qx 'notarium_mirror_entries_behind 0' "$T/m.txt" || nt_fail "mirror lag after restart"
 nt_tsq "$T/q2.tsq" -digest "$(printf '%064d' 2)" -sha256
 code=$(nt_post_tsq "$T/q2.tsq" "$T/q2.tsr")
 nt_check "$code == 200" "POST /tsa with unreachable remotes: HTTP $code"
-# until both remotes failed once and the mirror has leaf 2
+# until both remotes failed once and the mirror has the second token
 NT_WAIT_INTERVAL=0.1 nt_wait_for 'nt_http GET "$NT_URL/healthz" "$T/h.json" >/dev/null &&
-    jq -e ".mirror.size == 2 and ([.mirror.remotes[].failures >= 1] | all)" "$T/h.json" >/dev/null' \
+    jq -e ".mirror.size == $((C + 2)) and ([.mirror.remotes[].failures >= 1] | all)" "$T/h.json" >/dev/null' \
     10 "the mirror did not fail on both remotes" 'jq -c .mirror "$T/h.json"'
-jq -e '.mirror.size == 2 and .mirror.last_error == "" and (.mirror.remotes | length) == 2 and
-       ([.mirror.remotes[] | .failures >= 1 and .entries_behind == 2 and
+jq -e --argjson n $((C + 2)) '.mirror.size == $n and .mirror.last_error == "" and
+       (.mirror.remotes | length) == 2 and
+       ([.mirror.remotes[] | .failures >= 1 and .entries_behind == $n and
          (.last_error | length) > 0] | all)' "$T/h.json" >/dev/null ||
     nt_fail "/healthz mirror: $(jq -c .mirror "$T/h.json")"
 jq -e '.mirror.remotes[0].url == "https://user:***@127.0.0.1:1/x.git"' "$T/h.json" >/dev/null ||
@@ -63,7 +67,7 @@ nt_http GET "$NT_URL/metrics" "$T/m.txt" >/dev/null
 grep -qF 'push to https://user:***@127.0.0.1:1/x.git' "$NT_LOG" ||
     nt_fail "no redacted push failure in the server log"
 ! grep -q 's3cret' "$NT_LOG" || nt_fail "a remote's password is in the server log"
-grep -qF 'notarium_mirror_remote_entries_behind{remote="https://user:***@127.0.0.1:1/x.git"} 2' \
+grep -qF "notarium_mirror_remote_entries_behind{remote=\"https://user:***@127.0.0.1:1/x.git\"} $((C + 2))" \
     "$T/m.txt" || nt_fail "/metrics: $(grep remote_entries "$T/m.txt")"
 grep -qF "notarium_mirror_remote_failures_total{remote=\"$T/no\\\"such.git\"} " "$T/m.txt" ||
     nt_fail "label not escaped: $(grep remote_failures "$T/m.txt")"

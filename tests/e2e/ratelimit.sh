@@ -16,7 +16,7 @@
 #                              has an override of burst 10, so the tenant is what refuses it)
 #   /v1/evidence other         201 while tenant demo is refused
 #   /v1/verify                 per_address (burst 2)
-# A refused request writes nothing (tree size = tokens + records granted);
+# A refused request writes nothing (tree size = certificate leaves + tokens + records granted);
 # /metrics counts every refusal by route and scope and the buckets held; a bad
 # "limits" member stops the server at start with a message naming it.
 set -euo pipefail
@@ -171,7 +171,10 @@ nt_check "$(jq -r .route "$T/vf.$pos") == verify" "verify 429 route: $(cat "$T/v
 
 # --- nothing refused reached the ledger
 size=$(nt_tree_size)
-nt_check "$size == $granted" "tree size $size, but $granted requests were granted"
+# the tree: the signing certificates' leaves (kind 0x04), then one leaf a granted request
+C=$(nt_cert_leaves)
+nt_check "$C -ge 1" "no certificate leaf recorded"
+nt_check "$size == $((C + granted))" "tree size $size, but $C certificate leaves + $granted requests were granted"
 
 # --- /metrics
 curl -sS "$NT_URL/metrics" >"$T/metrics.txt"

@@ -20,7 +20,6 @@
 #    server whose tokens were all requested without certReq, and fails on the same
 #    kind of mirror written without the certificate leaves (as before this change).
 set -euo pipefail
-export NOTARIUM_TEST_CERT_LEAVES=on
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nt_setup
 
@@ -220,9 +219,14 @@ three_tokens
 nt_stop
 audit_dir "$A" || nt_fail "audit --trust ca.pem over tokens without certReq failed: $(cat "$A.audit")"
 grep -q "audit: OK: tree size 4" "$A.audit" || nt_fail "audit output: $(cat "$A.audit")"
-# The twin: the same without the certificate leaves (the ledger as it was) fails.
+# The twin: the same without the certificate leaves (the ledger as it was) fails.  B is
+# A's demo directory before its first start (its PKI, API key and configuration) with
+# "tsa": {"record_certificates": false}, so its fresh ledger never holds them.
 B="$T/audit-off"
-NOTARIUM_TEST_CERT_LEAVES=off nt_start "$B"
+mkdir -p "$B"
+cp -a "$A/pki" "$A/demo-api-key" "$B/"
+jq '.tsa.record_certificates = false' "$A/config.json" >"$B/config.json"
+nt_start "$B"
 three_tokens
 nt_stop
 if audit_dir "$B"; then nt_fail "audit passed without the certificate leaves"; fi

@@ -7,7 +7,6 @@
 # carrying the old certificate, the last the new one; both chains are served by
 # /v1/certs; the audit of the mirror with the root alone passes.
 set -euo pipefail
-export NOTARIUM_TEST_CERT_LEAVES=on
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 nt_setup
 LOAD="$NT_BIN_DIR/notarium-load"

@@ -50,10 +50,13 @@ evidence "$T/contract.bin" "$T/created.json"
 evidence "$T/small.txt" "$T/small-receipt.json"
 echo "other" >"$T/other.txt"
 evidence "$T/other.txt" "$T/other.json"
-# leaf 0's receipt against the latest checkpoint: a non-empty inclusion proof
-code=$(nt_http GET "$NT_URL/v1/receipt/0" "$T/receipt.json")
-nt_check "$code == 200" "GET /v1/receipt/0: HTTP $code"
-nt_check "$(jq '.proof.hashes | length' "$T/receipt.json") -ge 1" "leaf 0's proof is empty"
+# The contract's receipt (its leaf follows the certificate leaves) against the latest
+# checkpoint: a non-empty inclusion proof
+L=$(jq -r .leaf.index "$T/created.json")
+nt_check "$L == $(nt_cert_leaves)" "the first evidence record is leaf $L"
+code=$(nt_http GET "$NT_URL/v1/receipt/$L" "$T/receipt.json")
+nt_check "$code == 200" "GET /v1/receipt/$L: HTTP $code"
+nt_check "$(jq '.proof.hashes | length' "$T/receipt.json") -ge 1" "leaf $L's proof is empty"
 jq --arg h "$(head -c 32 /dev/zero | tr '\0' '\001' | base64 -w0)" '.proof.hashes[0] = $h' \
     "$T/receipt.json" >"$T/receipt-forged.json"
 

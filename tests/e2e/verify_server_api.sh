@@ -37,7 +37,7 @@ expect() { # REPORT INDICATION [SUBINDICATION] MSG
     [[ -z "$3" || "$sub" == "$3" ]] || nt_fail "$4: subindication $sub, expected $3"
 }
 
-# Three evidence records, so that leaf 0's receipt carries a non-empty proof.
+# Three evidence records, so that the first one's receipt carries a non-empty proof.
 for i in 1 2 3; do
     echo "contract $i" >"$T/doc$i.txt"
     hex=$(nt_sha256 "$T/doc$i.txt")
@@ -48,10 +48,13 @@ for i in 1 2 3; do
     nt_check "$code == 201" "POST /v1/evidence: HTTP $code"
 done
 # Read with the key that wrote it: the receipt carries the metadata.
-code=$(nt_http GET "$NT_URL/v1/receipt/0" "$T/r0.json" -H "Authorization: Bearer $KEY")
-nt_check "$code == 200" "GET /v1/receipt/0: HTTP $code"
+# Its leaf follows the signing certificates' leaves (kind 0x04).
+L=$(jq -r .leaf.index "$T/created1.json")
+nt_check "$L == $(nt_cert_leaves)" "the first evidence record is leaf $L"
+code=$(nt_http GET "$NT_URL/v1/receipt/$L" "$T/r0.json" -H "Authorization: Bearer $KEY")
+nt_check "$code == 200" "GET /v1/receipt/$L: HTTP $code"
 nt_check "\"$(jq -r .metadata "$T/r0.json")\" != null" "the writer's receipt has no metadata"
-nt_check "$(jq '.proof.hashes | length' "$T/r0.json") -ge 1" "leaf 0's proof is empty"
+nt_check "$(jq '.proof.hashes | length' "$T/r0.json") -ge 1" "leaf $L's proof is empty"
 hex1="sha256:$(nt_sha256 "$T/doc1.txt")"
 hex2="sha256:$(nt_sha256 "$T/doc2.txt")"
 
