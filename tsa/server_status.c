@@ -174,14 +174,15 @@ void server_get_healthz(server_reply *r, server *s)
     }
     ready = reason == NULL;
     j = json_pack("{s:b, s:s?, s:{s:s, s:I, s:b}, s:{s:s}, s:{s:o, s:s, s:I},"
-                  " s:{s:s, s:I, s:I, s:b, s:I, s:f}, s:I}",
+                  " s:{s:s, s:I, s:I, s:I, s:b, s:I, s:f}, s:I}",
                   "ready", ready, "reason", reason, "clock", "state", nt_clock_sync_name(clk.sync),
                   "max_error_us", (json_int_t)clk.max_error_us, "allow_unsynced",
                   s->cfg->tsa.allow_unsynced_clock, "key", "type", d->key_type, "certificate",
                   "subject", cert_subject_json(d->signer->cert), "not_after",
                   nt_buf_cstr(&not_after), "days_left", (json_int_t)((na - now) / 86400), "ledger",
                   "origin", ledger_origin(s->ledger), "size", (json_int_t)info.size, "queue_depth",
-                  (json_int_t)info.queue_depth, "full", info.full, "full_retry_in_ms",
+                  (json_int_t)info.queue_depth, "requests_waiting",
+                  (json_int_t)atomic_load(&s->pending), "full", info.full, "full_retry_in_ms",
                   (json_int_t)info.full_retry_in_ms, "commit_pending_s", pending_s, "boot_epoch",
                   (json_int_t)s->boot_epoch);
     /* The mirror never affects readiness: issuance does not depend on it. */

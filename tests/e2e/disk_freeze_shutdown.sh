@@ -41,10 +41,10 @@ curl -sS -o "$T/e.json" -w '%{http_code}' -H "Authorization: Bearer $KEY" \
     "$NT_URL/v1/evidence" >"$T/e.code" 2>"$T/e.err" &
 c_pids+=($!)
 # Bounded poll until all three wait in the ledger (/healthz answers from memory).
-nt_wait_for 'q=$(curl -sS --max-time 5 "$NT_URL/healthz" | jq ".ledger.queue_depth +
-        (if .ledger.commit_pending_s > 0 then 1 else 0 end)"); [[ "$q" -ge 2 ]]' 10 \
-    "the requests did not reach the ledger" 'echo "queue $q"'
-sleep 0.2 # not for readiness: lets the last curl's request reach the server too
+# requests_waiting counts every request suspended on the ledger, whether its leaf is queued
+# or in the frozen batch (one batch may hold all three: queue_depth alone can read 0).
+nt_wait_for 'q=$(curl -sS --max-time 5 "$NT_URL/healthz" | jq ".ledger.requests_waiting");
+        [[ "$q" -ge 3 ]]' 10 "the requests did not reach the ledger" 'echo "waiting $q"'
 
 start=$(date +%s%N)
 rc=0
