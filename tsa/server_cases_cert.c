@@ -111,6 +111,12 @@ static int stamp(tsa_result *res, uint64_t *index, server_reply *r, server *s, n
     int rc = tsa_respond(res, lv->ids[lv->dflt].tsa, tsq);
 
     server__live_release(lv);
+    if (rc == 0 && !res->granted && res->fail == TSA_FAIL_TIME_NOT_AVAILABLE) {
+        server_reply_error(r, 503, "time_not_available", NULL, "cannot time-stamp now: %s",
+                           res->reason);
+        r->retry_after = 1;
+        return -1;
+    }
     if (rc < 0 || !res->granted) {
         server_reply_error(r, 500, "internal_error", NULL, "time-stamp: %s",
                            rc < 0 ? nt_error_last() : res->reason);
@@ -195,8 +201,7 @@ done:
 }
 
 /* 0 with *lang and *pdf, or -1 with `r` filled (400, 501). */
-static int cert_options(const char **lang, int *pdf, server_reply *r, server *s,
-                        const char *format)
+static int cert_options(const char **lang, int *pdf, server_reply *r, server *s, const char *format)
 {
     *lang = *lang != NULL ? *lang : "en";
     if (strcmp(*lang, "en") != 0 && strcmp(*lang, "zh") != 0) {

@@ -130,5 +130,23 @@ for lang in en zh; do
     nt_check "$code == 200" "pdf $lang: HTTP $code"
     [[ $(head -c 5 "$T/c-$lang.pdf") == "%PDF-" ]] || nt_fail "pdf $lang: not a PDF"
 done
+# the key made readable by others while running: refused, nothing issued
+chmod 0644 "$D/cert.key"
+before=$(nt_tree_size)
+code=$(cert_get "$KEY" "" "$T/r.json")
+nt_check "$code == 500" "a loose key mode: HTTP $code"
+grep -q "mode 0644" "$T/r.json" || nt_fail "a loose key mode: $(cat "$T/r.json")"
+nt_check "$(nt_tree_size) -eq $before" "a loose key mode: a leaf was appended"
+chmod 0600 "$D/cert.key"
+nt_stop
+
+# an unsynchronised clock (not allowed): 503 time_not_available, no leaf
+nt_config_set "$D" '.tsa.allow_unsynced_clock = false'
+NOTARIUM_TEST_CLOCK_SYNC=unsynced nt_start "$D" --log-level warn
+before=$(nt_tree_size)
+code=$(cert_get "$KEY" "" "$T/r.json")
+nt_check "$code == 503 && \$(jq -r .error \"$T/r.json\") == time_not_available" \
+    "unsynchronised clock: HTTP $code: $(cat "$T/r.json")"
+nt_check "$(nt_tree_size) -eq $before" "unsynchronised clock: a leaf was appended"
 nt_stop
 echo "case_certificate: ok"
