@@ -308,8 +308,9 @@ done:
 int server_config_parse(server_config **out, const char *json, size_t len, const char *data_dir)
 {
     static const char *const allowed[] = {
-        "listen", "threads", "max_body", "log_level", "tsa",  "ledger", "api_keys",     "evidence",
-        "mirror", "web",     "http",     "pkcs11",    "user", "tls",    "admin_listen", "limits"};
+        "listen",   "threads",  "max_body",     "log_level", "tsa",  "ledger",
+        "api_keys", "evidence", "mirror",       "web",       "http", "pkcs11",
+        "user",     "tls",      "admin_listen", "limits",    "cases"};
     static const char *const evidence_allowed[] = {"max_metadata_bytes"};
     static const char *const web_allowed[] = {"verify_page", "report_trust"};
     server_config *cfg = NULL;
@@ -382,6 +383,7 @@ int server_config_parse(server_config **out, const char *json, size_t len, const
     NT_TRY(parse_http(cfg, json_object_get(root, "http")));
     NT_TRY(server__config_limits(cfg, json_object_get(root, "limits")));
     NT_TRY(server__config_listeners(cfg, root));
+    NT_TRY(server__config_cases(cfg, json_object_get(root, "cases")));
 
     if ((v = json_object_get(root, "pkcs11")) != NULL) {
         NT_TRY(parse_pkcs11(cfg, v));
@@ -458,6 +460,7 @@ void server_config_free(server_config *cfg)
     nt_free(cfg->ledger_log_key);
     nt_free(cfg->mirror_path);
     nt_free(cfg->web_report_trust);
+    server__config_cases_free(cfg);
     nt_free(cfg->pkcs11_module);
     nt_free(cfg->pkcs11_pin_file);
     nt_free(cfg->pkcs11_pin_env);

@@ -39,6 +39,11 @@ int server_cfg_path(char **path, const char *data_dir);
  * api_keys must have been read. */
 int server__config_limits(server_config *cfg, json_t *o);
 
+/* config_cases.c: the "cases" section (o NULL = absent: no certificate signer), paths resolved
+ * against cfg->data_dir; its members' release for server_config_free. */
+int server__config_cases(server_config *cfg, json_t *o);
+void server__config_cases_free(server_config *cfg);
+
 /* config_tls.c: "tls" and "admin_listen" (after api_keys: tls.clients name their ids), and
  * the check that some listener is left; its members' release for server_config_free. */
 int server__config_listeners(server_config *cfg, json_t *root);

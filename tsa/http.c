@@ -331,6 +331,8 @@ static http_route route_of(const char *url)
         return ROUTE_CASE_EVENTS;
     case 3:
         return ROUTE_CASE_BUNDLE;
+    case 4:
+        return ROUTE_CASE_CERT;
     default:
         return ROUTE_NONE;
     }
@@ -375,6 +377,7 @@ static enum MHD_Result handle_get(http_req *q, const char *url)
     case ROUTE_PROOF_CONSISTENCY:
     case ROUTE_CASE:
     case ROUTE_CASE_BUNDLE:
+    case ROUTE_CASE_CERT:
         return http__handle_read(q, url);
     default:
         break;
@@ -456,9 +459,10 @@ static enum MHD_Result begin(http_req *q, const char *url, const char *method)
         return http__send_error(q, 405, "method_not_allowed", NULL, "use GET");
     }
     /* Receipts: a key is optional, and shows the metadata that key wrote; cases need one. */
-    if ((q->route == ROUTE_RECEIPT || q->route == ROUTE_RECEIPTS || q->route == ROUTE_CASE ||
-         q->route == ROUTE_CASE_BUNDLE) &&
-        (value = request_key(q, q->route == ROUTE_CASE || q->route == ROUTE_CASE_BUNDLE)) != NULL) {
+    int is_case =
+        q->route == ROUTE_CASE || q->route == ROUTE_CASE_BUNDLE || q->route == ROUTE_CASE_CERT;
+    if ((q->route == ROUTE_RECEIPT || q->route == ROUTE_RECEIPTS || is_case) &&
+        (value = request_key(q, is_case)) != NULL) {
         return http__send_error(q, 401, "unauthorized", NULL, value);
     }
     return handle_get(q, url);

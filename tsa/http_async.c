@@ -196,6 +196,9 @@ static void read_run(void *ctx)
     case ROUTE_CASE_BUNDLE:
         server_get_case_bundle(&t->reply, s, t->arg1, t->reader);
         break;
+    case ROUTE_CASE_CERT:
+        server_get_case_certificate(&t->reply, s, t->arg1, t->reader, t->arg2, t->arg3);
+        break;
     default:
         server_get_proof_consistency(&t->reply, s, t->arg1, t->arg2);
         break;
@@ -255,6 +258,11 @@ enum MHD_Result http__handle_read(http_req *q, const char *url)
         a1 = q->case_id;
         a2 = http__arg(q, "limit");
         a3 = http__arg(q, "cursor");
+        break;
+    case ROUTE_CASE_CERT:
+        a1 = q->case_id;
+        a2 = http__arg(q, "lang");
+        a3 = http__arg(q, "format");
         break;
     default:
         break;

@@ -66,6 +66,7 @@ typedef enum http_route {
     ROUTE_CERTS,         /* server_certs.c: /v1/certs, /v1/certs/<sha256> */
     ROUTE_CASE,          /* server_cases_read.c: GET /v1/cases/<case> */
     ROUTE_CASE_BUNDLE,   /* server_cases_read.c: GET /v1/cases/<case>/bundle */
+    ROUTE_CASE_CERT,     /* server_cases_cert.c: GET /v1/cases/<case>/certificate */
     ROUTE_CASE_EVENTS,   /* server_cases*.c: POST /v1/cases/<case>/events */
 } http_route;
 

@@ -271,7 +271,8 @@ int server_new(server **out, const server_config *cfg, const server_options *opt
     if (cfg->tls_listen != NULL) {
         NT_TRY(server__tls_new(&s->tls, cfg)); /* a bad certificate or key stops the start */
     }
-    NT_TRY(server__keys_load(s)); /* the log key (server_keys.c) */
+    NT_TRY(server__keys_load(s));            /* the log key (server_keys.c) */
+    NT_TRY(server__cases_signer_check(cfg)); /* the certificate signer (server_cases_cert.c) */
     /* every identity's signer and start-up checks, before the ledger is touched */
     NT_TRY(server__live_load(&lv, s, cfg, NULL));
     allow_new = opts != NULL && opts->allow_new_ledger;

@@ -167,6 +167,12 @@ typedef struct server_config {
     int web_verify_page;    /* serve /, /verify, /web/ (default true) */
     char *web_report_trust; /* PEM roots of report signers for /v1/verify-report; NULL */
 
+    /* The "cases" section (config_cases.c): the signer of GET /v1/cases/<case>/certificate;
+     * NULL cert = no certificates (501). */
+    char *cases_certificate_cert;  /* PEM certificate (chain may follow) */
+    char *cases_certificate_key;   /* PEM private key (mode 0600/0400) */
+    char *cases_certificate_chain; /* PEM extra certificates; NULL */
+
     /* The "http" section: connection limits and time bounds (docs/OPERATING.md). */
     unsigned http_max_connections;    /* open connections at most; 0 = from the fd limit */
     unsigned http_max_per_address;    /* open connections per client address; 0 = no cap */

@@ -41,6 +41,8 @@ int server_case_path(char case_out[132], const char *url)
         kind = 2;
     } else if (strcmp(slash, "/bundle") == 0) {
         kind = 3;
+    } else if (strcmp(slash, "/certificate") == 0) {
+        kind = 4;
     } else {
         return 0;
     }

@@ -68,4 +68,11 @@ struct server_case_req {
     uint64_t gen_ns;
 };
 
+/* server_cases_read.c, for server_cases_cert.c: the head of the tenant's case (0), or -1 with
+ * `r` filled (400 bad id, the one 404 for absent and not-yours, 500). */
+int server__case_head(ledger_case_head *h, server_reply *r, server *s, const char *case_id,
+                      const char *tenant);
+/* The case's evidence bundle (ledger_case_bundle with the chains in force) appended to out. */
+int server__case_bundle(nt_buf *out, server *s, const char *tenant, const char *case_id);
+
 #endif

@@ -16,9 +16,8 @@ static void case_not_found(server_reply *r)
     server_reply_error(r, 404, "case_not_found", NULL, "no such case");
 }
 
-/* 0 and *h, or -1 with `r` filled (400 bad id, 404, 500). */
-static int case_head(ledger_case_head *h, server_reply *r, server *s, const char *case_id,
-                     const char *tenant)
+int server__case_head(ledger_case_head *h, server_reply *r, server *s, const char *case_id,
+                      const char *tenant)
 {
     int rc;
     if (case_id == NULL || !event_case_valid(case_id, strlen(case_id))) {
@@ -97,7 +96,7 @@ void server_get_case(server_reply *r, server *s, const char *case_id, const char
     char hex[65];
     int e = 0;
 
-    if (case_head(&h, r, s, case_id, tenant) < 0 ||
+    if (server__case_head(&h, r, s, case_id, tenant) < 0 ||
         query_u64(&limit, r, limit_text, "limit", CASE_PAGE_DEFAULT, 1, CASE_PAGE_MAX) < 0 ||
         query_u64(&cursor, r, cursor_text, "cursor", 1, 1, UINT64_MAX - 1) < 0) {
         return;
@@ -137,18 +136,13 @@ done:
     nt_buf_dispose(&body);
 }
 
-void server_get_case_bundle(server_reply *r, server *s, const char *case_id, const char *tenant)
+int server__case_bundle(nt_buf *out, server *s, const char *tenant, const char *case_id)
 {
-    ledger_case_head h;
-    nt_buf body = NT_BUF_INIT;
     nt_bytes certs[RECEIPT_MAX_CERTS];
     server_live *lv;
     size_t n = 0;
     int rc;
 
-    if (case_head(&h, r, s, case_id, tenant) < 0) {
-        return;
-    }
     /* The chains of the identities in force (the tokens carry their own signer's, since
      * events are issued with certReq); at most RECEIPT_MAX_CERTS. */
     lv = server__live_acquire(s);
@@ -157,9 +151,20 @@ void server_get_case_bundle(server_reply *r, server *s, const char *case_id, con
             certs[n++] = nt_buf_bytes(&lv->ids[k].cert_der[i]);
         }
     }
-    rc = ledger_case_bundle(&body, s->ledger, tenant, case_id, certs, n);
+    rc = ledger_case_bundle(out, s->ledger, tenant, case_id, certs, n);
     server__live_release(lv);
-    if (rc < 0) {
+    return rc;
+}
+
+void server_get_case_bundle(server_reply *r, server *s, const char *case_id, const char *tenant)
+{
+    ledger_case_head h;
+    nt_buf body = NT_BUF_INIT;
+
+    if (server__case_head(&h, r, s, case_id, tenant) < 0) {
+        return;
+    }
+    if (server__case_bundle(&body, s, tenant, case_id) < 0) {
         server_reply_error(r, 500, "internal_error", NULL, "bundle: %s", nt_error_last());
         nt_buf_dispose(&body);
         return;

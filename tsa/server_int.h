@@ -364,7 +364,8 @@ typedef struct server_case_slot server_case_slot;
  * 1 when the waiter takes it, 0 when it is gone (the turn passes on). */
 typedef int (*server_case_wake_fn)(void *ctx);
 
-/* The case routes: 1 "/v1/cases/<case>", 2 ".../events", 3 ".../bundle", 0 not one of them;
+/* The case routes: 1 "/v1/cases/<case>", 2 ".../events", 3 ".../bundle", 4 ".../certificate",
+ * 0 not one of them;
  * <case> (anything up to 129 bytes without '/') copied to case_out (may be NULL). */
 int server_case_path(char case_out[132], const char *url);
 int server_cases_new(server_cases **out);
@@ -392,6 +393,14 @@ void server_case_created(server_reply *r, server *s, server_case_req *c, int err
 void server_get_case(server_reply *r, server *s, const char *case_id, const char *tenant,
                      const char *limit, const char *cursor);
 void server_get_case_bundle(server_reply *r, server *s, const char *case_id, const char *tenant);
+/* server_cases_cert.c: at start, the "cases" signer, when configured: the key file's mode (as
+ * every private key's), the key and the certificate readable and a pair (NT_EINVAL naming
+ * cases.certificate_*). */
+int server__cases_signer_check(const server_config *cfg);
+/* GET /v1/cases/<case>/certificate?lang=&format= (server_cases_cert.c), on the read pool: the
+ * signed, time-stamped preservation certificate of a sealed case (docs/HTTP-API.md). */
+void server_get_case_certificate(server_reply *r, server *s, const char *case_id,
+                                 const char *tenant, const char *lang, const char *format);
 /* Stop accepting new connections (the listening socket is closed). */
 void server_http_quiesce(struct server_http *h);
 /*

@@ -61,6 +61,10 @@ static void report_ignored(server_config *nc, const server_config *c)
                 str_differs(nc->web_report_trust, c->web_report_trust),
             "web.*");
     IGNORED(nc->evidence_max_metadata_bytes != c->evidence_max_metadata_bytes, "evidence.*");
+    IGNORED(str_differs(nc->cases_certificate_cert, c->cases_certificate_cert) ||
+                str_differs(nc->cases_certificate_key, c->cases_certificate_key) ||
+                str_differs(nc->cases_certificate_chain, c->cases_certificate_chain),
+            "cases.*");
     IGNORED(nc->tsa_record_certificates != c->tsa_record_certificates, "tsa.record_certificates");
 #undef IGNORED
     nc->tsa_record_certificates = c->tsa_record_certificates;
