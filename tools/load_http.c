@@ -46,7 +46,7 @@ int load__http_parse(http_resp *out, const uint8_t *p, size_t len)
     }
     int status = 0;
     for (int i = 9; i < 12; i++) {
-        if (s[i] < '0' || s[i] > '9') {
+        if (s[i] < '0' || s[i] > '9' || (i == 9 && s[i] == '0')) { /* 100..999 */
             return nt_error_set(NT_EINVAL, "bad HTTP status code");
         }
         status = status * 10 + (s[i] - '0');
