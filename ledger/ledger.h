@@ -134,6 +134,10 @@ int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_byt
  * durably committed (0 and *index_out set) or the append failed (its code).  Must not be
  * called from a ledger_done_fn. */
 int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metadata);
+/* The same for ledger_append_full_async (owner, genTime): the server's own leaves that must be
+ * committed before it answers (certificate leaves, a preservation certificate's token). */
+int ledger_append_full(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metadata,
+                       nt_bytes owner, uint64_t gen_time_ns);
 
 typedef struct ledger_info {
     uint64_t size;              /* committed leaves */

@@ -412,6 +412,12 @@ static void store_waiter_done(void *ctx, int error, uint64_t index)
 
 int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metadata)
 {
+    return ledger_append_full(index_out, l, leaf, metadata, NT_BYTES(NULL, 0), 0);
+}
+
+int ledger_append_full(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metadata,
+                       nt_bytes owner, uint64_t gen_time_ns)
+{
     int error = 0;
     store_waiter w;
 
@@ -421,7 +427,7 @@ int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metada
         pthread_mutex_destroy(&w.mu);
         return nt_error_set(NT_ERROR, "pthread_cond_init");
     }
-    error = ledger_append_async(l, leaf, metadata, store_waiter_done, &w);
+    error = ledger_append_full_async(l, leaf, metadata, owner, gen_time_ns, store_waiter_done, &w);
     if (error == 0) {
         pthread_mutex_lock(&w.mu);
         while (!w.done) {

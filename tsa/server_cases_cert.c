@@ -81,30 +81,11 @@ done:
     return error;
 }
 
-typedef struct cert_wait {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int done, error;
-    uint64_t index;
-} cert_wait;
-
-static void cert_appended(void *ctx, int error, uint64_t index)
-{
-    cert_wait *w = ctx;
-    pthread_mutex_lock(&w->lock);
-    w->done = 1;
-    w->error = error;
-    w->index = index;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
 /* Answer `tsq` with the default identity and anchor the token in the ledger: 0 with the
  * TimeStampResp in *res and the leaf's index, or -1 with `r` filled. */
 static int stamp(tsa_result *res, uint64_t *index, server_reply *r, server *s, nt_bytes tsq)
 {
     server_live *lv = server__live_acquire(s);
-    cert_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
     nt_buf leaf = NT_BUF_INIT;
     record rec;
     uint64_t ns;
@@ -131,18 +112,10 @@ static int stamp(tsa_result *res, uint64_t *index, server_reply *r, server *s, n
     ns = (uint64_t)res->gen_time.tv_sec * 1000000000u + (uint64_t)res->gen_time.tv_nsec;
     rc = record_encode(&leaf, &rec);
     if (rc == 0) {
-        rc = ledger_append_full_async(s->ledger, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
-                                      NT_BYTES(NULL, 0), ns, cert_appended, &w);
+        rc = ledger_append_full(index, s->ledger, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
+                                NT_BYTES(NULL, 0), ns);
     }
     nt_buf_dispose(&leaf);
-    if (rc == 0) {
-        pthread_mutex_lock(&w.lock);
-        while (!w.done) {
-            pthread_cond_wait(&w.cond, &w.lock);
-        }
-        pthread_mutex_unlock(&w.lock);
-        rc = w.error;
-    }
     if (rc < 0) {
         /* nothing was handed out: the token not anchored is dropped */
         server_reply_error(r, 503, "ledger_unavailable", NULL,
@@ -151,7 +124,6 @@ static int stamp(tsa_result *res, uint64_t *index, server_reply *r, server *s, n
         return -1;
     }
     atomic_fetch_add(&s->metrics.tokens_granted, 1);
-    *index = w.index;
     return 0;
 }
 

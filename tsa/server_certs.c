@@ -248,34 +248,14 @@ void server__certs_free(server *s)
 
 /* ------------------------------------------------------------------ recording */
 
-typedef struct append_wait {
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    int done;
-    int error;
-    uint64_t index;
-} append_wait;
-
-static void append_done(void *ctx, int error, uint64_t index)
-{
-    append_wait *w = ctx;
-    pthread_mutex_lock(&w->lock);
-    w->done = 1;
-    w->error = error;
-    w->index = index;
-    pthread_cond_signal(&w->cond);
-    pthread_mutex_unlock(&w->lock);
-}
-
 /* Issue the certificate's own token (certReq) and append its kind-0x04 leaf; wait for it. */
 static int record_one(server *s, const server_identity *id)
 {
     tsa_result res;
     record rec;
     nt_buf leaf = NT_BUF_INIT;
-    append_wait w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0};
     char hex[65];
-    uint64_t ns;
+    uint64_t ns, index = 0;
     int error = 0;
 
     tsa_result_init(&res);
@@ -290,17 +270,11 @@ static int record_one(server *s, const server_identity *id)
     rec.token = nt_buf_bytes(&res.token);
     NT_TRY(record_encode(&leaf, &rec));
     ns = (uint64_t)res.gen_time.tv_sec * 1000000000u + (uint64_t)res.gen_time.tv_nsec;
-    NT_TRY(ledger_append_full_async(s->ledger, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
-                                    NT_BYTES(NULL, 0), ns, append_done, &w));
-    pthread_mutex_lock(&w.lock);
-    while (!w.done) {
-        pthread_cond_wait(&w.cond, &w.lock);
-    }
-    pthread_mutex_unlock(&w.lock);
-    NT_TRY(w.error);
+    NT_TRY(ledger_append_full(&index, s->ledger, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
+                              NT_BYTES(NULL, 0), ns));
     nt_hex_fill(hex, id->sha256, 32);
     nt_log_info("certificate %s of identity %s recorded in the ledger (leaf %llu)", hex, id->name,
-                (unsigned long long)w.index);
+                (unsigned long long)index);
 done:
     tsa_result_dispose(&res);
     nt_buf_dispose(&leaf);

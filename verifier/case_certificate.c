@@ -196,39 +196,27 @@ typedef struct cert_ctx {
     const char *id;
 } cert_ctx;
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static void
-blockf(struct pdf *p, int st, double indent, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *m = g_markup_vprintf_escaped(fmt, ap);
-    va_end(ap);
-    verifier__pdf_block(p, st, m, indent);
-    g_free(m);
-}
-
 static void render_cert(struct pdf *p, const void *ctx)
 {
     const cert_ctx *c = ctx;
     const verifier_case_report *r = c->r;
     int zh = strcmp(verifier__pdf_lang(p), "zh") == 0;
     static const double widths[] = {30, 120, 110, 60, 175};
-    blockf(p, 0, 0, "%s",
-           zh ? "存证证书（案件证据链）" : "Preservation certificate (evidence chain)");
-    blockf(p, 2, 0, "<b>%s</b>: <tt>%s</tt>", zh ? "证书编号" : "Certificate ID", c->id);
-    blockf(p, 2, 0, "<b>%s</b>: %s", zh ? "签发时间" : "Issued at", c->issued);
-    blockf(p, 2, 0, "<b>%s</b>: <tt>%s</tt>", zh ? "租户（平台）" : "Tenant (platform)",
-           nt_buf_cstr(&r->tenant));
-    blockf(p, 2, 0, "<b>%s</b>: <tt>%s</tt>", zh ? "案件编号" : "Case ID",
-           nt_buf_cstr(&r->case_id));
+    verifier__pdf_blockf(
+        p, 0, 0, "%s", zh ? "存证证书（案件证据链）" : "Preservation certificate (evidence chain)");
+    verifier__pdf_blockf(p, 2, 0, "<b>%s</b>: <tt>%s</tt>", zh ? "证书编号" : "Certificate ID",
+                         c->id);
+    verifier__pdf_blockf(p, 2, 0, "<b>%s</b>: %s", zh ? "签发时间" : "Issued at", c->issued);
+    verifier__pdf_blockf(p, 2, 0, "<b>%s</b>: <tt>%s</tt>",
+                         zh ? "租户（平台）" : "Tenant (platform)", nt_buf_cstr(&r->tenant));
+    verifier__pdf_blockf(p, 2, 0, "<b>%s</b>: <tt>%s</tt>", zh ? "案件编号" : "Case ID",
+                         nt_buf_cstr(&r->case_id));
     if (r->have_tsa) {
-        blockf(p, 2, 0, "<b>%s</b>: %s", zh ? "时间戳机构" : "Time-stamping authority",
-               nt_buf_cstr(&r->tsa.subject));
+        verifier__pdf_blockf(p, 2, 0, "<b>%s</b>: %s",
+                             zh ? "时间戳机构" : "Time-stamping authority",
+                             nt_buf_cstr(&r->tsa.subject));
     }
-    blockf(p, 1, 0, "%s", zh ? "事件" : "Events");
+    verifier__pdf_blockf(p, 1, 0, "%s", zh ? "事件" : "Events");
     const char *head[5] = {zh ? "序号" : "Seq", zh ? "时间（genTime）" : "Time (genTime)",
                            zh ? "事件" : "Event", zh ? "账本位置" : "Leaf",
                            zh ? "叶子哈希" : "Leaf hash"};
@@ -247,28 +235,29 @@ static void render_cert(struct pdf *p, const void *ctx)
         g_free(k);
         g_free(h);
     }
-    blockf(p, 1, 0, "%s", zh ? "文件摘要" : "Documents' digests");
+    verifier__pdf_blockf(p, 1, 0, "%s", zh ? "文件摘要" : "Documents' digests");
     for (size_t i = 0; i < r->event_count; i++) {
         const event_body *b = &r->events[i].body;
         for (size_t a = 0; a < b->artifact_count; a++) {
             nt_buf d = NT_BUF_INIT;
             (void)nt_hex_encode(&d, b->artifacts[a].digest.ptr, b->artifacts[a].digest.len);
-            blockf(p, 4, 6, "seq %llu %s: %s:%s", (unsigned long long)b->seq,
-                   b->artifacts[a].has_name ? nt_buf_cstr(&b->artifacts[a].name) : "",
-                   record_alg_name(b->artifacts[a].alg), nt_buf_cstr(&d));
+            verifier__pdf_blockf(p, 4, 6, "seq %llu %s: %s:%s", (unsigned long long)b->seq,
+                                 b->artifacts[a].has_name ? nt_buf_cstr(&b->artifacts[a].name) : "",
+                                 record_alg_name(b->artifacts[a].alg), nt_buf_cstr(&d));
             nt_buf_dispose(&d);
         }
     }
-    blockf(p, 1, 0, "%s", zh ? "账本检查点" : "Ledger checkpoint");
-    blockf(p, 3, 6, "%s", nt_buf_cstr(&r->checkpoint));
-    blockf(p, 1, 0, "%s", zh ? "声明" : "Statement");
-    blockf(p, 2, 0, "%s", zh ? statement_zh : statement_en);
-    blockf(p, 2, 0, "%s",
-           zh ? "本证书的 JSON 文本附有分离式签名（.p7s），可用 notarium verify-report 离线核验；"
-                "证据链可用 notarium verify --bundle 离线重新验证。"
-              : "The JSON text of this certificate carries a detached signature (.p7s): check it "
-                "offline with notarium verify-report; re-verify the chain offline with notarium "
-                "verify --bundle.");
+    verifier__pdf_blockf(p, 1, 0, "%s", zh ? "账本检查点" : "Ledger checkpoint");
+    verifier__pdf_blockf(p, 3, 6, "%s", nt_buf_cstr(&r->checkpoint));
+    verifier__pdf_blockf(p, 1, 0, "%s", zh ? "声明" : "Statement");
+    verifier__pdf_blockf(p, 2, 0, "%s", zh ? statement_zh : statement_en);
+    verifier__pdf_blockf(
+        p, 2, 0, "%s",
+        zh ? "本证书的 JSON 文本附有分离式签名（.p7s），可用 notarium verify-report 离线核验；"
+             "证据链可用 notarium verify --bundle 离线重新验证。"
+           : "The JSON text of this certificate carries a detached signature (.p7s): check it "
+             "offline with notarium verify-report; re-verify the chain offline with notarium "
+             "verify --bundle.");
     verifier__pdf_footer(p);
 }
 

@@ -95,43 +95,30 @@ static const char *CT(const char *lang, const char *key)
     return key;
 }
 
-#if defined(__GNUC__) || defined(__clang__)
-__attribute__((format(printf, 4, 5)))
-#endif
-static void
-blockf(struct pdf *p, int st, double indent, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *m = g_markup_vprintf_escaped(fmt, ap);
-    va_end(ap);
-    verifier__pdf_block(p, st, m, indent);
-    g_free(m);
-}
-
 static void kv(struct pdf *p, const char *key, const char *value, int mono)
 {
     const char *lang = verifier__pdf_lang(p);
     if (mono) {
-        blockf(p, ST_BODY, 0, "<b>%s</b>: <tt>%s</tt>", CT(lang, key), value);
+        verifier__pdf_blockf(p, ST_BODY, 0, "<b>%s</b>: <tt>%s</tt>", CT(lang, key), value);
     } else {
-        blockf(p, ST_BODY, 0, "<b>%s</b>: %s", CT(lang, key), value);
+        verifier__pdf_blockf(p, ST_BODY, 0, "<b>%s</b>: %s", CT(lang, key), value);
     }
 }
 
 static void render_head(struct pdf *p, const verifier_case_report *r)
 {
     const char *lang = verifier__pdf_lang(p);
-    blockf(p, ST_TITLE, 0, "%s", CT(lang, "title"));
+    verifier__pdf_blockf(p, ST_TITLE, 0, "%s", CT(lang, "title"));
     kv(p, "report_id", r->report_id, 1);
     kv(p, "verification_time", r->now_text, 0);
     kv(p, "verifier", VERIFIER_NAME " " NT_VERSION, 0);
     const char *color = r->indication == VERIFIER_PASSED   ? "#006400"
                         : r->indication == VERIFIER_FAILED ? "#b00000"
                                                            : "#a06000";
-    blockf(p, ST_BODY, 0,
-           "<b>%s</b>: <span foreground=\"%s\" weight=\"bold\" size=\"large\">%s</span>",
-           CT(lang, "indication"), color, CT(lang, verifier_indication_name(r->indication)));
+    verifier__pdf_blockf(
+        p, ST_BODY, 0,
+        "<b>%s</b>: <span foreground=\"%s\" weight=\"bold\" size=\"large\">%s</span>",
+        CT(lang, "indication"), color, CT(lang, verifier_indication_name(r->indication)));
     if (r->indication != VERIFIER_PASSED && r->sub != NULL) {
         kv(p, "subindication", r->sub, 1);
     }
@@ -141,7 +128,7 @@ static void render_case(struct pdf *p, const verifier_case_report *r)
 {
     const char *lang = verifier__pdf_lang(p);
     char buf[64];
-    blockf(p, ST_H1, 0, "%s", CT(lang, "case"));
+    verifier__pdf_blockf(p, ST_H1, 0, "%s", CT(lang, "case"));
     if (r->checks[CASE_CHECK_BUNDLE].status != VERIFIER_STEP_PASSED) {
         kv(p, "bundle", CT(lang, "FAILED"), 0);
         return;
@@ -159,32 +146,34 @@ static void render_case(struct pdf *p, const verifier_case_report *r)
     if (r->have_tsa) {
         kv(p, "tsa", nt_buf_cstr(&r->tsa.subject), 0);
     }
-    blockf(p, ST_BODY, 0, "<b>%s</b>:", CT(lang, "checkpoint"));
-    blockf(p, ST_MONO, 6, "%s", nt_buf_cstr(&r->checkpoint));
+    verifier__pdf_blockf(p, ST_BODY, 0, "<b>%s</b>:", CT(lang, "checkpoint"));
+    verifier__pdf_blockf(p, ST_MONO, 6, "%s", nt_buf_cstr(&r->checkpoint));
 }
 
 static void input_line(struct pdf *p, const char *key, const verifier_input *in)
 {
     if (in->present) {
-        blockf(p, ST_SMALL, 6, "%s: %s (%llu B) sha256 %s", CT(verifier__pdf_lang(p), key),
-               nt_buf_cstr(&in->name), (unsigned long long)in->size, in->sha256);
+        verifier__pdf_blockf(p, ST_SMALL, 6, "%s: %s (%llu B) sha256 %s",
+                             CT(verifier__pdf_lang(p), key), nt_buf_cstr(&in->name),
+                             (unsigned long long)in->size, in->sha256);
     }
 }
 
 static void render_inputs(struct pdf *p, const verifier_case_report *r)
 {
     const char *lang = verifier__pdf_lang(p);
-    blockf(p, ST_H1, 0, "%s", CT(lang, "inputs"));
+    verifier__pdf_blockf(p, ST_H1, 0, "%s", CT(lang, "inputs"));
     input_line(p, "bundle", &r->bundle);
     input_line(p, "trust", &r->trust);
     input_line(p, "log_key", &r->log_key);
     input_line(p, "disclosures", &r->disclose);
     for (size_t i = 0; i < r->document_count; i++) {
         const case_document *d = &r->documents[i];
-        blockf(p, ST_SMALL, 6, "%s: %s %s:%s — %s %s", CT(lang, "document"),
-               d->path != NULL ? d->path : "", nt_buf_cstr(&d->alg), nt_buf_cstr(&d->digest),
-               CT(lang, d->claimed_by.len > 0 ? "claimed_by" : "not_claimed"),
-               nt_buf_cstr(&d->claimed_by));
+        verifier__pdf_blockf(p, ST_SMALL, 6, "%s: %s %s:%s — %s %s", CT(lang, "document"),
+                             d->path != NULL ? d->path : "", nt_buf_cstr(&d->alg),
+                             nt_buf_cstr(&d->digest),
+                             CT(lang, d->claimed_by.len > 0 ? "claimed_by" : "not_claimed"),
+                             nt_buf_cstr(&d->claimed_by));
     }
 }
 
@@ -195,7 +184,7 @@ static void render_timeline(struct pdf *p, const verifier_case_report *r)
     const char *head[6];
     static const char *const keys[] = {"col_seq",  "col_time", "col_kind",
                                        "col_docs", "col_who",  "col_result"};
-    blockf(p, ST_H1, 0, "%s", CT(lang, "timeline"));
+    verifier__pdf_blockf(p, ST_H1, 0, "%s", CT(lang, "timeline"));
     for (size_t i = 0; i < 6; i++) {
         head[i] = CT(lang, keys[i]);
     }
@@ -245,20 +234,20 @@ static void render_timeline(struct pdf *p, const verifier_case_report *r)
 static void render_checks(struct pdf *p, const verifier_case_report *r)
 {
     const char *lang = verifier__pdf_lang(p);
-    blockf(p, ST_H1, 0, "%s", CT(lang, "checks"));
+    verifier__pdf_blockf(p, ST_H1, 0, "%s", CT(lang, "checks"));
     for (int i = 0; i < CASE_CHECK_COUNT; i++) {
         const verifier_step_result *st = &r->checks[i];
         char key[40];
         snprintf(key, sizeof(key), "check_%s", verifier__case_check_name((case_check_id)i));
-        blockf(p, ST_BODY, 0, "<b>%d. %s</b> — %s%s%s", i + 1, CT(lang, key),
-               CT(lang, verifier_status_name(st->status)), st->sub != NULL ? " · " : "",
-               st->sub != NULL ? st->sub : "");
+        verifier__pdf_blockf(p, ST_BODY, 0, "<b>%d. %s</b> — %s%s%s", i + 1, CT(lang, key),
+                             CT(lang, verifier_status_name(st->status)),
+                             st->sub != NULL ? " · " : "", st->sub != NULL ? st->sub : "");
         size_t pos = 0, len;
         const char *line;
         const nt_buf *details = strcmp(lang, "zh") == 0 ? &st->details_zh : &st->details;
         while (verifier__next_line(details, &pos, &line, &len)) {
             char *d = g_strndup(line, len);
-            blockf(p, ST_SMALL, 14, "%s", d);
+            verifier__pdf_blockf(p, ST_SMALL, 14, "%s", d);
             g_free(d);
         }
     }
@@ -267,9 +256,9 @@ static void render_checks(struct pdf *p, const verifier_case_report *r)
 static void render_end(struct pdf *p, const verifier_case_report *r)
 {
     const char *lang = verifier__pdf_lang(p);
-    blockf(p, ST_H1, 0, "%s", CT(lang, "conclusion"));
-    blockf(p, ST_BODY, 0, "%s", verifier__case_conclusion(r, lang));
-    blockf(p, ST_H1, 0, "%s", CT(lang, "limits"));
+    verifier__pdf_blockf(p, ST_H1, 0, "%s", CT(lang, "conclusion"));
+    verifier__pdf_blockf(p, ST_BODY, 0, "%s", verifier__case_conclusion(r, lang));
+    verifier__pdf_blockf(p, ST_H1, 0, "%s", CT(lang, "limits"));
     size_t pos = 0, len;
     const char *line;
     while (verifier__next_line(&r->limits, &pos, &line, &len)) {
@@ -280,16 +269,17 @@ static void render_end(struct pdf *p, const verifier_case_report *r)
             /* the one limit with a number in it */
             const char *num = d + sizeof(unsealed) - 1;
             char *seq = g_strndup(num, strspn(num, "0123456789")); /* no %.*s in glib's */
-            blockf(p, ST_BODY, 6, "• 本案未封存：完整性仅证明至所示最后一个事件（seq %s）", seq);
+            verifier__pdf_blockf(p, ST_BODY, 6,
+                                 "• 本案未封存：完整性仅证明至所示最后一个事件（seq %s）", seq);
             g_free(seq);
         } else {
-            blockf(p, ST_BODY, 6, "• %s", CT(lang, d));
+            verifier__pdf_blockf(p, ST_BODY, 6, "• %s", CT(lang, d));
         }
         g_free(d);
     }
-    blockf(p, ST_H1, 0, "%s", CT(lang, "yourself"));
-    blockf(p, ST_BODY, 0, "%s", CT(lang, "yourself_text"));
-    blockf(p, ST_MONO, 6, "%s", nt_buf_cstr(&r->command_line));
+    verifier__pdf_blockf(p, ST_H1, 0, "%s", CT(lang, "yourself"));
+    verifier__pdf_blockf(p, ST_BODY, 0, "%s", CT(lang, "yourself_text"));
+    verifier__pdf_blockf(p, ST_MONO, 6, "%s", nt_buf_cstr(&r->command_line));
     verifier__pdf_footer(p);
 }
 

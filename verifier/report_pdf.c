@@ -561,6 +561,16 @@ void verifier__pdf_block(struct pdf *p, int style, const char *markup, double in
     block(p, (enum style)style, markup, indent);
 }
 
+void verifier__pdf_blockf(struct pdf *p, int style, double indent, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *m = g_markup_vprintf_escaped(fmt, ap);
+    va_end(ap);
+    block(p, (enum style)style, m, indent);
+    g_free(m);
+}
+
 void verifier__pdf_footer(struct pdf *p)
 {
     footer(p);

@@ -241,6 +241,11 @@ int verifier__pdf_render(nt_buf *out, const char *path, const char *lang, const 
                          void (*fn)(struct pdf *p, const void *ctx), const void *ctx);
 const char *verifier__pdf_lang(const struct pdf *p);
 void verifier__pdf_block(struct pdf *p, int style, const char *markup, double indent);
+/* verifier__pdf_block of a printf format whose arguments are markup-escaped (g_markup). */
+#if defined(__GNUC__) || defined(__clang__)
+__attribute__((format(printf, 4, 5)))
+#endif
+void verifier__pdf_blockf(struct pdf *p, int style, double indent, const char *fmt, ...);
 void verifier__pdf_footer(struct pdf *p);
 void verifier__pdf_row(struct pdf *p, const char *const *cells, const double *widths, size_t n,
                        int header);
