@@ -71,7 +71,11 @@ int load__http_parse(http_resp *out, const uint8_t *p, size_t len)
         } else if (header_is(line, llen, "Transfer-Encoding", &v)) {
             return nt_error_set(NT_EINVAL, "Transfer-Encoding is not supported by this client");
         } else if (header_is(line, llen, "Connection", &v)) {
-            close = strncasecmp(v, "close", 5) == 0;
+            size_t vlen = (size_t)(eol - v); /* v lies within the line: never read past eol */
+            while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t')) {
+                vlen--;
+            }
+            close = vlen == 5 && strncasecmp(v, "close", 5) == 0;
         }
         line = eol + 1;
     }
