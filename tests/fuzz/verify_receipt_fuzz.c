@@ -20,16 +20,9 @@ static void fuzz_init(void)
         return;
     }
     done = 1;
-    fx_pki pki;
-    fx_log log;
-    time_t now = 1767225600; /* fixed: 2026-01-01 */
-    if (fx_pki_new(&pki, "Fuzz Root", "Fuzz TSA", now - FX_DAY, now + 365 * FX_DAY) < 0 ||
-        fx_log_new(&log, "notarium.test/log") < 0 || fx_pem_cert(&g_trust, pki.root) < 0 ||
-        fx_log_vkey(&g_vkey, &log) < 0) {
+    if (fx_fuzz_anchors(&g_trust, &g_vkey, "notarium.test/log") < 0) {
         abort();
     }
-    fx_pki_dispose(&pki);
-    fx_log_dispose(&log);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -12,6 +12,7 @@
 #include "tests/unit/test.h"
 
 #include <openssl/evp.h>
+#include <pthread.h>
 
 #define FIX_ORIGIN "example.test/notarium-store"
 
@@ -185,6 +186,25 @@ static inline void fix_rm_rf(const char *dir)
     if (system(cmd) != 0) {
         fprintf(stderr, "could not remove %s\n", dir);
     }
+}
+
+/* Counts async appends down to 0 (`left`), and those that failed; fix_on_done is their
+ * ledger_done_fn.  Wait with pthread_cond_wait on cv while left > 0. */
+typedef struct fix_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int left, failed;
+} fix_waiter;
+
+static NT_UNUSED void fix_on_done(void *ctx, int error, uint64_t index)
+{
+    fix_waiter *w = ctx;
+    (void)index;
+    pthread_mutex_lock(&w->mu);
+    w->left--;
+    w->failed += error != 0;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
 }
 
 #endif

@@ -9,32 +9,15 @@
 
 #include <pthread.h>
 
-typedef struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int left, failed;
-} waiter;
-
-static void on_done(void *ctx, int error, uint64_t index)
-{
-    waiter *w = ctx;
-    (void)index;
-    pthread_mutex_lock(&w->mu);
-    w->left--;
-    w->failed += error != 0;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 /* Append leaves seed 0..n-1 (no metadata) with the given genTimes, wait for all. */
 static void append_timed(ledger *l, const uint64_t *gen, int n)
 {
-    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n, 0};
+    fix_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, n, 0};
     nt_buf leaf = NT_BUF_INIT;
     for (int i = 0; i < n; i++) {
         fix_leaf_plain(&leaf, (uint64_t)i + 1000u * gen[i] % 7u, 40);
         REQUIRE(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
-                                         NT_BYTES(NULL, 0), gen[i], on_done, &w) == 0);
+                                         NT_BYTES(NULL, 0), gen[i], fix_on_done, &w) == 0);
     }
     pthread_mutex_lock(&w.mu);
     while (w.left > 0) {

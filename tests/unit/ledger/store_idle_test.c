@@ -19,23 +19,6 @@
 #define IDLE_BOUND_NS  (IDLE_APPENDS * 50000000ull) /* half the early end, per append */
 #define BURST          64
 
-typedef struct waiter {
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int left, failed;
-} waiter;
-
-static void on_done(void *ctx, int error, uint64_t index)
-{
-    waiter *w = ctx;
-    (void)index;
-    pthread_mutex_lock(&w->mu);
-    w->left--;
-    w->failed += error != 0;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
 static void test_lone_appends_commit_at_once(void)
 {
     char dir[256];
@@ -74,7 +57,7 @@ static void test_burst_still_batches(void)
     ledger *l = NULL;
     ledger_options o;
     ledger_info before, after;
-    waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, BURST, 0};
+    fix_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, BURST, 0};
     nt_buf leaf = NT_BUF_INIT;
 
     REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
@@ -85,7 +68,7 @@ static void test_burst_still_batches(void)
     for (int i = 0; i < BURST; i++) {
         fix_leaf_plain(&leaf, (uint64_t)i, 40);
         REQUIRE(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
-                                         NT_BYTES(NULL, 0), 0, on_done, &w) == 0);
+                                         NT_BYTES(NULL, 0), 0, fix_on_done, &w) == 0);
     }
     pthread_mutex_lock(&w.mu);
     while (w.left > 0) {
