@@ -25,8 +25,17 @@ jobs="$(nproc 2>/dev/null || echo 2)"
 builds="${NT_TEST_BUILDS:-lint normal asan valgrind fuzz verifier-only}"
 status=0
 summary=()
+failed_passes=()
+# Each pass's output also goes to build-test-logs/<pass>.log; the end of the run repeats
+# the lines that name a failure and the tail of every failed pass, so that the last screen
+# of a CI log (often all a reader gets) says what failed and why.
+logs="$root/build-test-logs"
+mkdir -p "$logs"
 for b in $builds; do
   start=$(date +%s)
+  exec 3>&1 4>&2
+  exec > >(tee "$logs/$b.log") 2>&1
+  tee_pid=$!
   case "$b" in
     normal|asan)
       dir="$root/build-test-$b"
@@ -131,7 +140,19 @@ for b in $builds; do
       ;;
     *) echo "unknown pass $b (lint, normal, asan, valgrind, fuzz, verifier-only)" >&2; exit 2 ;;
   esac
+  exec 1>&3 2>&4 3>&- 4>&-
+  wait "$tee_pid" 2>/dev/null || true
   summary+=("$b: $result in $(( $(date +%s) - start )) s")
+  if [ "$result" != passed ]; then
+    failed_passes+=("$b")
+  fi
+done
+for b in "${failed_passes[@]}"; do
+  echo "==> $b failed: the lines naming a failure (whole log: build-test-logs/$b.log)" >&2
+  grep -E 'FAIL|ERROR|SUMMARY: |[Ee]rror:|Assertion|deadly signal|Test failed|LeakSanitizer|runtime error|\*\*\*' \
+    "$logs/$b.log" | tail -n 60 >&2 || true
+  echo "==> $b failed: its last 60 lines" >&2
+  tail -n 60 "$logs/$b.log" >&2
 done
 echo "==> summary" >&2
 for line in "${summary[@]}"; do
