@@ -38,16 +38,31 @@ for src in "$root"/tests/fuzz/*_fuzz.c; do
   if [ -n "$only" ] && [ "$only" != "$target" ]; then
     continue
   fi
-  mkdir -p "$dir/corpus/$target"
+  seeds="$root/tests/fuzz/corpus/$target"
   # NT_FUZZ_RUNS + NT_FUZZ_SEED make a run deterministic (CI's smoke run): the same
   # inputs in the same order on any machine, however fast, instead of a time budget.
+  # libFuzzer reads a corpus directory in readdir order, which differs from one file
+  # system to the next (and shuffles and sorts from there), so the smoke run gives the
+  # committed corpus as a list in name order (-seed_inputs) and starts from an empty
+  # working corpus of its own: a crash CI finds is found by the same run anywhere.
   if [ -n "${NT_FUZZ_RUNS:-}" ]; then
+    work="$dir/smoke/$target"
+    rm -rf "$work"
+    mkdir -p "$work"
+    list="$dir/smoke/$target.seeds"
+    find "$seeds" -maxdepth 1 -type f -print | LC_ALL=C sort | paste -sd, - >"$list"
     budget=(-runs="$NT_FUZZ_RUNS" -seed="${NT_FUZZ_SEED:-1}")
+    if [ -s "$list" ]; then
+      budget+=(-seed_inputs=@"$list")
+    fi
     echo "==> fuzzing $target for $NT_FUZZ_RUNS runs (seed ${NT_FUZZ_SEED:-1})" >&2
+    "$dir/tests/fuzz/fuzz_$target" "${budget[@]}" -max_len=65536 -print_final_stats=1 \
+        -artifact_prefix="$dir/smoke/$target-" "$work"
   else
+    mkdir -p "$dir/corpus/$target"
     budget=(-max_total_time="$seconds" ${NT_FUZZ_SEED:+-seed="$NT_FUZZ_SEED"})
     echo "==> fuzzing $target for ${seconds}s" >&2
+    "$dir/tests/fuzz/fuzz_$target" "${budget[@]}" -max_len=65536 -print_final_stats=1 \
+        "$dir/corpus/$target" "$seeds"
   fi
-  "$dir/tests/fuzz/fuzz_$target" "${budget[@]}" -max_len=65536 -print_final_stats=1 \
-      "$dir/corpus/$target" "$root/tests/fuzz/corpus/$target"
 done
