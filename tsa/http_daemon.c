@@ -82,34 +82,63 @@ static unsigned connection_limit(void)
  */
 #define HTTP_CONN_POOL_BYTES (16u * 1024u)
 
-/* One MHD daemon on `fd` for `listener` (HTTPS: with the options of http_tls.c). */
+/*
+ * One MHD daemon on `fd` for `listener` (HTTPS: with the options of
+ * http_tls.c).  A pool of workers (pool > 1) for the plain or HTTPS listener
+ * gets its connections from an accept thread (http_accept.c) that spreads
+ * them over the workers; a single thread and the admin listener accept
+ * themselves.  The fd is consumed, also on failure.
+ */
 static struct MHD_Daemon *daemon_start(struct server_http *h, int fd, http_listener listener,
                                        unsigned pool, unsigned max)
 {
     server *s = h->s;
     http_daemon_ctx *d = &h->ctx[listener];
-    struct MHD_OptionItem extra[4] = {{MHD_OPTION_END, 0, NULL}};
+    struct MHD_OptionItem extra[5] = {{MHD_OPTION_END, 0, NULL}};
+    size_t n = 0;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
+    int spread = pool > 1 && listener != HTTP_LISTENER_ADMIN;
+    struct MHD_Daemon *daemon;
 
+    if (spread) {
+        flags |= MHD_USE_NO_LISTEN_SOCKET;
+    } else {
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+        extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    }
     if (listener == HTTP_LISTENER_TLS) {
         flags |= MHD_USE_TLS;
-        http__tls_options(extra);
+        http__tls_options(extra + n);
     }
-    return MHD_start_daemon(flags, 0, NULL, NULL, http__on_access, d, MHD_OPTION_EXTERNAL_LOGGER,
-                            on_mhd_log, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-                            MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED,
-                            http__on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection, d,
-                            MHD_OPTION_URI_LOG_CALLBACK, http__on_uri, d,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
-                            MHD_OPTION_CONNECTION_LIMIT, max, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                            s->cfg->http_max_per_address, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                            (size_t)HTTP_CONN_POOL_BYTES, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+    daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, http__on_access, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
+        MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s,
+        MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_URI_LOG_CALLBACK, http__on_uri,
+        d, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, max,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg->http_max_per_address,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL_BYTES, MHD_OPTION_ARRAY, extra,
+        MHD_OPTION_END);
+    if (daemon == NULL) {
+        close(fd);
+        return NULL;
+    }
+    if (spread && http__acceptor_start(&h->acceptor[listener], daemon, fd) < 0) {
+        MHD_stop_daemon(daemon);
+        close(fd);
+        return NULL;
+    }
+    return daemon;
 }
 
 static void daemons_stop(struct server_http *h)
 {
     struct MHD_Daemon **all[] = {&h->daemon, &h->tls_daemon, &h->admin_daemon};
+    for (size_t i = 0; i < NT_ARRAY_LEN(h->acceptor); i++) {
+        /* Before its daemon stops: no connection is handed to a stopped one. */
+        http__acceptor_free(h->acceptor[i]);
+        h->acceptor[i] = NULL;
+    }
     for (size_t i = 0; i < NT_ARRAY_LEN(all); i++) {
         if (*all[i] != NULL) {
             MHD_stop_daemon(*all[i]);
@@ -131,22 +160,22 @@ static int daemons_start(struct server_http *h, const server_listen_fds *fds, un
     }
     if (fds->plain >= 0 &&
         (h->daemon = daemon_start(h, fds->plain, HTTP_LISTENER_PLAIN, pool, max)) == NULL) {
-        close(fds->plain);
         error = nt_error_set(NT_EIO, "cannot start the HTTP daemon on %s", s->address);
     }
-    if (fds->tls >= 0 && (error < 0 || (h->tls_daemon = daemon_start(h, fds->tls, HTTP_LISTENER_TLS,
-                                                                     pool, max)) == NULL)) {
-        close(fds->tls);
-        if (error == 0) {
+    if (fds->tls >= 0) {
+        if (error < 0) {
+            close(fds->tls);
+        } else if ((h->tls_daemon = daemon_start(h, fds->tls, HTTP_LISTENER_TLS, pool, max)) ==
+                   NULL) {
             error = nt_error_set(NT_EIO, "cannot start the HTTPS daemon on %s", s->tls_address);
         }
     }
     /* The admin listener: a few connections, one thread. */
-    if (fds->admin >= 0 &&
-        (error < 0 ||
-         (h->admin_daemon = daemon_start(h, fds->admin, HTTP_LISTENER_ADMIN, 0, 64)) == NULL)) {
-        close(fds->admin);
-        if (error == 0) {
+    if (fds->admin >= 0) {
+        if (error < 0) {
+            close(fds->admin);
+        } else if ((h->admin_daemon = daemon_start(h, fds->admin, HTTP_LISTENER_ADMIN, 0, 64)) ==
+                   NULL) {
             error = nt_error_set(NT_EIO, "cannot start the admin daemon on %s", s->admin_address);
         }
     }
@@ -212,7 +241,12 @@ void server_http_quiesce(struct server_http *h)
     }
     h->quiesced = 1;
     for (size_t i = 0; i < NT_ARRAY_LEN(all); i++) {
-        MHD_socket fd = all[i] != NULL ? MHD_quiesce_daemon(all[i]) : MHD_INVALID_SOCKET;
+        MHD_socket fd;
+        if (i < NT_ARRAY_LEN(h->acceptor) && h->acceptor[i] != NULL) {
+            http__acceptor_quiesce(h->acceptor[i]); /* its daemon has no listening socket */
+            continue;
+        }
+        fd = all[i] != NULL ? MHD_quiesce_daemon(all[i]) : MHD_INVALID_SOCKET;
         if (fd != MHD_INVALID_SOCKET) {
             close(fd);
         }

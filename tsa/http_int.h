@@ -37,11 +37,14 @@ typedef struct http_daemon_ctx {
     http_listener listener;
 } http_daemon_ctx;
 
+typedef struct http_acceptor http_acceptor; /* http_accept.c */
+
 struct server_http {
     struct MHD_Daemon *daemon; /* plain; NULL when listen is null */
     struct MHD_Daemon *tls_daemon;
     struct MHD_Daemon *admin_daemon;
-    http_daemon_ctx ctx[3]; /* by http_listener */
+    http_acceptor *acceptor[2]; /* plain, TLS: when served by a pool of workers */
+    http_daemon_ctx ctx[3];     /* by http_listener */
     server *s;
     int quiesced;
     http_ticket *tickets; /* requests suspended for the ledger (http_async.c) */
@@ -139,6 +142,11 @@ void http__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* http_tls.c: the TLS daemon's extra options (up to 3 items with the END), and a new TLS
  * connection's set-up (credentials current now, client certificate request). */
+/* http_accept.c: one thread accepts for a pool daemon and spreads the connections. */
+int http__acceptor_start(http_acceptor **out, struct MHD_Daemon *daemon, int fd);
+void http__acceptor_quiesce(http_acceptor *a); /* stops accepting, closes the socket */
+void http__acceptor_free(http_acceptor *a);
+
 size_t http__tls_options(struct MHD_OptionItem *opts);
 void http__tls_conn_start(http_conn *c, struct MHD_Connection *conn);
 

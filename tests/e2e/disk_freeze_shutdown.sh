@@ -8,7 +8,8 @@
 # rejection; evidence: JSON "ledger_unavailable") and exits with status 3
 # (documented in OPERATING.md) instead of aborting inside libmicrohttpd
 # ("MHD_stop_daemon() called while we have suspended connections", SIGABRT)
-# or hanging on the stalled commit.  No token leaves the server.
+# or hanging on the stalled commit.  No token leaves the server.  While it drains,
+# new connections are refused (the listening socket is closed first).
 set -euo pipefail
 
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -49,10 +50,24 @@ nt_wait_for 'q=$(curl -sS --max-time 5 "$NT_URL/healthz" | jq ".ledger.requests_
 start=$(date +%s%N)
 rc=0
 kill -TERM "$NT_PID"
+# While it drains (1 s), its listening socket is closed at once: a new connection is
+# refused (curl exit 7) while the server is still there (the accept thread of
+# tsa/http_accept.c stopped, the waiting requests not answered yet).
+refused=0
+for _ in $(seq 1 50); do
+    crc=0
+    curl -sS -o /dev/null --max-time 1 "$NT_URL/healthz" 2>/dev/null || crc=$?
+    if [[ $crc == 7 ]]; then
+        kill -0 "$NT_PID" 2>/dev/null && refused=1
+        break
+    fi
+    sleep 0.01
+done
 wait "$NT_PID" || rc=$?
 ms=$(( ($(date +%s%N) - start) / 1000000 ))
 NT_PIDS=()
 wait "${c_pids[@]}" || true # the clients
+nt_check "$refused == 1" "a new connection was not refused while the server drained"
 nt_check "$rc == 3" "server exited with status $rc after SIGTERM on a frozen disk, want 3"
 nt_check "$ms -lt 10000" "shutdown took $ms ms (drain bound 1000 ms)"
 grep -q "did not commit within 1000 ms" "$NT_LOG" || nt_fail "no shutdown message in the log"
