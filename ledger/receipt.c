@@ -1,6 +1,7 @@
 /*
  * receipt.c - the receipt JSON codec described in receipt.h and
- * docs/FORMATS.md, on jansson.  Part of the pure `nt_merkle` library so that
+ * docs/FORMATS.md: the decoder on jansson, the encoder writing the text
+ * directly (jansson's layout, byte for byte).  Part of the pure `nt_merkle` library so that
  * the server that writes receipts and the offline verifier that reads them
  * share one codec.
  *
@@ -11,6 +12,7 @@
  */
 #include "ledger/receipt.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +45,7 @@ void receipt_dispose(receipt *r)
 
 /* ------------------------------------------------------------------ encode */
 
-/* Text members must be non-empty UTF-8 without NUL (jansson checks the UTF-8). */
+/* Text members must be non-empty UTF-8 without NUL (nt_json_put_string checks the UTF-8). */
 static int check_text_member(const char *member, const nt_buf *b)
 {
     if (b->len == 0) {
@@ -52,109 +54,81 @@ static int check_text_member(const char *member, const nt_buf *b)
     if (memchr(b->ptr, '\0', b->len) != NULL) {
         return nt_error_set(NT_EINVAL, "%s: contains a NUL byte", member);
     }
-    return 0;
-}
-
-/* A new JSON string holding base64(data); NULL only when out of memory. */
-static json_t *b64_string(const uint8_t *data, size_t len)
-{
-    nt_buf b = NT_BUF_INIT;
-    json_t *s = NULL;
-    if (nt_base64_encode(&b, data, len) == 0) {
-        s = json_stringn(b.len > 0 ? (const char *)b.ptr : "", b.len);
-    }
-    nt_buf_dispose(&b);
-    return s;
-}
-
-/* json_object_set_new that reports failure (it steals `value` either way); a NULL value is
- * a failed allocation upstream. */
-static int set_member(json_t *obj, const char *key, json_t *value)
-{
-    if (value == NULL) {
-        return nt_error_set(NT_ENOMEM, "receipt: out of memory");
-    }
-    if (json_object_set_new(obj, key, value) != 0) {
-        return nt_error_set(NT_ENOMEM, "receipt: out of memory");
-    }
-    return 0;
-}
-
-static int append_item(json_t *arr, json_t *value)
-{
-    if (value == NULL) {
-        return nt_error_set(NT_ENOMEM, "receipt: out of memory");
-    }
-    if (json_array_append_new(arr, value) != 0) {
-        return nt_error_set(NT_ENOMEM, "receipt: out of memory");
+    if (!nt_utf8_valid(b->ptr, b->len)) {
+        return nt_error_set(NT_EINVAL, "%s: not valid UTF-8", member);
     }
     return 0;
 }
 
 /*
- * Pretty-printed, a newline appears only between members (newlines inside strings are
- * escaped), so "\n  \"certificates\": []" occurs exactly once in the text of a receipt
- * encoded without certificates: the place where certs_text goes.
+ * The receipt is written directly, not through a jansson tree: it is the reply of every
+ * POST /v1/evidence, where building and dumping the tree cost more than the token's
+ * signature (docs/PERFORMANCE.md).  The text is byte for byte what jansson writes with
+ * JSON_INDENT(2) | JSON_PRESERVE_ORDER (ledger/receipt_test.c compares the two on many
+ * receipts): members on their own lines, "key": value, two spaces per level, an empty
+ * array as [].
  */
-#define CERTS_MEMBER "\n  \"certificates\": "
 
-static int put_with_certs_text(nt_buf *out, const char *text, nt_bytes certs_text)
+/* base64(data) as a JSON string (the alphabet needs no escaping). */
+static int put_b64(nt_buf *out, const uint8_t *data, size_t len)
 {
-    const char *at = strstr(text, CERTS_MEMBER "[]");
-    size_t head;
     int error = 0;
-
-    NT_ENSURE(at != NULL, NT_ERROR, "receipt: no certificates member");
-    head = (size_t)(at - text) + strlen(CERTS_MEMBER);
-    NT_TRY(nt_buf_put(out, text, head));
-    NT_TRY(nt_buf_put(out, certs_text.ptr, certs_text.len));
-    NT_TRY(nt_buf_puts(out, at + strlen(CERTS_MEMBER) + 2));
+    NT_TRY(nt_buf_putc(out, '"'));
+    NT_TRY(nt_base64_encode(out, data, len));
+    NT_TRY(nt_buf_putc(out, '"'));
 done:
     return error;
 }
 
+/* An array of base64 strings at the given depth (its items one deeper). */
+static int put_b64_array(nt_buf *out, const uint8_t *const *items, const size_t *lens, size_t count,
+                         int depth)
+{
+    int error = 0;
+    if (count == 0) {
+        return nt_buf_puts(out, "[]");
+    }
+    NT_TRY(nt_buf_putc(out, '['));
+    for (size_t i = 0; i < count; i++) {
+        NT_TRY(nt_buf_puts(out, i == 0 ? "\n" : ",\n"));
+        NT_TRY(nt_buf_printf(out, "%*s", 2 * (depth + 1), ""));
+        NT_TRY(put_b64(out, items[i], lens[i]));
+    }
+    NT_TRY(nt_buf_printf(out, "\n%*s]", 2 * depth, ""));
+done:
+    return error;
+}
+
+static int put_certs_array(nt_buf *out, const nt_buf *certs, size_t count)
+{
+    const uint8_t *items[RECEIPT_MAX_CERTS];
+    size_t lens[RECEIPT_MAX_CERTS];
+    for (size_t i = 0; i < count; i++) {
+        items[i] = certs[i].ptr;
+        lens[i] = certs[i].len;
+    }
+    return put_b64_array(out, items, lens, count, 1);
+}
+
 int receipt_certs_text(nt_buf *out, const nt_buf *certs, size_t count)
 {
-    json_t *root = json_object(), *arr = json_array();
-    nt_buf dump = NT_BUF_INIT;
-    const char *text, *at;
-    size_t len;
     int error = 0;
-
     NT_ENSURE(count <= RECEIPT_MAX_CERTS, NT_EINVAL, "certificates: more than %d",
               RECEIPT_MAX_CERTS);
-    NT_ENSURE(root != NULL && arr != NULL, NT_ENOMEM, "receipt: out of memory");
     for (size_t i = 0; i < count; i++) {
         NT_ENSURE(certs[i].len > 0, NT_EINVAL, "certificates[%zu]: empty", i);
-        NT_TRY(append_item(arr, b64_string(certs[i].ptr, certs[i].len)));
     }
-    /* Two members, so that the array is written at the depth and with the lead-in it has in
-     * a receipt: "{\n  \"version\": 1,\n  \"certificates\": [...]\n}". */
-    NT_TRY(set_member(root, "version", json_integer(RECEIPT_VERSION)));
-    NT_TRY(set_member(root, "certificates", arr));
-    arr = NULL;
-    NT_TRY(nt_json_dump(&dump, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
-    text = nt_buf_cstr(&dump);
-    at = strstr(text, CERTS_MEMBER);
-    len = strlen(text);
-    NT_ENSURE(at != NULL && len >= 2 && memcmp(text + len - 2, "\n}", 2) == 0, NT_ERROR,
-              "receipt: unexpected certificates text");
-    at += strlen(CERTS_MEMBER);
-    NT_TRY(nt_buf_put(out, at, (size_t)(text + len - 2 - at)));
+    NT_TRY(put_certs_array(out, certs, count));
 done:
-    nt_buf_dispose(&dump);
-    json_decref(root);
-    json_decref(arr);
     return error;
 }
 
 int receipt_encode(nt_buf *out, const receipt *r)
 {
-    nt_buf text = NT_BUF_INIT;
+    const uint8_t *hashes[RECEIPT_MAX_PROOF];
+    size_t hash_lens[RECEIPT_MAX_PROOF];
+    size_t count, had = out->len;
     int error = 0;
-    json_t *root = NULL, *log = NULL, *leaf = NULL, *proof = NULL, *hashes = NULL, *certs = NULL;
-    json_t *text_member;
-    size_t count;
 
     NT_ENSURE(r->version == RECEIPT_VERSION, NT_EINVAL, "version: %d is not %d", r->version,
               RECEIPT_VERSION);
@@ -174,72 +148,51 @@ int receipt_encode(nt_buf *out, const receipt *r)
     for (size_t i = 0; i < r->cert_count; i++) {
         NT_ENSURE(r->certs[i].len > 0, NT_EINVAL, "certificates[%zu]: empty", i);
     }
-
-    /* jansson keeps insertion order: the members come out in the documented order. */
-    root = json_object();
-    log = json_object();
-    leaf = json_object();
-    proof = json_object();
-    hashes = json_array();
-    certs = json_array();
-    NT_ENSURE(root != NULL && log != NULL && leaf != NULL && proof != NULL && hashes != NULL &&
-                  certs != NULL,
-              NT_ENOMEM, "receipt: out of memory");
-
-    NT_TRY(set_member(root, "version", json_integer(RECEIPT_VERSION)));
-    text_member = json_stringn((const char *)r->origin.ptr, r->origin.len);
-    NT_ENSURE(text_member != NULL, NT_EINVAL, "log.origin: not valid UTF-8");
-    NT_TRY(set_member(log, "origin", text_member));
-    NT_TRY(set_member(root, "log", log));
-    log = NULL;
-    NT_TRY(set_member(leaf, "index", json_integer((json_int_t)r->leaf_index)));
-    NT_TRY(set_member(leaf, "data", b64_string(r->leaf.ptr, r->leaf.len)));
-    NT_TRY(set_member(root, "leaf", leaf));
-    leaf = NULL;
-    NT_TRY(set_member(root, "token", b64_string(r->token.ptr, r->token.len)));
-    NT_TRY(set_member(proof, "tree_size", json_integer((json_int_t)r->tree_size)));
-    for (size_t i = 0; i < count; i++) {
-        NT_TRY(append_item(hashes, b64_string(r->proof.ptr + i * 32, 32)));
-    }
-    NT_TRY(set_member(proof, "hashes", hashes));
-    hashes = NULL;
-    NT_TRY(set_member(root, "proof", proof));
-    proof = NULL;
-    text_member = json_stringn((const char *)r->checkpoint.ptr, r->checkpoint.len);
-    NT_ENSURE(text_member != NULL, NT_EINVAL, "checkpoint: not valid UTF-8");
-    NT_TRY(set_member(root, "checkpoint", text_member));
-    for (size_t i = 0; i < r->cert_count; i++) {
-        NT_TRY(append_item(certs, b64_string(r->certs[i].ptr, r->certs[i].len)));
-    }
-    NT_TRY(set_member(root, "certificates", certs));
-    certs = NULL;
+    NT_ENSURE(r->certs_text.len == 0 || r->cert_count == 0, NT_EINVAL,
+              "certificates: both certs and certs_text given");
     NT_ENSURE(!(r->has_metadata && r->metadata_withheld), NT_EINVAL,
               "metadata: both given and withheld");
-    if (r->has_metadata) {
-        NT_TRY(set_member(root, "metadata", b64_string(r->metadata.ptr, r->metadata.len)));
-    } else if (r->metadata_missing) {
-        NT_TRY(set_member(root, "metadata_missing", json_true()));
-    } else if (r->metadata_withheld) {
-        NT_TRY(set_member(root, "metadata_withheld", json_true()));
+    for (size_t i = 0; i < count; i++) {
+        hashes[i] = r->proof.ptr + i * 32;
+        hash_lens[i] = 32;
     }
 
+    /* The members in the documented order (receipt.h). */
+    NT_TRY(nt_buf_printf(out,
+                         "{\n  \"version\": %d,\n  \"log\": {\n    \"origin\": ", RECEIPT_VERSION));
+    NT_TRY(nt_json_put_string(out, r->origin.ptr, r->origin.len));
+    NT_TRY(nt_buf_printf(
+        out, "\n  },\n  \"leaf\": {\n    \"index\": %" PRIu64 ",\n    \"data\": ", r->leaf_index));
+    NT_TRY(put_b64(out, r->leaf.ptr, r->leaf.len));
+    NT_TRY(nt_buf_puts(out, "\n  },\n  \"token\": "));
+    NT_TRY(put_b64(out, r->token.ptr, r->token.len));
+    NT_TRY(nt_buf_printf(
+        out, ",\n  \"proof\": {\n    \"tree_size\": %" PRIu64 ",\n    \"hashes\": ", r->tree_size));
+    NT_TRY(put_b64_array(out, hashes, hash_lens, count, 2));
+    NT_TRY(nt_buf_puts(out, "\n  },\n  \"checkpoint\": "));
+    NT_TRY(nt_json_put_string(out, r->checkpoint.ptr, r->checkpoint.len));
+    NT_TRY(nt_buf_puts(out, ",\n  \"certificates\": "));
     if (r->certs_text.len > 0) {
-        NT_ENSURE(r->cert_count == 0, NT_EINVAL, "certificates: both certs and certs_text given");
-        NT_TRY(nt_json_dump(&text, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
-        NT_TRY(put_with_certs_text(out, nt_buf_cstr(&text), r->certs_text));
+        NT_TRY(nt_buf_put(out, r->certs_text.ptr, r->certs_text.len));
     } else {
-        NT_TRY(nt_json_dump(out, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
+        NT_TRY(put_certs_array(out, r->certs, r->cert_count));
     }
-    NT_TRY(nt_buf_putc(out, '\n'));
-
+    if (r->has_metadata) {
+        NT_TRY(nt_buf_puts(out, ",\n  \"metadata\": "));
+        NT_TRY(put_b64(out, r->metadata.ptr, r->metadata.len));
+    } else if (r->metadata_missing) {
+        NT_TRY(nt_buf_puts(out, ",\n  \"metadata_missing\": true"));
+    } else if (r->metadata_withheld) {
+        NT_TRY(nt_buf_puts(out, ",\n  \"metadata_withheld\": true"));
+    }
+    NT_TRY(nt_buf_puts(out, "\n}\n"));
 done:
-    json_decref(root);
-    json_decref(log);
-    json_decref(leaf);
-    json_decref(proof);
-    json_decref(hashes);
-    json_decref(certs);
-    nt_buf_dispose(&text);
+    if (error < 0) {
+        out->len = had; /* nothing half-written stays */
+        if (out->ptr != NULL) {
+            out->ptr[had] = 0;
+        }
+    }
     return error;
 }
 

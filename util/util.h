@@ -303,6 +303,14 @@ struct stack_st_X509; /* OpenSSL's STACK_OF(X509) */
 int nt_json_dump(nt_buf *out, const struct json_t *v, size_t flags);
 
 /*
+ * Append s[0..len) as a JSON string, quoted and escaped byte for byte as jansson's
+ * dump writes it (", \ and the control characters escaped; \b \f \n \r \t by
+ * name, the rest as \u00XX; UTF-8 above U+007F as is), json.c.  NT_EINVAL when s
+ * is not strict UTF-8 (nothing appended), NT_ENOMEM.
+ */
+int nt_json_put_string(nt_buf *out, const uint8_t *s, size_t len);
+
+/*
  * Every PEM certificate of `pem`, in order, as a new stack (free with
  * sk_X509_pop_free(*out, X509_free)), x509.c.  Text outside PEM blocks and
  * blocks of other types are skipped, as openssl does.  NT_EINVAL, with `name`

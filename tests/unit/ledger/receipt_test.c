@@ -2,6 +2,9 @@
  * receipt_test.c - the receipt JSON codec of ledger/receipt.c: the exact
  * pretty-printed text for a known receipt, round trips, and for every member
  * a negative twin (missing, mistyped, malformed) whose error names the member.
+ * The encoder writes its text directly (no jansson tree): a differential test
+ * compares it byte for byte with jansson's dump of the same receipt (as the
+ * encoder was written before) on many random receipts.
  */
 #include "tests/unit/test.h"
 
@@ -382,8 +385,148 @@ static void test_allocation_failures(void)
     nt_buf_dispose(&out);
 }
 
+/* The receipt as jansson writes it: the encoder of ledger/receipt.c before it wrote its text
+ * directly, kept here as the reference of the differential test. */
+static json_t *b64(const uint8_t *data, size_t len)
+{
+    nt_buf b = NT_BUF_INIT;
+    json_t *s;
+    REQUIRE(nt_base64_encode(&b, data, len) == 0);
+    s = json_stringn(b.len > 0 ? (const char *)b.ptr : "", b.len);
+    REQUIRE(s != NULL);
+    nt_buf_dispose(&b);
+    return s;
+}
+
+static void reference_encode(nt_buf *out, const receipt *r)
+{
+    json_t *root = json_object(), *log = json_object(), *leaf = json_object();
+    json_t *proof = json_object(), *hashes = json_array(), *certs = json_array();
+    json_object_set_new(root, "version", json_integer(RECEIPT_VERSION));
+    json_object_set_new(log, "origin", json_stringn((const char *)r->origin.ptr, r->origin.len));
+    json_object_set_new(root, "log", log);
+    json_object_set_new(leaf, "index", json_integer((json_int_t)r->leaf_index));
+    json_object_set_new(leaf, "data", b64(r->leaf.ptr, r->leaf.len));
+    json_object_set_new(root, "leaf", leaf);
+    json_object_set_new(root, "token", b64(r->token.ptr, r->token.len));
+    json_object_set_new(proof, "tree_size", json_integer((json_int_t)r->tree_size));
+    for (size_t i = 0; i < r->proof.len / 32; i++) {
+        json_array_append_new(hashes, b64(r->proof.ptr + i * 32, 32));
+    }
+    json_object_set_new(proof, "hashes", hashes);
+    json_object_set_new(root, "proof", proof);
+    json_object_set_new(root, "checkpoint",
+                        json_stringn((const char *)r->checkpoint.ptr, r->checkpoint.len));
+    for (size_t i = 0; i < r->cert_count; i++) {
+        json_array_append_new(certs, b64(r->certs[i].ptr, r->certs[i].len));
+    }
+    json_object_set_new(root, "certificates", certs);
+    if (r->has_metadata) {
+        json_object_set_new(root, "metadata", b64(r->metadata.ptr, r->metadata.len));
+    } else if (r->metadata_missing) {
+        json_object_set_new(root, "metadata_missing", json_true());
+    } else if (r->metadata_withheld) {
+        json_object_set_new(root, "metadata_withheld", json_true());
+    }
+    REQUIRE(nt_json_dump(out, root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) == 0);
+    REQUIRE(nt_buf_putc(out, '\n') == 0);
+    json_decref(root);
+}
+
+static uint32_t rnd(uint32_t *seed, uint32_t below)
+{
+    *seed = *seed * 1103515245u + 12345u;
+    return (*seed >> 8) % below;
+}
+
+static void rnd_bytes(nt_buf *b, uint32_t *seed, size_t len)
+{
+    nt_buf_clear(b);
+    for (size_t i = 0; i < len; i++) {
+        REQUIRE(nt_buf_putc(b, (uint8_t)rnd(seed, 256)) == 0);
+    }
+}
+
+/* Printable text with the characters JSON escapes and some UTF-8. */
+static void rnd_text(nt_buf *b, uint32_t *seed, size_t len)
+{
+    static const char *const pieces[] = {"a",        "Z",
+                                         "0",        " ",
+                                         "\"",       "\\",
+                                         "/",        "\n",
+                                         "\t",       "\r",
+                                         "\x01",     "\x1f",
+                                         "\x7f",     "\xe2\x80\x94",
+                                         "\xc3\xa9", "\xf0\x9f\x94\x92",
+                                         "+",        "notarium.test/log"};
+    nt_buf_clear(b);
+    for (size_t i = 0; i < len; i++) {
+        REQUIRE(nt_buf_puts(b, pieces[rnd(seed, NT_ARRAY_LEN(pieces))]) == 0);
+    }
+}
+
+static void test_differential(void)
+{
+    uint32_t seed = 2026;
+    int all = 1;
+    nt_buf got = NT_BUF_INIT, want = NT_BUF_INIT, text = NT_BUF_INIT;
+    for (int round = 0; round < 500; round++) {
+        receipt r;
+        int spliced = rnd(&seed, 3) == 0;
+        receipt_init(&r);
+        rnd_text(&r.origin, &seed, 1 + rnd(&seed, 6));
+        r.tree_size = rnd(&seed, 2) ? 1 + rnd(&seed, 1000) : ((uint64_t)1 << 53) - rnd(&seed, 5);
+        r.leaf_index =
+            r.tree_size - 1 - rnd(&seed, (uint32_t)(r.tree_size < 50 ? r.tree_size : 50));
+        rnd_bytes(&r.leaf, &seed, 1 + rnd(&seed, 2000));
+        rnd_bytes(&r.token, &seed, 1 + rnd(&seed, 2000));
+        rnd_bytes(&r.proof, &seed, 32 * (size_t)rnd(&seed, RECEIPT_MAX_PROOF + 1));
+        rnd_text(&r.checkpoint, &seed, 1 + rnd(&seed, 12));
+        r.cert_count = rnd(&seed, 4);
+        for (size_t i = 0; i < r.cert_count; i++) {
+            rnd_bytes(&r.certs[i], &seed, 1 + rnd(&seed, 900));
+        }
+        switch (rnd(&seed, 4)) {
+        case 0:
+            r.has_metadata = 1;
+            rnd_bytes(&r.metadata, &seed, rnd(&seed, 300));
+            break;
+        case 1:
+            r.metadata_missing = 1;
+            break;
+        case 2:
+            r.metadata_withheld = 1;
+            break;
+        default:
+            break;
+        }
+        nt_buf_clear(&got);
+        nt_buf_clear(&want);
+        nt_buf_clear(&text);
+        reference_encode(&want, &r);
+        if (spliced) { /* the server's way: the chain's text rendered once */
+            REQUIRE(receipt_certs_text(&text, r.certs, r.cert_count) == 0);
+            r.certs_text = nt_buf_bytes(&text);
+            r.cert_count = 0;
+        }
+        CHECK_OK(receipt_encode(&got, &r));
+        if (got.len != want.len || memcmp(got.ptr, want.ptr, got.len) != 0) {
+            fprintf(stderr, "receipt %d differs:\n--- direct\n%s--- jansson\n%s", round,
+                    nt_buf_cstr(&got), nt_buf_cstr(&want));
+            all = 0;
+        }
+        r.certs_text = NT_BYTES(NULL, 0);
+        receipt_dispose(&r);
+    }
+    CHECK(all);
+    nt_buf_dispose(&got);
+    nt_buf_dispose(&want);
+    nt_buf_dispose(&text);
+}
+
 int main(void)
 {
+    test_differential();
     test_certs_text();
     test_allocation_failures();
     test_known_answer_and_round_trip();
