@@ -35,6 +35,9 @@ typedef struct store_entry {
     size_t bytes;            /* leaf_len + meta_len, for the queue's byte bound */
     const uint8_t *case_rec; /* store__case_encode's record after the owner; NULL = none */
     size_t case_rec_len;
+    /* RFC 6962 hash of the leaf, computed by the appending thread: the sequencer is the one
+     * serial stage, and the hash (of ~1.6 KB) does not depend on the leaf's position. */
+    uint8_t leaf_hash[MERKLE_HASH_SIZE];
 } store_entry;
 
 struct ledger {

@@ -54,7 +54,6 @@ static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], uint64_t *gen_h
     uint64_t index = l->frontier.size;
     uint64_t gen_hw = *gen_hw_out;
     uint8_t key[8], dkey[1 + RECORD_MAX_DIGEST], word[8];
-    uint8_t leaf_hash[MERKLE_HASH_SIZE];
     MDB_val k, v;
 
     STORE_MDB(mdb_txn_begin(l->env, NULL, 0, &txn), "begin write transaction");
@@ -82,13 +81,12 @@ static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], uint64_t *gen_h
         k = store__val(dkey, 1 + e->digest_len);
         v = store__val(key, sizeof(key));
         STORE_MDB(mdb_put(txn, l->db_digests, &k, &v, 0), "store digest index");
-        merkle_leaf_hash(leaf_hash, e->leaf, e->leaf_len);
         if (e->case_rec_len > 0) {
             /* A case event's head, event and key go in with its leaf, or nothing does. */
-            NT_TRY(store__case_put(txn, l, NT_BYTES(e->case_rec, e->case_rec_len), index, leaf_hash,
-                                   e->gen_ns));
+            NT_TRY(store__case_put(txn, l, NT_BYTES(e->case_rec, e->case_rec_len), index,
+                                   e->leaf_hash, e->gen_ns));
         }
-        NT_TRY(merkle_frontier_append(&l->frontier, leaf_hash, store__hash_write, &hc));
+        NT_TRY(merkle_frontier_append(&l->frontier, e->leaf_hash, store__hash_write, &hc));
         if (e->gen_ns > gen_hw) {
             gen_hw = e->gen_ns;
         }
@@ -312,6 +310,7 @@ static int store_entry_new(store_entry **out, const ledger *l, nt_bytes leaf, nt
         e->case_rec_len = case_rec.len;
     }
     e->bytes = leaf.len + metadata.len + owner.len + case_rec.len;
+    merkle_leaf_hash(e->leaf_hash, e->leaf, e->leaf_len);
     *out = e;
 done:
     if (error == NT_ERANGE) {
