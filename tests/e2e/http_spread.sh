@@ -14,9 +14,7 @@ LOAD="$NT_BIN_DIR/notarium-load"
 nt_setup
 
 D="$T/data"
-nt_start "$D"
-nt_stop
-nt_config_set "$D" '.http.max_connections_per_address = 0'
+nt_demo_config "$D" '.http.max_connections_per_address = 0'
 nt_start_nodemo "$D" --threads 2
 
 # For each epoll instance of the server, how many sockets it watches (one number per line;

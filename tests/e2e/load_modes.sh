@@ -14,10 +14,8 @@ LOAD="$NT_BIN_DIR/notarium-load"
 nt_setup
 
 D="$T/data"
-nt_start "$D"
-nt_stop
 # No per-address cap (0), as scripts/bench.sh configures it for its idle connections.
-nt_config_set "$D" '.http.max_connections_per_address = 0'
+nt_demo_config "$D" '.http.max_connections_per_address = 0'
 nt_start_nodemo "$D" --log-level info
 
 # --no-keepalive: 30 tokens, each on a new connection the server closes after the reply.

@@ -18,11 +18,9 @@ LOAD="$NT_BIN_DIR/notarium-load"
 nt_setup
 
 D="$T/data"
-nt_start "$D"
-nt_stop
 # 120 connections from one address wait in one 200 ms batch: above the default per-address
 # cap (64, tested in http_slowloris), which is not what this test is about.
-nt_config_set "$D" '.ledger.batch_window_us = 200000 | .http.max_connections_per_address = 0'
+nt_demo_config "$D" '.ledger.batch_window_us = 200000 | .http.max_connections_per_address = 0'
 nt_start_nodemo "$D" --log-level warn
 VKEY="$D/pki/log.vkey"
 hostport=${NT_URL#http://}
