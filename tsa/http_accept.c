@@ -33,7 +33,7 @@ struct http_acceptor {
     int running;
 };
 
-/* Accept every pending connection; 0 = go on polling, -1 = stop. */
+/* Accept every pending connection; 0 = go on polling, NT_EIO = stop. */
 static int accept_pending(http_acceptor *a)
 {
     for (;;) {
@@ -50,7 +50,16 @@ static int accept_pending(http_acceptor *a)
                 nanosleep(&ts, NULL);
                 return 0;
             }
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                return 0;
+            }
+            if (errno == EBADF || errno == EINVAL || errno == ENOTSOCK || errno == EFAULT) {
+                /* the listening socket itself is gone: nothing more to accept */
+                return nt_error_set(NT_EIO, "accept: %s", strerror(errno));
+            }
+            /* A network error of the pending connection (accept(2) on Linux: ENETDOWN,
+             * EPROTO, EHOSTUNREACH, ...): that connection is lost, the next may be fine. */
+            continue;
         }
         /* Closes the socket itself when it refuses (connection limits: logged there). */
         (void)MHD_add_connection(a->daemon, c, (const struct sockaddr *)&addr, len);
@@ -73,7 +82,7 @@ static void *accept_main(void *arg)
             break;
         }
         if (p[0].revents != 0 && accept_pending(a) < 0) {
-            nt_log(NT_LOG_ERROR, NULL, "http: accept: %s; no new connections", strerror(errno));
+            nt_log(NT_LOG_ERROR, NULL, "http: %s; no new connections", nt_error_last());
             break;
         }
     }
