@@ -73,6 +73,20 @@ def request(path):
     return {'status': int(head.split()[1]), 'retry_after': 'retry-after' in head.lower(),
             'close': 'connection: close' in head.lower()}
 
+def open_connections():
+    s = socket.create_connection(('127.0.0.1', port), timeout=5)
+    s.sendall(b'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+    out = b''
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        out += b
+    for line in out.decode('latin1').splitlines():
+        if line.startswith('notarium_http_connections '):
+            return int(line.split()[1])
+    return -1
+
 if mode == 'per_address':
     conns = [trickler('127.0.0.2') for _ in range(20)]
     poll(conns, time.monotonic() + 0.5)
@@ -88,8 +102,14 @@ else:
     for a in range(3, 8):
         conns += [trickler('127.0.0.%d' % a) for _ in range(8)]
     conns += [trickler('127.0.0.8') for _ in range(2)]
-    print(json.dumps({'opened': len(conns), 'checkpoint': request('/v1/checkpoint'),
-                      'healthz': request('/healthz')}))
+    # A connection is counted when its worker takes it (after the accept thread hands it
+    # over), a moment after connect() returns here: wait until the server counts all of
+    # them (notarium_http_connections, which counts the /metrics request itself too).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and open_connections() < len(conns) + 1:
+        time.sleep(0.01)
+    print(json.dumps({'opened': len(conns), 'counted': open_connections() - 1,
+                      'checkpoint': request('/v1/checkpoint'), 'healthz': request('/healthz')}))
 PY
 
 # 1 + 2: per address, and the deadline.  Another address is served meanwhile.

@@ -92,19 +92,24 @@ done
 code=$(curl -s -o /dev/null -w '%{http_code}' "${C[@]}" --tlsv1.1 --tls-max 1.1 \
     --ciphers 'DEFAULT:@SECLEVEL=0' "$HTTPS/healthz" || true)
 nt_check "$code == 000" "TLS 1.1 was accepted (HTTP $code)"
-# twin: the same client does speak TLS 1.1 to a server that allows it
-port=$((20000 + RANDOM % 20000))
-openssl s_server -accept "127.0.0.1:$port" -cert "$P/server.pem" -key "$P/server.key" \
-    -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -www -quiet >/dev/null 2>&1 &
-NT_PIDS+=("$!")
+# twin: the same client does speak TLS 1.1 to a server that allows it (on a free port:
+# one the kernel just handed out; if s_server still cannot bind it, another)
 ok11=0
-for _ in $(seq 1 100); do
-    if curl -sf -o /dev/null "${C[@]}" --tlsv1.1 --tls-max 1.1 --ciphers 'DEFAULT:@SECLEVEL=0' \
-        "https://127.0.0.1:$port/"; then
-        ok11=1
-        break
-    fi
-    sleep 0.05
+for _ in 1 2 3 4 5; do
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    openssl s_server -accept "127.0.0.1:$port" -cert "$P/server.pem" -key "$P/server.key" \
+        -tls1_1 -cipher 'DEFAULT:@SECLEVEL=0' -www -quiet >/dev/null 2>&1 &
+    spid=$!
+    NT_PIDS+=("$spid")
+    for _ in $(seq 1 200); do
+        kill -0 "$spid" 2>/dev/null || break # it could not bind: another port
+        if curl -sf -o /dev/null "${C[@]}" --tlsv1.1 --tls-max 1.1 --ciphers 'DEFAULT:@SECLEVEL=0' \
+            "https://127.0.0.1:$port/"; then
+            ok11=1
+            break 2
+        fi
+        sleep 0.05
+    done
 done
 nt_check "$ok11 == 1" "twin: curl could not speak TLS 1.1 to openssl s_server -tls1_1"
 # the plain listener still works side by side
