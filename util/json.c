@@ -53,7 +53,7 @@ int nt_json_put_string(nt_buf *out, const uint8_t *s, size_t len)
     if (!nt_utf8_valid(s, len)) {
         return nt_error_set(NT_EINVAL, "JSON string: not valid UTF-8");
     }
-    /* Worst case: every byte a six-byte \u escape, plus the quotes. */
+    /* Room for the usual case (nothing to escape) at once; escapes grow the buffer as they come. */
     NT_TRY(nt_buf_grow(out, len + 2));
     NT_TRY(nt_buf_putc(out, '"'));
     for (size_t i = 0; i < len; i++) {
