@@ -1,9 +1,9 @@
 /*
  * receipt.c - the receipt JSON codec described in receipt.h and
  * docs/FORMATS.md: the decoder on jansson, the encoder writing the text
- * directly (jansson's layout, byte for byte).  Part of the pure `nt_merkle` library so that
- * the server that writes receipts and the offline verifier that reads them
- * share one codec.
+ * directly (jansson's layout, byte for byte).  Part of the pure `nt_merkle`
+ * library so that the server that writes receipts and the offline verifier
+ * that reads them share one codec.
  *
  * The decoder checks syntax and shape only (types, base64, sizes, limits) and
  * names the member that is wrong; the cryptography is the verifier's job.
@@ -45,7 +45,7 @@ void receipt_dispose(receipt *r)
 
 /* ------------------------------------------------------------------ encode */
 
-/* Text members must be non-empty UTF-8 without NUL (nt_json_put_string checks the UTF-8). */
+/* Text members must be non-empty, strict UTF-8, without NUL. */
 static int check_text_member(const char *member, const nt_buf *b)
 {
     if (b->len == 0) {
