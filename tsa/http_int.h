@@ -2,8 +2,10 @@
  * http_int.h - private to the files of the HTTP front end, the only ones
  * that include <microhttpd.h>: http.c (the daemon, routing, HTTP rules,
  * connection limits), http_async.c (the requests answered later: ledger
- * appends waiting for their commit, ledger reads run on the read pool) and
- * http_limit.c (the rate limits' side of a request).
+ * appends waiting for their commit, ledger reads run on the read pool),
+ * http_limit.c (the rate limits' side of a request), http_daemon.c (one
+ * daemon per listener), http_accept.c (the accept thread that spreads a
+ * listener's connections over the workers) and http_tls.c (HTTPS).
  */
 #ifndef TSA_HTTP_INT_H
 #define TSA_HTTP_INT_H
@@ -140,13 +142,13 @@ enum MHD_Result http__on_access(void *cls, struct MHD_Connection *conn, const ch
 void http__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe);
 
-/* http_tls.c: the TLS daemon's extra options (up to 3 items with the END), and a new TLS
- * connection's set-up (credentials current now, client certificate request). */
 /* http_accept.c: one thread accepts for a pool daemon and spreads the connections. */
 int http__acceptor_start(http_acceptor **out, struct MHD_Daemon *daemon, int fd);
 void http__acceptor_quiesce(http_acceptor *a); /* stops accepting, closes the socket */
 void http__acceptor_free(http_acceptor *a);
 
+/* http_tls.c: the TLS daemon's extra options (up to 3 items with the END), and a new TLS
+ * connection's set-up (credentials current now, client certificate request). */
 size_t http__tls_options(struct MHD_OptionItem *opts);
 void http__tls_conn_start(http_conn *c, struct MHD_Connection *conn);
 

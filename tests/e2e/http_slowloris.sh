@@ -60,7 +60,8 @@ def poll(conns, until, trickle=0.2):
             last = now
         time.sleep(0.01)
 
-def request(path):
+def fetch(path):
+    # the whole reply of one GET on its own connection, as text
     s = socket.create_connection(('127.0.0.1', port), timeout=5)
     s.sendall(('GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' % path).encode())
     out = b''
@@ -69,20 +70,15 @@ def request(path):
         if not b:
             break
         out += b
-    head = out.split(b'\r\n\r\n', 1)[0].decode('latin1')
+    return out.decode('latin1')
+
+def request(path):
+    head = fetch(path).split('\r\n\r\n', 1)[0]
     return {'status': int(head.split()[1]), 'retry_after': 'retry-after' in head.lower(),
             'close': 'connection: close' in head.lower()}
 
 def open_connections():
-    s = socket.create_connection(('127.0.0.1', port), timeout=5)
-    s.sendall(b'GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
-    out = b''
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        out += b
-    for line in out.decode('latin1').splitlines():
+    for line in fetch('/metrics').splitlines():
         if line.startswith('notarium_http_connections '):
             return int(line.split()[1])
     return -1
