@@ -82,6 +82,10 @@ typedef struct req_state {
     uint8_t digest[RECORD_MAX_DIGEST];
     size_t digest_len;
     uint8_t nonce[8];
+    /* The connection's TimeStampReq, built once: where its imprint and nonce are
+     * in the request's bytes (0: not built yet).  Later requests rewrite only those. */
+    size_t tpl_digest_at;
+    size_t tpl_nonce_at;
 } req_state;
 
 typedef enum reply_kind {
