@@ -1,14 +1,16 @@
 /*
  * store.c - the ledger's LMDB store (implements ledger/ledger.h together with
- * store_seq.c, the sequencer and appends, and store_read.c, the reads and the
- * snapshots of ledger_int.h; store_int.h is their private header).  These
- * three files are the only ones of the project that include <lmdb.h>: every
+ * store_seq.c, the sequencer and appends, store_read.c, the reads and the
+ * snapshots of ledger_int.h, store_index.c, the digest index, and
+ * store_cases.c; store_int.h is their private header).  These files are the
+ * only ones of the project that include <lmdb.h>: every
  * LMDB code is translated to an NT_E* code here (store__err).  This file: the
  * LMDB codes, the meta DB, subtree hashes, checkpoints, open and close.  One
  * sequencer thread takes queued appends in batches and writes each batch in
- * one write transaction (leaves, metadata, digest index, every subtree hash
- * the batch completes, the new head and a checkpoint signed for it); the
- * append callbacks run only after that transaction is committed with fsync.
+ * one write transaction (leaves, metadata, every subtree hash the batch
+ * completes, the new head and a checkpoint signed for it); the append
+ * callbacks run only after that transaction is committed with fsync.  The
+ * digest index has its own environment and thread (store_index.c).
  * Readers use their own read transactions and never wait for the sequencer.
  * ledger_open_readonly gives a handle without sequencer or lock, so that
  * another process (the CLI) can read a ledger the server holds: LMDB lets
@@ -19,7 +21,9 @@
  *   "metadata"    u64be index                   -> metadata bytes (leaves that have any)
  *   "owners"      u64be index                   -> who appended the leaf (ledger_append_full_async)
  *   "nodes"       level byte || u64be index     -> 32-byte complete-subtree hash
- *   "digests"     alg byte || digest            -> u64be index (DUPSORT|DUPFIXED)
+ *   "digests"     alg byte || digest            -> u64be index (DUPSORT|DUPFIXED): the
+ *                 digest index of ledgers written before index/ (store_index.c) held it;
+ *                 emptied when a writer moves it there
  *   "checkpoints" u64be tree size               -> signed checkpoint note
  *   "cases", "case_events", "case_keys": the heads, event lists and event keys of
  *                 the cases (store_cases.c describes the keys and values)
@@ -588,6 +592,7 @@ static void store_discard(ledger *l, int mu_init, int cv_init)
     if (mu_init) {
         pthread_mutex_destroy(&l->mu);
     }
+    store__index_close(l);
     if (l->env != NULL) {
         mdb_env_close(l->env);
     }
@@ -630,6 +635,8 @@ int ledger_open(ledger **out, const ledger_options *opts)
     cv_init = 1;
 
     NT_TRY(store_env_open(l, opts));
+    NT_TRY(
+        store__index_open(l, opts->path, opts->map_size ? opts->map_size : STORE_DEFAULT_MAP_SIZE));
     NT_ENSURE(pthread_create(&l->thread, NULL, store__sequencer_main, l) == 0, NT_ERROR,
               "could not start the ledger sequencer thread");
     l->thread_started = 1;
@@ -729,6 +736,7 @@ int ledger_open_readonly(ledger **out, const ledger_options *opts)
     (void)mdb_reader_check(l->env, &dead);
     NT_TRY(store_file_check(l, opts->path));
     NT_TRY(store_init_readonly(l));
+    NT_TRY(store__index_open_readonly(l, opts->path));
     *out = l;
     l = NULL;
 done:

@@ -1,7 +1,7 @@
 /*
  * store_int.h - private to the ledger store (store.c, store_seq.c,
- * store_read.c, the only files with <lmdb.h>): the handle, a queued append
- * and the store__ helpers shared between the three files.  See store.c for
+ * store_read.c, store_index.c, store_cases.c, the only files with <lmdb.h>):
+ * the handle, a queued append and the store__ helpers shared between them.  See store.c for
  * the named databases and their layout.
  */
 #ifndef LEDGER_STORE_INT_H
@@ -40,6 +40,8 @@ typedef struct store_entry {
     uint8_t leaf_hash[MERKLE_HASH_SIZE];
 } store_entry;
 
+typedef struct store_index store_index; /* store_index.c */
+
 struct ledger {
     int readonly; /* opened by ledger_open_readonly: no sequencer, no lock, no key */
     int restore;  /* opts->restore: leaves may come without their metadata */
@@ -50,6 +52,9 @@ struct ledger {
     int has_owners; /* 0: a reader of a ledger written before "owners" existed */
     MDB_dbi db_cases, db_case_events, db_case_keys; /* store_cases.c */
     int has_cases; /* 0: a reader of a ledger written before cases existed */
+    /* The digest index's environment and thread (store_index.c); NULL in a read-only
+     * handle of a ledger whose index is still the main environment's "digests". */
+    store_index *index;
     char *origin;
     EVP_PKEY *key;
     unsigned batch_max;
@@ -160,5 +165,31 @@ int store__cases_open(MDB_txn *txn, ledger *l, unsigned create);
  * head's) and write the head, the event and the event key.  Any failure aborts the batch. */
 int store__case_put(MDB_txn *txn, ledger *l, nt_bytes case_rec, uint64_t index,
                     const uint8_t leaf_hash[MERKLE_HASH_SIZE], uint64_t gen_ns);
+
+/* ------------------------------------------------------------------ store_index.c */
+
+/* Open (creating) the digest index of a writer, move an old index over, index the
+ * leaves up to l->size that it lacks, and start its thread. */
+int store__index_open(ledger *l, const char *ledger_dir, size_t map_size);
+
+/* Open the digest index for reading, when a writer of this version made one. */
+int store__index_open_readonly(ledger *l, const char *ledger_dir);
+
+/* Write what is queued, stop the thread, close (no-op when there is no index). */
+void store__index_close(ledger *l);
+
+/* Queue the digests of a committed batch whose first leaf is `first`. */
+void store__index_push(ledger *l, store_entry *const *batch, size_t n, uint64_t first);
+
+/* The indexes >= from of the leaves whose alg byte || digest is key[0..klen), at most
+ * max, ascending, in *out (freed by the caller; NULL when none).  main_txn: a read
+ * transaction of the main environment, needed by a read-only handle (l->readonly):
+ * it reads the old "digests" when there is no index/, and the leaves not indexed yet. */
+int store__index_find(uint64_t **out, size_t *count_out, ledger *l, MDB_txn *main_txn,
+                      const uint8_t *key, size_t klen, uint64_t from, size_t max);
+
+/* 0 when leaf `index` is in the index under key (or, in a read-only handle, not
+ * indexed yet); NT_ENOTFOUND when it is missing. */
+int store__index_has(ledger *l, MDB_txn *main_txn, const uint8_t *key, size_t klen, uint64_t index);
 
 #endif

@@ -249,12 +249,7 @@ int ledger_find_digest_from(uint64_t **indexes_out, size_t *count_out, ledger *l
 {
     int error = 0;
     MDB_txn *txn = NULL;
-    MDB_cursor *cur = NULL;
-    uint8_t dkey[1 + RECORD_MAX_DIGEST], start[8];
-    uint64_t *found = NULL;
-    size_t count = 0, cap = 0;
-    MDB_val k, v;
-    int rc;
+    uint8_t dkey[1 + RECORD_MAX_DIGEST];
 
     *indexes_out = NULL;
     *count_out = 0;
@@ -266,44 +261,14 @@ int ledger_find_digest_from(uint64_t **indexes_out, size_t *count_out, ledger *l
     }
     dkey[0] = (uint8_t)alg;
     memcpy(dkey + 1, digest.ptr, digest.len);
-    k = store__val(dkey, 1 + digest.len);
-    /* The duplicates are u64be indexes, sorted as numbers: seek to the first >= from. */
-    nt_store_u64be(start, from);
-    v = store__val(start, sizeof(start));
-
-    NT_TRY(store__read_begin(&txn, l));
-    STORE_MDB(mdb_cursor_open(txn, l->db_digests, &cur), "open digest cursor");
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rc == 0 && count < max;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-        NT_ENSURE(v.mv_size == 8, NT_ECORRUPT, "digest index entry has %zu bytes", v.mv_size);
-        if (count == cap) {
-            size_t ncap = cap ? cap * 2 : 8;
-            uint64_t *p;
-            if (ncap > max) {
-                ncap = max;
-            }
-            p = nt_reallocarray(found, ncap, sizeof(*found));
-            NT_ENSURE(p != NULL, NT_ENOMEM, "out of memory");
-            found = p;
-            cap = ncap;
-        }
-        found[count++] = nt_load_u64be(v.mv_data);
+    if (l->readonly) {
+        NT_TRY(store__read_begin(&txn, l));
     }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        error = store__err(rc, "read digest index");
-        goto done;
-    }
-    if (count > 0) {
-        *indexes_out = found;
-        *count_out = count;
-        found = NULL;
-    }
+    NT_TRY(store__index_find(indexes_out, count_out, l, txn, dkey, 1 + digest.len, from, max));
 done:
-    mdb_cursor_close(cur);
     if (txn != NULL) {
         mdb_txn_abort(txn);
     }
-    nt_free(found);
     return error;
 }
 
@@ -356,7 +321,6 @@ done:
 struct ledger__snap {
     ledger *l;
     MDB_txn *txn;
-    MDB_cursor *digests; /* opened on first use: one lookup per leaf in a check */
     store_hash_ctx hc;
 };
 
@@ -381,7 +345,6 @@ done:
 void ledger__snap_end(ledger__snap *s)
 {
     if (s != NULL) {
-        mdb_cursor_close(s->digests);
         mdb_txn_abort(s->txn);
         nt_free(s);
     }
@@ -399,25 +362,14 @@ int ledger__snap_hash(uint8_t out[MERKLE_HASH_SIZE], void *snap, unsigned level,
 
 int ledger__snap_digest_has(ledger__snap *s, record_alg alg, nt_bytes digest, uint64_t index)
 {
-    uint8_t dkey[1 + RECORD_MAX_DIGEST], word[8];
-    MDB_val k, v;
-    int rc = 0;
+    uint8_t dkey[1 + RECORD_MAX_DIGEST];
 
     if (digest.len == 0 || digest.len > RECORD_MAX_DIGEST || (unsigned)alg > 0xff) {
         return nt_error_set(NT_EINVAL, "digest out of range");
     }
     dkey[0] = (uint8_t)alg;
     memcpy(dkey + 1, digest.ptr, digest.len);
-    nt_store_u64be(word, index);
-    k = store__val(dkey, 1 + digest.len);
-    v = store__val(word, sizeof(word));
-    if (s->digests == NULL) {
-        rc = mdb_cursor_open(s->txn, s->l->db_digests, &s->digests);
-    }
-    if (rc == 0) {
-        rc = mdb_cursor_get(s->digests, &k, &v, MDB_GET_BOTH);
-    }
-    return rc == 0 ? 0 : store__err(rc, "digest index");
+    return store__index_has(s->l, s->txn, dkey, 1 + digest.len, index);
 }
 
 /* The u64be index of a leaves / metadata / checkpoints key; UINT64_MAX when malformed. */

@@ -1,9 +1,10 @@
 /*
  * store_seq.c - the ledger's sequencer and appends (see store.c).  One
  * sequencer thread takes queued appends in batches and writes each batch in
- * one write transaction (leaves, metadata, digest index, every subtree hash
- * the batch completes, the new head and a checkpoint signed for it); the
- * append callbacks run only after that transaction is committed with fsync.
+ * one write transaction (leaves, metadata, every subtree hash the batch
+ * completes, the new head and a checkpoint signed for it); the append
+ * callbacks run only after that transaction is committed with fsync.  The
+ * batch's digests then go to the digest index's own thread (store_index.c).
  */
 #include "ledger/store_int.h"
 
@@ -53,7 +54,7 @@ static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], uint64_t *gen_h
     store_hash_ctx hc;
     uint64_t index = l->frontier.size;
     uint64_t gen_hw = *gen_hw_out;
-    uint8_t key[8], dkey[1 + RECORD_MAX_DIGEST], word[8];
+    uint8_t key[8], word[8];
     MDB_val k, v;
 
     STORE_MDB(mdb_txn_begin(l->env, NULL, 0, &txn), "begin write transaction");
@@ -76,11 +77,6 @@ static int store_batch_write(uint8_t root_out[MERKLE_HASH_SIZE], uint64_t *gen_h
             v = store__val(e->owner, e->owner_len);
             STORE_MDB(mdb_put(txn, l->db_owners, &k, &v, MDB_APPEND), "store owner");
         }
-        dkey[0] = (uint8_t)e->alg;
-        memcpy(dkey + 1, e->digest, e->digest_len);
-        k = store__val(dkey, 1 + e->digest_len);
-        v = store__val(key, sizeof(key));
-        STORE_MDB(mdb_put(txn, l->db_digests, &k, &v, 0), "store digest index");
         if (e->case_rec_len > 0) {
             /* A case event's head, event and key go in with its leaf, or nothing does. */
             NT_TRY(store__case_put(txn, l, NT_BYTES(e->case_rec, e->case_rec_len), index,
@@ -148,6 +144,10 @@ static void store_batch_run(ledger *l, size_t n)
     pthread_mutex_unlock(&l->mu);
     if (error == 0) {
         error = store_batch_write(root, &gen_hw, l, n);
+    }
+    if (error == 0) {
+        /* Before the acknowledgements: a digest is found as soon as anyone learns its index. */
+        store__index_push(l, l->batch, n, first);
     }
 
     pthread_mutex_lock(&l->mu);

@@ -106,7 +106,7 @@ static void test_check(void)
     ledger_check_result r;
     uint8_t key[9], node[9], dkey[33];
     uint64_t idx;
-    nt_buf leaf = NT_BUF_INIT, meta = NT_BUF_INIT;
+    nt_buf leaf = NT_BUF_INIT, meta = NT_BUF_INIT, index_dir = NT_BUF_INIT;
     record rec;
 
     REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
@@ -153,13 +153,15 @@ static void test_check(void)
     raw_put(dir, "metadata", key, 8, NULL, 0);
     expect_clean(dir);
 
-    /* leaf 250's digest index entry deleted (the digest DB is DUPSORT: delete all dups of it) */
+    /* leaf 250's digest index entry deleted (the digest DB, in the index's own environment,
+     * is DUPSORT: delete all dups of it) */
     nt_store_u64be(key, 250);
     raw_get(dir, "leaves", key, 8, &leaf);
     REQUIRE(record_decode(&rec, leaf.ptr, leaf.len) == 0);
     dkey[0] = (uint8_t)rec.alg;
     memcpy(dkey + 1, rec.digest.ptr, 32);
-    raw_put(dir, "digests", dkey, 33, NULL, 0);
+    REQUIRE(nt_path_join(&index_dir, dir, "index") == 0);
+    raw_put(nt_buf_cstr(&index_dir), "digests", dkey, 33, NULL, 0);
     expect_first(dir, "digest-index", 0, 250, 1);
 
     /* leaf 50 deleted: the tree cannot be recomputed past it */
@@ -173,6 +175,7 @@ static void test_check(void)
     CHECK(r.kept == 1 && r.problem_count == 2);
     ledger_check_result_dispose(&r);
     nt_buf_dispose(&leaf);
+    nt_buf_dispose(&index_dir);
     nt_buf_dispose(&meta);
     fix_rm_rf(dir);
 }
