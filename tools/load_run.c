@@ -372,6 +372,11 @@ int load__run(const load_opts *o)
     for (unsigned i = 0; i < o->connections; i++) {
         conns[i].fd = -1;
         conns[i].state = CONN_IDLE;
+        /* --rate: the connections' schedules are spread over one period, so the offered
+         * load is even, not a burst of every connection at once each period. */
+        if (o->rate > 0) {
+            conns[i].next_ns = t0 + (uint64_t)((double)i * 1e9 / o->rate);
+        }
     }
     uint64_t deadline = t0 + (uint64_t)(o->duration_s * 1e9);
     unsigned next = 0;
