@@ -59,6 +59,8 @@ struct store_index {
     pthread_t thread;
     int thread_started;
     int closing;
+    int flush;         /* a flusher waits: write now (mu) */
+    uint64_t attempts; /* transactions tried, written or not (mu) */
     int broken;        /* a push failed: nothing more is written, ledger_open catches up (mu) */
     index_vec queue;   /* pushed, not yet taken by the indexer (mu) */
     index_vec writing; /* taken by the indexer, not yet committed (mu) */
@@ -362,7 +364,7 @@ static void *index_main(void *arg)
         if (!x->closing) {
             /* Let a few batches gather: fewer, larger transactions. */
             index_deadline(&ts, STORE_INDEX_GATHER_MS);
-            while (!x->closing && pthread_cond_timedwait(&x->cv, &x->mu, &ts) == 0) {
+            while (!x->closing && !x->flush && pthread_cond_timedwait(&x->cv, &x->mu, &ts) == 0) {
             }
         }
         index_vec taken = x->queue;
@@ -373,6 +375,8 @@ static void *index_main(void *arg)
         int error = index_write(x, taken.v, taken.n);
 
         pthread_mutex_lock(&x->mu);
+        x->attempts++;
+        pthread_cond_broadcast(&x->cv); /* a flusher may wait */
         if (error == 0 || x->broken) {
             x->writing.n = 0;
             continue;
@@ -528,8 +532,28 @@ void store__index_push(ledger *l, store_entry *const *batch, size_t n, uint64_t 
                nt_error_last());
     }
     if (wake) {
-        pthread_cond_signal(&x->cv);
+        pthread_cond_broadcast(&x->cv); /* the indexer, and not only a waiting flusher */
     }
+    pthread_mutex_unlock(&x->mu);
+}
+
+void store__index_flush(ledger *l)
+{
+    store_index *x = l->index;
+    if (x == NULL || !x->thread_started) {
+        return;
+    }
+    pthread_mutex_lock(&x->mu);
+    /* Two transactions at most (the one under way, then the rest): an index that cannot
+     * be written (a full disk) is not waited for; lookups then read the queue. */
+    uint64_t until = x->attempts + 2;
+    while ((x->queue.n > 0 || x->writing.n > 0) && !x->broken && !x->closing &&
+           x->attempts < until) {
+        x->flush = 1;
+        pthread_cond_broadcast(&x->cv);
+        pthread_cond_wait(&x->cv, &x->mu);
+    }
+    x->flush = 0;
     pthread_mutex_unlock(&x->mu);
 }
 

@@ -178,6 +178,10 @@ int store__index_open_readonly(ledger *l, const char *ledger_dir);
 /* Write what is queued, stop the thread, close (no-op when there is no index). */
 void store__index_close(ledger *l);
 
+/* Wait until everything queued so far is written (a check looks up every leaf: not
+ * through the queue), for two index transactions at most. */
+void store__index_flush(ledger *l);
+
 /* Queue the digests of a committed batch whose first leaf is `first`. */
 void store__index_push(ledger *l, store_entry *const *batch, size_t n, uint64_t first);
 

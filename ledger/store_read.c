@@ -331,6 +331,8 @@ int ledger__snap_begin(ledger__snap **out, ledger *l)
 
     *out = NULL;
     NT_ENSURE(s != NULL, NT_ENOMEM, "out of memory");
+    /* A check looks up the digest of every leaf: from the index, not from its queue. */
+    store__index_flush(l);
     NT_TRY(store__read_begin(&s->txn, l));
     s->l = l;
     s->hc.txn = s->txn;

@@ -1,7 +1,8 @@
 /*
  * store_index_test.c - the digest index in its own environment (ledger/store_index.c).
  * A digest is found from the moment its append is acknowledged (before the
- * indexer has written it) and after; several leaves with one digest page
+ * indexer has written it) and after; a check through the writer's handle
+ * finds every digest; several leaves with one digest page
  * correctly across the queue and the environment; ledger_close writes the
  * queue; a reopen indexes what the index lacks (index/ removed, or "upto"
  * set back); an index ahead of the ledger is rebuilt (an entry it alone held
@@ -93,6 +94,17 @@ static void test_visible_at_once(const char *dir)
         CHECK_OK(fix_append(&index, l, i));
         CHECK(index == i);
         CHECK(find(got, 2, l, i, 0, 2) == 1 && got[0] == i);
+    }
+    /* a check through the writer's handle at once: it has the queue written first
+     * (store__index_flush) and finds every digest */
+    {
+        ledger_check_options co;
+        ledger_check_result r;
+        memset(&co, 0, sizeof(co));
+        co.log_vkey = &fix_g.vkey;
+        CHECK_OK(ledger_check(&r, l, &co));
+        CHECK(r.leaves == N_LEAVES && r.problem_count == 0);
+        ledger_check_result_dispose(&r);
     }
     sleep_ms(100); /* the indexer has written them: from the environment */
     expect_all(l, N_LEAVES, 1);
