@@ -510,6 +510,7 @@ struct audit__pool {
 static void *pool_worker(void *arg)
 {
     audit__pool *pool = arg;
+    nt_thread_name("nt-audit");
     pthread_mutex_lock(&pool->mu);
     unsigned me = pool->next_id++;
     for (;;) {

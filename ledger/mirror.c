@@ -110,6 +110,7 @@ static int mirror_cycle(mirror *m, int force)
 static void *mirror_main(void *arg)
 {
     mirror *m = arg;
+    nt_thread_name("nt-mirror");
     pthread_mutex_lock(&m->mu);
     while (!m->stopping) {
         if (m->sync_req == m->sync_done) {

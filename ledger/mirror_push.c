@@ -265,6 +265,7 @@ static void cond_wait_until(ledger__pusher *p, uint64_t until_ns)
 static void *pusher_main(void *arg)
 {
     ledger__pusher *p = arg;
+    nt_thread_name("nt-push");
     pthread_mutex_lock(&p->mu);
     for (;;) {
         uint64_t now = nt_mono_ns();

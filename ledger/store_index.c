@@ -24,11 +24,8 @@
 
 #include <errno.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
-#include <unistd.h>
 
 /* The indexer lets digests gather this long before a transaction (measured at 64
  * connections: 20 ms transactions cost the sequencer's fsyncs ~8 % of the tokens/s
@@ -37,6 +34,8 @@
  * at full speed, tens of microseconds. */
 #define STORE_INDEX_GATHER_MS 1000
 #define STORE_INDEX_RETRY_MS  1000
+/* The indexer's nice value: nothing waits for it. */
+#define STORE_INDEX_NICE 10
 /* Leaves indexed per transaction when catching up at open. */
 #define STORE_INDEX_CATCHUP_TXN 65536u
 
@@ -344,10 +343,9 @@ static void *index_main(void *arg)
     store_index *x = arg;
     struct timespec ts;
 
-#if defined(__linux__)
+    nt_thread_name("nt-index");
     /* Nothing waits for the index: issuance gets the CPU first (as the mirror's). */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-#endif
+    (void)nt_thread_nice(STORE_INDEX_NICE);
 
     pthread_mutex_lock(&x->mu);
     for (;;) {

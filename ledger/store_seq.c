@@ -192,6 +192,7 @@ void *store__sequencer_main(void *arg)
 {
     ledger *l = arg;
 
+    nt_thread_name("nt-sequencer");
     pthread_mutex_lock(&l->mu);
     for (;;) {
         size_t n = 0, bytes = 0;

@@ -70,6 +70,7 @@ static void *accept_main(void *arg)
 {
     http_acceptor *a = arg;
     struct pollfd p[2] = {{.fd = a->fd, .events = POLLIN}, {.fd = a->wake, .events = POLLIN}};
+    nt_thread_name("nt-accept");
     for (;;) {
         if (poll(p, 2, -1) < 0) {
             if (errno == EINTR) {

@@ -77,6 +77,7 @@ static void guard_scan(server_guard *g, uint64_t now)
 static void *guard_main(void *arg)
 {
     server_guard *g = arg;
+    nt_thread_name("nt-guard");
     pthread_mutex_lock(&g->mu);
     while (!g->stop) {
         struct timespec ts;

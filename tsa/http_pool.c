@@ -32,6 +32,7 @@ struct server_pool {
 static void *pool_main(void *arg)
 {
     server_pool *p = arg;
+    nt_thread_name("nt-read");
     pthread_mutex_lock(&p->mu);
     for (;;) {
         pool_job job;

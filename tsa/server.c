@@ -8,6 +8,7 @@
 #include "tsa/server_int.h"
 #include "verifier/verifier.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
 #include <openssl/evp.h>
@@ -16,11 +17,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
-#if defined(__linux__)
-#include <sys/syscall.h>
-#endif
-#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -96,11 +92,9 @@ typedef struct mirror_launch {
 static void *mirror_launch_main(void *arg)
 {
     mirror_launch *ml = arg;
-#if defined(__linux__)
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SERVER_MIRROR_NICE) != 0) {
-        nt_log_debug("mirror: cannot lower the mirror thread's priority: %s", strerror(errno));
+    if (nt_thread_nice(SERVER_MIRROR_NICE) < 0) {
+        nt_log_debug("mirror: cannot lower the mirror thread's priority: %s", nt_error_last());
     }
-#endif
     ml->error = mirror_start(&ml->s->mirror, ml->s->ledger, ml->mo);
     if (ml->error < 0) {
         /* The message is thread-local: carry it to the caller. */

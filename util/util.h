@@ -381,4 +381,12 @@ uint64_t nt_mono_ns(void);
 /* Format a UTC time as RFC 3339 with `digits` fractional digits (0..9) into out (appended). */
 int nt_time_rfc3339(nt_buf *out, const struct timespec *ts, int digits);
 
+/* ------------------------------------------------------------------ threads */
+
+/* Name the calling thread ("nt-sequencer"; at most 15 bytes are kept). */
+void nt_thread_name(const char *name);
+
+/* Set the calling thread's nice value (Linux: per thread; its later threads inherit it). */
+int nt_thread_nice(int nice);
+
 #endif
