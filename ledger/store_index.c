@@ -114,6 +114,14 @@ static int index_upto_put(MDB_txn *txn, const store_index *x, uint64_t upto)
     return rc == 0 ? 0 : store__err(rc, "digest index: store upto");
 }
 
+/* Commit *txn (which is then NULL, committed or not). */
+static int index_commit(MDB_txn **txn, const char *what)
+{
+    int rc = mdb_txn_commit(*txn);
+    *txn = NULL;
+    return rc == 0 ? 0 : store__err(rc, what);
+}
+
 /* One transaction: the items, then "upto" = the last item's index + 1 (items are
  * in index order, so every leaf below it is indexed). */
 static int index_write(store_index *x, const index_item *items, size_t n)
@@ -134,11 +142,7 @@ static int index_write(store_index *x, const index_item *items, size_t n)
         STORE_MDB(mdb_put(txn, x->db_digests, &k, &v, 0), "digest index: store digest");
     }
     NT_TRY(index_upto_put(txn, x, items[n - 1].index + 1));
-    error = mdb_txn_commit(txn);
-    txn = NULL;
-    if (error != 0) {
-        error = store__err(error, "digest index: commit");
-    }
+    NT_TRY(index_commit(&txn, "digest index: commit"));
 done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
@@ -171,11 +175,7 @@ static int index_env_open(store_index *x, const char *dir, size_t map_size, int 
               "digest index: open digests");
     STORE_MDB(mdb_dbi_open(txn, "meta", create, &x->db_meta), "digest index: open meta");
     /* Committed, not aborted: the database handles stay valid (lmdb.h, mdb_dbi_open). */
-    error = mdb_txn_commit(txn);
-    txn = NULL;
-    if (error != 0) {
-        error = store__err(error, "digest index: commit");
-    }
+    NT_TRY(index_commit(&txn, "digest index: commit"));
 done:
     if (txn != NULL) {
         mdb_txn_abort(txn);
@@ -187,8 +187,9 @@ done:
 
 /*
  * A ledger written before the index had its own environment: copy the main
- * environment's "digests" in key order (MDB_APPEND/MDB_APPENDDUP: sequential
- * pages) with upto = the head, then empty it.  Nothing to do when it is empty.
+ * environment's "digests" in key order (MDB_APPENDDUP: each key's indexes are
+ * appended, already in order) with upto = the head, then empty it.  Nothing to
+ * do when it is empty.
  */
 static int index_migrate(store_index *x, ledger *l, uint64_t head)
 {
@@ -220,20 +221,11 @@ static int index_migrate(store_index *x, ledger *l, uint64_t head)
     mdb_cursor_close(cur);
     cur = NULL;
     NT_TRY(index_upto_put(itxn, x, head));
-    error = mdb_txn_commit(itxn);
-    itxn = NULL;
-    if (error != 0) {
-        error = store__err(error, "digest index: commit");
-        goto done;
-    }
+    NT_TRY(index_commit(&itxn, "digest index: commit"));
     /* Durable before the old copy goes: a crash in between only copies it again. */
     STORE_MDB(mdb_env_sync(x->env, 1), "digest index: sync");
     STORE_MDB(mdb_drop(mtxn, l->db_digests, 0), "digest index: empty the old index");
-    error = mdb_txn_commit(mtxn);
-    mtxn = NULL;
-    if (error != 0) {
-        error = store__err(error, "commit");
-    }
+    NT_TRY(index_commit(&mtxn, "commit"));
 done:
     mdb_cursor_close(cur);
     if (itxn != NULL) {
@@ -311,12 +303,7 @@ static int index_reset_if_ahead(uint64_t *upto, store_index *x, uint64_t head)
     STORE_MDB(mdb_txn_begin(x->env, NULL, 0, &txn), "digest index: begin write transaction");
     STORE_MDB(mdb_drop(txn, x->db_digests, 0), "digest index: empty");
     NT_TRY(index_upto_put(txn, x, 0));
-    error = mdb_txn_commit(txn);
-    txn = NULL;
-    if (error != 0) {
-        error = store__err(error, "digest index: commit");
-        goto done;
-    }
+    NT_TRY(index_commit(&txn, "digest index: commit"));
     *upto = 0;
 done:
     if (txn != NULL) {
