@@ -237,28 +237,23 @@ done:
     return error;
 }
 
-/* Index the leaves [upto, head) from the main environment, in transactions of
- * STORE_INDEX_CATCHUP_TXN leaves. */
-static int index_catch_up(store_index *x, ledger *l, uint64_t upto, uint64_t head)
+/* fn(ctx, index, record) for each leaf [from, head) of txn (the main environment), in
+ * order, until fn returns nonzero (1: stop, negative: an error to return). */
+typedef int (*index_leaf_fn)(void *ctx, uint64_t index, const record *rec);
+
+static int index_walk(ledger *l, MDB_txn *txn, uint64_t from, uint64_t head, index_leaf_fn fn,
+                      void *ctx)
 {
     int error = 0;
-    MDB_txn *mtxn = NULL;
     MDB_cursor *cur = NULL;
-    index_vec items = {0};
-    uint8_t key[8];
+    uint8_t start[8];
     MDB_val k, v;
     record rec;
     int rc;
 
-    if (upto >= head) {
-        return 0;
-    }
-    nt_log(NT_LOG_INFO, NULL, "ledger: indexing the digests of leaves %llu to %llu",
-           (unsigned long long)upto, (unsigned long long)head - 1);
-    NT_TRY(store__read_begin(&mtxn, l));
-    STORE_MDB(mdb_cursor_open(mtxn, l->db_leaves, &cur), "digest index: leaf cursor");
-    nt_store_u64be(key, upto);
-    k = store__val(key, 8);
+    nt_store_u64be(start, from);
+    k = store__val(start, 8);
+    STORE_MDB(mdb_cursor_open(txn, l->db_leaves, &cur), "digest index: leaf cursor");
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         uint64_t index = k.mv_size == 8 ? nt_load_u64be(k.mv_data) : UINT64_MAX;
@@ -267,23 +262,58 @@ static int index_catch_up(store_index *x, ledger *l, uint64_t upto, uint64_t hea
         }
         NT_ENSURE(record_decode(&rec, v.mv_data, v.mv_size) == 0, NT_ECORRUPT,
                   "stored leaf %llu does not decode", (unsigned long long)index);
-        NT_TRY(index_vec_add(&items, (uint8_t)rec.alg, rec.digest.ptr, rec.digest.len, index));
-        if (items.n == STORE_INDEX_CATCHUP_TXN) {
-            NT_TRY(index_write(x, items.v, items.n));
-            items.n = 0;
+        int r = fn(ctx, index, &rec);
+        if (r != 0) {
+            error = r < 0 ? r : 0;
+            goto done;
         }
     }
     if (rc != 0 && rc != MDB_NOTFOUND) {
         error = store__err(rc, "digest index: read leaves");
-        goto done;
     }
-    NT_TRY(index_write(x, items.v, items.n));
 done:
     mdb_cursor_close(cur);
+    return error;
+}
+
+typedef struct catch_up_ctx {
+    store_index *x;
+    index_vec items;
+} catch_up_ctx;
+
+static int catch_up_leaf(void *ctx, uint64_t index, const record *rec)
+{
+    catch_up_ctx *c = ctx;
+    int error =
+        index_vec_add(&c->items, (uint8_t)rec->alg, rec->digest.ptr, rec->digest.len, index);
+    if (error == 0 && c->items.n == STORE_INDEX_CATCHUP_TXN) {
+        error = index_write(c->x, c->items.v, c->items.n);
+        c->items.n = 0;
+    }
+    return error;
+}
+
+/* Index the leaves [upto, head) from the main environment, in transactions of
+ * STORE_INDEX_CATCHUP_TXN leaves. */
+static int index_catch_up(store_index *x, ledger *l, uint64_t upto, uint64_t head)
+{
+    int error = 0;
+    MDB_txn *mtxn = NULL;
+    catch_up_ctx c = {x, {0}};
+
+    if (upto >= head) {
+        return 0;
+    }
+    nt_log(NT_LOG_INFO, NULL, "ledger: indexing the digests of leaves %llu to %llu",
+           (unsigned long long)upto, (unsigned long long)head - 1);
+    NT_TRY(store__read_begin(&mtxn, l));
+    NT_TRY(index_walk(l, mtxn, upto, head, catch_up_leaf, &c));
+    NT_TRY(index_write(x, c.items.v, c.items.n));
+done:
     if (mtxn != NULL) {
         mdb_txn_abort(mtxn);
     }
-    nt_free(items.v);
+    nt_free(c.items.v);
     return error;
 }
 
@@ -559,46 +589,43 @@ static void index_queued(uint64_t *found, size_t *count, size_t cap, const index
     }
 }
 
+typedef struct tail_ctx {
+    uint64_t *found;
+    size_t *count, cap;
+    const uint8_t *want;
+    size_t klen;
+} tail_ctx;
+
+static int tail_leaf(void *ctx, uint64_t index, const record *rec)
+{
+    tail_ctx *t = ctx;
+    if ((uint8_t)rec->alg == t->want[0] && rec->digest.len == t->klen - 1 &&
+        memcmp(rec->digest.ptr, t->want + 1, t->klen - 1) == 0) {
+        t->found[(*t->count)++] = index;
+    }
+    return *t->count < t->cap ? 0 : 1;
+}
+
 /*
  * A read-only handle (another process, which cannot see the writer's queue): the
  * leaves [max(upto, from), head of main_txn) are not indexed yet; compare their
- * digests directly.  A few milliseconds of appends while the writer runs.
+ * digests directly.  About a second of appends while the writer runs.
  */
 static int index_scan_tail(uint64_t *found, size_t *count, size_t cap, store_index *x,
                            MDB_txn *itxn, ledger *l, MDB_txn *main_txn, const uint8_t *want,
                            size_t klen, uint64_t from)
 {
     int error = 0;
-    MDB_cursor *cur = NULL;
     uint64_t upto = 0, head = 0;
-    uint8_t start[8];
-    MDB_val k, v;
-    record rec;
-    int rc;
+    tail_ctx t = {found, count, cap, want, klen};
 
+    if (*count >= cap) {
+        return 0;
+    }
     NT_TRY(index_upto_read(&upto, itxn, x));
     NT_TRY(store__head_read(&head, NULL, main_txn, l));
-    nt_store_u64be(start, upto > from ? upto : from);
-    k = store__val(start, 8);
-    STORE_MDB(mdb_cursor_open(main_txn, l->db_leaves, &cur), "digest index: leaf cursor");
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *count < cap;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        uint64_t index = k.mv_size == 8 ? nt_load_u64be(k.mv_data) : UINT64_MAX;
-        if (index >= head) {
-            break;
-        }
-        NT_ENSURE(record_decode(&rec, v.mv_data, v.mv_size) == 0, NT_ECORRUPT,
-                  "stored leaf %llu does not decode", (unsigned long long)index);
-        if ((uint8_t)rec.alg == want[0] && rec.digest.len == klen - 1 &&
-            memcmp(rec.digest.ptr, want + 1, klen - 1) == 0) {
-            found[(*count)++] = index;
-        }
-    }
-    if (rc != 0 && rc != MDB_NOTFOUND) {
-        error = store__err(rc, "digest index: read leaves");
-    }
+    NT_TRY(index_walk(l, main_txn, upto > from ? upto : from, head, tail_leaf, &t));
 done:
-    mdb_cursor_close(cur);
     return error;
 }
 
