@@ -407,6 +407,9 @@ static void *index_main(void *arg)
             x->queue = x->writing;
             x->writing = t;
             x->writing.n = 0;
+        } else {
+            x->broken = 1; /* out of memory: nothing more is written, as after a failed push */
+            x->writing.n = 0;
         }
         if (x->closing) {
             /* Not written: ledger_open indexes them again from "upto". */
