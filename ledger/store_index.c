@@ -711,26 +711,56 @@ done:
     return error;
 }
 
-int store__index_has(ledger *l, MDB_txn *main_txn, const uint8_t *key, size_t klen, uint64_t index)
+int store__index_snap_begin(MDB_txn **itxn, uint64_t *upto, ledger *l)
 {
-    uint64_t *found = NULL, upto = 0;
-    size_t n = 0;
     int error = 0;
+    store_index *x = l->index;
 
-    if (l->index != NULL && !l->index->thread_started) {
+    *itxn = NULL;
+    *upto = 0;
+    if (x == NULL) {
+        return 0;
+    }
+    store__index_flush(l);
+    STORE_MDB(mdb_txn_begin(x->env, NULL, MDB_RDONLY, itxn), "digest index: begin");
+    error = index_upto_read(upto, *itxn, x);
+done:
+    if (error != 0 && *itxn != NULL) {
+        mdb_txn_abort(*itxn);
+        *itxn = NULL;
+    }
+    return error;
+}
+
+int store__index_has(ledger *l, MDB_cursor **cur, MDB_txn *main_txn, MDB_txn *itxn, uint64_t upto,
+                     const uint8_t *key, size_t klen, uint64_t index)
+{
+    uint8_t word[8];
+    MDB_val k = store__val(key, klen), v;
+    uint64_t *found = NULL;
+    size_t n = 0;
+    int rc = 0, error = 0;
+
+    nt_store_u64be(word, index);
+    v = store__val(word, 8);
+    if (l->index == NULL || index < upto) {
+        /* The old index of the main environment, or the index's own: one cursor for the
+         * whole snapshot, always on the same database. */
+        if (*cur == NULL) {
+            rc = l->index == NULL ? mdb_cursor_open(main_txn, l->db_digests, cur)
+                                  : mdb_cursor_open(itxn, l->index->db_digests, cur);
+        }
+        if (rc == 0) {
+            rc = mdb_cursor_get(*cur, &k, &v, MDB_GET_BOTH);
+        }
+        return rc == 0 ? 0 : store__err(rc, "digest index");
+    }
+    if (!l->index->thread_started) {
         /* Another process's index lags its leaves by what its indexer has not written
          * yet; those leaves are indexed by that process (or its next start). */
-        MDB_txn *txn = NULL;
-        int rc = mdb_txn_begin(l->index->env, NULL, MDB_RDONLY, &txn);
-        if (rc != 0) {
-            return store__err(rc, "digest index: begin");
-        }
-        error = index_upto_read(&upto, txn, l->index);
-        mdb_txn_abort(txn);
-        if (error != 0 || index >= upto) {
-            return error;
-        }
+        return 0;
     }
+    /* Appended since the snapshot began: in the queue (or written since). */
     error = store__index_find(&found, &n, l, main_txn, key, klen, index, 1);
     if (error == 0 && (n == 0 || found[0] != index)) {
         error = nt_error_set(NT_ENOTFOUND, "digest index: leaf %llu not found",

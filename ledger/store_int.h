@@ -192,8 +192,14 @@ void store__index_push(ledger *l, store_entry *const *batch, size_t n, uint64_t 
 int store__index_find(uint64_t **out, size_t *count_out, ledger *l, MDB_txn *main_txn,
                       const uint8_t *key, size_t klen, uint64_t from, size_t max);
 
-/* 0 when leaf `index` is in the index under key (or, in a read-only handle, not
- * indexed yet); NT_ENOTFOUND when it is missing. */
-int store__index_has(ledger *l, MDB_txn *main_txn, const uint8_t *key, size_t klen, uint64_t index);
+/* For a snapshot (a check): the queue written first (store__index_flush), then a read
+ * transaction of the index (*itxn, NULL when there is no index/) and its "upto". */
+int store__index_snap_begin(MDB_txn **itxn, uint64_t *upto, ledger *l);
+
+/* 0 when leaf `index` is in the index under key, or (a read-only handle) at or above
+ * upto, not indexed yet; NT_ENOTFOUND when it is missing.  main_txn, itxn and upto:
+ * the snapshot's; *cur: its cursor (NULL at first, opened here, closed by the caller). */
+int store__index_has(ledger *l, MDB_cursor **cur, MDB_txn *main_txn, MDB_txn *itxn, uint64_t upto,
+                     const uint8_t *key, size_t klen, uint64_t index);
 
 #endif

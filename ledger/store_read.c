@@ -321,6 +321,9 @@ done:
 struct ledger__snap {
     ledger *l;
     MDB_txn *txn;
+    MDB_txn *itxn;       /* the digest index's (store_index.c); NULL without index/ */
+    uint64_t upto;       /* leaves below it are in the digest index */
+    MDB_cursor *digests; /* opened on first use: one lookup per leaf in a check */
     store_hash_ctx hc;
 };
 
@@ -331,8 +334,9 @@ int ledger__snap_begin(ledger__snap **out, ledger *l)
 
     *out = NULL;
     NT_ENSURE(s != NULL, NT_ENOMEM, "out of memory");
-    /* A check looks up the digest of every leaf: from the index, not from its queue. */
-    store__index_flush(l);
+    /* The index's snapshot first (it has its queue written first): every leaf below its
+     * upto is below the main snapshot's head. */
+    NT_TRY(store__index_snap_begin(&s->itxn, &s->upto, l));
     NT_TRY(store__read_begin(&s->txn, l));
     s->l = l;
     s->hc.txn = s->txn;
@@ -340,6 +344,9 @@ int ledger__snap_begin(ledger__snap **out, ledger *l)
     *out = s;
     s = NULL;
 done:
+    if (s != NULL && s->itxn != NULL) {
+        mdb_txn_abort(s->itxn);
+    }
     nt_free(s);
     return error;
 }
@@ -347,6 +354,10 @@ done:
 void ledger__snap_end(ledger__snap *s)
 {
     if (s != NULL) {
+        mdb_cursor_close(s->digests);
+        if (s->itxn != NULL) {
+            mdb_txn_abort(s->itxn);
+        }
         mdb_txn_abort(s->txn);
         nt_free(s);
     }
@@ -371,7 +382,8 @@ int ledger__snap_digest_has(ledger__snap *s, record_alg alg, nt_bytes digest, ui
     }
     dkey[0] = (uint8_t)alg;
     memcpy(dkey + 1, digest.ptr, digest.len);
-    return store__index_has(s->l, s->txn, dkey, 1 + digest.len, index);
+    return store__index_has(s->l, &s->digests, s->txn, s->itxn, s->upto, dkey, 1 + digest.len,
+                            index);
 }
 
 /* The u64be index of a leaves / metadata / checkpoints key; UINT64_MAX when malformed. */

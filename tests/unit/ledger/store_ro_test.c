@@ -7,7 +7,8 @@
  * a pipe; the parent only ever opens the ledger read-only.  Checked against
  * roots recomputed from the leaves the fixture builds: reads see every batch
  * the writer committed (also ones committed after the read-only open),
- * checkpoints verify with the log's vkey, proofs verify; appends through the
+ * checkpoints verify with the log's vkey, proofs verify, a digest the writer has
+ * not indexed yet is found and a check passes; appends through the
  * read-only handle are refused; a wrong origin, a missing directory, a
  * directory without a ledger and a second writer are refused.
  */
@@ -164,6 +165,18 @@ static void check_reads(ledger *ro, uint64_t n)
         d[0] ^= 1;
         CHECK_OK(ledger_find_digest(&found, &count, ro, RECORD_ALG_SHA256, NT_BYTES(d, 32), 4));
         CHECK(count == 0 && found == NULL);
+    }
+
+    /* A check beside the writer: leaves its indexer has not written yet are not looked
+     * up in the index (they are not missing from it) */
+    {
+        ledger_check_options co;
+        ledger_check_result cr;
+        memset(&co, 0, sizeof(co));
+        co.log_vkey = &fix_g.vkey;
+        CHECK_OK(ledger_check(&cr, ro, &co));
+        CHECK(cr.leaves == n && cr.problem_count == 0);
+        ledger_check_result_dispose(&cr);
     }
 
     receipt_init(&r);
