@@ -179,6 +179,18 @@ static inline uint8_t *fix_stored_hashes(ledger *l, uint64_t n)
     return h;
 }
 
+/* ledger_check on l with the test's log key: n leaves, no problem. */
+static inline void fix_check_clean(ledger *l, uint64_t n)
+{
+    ledger_check_options co;
+    ledger_check_result cr;
+    memset(&co, 0, sizeof(co));
+    co.log_vkey = &fix_g.vkey;
+    CHECK_OK(ledger_check(&cr, l, &co));
+    CHECK(cr.leaves == n && cr.problem_count == 0);
+    ledger_check_result_dispose(&cr);
+}
+
 static inline void fix_rm_rf(const char *dir)
 {
     char cmd[4200];
