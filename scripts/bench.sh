@@ -13,11 +13,14 @@
 #
 #   scripts/bench.sh [--quick] [--key-type ec-p256 --key-type rsa-2048]
 #                    [--duration 5] [--connections "1 16 64"] [--build DIR]
-#                    [--client-threads 1] [--idle-connections 10000] [--core]
+#                    [--client-threads N] [--idle-connections 10000] [--core]
 #
 # --quick: 1 s points, 1 and 16 connections, 1,000 idle connections (under a
 # minute, for smoke use).  --core adds notarium-bench-tsa's signing-only and
 # signing + anchoring rows (the RFC 3161 core without HTTP).
+# --client-threads: notarium-load's threads (default: one per core, as its own
+# default; with one, a fresh server's 256-connection point varied 13,800-18,600
+# tokens/s: docs/PERFORMANCE.md, "Third round").
 # Binaries: --build DIR (default build-bench/, configured and built in
 # Release when it has no tools/notarium), or NOTARIUM and NT_BIN_DIR.
 # Needs: openssl, jq, a C toolchain and the Debian packages of
@@ -29,7 +32,7 @@ key_types=()
 duration=5
 conns="1 16 64"
 build=""
-client_threads=1
+client_threads=""
 speed_seconds=3
 idle_conns=10000
 core=0
@@ -74,6 +77,7 @@ fi
 LOAD="${NT_BIN_DIR:?}/notarium-load"
 BENCH_TSA="$NT_BIN_DIR/notarium-bench-tsa"
 cores="$(nproc)"
+client_threads="${client_threads:-$cores}"
 ticks="$(getconf CLK_TCK)"
 # Idle connections take one descriptor each on both sides.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -209,7 +213,8 @@ for kt in "${key_types[@]}"; do
         # the period) over the best point's connections.
         if [[ "$ka" == keep-alive ]]; then
             paced="$(awk -v b="$best" 'BEGIN { printf "%.0f", 0.8 * b }')"
-            args=(--url "$url/tsa" --connections "$best_c" --threads 1 --duration "$duration"
+            t=$((best_c < client_threads ? best_c : client_threads))
+            args=(--url "$url/tsa" --connections "$best_c" --threads "$t" --duration "$duration"
                 --rate "$paced")
             echo "# $kt: notarium-load ${args[*]}" >&2
             load_point "$kt" "keep-alive, 80 % paced" "$best_c" "${rate[$kt]}" "${args[@]}"
@@ -222,7 +227,8 @@ for kt in "${key_types[@]}"; do
             --url "$url/tsa" --connections 1 --threads 1 --duration "$duration"
         echo "# $kt: POST /v1/evidence, 16 connections" >&2
         load_point "$kt" "evidence, keep-alive" 16 "${rate[$kt]}" --url "$url" --evidence \
-            --api-key "$(cat "$data/demo-api-key")" --connections 16 --threads 1 \
+            --api-key "$(cat "$data/demo-api-key")" --connections 16 \
+            --threads $((16 < client_threads ? 16 : client_threads)) \
             --duration "$duration"
         # Idle keep-alive connections: each has had one request answered, then all
         # stay open while the server's memory is sampled.
