@@ -27,11 +27,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-/* The indexer lets digests gather this long before a transaction (measured at 64
- * connections: 20 ms transactions cost the sequencer's fsyncs ~8 % of the tokens/s
- * and 1 ms of p99; one a second ~1 % and nothing visible), and retries a failed
- * one after STORE_INDEX_RETRY_MS.  Lookups scan what has gathered: ~20,000 digests
- * at full speed, tens of microseconds. */
+/* The indexer lets digests gather this long before a transaction, and retries a
+ * failed one after STORE_INDEX_RETRY_MS.  Measured at 64 connections (P-256,
+ * docs/PERFORMANCE.md, "Third round"): 18,400-19,100 tokens/s with 20 ms
+ * transactions, 20,300-20,400 with one a second, 21,700-22,100 with no index
+ * writes at all; the longer the gather, the fewer pages a digest costs.  Lookups
+ * scan what has gathered: ~20,000 digests at full speed, tens of microseconds. */
 #define STORE_INDEX_GATHER_MS 1000
 #define STORE_INDEX_RETRY_MS  1000
 /* The indexer's nice value: nothing waits for it. */
@@ -187,17 +188,21 @@ done:
 
 /*
  * A ledger written before the index had its own environment: copy the main
- * environment's "digests" in key order (MDB_APPENDDUP: each key's indexes are
- * appended, already in order) with upto = the head, then empty it.  Nothing to
- * do when it is empty.
+ * environment's "digests" over, then empty it.  Nothing to do when it is empty.
+ * Into an empty index (the upgrade), in key order (MDB_APPENDDUP: each key's
+ * indexes are appended, already in order), with upto = the head: the old index
+ * held every leaf.  Into an index that has entries (an older version ran again
+ * meanwhile and wrote its digests to the main environment), merged, with upto
+ * left as it is: the catch-up at open then indexes the leaves from there.
  */
 static int index_migrate(store_index *x, ledger *l, uint64_t head)
 {
     int error = 0;
     MDB_txn *mtxn = NULL, *itxn = NULL;
     MDB_cursor *cur = NULL;
-    MDB_stat st;
+    MDB_stat st, ist;
     MDB_val k, v;
+    unsigned flags;
     int rc;
 
     STORE_MDB(mdb_txn_begin(l->env, NULL, 0, &mtxn), "begin write transaction");
@@ -208,11 +213,12 @@ static int index_migrate(store_index *x, ledger *l, uint64_t head)
     nt_log(NT_LOG_INFO, NULL, "ledger: moving the digest index (%llu entries) to index/",
            (unsigned long long)st.ms_entries);
     STORE_MDB(mdb_txn_begin(x->env, NULL, 0, &itxn), "digest index: begin write transaction");
-    STORE_MDB(mdb_drop(itxn, x->db_digests, 0), "digest index: empty");
+    STORE_MDB(mdb_stat(itxn, x->db_digests, &ist), "digest index: stat");
+    flags = ist.ms_entries == 0 ? MDB_APPENDDUP : 0;
     STORE_MDB(mdb_cursor_open(mtxn, l->db_digests, &cur), "digest index: cursor");
     for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        STORE_MDB(mdb_put(itxn, x->db_digests, &k, &v, MDB_APPENDDUP), "digest index: copy");
+        STORE_MDB(mdb_put(itxn, x->db_digests, &k, &v, flags), "digest index: copy");
     }
     if (rc != MDB_NOTFOUND) {
         error = store__err(rc, "digest index: read the old index");
@@ -220,7 +226,9 @@ static int index_migrate(store_index *x, ledger *l, uint64_t head)
     }
     mdb_cursor_close(cur);
     cur = NULL;
-    NT_TRY(index_upto_put(itxn, x, head));
+    if (ist.ms_entries == 0) {
+        NT_TRY(index_upto_put(itxn, x, head));
+    }
     NT_TRY(index_commit(&itxn, "digest index: commit"));
     /* Durable before the old copy goes: a crash in between only copies it again. */
     STORE_MDB(mdb_env_sync(x->env, 1), "digest index: sync");
@@ -555,26 +563,6 @@ void store__index_push(ledger *l, store_entry *const *batch, size_t n, uint64_t 
     pthread_mutex_unlock(&x->mu);
 }
 
-void store__index_flush(ledger *l)
-{
-    store_index *x = l->index;
-    if (x == NULL || !x->thread_started) {
-        return;
-    }
-    pthread_mutex_lock(&x->mu);
-    /* Two transactions at most (the one under way, then the rest): an index that cannot
-     * be written (a full disk) is not waited for; lookups then read the queue. */
-    uint64_t until = x->attempts + 2;
-    while ((x->queue.n > 0 || x->writing.n > 0) && !x->broken && !x->closing &&
-           x->attempts < until) {
-        x->flush = 1;
-        pthread_cond_broadcast(&x->cv);
-        pthread_cond_wait(&x->cv, &x->mu);
-    }
-    x->flush = 0;
-    pthread_mutex_unlock(&x->mu);
-}
-
 static int u64_cmp(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -649,7 +637,7 @@ int store__index_find(uint64_t **out, size_t *count_out, ledger *l, MDB_txn *mai
     *count_out = 0;
     /* The queue first, then the environment: a digest the indexer commits in between
      * is seen twice (removed below), never missed. */
-    if (x != NULL && x->thread_started) {
+    if (x != NULL && !l->readonly) {
         pthread_mutex_lock(&x->mu);
         queued = x->queue.n + x->writing.n;
         cap = queued < max ? queued : max;
@@ -686,7 +674,7 @@ int store__index_find(uint64_t **out, size_t *count_out, ledger *l, MDB_txn *mai
         error = store__err(rc, "read digest index");
         goto done;
     }
-    if (x != NULL && !x->thread_started) {
+    if (x != NULL && l->readonly) {
         size_t before = count;
         NT_TRY(index_scan_tail(found, &count, before + max, x, txn, l, main_txn, key, klen, from));
     }
@@ -711,6 +699,28 @@ done:
     return error;
 }
 
+/* Wait until everything queued so far is written (a check looks up every leaf: not
+ * through the queue), for two index transactions at most. */
+static void index_flush(ledger *l)
+{
+    store_index *x = l->index;
+    if (x == NULL || l->readonly) {
+        return;
+    }
+    pthread_mutex_lock(&x->mu);
+    /* Two transactions at most (the one under way, then the rest): an index that cannot
+     * be written (a full disk) is not waited for; lookups then read the queue. */
+    uint64_t until = x->attempts + 2;
+    while ((x->queue.n > 0 || x->writing.n > 0) && !x->broken && !x->closing &&
+           x->attempts < until) {
+        x->flush = 1;
+        pthread_cond_broadcast(&x->cv);
+        pthread_cond_wait(&x->cv, &x->mu);
+    }
+    x->flush = 0;
+    pthread_mutex_unlock(&x->mu);
+}
+
 int store__index_snap_begin(MDB_txn **itxn, uint64_t *upto, ledger *l)
 {
     int error = 0;
@@ -721,7 +731,7 @@ int store__index_snap_begin(MDB_txn **itxn, uint64_t *upto, ledger *l)
     if (x == NULL) {
         return 0;
     }
-    store__index_flush(l);
+    index_flush(l);
     STORE_MDB(mdb_txn_begin(x->env, NULL, MDB_RDONLY, itxn), "digest index: begin");
     error = index_upto_read(upto, *itxn, x);
 done:
@@ -755,7 +765,7 @@ int store__index_has(ledger *l, MDB_cursor **cur, MDB_txn *main_txn, MDB_txn *it
         }
         return rc == 0 ? 0 : store__err(rc, "digest index");
     }
-    if (!l->index->thread_started) {
+    if (l->readonly) {
         /* Another process's index lags its leaves by what its indexer has not written
          * yet; those leaves are indexed by that process (or its next start). */
         return 0;

@@ -178,10 +178,6 @@ int store__index_open_readonly(ledger *l, const char *ledger_dir);
 /* Write what is queued, stop the thread, close (no-op when there is no index). */
 void store__index_close(ledger *l);
 
-/* Wait until everything queued so far is written (a check looks up every leaf: not
- * through the queue), for two index transactions at most. */
-void store__index_flush(ledger *l);
-
 /* Queue the digests of a committed batch whose first leaf is `first`. */
 void store__index_push(ledger *l, store_entry *const *batch, size_t n, uint64_t first);
 
@@ -192,7 +188,7 @@ void store__index_push(ledger *l, store_entry *const *batch, size_t n, uint64_t 
 int store__index_find(uint64_t **out, size_t *count_out, ledger *l, MDB_txn *main_txn,
                       const uint8_t *key, size_t klen, uint64_t from, size_t max);
 
-/* For a snapshot (a check): the queue written first (store__index_flush), then a read
+/* For a snapshot (a check): the queue written first (two index transactions at most), then a read
  * transaction of the index (*itxn, NULL when there is no index/) and its "upto". */
 int store__index_snap_begin(MDB_txn **itxn, uint64_t *upto, ledger *l);
 

@@ -8,7 +8,8 @@
  * set back); an index ahead of the ledger is rebuilt (an entry it alone held
  * is gone); a ledger whose index is the main environment's old "digests" has
  * it moved to index/ (an entry only the old index held is found afterwards)
- * and the old one emptied.
+ * and the old one emptied; digests an older version wrote there after that
+ * are merged in without losing the index's own.
  */
 #include "tests/unit/ledger/store_fixture.h"
 #include "tests/unit/ledger/store_raw.h"
@@ -224,6 +225,21 @@ static void test_migrate(const char *dir)
     ledger_close(l);
     CHECK(raw_count(dir, "digests") == 0);
     CHECK(raw_count(ipath, "digests") == N_LEAVES + 11);
+    CHECK(get_upto(dir) == N_LEAVES + 10);
+
+    /* An older version ran again (a rollback) and wrote a digest to the main
+     * environment, with "upto" behind: the index keeps what it had, the entry is
+     * merged in, and the leaves from "upto" on are indexed again. */
+    digest_of(d + 1, 7000);
+    nt_store_u64be(word, 5);
+    raw_put(dir, "digests", d, 33, word, 8);
+    set_upto(dir, 100);
+    CHECK_OK(ledger_open(&l, &o));
+    CHECK(find(got, 2, l, 7000, 0, 2) == 1 && got[0] == 5);
+    CHECK(find(got, 2, l, 6000, 0, 2) == 1 && got[0] == 4); /* not emptied by the merge */
+    expect_all(l, N_LEAVES, 11);
+    ledger_close(l);
+    CHECK(raw_count(dir, "digests") == 0);
     CHECK(get_upto(dir) == N_LEAVES + 10);
 }
 
