@@ -130,6 +130,21 @@ int ledger_append_async(ledger *l, nt_bytes leaf, nt_bytes metadata, ledger_done
 int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner,
                              uint64_t gen_time_ns, ledger_done_fn fn, void *ctx);
 
+/*
+ * A producer says when it is at work on an append (ledger_produce_begin:
+ * signing the token whose leaf follows, say) and when it is done
+ * (ledger_produce_end: its append is queued, or given up).  Once any producer
+ * has said so, the group commit keeps a batch open while one is at work, up
+ * to batch_window_us from the batch's oldest entry, where it would otherwise
+ * end the batch at the first pause between appends (batch_window_us / 20, at
+ * least 20 us): under load with slow signatures (RSA, ~0.3 ms) batches grow
+ * and the commit's fixed cost is paid less often.  With none at work the
+ * pause ends the batch as before, and a lone append with no other producer
+ * at work still goes at once.  The calls pair, from any thread.
+ */
+void ledger_produce_begin(ledger *l);
+void ledger_produce_end(ledger *l);
+
 /* Blocking form of ledger_append_async, for tools and tests: returns once the leaf is
  * durably committed (0 and *index_out set) or the append failed (its code).  Must not be
  * called from a ledger_done_fn. */

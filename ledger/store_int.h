@@ -12,6 +12,7 @@
 #include <lmdb.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 
 /* A write transaction keeps its dirty pages in memory: cap the bytes per batch. */
 #define STORE_BATCH_BYTES_MAX ((size_t)64 << 20)
@@ -83,6 +84,11 @@ struct ledger {
     uint64_t batches, appends_failed;
     uint64_t batch_since_ns; /* enqueue time of the oldest entry of the batch being written */
     size_t last_batch_n;     /* entries in the last batch written (adaptive group commit) */
+    /* ledger_produce_begin/end: producers at work, whether any ever said so, and whether
+     * the sequencer waits for them (outside mu: the producers touch them per request). */
+    atomic_uint producing;
+    atomic_int announced;
+    atomic_int seq_waiting;
     char last_error[256];
 
     /* Owned by the sequencer thread alone (and by ledger_open before it starts). */

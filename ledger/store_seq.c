@@ -207,26 +207,45 @@ void *store__sequencer_main(void *arg)
          * fill the batch, but stop as soon as they pause for gap_ns: a producer
          * waiting for its own acknowledgement cannot add to the batch, so at low
          * load a full window would only add latency (measured: 1 in flight,
-         * 1.75 ms per append with a plain 1 ms window).  Entries that piled up
-         * during the previous commit are already old enough and go at once.
-         * Adaptive: a lone entry after a lone batch is a client on its own (idle
-         * server, or one request at a time): nobody else is coming, so it is
-         * committed at once instead of waiting for the gap.  As soon as entries
-         * pile up during a commit (busy), batches grow past one and the window
-         * applies again. */
-        int alone = l->ring_count == 1 && l->last_batch_n <= 1;
+         * 1.75 ms per append with a plain 1 ms window).  Producers that say when
+         * they are at work (ledger_produce_begin/end: the server's request
+         * handlers) are not cut off by a pause while one is: an RSA signature
+         * (~0.3 ms) is longer than the gap, and by pauses alone an RSA batch
+         * held ~3 leaves, so the commit's fixed cost (two fsyncs, the checkpoint
+         * signature: ~190 us of the sequencer's CPU) was paid every ~3 tokens.
+         * Once none is at work the pause rule applies again (committing at once
+         * instead measured better at 16 connections, but at 256 made batches
+         * small and the two workers' load lopsided: docs/PERFORMANCE.md).
+         * Entries that piled up during the previous commit are already old
+         * enough and go at once.  Adaptive: a lone entry after a lone batch,
+         * with no other producer at work, is a client on its own (idle server,
+         * or one request at a time): nobody else is coming, so it is committed
+         * at once instead of waiting for the gap.  As soon as entries pile up
+         * during a commit (busy), batches grow past one and the window applies
+         * again. */
+        int announced = atomic_load(&l->announced);
+        int alone = l->ring_count == 1 && l->last_batch_n <= 1 &&
+                    (!announced || atomic_load(&l->producing) <= 1);
         while (!alone) {
             struct timespec ts;
             uint64_t now = nt_mono_ns();
             uint64_t full = l->ring[l->ring_head]->enqueued_ns + l->window_ns;
-            uint64_t idle = l->last_enqueue_ns + l->gap_ns;
-            uint64_t until = idle < full ? idle : full;
+            uint64_t until;
+            /* Before reading `producing`: a producer that ends after the read sees it and
+             * wakes this wait (ledger_produce_end). */
+            atomic_store(&l->seq_waiting, 1);
+            until = full;
+            if (!announced || atomic_load(&l->producing) == 0) {
+                uint64_t idle = l->last_enqueue_ns + l->gap_ns;
+                until = idle < full ? idle : full;
+            }
             if (l->ring_count >= l->batch_max || l->closing || now >= until) {
                 break;
             }
             store_deadline(&ts, until);
             pthread_cond_timedwait(&l->work_cv, &l->mu, &ts);
         }
+        atomic_store(&l->seq_waiting, 0);
         while (n < l->batch_max && l->ring_count > 0) {
             store_entry *e = l->ring[l->ring_head];
             if (n > 0 && bytes + e->bytes > STORE_BATCH_BYTES_MAX) {
@@ -248,6 +267,28 @@ void *store__sequencer_main(void *arg)
     }
     pthread_mutex_unlock(&l->mu);
     return NULL;
+}
+
+/* ------------------------------------------------------------------ producers */
+
+void ledger_produce_begin(ledger *l)
+{
+    if (!atomic_load_explicit(&l->announced, memory_order_relaxed)) {
+        atomic_store(&l->announced, 1);
+    }
+    atomic_fetch_add(&l->producing, 1);
+}
+
+void ledger_produce_end(ledger *l)
+{
+    /* The last one out wakes a sequencer that holds a batch open for producers; the
+     * sequencer sets seq_waiting before it reads `producing`, this reads seq_waiting
+     * after lowering it, so one of the two sees the other. */
+    if (atomic_fetch_sub(&l->producing, 1) == 1 && atomic_load(&l->seq_waiting)) {
+        pthread_mutex_lock(&l->mu);
+        pthread_cond_signal(&l->work_cv);
+        pthread_mutex_unlock(&l->mu);
+    }
 }
 
 /* ------------------------------------------------------------------ appends */

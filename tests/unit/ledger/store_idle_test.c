@@ -5,6 +5,10 @@
  * at once and does not wait for the batch window or its early end; appends
  * that pile up while a batch is being written still go together in one batch.
  *
+ * Producers that say when they are at work (ledger_produce_begin/end) keep
+ * a batch open while one is, past the pauses that end it otherwise, and once
+ * none is the batch is committed at once, without waiting for a pause.
+ *
  * The window here is 2 s, so its early end (window/20) is 100 ms: before the
  * adaptive rule every lone append waited at least 100 ms, so ten of them took
  * at least a second.  Now they take ten commits (fsync'd, a few ms each on an
@@ -13,11 +17,47 @@
 #include "tests/unit/ledger/store_fixture.h"
 
 #include <pthread.h>
+#include <unistd.h>
 
 #define IDLE_WINDOW_US 2000000u /* early end of the window: 100 ms */
 #define IDLE_APPENDS   10
 #define IDLE_BOUND_NS  (IDLE_APPENDS * 50000000ull) /* half the early end, per append */
 #define BURST          64
+/* The producers' test: a 20 s window, whose early end (1 s) would split the batch
+ * were it not held; once released it must commit well inside the window. */
+#define PROD_WINDOW_US 20000000u
+#define PROD_PAUSE_US  1200000u      /* longer than the early end */
+#define PROD_PROMPT_NS 5000000000ull /* the early end, and 4 s for a slow disk */
+
+static int waiter_left(fix_waiter *w)
+{
+    int left;
+    pthread_mutex_lock(&w->mu);
+    left = w->left;
+    pthread_mutex_unlock(&w->mu);
+    return left;
+}
+
+/* Wait until every append of w is done; returns how long that took. */
+static uint64_t waiter_wait(fix_waiter *w)
+{
+    uint64_t t0 = nt_mono_ns();
+    pthread_mutex_lock(&w->mu);
+    while (w->left > 0) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return nt_mono_ns() - t0;
+}
+
+static void append_one(ledger *l, uint64_t seed, fix_waiter *w)
+{
+    nt_buf leaf = NT_BUF_INIT;
+    fix_leaf_plain(&leaf, seed, 40);
+    REQUIRE(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0), NT_BYTES(NULL, 0),
+                                     0, fix_on_done, w) == 0);
+    nt_buf_dispose(&leaf);
+}
 
 static void test_lone_appends_commit_at_once(void)
 {
@@ -84,12 +124,58 @@ static void test_burst_still_batches(void)
     fix_rm_rf(dir);
 }
 
+/*
+ * Two producers at work (a lone leaf whose own producer is the only one at
+ * work would go at once): the first leaf waits past the pause that would
+ * end an unannounced batch, the second joins it, and once the last producer
+ * is done the batch goes after the usual pause (1 s here): its end wakes the
+ * sequencer, which would otherwise sleep until the 20 s window is over.
+ */
+static void test_producers_hold_the_batch(void)
+{
+    char dir[256];
+    ledger *l = NULL;
+    ledger_options o;
+    ledger_info before, after;
+    fix_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 2, 0};
+    uint64_t took;
+
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
+    o = fix_store_opts(dir);
+    o.batch_window_us = PROD_WINDOW_US;
+    CHECK_OK(ledger_open(&l, &o));
+    CHECK_OK(ledger_info_get(&before, l));
+
+    ledger_produce_begin(l);
+    ledger_produce_begin(l);
+    append_one(l, 0, &w);
+    usleep(PROD_PAUSE_US);
+    CHECK(waiter_left(&w) == 2); /* held while producers are at work */
+    append_one(l, 1, &w);
+    ledger_produce_end(l);
+    ledger_produce_end(l);
+    took = waiter_wait(&w);
+    if (took >= PROD_PROMPT_NS) {
+        fprintf(stderr, "the held batch took %llu ms after its last producer\n",
+                (unsigned long long)(took / 1000000u));
+    }
+    CHECK(took < PROD_PROMPT_NS);
+    CHECK(w.failed == 0);
+    CHECK_OK(ledger_info_get(&after, l));
+    CHECK(after.size == 2);
+    CHECK(after.batches - before.batches == 1);
+
+    ledger_close(l);
+    fix_rm_rf(dir);
+}
+
 int main(void)
 {
     nt_log_set_level(NT_LOG_NONE);
     fix_store_setup();
     test_lone_appends_commit_at_once();
     test_burst_still_batches();
+    test_producers_hold_the_batch();
     fix_store_teardown();
     return TEST_END();
 }
