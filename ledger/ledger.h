@@ -35,8 +35,9 @@ typedef struct ledger_options {
     unsigned batch_max;       /* leaves per write transaction at most; 0 = 512 */
     unsigned batch_window_us; /* how long the sequencer waits to fill a batch; 0 = 1000; the wait
                                  ends early once no append arrived for window/20 (>= 20 us),
-                                 and a lone append after a lone batch does not wait at all,
-                                 see docs/PERFORMANCE.md "Ledger" */
+                                 and a lone append after a lone batch does not wait at all;
+                                 producers at work hold it up to 4 windows
+                                 (ledger_produce_begin), see docs/PERFORMANCE.md "Ledger" */
     unsigned queue_max;       /* queued appends at most before NT_EBUSY; 0 = 8192 */
     int no_sync;              /* 1 = MDB_NOSYNC: benchmarks only, never the default */
     size_t queue_bytes_max; /* queued leaf + metadata bytes at most before NT_EBUSY; 0 = 256 MiB */
@@ -134,13 +135,14 @@ int ledger_append_full_async(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_byt
  * A producer says when it is at work on an append (ledger_produce_begin:
  * signing the token whose leaf follows, say) and when it is done
  * (ledger_produce_end: its append is queued, or given up).  Once any producer
- * has said so, the group commit keeps a batch open while one is at work, up
- * to batch_window_us from the batch's oldest entry, where it would otherwise
- * end the batch at the first pause between appends (batch_window_us / 20, at
- * least 20 us): under load with slow signatures (RSA, ~0.3 ms) batches grow
- * and the commit's fixed cost is paid less often.  With none at work the
- * pause ends the batch as before, and a lone append with no other producer
- * at work still goes at once.  The calls pair, from any thread.
+ * has said so, the group commit keeps a batch open while one is at work
+ * until it has 16 appends or its oldest is 4 x batch_window_us old, where it
+ * would otherwise end the batch at the first pause between appends
+ * (batch_window_us / 20, at least 20 us) or after one window: under load
+ * with slow signatures (RSA, ~0.3 ms) batches grow and the commit's fixed
+ * cost is paid less often.  With none at work the pause ends the batch as
+ * before, and a lone append with no other producer at work still goes at
+ * once.  The calls pair, from any thread.
  */
 void ledger_produce_begin(ledger *l);
 void ledger_produce_end(ledger *l);

@@ -517,6 +517,7 @@ static int store_options_apply(ledger *l, const ledger_options *opts)
     l->window_ns =
         (uint64_t)(opts->batch_window_us ? opts->batch_window_us : STORE_DEFAULT_WINDOW_US) * 1000u;
     l->gap_ns = l->window_ns / 20 > STORE_MIN_GAP_NS ? l->window_ns / 20 : STORE_MIN_GAP_NS;
+    l->hold_ns = l->window_ns * STORE_HOLD_WINDOWS;
     l->queue_max = opts->queue_max ? opts->queue_max : STORE_DEFAULT_QUEUE_MAX;
     l->queue_bytes_max = opts->queue_bytes_max ? opts->queue_bytes_max : STORE_DEFAULT_QUEUE_BYTES;
     l->full_retry_min_ns =

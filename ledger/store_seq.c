@@ -207,22 +207,25 @@ void *store__sequencer_main(void *arg)
          * fill the batch, but stop as soon as they pause for gap_ns: a producer
          * waiting for its own acknowledgement cannot add to the batch, so at low
          * load a full window would only add latency (measured: 1 in flight,
-         * 1.75 ms per append with a plain 1 ms window).  Producers that say when
-         * they are at work (ledger_produce_begin/end: the server's request
-         * handlers) are not cut off by a pause while one is: an RSA signature
-         * (~0.3 ms) is longer than the gap, and by pauses alone an RSA batch
-         * held ~3 leaves, so the commit's fixed cost (two fsyncs, the checkpoint
-         * signature: ~190 us of the sequencer's CPU) was paid every ~3 tokens.
-         * Once none is at work the pause rule applies again (committing at once
-         * instead measured better at 16 connections, but at 256 made batches
-         * small and the two workers' load lopsided: docs/PERFORMANCE.md).
-         * Entries that piled up during the previous commit are already old
-         * enough and go at once.  Adaptive: a lone entry after a lone batch,
-         * with no other producer at work, is a client on its own (idle server,
-         * or one request at a time): nobody else is coming, so it is committed
-         * at once instead of waiting for the gap.  As soon as entries pile up
-         * during a commit (busy), batches grow past one and the window applies
-         * again. */
+         * 1.75 ms per append with a plain 1 ms window).  Entries that piled up
+         * during the previous commit are already old enough and go at once.
+         *
+         * Producers that say when they are at work (ledger_produce_begin/end:
+         * the server's request handlers) are waited for instead while one is,
+         * until the batch has STORE_HOLD_ENTRIES or its oldest entry is hold_ns
+         * old: an RSA signature (~0.3 ms) is longer than the gap, and by pauses
+         * alone an RSA batch held ~3 leaves, so the commit's fixed cost (two
+         * fsyncs, the checkpoint signature: ~190 us of the sequencer's CPU) was
+         * paid every ~3 tokens and taken from the signing.  Once none is at
+         * work the pause rule applies again (committing at once instead
+         * measured better at 16 connections, but at 256 made batches small and
+         * the two workers' load lopsided: docs/PERFORMANCE.md).
+         *
+         * Adaptive: a lone entry after a lone batch, with no other producer at
+         * work, is a client on its own (idle server, or one request at a time):
+         * nobody else is coming, so it is committed at once instead of waiting
+         * for the gap.  As soon as entries pile up during a commit (busy),
+         * batches grow past one and the window applies again. */
         int announced = atomic_load(&l->announced);
         int alone = l->ring_count == 1 && l->last_batch_n <= 1 &&
                     (!announced || atomic_load(&l->producing) <= 1);
@@ -234,8 +237,12 @@ void *store__sequencer_main(void *arg)
             /* Before reading `producing`: a producer that ends after the read sees it and
              * wakes this wait (ledger_produce_end). */
             atomic_store(&l->seq_waiting, 1);
-            until = full;
-            if (!announced || atomic_load(&l->producing) == 0) {
+            if (announced && atomic_load(&l->producing) > 0) {
+                if (l->ring_count >= STORE_HOLD_ENTRIES) {
+                    break;
+                }
+                until = l->ring[l->ring_head]->enqueued_ns + l->hold_ns;
+            } else {
                 uint64_t idle = l->last_enqueue_ns + l->gap_ns;
                 until = idle < full ? idle : full;
             }
@@ -419,8 +426,10 @@ int store__append(ledger *l, nt_bytes leaf, nt_bytes metadata, nt_bytes owner, u
     l->ring[(l->ring_head + l->ring_count) % l->queue_max] = e;
     l->ring_count++;
     l->ring_bytes += e->bytes;
-    /* Wake the sequencer for the first entry and when a batch is complete. */
-    if (l->ring_count == 1 || l->ring_count >= l->batch_max) {
+    /* Wake the sequencer for the first entry and when a batch is complete (or long
+     * enough to stop holding it for producers at work). */
+    if (l->ring_count == 1 || l->ring_count >= l->batch_max ||
+        l->ring_count == STORE_HOLD_ENTRIES) {
         pthread_cond_signal(&l->work_cv);
     }
     e = NULL;

@@ -24,10 +24,12 @@
 #define IDLE_BOUND_NS  (IDLE_APPENDS * 50000000ull) /* half the early end, per append */
 #define BURST          64
 /* The producers' test: a 20 s window, whose early end (1 s) would split the batch
- * were it not held; once released it must commit well inside the window. */
+ * were it not held; once released it must commit well inside the window (and the
+ * 80 s hold). */
 #define PROD_WINDOW_US 20000000u
 #define PROD_PAUSE_US  1200000u      /* longer than the early end */
 #define PROD_PROMPT_NS 5000000000ull /* the early end, and 4 s for a slow disk */
+#define PROD_HOLD      16            /* STORE_HOLD_ENTRIES (ledger/store_int.h) */
 
 static int waiter_left(fix_waiter *w)
 {
@@ -126,10 +128,11 @@ static void test_burst_still_batches(void)
 
 /*
  * Two producers at work (a lone leaf whose own producer is the only one at
- * work would go at once): the first leaf waits past the pause that would
- * end an unannounced batch, the second joins it, and once the last producer
- * is done the batch goes after the usual pause (1 s here): its end wakes the
- * sequencer, which would otherwise sleep until the 20 s window is over.
+ * work would go at once): fifteen leaves wait past the pause that would end
+ * an unannounced batch, the sixteenth releases them all in one batch; one
+ * more waits again, and once the last producer is done it goes after the
+ * usual pause (1 s here): the end wakes the sequencer, which would otherwise
+ * sleep until the hold (4 windows, 80 s) is over.
  */
 static void test_producers_hold_the_batch(void)
 {
@@ -137,7 +140,8 @@ static void test_producers_hold_the_batch(void)
     ledger *l = NULL;
     ledger_options o;
     ledger_info before, after;
-    fix_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 2, 0};
+    fix_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PROD_HOLD, 0};
+    fix_waiter last = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0};
     uint64_t took;
 
     REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
@@ -148,23 +152,34 @@ static void test_producers_hold_the_batch(void)
 
     ledger_produce_begin(l);
     ledger_produce_begin(l);
-    append_one(l, 0, &w);
+    for (uint64_t i = 0; i + 1 < PROD_HOLD; i++) {
+        append_one(l, i, &w);
+    }
     usleep(PROD_PAUSE_US);
-    CHECK(waiter_left(&w) == 2); /* held while producers are at work */
-    append_one(l, 1, &w);
-    ledger_produce_end(l);
-    ledger_produce_end(l);
+    CHECK(waiter_left(&w) == PROD_HOLD); /* held while producers are at work */
+    append_one(l, PROD_HOLD - 1, &w);
     took = waiter_wait(&w);
+    CHECK(took < PROD_PROMPT_NS);
+    CHECK(w.failed == 0);
+    CHECK_OK(ledger_info_get(&after, l));
+    CHECK(after.size == PROD_HOLD);
+    CHECK(after.batches - before.batches == 1);
+
+    append_one(l, PROD_HOLD, &last);
+    usleep(PROD_PAUSE_US);
+    CHECK(waiter_left(&last) == 1);
+    ledger_produce_end(l);
+    ledger_produce_end(l);
+    took = waiter_wait(&last);
     if (took >= PROD_PROMPT_NS) {
         fprintf(stderr, "the held batch took %llu ms after its last producer\n",
                 (unsigned long long)(took / 1000000u));
     }
     CHECK(took < PROD_PROMPT_NS);
-    CHECK(w.failed == 0);
+    CHECK(last.failed == 0);
     CHECK_OK(ledger_info_get(&after, l));
-    CHECK(after.size == 2);
-    CHECK(after.batches - before.batches == 1);
-
+    CHECK(after.size == PROD_HOLD + 1);
+    CHECK(after.batches - before.batches == 2);
     ledger_close(l);
     fix_rm_rf(dir);
 }
