@@ -67,8 +67,10 @@ typedef struct load_opts {
     const char *check_consistency;
     const char *vkey_path;
     const char *save_checkpoint;
-    int no_keepalive; /* --no-keepalive: "Connection: close", a new TCP connection per request */
-    double hold_s;    /* --hold S: keep the connections open and idle S seconds after the run */
+    int no_keepalive;  /* --no-keepalive: "Connection: close", a new TCP connection per request */
+    double hold_s;     /* --hold S: keep the connections open and idle S seconds after the run */
+    uint64_t stall_ms; /* --stall-ms: a request still unanswered this long at the end fails the
+                          run; 0 = reported only */
 } load_opts;
 
 typedef struct http_resp {

@@ -26,6 +26,7 @@ static void usage(FILE *f)
             "                     [--case-events N --api-key KEY] (events of N cases)\n"
             "                     [--record FILE] [--stop-on-reject] [--no-keepalive]\n"
             "                     [--hold S (with --max-requests N = --connections N)] [--rate R]\n"
+            "                     [--stall-ms MS]\n"
             "       notarium-load --url http://127.0.0.1:PORT --check-records FILE [--vkey FILE]\n"
             "       notarium-load --url http://127.0.0.1:PORT --check-consistency OLD_CHECKPOINT\n"
             "                     --vkey FILE [--save-checkpoint FILE]\n"
@@ -37,6 +38,8 @@ static void usage(FILE *f)
             "--rate R paces the run at R requests/s in all (each connection R/N), for a polite\n"
             "client beside a greedy one; --api-key on /tsa sends that key (per-key limits).\n"
             "429 (a rate limit) and 503 count as rejected, not as errors.\n"
+            "Requests still unanswered when the run ends are reported (the latency figures\n"
+            "cannot hold them); --stall-ms MS makes one unanswered for MS or longer an error.\n"
             "Exit status: 0 done (load run) or all checks passed, 1 a check failed or the\n"
             "run saw errors, 2 usage.\n");
 }
@@ -160,6 +163,8 @@ static int opts_parse(load_opts *o, int argc, char **argv)
             NT_ENSURE(end != next && *end == '\0' && o->hold_s > 0 &&
                           o->hold_s <= LOAD_MAX_DURATION_S,
                       NT_EINVAL, "--hold must be seconds in (0, %.0f]", LOAD_MAX_DURATION_S);
+        } else if (strcmp(a, "--stall-ms") == 0) {
+            NT_TRY(parse_uint(&o->stall_ms, next, 1, 3600000u, "--stall-ms"));
         } else if (strcmp(a, "--max-requests") == 0) {
             NT_TRY(parse_uint(&o->max_requests, next, 1, LOAD_HARD_MAX_REQUESTS, "--max-requests"));
         } else if (strcmp(a, "--alg") == 0) {

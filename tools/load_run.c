@@ -34,6 +34,7 @@ typedef struct worker {
     int ep;
     uint64_t deadline_ns;
     uint64_t granted, rejected, errors, http503, http429;
+    uint64_t unanswered, stalled, oldest_ns; /* requests in flight when the run ended */
     uint32_t *lat_us;
     size_t lat_len, lat_cap;
     char first_error[200];
@@ -259,6 +260,36 @@ static void conn_event(worker *w, conn *c, uint32_t events)
     }
 }
 
+/*
+ * The requests still in flight when the run ends: their latency is in no
+ * percentile, so a server that leaves some unanswered (a lost wakeup) would
+ * look fast.  Counted, the oldest kept, and with --stall-ms those that old
+ * are errors.
+ */
+static void worker_unanswered(worker *w)
+{
+    uint64_t now = nt_mono_ns();
+    for (unsigned i = 0; i < w->nconn; i++) {
+        const conn *c = &w->conns[i];
+        if (c->state == CONN_IDLE) {
+            continue;
+        }
+        uint64_t age = now - c->started_ns;
+        w->unanswered++;
+        w->oldest_ns = age > w->oldest_ns ? age : w->oldest_ns;
+        if (w->o->stall_ms > 0 && age >= w->o->stall_ms * 1000000u) {
+            w->stalled++;
+        }
+    }
+    if (w->stalled > 0) {
+        char why[120];
+        snprintf(why, sizeof(why), "%llu request(s) unanswered for %llu ms or longer",
+                 (unsigned long long)w->stalled, (unsigned long long)w->o->stall_ms);
+        w->errors += w->stalled - 1; /* worker_note_error counts the first */
+        worker_note_error(w, why);
+    }
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -290,6 +321,7 @@ static void *worker_main(void *arg)
             conn_event(w, events[i].data.ptr, events[i].events);
         }
     }
+    worker_unanswered(w);
     for (unsigned i = 0; i < w->nconn && w->o->hold_s <= 0; i++) {
         conn_close(w, &w->conns[i], 0);
     }
@@ -362,6 +394,7 @@ int load__run(const load_opts *o)
     uint32_t *all = NULL;
     unsigned started = 0;
     uint64_t granted = 0, rejected = 0, errors = 0, http503 = 0, http429 = 0;
+    uint64_t unanswered = 0, stalled = 0, oldest_ns = 0;
     size_t nlat = 0;
     uint64_t t0 = nt_mono_ns();
     double cpu0 = process_cpu_s();
@@ -411,6 +444,9 @@ done:
             errors += ws[t].errors;
             http503 += ws[t].http503;
             http429 += ws[t].http429;
+            unanswered += ws[t].unanswered;
+            stalled += ws[t].stalled;
+            oldest_ns = ws[t].oldest_ns > oldest_ns ? ws[t].oldest_ns : oldest_ns;
             nlat += ws[t].lat_len;
             if (first_error[0] == '\0') {
                 first_error = ws[t].first_error;
@@ -450,15 +486,20 @@ done:
         printf("limited     %llu (HTTP 429, counted in rejected)\n", (unsigned long long)http429);
         printf("errors      %llu%s%s\n", (unsigned long long)errors, errors ? "  first: " : "",
                errors ? first_error : "");
+        printf("unanswered  %llu at the end, oldest %.1f ms (stalled: %llu)\n",
+               (unsigned long long)unanswered, (double)oldest_ns / 1e6,
+               (unsigned long long)stalled);
         printf("tokens/s    %.1f\n", tps);
         printf("latency ms  p50 %.2f  p90 %.2f  p99 %.2f  max %.2f\n", p50, p90, p99, pmax);
         printf("client cpu  %.2f s = %.2f cores, %.1f us per request\n", cpu, cores, cpu_us);
         printf("RESULT requests=%llu granted=%llu rejected=%llu errors=%llu tps=%.1f "
                "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f max_ms=%.2f client_cores=%.2f "
-               "client_us_per_req=%.1f limited=%llu\n",
+               "client_us_per_req=%.1f limited=%llu unanswered=%llu oldest_unanswered_ms=%.1f "
+               "stalled=%llu\n",
                (unsigned long long)requests, (unsigned long long)granted,
                (unsigned long long)rejected, (unsigned long long)errors, tps, p50, p90, p99, pmax,
-               cores, cpu_us, (unsigned long long)http429);
+               cores, cpu_us, (unsigned long long)http429, (unsigned long long)unanswered,
+               (double)oldest_ns / 1e6, (unsigned long long)stalled);
         fflush(stdout);
     }
     for (unsigned t = 0; ws != NULL && t < o->threads; t++) {
