@@ -1,7 +1,7 @@
 /*
  * http_accept.c - the accept thread of a listener served by a pool of
  * libmicrohttpd workers.  Left to itself, libmicrohttpd puts the listening
- * socket in every worker's epoll set and whichever worker wakes first accepts
+ * socket in every worker's poll set and whichever worker wakes first accepts
  * a whole burst of connections and keeps them for their lifetime: 16
  * keep-alive connections were seen split 0/16 over two workers, so their
  * token signing ran on one core (docs/PERFORMANCE.md).  Here one thread

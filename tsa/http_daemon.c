@@ -96,7 +96,18 @@ static struct MHD_Daemon *daemon_start(struct server_http *h, int fd, http_liste
     http_daemon_ctx *d = &h->ctx[listener];
     struct MHD_OptionItem extra[5] = {{MHD_OPTION_END, 0, NULL}};
     size_t n = 0;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
+    /* poll(2), not epoll.  libmicrohttpd 0.9.75's epoll loop (MHD_epoll) calls
+     * epoll_wait again while the previous call returned its whole array (128 events),
+     * with the same timeout, infinite when nothing was pending before: a worker that
+     * finds 128 connections ready at once queues them and then sleeps until some other
+     * event comes, with their requests unread.  Under 256 busy keep-alive connections
+     * (128 a worker) that left one or both workers deaf for seconds in about half of
+     * 5 s runs (seen in gdb: the worker in its second epoll_wait, 128 connections in
+     * its ready list, requests in their sockets; docs/PERFORMANCE.md).  poll has no
+     * such loop.  Its cost: every turn polls every connection, which with 10,000 idle
+     * keep-alive connections open cut the rate of 64 busy ones from ~19,000 to ~4,500
+     * tokens/s (epoll: ~19,000). */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     int spread = pool > 1 && listener != HTTP_LISTENER_ADMIN;
     struct MHD_Daemon *daemon;
