@@ -163,7 +163,7 @@ load_point() { # key label conns sign_rate load-args...
     shift 4
     local t0 t1 line n
     t0="$(server_cpu_ticks)"
-    line="$("$LOAD" "$@" | grep '^RESULT ' || true)"
+    line="$("$LOAD" --stall-ms 2000 "$@" | grep '^RESULT ' || true)"
     t1="$(server_cpu_ticks)"
     get() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
     n="$(get granted)"
@@ -279,6 +279,7 @@ echo "ratio: tokens/s over the same key's openssl speed -multi $cores signatures
 echo "server µs/token: CPU of all the server's threads per granted token; new-conn: Connection: close."
 echo "80 % paced: offered at 80 % of the best keep-alive tokens/s above (notarium-load --rate), the p99 of the latency goal."
 echo "RSS: the server's after the point (it includes the ledger's LMDB map pages, which grow with the ledger)."
+echo "errors: failed or wrong replies, and requests still unanswered 2 s after they were sent when the point ended (notarium-load --stall-ms)."
 echo "${idle_line:-}"
 if ((core)); then
     echo
