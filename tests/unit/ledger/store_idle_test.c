@@ -100,28 +100,20 @@ static void test_burst_still_batches(void)
     ledger_options o;
     ledger_info before, after;
     fix_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, BURST, 0};
-    nt_buf leaf = NT_BUF_INIT;
 
     REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
     o = fix_store_opts(dir);
     o.batch_window_us = IDLE_WINDOW_US;
     CHECK_OK(ledger_open(&l, &o));
     CHECK_OK(ledger_info_get(&before, l));
-    for (int i = 0; i < BURST; i++) {
-        fix_leaf_plain(&leaf, (uint64_t)i, 40);
-        REQUIRE(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
-                                         NT_BYTES(NULL, 0), 0, fix_on_done, &w) == 0);
+    for (uint64_t i = 0; i < BURST; i++) {
+        append_one(l, i, &w);
     }
-    pthread_mutex_lock(&w.mu);
-    while (w.left > 0) {
-        pthread_cond_wait(&w.cv, &w.mu);
-    }
-    pthread_mutex_unlock(&w.mu);
+    (void)waiter_wait(&w);
     CHECK(w.failed == 0);
     CHECK_OK(ledger_info_get(&after, l));
     CHECK(after.size == BURST);
     CHECK(after.batches - before.batches <= 2);
-    nt_buf_dispose(&leaf);
     ledger_close(l);
     fix_rm_rf(dir);
 }

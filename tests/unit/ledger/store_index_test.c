@@ -9,7 +9,10 @@
  * is gone); a ledger whose index is the main environment's old "digests" has
  * it moved to index/ (an entry only the old index held is found afterwards)
  * and the old one emptied; digests an older version wrote there after that
- * are merged in without losing the index's own.
+ * are merged in without losing the index's own.  Many digests at once go in
+ * several transactions (LMDB holds a transaction's dirty pages in memory):
+ * 10,000 leaves gathered at close are all indexed with "upto" at the end, and an
+ * old index of more than one copying transaction's entries moves whole.
  */
 #include "tests/unit/ledger/store_fixture.h"
 #include "tests/unit/ledger/store_raw.h"
@@ -17,6 +20,8 @@
 #include <time.h>
 
 #define N_LEAVES 300u
+#define N_MANY   10000u /* more than one index transaction (STORE_INDEX_TXN_MAX, 4,096) */
+#define N_OLD    70000u /* more than one copying transaction (STORE_INDEX_MIGRATE_TXN) */
 
 static void digest_of(uint8_t d[32], uint64_t seed)
 {
@@ -190,6 +195,62 @@ static void test_reopen(const char *dir)
     CHECK(get_upto(dir) == total);
 }
 
+/* n entries key -> 0..n-1 (big-endian) into a named DUPSORT DB, in one transaction. */
+static void raw_put_dups(const char *dir, const char *db, const uint8_t *key, size_t klen,
+                         uint64_t n)
+{
+    MDB_env *env = NULL;
+    MDB_txn *txn = NULL;
+    MDB_dbi dbi;
+    uint8_t word[8];
+    MDB_val k = {klen, (void *)(uintptr_t)key}, v = {8, word};
+
+    REQUIRE(mdb_env_create(&env) == 0);
+    REQUIRE(mdb_env_set_maxdbs(env, 16) == 0);
+    REQUIRE(mdb_env_open(env, dir, 0, 0600) == 0);
+    REQUIRE(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+    REQUIRE(mdb_dbi_open(txn, db, 0, &dbi) == 0);
+    for (uint64_t i = 0; i < n; i++) {
+        nt_store_u64be(word, i);
+        REQUIRE(mdb_put(txn, dbi, &k, &v, 0) == 0);
+    }
+    REQUIRE(mdb_txn_commit(txn) == 0);
+    mdb_env_close(env);
+}
+
+/* N_MANY leaves appended at once, their digests still queued when the ledger
+ * closes: written in several transactions, each found after a reopen, "upto" at
+ * the end. */
+static void test_many(const char *dir)
+{
+    ledger *l = NULL;
+    ledger_options o = fix_store_opts(dir);
+    fix_waiter w = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, (int)N_MANY, 0};
+    nt_buf leaf = NT_BUF_INIT;
+    uint64_t got[2];
+
+    o.queue_max = 2 * N_MANY; /* all queued at once */
+    CHECK_OK(ledger_open(&l, &o));
+    for (uint64_t i = 0; i < N_MANY; i++) {
+        fix_leaf_plain(&leaf, i, 40);
+        REQUIRE(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
+                                         NT_BYTES(NULL, 0), 0, fix_on_done, &w) == 0);
+    }
+    pthread_mutex_lock(&w.mu);
+    while (w.left > 0) {
+        pthread_cond_wait(&w.cv, &w.mu);
+    }
+    pthread_mutex_unlock(&w.mu);
+    CHECK(w.failed == 0);
+    nt_buf_dispose(&leaf);
+    ledger_close(l);
+    CHECK(get_upto(dir) == N_MANY);
+    CHECK_OK(ledger_open(&l, &o));
+    expect_all(l, N_MANY, 1);
+    CHECK(find(got, 2, l, N_MANY, 0, 2) == 0);
+    ledger_close(l);
+}
+
 /* A ledger from before index/: its index is the main environment's "digests". */
 static void test_migrate(const char *dir)
 {
@@ -217,14 +278,17 @@ static void test_migrate(const char *dir)
     digest_of(d + 1, 6000);
     nt_store_u64be(word, 4);
     raw_put(dir, "digests", d, 33, word, 8);
-    CHECK(raw_count(dir, "digests") == N_LEAVES + 11);
+    /* and more entries than one copying transaction takes (one digest, N_OLD indexes) */
+    digest_of(d + 1, 8000);
+    raw_put_dups(dir, "digests", d, 33, N_OLD);
+    CHECK(raw_count(dir, "digests") == N_LEAVES + 11 + N_OLD);
 
     CHECK_OK(ledger_open(&l, &o));
     CHECK(find(got, 2, l, 6000, 0, 2) == 1 && got[0] == 4);
     expect_all(l, N_LEAVES, 11);
     ledger_close(l);
     CHECK(raw_count(dir, "digests") == 0);
-    CHECK(raw_count(ipath, "digests") == N_LEAVES + 11);
+    CHECK(raw_count(ipath, "digests") == N_LEAVES + 11 + N_OLD);
     CHECK(get_upto(dir) == N_LEAVES + 10);
 
     /* An older version ran again (a rollback) and wrote a digest to the main
@@ -253,6 +317,9 @@ int main(void)
     test_visible_at_once(dir);
     test_reopen(dir);
     test_migrate(dir);
+    fix_rm_rf(dir);
+    REQUIRE(test_tmpdir(dir, sizeof(dir)) != NULL);
+    test_many(dir);
     fix_rm_rf(dir);
     fix_store_teardown();
     return TEST_END();
