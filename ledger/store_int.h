@@ -16,8 +16,8 @@
 
 /* While producers are at work (ledger_produce_begin) the sequencer holds a batch
  * until it has this many entries, or its oldest is STORE_HOLD_WINDOWS batch
- * windows old (store_seq.c; measured with RSA-2048 at 64 connections, 8 and
- * 16 leaves a batch: 5,390-5,514 and 6,019 tokens/s). */
+ * windows old (store_seq.c; measured with RSA-2048 at 64 connections, ~8 and
+ * 16 leaves a batch: 5,390-5,514 and 5,719-6,019 tokens/s; 32: 5,892). */
 #define STORE_HOLD_ENTRIES 16u
 #define STORE_HOLD_WINDOWS 4u
 

@@ -218,8 +218,8 @@ void *store__sequencer_main(void *arg)
          * fsyncs, the checkpoint signature: ~190 us of the sequencer's CPU) was
          * paid every ~3 tokens and taken from the signing.  Once none is at
          * work the pause rule applies again (committing at once instead
-         * measured better at 16 connections, but at 256 made batches small and
-         * the two workers' load lopsided: docs/PERFORMANCE.md).
+         * measured +6-11 % at 16 connections and -3 % at 256: docs/PERFORMANCE.md,
+         * "Fourth round").
          *
          * Adaptive: a lone entry after a lone batch, with no other producer at
          * work, is a client on its own (idle server, or one request at a time):
