@@ -5,7 +5,9 @@
 # (many keep-alive connections, each answered once, then held open and idle
 # while the server is sampled), with their usage errors; and the connection
 # buffer of tsa/http.c (16 KiB): a ~12 KB header block is still served, a
-# ~20 KB one gets 431 and the server keeps serving.
+# ~20 KB one gets 431 and the server keeps serving.  Last, --stall-ms against a
+# listener that reads requests and never answers: the run reports them as
+# unanswered and fails (what e2e/http_stall and bench.sh rely on).
 set -euo pipefail
 
 : "${NT_BIN_DIR:?NT_BIN_DIR must name the build tools directory}"
@@ -66,4 +68,36 @@ line=$(grep '"msg":"request"' "$NT_LOG" | grep '"path":"/tsa"' | tail -n1)
 jq -e '.status == 200 and .alg == "sha256" and (.latency_ms | type) == "number"
        and .bytes_in > 0 and .bytes_out > 0 and .leaf >= 0 and (.serial | test("^[0-9a-f]+$"))' \
     <<<"$line" >/dev/null || nt_fail "access log line lacks a field: $line"
-echo "OK: --no-keepalive, --hold, their usage errors, the 16 KiB header buffer, the access log line"
+
+# A listener that takes connections and requests and never answers.
+python3 - "$T/mute.port" <<'PY' &
+import socket, sys, threading, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+def hold(c):
+    while c.recv(65536):
+        pass
+deadline = time.time() + 20
+s.settimeout(1)
+while time.time() < deadline:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        continue
+    threading.Thread(target=hold, args=(c,), daemon=True).start()
+PY
+mute_pid=$!
+nt_wait_for '[[ -s "$T/mute.port" ]]' 10 "the mute listener did not start"
+rc=0
+"$LOAD" --url "http://127.0.0.1:$(cat "$T/mute.port")/tsa" --connections 2 --threads 1 \
+    --duration 1 --stall-ms 300 >"$T/mute.out" 2>&1 || rc=$?
+kill "$mute_pid" 2>/dev/null || true
+wait "$mute_pid" 2>/dev/null || true
+((rc == 1)) || { cat "$T/mute.out"; nt_fail "--stall-ms: exit $rc against a mute server, 1 expected"; }
+grep -q ' unanswered=2 .* stalled=2$' "$T/mute.out" ||
+    { cat "$T/mute.out"; nt_fail "--stall-ms: the two requests are not reported stalled"; }
+grep -q 'unanswered for 300 ms or longer' "$T/mute.out" ||
+    { cat "$T/mute.out"; nt_fail "--stall-ms: no error naming the stall"; }
+echo "OK: --no-keepalive, --hold, their usage errors, the 16 KiB header buffer, the access log line, --stall-ms"

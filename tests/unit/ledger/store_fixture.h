@@ -201,7 +201,7 @@ static inline void fix_rm_rf(const char *dir)
 }
 
 /* Counts async appends down to 0 (`left`), and those that failed; fix_on_done is their
- * ledger_done_fn.  Wait with pthread_cond_wait on cv while left > 0. */
+ * ledger_done_fn.  fix_waiter_wait waits for left to reach 0. */
 typedef struct fix_waiter {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -217,6 +217,18 @@ static NT_UNUSED void fix_on_done(void *ctx, int error, uint64_t index)
     w->failed += error != 0;
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
+}
+
+/* Wait until every append of w is done; returns how long that took (ns). */
+static NT_UNUSED uint64_t fix_waiter_wait(fix_waiter *w)
+{
+    uint64_t t0 = nt_mono_ns();
+    pthread_mutex_lock(&w->mu);
+    while (w->left > 0) {
+        pthread_cond_wait(&w->cv, &w->mu);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return nt_mono_ns() - t0;
 }
 
 #endif

@@ -40,18 +40,6 @@ static int waiter_left(fix_waiter *w)
     return left;
 }
 
-/* Wait until every append of w is done; returns how long that took. */
-static uint64_t waiter_wait(fix_waiter *w)
-{
-    uint64_t t0 = nt_mono_ns();
-    pthread_mutex_lock(&w->mu);
-    while (w->left > 0) {
-        pthread_cond_wait(&w->cv, &w->mu);
-    }
-    pthread_mutex_unlock(&w->mu);
-    return nt_mono_ns() - t0;
-}
-
 static void append_one(ledger *l, uint64_t seed, fix_waiter *w)
 {
     nt_buf leaf = NT_BUF_INIT;
@@ -109,7 +97,7 @@ static void test_burst_still_batches(void)
     for (uint64_t i = 0; i < BURST; i++) {
         append_one(l, i, &w);
     }
-    (void)waiter_wait(&w);
+    (void)fix_waiter_wait(&w);
     CHECK(w.failed == 0);
     CHECK_OK(ledger_info_get(&after, l));
     CHECK(after.size == BURST);
@@ -150,7 +138,7 @@ static void test_producers_hold_the_batch(void)
     usleep(PROD_PAUSE_US);
     CHECK(waiter_left(&w) == PROD_HOLD); /* held while producers are at work */
     append_one(l, PROD_HOLD - 1, &w);
-    took = waiter_wait(&w);
+    took = fix_waiter_wait(&w);
     CHECK(took < PROD_PROMPT_NS);
     CHECK(w.failed == 0);
     CHECK_OK(ledger_info_get(&after, l));
@@ -162,7 +150,7 @@ static void test_producers_hold_the_batch(void)
     CHECK(waiter_left(&last) == 1);
     ledger_produce_end(l);
     ledger_produce_end(l);
-    took = waiter_wait(&last);
+    took = fix_waiter_wait(&last);
     if (took >= PROD_PROMPT_NS) {
         fprintf(stderr, "the held batch took %llu ms after its last producer\n",
                 (unsigned long long)(took / 1000000u));

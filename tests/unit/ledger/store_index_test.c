@@ -236,11 +236,7 @@ static void test_many(const char *dir)
         REQUIRE(ledger_append_full_async(l, nt_buf_bytes(&leaf), NT_BYTES(NULL, 0),
                                          NT_BYTES(NULL, 0), 0, fix_on_done, &w) == 0);
     }
-    pthread_mutex_lock(&w.mu);
-    while (w.left > 0) {
-        pthread_cond_wait(&w.cv, &w.mu);
-    }
-    pthread_mutex_unlock(&w.mu);
+    (void)fix_waiter_wait(&w);
     CHECK(w.failed == 0);
     nt_buf_dispose(&leaf);
     ledger_close(l);
