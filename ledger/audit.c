@@ -5,7 +5,7 @@
  * the signed checkpoints, the stored tiles, the commit chain and (optionally)
  * the TSA trust anchors; a state file makes the next run incremental and
  * catches forks and rollbacks.  Git access goes through mirror_int.h (only
- * mirror_git.c and mirror_write.c include <git2.h>); no trust is placed in the
+ * mirror_git.c, mirror_write.c and mirror_blob.c include <git2.h>); no trust is placed in the
  * mirror's server.  Token signatures (--trust) are checked by the worker pool
  * of audit_tokens.c (audit_int.h), in parallel with the replay, and merged
  * back in entry order.

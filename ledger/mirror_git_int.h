@@ -1,5 +1,5 @@
 /*
- * mirror_git_int.h - private to mirror_git.c and mirror_write.c, the only
+ * mirror_git_int.h - private to mirror_git.c, mirror_write.c and mirror_blob.c, the only
  * files of the nt_mirror library that include <git2.h>: the libgit2 error
  * translation and HEAD's checkpoint.  No other file includes this header.
  */
@@ -29,6 +29,16 @@ int ledger__git_fail(int gerr, const char *fmt, ...) NT_PRINTF(2, 3);
 
 /* libgit2 initialised once for the process (never shut down). */
 void ledger__git_ready(void);
+
+/*
+ * The mirror's blobs written by us as loose objects (mirror_blob.c): the same
+ * object and id libgit2 would write, with OpenSSL's SHA-1 and libdeflate.  One
+ * writer per thread; ledger__blobs_free(NULL) does nothing.
+ */
+typedef struct ledger__blobs ledger__blobs;
+int ledger__blobs_new(ledger__blobs **out, git_repository *repo);
+int ledger__blob_write(git_oid *id, ledger__blobs *b, const void *data, size_t len);
+void ledger__blobs_free(ledger__blobs *b);
 
 /* The empty tree (written to the repository's object database). */
 int ledger__empty_tree(git_tree **out, git_repository *repo);

@@ -2,7 +2,7 @@
  * mirror_int.h - private to the nt_mirror library (the tile geometry is
  * ledger/tiles.h): the repository handle the mirror thread (mirror.c) drives, and the few git
  * operations the auditor needs, implemented in mirror_git.c so that only
- * mirror_git.c and mirror_write.c include <git2.h>.  Not installed, not for
+ * mirror_git.c, mirror_write.c and mirror_blob.c include <git2.h>.  Not installed, not for
  * other components.
  */
 #ifndef LEDGER_MIRROR_INT_H

@@ -48,6 +48,7 @@ static int ledger_hash_cb(uint8_t out[MERKLE_HASH_SIZE], void *ctx, unsigned lev
 typedef struct update_ctx {
     git_repository *repo;
     ledger *l;
+    ledger__blobs *blobs;
     git_tree_update *updates;
     size_t count;
     size_t cap;
@@ -129,8 +130,7 @@ static int update_tile_cb(void *ctx, int upsert, int level, uint64_t index, unsi
     }
     NT_TRY(tile_build(u, level, index, width));
     git_oid id;
-    GIT_TRY(git_blob_create_from_buffer(&id, u->repo, u->data.ptr, u->data.len),
-            "mirror: writing a tile");
+    NT_TRY(ledger__blob_write(&id, u->blobs, u->data.ptr, u->data.len));
     NT_TRY(update_add(u, GIT_TREE_UPDATE_UPSERT, &id, level, index, width));
 done:
     return error;
@@ -138,6 +138,7 @@ done:
 
 static void update_dispose(update_ctx *u)
 {
+    ledger__blobs_free(u->blobs);
     nt_free(u->updates);
     nt_free(u->path_off);
     nt_buf_dispose(&u->paths);
@@ -247,6 +248,7 @@ int ledger__repo_update(uint64_t *size_out, git_repository *repo, ledger *l,
 
     u.repo = repo;
     u.l = l;
+    NT_TRY(ledger__blobs_new(&u.blobs, repo));
     NT_TRY(tiles_changes(head.present ? head.cp.size : 0, cp.size, update_tile_cb, &u));
     git_oid cp_id;
     GIT_TRY(git_blob_create_from_buffer(&cp_id, repo, note.ptr, note.len), "mirror: checkpoint");

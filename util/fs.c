@@ -101,6 +101,12 @@ static int fsync_dir_of(const char *path)
 
 int nt_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
+    return nt_file_write_atomic_flags(path, data, len, mode, 0);
+}
+
+int nt_file_write_atomic_flags(const char *path, const void *data, size_t len, unsigned mode,
+                               unsigned flags)
+{
     nt_buf tmp = NT_BUF_INIT;
     int fd = -1, error = 0;
     size_t done_len = 0;
@@ -116,12 +122,16 @@ int nt_file_write_atomic(const char *path, const void *data, size_t len, unsigne
         NT_ENSURE(n > 0, NT_EIO, "cannot write %s: %s", path, strerror(errno));
         done_len += (size_t)n;
     }
-    NT_ENSURE(fsync(fd) == 0, NT_EIO, "cannot sync %s: %s", path, strerror(errno));
-    close(fd);
+    NT_ENSURE((flags & NT_FILE_NOSYNC) || fsync(fd) == 0, NT_EIO, "cannot sync %s: %s", path,
+              strerror(errno));
+    int closed = close(fd); /* a deferred write error (NFS, a full disk) shows here */
     fd = -1;
+    NT_ENSURE(closed == 0 || errno == EINTR, NT_EIO, "cannot write %s: %s", path, strerror(errno));
     NT_ENSURE(rename(nt_buf_cstr(&tmp), path) == 0, NT_EIO, "cannot rename to %s: %s", path,
               strerror(errno));
-    NT_TRY(fsync_dir_of(path));
+    if (!(flags & NT_FILE_NOSYNC)) {
+        NT_TRY(fsync_dir_of(path));
+    }
 done:
     if (fd >= 0) {
         close(fd);

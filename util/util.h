@@ -266,6 +266,11 @@ int nt_file_read(nt_buf *out, const char *path, size_t max);
 int nt_file_read_private(nt_buf *out, const char *path, size_t max);
 /* Write data to path atomically: temp file in the same directory, fsync, rename, fsync dir. */
 int nt_file_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* nt_file_write_atomic's flags: NT_FILE_NOSYNC, no fsync of the file nor of its directory
+ * (for what a crash may lose and the caller rebuilds: the git mirror's objects). */
+#define NT_FILE_NOSYNC 1u
+int nt_file_write_atomic_flags(const char *path, const void *data, size_t len, unsigned mode,
+                               unsigned flags);
 /* mkdir -p with the given mode for created directories. */
 int nt_mkdir_p(const char *path, unsigned mode);
 /* 1 if path exists (any type), 0 otherwise. */

@@ -5,7 +5,8 @@
  * log, a leaf at the 65,535-byte limit (and the ledger refusing one byte
  * more, so the mirror never meets it), pushes (and the refused non-fast-forward one),
  * the mirror thread with a remote that goes away and comes back, a branch
- * moved under the running mirror (refused), and the modes under umask 000.
+ * moved under the running mirror (refused), the modes under umask 000, and
+ * the tiles as loose objects written by mirror_blob.c (a write that fails).
  */
 #include "tests/unit/ledger/mirror_fixture.h"
 
@@ -366,6 +367,51 @@ static void test_modes_umask(void)
     fix_sh("rm -rf '%s'", f.dir);
 }
 
+/*
+ * The tiles are written as loose objects by mirror_blob.c, not by libgit2.  A
+ * tile that cannot be written (its object directory is a file here) fails the
+ * update with NT_EIO naming the path and changes nothing: the branch stays,
+ * no temporary file is left.  Once the directories are back the same update
+ * commits, and git fsck --strict (which re-hashes and inflates every object)
+ * and git's own reading find the objects sound.
+ */
+static void test_tile_write_fails(void)
+{
+    fixture f;
+    fix_open(&f);
+    nt_buf out = NT_BUF_INIT, before = NT_BUF_INIT;
+    uint64_t size = 0;
+    CHECK_OK(mirror_update(NULL, f.mirror_path, f.l));
+    CHECK(fix_sh_out(&before, "git -C '%s' rev-parse main", f.mirror_path) == 0);
+    CHECK(fix_sh("cd '%s/objects' && for i in $(seq 0 255); do d=$(printf %%02x $i); "
+                 "[ -e $d ] || : >$d; done",
+                 f.mirror_path) == 0);
+    fix_append(&f, 1, 300);
+    CHECK(mirror_update(&size, f.mirror_path, f.l) == NT_EIO);
+    CHECK(strstr(nt_error_last(), "/objects/") != NULL);
+    CHECK(fix_sh_out(&out, "git -C '%s' rev-parse main", f.mirror_path) == 0);
+    CHECK_STR(nt_buf_cstr(&out), nt_buf_cstr(&before));
+    CHECK(fix_sh_out(&out, "find '%s/objects' -name '*.tmp.*' | wc -l", f.mirror_path) == 0);
+    CHECK_STR(nt_buf_cstr(&out), "0\n");
+
+    CHECK(fix_sh("find '%s/objects' -maxdepth 1 -type f -name '[0-9a-f][0-9a-f]' -delete",
+                 f.mirror_path) == 0);
+    CHECK_OK(mirror_update(&size, f.mirror_path, f.l));
+    CHECK(size == 300);
+    CHECK(fix_sh("git -C '%s' fsck --strict --no-progress >/dev/null", f.mirror_path) == 0);
+    /* git reads a tile we wrote: the entry bundle of leaves 256-299 */
+    CHECK(fix_sh_out(&out, "git -C '%s' cat-file -s main:tile/entries/001.p/44", f.mirror_path) ==
+          0);
+    CHECK(atoi(nt_buf_cstr(&out)) > 44 * 40);
+    /* and the objects are read-only, as git makes them */
+    CHECK(fix_sh_out(&out, "find '%s/objects' -type f -perm /222 | head -3", f.mirror_path) == 0);
+    CHECK_STR(nt_buf_cstr(&out), "");
+    nt_buf_dispose(&out);
+    nt_buf_dispose(&before);
+    fix_close(&f);
+    fix_sh("rm -rf '%s'", f.dir);
+}
+
 int main(void)
 {
     test_layout();
@@ -375,5 +421,6 @@ int main(void)
     test_thread_remote_down();
     test_thread_branch_moved();
     test_modes_umask();
+    test_tile_write_fails();
     return TEST_END();
 }
