@@ -556,6 +556,7 @@ static http_req *req_new(const http_daemon_ctx *d)
     }
     q->s = s;
     q->listener = d->listener;
+    q->worker = d->worker;
     q->live = server__live_acquire(s); /* for the request's whole life (server_identity.c) */
     q->start_ns = nt_mono_ns();
     q->fail = TSA_FAIL_NONE;

@@ -96,6 +96,18 @@ static void ticket_unlink(struct server_http *h, http_ticket *t)
     t->prev = t->next = NULL;
 }
 
+/*
+ * Resume q's connection (under ticket_mu, from any thread).  A worker's daemon has no
+ * inter-thread channel of libmicrohttpd's (external polling), so its loop is woken here.
+ * q may be freed by its worker as soon as the connection is resumed: read first.
+ */
+static void resume_conn(http_req *q)
+{
+    http_worker *w = q->worker;
+    MHD_resume_connection(q->conn);
+    http__worker_wake(w);
+}
+
 /* On the sequencer thread. */
 static void on_appended(void *ctx, int error, uint64_t index)
 {
@@ -110,7 +122,7 @@ static void on_appended(void *ctx, int error, uint64_t index)
         q->append_error = error;
         q->append_index = index;
         /* After this call the worker may free q. */
-        MHD_resume_connection(q->conn);
+        resume_conn(q);
         atomic_fetch_sub(&s->pending, 1);
     }
     pthread_mutex_unlock(&ticket_mu);
@@ -159,7 +171,7 @@ static enum MHD_Result append_and_suspend(http_req *q, nt_bytes leaf, nt_bytes m
             ticket_unlink(t->h, t);
             q->append_error = rc;
             atomic_fetch_sub(&s->pending, 1);
-            MHD_resume_connection(q->conn);
+            resume_conn(q);
         }
         pthread_mutex_unlock(&ticket_mu);
         ticket_free(t);
@@ -209,7 +221,7 @@ static void read_run(void *ctx)
         ticket_unlink(t->h, t);
         q->read_reply = t->reply; /* moved: q disposes of it */
         server_reply_init(&t->reply);
-        MHD_resume_connection(q->conn);
+        resume_conn(q);
         atomic_fetch_sub(&s->pending, 1);
     }
     pthread_mutex_unlock(&ticket_mu);
@@ -287,7 +299,7 @@ enum MHD_Result http__handle_read(http_req *q, const char *url)
             server_reply_error(&q->read_reply, 503, "busy", NULL,
                                "every ledger reader is busy (is the disk stalled?), retry later");
             q->read_reply.retry_after = 1;
-            MHD_resume_connection(q->conn);
+            resume_conn(q);
         }
         pthread_mutex_unlock(&ticket_mu);
         ticket_free(t);
@@ -309,7 +321,7 @@ unsigned server_http_abandon(struct server_http *h)
         t->q = NULL; /* its finisher frees t when (if) it runs */
         q->append_error = NT_ESTATE;
         q->abandoned = 1;
-        MHD_resume_connection(q->conn);
+        resume_conn(q);
         atomic_fetch_sub(&h->s->pending, 1);
         n++;
     }
@@ -412,7 +424,7 @@ static int case_wake(void *ctx)
     q = t->q;
     if (q != NULL) {
         ticket_unlink(t->h, t);
-        MHD_resume_connection(q->conn);
+        resume_conn(q);
         atomic_fetch_sub(&q->s->pending, 1);
     }
     pthread_mutex_unlock(&ticket_mu);
@@ -502,7 +514,7 @@ enum MHD_Result http__handle_case_append(http_req *q)
             q->read_reply = r; /* moved */
             server_reply_init(&r);
             q->case_phase = 3;
-            MHD_resume_connection(q->conn);
+            resume_conn(q);
         }
         pthread_mutex_unlock(&ticket_mu);
         ticket_free(t);

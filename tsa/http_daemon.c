@@ -1,9 +1,10 @@
 /*
  * http_daemon.c - the libmicrohttpd daemons of the HTTP front end: one per
- * listener (plain "listen", HTTPS "tls.listen", "admin_listen"), all with the
- * same request handlers of http.c; their start, quiesce and stop, and each
- * connection's context (http_conn: its listener, its place in the guard, the
- * API key entry its client certificate maps to).
+ * worker for the plain ("listen") and HTTPS ("tls.listen") listeners, driven
+ * by http_accept.c, and one with its own thread for "admin_listen"; all with
+ * the same request handlers of http.c.  Their start, quiesce and stop, and
+ * each connection's context (http_conn: its listener, its place in the guard,
+ * the API key entry its client certificate maps to, its worker).
  */
 #include "tsa/http_int.h"
 
@@ -21,10 +22,25 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
         /* Out of memory: no context; a TLS connection then fails its handshake. */
+        if (d->worker != NULL) {
+            http__worker_started(d->worker); /* the counts now come back at CLOSED */
+        }
         if ((c = nt_calloc(1, sizeof(*c))) != NULL) {
+            const union MHD_ConnectionInfo *ai =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
             c->s = d->s;
             c->listener = d->listener;
+            c->worker = d->worker;
+            server__limit_address(c->address, ai != NULL ? ai->client_addr : NULL);
             c->guard = server_guard_open(d->s->guard, ci != NULL ? (int)ci->connect_fd : -1);
+        } else if (d->worker != NULL) {
+            /* No context to give the counts back at CLOSED: given back now, and the
+             * connection (which fails soon without a context) is not counted. */
+            uint8_t address[16];
+            const union MHD_ConnectionInfo *ai =
+                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+            server__limit_address(address, ai != NULL ? ai->client_addr : NULL);
+            http__worker_release(d->worker, address);
         }
         *socket_context = c;
         if (c != NULL && d->listener == HTTP_LISTENER_TLS) {
@@ -35,6 +51,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
         c = *socket_context;
         if (c != NULL) {
             server_guard_close(d->s->guard, c->guard);
+            if (c->worker != NULL) {
+                http__worker_release(c->worker, c->address);
+            }
             nt_free(c);
         }
         *socket_context = NULL;
@@ -83,83 +102,81 @@ static unsigned connection_limit(void)
 #define HTTP_CONN_POOL_BYTES (16u * 1024u)
 
 /*
- * One MHD daemon on `fd` for `listener` (HTTPS: with the options of
- * http_tls.c).  A pool of workers (pool > 1) for the plain or HTTPS listener
- * gets its connections from an accept thread (http_accept.c) that spreads
- * them over the workers; a single thread and the admin listener accept
- * themselves.  The fd is consumed, also on failure.
+ * One MHD daemon for the listener of d.  A worker's (d->worker set): epoll,
+ * no thread and no listening socket of its own (http_accept.c drives it and
+ * hands it its connections, within the connection limits it enforces).  The
+ * admin listener's: libmicrohttpd's own thread with poll(2) on listen_fd, a
+ * few connections (max).
  */
-static struct MHD_Daemon *daemon_start(struct server_http *h, int fd, http_listener listener,
-                                       unsigned pool, unsigned max)
+static struct MHD_Daemon *daemon_new(struct server_http *h, http_daemon_ctx *d, int listen_fd,
+                                     unsigned max)
 {
     server *s = h->s;
-    http_daemon_ctx *d = &h->ctx[listener];
     struct MHD_OptionItem extra[5] = {{MHD_OPTION_END, 0, NULL}};
     size_t n = 0;
-    /* poll(2), not epoll.  libmicrohttpd 0.9.75's epoll loop (MHD_epoll) calls
-     * epoll_wait again while the previous call returned its whole array (128 events),
-     * with the same timeout, infinite when nothing was pending before: a worker that
-     * finds 128 connections ready at once queues them and then sleeps until some other
-     * event comes, with their requests unread.  Under 256 busy keep-alive connections
-     * (128 a worker) that left one or both workers deaf for seconds in about half of
-     * 5 s runs (seen in gdb: the worker in its second epoll_wait, 128 connections in
-     * its ready list, requests in their sockets; docs/PERFORMANCE.md).  poll has no
-     * such loop.  Its cost: every turn polls every connection, which with 10,000 idle
-     * keep-alive connections open cut the rate of 64 busy ones from ~19,000 to ~4,500
-     * tokens/s (epoll: ~19,000). */
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    int spread = pool > 1 && listener != HTTP_LISTENER_ADMIN;
-    struct MHD_Daemon *daemon;
+    unsigned flags = MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
+    unsigned per_address = s->cfg->http_max_per_address;
 
-    if (spread) {
-        flags |= MHD_USE_NO_LISTEN_SOCKET;
+    if (d->worker != NULL) {
+        flags |= MHD_USE_EPOLL | MHD_USE_NO_LISTEN_SOCKET;
+        per_address = 0; /* the accept thread's, over all the workers */
     } else {
-        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, fd, NULL};
+        flags |= MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL;
+        extra[n++] = (struct MHD_OptionItem){MHD_OPTION_LISTEN_SOCKET, listen_fd, NULL};
         extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     }
-    if (listener == HTTP_LISTENER_TLS) {
+    if (d->listener == HTTP_LISTENER_TLS) {
         flags |= MHD_USE_TLS;
         http__tls_options(extra + n);
     }
-    daemon = MHD_start_daemon(
+    return MHD_start_daemon(
         flags, 0, NULL, NULL, http__on_access, d, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, s,
-        MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s,
-        MHD_OPTION_NOTIFY_CONNECTION, on_connection, d, MHD_OPTION_URI_LOG_CALLBACK, http__on_uri,
-        d, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, max,
-        MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->cfg->http_max_per_address,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_POOL_BYTES, MHD_OPTION_ARRAY, extra,
-        MHD_OPTION_END);
-    if (daemon == NULL) {
-        close(fd);
-        return NULL;
-    }
-    if (spread && http__acceptor_start(&h->acceptor[listener], daemon, fd) < 0) {
-        MHD_stop_daemon(daemon);
-        close(fd);
-        return NULL;
-    }
-    return daemon;
+        MHD_OPTION_NOTIFY_COMPLETED, http__on_completed, s, MHD_OPTION_NOTIFY_CONNECTION,
+        on_connection, d, MHD_OPTION_URI_LOG_CALLBACK, http__on_uri, d,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, max,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_address, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)HTTP_CONN_POOL_BYTES, MHD_OPTION_ARRAY, extra, MHD_OPTION_END);
+}
+
+/* A worker's daemon (http_acceptor_opts.daemon_new). */
+static struct MHD_Daemon *worker_daemon_new(struct server_http *h, http_daemon_ctx *d)
+{
+    /* Its share is not capped by libmicrohttpd: the accept thread counts them all. */
+    return daemon_new(h, d, -1, UINT32_MAX / 2);
 }
 
 static void daemons_stop(struct server_http *h)
 {
-    struct MHD_Daemon **all[] = {&h->daemon, &h->tls_daemon, &h->admin_daemon};
     for (size_t i = 0; i < NT_ARRAY_LEN(h->acceptor); i++) {
-        /* Before its daemon stops: no connection is handed to a stopped one. */
         http__acceptor_free(h->acceptor[i]);
         h->acceptor[i] = NULL;
     }
-    for (size_t i = 0; i < NT_ARRAY_LEN(all); i++) {
-        if (*all[i] != NULL) {
-            MHD_stop_daemon(*all[i]);
-            *all[i] = NULL;
-        }
+    if (h->admin_daemon != NULL) {
+        MHD_stop_daemon(h->admin_daemon);
+        h->admin_daemon = NULL;
     }
 }
 
-/* Start the daemon of every listener in fds (all fds are consumed). */
-static int daemons_start(struct server_http *h, const server_listen_fds *fds, unsigned pool,
+/* The workers of the plain or HTTPS listener on fd (consumed, also on failure). */
+static int listener_start(struct server_http *h, http_listener listener, int fd, unsigned workers,
+                          unsigned max)
+{
+    const server_config *cfg = h->s->cfg;
+    http_acceptor_opts o = {.h = h,
+                            .ctx = h->ctx[listener],
+                            .workers = workers > 0 ? workers : 1,
+                            .max = max,
+                            .per_address = cfg->http_max_per_address,
+                            .daemon_new = worker_daemon_new};
+    int error = http__acceptor_start(&h->acceptor[listener], &o, fd);
+    if (error < 0) {
+        close(fd);
+    }
+    return error;
+}
+
+/* Start the daemons of every listener in fds (all fds are consumed). */
+static int daemons_start(struct server_http *h, const server_listen_fds *fds, unsigned workers,
                          unsigned max)
 {
     server *s = h->s;
@@ -169,24 +186,25 @@ static int daemons_start(struct server_http *h, const server_listen_fds *fds, un
         h->ctx[i].s = s;
         h->ctx[i].listener = (http_listener)i;
     }
-    if (fds->plain >= 0 &&
-        (h->daemon = daemon_start(h, fds->plain, HTTP_LISTENER_PLAIN, pool, max)) == NULL) {
-        error = nt_error_set(NT_EIO, "cannot start the HTTP daemon on %s", s->address);
+    if (fds->plain >= 0 && listener_start(h, HTTP_LISTENER_PLAIN, fds->plain, workers, max) < 0) {
+        error = nt_error_set(NT_EIO, "cannot start the HTTP workers on %s: %s", s->address,
+                             nt_error_last());
     }
     if (fds->tls >= 0) {
         if (error < 0) {
             close(fds->tls);
-        } else if ((h->tls_daemon = daemon_start(h, fds->tls, HTTP_LISTENER_TLS, pool, max)) ==
-                   NULL) {
-            error = nt_error_set(NT_EIO, "cannot start the HTTPS daemon on %s", s->tls_address);
+        } else if (listener_start(h, HTTP_LISTENER_TLS, fds->tls, workers, max) < 0) {
+            error = nt_error_set(NT_EIO, "cannot start the HTTPS workers on %s: %s", s->tls_address,
+                                 nt_error_last());
         }
     }
     /* The admin listener: a few connections, one thread. */
     if (fds->admin >= 0) {
         if (error < 0) {
             close(fds->admin);
-        } else if ((h->admin_daemon = daemon_start(h, fds->admin, HTTP_LISTENER_ADMIN, 0, 64)) ==
-                   NULL) {
+        } else if ((h->admin_daemon =
+                        daemon_new(h, &h->ctx[HTTP_LISTENER_ADMIN], fds->admin, 64)) == NULL) {
+            close(fds->admin);
             error = nt_error_set(NT_EIO, "cannot start the admin daemon on %s", s->admin_address);
         }
     }
@@ -202,7 +220,6 @@ int server_http_start(struct server_http **out, server *s, const server_listen_f
     const server_config *cfg = s->cfg;
     struct server_http *h;
     unsigned max = cfg->http_max_connections != 0 ? cfg->http_max_connections : connection_limit();
-    unsigned pool = threads > 1 ? threads : 0;
     int error;
 
     *out = NULL;
@@ -219,7 +236,7 @@ int server_http_start(struct server_http **out, server *s, const server_listen_f
         goto fail;
     }
     s->http = h; /* append_and_suspend files its tickets here */
-    if ((error = daemons_start(h, fds, pool, max)) < 0) {
+    if ((error = daemons_start(h, fds, threads, max)) < 0) {
         s->http = NULL;
         server_guard_free(s->guard);
         s->guard = NULL;
@@ -245,22 +262,17 @@ fail:
 
 void server_http_quiesce(struct server_http *h)
 {
-    struct MHD_Daemon *all[] = {h != NULL ? h->daemon : NULL, h != NULL ? h->tls_daemon : NULL,
-                                h != NULL ? h->admin_daemon : NULL};
+    MHD_socket fd;
     if (h == NULL || h->quiesced) {
         return;
     }
     h->quiesced = 1;
-    for (size_t i = 0; i < NT_ARRAY_LEN(all); i++) {
-        MHD_socket fd;
-        if (i < NT_ARRAY_LEN(h->acceptor) && h->acceptor[i] != NULL) {
-            http__acceptor_quiesce(h->acceptor[i]); /* its daemon has no listening socket */
-            continue;
-        }
-        fd = all[i] != NULL ? MHD_quiesce_daemon(all[i]) : MHD_INVALID_SOCKET;
-        if (fd != MHD_INVALID_SOCKET) {
-            close(fd);
-        }
+    for (size_t i = 0; i < NT_ARRAY_LEN(h->acceptor); i++) {
+        http__acceptor_quiesce(h->acceptor[i]); /* the workers go on serving */
+    }
+    fd = h->admin_daemon != NULL ? MHD_quiesce_daemon(h->admin_daemon) : MHD_INVALID_SOCKET;
+    if (fd != MHD_INVALID_SOCKET) {
+        close(fd);
     }
 }
 

@@ -4,8 +4,9 @@
  * connection limits), http_async.c (the requests answered later: ledger
  * appends waiting for their commit, ledger reads run on the read pool),
  * http_limit.c (the rate limits' side of a request), http_daemon.c (one
- * daemon per listener), http_accept.c (the accept thread that spreads a
- * listener's connections over the workers) and http_tls.c (HTTPS).
+ * daemon per listener), http_accept.c (the workers of a listener, their
+ * loops and the accept thread that spreads its connections over them) and
+ * http_tls.c (HTTPS).
  */
 #ifndef TSA_HTTP_INT_H
 #define TSA_HTTP_INT_H
@@ -25,28 +26,30 @@ typedef enum http_listener {
     HTTP_LISTENER_ADMIN, /* admin_listen: /metrics and /healthz only */
 } http_listener;
 
+typedef struct http_worker http_worker;     /* http_accept.c */
+typedef struct http_acceptor http_acceptor; /* http_accept.c */
+
 /* One connection (MHD's socket context): set up by http.c's connection notification. */
 typedef struct http_conn {
     server *s;
     server_conn *guard; /* this connection in the guard; NULL = untracked */
     http_listener listener;
     const server_api_key *client_key; /* mapped client certificate (TLS), NULL = none */
+    http_worker *worker;              /* its worker (counts given back at close), NULL = none */
+    uint8_t address[16];              /* the client's (server__limit_address) */
 } http_conn;
 
-/* The access handler's context per daemon: which listener it serves. */
+/* The access handler's context per daemon: which listener it serves (and which worker). */
 typedef struct http_daemon_ctx {
     server *s;
     http_listener listener;
+    http_worker *worker; /* NULL: the admin listener's daemon, with its own thread */
 } http_daemon_ctx;
 
-typedef struct http_acceptor http_acceptor; /* http_accept.c */
-
 struct server_http {
-    struct MHD_Daemon *daemon; /* plain; NULL when listen is null */
-    struct MHD_Daemon *tls_daemon;
-    struct MHD_Daemon *admin_daemon;
-    http_acceptor *acceptor[2]; /* plain, TLS: when served by a pool of workers */
-    http_daemon_ctx ctx[3];     /* by http_listener */
+    http_acceptor *acceptor[2];      /* plain, TLS (NULL when not listening): http_accept.c */
+    struct MHD_Daemon *admin_daemon; /* admin_listen: libmicrohttpd's own thread */
+    http_daemon_ctx ctx[3];          /* by http_listener */
     server *s;
     int quiesced;
     http_ticket *tickets; /* requests suspended for the ledger (http_async.c) */
@@ -92,6 +95,7 @@ typedef struct http_req {
     int nul_in_target;       /* the raw request target has a percent-encoded NUL */
     server_conn *guard_conn; /* this connection in the guard; NULL = untracked */
     http_conn *hconn;        /* the connection's context (NULL when out of memory) */
+    http_worker *worker;     /* its daemon's worker (NULL: the admin daemon) */
     http_listener listener;
     int suspended;    /* waiting for the ledger (an append or a read) */
     int abandoned;    /* answered by server_http_abandon, not by the ledger */
@@ -143,9 +147,28 @@ void http__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe);
 
 /* http_accept.c: one thread accepts for a pool daemon and spreads the connections. */
-int http__acceptor_start(http_acceptor **out, struct MHD_Daemon *daemon, int fd);
+/*
+ * http_accept.c: a listener served by `workers` daemons of their own (MHD_USE_EPOLL, no
+ * thread of libmicrohttpd's, no listening socket), each driven by a thread of ours, and an
+ * accept thread that hands them the connections of fd, within the limits.
+ */
+typedef struct http_acceptor_opts {
+    struct server_http *h;
+    http_daemon_ctx ctx; /* copied per worker, with its worker */
+    unsigned workers, max, per_address;
+    struct MHD_Daemon *(*daemon_new)(struct server_http *h, http_daemon_ctx *ctx);
+} http_acceptor_opts;
+/* fd is the acceptor's on success, the caller's to close on failure. */
+int http__acceptor_start(http_acceptor **out, const http_acceptor_opts *o, int fd);
 void http__acceptor_quiesce(http_acceptor *a); /* stops accepting, closes the socket */
+/* Stops the workers, then their daemons (their connections close). */
 void http__acceptor_free(http_acceptor *a);
+/* From the connection notification: the connection is set up (STARTED, in the worker's
+ * thread), and closed (its counts given back). */
+void http__worker_started(http_worker *w);
+void http__worker_release(http_worker *w, const uint8_t address[16]);
+/* After MHD_resume_connection on one of w's connections, from any thread (w NULL: nothing). */
+void http__worker_wake(http_worker *w);
 
 /* http_tls.c: the TLS daemon's extra options (up to 3 items with the END), and a new TLS
  * connection's set-up (credentials current now, client certificate request). */

@@ -129,31 +129,12 @@ int server__limit_address(uint8_t out[16], const struct sockaddr *sa)
 
 /* ------------------------------------------------------------------ the table */
 
-static uint64_t rotl(uint64_t x, unsigned r)
-{
-    return (x << r) | (x >> (64 - r));
-}
-
-/* A seeded 64-bit hash (multiply-rotate rounds, murmur's finaliser): the seed is random per
- * process, so nobody can aim identities at one set to push other buckets out. */
+/* The bucket's tag: the seed is random per process (nt_hash64), so nobody can aim identities at
+ * one set to push other buckets out. */
 static uint64_t limiter_hash(const server_limiter *l, unsigned cls, unsigned scope, const void *id,
                              size_t len)
 {
-    const uint8_t *p = id;
-    uint64_t h = l->seed[0] ^ ((uint64_t)cls << 8 | scope) ^ (len * 0x9e3779b97f4a7c15ull);
-
-    for (size_t i = 0; i < len; i += 8) {
-        uint64_t k = 0;
-        memcpy(&k, p + i, len - i < 8 ? len - i : 8);
-        k *= 0x87c37b91114253d5ull;
-        k = rotl(k, 31) * 0x4cf5ad432745937full;
-        h = rotl(h ^ k, 27) * 5 + 0x52dce729 + l->seed[1];
-    }
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
+    uint64_t h = nt_hash64(l->seed, (uint64_t)cls << 8 | scope, id, len);
     return h != 0 ? h : 1;
 }
 

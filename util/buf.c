@@ -346,3 +346,28 @@ int nt_parse_u64(uint64_t *out, const char *s, size_t len)
     *out = v;
     return 0;
 }
+
+static uint64_t rotl64(uint64_t x, unsigned r)
+{
+    return (x << r) | (x >> (64 - r));
+}
+
+uint64_t nt_hash64(const uint64_t seed[2], uint64_t tweak, const void *data, size_t len)
+{
+    const uint8_t *p = data;
+    uint64_t h = seed[0] ^ tweak ^ (len * 0x9e3779b97f4a7c15ull);
+
+    for (size_t i = 0; i < len; i += 8) {
+        uint64_t k = 0;
+        memcpy(&k, p + i, len - i < 8 ? len - i : 8);
+        k *= 0x87c37b91114253d5ull;
+        k = rotl64(k, 31) * 0x4cf5ad432745937full;
+        h = rotl64(h ^ k, 27) * 5 + 0x52dce729 + seed[1];
+    }
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}

@@ -253,6 +253,14 @@ static inline void nt_store_u64be(uint8_t *p, uint64_t v)
  */
 int nt_parse_u64(uint64_t *out, const char *s, size_t len);
 
+/*
+ * A seeded 64-bit hash of data for in-memory tables keyed by what clients choose
+ * (addresses, key ids): multiply-rotate rounds and murmur's finaliser.  With a seed
+ * random per process (RAND_bytes) nobody can aim keys at one slot.  tweak separates
+ * key spaces sharing a table.  Not a cryptographic hash.
+ */
+uint64_t nt_hash64(const uint64_t seed[2], uint64_t tweak, const void *data, size_t len);
+
 /* ------------------------------------------------------------------ files */
 
 /* Read a whole file into out (replacing its contents); NT_ERANGE if larger than max. */

@@ -9,6 +9,10 @@
 #   3. reserve: with more than max_connections - reserved_connections (48 - 8)
 #      connections open, a request other than /healthz or /metrics gets 503 +
 #      Retry-After + Connection: close, and /healthz is still answered 200.
+#   4. the caps are the accept thread's, over both workers (tsa/http_accept.c):
+#      of 56 connections (8 from each of 7 addresses) 48 are kept, 8 closed at
+#      once; both refusals are logged; and every closed connection gives its
+#      counts back (300 short connections from one address are all served).
 # The whole 127.0.0.0/8 is loopback on Linux: clients bind 127.0.0.2.. to be
 # different addresses.  The client is a small python3 script below.
 set -euo pipefail
@@ -93,6 +97,14 @@ if mode == 'per_address':
     print(json.dumps({'late_closed': len(late), 'min_s': min(late or [0]),
                       'max_s': max(late or [0]),
                       'open': sum(1 for c in conns if c['closed'] is None)}))
+elif mode == 'cap':
+    # 7 addresses x 8 (each within its cap): 56 against max_connections 48
+    conns = []
+    for a in range(10, 17):
+        conns += [trickler('127.0.0.%d' % a) for _ in range(8)]
+    poll(conns, time.monotonic() + 0.5)
+    print(json.dumps({'opened': len(conns),
+                      'early_closed': sum(1 for c in conns if c['closed'] is not None)}))
 else:
     conns = []
     for a in range(3, 8):
@@ -138,5 +150,21 @@ jq -e '.healthz.status == 200' <<<"$r" >/dev/null || nt_fail "inside the reserve
 # Afterwards (the guard has closed the trickling connections) everything is served again.
 nt_wait_for 'code=$(nt_http GET "$NT_URL/v1/checkpoint" "$T/cp"); [[ "$code" == 200 ]]' 10 \
     "/v1/checkpoint after the attack" 'echo "HTTP $code"'
+
+# 4: the total cap, counted over both workers.
+r=$(python3 "$T/loris.py" "${ADDR##*:}" cap)
+nt_check "$(jq .early_closed <<<"$r") == 8" "max_connections 48: of 56 connections want 8 closed at once: $r"
+grep -q 'new connection closed: http.max_connections_per_address reached' "$NT_LOG" ||
+    nt_fail "the per-address refusals were not logged"
+grep -q 'new connection closed: http.max_connections reached' "$NT_LOG" ||
+    nt_fail "the max_connections refusals were not logged"
+nt_wait_for 'code=$(nt_http GET "$NT_URL/v1/checkpoint" "$T/cp"); [[ "$code" == 200 ]]' 10 \
+    "/v1/checkpoint after the cap" 'echo "HTTP $code"'
+# No count is kept for a closed connection: 300 connections in turn, 4 at a time, from the
+# address whose cap is 8 and beyond max_connections in all.
+out=$("$NT_BIN_DIR/notarium-load" --url "$NT_URL/tsa" --connections 4 --threads 1 \
+    --max-requests 300 --duration 60 --no-keepalive --stall-ms 5000 | grep '^RESULT ')
+nt_check "$(sed -n 's/.* granted=\([0-9]*\).*/\1/p' <<<"$out") == 300" \
+    "300 short connections after the attacks: $out"
 nt_stop
-echo "ok: per-address cap, per-request deadline and the /healthz reserve hold"
+echo "ok: per-address cap, per-request deadline, the /healthz reserve and the total cap hold"
