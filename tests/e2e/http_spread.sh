@@ -5,8 +5,8 @@
 # signing ran on one core.  Here a server with two workers gets 16 keep-alive
 # connections at once, busy for two seconds; each worker thread (MHD-worker,
 # /proc/PID/task) must have done at least a fifth of the two workers' CPU
-# (their poll loops hold no kernel object that would show the connections
-# themselves).  Then the server runs out of
+# (which worker holds a connection is not visible from outside; its CPU
+# is).  Then the server runs out of
 # descriptors (its soft limit lowered while it runs, prlimit): the accept thread
 # waits without spinning and accepts again once descriptors are free (accept(2)'s
 # EMFILE path).  (disk_freeze_shutdown.sh checks that a stopping server with

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # http_stall.sh - no request is left unanswered under load.  Every RFC 3161
 # request is suspended while its leaf is committed and resumed from the
-# sequencer thread.  With libmicrohttpd's epoll loop, a worker that found 128
+# sequencer thread.  With libmicrohttpd's own epoll loop, a worker that found 128
 # connections ready at once (its epoll_wait array) queued them and slept in a
 # second epoll_wait: their requests sat unread in the server's socket buffers
 # for seconds (256 keep-alive connections on two workers, 128 each: in about
-# half of 5 s runs, mostly from the first second on; tsa/http_daemon.c says
-# more and now uses poll).  Here
+# half of 5 s runs, mostly from the first second on).  The workers now run
+# their daemons' epoll from a loop of ours, which never lets it block
+# (tsa/http_accept.c says more).  Here
 # a server with two workers gets 256 busy keep-alive connections, five times
 # for 2 s (with epoll this test failed in 1 of 3 runs of three 3 s loads, so
 # it now takes more, shorter ones); notarium-load counts the
