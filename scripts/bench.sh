@@ -8,7 +8,7 @@
 # token (/proc/PID/stat) and its RSS; then, on the first key type, the idle
 # latency (one connection, one request at a time, fsync included),
 # POST /v1/evidence, and the server's RSS holding many idle keep-alive
-# connections.  Figures are measurements of this machine, never asserted;
+# connections and its rate for 64 busy ones beside them.  Figures are measurements of this machine, never asserted;
 # the load average is printed before and after.
 #
 #   scripts/bench.sh [--quick] [--key-type ec-p256 --key-type rsa-2048]
@@ -236,7 +236,8 @@ for kt in "${key_types[@]}"; do
         rss0="$(server_kib VmRSS)"
         anon0="$(server_kib RssAnon)"
         "$LOAD" --url "$url/tsa" --connections "$idle_conns" --threads 1 \
-            --max-requests "$idle_conns" --duration 120 --hold 3 >"$work/hold.out" &
+            --max-requests "$idle_conns" --duration 120 --hold $((duration + 5)) \
+            >"$work/hold.out" &
         hold_pid=$!
         for _ in $(seq 1 1200); do
             grep -q '^HOLD ' "$work/hold.out" 2>/dev/null && break
@@ -246,6 +247,11 @@ for kt in "${key_types[@]}"; do
         sleep 1
         rss1="$(server_kib VmRSS)"
         anon1="$(server_kib RssAnon)"
+        # What they cost in time: 64 busy connections beside them (a worker's turn must
+        # not visit the idle ones).
+        echo "# $kt: 64 busy connections beside the idle ones" >&2
+        load_point "$kt" "64 busy, $idle_conns idle" 64 "${rate[$kt]}" --url "$url/tsa" \
+            --connections 64 --threads "$client_threads" --duration "$duration"
         wait "$hold_pid" || true
         open="$(sed -n 's/^HOLD open=\([0-9]*\).*/\1/p' "$work/hold.out")"
         idle_line="$(printf '%s idle keep-alive connections (%s open): server RSS %s -> %s MiB, anonymous %s -> %s MiB, %s KiB per connection' \
