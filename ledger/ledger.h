@@ -156,6 +156,10 @@ int ledger_append(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metada
 int ledger_append_full(uint64_t *index_out, ledger *l, nt_bytes leaf, nt_bytes metadata,
                        nt_bytes owner, uint64_t gen_time_ns);
 
+/* The commit-duration histogram of ledger_info: upper bounds in ns (+Inf implicit). */
+#define LEDGER_COMMIT_BUCKETS 12
+extern const uint64_t ledger_commit_bounds_ns[LEDGER_COMMIT_BUCKETS];
+
 typedef struct ledger_info {
     uint64_t size;              /* committed leaves */
     uint8_t root[32];           /* root of the committed tree */
@@ -172,6 +176,10 @@ typedef struct ledger_info {
                                    a probe is in flight) */
     uint64_t oldest_pending_ns; /* nt_mono_ns() when the oldest append not yet answered was
                                    queued (queued or in the commit now running); 0 = none */
+    /* How long the committed batches took to write (leaves, tree, checkpoint, both fsyncs),
+     * since open: per bucket of ledger_commit_bounds_ns (not cumulative), and their sum. */
+    uint64_t commit_buckets[LEDGER_COMMIT_BUCKETS + 1];
+    uint64_t commit_sum_ns;
 } ledger_info;
 
 /* On a ledger opened with ledger_open it takes no LMDB transaction and never waits for a

@@ -90,6 +90,7 @@ struct ledger {
     uint8_t root[MERKLE_HASH_SIZE];
     uint64_t gen_hw_ns; /* committed genTime high-water mark */
     uint64_t batches, appends_failed;
+    uint64_t commit_buckets[LEDGER_COMMIT_BUCKETS + 1], commit_sum_ns; /* ledger_info's */
     uint64_t batch_since_ns; /* enqueue time of the oldest entry of the batch being written */
     size_t last_batch_n;     /* entries in the last batch written (adaptive group commit) */
     /* ledger_produce_begin/end: producers at work, whether any ever said so, and whether

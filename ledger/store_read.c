@@ -39,6 +39,8 @@ int ledger_info_get(ledger_info *out, ledger *l)
     out->gen_time_hw_ns = l->gen_hw_ns;
     out->queue_depth = l->ring_count;
     out->batches = l->batches;
+    memcpy(out->commit_buckets, l->commit_buckets, sizeof(out->commit_buckets));
+    out->commit_sum_ns = l->commit_sum_ns;
     out->appends_failed = l->appends_failed;
     out->full = l->full;
     if (l->full && l->full_retry_at_ns != UINT64_MAX) {

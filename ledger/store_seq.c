@@ -131,11 +131,15 @@ done:
     return error;
 }
 
+const uint64_t ledger_commit_bounds_ns[LEDGER_COMMIT_BUCKETS] = {
+    250000,   500000,   1000000,   2500000,   5000000,    10000000,
+    25000000, 50000000, 100000000, 250000000, 1000000000, 2500000000};
+
 static void store_batch_run(ledger *l, size_t n)
 {
     int error;
     uint64_t first = l->frontier.size;
-    uint64_t gen_hw;
+    uint64_t gen_hw, took_ns = 0;
     uint8_t root[MERKLE_HASH_SIZE];
 
     pthread_mutex_lock(&l->mu);
@@ -143,7 +147,9 @@ static void store_batch_run(ledger *l, size_t n)
     gen_hw = l->gen_hw_ns;
     pthread_mutex_unlock(&l->mu);
     if (error == 0) {
+        uint64_t t0 = nt_mono_ns();
         error = store_batch_write(root, &gen_hw, l, n);
+        took_ns = nt_mono_ns() - t0;
     }
     if (error == 0) {
         /* Before the acknowledgements: a digest is found as soon as anyone learns its index. */
@@ -156,6 +162,12 @@ static void store_batch_run(ledger *l, size_t n)
         l->size = l->frontier.size;
         memcpy(l->root, root, sizeof(root));
         l->batches++;
+        size_t b = 0;
+        while (b < LEDGER_COMMIT_BUCKETS && took_ns > ledger_commit_bounds_ns[b]) {
+            b++;
+        }
+        l->commit_buckets[b]++;
+        l->commit_sum_ns += took_ns;
         l->full = 0; /* space came back (or was never short): appends flow again */
     } else {
         l->appends_failed += n;

@@ -355,9 +355,46 @@ static int metrics_tokens(nt_buf *b, server_metrics *m)
     return e;
 }
 
-static int metrics_http(nt_buf *b, server_metrics *m)
+/* A Prometheus histogram from per-bucket counts (not cumulative; the last one is +Inf). */
+static int metric_histogram(nt_buf *b, const char *name, const char *help, const double *bounds,
+                            const uint64_t *buckets, size_t n, double sum, uint64_t count)
 {
     uint64_t cum = 0;
+    int e = nt_buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (size_t i = 0; i <= n; i++) {
+        cum += buckets[i];
+        if (i < n) {
+            e |= nt_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bounds[i],
+                               (unsigned long long)cum);
+        } else {
+            e |= nt_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+        }
+    }
+    e |= nt_buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, sum, name,
+                       (unsigned long long)count);
+    return e;
+}
+
+/* The ledger's commit durations (ledger_info). */
+static int metrics_commits(nt_buf *b, const ledger_info *info)
+{
+    double bounds[LEDGER_COMMIT_BUCKETS];
+    uint64_t count = 0;
+    for (size_t i = 0; i < LEDGER_COMMIT_BUCKETS; i++) {
+        bounds[i] = (double)ledger_commit_bounds_ns[i] / 1e9;
+    }
+    for (size_t i = 0; i <= LEDGER_COMMIT_BUCKETS; i++) {
+        count += info->commit_buckets[i];
+    }
+    return metric_histogram(b, "notarium_ledger_commit_seconds",
+                            "Time a committed batch took to write: its leaves, the tree, the "
+                            "checkpoint and the fsyncs.",
+                            bounds, info->commit_buckets, LEDGER_COMMIT_BUCKETS,
+                            (double)info->commit_sum_ns / 1e9, count);
+}
+
+static int metrics_http(nt_buf *b, server_metrics *m)
+{
     int e = 0;
     e |= nt_buf_puts(b, "# HELP notarium_http_requests_total HTTP requests answered, by status "
                         "code.\n# TYPE notarium_http_requests_total counter\n");
@@ -368,25 +405,15 @@ static int metrics_http(nt_buf *b, server_metrics *m)
     }
     e |= nt_buf_printf(b, "notarium_http_requests_total{code=\"other\"} %llu\n",
                        (unsigned long long)atomic_load(&m->requests[SERVER_CODE_SLOTS]));
-    e |= nt_buf_puts(b, "# HELP notarium_http_request_duration_seconds Time from the first byte "
-                        "of a request to its response being queued.\n"
-                        "# TYPE notarium_http_request_duration_seconds histogram\n");
+    uint64_t buckets[SERVER_LATENCY_BUCKETS + 1];
     for (size_t i = 0; i <= SERVER_LATENCY_BUCKETS; i++) {
-        cum += atomic_load(&m->latency_buckets[i]);
-        if (i < SERVER_LATENCY_BUCKETS) {
-            e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_bucket{le=\"%g\"} %llu\n",
-                               server_latency_bounds[i], (unsigned long long)cum);
-        } else {
-            e |= nt_buf_printf(b,
-                               "notarium_http_request_duration_seconds_bucket{le=\"+Inf\"} "
-                               "%llu\n",
-                               (unsigned long long)cum);
-        }
+        buckets[i] = atomic_load(&m->latency_buckets[i]);
     }
-    e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_sum %.6f\n",
-                       (double)atomic_load(&m->latency_sum_us) / 1e6);
-    e |= nt_buf_printf(b, "notarium_http_request_duration_seconds_count %llu\n",
-                       (unsigned long long)atomic_load(&m->latency_count));
+    e |= metric_histogram(b, "notarium_http_request_duration_seconds",
+                          "Time from the first byte of a request to its response being queued.",
+                          server_latency_bounds, buckets, SERVER_LATENCY_BUCKETS,
+                          (double)atomic_load(&m->latency_sum_us) / 1e6,
+                          atomic_load(&m->latency_count));
     return e;
 }
 
@@ -455,6 +482,7 @@ void server_get_metrics(server_reply *r, server *s)
                        (unsigned long long)atomic_load(&m->evidence_created));
     e |= metrics_http(b, m);
     e |= metrics_scalars(b, s, &info, &clk);
+    e |= metrics_commits(b, &info);
     if (s->tls != NULL) {
         e |= nt_buf_printf(b,
                            "# HELP notarium_tls_client_refused_total TLS handshakes refused for "

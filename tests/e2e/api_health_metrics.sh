@@ -3,7 +3,8 @@
 # certificate and ledger state (200 when ready); GET /metrics is Prometheus
 # text whose counters move with the traffic: tokens by status (granted and a
 # rejection's failInfo), HTTP requests by code, the latency histogram, clock
-# state, ledger size, queue depth, batches and failed appends.  The request
+# state, ledger size, queue depth, batches (and their commit durations) and
+# failed appends.  The request
 # log has one JSON line per request with method, path, status, alg, fail,
 # latency_ms and leaf.
 set -euo pipefail
@@ -65,6 +66,15 @@ nt_check "$(metric notarium_ledger_batches_total) -ge 1" "no batches counted"
 inf=$(awk '$1 == "notarium_http_request_duration_seconds_bucket{le=\"+Inf\"}" { print $2 }' "$T/metrics.txt")
 cnt=$(awk '$1 == "notarium_http_request_duration_seconds_count" { print $2 }' "$T/metrics.txt")
 nt_check "$inf == $cnt" "+Inf bucket $inf != count $cnt"
+# The ledger's commit durations: one per batch committed, buckets cumulative.
+inf=$(awk '$1 == "notarium_ledger_commit_seconds_bucket{le=\"+Inf\"}" { print $2 }' "$T/metrics.txt")
+cnt=$(awk '$1 == "notarium_ledger_commit_seconds_count" { print $2 }' "$T/metrics.txt")
+nt_check "${cnt:-0} == $(metric notarium_ledger_batches_total)" "commit histogram count ${cnt:-none}"
+nt_check "${inf:-0} == ${cnt:-0}" "commit +Inf bucket ${inf:-none} != count ${cnt:-none}"
+awk '/^notarium_ledger_commit_seconds_bucket/ { if ($2 < last) bad = 1; last = $2 } END { exit bad }' \
+    "$T/metrics.txt" || nt_fail "commit histogram buckets are not cumulative"
+awk '$1 == "notarium_ledger_commit_seconds_sum" { exit !($2 > 0) }' "$T/metrics.txt" ||
+    nt_fail "commit histogram sum is not positive"
 
 # One structured log line per request.
 nt_stop

@@ -99,6 +99,7 @@ static void test_empty_and_options(void)
     merkle_empty_root(empty);
     CHECK_OK(ledger_info_get(&info, l));
     CHECK(info.size == 0 && info.batches == 0 && info.full == 0 && info.queue_depth == 0);
+    CHECK(info.commit_sum_ns == 0 && info.commit_buckets[0] == 0);
     CHECK_MEM(info.root, empty, 32);
     CHECK(info.map_size == FIX_MAP_SIZE);
     CHECK(info.map_used > 0 && info.map_used < info.map_size);
@@ -492,6 +493,12 @@ static void test_many_and_reopen(void)
     CHECK(info.size == TOTAL);
     CHECK(info.batches >= 2 && info.batches <= TOTAL);
     CHECK(info.appends_failed == 0 && info.queue_depth == 0);
+    /* every committed batch has its duration in the histogram */
+    uint64_t timed = 0;
+    for (size_t i = 0; i <= LEDGER_COMMIT_BUCKETS; i++) {
+        timed += info.commit_buckets[i];
+    }
+    CHECK(timed == info.batches && info.commit_sum_ns > 0);
 
     /* every acknowledged index holds exactly its leaf; the indexes are 0..TOTAL-1 */
     memset(seen, 0, sizeof(seen));
