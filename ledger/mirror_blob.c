@@ -81,7 +81,6 @@ int ledger__blob_write(git_oid *id, ledger__blobs *b, const void *data, size_t l
 {
     int error = 0;
     char hex[GIT_OID_HEXSZ + 1];
-    struct stat st;
 
     nt_buf_clear(&b->raw);
     NT_TRY(nt_buf_printf(&b->raw, "blob %zu", len));
@@ -99,7 +98,7 @@ int ledger__blob_write(git_oid *id, ledger__blobs *b, const void *data, size_t l
      * repository rebuilt over its own objects) is already there. */
     nt_buf_clear(&b->path);
     NT_TRY(nt_buf_printf(&b->path, "%s%.2s/%s", objects, hex, hex + 2));
-    if (stat(nt_buf_cstr(&b->path), &st) == 0) {
+    if (nt_path_exists(nt_buf_cstr(&b->path))) {
         goto done;
     }
     nt_buf_clear(&b->path);

@@ -8,8 +8,9 @@
 # token (/proc/PID/stat) and its RSS; then, on the first key type, the idle
 # latency (one connection, one request at a time, fsync included),
 # POST /v1/evidence, and the server's RSS holding many idle keep-alive
-# connections and its rate for 64 busy ones beside them.  Figures are measurements of this machine, never asserted;
-# the load average is printed before and after.
+# connections and its rate for 64 busy ones beside them.  Figures are
+# measurements of this machine, never asserted; the load average is printed
+# before and after.
 #
 #   scripts/bench.sh [--quick] [--key-type ec-p256 --key-type rsa-2048]
 #                    [--duration 5] [--connections "1 16 64"] [--build DIR]
@@ -48,7 +49,7 @@ while (($#)); do
     --client-threads) client_threads="$2"; shift 2 ;;
     --idle-connections) idle_conns="$2"; shift 2 ;;
     --core) core=1; shift ;;
-    -h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h | --help) sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "bench.sh: unknown option $1" >&2; exit 2 ;;
     esac
 done

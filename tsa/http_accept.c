@@ -216,7 +216,6 @@ static void *worker_main(void *arg)
 static int worker_queue(http_acceptor *a, const http_pending *c)
 {
     http_worker *w = &a->workers[0];
-    uint64_t one = 1;
     int ok = 0;
     for (unsigned i = 1; i < a->n; i++) {
         if (atomic_load(&a->workers[i].held) < atomic_load(&w->held)) {
@@ -238,8 +237,8 @@ static int worker_queue(http_acceptor *a, const http_pending *c)
         ok = 1;
     }
     pthread_mutex_unlock(&w->mu);
-    if (ok && write(w->wake, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
-        nt_log(NT_LOG_ERROR, NULL, "http: cannot wake a worker: %s", strerror(errno));
+    if (ok) {
+        http__worker_wake(w);
     }
     return ok;
 }
@@ -250,7 +249,7 @@ static void refuse(http_acceptor *a, int fd, const char *why)
 {
     uint64_t now = nt_mono_ns();
     close(fd);
-    if (now - a->refused_logged_ns >= 1000000000ull || a->refused_logged_ns == 0) {
+    if (now - a->refused_logged_ns >= 1000000000ull) {
         a->refused_logged_ns = now;
         nt_log(NT_LOG_WARN, NULL, "http: new connection closed: %s", why);
     }
@@ -394,14 +393,11 @@ void http__acceptor_quiesce(http_acceptor *a)
  * come back through the notification); connections still queued are closed here. */
 static void worker_stop(http_worker *w)
 {
-    uint64_t one = 1;
     if (w->running) {
         pthread_mutex_lock(&w->mu);
         w->stop = 1;
         pthread_mutex_unlock(&w->mu);
-        if (write(w->wake, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
-            nt_log(NT_LOG_ERROR, NULL, "http: cannot wake a worker: %s", strerror(errno));
-        }
+        http__worker_wake(w);
         pthread_join(w->thread, NULL);
         w->running = 0;
     }

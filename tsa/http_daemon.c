@@ -21,25 +21,23 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        /* Out of memory: no context; a TLS connection then fails its handshake. */
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        uint8_t address[16];
+        server__limit_address(address, ai != NULL ? ai->client_addr : NULL);
         if (d->worker != NULL) {
             http__worker_started(d->worker); /* the counts now come back at CLOSED */
         }
+        /* Out of memory: no context; a TLS connection then fails its handshake. */
         if ((c = nt_calloc(1, sizeof(*c))) != NULL) {
-            const union MHD_ConnectionInfo *ai =
-                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
             c->s = d->s;
             c->listener = d->listener;
             c->worker = d->worker;
-            server__limit_address(c->address, ai != NULL ? ai->client_addr : NULL);
+            memcpy(c->address, address, sizeof(address));
             c->guard = server_guard_open(d->s->guard, ci != NULL ? (int)ci->connect_fd : -1);
         } else if (d->worker != NULL) {
             /* No context to give the counts back at CLOSED: given back now, and the
              * connection (which fails soon without a context) is not counted. */
-            uint8_t address[16];
-            const union MHD_ConnectionInfo *ai =
-                MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-            server__limit_address(address, ai != NULL ? ai->client_addr : NULL);
             http__worker_release(d->worker, address);
         }
         *socket_context = c;

@@ -146,7 +146,6 @@ enum MHD_Result http__on_access(void *cls, struct MHD_Connection *conn, const ch
 void http__on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                         enum MHD_RequestTerminationCode toe);
 
-/* http_accept.c: one thread accepts for a pool daemon and spreads the connections. */
 /*
  * http_accept.c: a listener served by `workers` daemons of their own (MHD_USE_EPOLL, no
  * thread of libmicrohttpd's, no listening socket), each driven by a thread of ours, and an
