@@ -52,12 +52,30 @@ const char *verifier_indication_name(verifier_indication i)
 
 /* ------------------------------------------------------------------ report helpers */
 
-/* One line: a newline inside an argument (an error text) must not split it. */
+/*
+ * One line: a newline inside an argument (an error text) must not split it, and a byte
+ * that is not UTF-8 becomes U+FFFD.  Error texts can quote the input: jansson's "near
+ * '...'" cuts a receipt's bytes where it stopped, even inside a character, and a report
+ * (JSON, PDF) must render whatever it was given.
+ */
 static int put_line(nt_buf *lines, const char *text)
 {
     int error = 0;
-    for (const char *p = text; *p != '\0'; p++) {
-        NT_TRY(nt_buf_putc(lines, *p == '\n' || *p == '\r' ? ' ' : (uint8_t)*p));
+    const uint8_t *p = (const uint8_t *)text;
+    size_t left = strlen(text);
+    while (left > 0) {
+        uint32_t cp;
+        size_t n = nt_utf8_next(&cp, p, left);
+        if (n == 0) {
+            NT_TRY(nt_buf_put(lines, "\xef\xbf\xbd", 3)); /* U+FFFD for one bad byte */
+            n = 1;
+        } else if (cp == '\n' || cp == '\r') {
+            NT_TRY(nt_buf_putc(lines, ' '));
+        } else {
+            NT_TRY(nt_buf_put(lines, p, n));
+        }
+        p += n;
+        left -= n;
     }
     NT_TRY(nt_buf_putc(lines, '\n'));
 done:

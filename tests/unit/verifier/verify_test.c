@@ -626,6 +626,35 @@ static void test_malformed_validity(void)
     kase_dispose(&k);
 }
 
+/*
+ * A receipt whose JSON error quotes a cut character: a backslash before an em dash
+ * (e2 80 94) is an invalid escape, and jansson's "near '...'" stops after its first
+ * byte.  The report still renders, the bad byte shown as
+ * U+FFFD and the rest of the message kept (found by fuzz/verify_receipt; its input is in
+ * tests/fuzz/corpus/verify_receipt/invalid-utf8-in-error.json).
+ */
+static void test_receipt_error_not_utf8(void)
+{
+    static const char bad[] = "{\"version\": 1, \"log\": {\"origin\": \"e2e\\\xe2\x80\x94\"}}";
+    kase k;
+    verifier_options o;
+    verifier_report *r = NULL;
+    nt_buf j = NT_BUF_INIT, receipt_json = NT_BUF_INIT;
+    kase_new(&k, g_gen - FX_DAY, g_gen + 365 * FX_DAY, "notarium.test/log");
+    REQUIRE(nt_buf_put(&receipt_json, bad, sizeof(bad) - 1) == 0);
+    opts_of(&o, &k, &receipt_json);
+    REQUIRE(verifier_run(&r, &o) == 0);
+    CHECK(verifier_report_indication(r) != VERIFIER_PASSED);
+    CHECK_OK(verifier_report_json(&j, r));
+    CHECK(nt_utf8_valid(j.ptr, j.len));
+    CHECK(strstr(nt_buf_cstr(&j), "not a Notarium receipt") != NULL);
+    CHECK(strstr(nt_buf_cstr(&j), "\xef\xbf\xbd") != NULL); /* U+FFFD */
+    nt_buf_dispose(&j);
+    nt_buf_dispose(&receipt_json);
+    verifier_report_free(r);
+    kase_dispose(&k);
+}
+
 int main(void)
 {
     REQUIRE(test_tmpdir(g_dir, sizeof(g_dir)) != NULL);
@@ -648,6 +677,7 @@ int main(void)
     test_pdf_and_signature();
     test_metadata_withheld();
     test_malformed_validity();
+    test_receipt_error_not_utf8();
 
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g_dir);
